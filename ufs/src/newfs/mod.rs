@@ -1,0 +1,1 @@
+//! newfs: computing a file-system layout and writing a fresh file system.
