@@ -18,7 +18,8 @@ if [ "$#" -ne 2 ]; then
     exit 2
 fi
 dir=$1
-out=$2
+# Absolute, because the listing runs from inside DIR.
+out=$(realpath -m -- "$2")
 if [ ! -d "$dir" ]; then
     echo "manifest.sh: not a directory: $dir" >&2
     exit 1
@@ -29,66 +30,60 @@ fi
 readonly BIG=$((4 * 1024 * 1024 * 1024))
 readonly PART=$((16 * 1024 * 1024))
 
-hash_file() {
-    local f=$1 size=$2
-    if [ "$size" -gt "$BIG" ]; then
-        # tail -c seeks, so the hole in between is never read.
-        local h
-        h=$({ head -c "$PART" -- "$f"; tail -c "$PART" -- "$f"; } | sha256sum)
-        printf 'partial:%s' "${h%% *}"
-    else
-        local h
-        h=$(sha256sum < "$f")
-        printf '%s' "${h%% *}"
-    fi
-}
-
-typename() {
-    case $1 in
-        d) echo dir ;;
-        f) echo file ;;
-        l) echo symlink ;;
-        p) echo fifo ;;
-        c) echo chardev ;;
-        b) echo blockdev ;;
-        s) echo socket ;;
-        *) echo "unknown-$1" ;;
-    esac
-}
-
 tmp=$(mktemp "${out}.tmp.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
+work=$(mktemp -d "${TMPDIR:-/tmp}/manifest.XXXXXX")
+trap 'rm -rf -- "$tmp" "$work"' EXIT
 
-# NUL-separated fields so that any byte except NUL may appear in a name or a
+# Forks are expensive (very much so inside UML), so there is one find for the
+# metadata, one batched sha256sum for the data, and no per-entry subshells.
+# Fields are NUL-separated so that any byte but NUL may appear in a name or a
 # symlink target. -P: never follow symlinks (the target is the content).
-(
-    cd -- "$dir"
-    find -P . -printf '%y\0%m\0%U\0%G\0%n\0%s\0%T@\0%l\0%p\0'
-) | {
-    while IFS= read -r -d '' y && IFS= read -r -d '' m && IFS= read -r -d '' uid \
-        && IFS= read -r -d '' gid && IFS= read -r -d '' nlink \
-        && IFS= read -r -d '' size && IFS= read -r -d '' mtime \
-        && IFS= read -r -d '' target && IFS= read -r -d '' p; do
-        rel=${p#./}
-        [ "$p" = . ] && rel=.
-        type=$(typename "$y")
-        mode=$(printf '%04o' "$((8#$m))")
-        # %T@ has a fraction; keep whole seconds (floor, also before 1970).
-        sec=${mtime%%.*}
-        frac=${mtime#*.}
-        if [ "${mtime:0:1}" = - ] && [ "$mtime" != "$sec" ] && [ -n "${frac//0/}" ]; then
-            sec=$((sec - 1))
-        fi
-        content=-
-        case $y in
-            d) size=- ;;
-            f) content=$(hash_file "$dir/$p" "$size") ;;
-            l) content=$target ;;
-            b|c) content=$(stat -c '%Hr,%Lr' -- "$dir/$p") ;;
-        esac
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-            "$rel" "$type" "$mode" "$uid" "$gid" "$nlink" "$size" "$sec" "$content"
-    done
-} | sort > "$tmp"
+cd -- "$dir"
+find -P . -printf '%y\0%m\0%U\0%G\0%n\0%s\0%T@\0%l\0%p\0' > "$work/records"
+find -P . -type f -size -$((BIG / 1024 + 1))k -print0 > "$work/small-files"
+# -z: NUL-terminated lines and no escaping of odd file names.
+xargs -0 -r sha256sum -z -- < "$work/small-files" > "$work/sums"
+
+declare -A sum=()
+while IFS= read -r -d '' line; do
+    sum[${line:66}]=${line:0:64}
+done < "$work/sums"
+
+while IFS= read -r -d '' y && IFS= read -r -d '' m && IFS= read -r -d '' uid \
+    && IFS= read -r -d '' gid && IFS= read -r -d '' nlink \
+    && IFS= read -r -d '' size && IFS= read -r -d '' mtime \
+    && IFS= read -r -d '' target && IFS= read -r -d '' p; do
+    rel=${p#./}
+    [ "$p" = . ] && rel=.
+    case $y in
+        d) type=dir ;; f) type=file ;; l) type=symlink ;; p) type=fifo ;;
+        c) type=chardev ;; b) type=blockdev ;; s) type=socket ;; *) type=unknown-$y ;;
+    esac
+    printf -v mode '%04o' "$((8#$m))"
+    # %T@ has a fraction; keep whole seconds, rounding down also before 1970.
+    sec=${mtime%%.*}
+    if [ "${mtime:0:1}" = - ] && [[ ${mtime#*.} == *[1-9]* ]]; then
+        sec=$((sec - 1))
+    fi
+    content=-
+    case $y in
+        d) size=- ;;
+        f)
+            if [ "$size" -gt "$BIG" ]; then
+                # tail -c seeks, so the hole in between is never read.
+                h=$({ head -c "$PART" -- "$p"; tail -c "$PART" -- "$p"; } | sha256sum)
+                content=partial:${h%% *}
+            elif [ -n "${sum[$p]+set}" ]; then
+                content=${sum[$p]}
+            else
+                echo "manifest.sh: no checksum for $p" >&2
+                exit 1
+            fi
+            ;;
+        l) content=$target ;;
+        b|c) content=$(stat -c '%Hr,%Lr' -- "$p") ;;
+    esac
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$rel" "$type" "$mode" "$uid" "$gid" "$nlink" "$size" "$sec" "$content"
+done < "$work/records" | sort > "$tmp"
 mv -f -- "$tmp" "$out"
-trap - EXIT

@@ -1,1 +1,172 @@
-//! (in progress)
+//! Directories: entries packed in 512-byte chunks (`DIRBLKSIZ`).
+//!
+//! Each entry is `struct direct` (dir.h): inode number, record length, type,
+//! name length, then the name, NUL-terminated and padded to 4 bytes. The
+//! record length covers any free space after the entry, and no entry crosses
+//! a chunk boundary. [`parse_chunk`] applies FreeBSD's `ufs_dirbadentry`
+//! rules and reports the first bad entry with its offset; everything else
+//! works with the validated [`RawEntry`] values it returns.
+
+use crate::error::{CorruptKind, Error, Location, Result};
+use crate::ondisk::consts::{DIRBLKSIZ, MAXNAMLEN};
+use crate::ondisk::DirectHdr;
+use crate::units::Ino;
+use crate::Endian;
+
+/// Bytes an entry with a name of `namlen` bytes needs (`DIRECTSIZ`): the
+/// 8-byte header, the name and its NUL, rounded up to 4.
+pub fn direct_size(namlen: usize) -> usize {
+    (DirectHdr::SIZE + namlen + 1 + 3) & !3
+}
+
+/// One entry as stored, inode 0 (an empty slot) included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawEntry {
+    /// Byte offset of the entry within the directory.
+    pub offset: u64,
+    /// `d_ino` (0 for an unused slot).
+    pub ino: Ino,
+    /// `d_reclen`.
+    pub reclen: u16,
+    /// `d_type`.
+    pub dtype: u8,
+    /// The name bytes (`d_namlen` of them).
+    pub name: Vec<u8>,
+}
+
+/// Why an entry is bad, in fsck's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BadEntry {
+    /// Record length zero, not a multiple of 4, too small for its name, or
+    /// running past the chunk.
+    RecLen(u16),
+    /// Name longer than 255 bytes.
+    NameLen(u8),
+    /// Name contains NUL or `/`, or is not NUL-terminated.
+    Name,
+}
+
+impl std::fmt::Display for BadEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BadEntry::RecLen(r) => write!(f, "bad record length {r}"),
+            BadEntry::NameLen(n) => write!(f, "bad name length {n}"),
+            BadEntry::Name => write!(f, "name contains NUL or '/' or is not terminated"),
+        }
+    }
+}
+
+/// Parses one `DIRBLKSIZ` chunk that starts at directory offset `base`.
+/// Stops at the first bad entry and returns it with the entries before it.
+pub fn parse_chunk(chunk: &[u8], base: u64, endian: Endian) -> (Vec<RawEntry>, Option<(u64, BadEntry)>) {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos < chunk.len() {
+        let offset = base + pos as u64;
+        let rest = &chunk[pos..];
+        let Some(h) = DirectHdr::decode(rest, endian) else {
+            return (out, Some((offset, BadEntry::RecLen(0))));
+        };
+        let reclen = usize::from(h.d_reclen);
+        let namlen = usize::from(h.d_namlen);
+        if reclen == 0 || reclen % 4 != 0 || reclen > rest.len() || reclen < direct_size(namlen) {
+            return (out, Some((offset, BadEntry::RecLen(h.d_reclen))));
+        }
+        if namlen > MAXNAMLEN {
+            return (out, Some((offset, BadEntry::NameLen(h.d_namlen))));
+        }
+        let name = &rest[DirectHdr::SIZE..DirectHdr::SIZE + namlen];
+        if h.d_ino != 0 && (name.iter().any(|&c| c == 0 || c == b'/') || rest[DirectHdr::SIZE + namlen] != 0) {
+            return (out, Some((offset, BadEntry::Name)));
+        }
+        out.push(RawEntry { offset, ino: Ino(h.d_ino), reclen: h.d_reclen, dtype: h.d_type, name: name.to_vec() });
+        pos += reclen;
+    }
+    (out, None)
+}
+
+/// Parses a whole directory's data (a multiple of `DIRBLKSIZ` in a sane
+/// directory), returning the used entries. The first bad entry is an error
+/// naming the directory and the offset.
+pub fn parse_all(dir: Ino, data: &[u8], endian: Endian) -> Result<Vec<RawEntry>> {
+    let mut out = Vec::new();
+    for (i, chunk) in data.chunks(DIRBLKSIZ).enumerate() {
+        let base = (i * DIRBLKSIZ) as u64;
+        if chunk.len() < DIRBLKSIZ {
+            return Err(Error::corrupt(
+                CorruptKind::BadDirEntry,
+                Location::DirEntry { dir, offset: base },
+                format!("directory size is not a multiple of {DIRBLKSIZ}"),
+            ));
+        }
+        let (entries, bad) = parse_chunk(chunk, base, endian);
+        if let Some((offset, why)) = bad {
+            return Err(Error::corrupt(CorruptKind::BadDirEntry, Location::DirEntry { dir, offset }, why.to_string()));
+        }
+        out.extend(entries.into_iter().filter(|e| e.ino.0 != 0));
+    }
+    Ok(out)
+}
+
+/// Encodes one entry at the start of `out` (which must hold `reclen` bytes).
+pub fn encode_entry(out: &mut [u8], ino: Ino, reclen: u16, dtype: u8, name: &[u8], endian: Endian) -> bool {
+    let need = direct_size(name.len());
+    if name.len() > MAXNAMLEN || out.len() < need || usize::from(reclen) < need {
+        return false;
+    }
+    let h = DirectHdr { d_ino: ino.0, d_reclen: reclen, d_type: dtype, d_namlen: name.len() as u8 };
+    h.encode_into(out, endian);
+    out[DirectHdr::SIZE..DirectHdr::SIZE + name.len()].copy_from_slice(name);
+    for b in &mut out[DirectHdr::SIZE + name.len()..need] {
+        *b = 0;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk_with(entries: &[(u32, &[u8])]) -> Vec<u8> {
+        let mut c = vec![0u8; DIRBLKSIZ];
+        let mut pos = 0;
+        for (i, (ino, name)) in entries.iter().enumerate() {
+            let reclen = if i + 1 == entries.len() { DIRBLKSIZ - pos } else { direct_size(name.len()) };
+            assert!(encode_entry(&mut c[pos..], Ino(*ino), reclen as u16, 8, name, Endian::Little));
+            pos += reclen;
+        }
+        c
+    }
+
+    #[test]
+    fn parses_entries_and_last_reclen_fills_the_chunk() {
+        let c = chunk_with(&[(2, b"."), (2, b".."), (5, b"hello")]);
+        let (e, bad) = parse_chunk(&c, 0, Endian::Little);
+        assert!(bad.is_none());
+        assert_eq!(e.len(), 3);
+        assert_eq!(e[2].name, b"hello");
+        assert_eq!(e[2].offset, 24);
+    }
+
+    #[test]
+    fn reclen_past_chunk_is_bad() {
+        let mut c = chunk_with(&[(2, b".")]);
+        c[4..6].copy_from_slice(&516u16.to_le_bytes());
+        let (_, bad) = parse_chunk(&c, 0, Endian::Little);
+        assert_eq!(bad, Some((0, BadEntry::RecLen(516))));
+    }
+
+    #[test]
+    fn slash_in_name_is_bad() {
+        let c = chunk_with(&[(2, b"."), (7, b"a/b")]);
+        let (_, bad) = parse_chunk(&c, 0, Endian::Little);
+        assert_eq!(bad, Some((12, BadEntry::Name)));
+    }
+
+    #[test]
+    fn zero_reclen_is_bad_not_a_hang() {
+        let c = vec![0u8; DIRBLKSIZ];
+        let (_, bad) = parse_chunk(&c, 0, Endian::Little);
+        assert_eq!(bad, Some((0, BadEntry::RecLen(0))));
+    }
+}

@@ -1,10 +1,449 @@
-//! (in progress)
-/// Ufs.
-pub struct Ufs;
-/// OpenOptions.
-pub struct OpenOptions;
-/// Follow.
-pub enum Follow { /// all
-All }
-/// DirEntry.
-pub struct DirEntry;
+//! The [`Ufs`] handle: an opened image and its read API.
+//!
+//! Opening finds and validates the superblock (or takes an alternate one),
+//! after which every read goes through the validated [`Geometry`]. Path
+//! lookup has an explicit symlink policy ([`Follow`]); directory and tree
+//! walks are bounded and detect cycles; file data is read by extents, holes
+//! coming back as zeros without touching the disk.
+
+use crate::bmap::{self, Extent};
+use crate::cg::CylGroup;
+use crate::dir::{self, RawEntry};
+use crate::error::{CorruptKind, Error, Location, Result};
+use crate::inode::{FileType, Inode};
+use crate::io::{self, Device, FileDevice, MmapDevice};
+use crate::ondisk::consts::NXADDR;
+use crate::superblock::{Geometry, Superblock};
+use crate::units::{CgIdx, Frag, Ino};
+use crate::xattr::{self, Xattr};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+
+/// Longest symlink target accepted (`MAXPATHLEN` is 1024 on FreeBSD; a
+/// block is the most a slow symlink can sensibly use).
+const MAX_SYMLINK: u64 = 4096;
+/// Symlinks followed in one lookup before giving up (`MAXSYMLINKS`).
+const MAX_SYMLINK_HOPS: u32 = 32;
+/// `read_all` refuses files larger than this; stream them instead.
+pub const READ_ALL_LIMIT: u64 = 1 << 30;
+
+/// How to open an image.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// Open for writing.
+    pub writable: bool,
+    /// Use this superblock copy (byte offset) instead of searching.
+    pub superblock_at: Option<u64>,
+    /// Map the file into memory instead of positioned reads (read-only).
+    pub mmap: bool,
+}
+
+impl OpenOptions {
+    /// Read-only, standard superblock search.
+    pub fn read_only() -> Self {
+        OpenOptions::default()
+    }
+    /// Read-write.
+    pub fn read_write() -> Self {
+        OpenOptions { writable: true, ..Default::default() }
+    }
+}
+
+/// How path lookup treats symbolic links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Follow {
+    /// Follow every symlink, the last component's too (like `stat`).
+    All,
+    /// Follow symlinks in leading components, not the last (like `lstat`).
+    NotLast,
+    /// Follow none; a symlink in a leading component is an error.
+    Never,
+}
+
+/// A used directory entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Name bytes (UFS names are bytes, not necessarily UTF-8).
+    pub name: Vec<u8>,
+    /// Inode number.
+    pub ino: Ino,
+    /// `d_type` (`DT_*`).
+    pub dtype: u8,
+}
+
+impl DirEntry {
+    /// The name, with invalid UTF-8 replaced.
+    pub fn name_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.name).into_owned()
+    }
+}
+
+impl From<RawEntry> for DirEntry {
+    fn from(e: RawEntry) -> Self {
+        DirEntry { name: e.name, ino: e.ino, dtype: e.dtype }
+    }
+}
+
+/// An opened UFS image.
+pub struct Ufs {
+    dev: Box<dyn Device>,
+    sb: Superblock,
+    geo: Geometry,
+}
+
+impl std::fmt::Debug for Ufs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ufs").field("geometry", &self.geo).finish()
+    }
+}
+
+impl Ufs {
+    /// Opens an image on any device.
+    pub fn open(dev: Box<dyn Device>, opts: &OpenOptions) -> Result<Ufs> {
+        let (sb, geo) = match opts.superblock_at {
+            Some(at) => {
+                let sb = Superblock::read_at(dev.as_ref(), at)?;
+                let geo = sb.validate(dev.len())?;
+                (sb, geo)
+            }
+            None => Superblock::find(dev.as_ref())?,
+        };
+        Ok(Ufs { dev, sb, geo })
+    }
+
+    /// Opens an image file. A read-only open never writes to it.
+    pub fn open_path(path: &Path, opts: OpenOptions) -> Result<Ufs> {
+        let dev: Box<dyn Device> = if opts.writable {
+            Box::new(FileDevice::open_read_write(path)?)
+        } else if opts.mmap {
+            Box::new(MmapDevice::open(path)?)
+        } else {
+            Box::new(FileDevice::open_read_only(path)?)
+        };
+        Self::open(dev, &opts)
+    }
+
+    /// The superblock in use.
+    pub fn superblock(&self) -> &Superblock {
+        &self.sb
+    }
+
+    /// The validated geometry.
+    pub fn geometry(&self) -> &Geometry {
+        &self.geo
+    }
+
+    /// The underlying device.
+    pub fn device(&self) -> &dyn Device {
+        self.dev.as_ref()
+    }
+
+    /// The underlying device, for writing.
+    pub fn device_mut(&mut self) -> &mut dyn Device {
+        self.dev.as_mut()
+    }
+
+    /// Gives the device back.
+    pub fn into_device(self) -> Box<dyn Device> {
+        self.dev
+    }
+
+    /// Reads cylinder group `cg` (validated, check hash verified).
+    pub fn cg(&self, cg: CgIdx) -> Result<CylGroup> {
+        if cg.0 >= self.geo.ncg {
+            return Err(Error::InvalidInput(format!("cylinder group {} does not exist (0..{})", cg.0, self.geo.ncg)));
+        }
+        CylGroup::read(self.dev.as_ref(), &self.geo, cg)
+    }
+
+    /// Reads the cylinder-group summary area (`fs_csaddr`): one
+    /// [`crate::ondisk::Csum`] per group.
+    pub fn cg_summaries(&self) -> Result<Vec<crate::ondisk::Csum>> {
+        let len = self.geo.ncg as usize * crate::ondisk::Csum::SIZE;
+        let mut buf = vec![0u8; len];
+        io::read_exact(self.dev.as_ref(), self.geo.frag_offset(Frag(self.geo.csaddr)), &mut buf)?;
+        Ok(buf
+            .chunks_exact(crate::ondisk::Csum::SIZE)
+            .filter_map(|c| crate::ondisk::Csum::decode(c, self.geo.endian))
+            .collect())
+    }
+
+    /// Reads inode `ino` (check hash verified when enabled).
+    pub fn inode(&self, ino: Ino) -> Result<Inode> {
+        Inode::read(self.dev.as_ref(), &self.geo, ino)
+    }
+
+    /// Reads inode `ino` and fails unless it is allocated.
+    pub fn allocated_inode(&self, ino: Ino) -> Result<Inode> {
+        let i = self.inode(ino)?;
+        if !i.is_allocated() {
+            return Err(Error::corrupt(CorruptKind::BadInode, Location::Inode(ino), "inode is not allocated"));
+        }
+        Ok(i)
+    }
+
+    /// The data extents of a file, up to its size.
+    pub fn extents(&self, inode: &Inode) -> Result<Vec<Extent>> {
+        bmap::extents(self.dev.as_ref(), &self.geo, inode)
+    }
+
+    /// Reads a directory's entries (empty slots left out).
+    pub fn read_dir(&self, ino: Ino) -> Result<Vec<DirEntry>> {
+        let inode = self.allocated_inode(ino)?;
+        self.read_dir_inode(&inode)
+    }
+
+    /// Reads the entries of a directory inode already in hand.
+    pub fn read_dir_inode(&self, inode: &Inode) -> Result<Vec<DirEntry>> {
+        if !inode.is_dir() {
+            return Err(Error::NotADirectory { path: format!("inode {}", inode.ino) });
+        }
+        let data = self.read_dense(inode, "directory")?;
+        Ok(dir::parse_all(inode.ino, &data, self.geo.endian)?.into_iter().map(DirEntry::from).collect())
+    }
+
+    /// Reads all data of a file that must have no holes (directories, slow
+    /// symlinks). Memory is bounded by the blocks the file really has.
+    fn read_dense(&self, inode: &Inode, what: &str) -> Result<Vec<u8>> {
+        let size = inode.size();
+        let extents = self.extents(inode)?;
+        let mut data = Vec::new();
+        for e in &extents {
+            if e.lbn * self.geo.bsize64() != data.len() as u64 {
+                break;
+            }
+            let start = data.len();
+            data.resize(start + e.len as usize, 0);
+            io::read_exact(self.dev.as_ref(), self.geo.frag_offset(e.addr), &mut data[start..])?;
+        }
+        if (data.len() as u64) < size {
+            return Err(Error::corrupt(
+                CorruptKind::BadInode,
+                Location::Inode(inode.ino),
+                format!("{what} of {size} bytes has a hole or missing block at byte {}", data.len()),
+            ));
+        }
+        data.truncate(size as usize);
+        Ok(data)
+    }
+
+    /// Looks up `path` (absolute, or relative to the root) from the root.
+    pub fn lookup(&self, path: &str, follow: Follow) -> Result<Ino> {
+        self.lookup_bytes(path.as_bytes(), follow)
+    }
+
+    /// Looks up a path given as bytes.
+    pub fn lookup_bytes(&self, path: &[u8], follow: Follow) -> Result<Ino> {
+        let mut hops = 0;
+        self.resolve(Ino::ROOT, path, follow, &mut hops, path)
+    }
+
+    fn resolve(&self, start: Ino, path: &[u8], follow: Follow, hops: &mut u32, orig: &[u8]) -> Result<Ino> {
+        let shown = || String::from_utf8_lossy(orig).into_owned();
+        let mut cur = if path.first() == Some(&b'/') { Ino::ROOT } else { start };
+        let comps: Vec<&[u8]> = path.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b".").collect();
+        for (i, comp) in comps.iter().enumerate() {
+            let last = i + 1 == comps.len();
+            let dir = self.allocated_inode(cur)?;
+            if !dir.is_dir() {
+                return Err(Error::NotADirectory { path: shown() });
+            }
+            let entry = self
+                .read_dir_inode(&dir)?
+                .into_iter()
+                .find(|e| e.name == *comp)
+                .ok_or_else(|| Error::NotFound { path: shown() })?;
+            let inode = self.allocated_inode(entry.ino)?;
+            let is_link = inode.file_type() == FileType::Symlink;
+            let follow_this = is_link && (!last || follow == Follow::All);
+            if is_link && !last && follow == Follow::Never {
+                return Err(Error::InvalidInput(format!("{}: symbolic link in path and links are not followed", shown())));
+            }
+            if follow_this {
+                *hops += 1;
+                if *hops > MAX_SYMLINK_HOPS {
+                    return Err(Error::corrupt(
+                        CorruptKind::Loop,
+                        Location::Inode(entry.ino),
+                        format!("{}: more than {MAX_SYMLINK_HOPS} symbolic links", shown()),
+                    ));
+                }
+                let target = self.readlink_inode(&inode)?;
+                // Symlinks resolve inside the image: an absolute target is
+                // taken from the image's root, never the host's.
+                cur = self.resolve(cur, &target, Follow::All, hops, orig)?;
+            } else {
+                cur = entry.ino;
+            }
+        }
+        Ok(cur)
+    }
+
+    /// The target of a symbolic link.
+    pub fn readlink(&self, ino: Ino) -> Result<Vec<u8>> {
+        let inode = self.allocated_inode(ino)?;
+        self.readlink_inode(&inode)
+    }
+
+    /// The target of a symbolic link inode already in hand.
+    pub fn readlink_inode(&self, inode: &Inode) -> Result<Vec<u8>> {
+        let at = Location::Inode(inode.ino);
+        if inode.file_type() != FileType::Symlink {
+            return Err(Error::InvalidInput(format!("inode {} is not a symbolic link", inode.ino)));
+        }
+        let size = inode.size();
+        if size > MAX_SYMLINK {
+            return Err(Error::corrupt(CorruptKind::BadSymlink, at, format!("target length {size} is too long")));
+        }
+        if inode.is_fast_symlink(&self.geo) {
+            let bytes = inode.inline_bytes(&self.geo);
+            let n = usize::try_from(size).unwrap_or(usize::MAX);
+            return bytes.get(..n).map(<[u8]>::to_vec).ok_or_else(|| {
+                Error::corrupt(CorruptKind::BadSymlink, at, format!("inline target of {size} bytes does not fit"))
+            });
+        }
+        self.read_dense(inode, "symbolic link")
+    }
+
+    /// Reads up to `buf.len()` bytes of a file from `offset`; returns how
+    /// many (0 at or past the end). Holes read as zeros.
+    pub fn read_at(&self, inode: &Inode, extents: &[Extent], offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let size = inode.size();
+        if offset >= size {
+            return Ok(0);
+        }
+        let n = (size - offset).min(buf.len() as u64) as usize;
+        let buf = &mut buf[..n];
+        buf.fill(0);
+        let bsize = self.geo.bsize64();
+        let end = offset + n as u64;
+        // Extents are sorted by logical block; find the first that may overlap.
+        let first = extents.partition_point(|e| e.lbn * bsize + e.len <= offset);
+        for e in &extents[first..] {
+            let e_start = e.lbn * bsize;
+            if e_start >= end {
+                break;
+            }
+            let from = offset.max(e_start);
+            let to = end.min(e_start + e.len);
+            if from >= to {
+                continue;
+            }
+            let dst = &mut buf[(from - offset) as usize..(to - offset) as usize];
+            io::read_exact(self.dev.as_ref(), self.geo.frag_offset(e.addr) + (from - e_start), dst)?;
+        }
+        Ok(n)
+    }
+
+    /// Streams a whole file to `out`, holes as zeros. Returns bytes written.
+    pub fn copy_to(&self, inode: &Inode, out: &mut dyn Write) -> Result<u64> {
+        let extents = self.extents(inode)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut off = 0u64;
+        loop {
+            let n = self.read_at(inode, &extents, off, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])
+                .map_err(|source| Error::Io { op: "writing output", offset: off, len: n as u64, source })?;
+            off += n as u64;
+        }
+        Ok(off)
+    }
+
+    /// Reads a whole file into memory (refused above [`READ_ALL_LIMIT`]).
+    pub fn read_all(&self, ino: Ino) -> Result<Vec<u8>> {
+        let inode = self.allocated_inode(ino)?;
+        if inode.size() > READ_ALL_LIMIT {
+            return Err(Error::InvalidInput(format!(
+                "inode {ino}: {} bytes is too large to read into memory; stream it",
+                inode.size()
+            )));
+        }
+        let mut v = Vec::new();
+        self.copy_to(&inode, &mut v)?;
+        Ok(v)
+    }
+
+    /// The raw extended-attribute area of a UFS2 inode.
+    pub fn xattr_area(&self, inode: &Inode) -> Result<Vec<u8>> {
+        let size = u64::from(inode.extsize());
+        let at = Location::Xattr { ino: inode.ino, offset: 0 };
+        if size > NXADDR as u64 * self.geo.bsize64() {
+            return Err(Error::corrupt(CorruptKind::BadXattr, at, format!("area size {size} exceeds two blocks")));
+        }
+        let mut area = vec![0u8; size as usize];
+        let bsize = self.geo.bsize64();
+        for (i, chunk) in area.chunks_mut(bsize as usize).enumerate() {
+            let addr = Frag(inode.extb(i));
+            let nfrags = (chunk.len() as u64).div_ceil(u64::from(self.geo.fsize));
+            if addr.0 == 0 || !self.geo.frags_in_range(addr, nfrags) {
+                return Err(Error::corrupt(
+                    CorruptKind::BadBlockPointer,
+                    Location::Block { ino: inode.ino, frag: addr },
+                    format!("extended attribute block {i} is missing or outside the file system"),
+                ));
+            }
+            io::read_exact(self.dev.as_ref(), self.geo.frag_offset(addr), chunk)?;
+        }
+        Ok(area)
+    }
+
+    /// The extended attributes of an inode (always empty on UFS1).
+    pub fn xattrs(&self, inode: &Inode) -> Result<Vec<Xattr>> {
+        if inode.extsize() == 0 {
+            return Ok(Vec::new());
+        }
+        let area = self.xattr_area(inode)?;
+        xattr::parse(inode.ino, &area, self.geo.endian)
+    }
+
+    /// Walks the tree below directory `start` depth-first, in directory
+    /// order, calling `visit` with the path (relative to `start`, `/`
+    /// separated), the entry and its inode. `.` and `..` are not visited.
+    /// A directory reached twice (hard-linked directories, corrupt `..`) is
+    /// visited but not descended into again; depth is bounded.
+    pub fn walk(
+        &self,
+        start: Ino,
+        visit: &mut dyn FnMut(&[u8], &DirEntry, &Inode) -> Result<()>,
+    ) -> Result<()> {
+        let mut seen = HashSet::new();
+        seen.insert(start);
+        let mut path = Vec::new();
+        self.walk_dir(start, &mut path, &mut seen, 0, visit)
+    }
+
+    fn walk_dir(
+        &self,
+        dir: Ino,
+        path: &mut Vec<u8>,
+        seen: &mut HashSet<Ino>,
+        depth: u32,
+        visit: &mut dyn FnMut(&[u8], &DirEntry, &Inode) -> Result<()>,
+    ) -> Result<()> {
+        // Deeper than any real tree: a FreeBSD path is at most 1024 bytes.
+        if depth > 4096 {
+            return Err(Error::corrupt(CorruptKind::Loop, Location::Inode(dir), "directory tree deeper than 4096"));
+        }
+        for e in self.read_dir(dir)? {
+            if e.name == b"." || e.name == b".." {
+                continue;
+            }
+            let inode = self.inode(e.ino)?;
+            let len = path.len();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(&e.name);
+            visit(path, &e, &inode)?;
+            if inode.is_dir() && seen.insert(e.ino) {
+                self.walk_dir(e.ino, path, seen, depth + 1, visit)?;
+            }
+            path.truncate(len);
+        }
+        Ok(())
+    }
+}

@@ -51,7 +51,7 @@ pub mod xattr;
 
 pub use error::{Corrupt, CorruptKind, Error, Location, Result};
 pub use fs::{DirEntry, Follow, OpenOptions, Ufs};
-// pub use inode::{FileType, Inode};
+pub use inode::{FileType, Inode};
 pub use superblock::{Geometry, Superblock, UfsVersion};
 pub use units::{CgIdx, Frag, Ino, Lbn};
 

@@ -1,0 +1,29 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The repository's tests/images directory.
+pub fn images_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/images")
+}
+
+/// Decompresses a `.zst` image from tests/images into memory.
+pub fn load_zst(rel: &str) -> Vec<u8> {
+    let path = images_dir().join(rel);
+    let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut dec = ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(f))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut dec, &mut out).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    out
+}
+
+/// Opens a `.zst` image read-only in memory.
+pub fn open_zst(rel: &str) -> ufskit::Ufs {
+    let data = load_zst(rel);
+    ufskit::Ufs::open(Box::new(data), &ufskit::OpenOptions::read_only())
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+pub mod manifest;
