@@ -41,6 +41,7 @@ pub mod checkhash;
 pub mod dir;
 pub mod error;
 pub mod fs;
+pub mod fsck;
 pub mod inode;
 pub mod io;
 pub mod newfs;

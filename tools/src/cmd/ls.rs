@@ -1,0 +1,14 @@
+//! `ufs ls` (in progress).
+
+/// Arguments.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Image file.
+    pub image: std::path::PathBuf,
+}
+
+/// Runs the command.
+pub fn run(_a: Args) -> i32 {
+    eprintln!("ufs ls: not implemented yet");
+    crate::EXIT_FAILURE
+}

@@ -1,0 +1,12 @@
+//! One module per subcommand: its clap arguments and its `run`.
+
+pub mod cat;
+pub mod debug;
+pub mod extract;
+pub mod fsck;
+pub mod info;
+pub mod ls;
+pub mod mtree;
+pub mod newfs;
+pub mod readlink;
+pub mod stat;

@@ -1,0 +1,92 @@
+//! # ufskit-tools
+//!
+//! The `ufs` command and its personalities. One binary; what it does depends
+//! on the name it was called by (argv[0]):
+//!
+//! | name | behaves as |
+//! |---|---|
+//! | `ufs` | `ufs <subcommand> ...` |
+//! | `newfs.ufs`, `mkfs.ufs`, `newfs_ufs` | `ufs newfs ...` (newfs(8) flags) |
+//! | `fsck.ufs`, `fsck_ufs`, `fsck_ffs` | `ufs fsck ...` (fsck_ffs(8) flags) |
+//!
+//! clap's own multicall support is not used because it strips everything
+//! after the first dot of argv[0], turning `fsck.ufs` into `fsck`.
+
+pub mod cmd;
+pub mod output;
+
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+/// Exit status for a failed command (bad image, I/O error).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit status for a usage error (clap's convention).
+pub const EXIT_USAGE: i32 = 2;
+
+/// Read, check, repair and create FreeBSD UFS1/UFS2 images, offline.
+#[derive(Parser, Debug)]
+#[command(name = "ufs", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Subcommands of `ufs`.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Summarize the superblock (dumpfs-style), or one cylinder group.
+    Info(cmd::info::Args),
+    /// List a directory.
+    Ls(cmd::ls::Args),
+    /// Show every field of an inode.
+    Stat(cmd::stat::Args),
+    /// Write a file's contents to standard output.
+    Cat(cmd::cat::Args),
+    /// Print a symbolic link's target.
+    Readlink(cmd::readlink::Args),
+    /// Copy a tree out of the image into a host directory.
+    Extract(cmd::extract::Args),
+    /// Print an mtree(5) specification of the tree.
+    Mtree(cmd::mtree::Args),
+    /// Check (and with -y or -p, repair) a file system.
+    Fsck(cmd::fsck::Args),
+    /// Create a new file system.
+    Newfs(cmd::newfs::Args),
+    /// Print and set raw fields of an image (fsdb-like, for scripts).
+    Debug(cmd::debug::Args),
+}
+
+/// Runs the program with the given argv and returns the exit status.
+pub fn run(argv: Vec<OsString>) -> i32 {
+    let argv0 = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "ufs".into());
+    match argv0.as_str() {
+        "fsck.ufs" | "fsck_ufs" | "fsck_ffs" => return cmd::fsck::run_personality(&argv0, argv),
+        "newfs.ufs" | "mkfs.ufs" | "newfs_ufs" => return cmd::newfs::run_personality(&argv0, argv),
+        _ => {}
+    }
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.cmd {
+        Cmd::Info(a) => cmd::info::run(a),
+        Cmd::Ls(a) => cmd::ls::run(a),
+        Cmd::Stat(a) => cmd::stat::run(a),
+        Cmd::Cat(a) => cmd::cat::run(a),
+        Cmd::Readlink(a) => cmd::readlink::run(a),
+        Cmd::Extract(a) => cmd::extract::run(a),
+        Cmd::Mtree(a) => cmd::mtree::run(a),
+        Cmd::Fsck(a) => cmd::fsck::run(a),
+        Cmd::Newfs(a) => cmd::newfs::run(a),
+        Cmd::Debug(a) => cmd::debug::run(a),
+    }
+}

@@ -1,0 +1,1 @@
+//! fsck: checking (and later repairing) a file system offline.
