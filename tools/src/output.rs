@@ -11,7 +11,10 @@ pub fn fail(context: &str, err: &dyn std::fmt::Display) -> i32 {
 
 /// Opens an image read-only, with an alternate superblock if given.
 pub fn open_ro(image: &Path, superblock_at: Option<u64>) -> Result<Ufs, i32> {
-    let opts = OpenOptions { superblock_at, ..OpenOptions::read_only() };
+    let opts = OpenOptions {
+        superblock_at,
+        ..OpenOptions::read_only()
+    };
     Ufs::open_path(image, opts).map_err(|e| fail(&image.display().to_string(), &e))
 }
 
@@ -21,7 +24,12 @@ pub fn format_time(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
@@ -88,5 +96,69 @@ mod tests {
         assert_eq!(mode_string(0o041777), "drwxrwxrwt");
         assert_eq!(mode_string(0o120755), "lrwxr-xr-x");
         assert_eq!(mode_string(0o100644 | 0o2000), "-rw-r-Sr--");
+    }
+}
+
+/// `ctime(3)`-style time in UTC, as dumpfs prints it: `Sun Nov 29 14:30:27 2026`.
+pub fn ctime(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{} {} {:>2} {:02}:{:02}:{:02} {y}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        d,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod ctime_tests {
+    #[test]
+    fn ctime_matches_dumpfs() {
+        assert_eq!(super::ctime(1_796_049_027), "Sun Nov 29 14:30:27 2026");
+        assert_eq!(super::ctime(0), "Thu Jan  1 00:00:00 1970");
+    }
+}
+
+/// Resolves a path in the image, or `#N` for inode N.
+pub fn resolve(fs: &Ufs, spec: &str, follow: ufskit::Follow) -> Result<ufskit::Ino, ufskit::Error> {
+    if let Some(n) = spec.strip_prefix('#') {
+        let n: u32 = n
+            .parse()
+            .map_err(|_| ufskit::Error::InvalidInput(format!("{spec}: not an inode number")))?;
+        if !fs.geometry().ino_valid(ufskit::Ino(n)) {
+            return Err(ufskit::Error::InvalidInput(format!(
+                "{spec}: no such inode (the file system has {})",
+                fs.geometry().ninodes
+            )));
+        }
+        return Ok(ufskit::Ino(n));
+    }
+    fs.lookup(spec, follow)
+}
+
+/// Escapes bytes for one-line display: printable ASCII as is, the rest as
+/// `\ooo` (like `ls -b`).
+pub fn escape_name(name: &[u8]) -> String {
+    match std::str::from_utf8(name) {
+        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
+        _ => name
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) && b != b'\\' {
+                    (b as char).to_string()
+                } else {
+                    format!("\\{b:03o}")
+                }
+            })
+            .collect(),
     }
 }

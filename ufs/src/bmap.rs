@@ -117,7 +117,18 @@ pub fn walk(
             break;
         }
         let lvl = (level + 1) as u8;
-        if walk_indirect(dev, geo, inode.ino, lvl, first, addr, limit_lbn, &mut budget, visit)? == Walk::Stop {
+        if walk_indirect(
+            dev,
+            geo,
+            inode.ino,
+            lvl,
+            first,
+            addr,
+            limit_lbn,
+            &mut budget,
+            visit,
+        )? == Walk::Stop
+        {
             return Ok(());
         }
     }
@@ -125,7 +136,12 @@ pub fn walk(
 }
 
 fn make_ref(geo: &Geometry, kind: BlockKind, addr: u64, nfrags: u32) -> BlockRef {
-    BlockRef { kind, addr: Frag(addr), nfrags, in_range: geo.frags_in_range(Frag(addr), u64::from(nfrags)) }
+    BlockRef {
+        kind,
+        addr: Frag(addr),
+        nfrags,
+        in_range: geo.frags_in_range(Frag(addr), u64::from(nfrags)),
+    }
 }
 
 struct Budget {
@@ -137,13 +153,19 @@ impl Budget {
     fn new(geo: &Geometry, ino: Ino) -> Self {
         // A file cannot hold more blocks than the file system has; visiting
         // more means pointers are shared in a cycle-like fan-out.
-        Budget { ino, blocks_left: geo.size / u64::from(geo.frag) + NDADDR as u64 + 4 }
+        Budget {
+            ino,
+            blocks_left: geo.size / u64::from(geo.frag) + NDADDR as u64 + 4,
+        }
     }
     fn data(&mut self, r: &BlockRef) -> Result<()> {
         if self.blocks_left == 0 {
             return Err(Error::corrupt(
                 CorruptKind::Loop,
-                Location::Block { ino: self.ino, frag: r.addr },
+                Location::Block {
+                    ino: self.ino,
+                    frag: r.addr,
+                },
                 "the block tree maps more blocks than the file system holds",
             ));
         }
@@ -164,7 +186,12 @@ fn walk_indirect(
     budget: &mut Budget,
     visit: &mut dyn FnMut(BlockRef) -> Result<Walk>,
 ) -> Result<Walk> {
-    let r = make_ref(geo, BlockKind::Indirect { level, first_lbn }, addr, geo.frag);
+    let r = make_ref(
+        geo,
+        BlockKind::Indirect { level, first_lbn },
+        addr,
+        geo.frag,
+    );
     budget.data(&r)?;
     match visit(r)? {
         Walk::Stop => return Ok(Walk::Stop),
@@ -189,7 +216,9 @@ fn walk_indirect(
             if visit(dr)? == Walk::Stop {
                 return Ok(Walk::Stop);
             }
-        } else if walk_indirect(dev, geo, ino, level - 1, lbn, p, limit_lbn, budget, visit)? == Walk::Stop {
+        } else if walk_indirect(dev, geo, ino, level - 1, lbn, p, limit_lbn, budget, visit)?
+            == Walk::Stop
+        {
             return Ok(Walk::Stop);
         }
     }
@@ -216,11 +245,16 @@ pub fn decode_pointers(geo: &Geometry, buf: &[u8]) -> Vec<u64> {
     match geo.version {
         UfsVersion::Ufs1 => buf
             .chunks_exact(4)
-            .map(|c| wire::get_u32(c, geo.endian).map_or(0, |v| u64::try_from(v as i32).unwrap_or(u64::MAX)))
+            .map(|c| {
+                wire::get_u32(c, geo.endian)
+                    .map_or(0, |v| u64::try_from(v as i32).unwrap_or(u64::MAX))
+            })
             .collect(),
         UfsVersion::Ufs2 => buf
             .chunks_exact(8)
-            .map(|c| wire::get_i64(c, geo.endian).map_or(0, |v| u64::try_from(v).unwrap_or(u64::MAX)))
+            .map(|c| {
+                wire::get_i64(c, geo.endian).map_or(0, |v| u64::try_from(v).unwrap_or(u64::MAX))
+            })
             .collect(),
     }
 }
@@ -249,11 +283,16 @@ pub fn extents(dev: &dyn Device, geo: &Geometry, inode: &Inode) -> Result<Vec<Ex
             return Err(Error::corrupt(
                 CorruptKind::BadBlockPointer,
                 Location::Block { ino, frag: r.addr },
-                format!("{:?} points outside the file system ({} fragments)", r.kind, geo.size),
+                format!(
+                    "{:?} points outside the file system ({} fragments)",
+                    r.kind, geo.size
+                ),
             ));
         }
         if let BlockKind::Data { lbn } = r.kind {
-            let len = geo.blksize(size, lbn).min(u64::from(r.nfrags) << geo.fshift);
+            let len = geo
+                .blksize(size, lbn)
+                .min(u64::from(r.nfrags) << geo.fshift);
             if let Some(last) = out.last_mut() {
                 let next_lbn = last.lbn + last.len.div_ceil(geo.bsize64());
                 let next_addr = last.addr.0 + (last.len >> geo.fshift);
@@ -262,7 +301,11 @@ pub fn extents(dev: &dyn Device, geo: &Geometry, inode: &Inode) -> Result<Vec<Ex
                     return Ok(Walk::Continue);
                 }
             }
-            out.push(Extent { lbn, addr: r.addr, len });
+            out.push(Extent {
+                lbn,
+                addr: r.addr,
+                len,
+            });
         }
         Ok(Walk::Continue)
     })?;

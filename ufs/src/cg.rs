@@ -52,8 +52,16 @@ impl CylGroup {
             buf.resize(CgHeader::SIZE, 0);
         }
         #[allow(clippy::expect_used)]
-        let hdr = CgHeader::decode(&buf, geo.endian).expect("OK to expect: buffer padded to header size");
-        CylGroup { hdr, buf, idx, ipg: geo.ipg, nfrags: geo.cg_frags(idx), frag: geo.frag }
+        let hdr =
+            CgHeader::decode(&buf, geo.endian).expect("OK to expect: buffer padded to header size");
+        CylGroup {
+            hdr,
+            buf,
+            idx,
+            ipg: geo.ipg,
+            nfrags: geo.cg_frags(idx),
+            frag: geo.frag,
+        }
     }
 
     /// Checks the header against the geometry.
@@ -61,10 +69,16 @@ impl CylGroup {
         let at = Location::CylGroup(self.idx);
         let bad = |kind, msg: String| Err(Error::corrupt(kind, at, msg));
         if self.hdr.cg_magic != CG_MAGIC {
-            return bad(CorruptKind::BadCylGroup, format!("bad magic {:#x}", self.hdr.cg_magic));
+            return bad(
+                CorruptKind::BadCylGroup,
+                format!("bad magic {:#x}", self.hdr.cg_magic),
+            );
         }
         if self.hdr.cg_cgx != self.idx.0 {
-            return bad(CorruptKind::BadCylGroup, format!("cg_cgx is {}", self.hdr.cg_cgx));
+            return bad(
+                CorruptKind::BadCylGroup,
+                format!("cg_cgx is {}", self.hdr.cg_cgx),
+            );
         }
         if geo.has_ckhash(ckhash::CK_CYLGRP) {
             let computed = checkhash::compute(&self.buf, CG_CKHASH_OFFSET);
@@ -78,26 +92,41 @@ impl CylGroup {
                 );
             }
         }
-        self.check_maps().map_err(|msg| Error::corrupt(CorruptKind::BadCylGroup, at, msg))
+        self.check_maps()
+            .map_err(|msg| Error::corrupt(CorruptKind::BadCylGroup, at, msg))
     }
 
     /// Checks that every map lies inside the buffer.
     pub fn check_maps(&self) -> std::result::Result<(), String> {
         let len = self.buf.len() as u64;
-        let fits = |off: u32, bytes: u64| u64::from(off) + bytes <= len && u64::from(off) >= CgHeader::SIZE as u64;
+        let fits = |off: u32, bytes: u64| {
+            u64::from(off) + bytes <= len && u64::from(off) >= CgHeader::SIZE as u64
+        };
         if !fits(self.hdr.cg_iusedoff, u64::from(self.ipg).div_ceil(8)) {
-            return Err(format!("inode map at {} does not fit", self.hdr.cg_iusedoff));
+            return Err(format!(
+                "inode map at {} does not fit",
+                self.hdr.cg_iusedoff
+            ));
         }
         if !fits(self.hdr.cg_freeoff, self.nfrags.div_ceil(8)) {
-            return Err(format!("fragment map at {} does not fit", self.hdr.cg_freeoff));
+            return Err(format!(
+                "fragment map at {} does not fit",
+                self.hdr.cg_freeoff
+            ));
         }
         if self.has_clusters() {
             let nblk = self.nfrags / u64::from(self.frag);
             if !fits(self.hdr.cg_clusteroff, nblk.div_ceil(8)) {
-                return Err(format!("cluster map at {} does not fit", self.hdr.cg_clusteroff));
+                return Err(format!(
+                    "cluster map at {} does not fit",
+                    self.hdr.cg_clusteroff
+                ));
             }
             if !fits(self.hdr.cg_clustersumoff, 4) {
-                return Err(format!("cluster summary at {} does not fit", self.hdr.cg_clustersumoff));
+                return Err(format!(
+                    "cluster summary at {} does not fit",
+                    self.hdr.cg_clustersumoff
+                ));
             }
         }
         Ok(())
@@ -125,7 +154,9 @@ impl CylGroup {
 
     fn bit(&self, off: u32, n: u64) -> bool {
         let byte = u64::from(off) + n / 8;
-        self.buf.get(byte as usize).is_some_and(|b| b & (1 << (n % 8)) != 0)
+        self.buf
+            .get(byte as usize)
+            .is_some_and(|b| b & (1 << (n % 8)) != 0)
     }
 
     fn set_bit(&mut self, off: u32, n: u64, v: bool) {

@@ -58,7 +58,11 @@ impl std::fmt::Display for BadEntry {
 
 /// Parses one `DIRBLKSIZ` chunk that starts at directory offset `base`.
 /// Stops at the first bad entry and returns it with the entries before it.
-pub fn parse_chunk(chunk: &[u8], base: u64, endian: Endian) -> (Vec<RawEntry>, Option<(u64, BadEntry)>) {
+pub fn parse_chunk(
+    chunk: &[u8],
+    base: u64,
+    endian: Endian,
+) -> (Vec<RawEntry>, Option<(u64, BadEntry)>) {
     let mut out = Vec::new();
     let mut pos = 0usize;
     while pos < chunk.len() {
@@ -76,10 +80,18 @@ pub fn parse_chunk(chunk: &[u8], base: u64, endian: Endian) -> (Vec<RawEntry>, O
             return (out, Some((offset, BadEntry::NameLen(h.d_namlen))));
         }
         let name = &rest[DirectHdr::SIZE..DirectHdr::SIZE + namlen];
-        if h.d_ino != 0 && (name.iter().any(|&c| c == 0 || c == b'/') || rest[DirectHdr::SIZE + namlen] != 0) {
+        if h.d_ino != 0
+            && (name.iter().any(|&c| c == 0 || c == b'/') || rest[DirectHdr::SIZE + namlen] != 0)
+        {
             return (out, Some((offset, BadEntry::Name)));
         }
-        out.push(RawEntry { offset, ino: Ino(h.d_ino), reclen: h.d_reclen, dtype: h.d_type, name: name.to_vec() });
+        out.push(RawEntry {
+            offset,
+            ino: Ino(h.d_ino),
+            reclen: h.d_reclen,
+            dtype: h.d_type,
+            name: name.to_vec(),
+        });
         pos += reclen;
     }
     (out, None)
@@ -101,7 +113,11 @@ pub fn parse_all(dir: Ino, data: &[u8], endian: Endian) -> Result<Vec<RawEntry>>
         }
         let (entries, bad) = parse_chunk(chunk, base, endian);
         if let Some((offset, why)) = bad {
-            return Err(Error::corrupt(CorruptKind::BadDirEntry, Location::DirEntry { dir, offset }, why.to_string()));
+            return Err(Error::corrupt(
+                CorruptKind::BadDirEntry,
+                Location::DirEntry { dir, offset },
+                why.to_string(),
+            ));
         }
         out.extend(entries.into_iter().filter(|e| e.ino.0 != 0));
     }
@@ -109,12 +125,24 @@ pub fn parse_all(dir: Ino, data: &[u8], endian: Endian) -> Result<Vec<RawEntry>>
 }
 
 /// Encodes one entry at the start of `out` (which must hold `reclen` bytes).
-pub fn encode_entry(out: &mut [u8], ino: Ino, reclen: u16, dtype: u8, name: &[u8], endian: Endian) -> bool {
+pub fn encode_entry(
+    out: &mut [u8],
+    ino: Ino,
+    reclen: u16,
+    dtype: u8,
+    name: &[u8],
+    endian: Endian,
+) -> bool {
     let need = direct_size(name.len());
     if name.len() > MAXNAMLEN || out.len() < need || usize::from(reclen) < need {
         return false;
     }
-    let h = DirectHdr { d_ino: ino.0, d_reclen: reclen, d_type: dtype, d_namlen: name.len() as u8 };
+    let h = DirectHdr {
+        d_ino: ino.0,
+        d_reclen: reclen,
+        d_type: dtype,
+        d_namlen: name.len() as u8,
+    };
     h.encode_into(out, endian);
     out[DirectHdr::SIZE..DirectHdr::SIZE + name.len()].copy_from_slice(name);
     for b in &mut out[DirectHdr::SIZE + name.len()..need] {
@@ -131,8 +159,19 @@ mod tests {
         let mut c = vec![0u8; DIRBLKSIZ];
         let mut pos = 0;
         for (i, (ino, name)) in entries.iter().enumerate() {
-            let reclen = if i + 1 == entries.len() { DIRBLKSIZ - pos } else { direct_size(name.len()) };
-            assert!(encode_entry(&mut c[pos..], Ino(*ino), reclen as u16, 8, name, Endian::Little));
+            let reclen = if i + 1 == entries.len() {
+                DIRBLKSIZ - pos
+            } else {
+                direct_size(name.len())
+            };
+            assert!(encode_entry(
+                &mut c[pos..],
+                Ino(*ino),
+                reclen as u16,
+                8,
+                name,
+                Endian::Little
+            ));
             pos += reclen;
         }
         c

@@ -28,6 +28,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The image file could not be opened or inspected.
+    #[error("cannot open image: {0}")]
+    Open(#[source] std::io::Error),
     /// The file system is damaged.
     #[error("{0}")]
     Corrupt(#[from] Corrupt),
@@ -78,7 +81,11 @@ pub enum Error {
 impl Error {
     /// Shorthand for a corruption error.
     pub fn corrupt(kind: CorruptKind, at: Location, detail: impl Into<String>) -> Self {
-        Error::Corrupt(Corrupt { kind, at, detail: detail.into() })
+        Error::Corrupt(Corrupt {
+            kind,
+            at,
+            detail: detail.into(),
+        })
     }
 
     /// The corruption kind, if this is a corruption error.

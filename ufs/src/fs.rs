@@ -46,7 +46,10 @@ impl OpenOptions {
     }
     /// Read-write.
     pub fn read_write() -> Self {
-        OpenOptions { writable: true, ..Default::default() }
+        OpenOptions {
+            writable: true,
+            ..Default::default()
+        }
     }
 }
 
@@ -81,7 +84,11 @@ impl DirEntry {
 
 impl From<RawEntry> for DirEntry {
     fn from(e: RawEntry) -> Self {
-        DirEntry { name: e.name, ino: e.ino, dtype: e.dtype }
+        DirEntry {
+            name: e.name,
+            ino: e.ino,
+            dtype: e.dtype,
+        }
     }
 }
 
@@ -152,7 +159,10 @@ impl Ufs {
     /// Reads cylinder group `cg` (validated, check hash verified).
     pub fn cg(&self, cg: CgIdx) -> Result<CylGroup> {
         if cg.0 >= self.geo.ncg {
-            return Err(Error::InvalidInput(format!("cylinder group {} does not exist (0..{})", cg.0, self.geo.ncg)));
+            return Err(Error::InvalidInput(format!(
+                "cylinder group {} does not exist (0..{})",
+                cg.0, self.geo.ncg
+            )));
         }
         CylGroup::read(self.dev.as_ref(), &self.geo, cg)
     }
@@ -162,7 +172,11 @@ impl Ufs {
     pub fn cg_summaries(&self) -> Result<Vec<crate::ondisk::Csum>> {
         let len = self.geo.ncg as usize * crate::ondisk::Csum::SIZE;
         let mut buf = vec![0u8; len];
-        io::read_exact(self.dev.as_ref(), self.geo.frag_offset(Frag(self.geo.csaddr)), &mut buf)?;
+        io::read_exact(
+            self.dev.as_ref(),
+            self.geo.frag_offset(Frag(self.geo.csaddr)),
+            &mut buf,
+        )?;
         Ok(buf
             .chunks_exact(crate::ondisk::Csum::SIZE)
             .filter_map(|c| crate::ondisk::Csum::decode(c, self.geo.endian))
@@ -178,7 +192,11 @@ impl Ufs {
     pub fn allocated_inode(&self, ino: Ino) -> Result<Inode> {
         let i = self.inode(ino)?;
         if !i.is_allocated() {
-            return Err(Error::corrupt(CorruptKind::BadInode, Location::Inode(ino), "inode is not allocated"));
+            return Err(Error::corrupt(
+                CorruptKind::BadInode,
+                Location::Inode(ino),
+                "inode is not allocated",
+            ));
         }
         Ok(i)
     }
@@ -197,10 +215,15 @@ impl Ufs {
     /// Reads the entries of a directory inode already in hand.
     pub fn read_dir_inode(&self, inode: &Inode) -> Result<Vec<DirEntry>> {
         if !inode.is_dir() {
-            return Err(Error::NotADirectory { path: format!("inode {}", inode.ino) });
+            return Err(Error::NotADirectory {
+                path: format!("inode {}", inode.ino),
+            });
         }
         let data = self.read_dense(inode, "directory")?;
-        Ok(dir::parse_all(inode.ino, &data, self.geo.endian)?.into_iter().map(DirEntry::from).collect())
+        Ok(dir::parse_all(inode.ino, &data, self.geo.endian)?
+            .into_iter()
+            .map(DirEntry::from)
+            .collect())
     }
 
     /// Reads all data of a file that must have no holes (directories, slow
@@ -215,13 +238,20 @@ impl Ufs {
             }
             let start = data.len();
             data.resize(start + e.len as usize, 0);
-            io::read_exact(self.dev.as_ref(), self.geo.frag_offset(e.addr), &mut data[start..])?;
+            io::read_exact(
+                self.dev.as_ref(),
+                self.geo.frag_offset(e.addr),
+                &mut data[start..],
+            )?;
         }
         if (data.len() as u64) < size {
             return Err(Error::corrupt(
                 CorruptKind::BadInode,
                 Location::Inode(inode.ino),
-                format!("{what} of {size} bytes has a hole or missing block at byte {}", data.len()),
+                format!(
+                    "{what} of {size} bytes has a hole or missing block at byte {}",
+                    data.len()
+                ),
             ));
         }
         data.truncate(size as usize);
@@ -239,10 +269,24 @@ impl Ufs {
         self.resolve(Ino::ROOT, path, follow, &mut hops, path)
     }
 
-    fn resolve(&self, start: Ino, path: &[u8], follow: Follow, hops: &mut u32, orig: &[u8]) -> Result<Ino> {
+    fn resolve(
+        &self,
+        start: Ino,
+        path: &[u8],
+        follow: Follow,
+        hops: &mut u32,
+        orig: &[u8],
+    ) -> Result<Ino> {
         let shown = || String::from_utf8_lossy(orig).into_owned();
-        let mut cur = if path.first() == Some(&b'/') { Ino::ROOT } else { start };
-        let comps: Vec<&[u8]> = path.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b".").collect();
+        let mut cur = if path.first() == Some(&b'/') {
+            Ino::ROOT
+        } else {
+            start
+        };
+        let comps: Vec<&[u8]> = path
+            .split(|&c| c == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .collect();
         for (i, comp) in comps.iter().enumerate() {
             let last = i + 1 == comps.len();
             let dir = self.allocated_inode(cur)?;
@@ -258,7 +302,10 @@ impl Ufs {
             let is_link = inode.file_type() == FileType::Symlink;
             let follow_this = is_link && (!last || follow == Follow::All);
             if is_link && !last && follow == Follow::Never {
-                return Err(Error::InvalidInput(format!("{}: symbolic link in path and links are not followed", shown())));
+                return Err(Error::InvalidInput(format!(
+                    "{}: symbolic link in path and links are not followed",
+                    shown()
+                )));
             }
             if follow_this {
                 *hops += 1;
@@ -290,17 +337,28 @@ impl Ufs {
     pub fn readlink_inode(&self, inode: &Inode) -> Result<Vec<u8>> {
         let at = Location::Inode(inode.ino);
         if inode.file_type() != FileType::Symlink {
-            return Err(Error::InvalidInput(format!("inode {} is not a symbolic link", inode.ino)));
+            return Err(Error::InvalidInput(format!(
+                "inode {} is not a symbolic link",
+                inode.ino
+            )));
         }
         let size = inode.size();
         if size > MAX_SYMLINK {
-            return Err(Error::corrupt(CorruptKind::BadSymlink, at, format!("target length {size} is too long")));
+            return Err(Error::corrupt(
+                CorruptKind::BadSymlink,
+                at,
+                format!("target length {size} is too long"),
+            ));
         }
         if inode.is_fast_symlink(&self.geo) {
             let bytes = inode.inline_bytes(&self.geo);
             let n = usize::try_from(size).unwrap_or(usize::MAX);
             return bytes.get(..n).map(<[u8]>::to_vec).ok_or_else(|| {
-                Error::corrupt(CorruptKind::BadSymlink, at, format!("inline target of {size} bytes does not fit"))
+                Error::corrupt(
+                    CorruptKind::BadSymlink,
+                    at,
+                    format!("inline target of {size} bytes does not fit"),
+                )
             });
         }
         self.read_dense(inode, "symbolic link")
@@ -308,7 +366,13 @@ impl Ufs {
 
     /// Reads up to `buf.len()` bytes of a file from `offset`; returns how
     /// many (0 at or past the end). Holes read as zeros.
-    pub fn read_at(&self, inode: &Inode, extents: &[Extent], offset: u64, buf: &mut [u8]) -> Result<usize> {
+    pub fn read_at(
+        &self,
+        inode: &Inode,
+        extents: &[Extent],
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize> {
         let size = inode.size();
         if offset >= size {
             return Ok(0);
@@ -331,7 +395,11 @@ impl Ufs {
                 continue;
             }
             let dst = &mut buf[(from - offset) as usize..(to - offset) as usize];
-            io::read_exact(self.dev.as_ref(), self.geo.frag_offset(e.addr) + (from - e_start), dst)?;
+            io::read_exact(
+                self.dev.as_ref(),
+                self.geo.frag_offset(e.addr) + (from - e_start),
+                dst,
+            )?;
         }
         Ok(n)
     }
@@ -346,8 +414,12 @@ impl Ufs {
             if n == 0 {
                 break;
             }
-            out.write_all(&buf[..n])
-                .map_err(|source| Error::Io { op: "writing output", offset: off, len: n as u64, source })?;
+            out.write_all(&buf[..n]).map_err(|source| Error::Io {
+                op: "writing output",
+                offset: off,
+                len: n as u64,
+                source,
+            })?;
             off += n as u64;
         }
         Ok(off)
@@ -370,9 +442,16 @@ impl Ufs {
     /// The raw extended-attribute area of a UFS2 inode.
     pub fn xattr_area(&self, inode: &Inode) -> Result<Vec<u8>> {
         let size = u64::from(inode.extsize());
-        let at = Location::Xattr { ino: inode.ino, offset: 0 };
+        let at = Location::Xattr {
+            ino: inode.ino,
+            offset: 0,
+        };
         if size > NXADDR as u64 * self.geo.bsize64() {
-            return Err(Error::corrupt(CorruptKind::BadXattr, at, format!("area size {size} exceeds two blocks")));
+            return Err(Error::corrupt(
+                CorruptKind::BadXattr,
+                at,
+                format!("area size {size} exceeds two blocks"),
+            ));
         }
         let mut area = vec![0u8; size as usize];
         let bsize = self.geo.bsize64();
@@ -382,7 +461,10 @@ impl Ufs {
             if addr.0 == 0 || !self.geo.frags_in_range(addr, nfrags) {
                 return Err(Error::corrupt(
                     CorruptKind::BadBlockPointer,
-                    Location::Block { ino: inode.ino, frag: addr },
+                    Location::Block {
+                        ino: inode.ino,
+                        frag: addr,
+                    },
                     format!("extended attribute block {i} is missing or outside the file system"),
                 ));
             }
@@ -426,7 +508,11 @@ impl Ufs {
     ) -> Result<()> {
         // Deeper than any real tree: a FreeBSD path is at most 1024 bytes.
         if depth > 4096 {
-            return Err(Error::corrupt(CorruptKind::Loop, Location::Inode(dir), "directory tree deeper than 4096"));
+            return Err(Error::corrupt(
+                CorruptKind::Loop,
+                Location::Inode(dir),
+                "directory tree deeper than 4096",
+            ));
         }
         for e in self.read_dir(dir)? {
             if e.name == b"." || e.name == b".." {

@@ -134,7 +134,13 @@ fn ptr(v: i64) -> u64 {
 impl Inode {
     /// Decodes an inode from its on-disk bytes.
     pub fn decode(ino: Ino, bytes: &[u8], geo: &Geometry) -> Result<Inode> {
-        let short = || Error::corrupt(CorruptKind::Truncated, Location::Inode(ino), "inode bytes cut short");
+        let short = || {
+            Error::corrupt(
+                CorruptKind::Truncated,
+                Location::Inode(ino),
+                "inode bytes cut short",
+            )
+        };
         let raw = match geo.version {
             UfsVersion::Ufs1 => RawInode::V1(Dinode1::decode(bytes, geo.endian).ok_or_else(short)?),
             UfsVersion::Ufs2 => RawInode::V2(Dinode2::decode(bytes, geo.endian).ok_or_else(short)?),
@@ -150,7 +156,9 @@ impl Inode {
             return Err(Error::corrupt(
                 CorruptKind::CheckHash,
                 Location::Inode(ino),
-                format!("inode check-hash failed: recorded {stored:#010x}, computed {computed:#010x}"),
+                format!(
+                    "inode check-hash failed: recorded {stored:#010x}, computed {computed:#010x}"
+                ),
             ));
         }
         Ok(inode)
@@ -286,7 +294,10 @@ impl Inode {
     }
 
     fn ts(sec: i64, nsec: i32) -> Timespec {
-        Timespec { sec, nsec: u32::try_from(nsec).unwrap_or(0).min(999_999_999) }
+        Timespec {
+            sec,
+            nsec: u32::try_from(nsec).unwrap_or(0).min(999_999_999),
+        }
     }
 
     /// Last access.
@@ -339,7 +350,13 @@ impl Inode {
 
     /// All 15 block pointers (12 direct, 3 indirect).
     pub fn all_pointers(&self) -> [u64; NDADDR + NIADDR] {
-        std::array::from_fn(|i| if i < NDADDR { self.db(i) } else { self.ib(i - NDADDR) })
+        std::array::from_fn(|i| {
+            if i < NDADDR {
+                self.db(i)
+            } else {
+                self.ib(i - NDADDR)
+            }
+        })
     }
 
     /// Bytes in the UFS2 extended-attribute area (0 on UFS1).

@@ -82,7 +82,13 @@ impl Superblock {
         let at = Location::Superblock { offset: location };
         let magic = bytes
             .get(FS_MAGIC_OFFSET..FS_MAGIC_OFFSET + 4)
-            .ok_or_else(|| Error::corrupt(CorruptKind::Truncated, at, "image ends inside the superblock"))?;
+            .ok_or_else(|| {
+                Error::corrupt(
+                    CorruptKind::Truncated,
+                    at,
+                    "image ends inside the superblock",
+                )
+            })?;
         let m = [magic[0], magic[1], magic[2], magic[3]];
         let endian = [Endian::Little, Endian::Big]
             .into_iter()
@@ -94,23 +100,48 @@ impl Superblock {
                 v == FS_UFS1_MAGIC || v == FS_UFS2_MAGIC
             })
             .ok_or_else(|| {
-                Error::corrupt(CorruptKind::NoSuperblock, at, format!("no UFS magic (found bytes {m:02x?})"))
+                Error::corrupt(
+                    CorruptKind::NoSuperblock,
+                    at,
+                    format!("no UFS magic (found bytes {m:02x?})"),
+                )
             })?;
-        let fs = Fs::decode(bytes, endian)
-            .ok_or_else(|| Error::corrupt(CorruptKind::Truncated, at, "image ends inside the superblock"))?;
+        let fs = Fs::decode(bytes, endian).ok_or_else(|| {
+            Error::corrupt(
+                CorruptKind::Truncated,
+                at,
+                "image ends inside the superblock",
+            )
+        })?;
         let sbsize = usize::try_from(fs.fs_sbsize).unwrap_or(0);
         if !(Fs::SIZE..=SBLOCKSIZE).contains(&sbsize) {
             return Err(Error::corrupt(
                 CorruptKind::BadGeometry,
                 at,
-                format!("fs_sbsize {} is outside {}..={}", fs.fs_sbsize, Fs::SIZE, SBLOCKSIZE),
+                format!(
+                    "fs_sbsize {} is outside {}..={}",
+                    fs.fs_sbsize,
+                    Fs::SIZE,
+                    SBLOCKSIZE
+                ),
             ));
         }
         let tail = bytes
             .get(Fs::SIZE..sbsize)
-            .ok_or_else(|| Error::corrupt(CorruptKind::Truncated, at, "image ends inside the superblock"))?
+            .ok_or_else(|| {
+                Error::corrupt(
+                    CorruptKind::Truncated,
+                    at,
+                    "image ends inside the superblock",
+                )
+            })?
             .to_vec();
-        Ok(Superblock { fs, tail, endian, location })
+        Ok(Superblock {
+            fs,
+            tail,
+            endian,
+            location,
+        })
     }
 
     /// Reads and decodes the superblock copy at byte `location`, and checks
@@ -119,7 +150,11 @@ impl Superblock {
         let at = Location::Superblock { offset: location };
         let avail = dev.len().saturating_sub(location);
         if avail < Fs::SIZE as u64 {
-            return Err(Error::corrupt(CorruptKind::Truncated, at, format!("image is only {} bytes", dev.len())));
+            return Err(Error::corrupt(
+                CorruptKind::Truncated,
+                at,
+                format!("image is only {} bytes", dev.len()),
+            ));
         }
         let n = usize::try_from(avail.min(SBLOCKSIZE as u64)).unwrap_or(SBLOCKSIZE);
         let mut buf = vec![0u8; n];
@@ -145,20 +180,31 @@ impl Superblock {
     pub fn find(dev: &dyn Device) -> Result<(Superblock, Geometry)> {
         let mut best: Option<Error> = None;
         for cand in Self::candidates(dev) {
-            match cand.result.and_then(|sb| sb.validate(dev.len()).map(|g| (sb, g))) {
+            match cand
+                .result
+                .and_then(|sb| sb.validate(dev.len()).map(|g| (sb, g)))
+            {
                 Ok(found) => return Ok(found),
                 Err(e) => {
                     // A magic that was found but failed later says more than
                     // "no magic here".
                     let informative = e.corrupt_kind() != Some(CorruptKind::NoSuperblock);
-                    if best.is_none() || informative && best.as_ref().and_then(Error::corrupt_kind) == Some(CorruptKind::NoSuperblock) {
+                    if best.is_none()
+                        || informative
+                            && best.as_ref().and_then(Error::corrupt_kind)
+                                == Some(CorruptKind::NoSuperblock)
+                    {
                         best = Some(e);
                     }
                 }
             }
         }
         Err(best.unwrap_or_else(|| {
-            Error::corrupt(CorruptKind::NoSuperblock, Location::Image, "no UFS superblock at 65536, 8192, 0 or 262144")
+            Error::corrupt(
+                CorruptKind::NoSuperblock,
+                Location::Image,
+                "no UFS superblock at 65536, 8192, 0 or 262144",
+            )
         }))
     }
 
@@ -174,11 +220,16 @@ impl Superblock {
                     // was found (this rejects backup copies and stale data), and a
                     // UFS1 superblock is never taken from the UFS2 location.
                     match sb.fs.fs_magic {
-                        FS_UFS2_MAGIC if u64::try_from(sb.fs.fs_sblockloc).ok() != Some(location) => {
+                        FS_UFS2_MAGIC
+                            if u64::try_from(sb.fs.fs_sblockloc).ok() != Some(location) =>
+                        {
                             Err(Error::corrupt(
                                 CorruptKind::NoSuperblock,
                                 at,
-                                format!("UFS2 superblock says it belongs at {}", sb.fs.fs_sblockloc),
+                                format!(
+                                    "UFS2 superblock says it belongs at {}",
+                                    sb.fs.fs_sblockloc
+                                ),
                             ))
                         }
                         FS_UFS1_MAGIC if location == consts::SBLOCK_UFS2 => Err(Error::corrupt(
@@ -320,7 +371,9 @@ impl Geometry {
     /// Validates `sb` and derives the geometry.
     pub fn from_superblock(sb: &Superblock, image_len: u64) -> Result<Geometry> {
         let fs = &sb.fs;
-        let at = Location::Superblock { offset: sb.location };
+        let at = Location::Superblock {
+            offset: sb.location,
+        };
         let bad = |msg: String| Err(Error::corrupt(CorruptKind::BadGeometry, at, msg));
         let version = sb.version();
         if version == UfsVersion::Ufs1 && fs.fs_old_inodefmt < consts::FS_44INODEFMT {
@@ -332,17 +385,37 @@ impl Geometry {
         let bsize = u32::try_from(fs.fs_bsize).unwrap_or(0);
         let fsize = u32::try_from(fs.fs_fsize).unwrap_or(0);
         if !bsize.is_power_of_two() || !(consts::MINBSIZE..=consts::MAXBSIZE).contains(&bsize) {
-            return bad(format!("fs_bsize {} is not a power of two in 4096..=65536", fs.fs_bsize));
+            return bad(format!(
+                "fs_bsize {} is not a power of two in 4096..=65536",
+                fs.fs_bsize
+            ));
         }
-        if !fsize.is_power_of_two() || fsize < 512 || fsize > bsize || bsize / fsize > consts::MAXFRAG {
-            return bad(format!("fs_fsize {} does not fit fs_bsize {}", fs.fs_fsize, fs.fs_bsize));
+        if !fsize.is_power_of_two()
+            || fsize < 512
+            || fsize > bsize
+            || bsize / fsize > consts::MAXFRAG
+        {
+            return bad(format!(
+                "fs_fsize {} does not fit fs_bsize {}",
+                fs.fs_fsize, fs.fs_bsize
+            ));
         }
         let frag = bsize / fsize;
         if u32::try_from(fs.fs_frag).ok() != Some(frag) {
-            return bad(format!("fs_frag {} is not fs_bsize/fs_fsize = {frag}", fs.fs_frag));
+            return bad(format!(
+                "fs_frag {} is not fs_bsize/fs_fsize = {frag}",
+                fs.fs_frag
+            ));
         }
-        let (bshift, fshift, fragshift) = (bsize.trailing_zeros(), fsize.trailing_zeros(), frag.trailing_zeros());
-        if fs.fs_bshift != bshift as i32 || fs.fs_fshift != fshift as i32 || fs.fs_fragshift != fragshift as i32 {
+        let (bshift, fshift, fragshift) = (
+            bsize.trailing_zeros(),
+            fsize.trailing_zeros(),
+            frag.trailing_zeros(),
+        );
+        if fs.fs_bshift != bshift as i32
+            || fs.fs_fshift != fshift as i32
+            || fs.fs_fragshift != fragshift as i32
+        {
             return bad(format!(
                 "shifts (bshift {}, fshift {}, fragshift {}) do not match the sizes",
                 fs.fs_bshift, fs.fs_fshift, fs.fs_fragshift
@@ -368,10 +441,15 @@ impl Geometry {
             return bad("fs_ncg is 0".into());
         }
         if ipg == 0 || ipg % inopb != 0 {
-            return bad(format!("fs_ipg {ipg} is not a positive multiple of {inopb} inodes per block"));
+            return bad(format!(
+                "fs_ipg {ipg} is not a positive multiple of {inopb} inodes per block"
+            ));
         }
         if fpg < u64::from(frag) || fpg % u64::from(frag) != 0 {
-            return bad(format!("fs_fpg {} is not a positive multiple of fs_frag", fs.fs_fpg));
+            return bad(format!(
+                "fs_fpg {} is not a positive multiple of fs_frag",
+                fs.fs_fpg
+            ));
         }
         let (size, dsize) = match version {
             UfsVersion::Ufs2 => (fs.fs_size, fs.fs_dsize),
@@ -380,20 +458,30 @@ impl Geometry {
         let size = u64::try_from(size).unwrap_or(0);
         let dsize = u64::try_from(dsize).unwrap_or(0);
         let span = u64::from(ncg).checked_mul(fpg);
-        let Some(span) = span else { return bad("fs_ncg * fs_fpg overflows".into()) };
+        let Some(span) = span else {
+            return bad("fs_ncg * fs_fpg overflows".into());
+        };
         if size == 0 || size > span || size <= span - fpg {
-            return bad(format!("fs_size {size} does not fit {ncg} groups of {fpg} fragments"));
+            return bad(format!(
+                "fs_size {size} does not fit {ncg} groups of {fpg} fragments"
+            ));
         }
         if dsize > size {
             return bad(format!("fs_dsize {dsize} exceeds fs_size {size}"));
         }
         let ninodes = u64::from(ncg) * u64::from(ipg);
         if ninodes > u64::from(u32::MAX) {
-            return bad(format!("{ncg} groups of {ipg} inodes exceed 32-bit inode numbers"));
+            return bad(format!(
+                "{ncg} groups of {ipg} inodes exceed 32-bit inode numbers"
+            ));
         }
         let field = |v: i32| u64::try_from(v).unwrap_or(u64::MAX);
-        let (sblkno, cblkno, iblkno, dblkno) =
-            (field(fs.fs_sblkno), field(fs.fs_cblkno), field(fs.fs_iblkno), field(fs.fs_dblkno));
+        let (sblkno, cblkno, iblkno, dblkno) = (
+            field(fs.fs_sblkno),
+            field(fs.fs_cblkno),
+            field(fs.fs_iblkno),
+            field(fs.fs_dblkno),
+        );
         let inode_frags = u64::from(ipg) / u64::from(inopb) * u64::from(frag);
         if !(sblkno < cblkno && cblkno < iblkno && iblkno < dblkno && dblkno <= fpg) {
             return bad(format!(
@@ -401,13 +489,18 @@ impl Geometry {
             ));
         }
         if iblkno + inode_frags > dblkno {
-            return bad(format!("inode table ({inode_frags} frags from {iblkno}) overruns dblkno {dblkno}"));
+            return bad(format!(
+                "inode table ({inode_frags} frags from {iblkno}) overruns dblkno {dblkno}"
+            ));
         }
         let cgsize = u32::try_from(fs.fs_cgsize).unwrap_or(0);
         if cgsize < crate::ondisk::CgHeader::SIZE as u32
             || u64::from(cgsize) > (iblkno - cblkno) * u64::from(fsize)
         {
-            return bad(format!("fs_cgsize {} does not fit between cblkno and iblkno", fs.fs_cgsize));
+            return bad(format!(
+                "fs_cgsize {} does not fit between cblkno and iblkno",
+                fs.fs_cgsize
+            ));
         }
         let (old_cgoffset, old_cgmask) = match version {
             UfsVersion::Ufs2 => (0, 0),
@@ -416,7 +509,10 @@ impl Geometry {
                 u64::from(fs.fs_old_cgmask as u32),
             ),
         };
-        if old_cgoffset.checked_mul(u64::from(ncg)).is_none_or(|o| o.saturating_add(dblkno) > fpg.saturating_mul(2)) {
+        if old_cgoffset
+            .checked_mul(u64::from(ncg))
+            .is_none_or(|o| o.saturating_add(dblkno) > fpg.saturating_mul(2))
+        {
             return bad(format!("fs_old_cgoffset {} is absurd", fs.fs_old_cgoffset));
         }
         let csaddr = match version {
@@ -426,14 +522,18 @@ impl Geometry {
         let cssize = u64::try_from(fs.fs_cssize).unwrap_or(0);
         let need = u64::from(ncg) * crate::ondisk::Csum::SIZE as u64;
         if cssize < need || csaddr.saturating_add(cssize.div_ceil(u64::from(fsize))) > size {
-            return bad(format!("summary area (fs_csaddr {csaddr}, fs_cssize {cssize}) is invalid for {ncg} groups"));
+            return bad(format!(
+                "summary area (fs_csaddr {csaddr}, fs_cssize {cssize}) is invalid for {ncg} groups"
+            ));
         }
         let bytes = size << fshift;
         if bytes > image_len {
             return Err(Error::corrupt(
                 CorruptKind::Truncated,
                 at,
-                format!("the superblock describes {bytes} bytes but the image has only {image_len}"),
+                format!(
+                    "the superblock describes {bytes} bytes but the image has only {image_len}"
+                ),
             ));
         }
         let maxsymlinklen = u32::try_from(fs.fs_maxsymlinklen).unwrap_or(0);
@@ -442,7 +542,9 @@ impl Geometry {
             UfsVersion::Ufs2 => 120,
         };
         if maxsymlinklen > max_inline {
-            return bad(format!("fs_maxsymlinklen {maxsymlinklen} exceeds {max_inline}"));
+            return bad(format!(
+                "fs_maxsymlinklen {maxsymlinklen} exceeds {max_inline}"
+            ));
         }
         Ok(Geometry {
             version,
@@ -499,7 +601,9 @@ impl Geometry {
         let base = self.cgbase(cg).0;
         match self.version {
             UfsVersion::Ufs2 => Frag(base),
-            UfsVersion::Ufs1 => Frag(base + self.old_cgoffset * (u64::from(cg.0) & !self.old_cgmask)),
+            UfsVersion::Ufs1 => {
+                Frag(base + self.old_cgoffset * (u64::from(cg.0) & !self.old_cgmask))
+            }
         }
     }
 
@@ -555,7 +659,8 @@ impl Geometry {
         let in_cg = u64::from(ino.0 % self.ipg);
         let block = in_cg / u64::from(self.inopb);
         let fsba = self.cgimin(cg).0 + (block << self.fragshift);
-        self.frag_offset(Frag(fsba)) + (in_cg % u64::from(self.inopb)) * u64::from(self.version.inode_size())
+        self.frag_offset(Frag(fsba))
+            + (in_cg % u64::from(self.inopb)) * u64::from(self.version.inode_size())
     }
 
     /// Whether a run of `n` fragments from `f` lies inside the file system.
@@ -582,6 +687,8 @@ impl Geometry {
 
     /// Byte offsets of every superblock backup (one per cylinder group).
     pub fn backup_offsets(&self) -> Vec<u64> {
-        (0..self.ncg).map(|c| self.frag_offset(self.cgsblock(CgIdx(c)))).collect()
+        (0..self.ncg)
+            .map(|c| self.frag_offset(self.cgsblock(CgIdx(c))))
+            .collect()
     }
 }

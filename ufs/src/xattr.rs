@@ -72,7 +72,10 @@ pub fn parse(ino: Ino, area: &[u8], endian: Endian) -> Result<Vec<Xattr>> {
     let mut out = Vec::new();
     let mut pos = 0usize;
     while pos < area.len() {
-        let at = Location::Xattr { ino, offset: pos as u64 };
+        let at = Location::Xattr {
+            ino,
+            offset: pos as u64,
+        };
         let bad = |msg: String| Err(Error::corrupt(CorruptKind::BadXattr, at, msg));
         let Some(h) = ExtattrHdr::decode(&area[pos..], endian) else {
             return bad("record header runs past the area".into());
@@ -86,9 +89,15 @@ pub fn parse(ino: Ino, area: &[u8], endian: Endian) -> Result<Vec<Xattr>> {
         if len % 8 != 0 || len < base + usize::from(h.ea_contentpadlen) || len > area.len() - pos {
             return bad(format!("record length {len} is invalid"));
         }
-        let name = area[pos + ExtattrHdr::SIZE..pos + ExtattrHdr::SIZE + usize::from(h.ea_namelength)].to_vec();
+        let name = area
+            [pos + ExtattrHdr::SIZE..pos + ExtattrHdr::SIZE + usize::from(h.ea_namelength)]
+            .to_vec();
         let value = area[pos + base..pos + len - usize::from(h.ea_contentpadlen)].to_vec();
-        out.push(Xattr { namespace: Namespace::from_byte(h.ea_namespace), name, value });
+        out.push(Xattr {
+            namespace: Namespace::from_byte(h.ea_namespace),
+            name,
+            value,
+        });
         pos += len;
     }
     Ok(out)
@@ -99,12 +108,16 @@ pub fn encode(attrs: &[Xattr], endian: Endian) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     for a in attrs {
         if a.name.is_empty() || a.name.len() > 255 {
-            return Err(Error::InvalidInput(format!("extended attribute name of {} bytes", a.name.len())));
+            return Err(Error::InvalidInput(format!(
+                "extended attribute name of {} bytes",
+                a.name.len()
+            )));
         }
         let base = base_length(a.name.len());
         let padded = (a.value.len() + 7) & !7;
         let len = base + padded;
-        let len32 = u32::try_from(len).map_err(|_| Error::InvalidInput("extended attribute too large".into()))?;
+        let len32 = u32::try_from(len)
+            .map_err(|_| Error::InvalidInput("extended attribute too large".into()))?;
         let start = out.len();
         out.resize(start + len, 0);
         let h = ExtattrHdr {
@@ -114,7 +127,8 @@ pub fn encode(attrs: &[Xattr], endian: Endian) -> Result<Vec<u8>> {
             ea_namelength: a.name.len() as u8,
         };
         h.encode_into(&mut out[start..], endian);
-        out[start + ExtattrHdr::SIZE..start + ExtattrHdr::SIZE + a.name.len()].copy_from_slice(&a.name);
+        out[start + ExtattrHdr::SIZE..start + ExtattrHdr::SIZE + a.name.len()]
+            .copy_from_slice(&a.name);
         out[start + base..start + base + a.value.len()].copy_from_slice(&a.value);
     }
     Ok(out)
@@ -127,8 +141,16 @@ mod tests {
     #[test]
     fn round_trip() {
         let attrs = vec![
-            Xattr { namespace: Namespace::User, name: b"test".to_vec(), value: b"testvalue".to_vec() },
-            Xattr { namespace: Namespace::System, name: b"x".to_vec(), value: vec![] },
+            Xattr {
+                namespace: Namespace::User,
+                name: b"test".to_vec(),
+                value: b"testvalue".to_vec(),
+            },
+            Xattr {
+                namespace: Namespace::System,
+                name: b"x".to_vec(),
+                value: vec![],
+            },
         ];
         for e in [Endian::Little, Endian::Big] {
             let area = encode(&attrs, e).expect("encodes");
@@ -140,12 +162,18 @@ mod tests {
     #[test]
     fn overlong_record_is_an_error_with_offset() {
         let mut area = encode(
-            &[Xattr { namespace: Namespace::User, name: b"a".to_vec(), value: b"b".to_vec() }],
+            &[Xattr {
+                namespace: Namespace::User,
+                name: b"a".to_vec(),
+                value: b"b".to_vec(),
+            }],
             Endian::Little,
         )
         .expect("encodes");
         area[0] = 200;
-        let e = parse(Ino(9), &area, Endian::Little).unwrap_err().to_string();
+        let e = parse(Ino(9), &area, Endian::Little)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("inode 9") && e.contains("byte 0"), "{e}");
     }
 }

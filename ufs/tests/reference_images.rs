@@ -6,7 +6,10 @@ use ufskit::{CgIdx, Endian, Follow, Ino, UfsVersion};
 
 #[test]
 fn real_little_and_big_endian_images_open_with_all_check_hashes() {
-    for (name, endian) in [("real/ufs-little.img.zst", Endian::Little), ("real/ufs-big.img.zst", Endian::Big)] {
+    for (name, endian) in [
+        ("real/ufs-little.img.zst", Endian::Little),
+        ("real/ufs-big.img.zst", Endian::Big),
+    ] {
         let fs = open_zst(name);
         let g = fs.geometry();
         assert_eq!(g.endian, endian, "{name}");
@@ -26,7 +29,8 @@ fn real_little_and_big_endian_images_open_with_all_check_hashes() {
 fn real_images_read_exactly_as_the_linux_kernel_sees_them() {
     for name in ["real/ufs-little.img", "real/ufs-big.img"] {
         let fs = open_zst(&format!("{name}.zst"));
-        let want = std::fs::read_to_string(images_dir().join(format!("{name}.manifest"))).expect("manifest");
+        let want = std::fs::read_to_string(images_dir().join(format!("{name}.manifest")))
+            .expect("manifest");
         let got = manifest::manifest(&fs);
         assert_eq!(got, want, "{name}");
     }
@@ -36,16 +40,24 @@ fn real_images_read_exactly_as_the_linux_kernel_sees_them() {
 fn xattrs_of_the_real_images() {
     for name in ["real/ufs-little.img.zst", "real/ufs-big.img.zst"] {
         let fs = open_zst(name);
-        let x = fs.inode(fs.lookup("/xattrs", Follow::All).expect("lookup")).expect("inode");
+        let x = fs
+            .inode(fs.lookup("/xattrs", Follow::All).expect("lookup"))
+            .expect("inode");
         let attrs = fs.xattrs(&x).expect("xattrs");
         assert_eq!(attrs.len(), 1);
         assert_eq!(attrs[0].name, b"test");
         assert_eq!(attrs[0].value, b"testvalue");
-        let x2 = fs.inode(fs.lookup("/xattrs2", Follow::All).expect("lookup")).expect("inode");
+        let x2 = fs
+            .inode(fs.lookup("/xattrs2", Follow::All).expect("lookup"))
+            .expect("inode");
         let attrs2 = fs.xattrs(&x2).expect("xattrs2");
         assert_eq!(attrs2.len(), 2297, "{name}");
-        assert!(attrs2.iter().any(|a| a.name == b"attr2296" && a.value == b"value2296"));
-        let x3 = fs.inode(fs.lookup("/xattrs3", Follow::All).expect("lookup")).expect("inode");
+        assert!(attrs2
+            .iter()
+            .any(|a| a.name == b"attr2296" && a.value == b"value2296"));
+        let x3 = fs
+            .inode(fs.lookup("/xattrs3", Follow::All).expect("lookup"))
+            .expect("inode");
         let attrs3 = fs.xattrs(&x3).expect("xattrs3");
         assert_eq!(attrs3.len(), 1);
         // 4,000 lines of 15 hex digits and a newline, the last newline dropped
@@ -58,10 +70,14 @@ fn xattrs_of_the_real_images() {
 fn symlinks_resolve_inside_the_image() {
     let fs = open_zst("real/ufs-little.img.zst");
     let via_link = fs.lookup("/link1", Follow::All).expect("follows");
-    let direct = fs.lookup("/dir1/dir2/dir3/file2", Follow::All).expect("direct");
+    let direct = fs
+        .lookup("/dir1/dir2/dir3/file2", Follow::All)
+        .expect("direct");
     assert_eq!(via_link, direct);
     assert_ne!(fs.lookup("/link1", Follow::NotLast).expect("lstat"), direct);
     assert_eq!(fs.read_all(direct).expect("read"), b"Hello World\n");
-    let long = fs.lookup("/long-link", Follow::All).expect("long link resolves");
+    let long = fs
+        .lookup("/long-link", Follow::All)
+        .expect("long link resolves");
     assert_eq!(long, fs.lookup("/file1", Follow::All).expect("file1"));
 }

@@ -1,14 +1,368 @@
-//! `ufs extract` (in progress).
+//! `ufs extract`: copy a tree out of an image into a host directory.
+//!
+//! Safety model: nothing may be created outside DESTDIR, whatever the image
+//! holds. Names come from validated directory entries (no `/`, no NUL; `.`
+//! and `..` are never extracted). Every file and directory is created new
+//! (`O_CREAT|O_EXCL`, `mkdir`), so an entry can never write through
+//! something already there, and symbolic links are created only after all
+//! files and directories exist, so no path the extractor writes through can
+//! contain a link from the image. Directory modes and times are applied last,
+//! deepest first.
+//!
+//! Owners are applied when running as root (unless `--no-same-owner`);
+//! setuid and setgid bits are kept only when owners are, so a file never
+//! becomes setuid to the wrong user. Device nodes need root too; without it
+//! they are skipped with a warning.
 
-/// Arguments.
+use crate::output::{escape_name, fail, open_ro, resolve};
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use ufskit::inode::Timespec;
+use ufskit::{FileType, Follow, Ino, Inode, Ufs};
+
+/// Arguments of `ufs extract`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Image file.
-    pub image: std::path::PathBuf,
+    pub image: PathBuf,
+    /// Host directory to create the tree in (created if missing; must be empty).
+    pub destdir: PathBuf,
+    /// Directory or file in the image to extract (default: the whole tree).
+    #[arg(default_value = "/")]
+    pub path: String,
+    /// Do not set owners even when running as root.
+    #[arg(long)]
+    pub no_same_owner: bool,
+    /// Extract into a DESTDIR that is not empty (existing names still make
+    /// the extraction fail rather than be overwritten).
+    #[arg(long)]
+    pub merge: bool,
+    /// Print each path as it is extracted.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
-/// Runs the command.
-pub fn run(_a: Args) -> i32 {
-    eprintln!("ufs extract: not implemented yet");
-    crate::EXIT_FAILURE
+/// Runs `ufs extract`.
+pub fn run(a: Args) -> i32 {
+    let fs = match open_ro(&a.image, None) {
+        Ok(fs) => fs,
+        Err(c) => return c,
+    };
+    let root = euid_is_root();
+    let mut x = Extractor {
+        fs: &fs,
+        dest: a.destdir.clone(),
+        owners: root && !a.no_same_owner,
+        root,
+        verbose: a.verbose,
+        links: HashMap::new(),
+        symlinks: Vec::new(),
+        dirs: Vec::new(),
+        warnings: 0,
+        buf: vec![0u8; 1 << 20],
+    };
+    match x.run(&a) {
+        Ok(()) => {
+            if x.warnings > 0 {
+                eprintln!(
+                    "ufs extract: {} item(s) skipped (see warnings above)",
+                    x.warnings
+                );
+            }
+            0
+        }
+        Err(e) => fail(&format!("{}: extract", a.image.display()), &e),
+    }
+}
+
+fn euid_is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+struct Extractor<'a> {
+    fs: &'a Ufs,
+    dest: PathBuf,
+    owners: bool,
+    root: bool,
+    verbose: bool,
+    /// Inodes with more than one link already extracted, and where.
+    links: HashMap<Ino, PathBuf>,
+    /// Symlinks to create at the end: (path, target, inode).
+    symlinks: Vec<(PathBuf, Vec<u8>, Inode)>,
+    /// Directories whose metadata is applied at the end.
+    dirs: Vec<(PathBuf, Inode)>,
+    warnings: u32,
+    buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum XError {
+    Ufs(ufskit::Error),
+    Host(PathBuf, io::Error),
+}
+
+impl std::fmt::Display for XError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            XError::Ufs(e) => write!(f, "{e}"),
+            XError::Host(p, e) => write!(f, "{}: {e}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for XError {}
+
+impl From<ufskit::Error> for XError {
+    fn from(e: ufskit::Error) -> Self {
+        XError::Ufs(e)
+    }
+}
+
+fn host<T>(p: &Path, r: io::Result<T>) -> Result<T, XError> {
+    r.map_err(|e| XError::Host(p.to_path_buf(), e))
+}
+
+impl Extractor<'_> {
+    fn run(&mut self, a: &Args) -> Result<(), XError> {
+        let start = resolve(self.fs, &a.path, Follow::All)?;
+        let inode = self.fs.allocated_inode(start)?;
+        match fs::create_dir(&self.dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let meta = host(&self.dest, fs::symlink_metadata(&self.dest))?;
+                if !meta.is_dir() {
+                    return Err(XError::Host(
+                        self.dest.clone(),
+                        io::Error::other("exists and is not a directory"),
+                    ));
+                }
+                if !a.merge && host(&self.dest, fs::read_dir(&self.dest))?.next().is_some() {
+                    return Err(XError::Host(
+                        self.dest.clone(),
+                        io::Error::other(
+                            "directory is not empty (use --merge to extract into it anyway)",
+                        ),
+                    ));
+                }
+            }
+            Err(e) => return Err(XError::Host(self.dest.clone(), e)),
+        }
+        if inode.is_dir() {
+            let dest = self.dest.clone();
+            self.fs.walk(start, &mut |rel, _e, child| {
+                let path = dest.join(OsStr::from_bytes(rel));
+                self.one(&path, rel, child).map_err(|e| match e {
+                    XError::Ufs(u) => u,
+                    XError::Host(p, io) => ufskit::Error::Io {
+                        op: "extracting",
+                        offset: 0,
+                        len: 0,
+                        source: io::Error::new(io.kind(), format!("{}: {io}", p.display())),
+                    },
+                })
+            })?;
+            self.dirs.push((self.dest.clone(), inode));
+        } else {
+            let name = a
+                .path
+                .rsplit('/')
+                .find(|c| !c.is_empty())
+                .unwrap_or("file")
+                .to_string();
+            let path = self.dest.join(&name);
+            self.one(&path, name.as_bytes(), &inode)?;
+        }
+        self.finish()
+    }
+
+    fn one(&mut self, path: &Path, rel: &[u8], inode: &Inode) -> Result<(), XError> {
+        if self.verbose {
+            println!("{}", escape_name(rel));
+        }
+        let t = inode.file_type();
+        if t != FileType::Directory && inode.nlink() > 1 {
+            if let Some(first) = self.links.get(&inode.ino) {
+                return host(path, fs::hard_link(first, path));
+            }
+            self.links.insert(inode.ino, path.to_path_buf());
+        }
+        match t {
+            FileType::Directory => {
+                host(path, fs::create_dir(path))?;
+                self.dirs.push((path.to_path_buf(), inode.clone()));
+                Ok(())
+            }
+            FileType::Regular => self.file(path, inode),
+            FileType::Symlink => {
+                let target = self.fs.readlink_inode(inode)?;
+                self.symlinks
+                    .push((path.to_path_buf(), target, inode.clone()));
+                Ok(())
+            }
+            FileType::Fifo | FileType::CharDevice | FileType::BlockDevice | FileType::Socket => {
+                self.special(path, inode)
+            }
+            FileType::Whiteout | FileType::Unknown => {
+                self.warn(
+                    path,
+                    &format!(
+                        "inode {} has no file type (mode {:o}); skipped",
+                        inode.ino,
+                        inode.mode()
+                    ),
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn warn(&mut self, path: &Path, msg: &str) {
+        eprintln!("ufs extract: {}: {msg}", path.display());
+        self.warnings += 1;
+    }
+
+    fn perm(&self, inode: &Inode) -> u32 {
+        let p = u32::from(inode.perm());
+        if self.owners {
+            p
+        } else {
+            p & !0o6000
+        }
+    }
+
+    fn file(&mut self, path: &Path, inode: &Inode) -> Result<(), XError> {
+        let f = host(
+            path,
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path),
+        )?;
+        let extents = self.fs.extents(inode)?;
+        let bsize = self.fs.geometry().bsize64();
+        let size = inode.size();
+        // Write only the extents: holes in the image stay holes on the host.
+        for e in &extents {
+            let start = e.lbn * bsize;
+            let end = (start + e.len).min(size);
+            let mut off = start;
+            while off < end {
+                let n = ((end - off) as usize).min(self.buf.len());
+                let got = self.fs.read_at(inode, &extents, off, &mut self.buf[..n])?;
+                if got == 0 {
+                    break;
+                }
+                host(path, f.write_all_at(&self.buf[..got], off))?;
+                off += got as u64;
+            }
+        }
+        host(path, f.set_len(size))?;
+        self.apply_meta(path, Some(&f), inode)
+    }
+
+    fn special(&mut self, path: &Path, inode: &Inode) -> Result<(), XError> {
+        use rustix::fs::{FileType as RT, Mode, CWD};
+        let (kind, dev) = match inode.file_type() {
+            FileType::Fifo => (RT::Fifo, 0),
+            FileType::Socket => (RT::Socket, 0),
+            FileType::CharDevice | FileType::BlockDevice => {
+                if !self.root {
+                    self.warn(path, "device node needs root; skipped");
+                    return Ok(());
+                }
+                let (ma, mi) = ufskit::inode::dev_split(inode.rdev());
+                let kind = if inode.file_type() == FileType::CharDevice {
+                    RT::CharacterDevice
+                } else {
+                    RT::BlockDevice
+                };
+                (kind, rustix::fs::makedev(ma, mi))
+            }
+            _ => return Ok(()),
+        };
+        host(
+            path,
+            rustix::fs::mknodat(CWD, path, kind, Mode::from_raw_mode(0o600), dev)
+                .map_err(io::Error::from),
+        )?;
+        self.apply_meta(path, None, inode)
+    }
+
+    /// Owner, mode and times; `file` when an open handle exists (avoids
+    /// following anything by name).
+    fn apply_meta(
+        &mut self,
+        path: &Path,
+        file: Option<&File>,
+        inode: &Inode,
+    ) -> Result<(), XError> {
+        if self.owners {
+            let (u, g) = (Some(inode.uid()), Some(inode.gid()));
+            match file {
+                Some(f) => host(path, std::os::unix::fs::fchown(f, u, g))?,
+                None => host(path, std::os::unix::fs::lchown(path, u, g))?,
+            }
+        }
+        let mode = fs::Permissions::from_mode(self.perm(inode));
+        match file {
+            Some(f) => host(path, f.set_permissions(mode))?,
+            None => host(path, fs::set_permissions(path, mode))?,
+        }
+        set_times(path, inode.atime(), inode.mtime())
+    }
+
+    fn finish(&mut self) -> Result<(), XError> {
+        for (path, target, inode) in std::mem::take(&mut self.symlinks) {
+            host(
+                &path,
+                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &path),
+            )?;
+            if self.owners {
+                host(
+                    &path,
+                    std::os::unix::fs::lchown(&path, Some(inode.uid()), Some(inode.gid())),
+                )?;
+            }
+            set_times(&path, inode.atime(), inode.mtime())?;
+        }
+        // Deepest first, so setting a parent's time is not undone by a child.
+        let mut dirs = std::mem::take(&mut self.dirs);
+        dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
+        for (path, inode) in dirs {
+            if self.owners {
+                host(
+                    &path,
+                    std::os::unix::fs::lchown(&path, Some(inode.uid()), Some(inode.gid())),
+                )?;
+            }
+            host(
+                &path,
+                fs::set_permissions(&path, fs::Permissions::from_mode(self.perm(&inode))),
+            )?;
+            set_times(&path, inode.atime(), inode.mtime())?;
+        }
+        Ok(())
+    }
+}
+
+fn set_times(path: &Path, atime: Timespec, mtime: Timespec) -> Result<(), XError> {
+    use rustix::fs::{AtFlags, Timestamps, CWD};
+    let conv = |t: Timespec| rustix::fs::Timespec {
+        tv_sec: t.sec,
+        tv_nsec: i64::from(t.nsec) as _,
+    };
+    let ts = Timestamps {
+        last_access: conv(atime),
+        last_modification: conv(mtime),
+    };
+    host(
+        path,
+        rustix::fs::utimensat(CWD, path, &ts, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from),
+    )
 }

@@ -40,10 +40,18 @@ pub fn read_exact(dev: &dyn Device, offset: u64, buf: &mut [u8]) -> Result<()> {
             op: "reading",
             offset,
             len,
-            source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "past the end of the image"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "past the end of the image",
+            ),
         });
     }
-    dev.read_at(offset, buf).map_err(|source| Error::Io { op: "reading", offset, len, source })
+    dev.read_at(offset, buf).map_err(|source| Error::Io {
+        op: "reading",
+        offset,
+        len,
+        source,
+    })
 }
 
 /// Writes with the offset and length in the error.
@@ -52,7 +60,12 @@ pub fn write_all(dev: &mut dyn Device, offset: u64, buf: &[u8]) -> Result<()> {
         return Err(Error::ReadOnly);
     }
     let len = buf.len() as u64;
-    dev.write_at(offset, buf).map_err(|source| Error::Io { op: "writing", offset, len, source })
+    dev.write_at(offset, buf).map_err(|source| Error::Io {
+        op: "writing",
+        offset,
+        len,
+        source,
+    })
 }
 
 impl Device for Vec<u8> {
@@ -68,7 +81,9 @@ impl Device for Vec<u8> {
         if end > self.len() {
             self.resize(end, 0);
         }
-        self.get_mut(start..end).ok_or_else(eof)?.copy_from_slice(buf);
+        self.get_mut(start..end)
+            .ok_or_else(eof)?
+            .copy_from_slice(buf);
         Ok(())
     }
     fn len(&self) -> u64 {
@@ -80,7 +95,10 @@ impl Device for Vec<u8> {
 }
 
 fn eof() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "past the end of the image")
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        "past the end of the image",
+    )
 }
 
 /// A read-only view of a byte slice (e.g. fuzz input).
@@ -94,7 +112,10 @@ impl Device for SliceDevice<'_> {
         Ok(())
     }
     fn write_at(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
-        Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "read-only"))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "read-only",
+        ))
     }
     fn len(&self) -> u64 {
         self.0.len() as u64
@@ -117,7 +138,7 @@ pub struct FileDevice {
 impl FileDevice {
     /// Opens an existing image read-only.
     pub fn open_read_only(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|source| Error::Io { op: "opening", offset: 0, len: 0, source })?;
+        let file = File::open(path).map_err(Error::Open)?;
         Self::from_file(file, false)
     }
 
@@ -127,17 +148,18 @@ impl FileDevice {
             .read(true)
             .write(true)
             .open(path)
-            .map_err(|source| Error::Io { op: "opening", offset: 0, len: 0, source })?;
+            .map_err(Error::Open)?;
         Self::from_file(file, true)
     }
 
     /// Wraps an open file.
     pub fn from_file(file: File, writable: bool) -> Result<Self> {
-        let len = file
-            .metadata()
-            .map_err(|source| Error::Io { op: "inspecting", offset: 0, len: 0, source })?
-            .len();
-        Ok(FileDevice { file, len, writable })
+        let len = file.metadata().map_err(Error::Open)?.len();
+        Ok(FileDevice {
+            file,
+            len,
+            writable,
+        })
     }
 
     /// The underlying file.
@@ -158,7 +180,9 @@ impl Device for FileDevice {
             use std::os::windows::fs::FileExt;
             let mut done = 0;
             while done < buf.len() {
-                let n = self.file.seek_read(&mut buf[done..], offset + done as u64)?;
+                let n = self
+                    .file
+                    .seek_read(&mut buf[done..], offset + done as u64)?;
                 if n == 0 {
                     return Err(eof());
                 }
@@ -169,7 +193,10 @@ impl Device for FileDevice {
     }
     fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
         if !self.writable {
-            return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "image opened read-only"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "image opened read-only",
+            ));
         }
         #[cfg(unix)]
         {
@@ -214,7 +241,11 @@ pub struct FaultyDevice<D> {
 impl<D: Device> FaultyDevice<D> {
     /// Lets `allowed` writes through, then fails.
     pub fn new(inner: D, allowed: u64) -> Self {
-        FaultyDevice { inner, allowed, writes: 0 }
+        FaultyDevice {
+            inner,
+            allowed,
+            writes: 0,
+        }
     }
     /// How many writes were attempted.
     pub fn writes(&self) -> u64 {

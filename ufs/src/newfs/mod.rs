@@ -1,1 +1,10 @@
-//! newfs: computing a file-system layout and writing a fresh file system.
+//! newfs: computing and (elsewhere) writing a fresh UFS1/UFS2 file system.
+//!
+//! [`options`] holds newfs(8)'s options and their defaults, [`layout`] the
+//! pure computation of every superblock field and cylinder-group plan.
+
+pub mod layout;
+pub mod options;
+
+pub use layout::{compute, journal_text, summary_text, CgPlan, JournalPlan, Layout};
+pub use options::{parse_size, LayoutError, NewfsOptions, Optim};

@@ -321,8 +321,14 @@ mod tests {
     fn magic_is_read_at_its_c_offset() {
         let mut bytes = vec![0u8; Fs::SIZE];
         bytes[FS_MAGIC_OFFSET..FS_MAGIC_OFFSET + 4].copy_from_slice(&0x1954_0119u32.to_be_bytes());
-        assert_eq!(Fs::decode(&bytes, Endian::Big).map(|f| f.fs_magic), Some(0x1954_0119));
-        assert_eq!(Fs::decode(&bytes, Endian::Little).map(|f| f.fs_magic), Some(0x1901_5419));
+        assert_eq!(
+            Fs::decode(&bytes, Endian::Big).map(|f| f.fs_magic),
+            Some(0x1954_0119)
+        );
+        assert_eq!(
+            Fs::decode(&bytes, Endian::Little).map(|f| f.fs_magic),
+            Some(0x1901_5419)
+        );
     }
 
     #[test]

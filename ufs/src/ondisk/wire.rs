@@ -194,7 +194,9 @@ pub fn get_i64(b: &[u8], order: Endian) -> Option<i64> {
 
 /// Writes a `u32` in the image's byte order.
 pub fn put_u32(b: &mut [u8], order: Endian, v: u32) -> bool {
-    let Some(d) = b.get_mut(..4) else { return false };
+    let Some(d) = b.get_mut(..4) else {
+        return false;
+    };
     d.copy_from_slice(&match order {
         Endian::Little => v.to_le_bytes(),
         Endian::Big => v.to_be_bytes(),
@@ -204,7 +206,9 @@ pub fn put_u32(b: &mut [u8], order: Endian, v: u32) -> bool {
 
 /// Writes an `i64` in the image's byte order.
 pub fn put_i64(b: &mut [u8], order: Endian, v: i64) -> bool {
-    let Some(d) = b.get_mut(..8) else { return false };
+    let Some(d) = b.get_mut(..8) else {
+        return false;
+    };
     d.copy_from_slice(&match order {
         Endian::Little => v.to_le_bytes(),
         Endian::Big => v.to_be_bytes(),

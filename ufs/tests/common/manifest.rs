@@ -2,7 +2,7 @@
 //! kernel sees), computed by ufskit's reader.
 
 use sha2::{Digest, Sha256};
-use ufskit::{FileType, Inode, Ino, Ufs};
+use ufskit::{FileType, Ino, Inode, Ufs};
 
 const PARTIAL: u64 = 16 << 20;
 
@@ -25,7 +25,9 @@ fn content(fs: &Ufs, inode: &Inode) -> String {
             for (mut off, end) in ranges.iter().copied() {
                 while off < end {
                     let want = ((end - off) as usize).min(buf.len());
-                    let n = fs.read_at(inode, &ext, off, &mut buf[..want]).expect("read");
+                    let n = fs
+                        .read_at(inode, &ext, off, &mut buf[..want])
+                        .expect("read");
                     assert!(n > 0);
                     h.update(&buf[..n]);
                     off += n as u64;
@@ -38,7 +40,9 @@ fn content(fs: &Ufs, inode: &Inode) -> String {
                 d
             }
         }
-        FileType::Symlink => String::from_utf8_lossy(&fs.readlink_inode(inode).expect("readlink")).into_owned(),
+        FileType::Symlink => {
+            String::from_utf8_lossy(&fs.readlink_inode(inode).expect("readlink")).into_owned()
+        }
         FileType::CharDevice | FileType::BlockDevice => {
             let (ma, mi) = ufskit::inode::dev_split(inode.rdev());
             format!("{ma},{mi}")
@@ -58,7 +62,11 @@ fn line(fs: &Ufs, path: &str, inode: &Inode) -> String {
         FileType::Socket => "socket",
         _ => "unknown",
     };
-    let size = if inode.is_dir() { "-".to_string() } else { inode.size().to_string() };
+    let size = if inode.is_dir() {
+        "-".to_string()
+    } else {
+        inode.size().to_string()
+    };
     format!(
         "{path}\t{t}\t{:04o}\t{}\t{}\t{}\t{size}\t{}\t{}",
         inode.perm(),
@@ -79,7 +87,12 @@ pub fn manifest(fs: &Ufs) -> String {
         Ok(())
     })
     .expect("walk");
-    lines.sort_by(|a, b| a.split('\t').next().map(str::as_bytes).cmp(&b.split('\t').next().map(str::as_bytes)));
+    lines.sort_by(|a, b| {
+        a.split('\t')
+            .next()
+            .map(str::as_bytes)
+            .cmp(&b.split('\t').next().map(str::as_bytes))
+    });
     let mut s = lines.join("\n");
     s.push('\n');
     s

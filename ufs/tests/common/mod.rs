@@ -15,7 +15,8 @@ pub fn load_zst(rel: &str) -> Vec<u8> {
     let mut dec = ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(f))
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut dec, &mut out).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    std::io::Read::read_to_end(&mut dec, &mut out)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     out
 }
 
