@@ -86,4 +86,5 @@ while IFS= read -r -d '' y && IFS= read -r -d '' m && IFS= read -r -d '' uid \
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$rel" "$type" "$mode" "$uid" "$gid" "$nlink" "$size" "$sec" "$content"
 done < "$work/records" | sort > "$tmp"
+chmod 0644 "$tmp"
 mv -f -- "$tmp" "$out"

@@ -5,12 +5,13 @@
 # (tests/fixtures/mktree.sh; --small unless --full) into OUTDIR:
 #   tree.mtree, tree.manifest         the source tree: mtree spec, manifest
 #   NAME.img (NAME.img.zst with --zstd), NAME.cmd (exact command line),
-#   NAME.makefs.txt (makefs output), NAME.mtree (= tree.mtree, for pairing)
+#   NAME.makefs.txt (makefs output), NAME.mtree (symlink to tree.mtree)
 # With --check, also what the Linux kernel (uml-manifest.sh, UFS1 only: the
 # kernel cannot find NetBSD's UFS2 superblock at 8192) and The Sleuth Kit
 # (tsk-manifest.sh) read from each image, and their diffs against
 # tree.manifest: NAME.kernel.manifest/.diff, NAME.tsk.manifest/.diff, and a
-# one-line-per-image summary in check-summary.txt.
+# one-line-per-image summary in check-summary.txt. A manifest identical to
+# tree.manifest is stored as a symlink to it.
 # Needs root for the fixture's owners and device nodes. See
 # tests/images/README.md for what the differences mean.
 set -euo pipefail
@@ -70,7 +71,7 @@ summary=()
 for spec in "${images[@]}"; do
     IFS='|' read -r name opts ufstype tsktype <<< "$spec"
     img=$out/$name.img
-    rm -f -- "$img" "$img.zst"
+    rm -f -- "$img" "$img.zst" "$out/$name".*
     read -r -a optv <<< "$opts"
     cmd=(makefs -t ffs -s "$size" "${optv[@]}" "$name.img" tree)
     printf '%s\n' "# run in a directory holding the fixture tree as ./tree (tests/fixtures/mktree.sh$([ "$full" -eq 1 ] || echo ' --small') tree)" \
@@ -80,7 +81,8 @@ for spec in "${images[@]}"; do
         die "makefs failed for $name: ${cmd[*]}"
     fi
     mv -- "$work/$name.img" "$img"
-    cp -- "$out/tree.mtree" "$out/$name.mtree"
+    # Every image holds the same tree, so its spec is a link, not a copy.
+    ln -sfn tree.mtree "$out/$name.mtree"
 
     if [ "$check" -eq 1 ]; then
         k=skipped
@@ -88,6 +90,7 @@ for spec in "${images[@]}"; do
             if "$here/uml-manifest.sh" "$img" "$ufstype" "$out/$name.kernel.manifest" 2> "$work/uml.err"; then
                 if diff "$out/tree.manifest" "$out/$name.kernel.manifest" > "$out/$name.kernel.diff"; then
                     k=identical
+                    ln -sfn tree.manifest "$out/$name.kernel.manifest"
                 else
                     k="differs($(grep -c '^<' "$out/$name.kernel.diff") lines)"
                 fi

@@ -134,5 +134,6 @@ emit() {  # emit PATH TYPECHAR INODE
         emit "$path" "$t" "$ino"
     done < "$work/fls"
 } | sort > "$tmp"
+chmod 0644 "$tmp"
 mv -f -- "$tmp" "$out"
 trap 'rm -rf -- "$work"' EXIT

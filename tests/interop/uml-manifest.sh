@@ -49,7 +49,9 @@ ufsko=$(find "$moddir/kernel/fs/ufs" -name 'ufs.ko*' 2>/dev/null | head -n1 || t
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/uml-manifest.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
-mkdir "$work/mnt" "$work/tmp"
+mkdir "$work/mnt" "$work/tmp" "$work/uml"
+# The kernel command line is split at spaces, so the image goes in by a link.
+ln -s -- "$image" "$work/image"
 
 # The guest reads these through hostfs instead of from its command line, so
 # paths with spaces survive.
@@ -114,12 +116,15 @@ sleep 10
 INIT
 chmod +x "$work/init"
 
-# UML backs guest RAM with a file under TMPDIR and needs it writable.
+# UML backs guest RAM with a file under TMPDIR and needs it writable;
+# uml_dir keeps its pid/mconsole directory out of $HOME. timeout signals the
+# whole process group, so UML's helper processes go too.
 timeout_s=${UML_TIMEOUT:-60}
 rc=0
 TMPDIR="$work/tmp" timeout --kill-after=5 "$timeout_s" "$linux" \
     "mem=${UML_MEM:-256M}" \
-    "ubd0r=$image" \
+    "ubd0r=$work/image" \
+    "uml_dir=$work/uml" \
     root=/dev/root rootfstype=hostfs rootflags=/ rw \
     "init=$work/init" \
     con=null con0=fd:0,fd:1 \

@@ -1,0 +1,2 @@
+# run in a directory holding the fixture tree as ./tree (tests/fixtures/mktree.sh --small tree)
+makefs -t ffs -s 8m -o version=1,bsize=4096,fsize=512 -B le ufs1-le-b4096.img tree
