@@ -35,10 +35,12 @@
 //! from an image is trusted: sizes are bounded by the image's real extent,
 //! loops over on-disk links are bounded by the geometry.
 
+pub mod alloc;
 pub mod bmap;
 pub mod cg;
 pub mod checkhash;
 pub mod dir;
+pub mod edit;
 pub mod error;
 pub mod fs;
 pub mod fsck;
@@ -48,10 +50,12 @@ pub mod newfs;
 pub mod ondisk;
 pub mod superblock;
 pub mod units;
+pub mod write;
 pub mod xattr;
 
 pub use error::{Corrupt, CorruptKind, Error, Location, Result};
 pub use fs::{DirEntry, Follow, OpenOptions, Ufs};
+pub use write::{NewNode, SetAttr};
 pub use inode::{FileType, Inode};
 pub use superblock::{Geometry, Superblock, UfsVersion};
 pub use units::{CgIdx, Frag, Ino, Lbn};

@@ -114,7 +114,7 @@ problems! {
     /// The superblock at the chosen location is unusable.
     BadSuperblock = ("bad-superblock", Setup, "BAD SUPER BLOCK: %s", Some("LOOK FOR ALTERNATE SUPERBLOCKS"), Stop);
     /// The superblock check hash does not match (FreeBSD 13+).
-    SuperblockCheckHash = ("superblock-ckhash", Setup, "SUPERBLOCK CHECK HASH FAILED", Some("CORRECT CHECK HASH"), Fix);
+    SuperblockCheckHash = ("superblock-ckhash", Setup, "Superblock check-hash failed: recorded check-hash 0x%x != computed check-hash 0x%x", Some("CORRECT CHECK HASH"), Fix);
     /// The primary superblock disagrees with the last alternate.
     SuperblockDisagrees = ("superblock-disagrees", Setup, "BAD SUPER BLOCK: VALUES IN SUPER BLOCK DISAGREE WITH THOSE IN LAST ALTERNATE", Some("LOOK FOR ALTERNATE SUPERBLOCKS"), Stop);
     /// An SU+J journal is present; -n does not replay it.

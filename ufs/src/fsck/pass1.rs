@@ -1,0 +1,318 @@
+//! Phase 1 - Check Blocks and Sizes (fsck_ffs pass1.c `pass1()`,
+//! `checkinode()`, `pass1check()`; inode.c `ckinode()`, `iblock()`,
+//! `blkerror()`).
+//!
+//! Checks: each cylinder group's magic; every initialized inode (all of
+//! them on UFS1, `cg_initediblk` per group on UFS2): the inode check hash
+//! (UFS2 with `CK_INODE`), partially allocated inodes (mode 0 but
+//! pointers or size), modes, sizes against the largest file size and the
+//! block pointers (pointers past the size must be zero; symlinks and
+//! devices included), every block pointer, indirect blocks included, for
+//! being inside the file system (`BAD`) and not claimed before (`DUP`),
+//! pointers in indirect blocks beyond the end of the file, extended
+//! attribute blocks, and `di_blocks` against the blocks found.
+//!
+//! Leaves: the state, type and link count of every inode, the
+//! block-used map (metadata areas included), the directory table, the
+//! duplicate list and the file and block counts of the summary line.
+
+use super::problem::Problem;
+use super::report::Finding;
+use super::state::*;
+use crate::bmap::Walk;
+use crate::cg::CylGroup;
+use crate::inode::{Inode, RawInode};
+use crate::io;
+use crate::ondisk::consts::{ckhash, mode, CG_MAGIC, NDADDR, NIADDR, NXADDR};
+use crate::superblock::UfsVersion;
+use crate::units::{CgIdx, Frag, Ino};
+
+pub(super) fn pass1(ctx: &mut Ctx<'_>) {
+    let geo = ctx.geo.clone();
+    // Metadata areas are in use.
+    for c in 0..geo.ncg {
+        let cg = CgIdx(c);
+        let start = if c == 0 {
+            geo.cgbase(cg).0
+        } else {
+            geo.cgsblock(cg).0
+        };
+        for f in start..geo.cgdmin(cg).0 {
+            ctx.bmap.set(f);
+        }
+    }
+    let cs_frags = geo.cssize.div_ceil(u64::from(geo.fsize));
+    for f in geo.csaddr..geo.csaddr.saturating_add(cs_frags) {
+        ctx.bmap.set(f);
+    }
+    let isize = geo.version.inode_size() as usize;
+    for c in 0..geo.ncg {
+        let cgx = CgIdx(c);
+        let cg = CylGroup::read_unchecked(ctx.dev, &geo, cgx).ok();
+        let magic_ok = cg.as_ref().is_some_and(|g| g.hdr.cg_magic == CG_MAGIC);
+        if !magic_ok {
+            let text = format!("CYLINDER GROUP {c}: BAD MAGIC NUMBER{}", ctx.fatal_sfx());
+            ctx.ask(Finding::new(Problem::CgBadMagic, text).cg(c));
+            ctx.note("YOU WILL NEED TO RERUN FSCK.\n");
+            ctx.rerun = true;
+        }
+        let inosused = match (geo.version, &cg) {
+            (UfsVersion::Ufs2, Some(g)) => g.hdr.cg_initediblk.min(geo.ipg),
+            _ => geo.ipg,
+        };
+        ctx.ino.push_cg(inosused);
+        let first = c * geo.ipg;
+        // Read the inode table a block at a time.
+        let per = geo.inopb;
+        let mut i = 0u32;
+        while i < inosused {
+            let n = per.min(inosused - i);
+            let off = geo.inode_offset(Ino(first + i));
+            let mut buf = vec![0u8; n as usize * isize];
+            if io::read_exact(ctx.dev, off, &mut buf).is_err() {
+                buf.fill(0);
+            }
+            for k in 0..n {
+                let ino = first + i + k;
+                if ino < ROOTINO {
+                    continue;
+                }
+                let bytes = &buf[k as usize * isize..(k as usize + 1) * isize];
+                if let Ok(ip) = Inode::decode(Ino(ino), bytes, &geo) {
+                    checkinode(ctx, ino, &ip, bytes);
+                }
+            }
+            i += n;
+        }
+    }
+}
+
+fn zero_pointers(ip: &Inode) -> bool {
+    (0..NDADDR).all(|i| raw_db(ip, i) == 0) && (0..NIADDR).all(|i| raw_ib(ip, i) == 0)
+}
+
+fn raw_db(ip: &Inode, i: usize) -> i64 {
+    match &ip.raw {
+        RawInode::V1(d) => i64::from(d.di_db[i]),
+        RawInode::V2(d) => d.di_db[i],
+    }
+}
+
+fn raw_ib(ip: &Inode, i: usize) -> i64 {
+    match &ip.raw {
+        RawInode::V1(d) => i64::from(d.di_ib[i]),
+        RawInode::V2(d) => d.di_ib[i],
+    }
+}
+
+fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
+    let geo = ctx.geo.clone();
+    if geo.has_ckhash(ckhash::CK_INODE)
+        && ip.mode() != 0
+        && ip.ckhash_mismatch(bytes, &geo).is_some()
+    {
+        let text = format!("INODE CHECK-HASH FAILED{}", ctx.pinode(ino));
+        ctx.ask(Finding::new(Problem::InodeCheckHash, text).ino(ino));
+    }
+    let typ = ip.mode() & mode::IFMT;
+    if typ == 0 {
+        if !zero_pointers(ip) || ip.mode() != 0 || ip.size() != 0 {
+            let text = format!("PARTIALLY ALLOCATED INODE I={ino}{}", ctx.fatal_sfx());
+            ctx.ask(Finding::new(Problem::PartiallyAllocated, text).ino(ino));
+        }
+        ctx.ino.set_state(ino, USTATE);
+        return;
+    }
+    let size = ip.size();
+    let bsize = geo.bsize64();
+    let kernmax = match geo.version {
+        UfsVersion::Ufs1 => 0x4000_0000u64 * bsize - 1,
+        UfsVersion::Ufs2 => geo.maxfilesize,
+    };
+    let unknown = |ctx: &mut Ctx<'_>| {
+        let text = format!("UNKNOWN FILE TYPE I={ino}{}", ctx.fatal_sfx());
+        ctx.ino.set_state(ino, FCLEAR);
+        ctx.ask(Finding::new(Problem::UnknownFileType, text).ino(ino));
+    };
+    if size > kernmax
+        || size > geo.maxfilesize
+        || (typ == mode::IFDIR && size > MAXDIRSIZE)
+        || size > i64::MAX as u64
+    {
+        return unknown(ctx);
+    }
+    if !ctx.opts.preen && typ == mode::IFMT {
+        ctx.ask(Finding::new(Problem::HoldBadBlock, "").ino(ino));
+    }
+    let special = matches!(typ, mode::IFBLK | mode::IFCHR | mode::IFIFO | mode::IFSOCK);
+    if special && size != 0 {
+        return unknown(ctx);
+    }
+    let mut ndb = size.div_ceil(bsize) as i64;
+    if typ == mode::IFBLK || typ == mode::IFCHR {
+        ndb += 1;
+    }
+    if typ == mode::IFLNK && size < u64::from(geo.maxsymlinklen) {
+        ndb = size.div_ceil(ptr_size(geo.version)) as i64;
+        if ndb > NDADDR as i64 {
+            let mut j = ndb - NDADDR as i64;
+            ndb = 1;
+            while j > 1 {
+                ndb = ndb.saturating_mul(geo.nindir as i64);
+                j -= 1;
+            }
+            ndb += NDADDR as i64;
+        }
+    }
+    if ndb < NDADDR as i64 {
+        for j in ndb.max(0) as usize..NDADDR {
+            if raw_db(ip, j) != 0 {
+                return unknown(ctx);
+            }
+        }
+    }
+    let mut j = 0usize;
+    let mut rest = ndb - NDADDR as i64;
+    while rest > 0 {
+        rest /= geo.nindir as i64;
+        j += 1;
+    }
+    for k in j..NIADDR {
+        if raw_ib(ip, k) != 0 {
+            return unknown(ctx);
+        }
+    }
+    if !ftypeok(typ) {
+        return unknown(ctx);
+    }
+    ctx.n_files += 1;
+    ctx.ino.set_link(ino, i32::from(ip.nlink()));
+    if typ == mode::IFDIR {
+        let st = if size == 0 {
+            DCLEAR
+        } else if ip.nlink() <= 0 {
+            DZLINK
+        } else {
+            DSTATE
+        };
+        ctx.ino.set_state(ino, st);
+        let di = DirInfo {
+            ino,
+            parent: if ino == ROOTINO { ROOTINO } else { 0 },
+            dotdot: 0,
+            isize: size,
+            blk0: ip.db(0),
+        };
+        ctx.dir_index.insert(ino, ctx.dirs.len());
+        ctx.dirs.push(di);
+        ctx.countdirs += 1;
+    } else if ip.nlink() <= 0 {
+        ctx.ino.set_state(ino, FZLINK);
+    } else {
+        ctx.ino.set_state(ino, FSTATE);
+    }
+    ctx.ino.set_dtype(ino, (typ >> 12) as u8);
+
+    let snap = ip.flags() & SF_SNAPSHOT != 0;
+    let mut c = Counters::default();
+    let mut visit = |ctx: &mut Ctx<'_>, addr: u64, nfrags: u32| {
+        pass1check(ctx, ino, addr, nfrags, snap, &mut c)
+    };
+    let mut trunc = |ctx: &mut Ctx<'_>| {
+        let text = format!("PARTIALLY TRUNCATED INODE I={ino}");
+        ctx.ask(Finding::new(Problem::PartiallyTruncated, text).ino(ino));
+    };
+    let w = ctx.ckinode_addr(ip, &mut visit, Some(&mut trunc));
+    if w != Walk::Stop && geo.version == UfsVersion::Ufs2 && ip.extsize() > 0 {
+        let ext = u64::from(ip.extsize());
+        let mut nb = ext.div_ceil(bsize) as i64;
+        for k in 0..NXADDR {
+            nb -= 1;
+            let off = ext % bsize;
+            let nf = if nb == 0 && off != 0 {
+                off.div_ceil(u64::from(geo.fsize)) as u32
+            } else {
+                geo.frag
+            };
+            let a = ip.extb(k);
+            if a == 0 {
+                continue;
+            }
+            if pass1check(ctx, ino, a, nf, false, &mut c) == Walk::Stop {
+                break;
+            }
+        }
+    }
+    let counted = c.entryno * (u64::from(geo.fsize) / 512);
+    if ip.blocks() != counted {
+        let text = format!(
+            "INCORRECT BLOCK COUNT I={ino} ({} should be {counted})",
+            ip.blocks()
+        );
+        ctx.ask(Finding::new(Problem::IncorrectBlockCount, text).ino(ino));
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    entryno: u64,
+    badblk: u32,
+    dupblk: u32,
+}
+
+/// fsck_ffs `blkerror()`: reports and marks the inode to be cleared.
+pub(super) fn blkerror(ctx: &mut Ctx<'_>, problem: Problem, ino: u32, blk: u64, what: &str) {
+    let text = format!("{} {what} I={ino}{}\n", blk as i64, ctx.fatal_sfx());
+    ctx.ask(Finding::new(problem, text).ino(ino).block(blk));
+    match ctx.ino.state(ino) {
+        FSTATE | FZLINK => ctx.ino.set_state(ino, FCLEAR),
+        DSTATE | DZLINK => ctx.ino.set_state(ino, DCLEAR),
+        _ => {}
+    }
+}
+
+fn pass1check(
+    ctx: &mut Ctx<'_>,
+    ino: u32,
+    blkno: u64,
+    nfrags: u32,
+    snap: bool,
+    c: &mut Counters,
+) -> Walk {
+    if snap && (blkno == 1 || blkno == 2) {
+        return Walk::Continue;
+    }
+    let anyout = !ctx.geo.frags_in_range(Frag(blkno), u64::from(nfrags));
+    if anyout {
+        blkerror(ctx, Problem::BadBlock, ino, blkno, "BAD");
+        let old = c.badblk;
+        c.badblk += 1;
+        if old >= MAXBAD {
+            let text = format!("EXCESSIVE BAD BLKS I={ino}");
+            ctx.ask(Finding::new(Problem::ExcessiveBad, text).ino(ino));
+            return Walk::Stop;
+        }
+    }
+    let mut res = Walk::Continue;
+    for k in 0..u64::from(nfrags) {
+        let b = blkno.saturating_add(k);
+        if anyout && !ctx.geo.frags_in_range(Frag(b), 1) {
+            res = Walk::Skip;
+        } else if !ctx.bmap.test(b) {
+            ctx.n_blks += 1;
+            ctx.bmap.set(b);
+        } else {
+            blkerror(ctx, Problem::DupBlock, ino, b, "DUP");
+            let old = c.dupblk;
+            c.dupblk += 1;
+            if old >= MAXBAD {
+                let text = format!("EXCESSIVE DUP BLKS I={ino}");
+                ctx.ask(Finding::new(Problem::ExcessiveDup, text).ino(ino));
+                return Walk::Stop;
+            }
+            ctx.duplist.push(b);
+        }
+        c.entryno += 1;
+    }
+    res
+}

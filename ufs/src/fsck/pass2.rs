@@ -1,0 +1,487 @@
+//! Phase 2 - Check Pathnames (fsck_ffs pass2.c `pass2()`, `pass2check()`;
+//! dir.c `dirscan()`, `fsck_readdir()`, `dircheck()`, `propagate()`).
+//!
+//! Checks: the root inode (unallocated, not a directory, bad blocks);
+//! directory sizes (too short, not a multiple of 512, holes); every
+//! directory block, in disk order: record lengths, name lengths, NULs and
+//! `/` in names, entries running across a 512-byte chunk (`DIRECTORY
+//! CORRUPTED`: the rest of the chunk is then taken as empty); `.` and `..`
+//! (missing, wrong inode, wrong type, extra copies); entries naming
+//! out-of-range, free, to-be-cleared or zero-length inodes, extra hard
+//! links to directories, bad whiteouts and wrong `d_type`s; then `..`
+//! against the parent found by the scan.
+//!
+//! Leaves: each directory's parent and `..`, link counts decremented once
+//! per entry found (as if the offered fixes had been made, as fsck_ffs
+//! does), and the directories reached from the root marked `DFOUND`.
+
+use super::problem::Problem;
+use super::report::Finding;
+use super::state::*;
+use crate::io;
+use crate::units::Frag;
+
+const DT_DIR: u8 = 4;
+const DT_WHT: u8 = 14;
+/// `sizeof(struct dirtemplate)`.
+const MINDIRSIZE: u64 = 24;
+
+struct Scan {
+    entryno: u32,
+    filesize: i64,
+    fix: FixState,
+}
+
+/// Returns false when the check cannot go on (no usable root).
+pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
+    let sfx = ctx.fatal_sfx();
+    match ctx.ino.state(ROOTINO) {
+        USTATE => {
+            let f = Finding::new(
+                Problem::RootUnallocated,
+                format!("ROOT INODE UNALLOCATED{sfx}"),
+            )
+            .ino(ROOTINO);
+            if !ctx.ask(f) {
+                return false;
+            }
+        }
+        DCLEAR => {
+            let f = Finding::new(Problem::RootDupBad, format!("DUPS/BAD IN ROOT INODE{sfx}"))
+                .ino(ROOTINO);
+            ctx.ask(f);
+            ctx.ask(
+                Finding::new(Problem::RootDupBad, "")
+                    .ino(ROOTINO)
+                    .question(Some("CONTINUE")),
+            );
+        }
+        FSTATE | FCLEAR | FZLINK => {
+            let f = Finding::new(
+                Problem::RootNotDirectory,
+                format!("ROOT INODE NOT DIRECTORY{sfx}"),
+            )
+            .ino(ROOTINO);
+            ctx.ask(f);
+            if !ctx.ask(
+                Finding::new(Problem::RootNotDirectory, "")
+                    .ino(ROOTINO)
+                    .question(Some("FIX")),
+            ) {
+                return false;
+            }
+        }
+        _ => {}
+    }
+    ctx.ino.set_state(ROOTINO, DFOUND);
+    ctx.ino.set_state(WINO, FSTATE);
+    ctx.ino.set_dtype(WINO, DT_WHT);
+    // Disk-block order, as fsck_ffs sorts its directory list.
+    ctx.dirs.sort_by_key(|d| (d.blk0, d.ino));
+    ctx.dir_index = ctx
+        .dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.ino, i))
+        .collect();
+    for i in 0..ctx.dirs.len() {
+        let ino = ctx.dirs[i].ino;
+        let mut isize = ctx.dirs[i].isize;
+        if isize == 0 {
+            continue;
+        }
+        if isize < MINDIRSIZE {
+            let text = ctx.direrror(ino, "DIRECTORY TOO SHORT");
+            isize = 512;
+            ctx.dirs[i].isize = isize;
+            ctx.ask(Finding::new(Problem::DirTooShort, text).ino(ino));
+        } else if isize % 512 != 0 {
+            let path = ctx.pathname(ino, ino);
+            let sfx = ctx.fatal_sfx();
+            let text = format!("DIRECTORY {path}: LENGTH {isize} NOT MULTIPLE OF 512{sfx}");
+            isize = isize.div_ceil(512) * 512;
+            ctx.dirs[i].isize = isize;
+            ctx.ask(Finding::new(Problem::DirLength, text).ino(ino));
+        }
+        scan_dir(ctx, ino, isize);
+    }
+    for i in 0..ctx.dirs.len() {
+        let d = ctx.dirs[i].clone();
+        if d.parent == 0 || d.isize == 0 {
+            continue;
+        }
+        if ctx.ino.state(d.parent) == DFOUND && dunfound(ctx.ino.state(d.ino)) {
+            ctx.ino.set_state(d.ino, DFOUND);
+        }
+        if d.dotdot == d.parent || d.dotdot == u32::MAX {
+            continue;
+        }
+        if d.dotdot == 0 {
+            ctx.dirs[i].dotdot = d.parent;
+            let text = ctx.fileerror(d.parent, d.ino, "MISSING '..'");
+            ctx.ask(Finding::new(Problem::MissingDotDot, text).ino(d.ino));
+            continue;
+        }
+        let text = ctx.fileerror(d.parent, d.ino, "BAD INODE NUMBER FOR '..'");
+        ctx.ask(Finding::new(Problem::BadDotDotIno, text).ino(d.ino));
+    }
+    propagate(ctx);
+    true
+}
+
+/// dir.c `propagate()`: marks every directory whose parent was reached.
+pub(super) fn propagate(ctx: &mut Ctx<'_>) {
+    loop {
+        let mut change = false;
+        for i in 0..ctx.dirs.len() {
+            let (ino, parent) = (ctx.dirs[i].ino, ctx.dirs[i].parent);
+            if parent == 0 {
+                continue;
+            }
+            if ctx.ino.state(parent) == DFOUND && dunfound(ctx.ino.state(ino)) {
+                ctx.ino.set_state(ino, DFOUND);
+                change = true;
+            }
+        }
+        if !change {
+            break;
+        }
+    }
+}
+
+fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
+    let Some(ip) = ctx.inode(ino) else { return };
+    let mut st = Scan {
+        entryno: 0,
+        filesize: isize as i64,
+        fix: FixState::DontKnow,
+    };
+    let mut hole_told = false;
+    for (_lbn, addr, nf) in ctx.dir_blocks(&ip, isize) {
+        let blksiz = u64::from(nf) << ctx.geo.fshift;
+        if addr == 0 {
+            if !hole_told {
+                hole_told = true;
+                let path = ctx.pathname(ino, ino);
+                let text = format!("DIRECTORY {path}: CONTAINS EMPTY BLOCKS{}", ctx.fatal_sfx());
+                ctx.ask(Finding::new(Problem::DirHole, text).ino(ino));
+            }
+            continue;
+        }
+        if !ctx.geo.frags_in_range(Frag(addr), u64::from(nf)) {
+            st.filesize -= blksiz as i64;
+            continue;
+        }
+        let mut buf = vec![0u8; blksiz as usize];
+        if io::read_exact(ctx.dev, ctx.geo.frag_offset(Frag(addr)), &mut buf).is_err() {
+            continue;
+        }
+        let mut loc = 0usize;
+        while let Some(e) = readdir(ctx, &mut st, &buf, &mut loc, ino) {
+            pass2check(ctx, &mut st, ino, e);
+        }
+    }
+}
+
+fn dofix(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, problem: Problem, msg: &str) {
+    if st.fix == FixState::DontKnow {
+        let text = ctx.direrror(dir, msg);
+        let yes = ctx.ask(Finding::new(problem, text).ino(dir));
+        st.fix = if yes { FixState::Fix } else { FixState::NoFix };
+    }
+}
+
+/// fsck_ffs `fsck_readdir()` (12.1): the next entry, with a bad entry at
+/// the start of a chunk replaced by an empty entry covering the chunk, and
+/// a bad entry after a good one absorbed into the good one.
+fn readdir(
+    ctx: &mut Ctx<'_>,
+    st: &mut Scan,
+    buf: &[u8],
+    loc: &mut usize,
+    dir: u32,
+) -> Option<DirEnt> {
+    let endian = ctx.geo.endian;
+    let blksiz = buf.len();
+    if *loc % 512 == 0 && st.filesize > 0 && *loc < blksiz {
+        let ok = parse_ent(buf, *loc, endian).is_some_and(|e| dircheck(&e, *loc, st.filesize));
+        if !ok {
+            dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
+            *loc += 512;
+            st.filesize -= 512;
+            return Some(DirEnt {
+                reclen: 512,
+                ..Default::default()
+            });
+        }
+    }
+    if st.filesize <= 0 || *loc >= blksiz {
+        return None;
+    }
+    let mut e = parse_ent(buf, *loc, endian)?;
+    if e.reclen == 0 {
+        return None;
+    }
+    *loc += usize::from(e.reclen);
+    st.filesize -= i64::from(e.reclen);
+    if *loc % 512 == 0 {
+        return Some(e);
+    }
+    if *loc < blksiz && st.filesize > 0 {
+        let ok = parse_ent(buf, *loc, endian).is_some_and(|n| dircheck(&n, *loc, st.filesize));
+        if !ok {
+            let size = 512 - *loc % 512;
+            *loc += size;
+            st.filesize -= size as i64;
+            dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
+            e.reclen = e.reclen.saturating_add(size as u16);
+        }
+    }
+    Some(e)
+}
+
+fn proto(ino: u32, name: &[u8], reclen: u16) -> DirEnt {
+    DirEnt {
+        ino,
+        reclen,
+        dtype: DT_DIR,
+        namlen: name.len() as u8,
+        name: name.to_vec(),
+        nul: true,
+    }
+}
+
+fn pass2check(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, mut e: DirEnt) {
+    let sfx = ctx.fatal_sfx();
+    let to_chk2 = !ctx.ino_ok(e.ino);
+    let mut to_chk1 = false;
+    if !to_chk2 {
+        if st.entryno != 0 {
+            to_chk1 = true;
+        } else if e.ino != 0 && e.is(b".") {
+            if e.ino != dir {
+                let text = ctx.direrror(dir, "BAD INODE NUMBER FOR '.'");
+                e.ino = dir;
+                ctx.ask(Finding::new(Problem::BadDotIno, text).ino(dir));
+            }
+            if e.dtype != DT_DIR {
+                let text = ctx.direrror(dir, "BAD TYPE VALUE FOR '.'");
+                e.dtype = DT_DIR;
+                ctx.ask(Finding::new(Problem::BadDotType, text).ino(dir));
+            }
+            to_chk1 = true;
+        } else {
+            let head = ctx.direrror(dir, "MISSING '.'");
+            if e.ino != 0 && !e.is(b"..") {
+                ctx.ask(
+                    Finding::new(Problem::MissingDot, head)
+                        .ino(dir)
+                        .question(None),
+                );
+                let t = format!(
+                    "CANNOT FIX, FIRST ENTRY IN DIRECTORY CONTAINS {}\n{sfx}",
+                    e.name_str()
+                );
+                ctx.ask(Finding::new(Problem::CannotFixDot, t).ino(dir));
+            } else if e.reclen < 12 {
+                ctx.ask(
+                    Finding::new(Problem::MissingDot, head)
+                        .ino(dir)
+                        .question(None),
+                );
+                let t = format!("CANNOT FIX, INSUFFICIENT SPACE TO ADD '.'\n{sfx}");
+                ctx.ask(Finding::new(Problem::CannotFixDot, t).ino(dir));
+            } else if e.reclen < 24 {
+                e = proto(dir, b".", e.reclen);
+                ctx.ask(Finding::new(Problem::MissingDot, head).ino(dir));
+            } else {
+                let n = e.reclen - 12;
+                st.entryno += 1;
+                ctx.ino.add_link(dir, -1);
+                e = DirEnt {
+                    reclen: n,
+                    ..Default::default()
+                };
+                ctx.ask(Finding::new(Problem::MissingDot, head).ino(dir));
+            }
+            to_chk1 = true;
+        }
+    }
+    if to_chk1 && !to_chk2 && st.entryno <= 1 {
+        {
+            let parent = ctx.dir(dir).map_or(0, |d| d.parent);
+            let mut skip = false;
+            if st.entryno == 0 {
+                let n = e.dirsiz();
+                if e.reclen < n + 12 {
+                    skip = true;
+                } else {
+                    let rest = e.reclen - n;
+                    st.entryno += 1;
+                    ctx.ino.add_link(e.ino, -1);
+                    e = DirEnt {
+                        reclen: rest,
+                        ..Default::default()
+                    };
+                }
+            }
+            if !skip {
+                if e.ino != 0 && e.is(b"..") {
+                    if let Some(d) = ctx.dir_mut(dir) {
+                        d.dotdot = e.ino;
+                    }
+                    if e.dtype != DT_DIR {
+                        let text = ctx.direrror(dir, "BAD TYPE VALUE FOR '..'");
+                        ctx.ask(Finding::new(Problem::BadDotDotType, text).ino(dir));
+                    }
+                    chk2(ctx, st, dir, e);
+                    return;
+                }
+                if e.ino != 0 && !e.is(b".") {
+                    let head = ctx.fileerror(parent, dir, "MISSING '..'");
+                    ctx.ask(
+                        Finding::new(Problem::MissingDotDot, head)
+                            .ino(dir)
+                            .question(None),
+                    );
+                    let t = format!(
+                        "CANNOT FIX, SECOND ENTRY IN DIRECTORY CONTAINS {}\n{sfx}",
+                        e.name_str()
+                    );
+                    ctx.ask(Finding::new(Problem::CannotFixDotDot, t).ino(dir));
+                    if let Some(d) = ctx.dir_mut(dir) {
+                        d.dotdot = u32::MAX;
+                    }
+                } else if e.reclen < 12 {
+                    let head = ctx.fileerror(parent, dir, "MISSING '..'");
+                    ctx.ask(
+                        Finding::new(Problem::MissingDotDot, head)
+                            .ino(dir)
+                            .question(None),
+                    );
+                    let t = format!("CANNOT FIX, INSUFFICIENT SPACE TO ADD '..'\n{sfx}");
+                    ctx.ask(Finding::new(Problem::CannotFixDotDot, t).ino(dir));
+                    if let Some(d) = ctx.dir_mut(dir) {
+                        d.dotdot = u32::MAX;
+                    }
+                } else if parent != 0 {
+                    if let Some(d) = ctx.dir_mut(dir) {
+                        d.dotdot = parent;
+                    }
+                    let head = ctx.fileerror(parent, dir, "MISSING '..'");
+                    e = proto(parent, b"..", e.reclen);
+                    ctx.ask(Finding::new(Problem::MissingDotDot, head).ino(dir));
+                }
+                st.entryno += 1;
+                if e.ino != 0 {
+                    ctx.ino.add_link(e.ino, -1);
+                }
+                return;
+            }
+        }
+    }
+    chk2(ctx, st, dir, e);
+}
+
+fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: DirEnt) {
+    if e.ino == 0 {
+        return;
+    }
+    if e.namlen <= 2 && e.name.first() == Some(&b'.') && st.entryno >= 2 {
+        if e.namlen == 1 {
+            let text = ctx.direrror(dir, "EXTRA '.' ENTRY");
+            ctx.ask(Finding::new(Problem::ExtraDot, text).ino(dir));
+            return;
+        }
+        if e.name.get(1) == Some(&b'.') {
+            let text = ctx.direrror(dir, "EXTRA '..' ENTRY");
+            ctx.ask(Finding::new(Problem::ExtraDotDot, text).ino(dir));
+            return;
+        }
+    }
+    st.entryno += 1;
+    if !ctx.ino_ok(e.ino) {
+        let text = ctx.fileerror(dir, e.ino, "I OUT OF RANGE");
+        ctx.ask(Finding::new(Problem::InoOutOfRange, text).ino(e.ino));
+        return;
+    }
+    if (e.ino == WINO && e.dtype != DT_WHT) || (e.ino != WINO && e.dtype == DT_WHT) {
+        let text = ctx.fileerror(dir, e.ino, "BAD WHITEOUT ENTRY");
+        ctx.ask(Finding::new(Problem::BadWhiteout, text).ino(e.ino));
+        return;
+    }
+    // At most two rounds: a "no" to REMOVE turns a cleared inode back into
+    // an ordinary one.
+    for _ in 0..2 {
+        let s = ctx.ino.state(e.ino);
+        match s {
+            USTATE => {
+                if st.entryno <= 2 {
+                    return;
+                }
+                let text = ctx.fileerror(dir, e.ino, "UNALLOCATED");
+                ctx.ask(Finding::new(Problem::Unallocated, text).ino(e.ino));
+                return;
+            }
+            DCLEAR | FCLEAR => {
+                if st.entryno <= 2 {
+                    return;
+                }
+                let (p, msg) = if s == FCLEAR {
+                    (Problem::DupBadEntry, "DUP/BAD")
+                } else if !ctx.opts.preen && !ctx.softdep {
+                    (Problem::ZeroLengthDirEntry, "ZERO LENGTH DIRECTORY")
+                } else {
+                    return;
+                };
+                let text = ctx.fileerror(dir, e.ino, msg);
+                if ctx.ask(Finding::new(p, text).ino(e.ino)) {
+                    return;
+                }
+                let Some(ip) = ctx.inode(e.ino) else { return };
+                ctx.ino
+                    .set_state(e.ino, if ip.is_dir() { DSTATE } else { FSTATE });
+                ctx.ino.set_link(e.ino, i32::from(ip.nlink()));
+                continue;
+            }
+            DSTATE | DZLINK | DFOUND => {
+                if s != DFOUND && ctx.ino.state(dir) == DFOUND {
+                    ctx.ino.set_state(e.ino, DFOUND);
+                }
+                let parent = ctx.dir(e.ino).map_or(0, |d| d.parent);
+                if parent != 0 && st.entryno > 2 {
+                    let pathbuf = ctx.pathname(dir, dir);
+                    let namebuf = ctx.pathname(e.ino, e.ino);
+                    let sep = if pathbuf == "/" { "" } else { "/" };
+                    let text = format!(
+                        "{pathbuf}{sep}{} IS AN EXTRANEOUS HARD LINK TO DIRECTORY {namebuf}\n",
+                        e.name_str()
+                    );
+                    if ctx.ask(Finding::new(Problem::ExtraneousHardLink, text).ino(e.ino)) {
+                        return;
+                    }
+                }
+                if st.entryno > 2 {
+                    if let Some(d) = ctx.dir_mut(e.ino) {
+                        d.parent = dir;
+                    }
+                }
+                file_entry(ctx, dir, &e);
+                return;
+            }
+            FSTATE | FZLINK => {
+                file_entry(ctx, dir, &e);
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+fn file_entry(ctx: &mut Ctx<'_>, dir: u32, e: &DirEnt) {
+    if e.dtype != ctx.ino.dtype(e.ino) {
+        let text = ctx.fileerror(dir, e.ino, "BAD TYPE VALUE");
+        ctx.ask(Finding::new(Problem::BadTypeValue, text).ino(e.ino));
+    }
+    ctx.ino.add_link(e.ino, -1);
+}

@@ -1,0 +1,68 @@
+//! Phase 3 - Check Connectivity (fsck_ffs pass3.c `pass3()`; dir.c
+//! `linkup()`).
+//!
+//! Checks: every directory not reached from the root in phase 2. It
+//! climbs the chain of parents found by the scan to the topmost
+//! unreached directory and offers to reconnect that one (`UNREF DIR`), or
+//! reports an orphaned loop when the chain is longer than the number of
+//! directories. Answered no, the directory is then treated as reached so
+//! that its subtree is not reported again.
+//!
+//! Leaves: every directory `DFOUND` (or reported), for phase 4.
+
+use super::pass2::propagate;
+use super::problem::Problem;
+use super::report::Finding;
+use super::state::*;
+
+pub(super) fn pass3(ctx: &mut Ctx<'_>) {
+    for idx in (0..ctx.dirs.len()).rev() {
+        let d = ctx.dirs[idx].clone();
+        let state = ctx.ino.state(d.ino);
+        if d.ino == ROOTINO || (d.parent != 0 && !dunfound(state)) {
+            continue;
+        }
+        if state == DCLEAR {
+            continue;
+        }
+        let mut inp = d.clone();
+        let mut orphan;
+        let mut loopcnt = 0u64;
+        loop {
+            orphan = inp.ino;
+            if inp.parent == 0 || !dunfound(ctx.ino.state(inp.parent)) || loopcnt > ctx.countdirs {
+                break;
+            }
+            match ctx.dir(inp.parent) {
+                Some(p) => inp = p.clone(),
+                None => break,
+            }
+            loopcnt += 1;
+        }
+        if loopcnt <= ctx.countdirs {
+            linkup(ctx, orphan);
+            ctx.ino.set_state(orphan, DFOUND);
+            propagate(ctx);
+            continue;
+        }
+        let text = format!(
+            "ORPHANED DIRECTORY LOOP DETECTED I={orphan}{}",
+            ctx.fatal_sfx()
+        );
+        ctx.ask(Finding::new(Problem::OrphanLoop, text).ino(orphan));
+    }
+}
+
+/// dir.c `linkup()` as far as a read-only check goes: reports the
+/// unreferenced inode and asks to reconnect it. Returns whether it was
+/// reconnected (never, today).
+pub(super) fn linkup(ctx: &mut Ctx<'_>, orphan: u32) -> bool {
+    let isdir = ctx.inode(orphan).is_some_and(|i| i.is_dir());
+    let (p, what) = if isdir {
+        (Problem::UnrefDir, "DIR")
+    } else {
+        (Problem::UnrefFile, "FILE")
+    };
+    let text = format!("UNREF {what} {}", ctx.pinode(orphan));
+    ctx.ask(Finding::new(p, text).ino(orphan))
+}

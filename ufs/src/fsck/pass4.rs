@@ -1,0 +1,89 @@
+//! Phase 4 - Check Reference Counts (fsck_ffs pass4.c `pass4()`; dir.c
+//! `adjust()`; inode.c `clri()`).
+//!
+//! Checks: for every inode in use, the link count against the entries
+//! found in phase 2 (`LINK COUNT ... COUNT n SHOULD BE m`), files with a
+//! link count but no entry (`UNREF FILE`, offered for reconnection, then
+//! clearing), unreferenced inodes with link count zero, zero-length
+//! directories and files marked for clearing because of bad or duplicate
+//! blocks. Leaves: nothing new (phase 5 uses the states).
+
+use super::pass3::linkup;
+use super::problem::Problem;
+use super::report::Finding;
+use super::state::*;
+
+pub(super) fn pass4(ctx: &mut Ctx<'_>) {
+    let ipg = ctx.geo.ipg;
+    for cg in 0..ctx.geo.ncg {
+        let first = cg * ipg;
+        for i in 0..ctx.ino.count(cg) {
+            let ino = first + i;
+            if ino < ROOTINO {
+                continue;
+            }
+            match ctx.ino.state(ino) {
+                FZLINK | DZLINK if ctx.ino.link(ino) == 0 => clri(ctx, ino, "UNREF", true),
+                FZLINK | DZLINK | FSTATE | DFOUND => {
+                    let n = ctx.ino.link(ino);
+                    if n != 0 {
+                        adjust(ctx, ino, n);
+                    }
+                }
+                DSTATE => clri(ctx, ino, "UNREF", true),
+                DCLEAR => {
+                    if ctx.inode(ino).is_some_and(|i| i.size() == 0) {
+                        clri(ctx, ino, "ZERO LENGTH", true);
+                    } else {
+                        clri(ctx, ino, "BAD/DUP", true);
+                    }
+                }
+                FCLEAR => clri(ctx, ino, "BAD/DUP", true),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// inode.c `clri()`: offers to clear an inode; with `flag` the inode is
+/// described first.
+fn clri(ctx: &mut Ctx<'_>, ino: u32, kind: &str, flag: bool) {
+    let problem = match kind {
+        "UNREF" => Problem::UnrefClear,
+        "ZERO LENGTH" => Problem::ZeroLengthDir,
+        _ => Problem::BadDupClear,
+    };
+    let text = if flag {
+        let isdir = ctx.inode(ino).is_some_and(|i| i.is_dir());
+        format!(
+            "{kind} {}{}",
+            if isdir { "DIR" } else { "FILE" },
+            ctx.pinode(ino)
+        )
+    } else {
+        String::new()
+    };
+    ctx.ask(Finding::new(problem, text).ino(ino));
+}
+
+/// dir.c `adjust()`.
+fn adjust(ctx: &mut Ctx<'_>, ino: u32, lcnt: i32) {
+    let Some(ip) = ctx.inode(ino) else { return };
+    let nlink = i32::from(ip.nlink());
+    if nlink == lcnt {
+        if !linkup(ctx, ino) {
+            clri(ctx, ino, "UNREF", false);
+        }
+        return;
+    }
+    let what = if ip.is_dir() { "DIR" } else { "FILE" };
+    let mut text = format!(
+        "LINK COUNT {what}{} COUNT {nlink} SHOULD BE {}",
+        ctx.pinode(ino),
+        nlink - lcnt
+    );
+    if ctx.softdep && lcnt < 0 {
+        text.push_str(&format!("\nLINK COUNT INCREASING{}", ctx.fatal_sfx()));
+    }
+    ctx.ask(Finding::new(Problem::LinkCount, text).ino(ino));
+}

@@ -1,0 +1,292 @@
+//! Phase 5 - Check Cyl groups (fsck_ffs pass5.c `pass5()`).
+//!
+//! Rebuilds every cylinder group from what phases 1-4 found (inode
+//! states, the block-used map) and compares: the magic and check hash;
+//! the per-group counts against the superblock's summary area (`FREE BLK
+//! COUNT(S) WRONG IN SUPERBLK`); the header (counts, map offsets, rotors,
+//! fragment summary: `SUMMARY INFORMATION BAD`); the inode, fragment and
+//! cluster maps and the cluster summary (`BLK(S) MISSING IN BIT MAPS`);
+//! and the superblock totals (`SUMMARY BLK COUNT(S) WRONG IN SUPERBLK`).
+//! As in fsck_ffs, each of these is said once per run, and the last one is
+//! not said once the per-group summary was refused.
+
+use super::problem::Problem;
+use super::report::Finding;
+use super::setup::cstotal;
+use super::state::*;
+use crate::cg::CylGroup;
+use crate::checkhash;
+use crate::io;
+use crate::ondisk::consts::{ckhash, CG_MAGIC};
+use crate::ondisk::{wire, CgHeader, Csum, CG_CKHASH_OFFSET};
+use crate::superblock::UfsVersion;
+use crate::units::CgIdx;
+
+fn hex(v: u32) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+pub(super) fn pass5(ctx: &mut Ctx<'_>) {
+    ctx.ino.set_state(WINO, USTATE);
+    let geo = ctx.geo.clone();
+    let fs = ctx.sb.fs.clone();
+    let endian = geo.endian;
+    let frag = u64::from(geo.frag);
+    let contig = u32::try_from(fs.fs_contigsumsize).unwrap_or(0);
+    let ufs1 = geo.version == UfsVersion::Ufs1;
+    // Offsets of the rebuilt group.
+    let basesize = CgHeader::SIZE as u32;
+    let (btotoff, boff, iusedoff) = if ufs1 {
+        let cpg = u32::try_from(fs.fs_old_cpg).unwrap_or(0);
+        let nrpos = u32::try_from(fs.fs_old_nrpos).unwrap_or(0);
+        let b = basesize.saturating_add(cpg.saturating_mul(4));
+        (
+            basesize,
+            b,
+            b.saturating_add(cpg.saturating_mul(nrpos).saturating_mul(2)),
+        )
+    } else {
+        (0, 0, basesize)
+    };
+    let freeoff = iusedoff.saturating_add(geo.ipg.div_ceil(8));
+    let mut nextfreeoff =
+        freeoff.saturating_add(u32::try_from(geo.fpg.div_ceil(8)).unwrap_or(u32::MAX));
+    let (mut clustersumoff, mut clusteroff) = (0u32, 0u32);
+    if contig > 0 {
+        clustersumoff = (nextfreeoff - 4).div_ceil(4) * 4;
+        clusteroff = clustersumoff.saturating_add((contig + 1) * 4);
+        nextfreeoff = clusteroff
+            .saturating_add(u32::try_from((geo.fpg / frag).div_ceil(8)).unwrap_or(u32::MAX));
+    }
+    let mapsize = nextfreeoff.saturating_sub(iusedoff) as usize;
+    // The summary area.
+    let mut csbuf = vec![0u8; geo.cssize as usize];
+    let cs_ok = io::read_exact(
+        ctx.dev,
+        geo.frag_offset(crate::units::Frag(geo.csaddr)),
+        &mut csbuf,
+    )
+    .is_ok();
+    let mut asked_counts = FixState::DontKnow;
+    let mut asked_maps = FixState::DontKnow;
+    let mut asked_summary = FixState::DontKnow;
+    let mut tot = [0u64; 4]; // ndir, nbfree, nifree, nffree
+    for c in 0..geo.ncg {
+        let Ok(cg) = CylGroup::read_unchecked(ctx.dev, &geo, CgIdx(c)) else {
+            continue;
+        };
+        let h = &cg.hdr;
+        if h.cg_magic != CG_MAGIC {
+            let text = format!("CG {c}: BAD MAGIC NUMBER\n{}", ctx.fatal_sfx());
+            ctx.ask(Finding::new(Problem::CgBadMagic5, text).cg(c));
+        }
+        if geo.has_ckhash(ckhash::CK_CYLGRP) {
+            let this = checkhash::compute(cg.bytes(), CG_CKHASH_OFFSET);
+            if this != h.cg_ckhash {
+                let text = format!(
+                    "CG {c}: BAD CHECK-HASH {} vs {}\n",
+                    hex(h.cg_ckhash),
+                    hex(this)
+                );
+                ctx.ask(Finding::new(Problem::CgCheckHash, text).cg(c));
+            }
+        }
+        let dbase = geo.cgbase(CgIdx(c)).0;
+        let dmax = (dbase + geo.fpg).min(geo.size);
+        let ndblk = (dmax - dbase) as u32;
+        let mut new = CgHeader {
+            cg_firstfield: 0,
+            cg_magic: CG_MAGIC,
+            cg_old_time: h.cg_old_time,
+            cg_cgx: c,
+            cg_old_ncyl: 0,
+            cg_old_niblk: 0,
+            cg_ndblk: ndblk,
+            cg_cs: [0, 0, geo.ipg as i32, 0],
+            cg_rotor: if (h.cg_rotor as i32) >= 0 && h.cg_rotor < ndblk {
+                h.cg_rotor
+            } else {
+                0
+            },
+            cg_frotor: if (h.cg_frotor as i32) >= 0 && h.cg_frotor < ndblk {
+                h.cg_frotor
+            } else {
+                0
+            },
+            cg_irotor: if (h.cg_irotor as i32) >= 0 && h.cg_irotor < geo.ipg {
+                h.cg_irotor
+            } else {
+                0
+            },
+            cg_frsum: [0; 8],
+            cg_old_btotoff: btotoff as i32,
+            cg_old_boff: boff as i32,
+            cg_iusedoff: iusedoff,
+            cg_freeoff: freeoff,
+            cg_nextfreeoff: nextfreeoff,
+            cg_clustersumoff: clustersumoff,
+            cg_clusteroff: clusteroff,
+            cg_nclusterblks: if contig > 0 { ndblk / geo.frag } else { 0 },
+            cg_niblk: if ufs1 { 0 } else { geo.ipg },
+            cg_initediblk: if ufs1 {
+                0
+            } else {
+                h.cg_initediblk.min(geo.ipg)
+            },
+            cg_unrefs: h.cg_unrefs,
+            cg_sparecon32: [0],
+            cg_ckhash: h.cg_ckhash,
+            cg_time: h.cg_time,
+            cg_sparecon64: [0; 3],
+        };
+        if ufs1 {
+            let cpg = fs.fs_old_cpg.max(1);
+            new.cg_old_ncyl = if c == geo.ncg - 1 {
+                let per = (geo.fpg / cpg as u64).max(1);
+                u64::from(ndblk).div_ceil(per) as i16
+            } else {
+                fs.fs_old_cpg as i16
+            };
+            new.cg_old_niblk = geo.ipg as i16;
+        }
+        let mut map = vec![0u8; mapsize];
+        let setbit = |m: &mut Vec<u8>, off: u32, n: u64| {
+            let byte = (off - iusedoff) as u64 + n / 8;
+            if let Some(b) = m.get_mut(byte as usize) {
+                *b |= 1 << (n % 8);
+            }
+        };
+        let first = c * geo.ipg;
+        for i in 0..ctx.ino.count(c) {
+            let s = ctx.ino.state(first + i);
+            match s {
+                DSTATE | DCLEAR | DFOUND | DZLINK | FSTATE | FCLEAR | FZLINK => {
+                    if matches!(s, DSTATE | DCLEAR | DFOUND | DZLINK) {
+                        new.cg_cs[0] += 1;
+                    }
+                    new.cg_cs[2] -= 1;
+                    setbit(&mut map, iusedoff, u64::from(i));
+                }
+                _ => {}
+            }
+        }
+        if c == 0 {
+            for i in 0..u64::from(ROOTINO) {
+                setbit(&mut map, iusedoff, i);
+                new.cg_cs[2] -= 1;
+            }
+        }
+        let mut d = dbase;
+        let mut i = 0u64;
+        while d < dmax {
+            let mut frags = 0u64;
+            let mut runs = Vec::new();
+            let mut run = 0u32;
+            for j in 0..frag {
+                if ctx.bmap.test(d + j) {
+                    if run > 0 {
+                        runs.push(run);
+                        run = 0;
+                    }
+                    continue;
+                }
+                setbit(&mut map, freeoff, i + j);
+                frags += 1;
+                run += 1;
+            }
+            if run > 0 {
+                runs.push(run);
+            }
+            if frags == frag {
+                new.cg_cs[1] += 1;
+                if contig > 0 {
+                    setbit(&mut map, clusteroff, i / frag);
+                }
+            } else if frags > 0 {
+                new.cg_cs[3] += frags as i32;
+                for r in runs {
+                    if let Some(x) = new.cg_frsum.get_mut(r as usize) {
+                        *x += 1;
+                    }
+                }
+            }
+            d += frag;
+            i += frag;
+        }
+        if contig > 0 {
+            let mut sums = vec![0u32; contig as usize + 1];
+            let mut run = 0u32;
+            let nblk = u64::from(new.cg_nclusterblks);
+            for b in 0..nblk {
+                let byte = (clusteroff - iusedoff) as u64 + b / 8;
+                let set = map
+                    .get(byte as usize)
+                    .is_some_and(|x| x & (1 << (b % 8)) != 0);
+                if set {
+                    run += 1;
+                } else if run != 0 {
+                    sums[run.min(contig) as usize] += 1;
+                    run = 0;
+                }
+            }
+            if run != 0 {
+                sums[run.min(contig) as usize] += 1;
+            }
+            // Entry 0 is never counted and overlaps the end of the free map.
+            for (k, v) in sums.iter().enumerate().skip(1) {
+                let off = (clustersumoff - iusedoff) as usize + k * 4;
+                if let Some(b) = map.get_mut(off..) {
+                    wire::put_u32(b, endian, *v);
+                }
+            }
+        }
+        for (t, v) in tot.iter_mut().zip(new.cg_cs.iter()) {
+            *t = t.saturating_add(u64::try_from(*v).unwrap_or(0));
+        }
+        // The summary area entry.
+        let cs = if cs_ok {
+            csbuf
+                .get(c as usize * Csum::SIZE..)
+                .and_then(|b| Csum::decode(b, endian))
+        } else {
+            None
+        };
+        let cs_same = cs
+            .as_ref()
+            .is_some_and(|s| [s.cs_ndir, s.cs_nbfree, s.cs_nifree, s.cs_nffree] == new.cg_cs);
+        if !cs_same && asked_counts == FixState::DontKnow {
+            asked_counts = FixState::NoFix;
+            let f = Finding::new(
+                Problem::FreeBlkCountWrong,
+                "FREE BLK COUNT(S) WRONG IN SUPERBLK",
+            )
+            .cg(c);
+            ctx.ask(f);
+        }
+        if new != *h && asked_summary == FixState::DontKnow {
+            asked_summary = FixState::NoFix;
+            ctx.ask(Finding::new(Problem::SummaryInfoBad, "SUMMARY INFORMATION BAD").cg(c));
+        }
+        let start = h.cg_iusedoff as usize;
+        let same_maps = cg
+            .bytes()
+            .get(start..start + mapsize)
+            .is_some_and(|b| b == map.as_slice());
+        if !same_maps && asked_maps == FixState::DontKnow {
+            asked_maps = FixState::NoFix;
+            ctx.ask(Finding::new(Problem::BitMapsWrong, "BLK(S) MISSING IN BIT MAPS").cg(c));
+        }
+    }
+    let t = cstotal(&ctx.sb);
+    let same = [t.ndir, t.nbfree, t.nifree, t.nffree] == tot && t.rest == [0; 4];
+    if !same && asked_counts == FixState::DontKnow {
+        ctx.ask(Finding::new(
+            Problem::SummaryBlkCountWrong,
+            "SUMMARY BLK COUNT(S) WRONG IN SUPERBLK",
+        ));
+    }
+}

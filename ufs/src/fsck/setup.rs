@@ -1,0 +1,319 @@
+//! Setup: finding a superblock to trust (fsck_ffs setup.c `setup()`,
+//! `readsb()`, `cmpsblks()`).
+//!
+//! Checks: the superblock magic at FreeBSD's search locations (or the
+//! sector given with `-b`), the geometry (through
+//! [`Geometry::from_superblock`], which rejects anything address
+//! arithmetic could not survive), the superblock check hash when
+//! `CK_SUPERBLOCK` is on, and agreement with the last alternate
+//! superblock. When no superblock is usable it lists the alternates that
+//! exist, found through newfs's `fsrecovery` record (65536 - 20) or from
+//! the damaged primary's own fields. Leaves: the superblock and geometry
+//! every later pass uses.
+
+use super::problem::Problem;
+use super::report::{Answer, Finding, Reporter};
+use super::{FsckOptions, Outcome, Verdict};
+use crate::io::{self, Device};
+use crate::ondisk::consts::{
+    ckhash, FS_UFS1_MAGIC, FS_UFS2_MAGIC, SBLOCKSEARCH, SBLOCKSIZE, SBLOCK_UFS2,
+};
+use crate::ondisk::{Fs, FsRecovery};
+use crate::superblock::{Geometry, Superblock, UfsVersion};
+use crate::Endian;
+
+/// What setup decided.
+pub(super) enum Setup {
+    /// Go on with this superblock; `problems` were already reported.
+    Ready {
+        sb: Box<Superblock>,
+        geo: Box<Geometry>,
+        problems: u64,
+    },
+    /// Stop here.
+    Failed(Outcome),
+}
+
+/// The superblock totals fsck uses (`fs_cstotal`, or `fs_old_cstotal` for
+/// a UFS1 file system not yet converted, as `ffs_oldfscompat_read` does).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Totals {
+    pub ndir: u64,
+    pub nbfree: u64,
+    pub nifree: u64,
+    pub nffree: u64,
+    pub rest: [i64; 4],
+}
+
+pub(super) fn cstotal(sb: &Superblock) -> Totals {
+    let fs = &sb.fs;
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+    if sb.version() == UfsVersion::Ufs1 && fs.fs_maxbsize != fs.fs_bsize {
+        let o = fs.fs_old_cstotal;
+        let w = |v: i32| u64::try_from(v).unwrap_or(0);
+        return Totals {
+            ndir: w(o[0]),
+            nbfree: w(o[1]),
+            nifree: w(o[2]),
+            nffree: w(o[3]),
+            rest: [0; 4],
+        };
+    }
+    let c = fs.fs_cstotal;
+    Totals {
+        ndir: u(c[0]),
+        nbfree: u(c[1]),
+        nifree: u(c[2]),
+        nffree: u(c[3]),
+        rest: [c[4], c[5], c[6], c[7]],
+    }
+}
+
+/// Reads and decodes a superblock copy without checking its hash.
+pub(super) fn read_raw(dev: &dyn Device, loc: u64) -> crate::Result<Superblock> {
+    let avail = dev.len().saturating_sub(loc).min(SBLOCKSIZE as u64);
+    let mut buf = vec![0u8; avail as usize];
+    io::read_exact(dev, loc, &mut buf)?;
+    Superblock::decode(&buf, loc)
+}
+
+fn hash_mismatch(sb: &Superblock) -> Option<(u32, u32)> {
+    if sb.fs.fs_metackhash & ckhash::CK_SUPERBLOCK == 0 {
+        return None;
+    }
+    let c = sb.compute_ckhash();
+    (c != sb.fs.fs_ckhash).then_some((sb.fs.fs_ckhash, c))
+}
+
+pub(super) fn setup(dev: &dyn Device, opts: &FsckOptions, rep: &mut dyn Reporter) -> Setup {
+    let mut problems = 0;
+    let chosen = match opts.alt_sector {
+        Some(s) => {
+            let loc = s.saturating_mul(512);
+            match read_raw(dev, loc)
+                .and_then(|sb| Geometry::from_superblock(&sb, dev.len()).map(|g| (sb, g)))
+            {
+                Ok(x) => Ok(x),
+                Err(e) => Err(Box::new((
+                    format!("{s} is not a usable file system superblock ({e})"),
+                    None,
+                ))),
+            }
+        }
+        None => search(dev),
+    };
+    let (sb, geo) = match chosen {
+        Ok(x) => x,
+        Err(b) => {
+            let (why, damaged) = *b;
+            return fail(
+                dev,
+                opts,
+                rep,
+                &why,
+                damaged.as_deref(),
+                Problem::BadSuperblock,
+            );
+        }
+    };
+    let softdep = sb.fs.fs_flags & crate::ondisk::consts::fsflags::FS_DOSOFTDEP != 0;
+    let sfx = if softdep {
+        "\nUNEXPECTED SOFT UPDATE INCONSISTENCY\n"
+    } else {
+        ""
+    };
+    if let Some((rec, comp)) = hash_mismatch(&sb) {
+        let f = Finding::new(
+            Problem::SuperblockCheckHash,
+            format!("Superblock check-hash failed: recorded check-hash {rec:#x} != computed check-hash {comp:#x}"),
+        );
+        rep.finding(&f, Some(Answer::No));
+        problems += 1;
+    }
+    if opts.alt_sector.is_none() {
+        let last = geo.frag_offset(geo.cgsblock(crate::CgIdx(geo.ncg - 1)));
+        let agrees = read_raw(dev, last)
+            .map(|alt| same_geometry(&sb.fs, &alt.fs))
+            .unwrap_or(false);
+        if !agrees {
+            let _ = sfx;
+            return fail(dev, opts, rep, "", Some(&sb), Problem::SuperblockDisagrees);
+        }
+    }
+    Setup::Ready {
+        sb: Box::new(sb),
+        geo: Box::new(geo),
+        problems,
+    }
+}
+
+/// fsck_ffs `cmpsblks()`: fields that must be the same in every copy.
+fn same_geometry(a: &Fs, b: &Fs) -> bool {
+    a.fs_sblkno == b.fs_sblkno
+        && a.fs_cblkno == b.fs_cblkno
+        && a.fs_iblkno == b.fs_iblkno
+        && a.fs_dblkno == b.fs_dblkno
+        && a.fs_ncg == b.fs_ncg
+        && a.fs_bsize == b.fs_bsize
+        && a.fs_fsize == b.fs_fsize
+        && a.fs_frag == b.fs_frag
+        && a.fs_bmask == b.fs_bmask
+        && a.fs_fmask == b.fs_fmask
+        && a.fs_bshift == b.fs_bshift
+        && a.fs_fshift == b.fs_fshift
+        && a.fs_fragshift == b.fs_fragshift
+        && a.fs_fsbtodb == b.fs_fsbtodb
+        && a.fs_sbsize == b.fs_sbsize
+        && a.fs_nindir == b.fs_nindir
+        && a.fs_inopb == b.fs_inopb
+        && a.fs_cssize == b.fs_cssize
+        && a.fs_ipg == b.fs_ipg
+        && a.fs_fpg == b.fs_fpg
+        && a.fs_magic == b.fs_magic
+}
+
+type SearchErr = (String, Option<Box<Superblock>>);
+
+fn search(dev: &dyn Device) -> Result<(Superblock, Geometry), Box<SearchErr>> {
+    let mut why: Option<String> = None;
+    let mut damaged: Option<Box<Superblock>> = None;
+    for &loc in SBLOCKSEARCH.iter() {
+        let Ok(sb) = read_raw(dev, loc) else { continue };
+        let placed = match sb.fs.fs_magic {
+            FS_UFS2_MAGIC => u64::try_from(sb.fs.fs_sblockloc).ok() == Some(loc),
+            FS_UFS1_MAGIC => loc != SBLOCK_UFS2,
+            _ => false,
+        };
+        if !placed {
+            continue;
+        }
+        match Geometry::from_superblock(&sb, dev.len()) {
+            Ok(g) => return Ok((sb, g)),
+            Err(e) => {
+                if why.is_none() {
+                    why = Some(e.to_string());
+                    damaged = Some(Box::new(sb));
+                }
+            }
+        }
+    }
+    Err(Box::new((
+        why.unwrap_or_else(|| "Cannot find file system superblock".into()),
+        damaged,
+    )))
+}
+
+fn fail(
+    dev: &dyn Device,
+    opts: &FsckOptions,
+    rep: &mut dyn Reporter,
+    why: &str,
+    damaged: Option<&Superblock>,
+    problem: Problem,
+) -> Setup {
+    let text = match problem {
+        Problem::SuperblockDisagrees => format!("{}\n", problem.template()),
+        _ => format!("BAD SUPER BLOCK: {why}\n"),
+    };
+    let q = if opts.alt_sector.is_some() {
+        None
+    } else {
+        problem.question()
+    };
+    rep.finding(
+        &Finding::new(problem, text).question(q),
+        q.map(|_| Answer::No),
+    );
+    let alts = alternates(dev, damaged);
+    if opts.alt_sector.is_none() {
+        if alts.is_empty() {
+            rep.note(
+                "SEARCH FOR ALTERNATE SUPER-BLOCK FAILED. YOU MUST USE THE\n-b OPTION TO FSCK TO SPECIFY THE LOCATION OF AN ALTERNATE\nSUPER-BLOCK TO SUPPLY NEEDED INFORMATION; SEE fsck_ffs(8).\n",
+            );
+        } else {
+            let list: Vec<String> = alts.iter().map(u64::to_string).collect();
+            rep.note(&format!(
+                "ALTERNATE SUPERBLOCKS FOUND AT SECTORS (use -b): {}\n",
+                list.join(", ")
+            ));
+        }
+    }
+    let mut o = Outcome::new(Verdict::NoSuperblock);
+    o.problems = 1;
+    o.unresolved = 1;
+    o.alternates = alts;
+    Setup::Failed(o)
+}
+
+/// The 512-byte sectors of the alternate superblocks that hold a
+/// superblock magic, found from newfs's `fsrecovery` record or from the
+/// damaged primary's fields. Bounded by the image size.
+pub(super) fn alternates(dev: &dyn Device, damaged: Option<&Superblock>) -> Vec<u64> {
+    // (fsbtodb, sblkno, fpg, ncg, cg offset, cg mask)
+    let mut plan: Option<(u32, u64, u64, u32, u64, u64)> = None;
+    let mut rec = [0u8; FsRecovery::SIZE];
+    if io::read_exact(dev, SBLOCK_UFS2 - FsRecovery::SIZE as u64, &mut rec).is_ok() {
+        for e in [Endian::Little, Endian::Big] {
+            if let Some(r) = FsRecovery::decode(&rec, e) {
+                if r.fsr_magic == FS_UFS2_MAGIC
+                    && (0..=7).contains(&r.fsr_fsbtodb)
+                    && r.fsr_sblkno > 0
+                    && r.fsr_fpg > 0
+                {
+                    plan = Some((
+                        r.fsr_fsbtodb as u32,
+                        r.fsr_sblkno as u64,
+                        r.fsr_fpg as u64,
+                        r.fsr_ncg,
+                        0,
+                        0,
+                    ));
+                }
+            }
+        }
+    }
+    if plan.is_none() {
+        if let Some(sb) = damaged {
+            let fs = &sb.fs;
+            if (0..=7).contains(&fs.fs_fsbtodb) && fs.fs_sblkno > 0 && fs.fs_fpg > 0 {
+                let (off, mask) = if sb.version() == UfsVersion::Ufs1 {
+                    (
+                        u64::try_from(fs.fs_old_cgoffset).unwrap_or(0),
+                        u64::from(fs.fs_old_cgmask as u32),
+                    )
+                } else {
+                    (0, 0)
+                };
+                plan = Some((
+                    fs.fs_fsbtodb as u32,
+                    fs.fs_sblkno as u64,
+                    fs.fs_fpg as u64,
+                    fs.fs_ncg,
+                    off,
+                    mask,
+                ));
+            }
+        }
+    }
+    let Some((fsbtodb, sblkno, fpg, ncg, off, mask)) = plan else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for cg in 0..u64::from(ncg).min(1 << 20) {
+        let frag = cg
+            .saturating_mul(fpg)
+            .saturating_add(off.saturating_mul(cg & !mask))
+            .saturating_add(sblkno);
+        let sector = frag << fsbtodb;
+        let Some(byte) = sector.checked_mul(512) else {
+            break;
+        };
+        if byte >= dev.len() {
+            break;
+        }
+        if read_raw(dev, byte).is_ok() {
+            out.push(sector);
+        }
+    }
+    out
+}

@@ -1,0 +1,701 @@
+//! The state a check carries from pass to pass, and the helpers every pass
+//! shares: the inode state table (fsck.h `struct inostat`), the directory
+//! table (`struct inoinfo`), the block-used bitmap (`blockmap`), the
+//! duplicate list, fsck_ffs's message pieces (`pinode()`, `fileerror()`,
+//! `getpathname()` from utilities.c, inode.c and dir.c) and `ask()`.
+//!
+//! Memory: one byte of state, one byte of type and four bytes of link
+//! count per initialized inode (UFS2 groups count only `cg_initediblk`),
+//! one bit per fragment of `fs_size` (which the geometry bounds by the
+//! image length), and one small record per directory.
+
+use super::problem::Phase;
+use super::report::{Answer, Finding, Reporter};
+use super::FsckOptions;
+use crate::bmap::{self, BlockKind, BlockRef, Walk};
+use crate::inode::Inode;
+use crate::io::{self, Device};
+use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR};
+use crate::superblock::{Geometry, Superblock, UfsVersion};
+use crate::units::{Frag, Ino};
+use std::collections::HashMap;
+
+/// Inode not allocated.
+pub const USTATE: u8 = 1;
+/// Regular (non-directory) inode.
+pub const FSTATE: u8 = 2;
+/// Non-directory with link count zero.
+pub const FZLINK: u8 = 3;
+/// Directory not yet reached from the root.
+pub const DSTATE: u8 = 4;
+/// Directory with link count zero.
+pub const DZLINK: u8 = 5;
+/// Directory reached from the root.
+pub const DFOUND: u8 = 6;
+/// Directory to be cleared (zero length, bad or duplicate blocks).
+pub const DCLEAR: u8 = 8;
+/// File to be cleared.
+pub const FCLEAR: u8 = 9;
+
+/// Root inode number.
+pub const ROOTINO: u32 = 2;
+/// Whiteout inode number.
+pub const WINO: u32 = 1;
+/// Limit on bad and duplicate blocks reported per inode (MAXBAD, MAXDUP).
+pub const MAXBAD: u32 = 10;
+/// Largest directory size accepted (fsck.h MAXDIRSIZE).
+pub const MAXDIRSIZE: u64 = 0x7fff_ffff;
+/// `SF_SNAPSHOT` flag.
+pub const SF_SNAPSHOT: u32 = 0x0020_0000;
+
+/// Whether a state is an unreached directory (`DSTATE` or `DZLINK`).
+pub fn dunfound(s: u8) -> bool {
+    s == DSTATE || s == DZLINK
+}
+
+/// Whether a state is a valid directory (`DSTATE`, `DZLINK`, `DFOUND`).
+pub fn dvalid(s: u8) -> bool {
+    dunfound(s) || s == DFOUND
+}
+
+/// Per-inode tables, one slice per cylinder group.
+#[derive(Default, Debug)]
+pub struct InoTable {
+    base: Vec<usize>,
+    count: Vec<u32>,
+    state: Vec<u8>,
+    dtype: Vec<u8>,
+    link: Vec<i32>,
+    ipg: u32,
+}
+
+impl InoTable {
+    /// An empty table for groups of `ipg` inodes.
+    pub fn new(ipg: u32) -> Self {
+        InoTable {
+            ipg,
+            ..Default::default()
+        }
+    }
+    /// Adds the next group with `n` tracked inodes.
+    pub fn push_cg(&mut self, n: u32) {
+        self.base.push(self.state.len());
+        self.count.push(n);
+        let new = self.state.len() + n as usize;
+        self.state.resize(new, USTATE);
+        self.dtype.resize(new, 0);
+        self.link.resize(new, 0);
+    }
+    /// Inodes tracked in group `cg`.
+    pub fn count(&self, cg: u32) -> u32 {
+        self.count.get(cg as usize).copied().unwrap_or(0)
+    }
+    fn idx(&self, ino: u32) -> Option<usize> {
+        if self.ipg == 0 {
+            return None;
+        }
+        let cg = (ino / self.ipg) as usize;
+        let i = ino % self.ipg;
+        (i < *self.count.get(cg)?).then(|| self.base[cg] + i as usize)
+    }
+    /// State of `ino` (`USTATE` for inodes not tracked).
+    pub fn state(&self, ino: u32) -> u8 {
+        self.idx(ino).map_or(USTATE, |i| self.state[i])
+    }
+    /// Sets the state (ignored for untracked inodes).
+    pub fn set_state(&mut self, ino: u32, s: u8) {
+        if let Some(i) = self.idx(ino) {
+            self.state[i] = s;
+        }
+    }
+    /// `DT_*` type recorded in phase 1.
+    pub fn dtype(&self, ino: u32) -> u8 {
+        self.idx(ino).map_or(0, |i| self.dtype[i])
+    }
+    /// Sets the type.
+    pub fn set_dtype(&mut self, ino: u32, t: u8) {
+        if let Some(i) = self.idx(ino) {
+            self.dtype[i] = t;
+        }
+    }
+    /// Link count still unaccounted for.
+    pub fn link(&self, ino: u32) -> i32 {
+        self.idx(ino).map_or(0, |i| self.link[i])
+    }
+    /// Sets the link count.
+    pub fn set_link(&mut self, ino: u32, n: i32) {
+        if let Some(i) = self.idx(ino) {
+            self.link[i] = n;
+        }
+    }
+    /// Adds `d` to the link count.
+    pub fn add_link(&mut self, ino: u32, d: i32) {
+        if let Some(i) = self.idx(ino) {
+            self.link[i] = self.link[i].saturating_add(d);
+        }
+    }
+}
+
+/// One bit per fragment: set when some inode (or the metadata) holds it.
+#[derive(Debug)]
+pub struct BlockMap {
+    bits: Vec<u64>,
+    size: u64,
+}
+
+impl BlockMap {
+    /// A map for `size` fragments.
+    pub fn new(size: u64) -> Self {
+        BlockMap {
+            bits: vec![0; size.div_ceil(64) as usize],
+            size,
+        }
+    }
+    /// Whether `f` is in use; fragments past the end count as used.
+    pub fn test(&self, f: u64) -> bool {
+        f >= self.size || self.bits[(f / 64) as usize] & (1 << (f % 64)) != 0
+    }
+    /// Marks `f` in use.
+    pub fn set(&mut self, f: u64) {
+        if f < self.size {
+            self.bits[(f / 64) as usize] |= 1 << (f % 64);
+        }
+    }
+}
+
+/// What fsck_ffs keeps per directory (`struct inoinfo`).
+#[derive(Clone, Debug)]
+pub struct DirInfo {
+    /// The directory.
+    pub ino: u32,
+    /// Parent found by the directory scan (0: none yet).
+    pub parent: u32,
+    /// What `..` says (0: not seen, `u32::MAX`: cannot be fixed).
+    pub dotdot: u32,
+    /// Size from the inode.
+    pub isize: u64,
+    /// First block, for the disk-order sort.
+    pub blk0: u64,
+}
+
+/// fsck_ffs's `id_fix` for questions asked once per scan (`dofix`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FixState {
+    /// Not asked yet.
+    DontKnow,
+    /// Answered yes.
+    Fix,
+    /// Answered no: say nothing more.
+    NoFix,
+}
+
+/// A directory entry as fsck sees it while scanning.
+#[derive(Clone, Debug, Default)]
+pub struct DirEnt {
+    /// `d_ino`.
+    pub ino: u32,
+    /// `d_reclen`.
+    pub reclen: u16,
+    /// `d_type`.
+    pub dtype: u8,
+    /// `d_namlen`.
+    pub namlen: u8,
+    /// The name (`d_namlen` bytes).
+    pub name: Vec<u8>,
+    /// Whether a NUL follows the name.
+    pub nul: bool,
+}
+
+impl DirEnt {
+    /// `DIRSIZ` for this entry.
+    pub fn dirsiz(&self) -> u16 {
+        (8 + u16::from(self.namlen) + 1 + 3) & !3
+    }
+    /// Whether the name is exactly `n`.
+    pub fn is(&self, n: &[u8]) -> bool {
+        self.name == n
+    }
+    /// The name for messages.
+    pub fn name_str(&self) -> String {
+        String::from_utf8_lossy(&self.name).into_owned()
+    }
+}
+
+/// Everything a check keeps between passes.
+pub struct Ctx<'a> {
+    /// The image.
+    pub dev: &'a dyn Device,
+    /// Validated geometry.
+    pub geo: Geometry,
+    /// The superblock in use.
+    pub sb: Superblock,
+    /// Options.
+    pub opts: &'a FsckOptions,
+    /// Output.
+    pub rep: &'a mut dyn Reporter,
+    /// Soft updates in use (`usedsoftdep`).
+    pub softdep: bool,
+    /// Inode tables.
+    pub ino: InoTable,
+    /// Block-used map.
+    pub bmap: BlockMap,
+    /// Directories in disk-block order after pass 1.
+    pub dirs: Vec<DirInfo>,
+    /// Directory number to index in `dirs`.
+    pub dir_index: HashMap<u32, usize>,
+    /// Every duplicate claim found in phase 1 (bounded per inode).
+    pub duplist: Vec<u64>,
+    /// Files counted in phase 1.
+    pub n_files: u64,
+    /// Fragments counted in phase 1.
+    pub n_blks: u64,
+    /// Directories counted in phase 1.
+    pub countdirs: u64,
+    /// fsck asks for another run.
+    pub rerun: bool,
+    /// Problems reported.
+    pub nproblems: u64,
+    /// Questions answered no.
+    pub unresolved: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// Starts a phase.
+    pub fn phase(&mut self, p: Phase) {
+        self.rep.phase(p);
+    }
+
+    /// Prints text that is not a finding.
+    pub fn note(&mut self, s: &str) {
+        self.rep.note(s);
+    }
+
+    /// Reports a finding and returns whether its question was answered yes.
+    /// The only place an answer is decided: read-only checks answer no,
+    /// except `CONTINUE`, which fsck_ffs never lets `-n` refuse.
+    pub fn ask(&mut self, f: Finding) -> bool {
+        let answer = f.question.map(|q| {
+            if q == "CONTINUE" {
+                Answer::Yes
+            } else {
+                Answer::No
+            }
+        });
+        self.nproblems += 1;
+        if answer == Some(Answer::No) {
+            self.unresolved += 1;
+        }
+        self.rep.finding(&f, answer);
+        answer == Some(Answer::Yes)
+    }
+
+    /// What pfatal() adds on a soft-updates file system.
+    pub fn fatal_sfx(&self) -> &'static str {
+        if self.softdep {
+            "\nUNEXPECTED SOFT UPDATE INCONSISTENCY\n"
+        } else {
+            ""
+        }
+    }
+
+    /// Reads an inode without any check (None if its number is invalid or
+    /// unreadable).
+    pub fn inode(&self, ino: u32) -> Option<Inode> {
+        let bytes = Inode::read_bytes(self.dev, &self.geo, Ino(ino)).ok()?;
+        Inode::decode(Ino(ino), &bytes, &self.geo).ok()
+    }
+
+    /// Whether an inode number is inside the file system (`<= maxino`).
+    pub fn ino_ok(&self, ino: u32) -> bool {
+        u64::from(ino) < self.geo.ninodes
+    }
+
+    /// fsck_ffs `pinode()`.
+    pub fn pinode(&self, ino: u32) -> String {
+        let mut s = format!(" I={ino} ");
+        if ino < ROOTINO || !self.ino_ok(ino) {
+            return s;
+        }
+        let Some(ip) = self.inode(ino) else { return s };
+        s.push_str(&format!(
+            " OWNER={} MODE={:o}\n",
+            owner(ip.uid()),
+            ip.mode()
+        ));
+        s.push_str(&format!(
+            "SIZE={} MTIME={} ",
+            ip.size(),
+            ctime_short(ip.mtime().sec)
+        ));
+        s
+    }
+
+    /// fsck_ffs `fileerror()`: the message, the inode and its path.
+    pub fn fileerror(&self, cwd: u32, ino: u32, msg: &str) -> String {
+        let mut s = format!("{msg} ");
+        s.push_str(&self.pinode(ino));
+        s.push('\n');
+        let path = self.pathname(cwd, ino);
+        if ino < ROOTINO || !self.ino_ok(ino) {
+            s.push_str(&format!("NAME={path}\n{}", self.fatal_sfx()));
+            return s;
+        }
+        let typ = self.inode(ino).map_or(0, |i| i.mode() & mode::IFMT);
+        if ftypeok(typ) {
+            let what = if typ == mode::IFDIR { "DIR" } else { "FILE" };
+            s.push_str(&format!("{what}={path}\n{}", self.fatal_sfx()));
+        } else {
+            s.push_str(&format!("NAME={path}\n{}", self.fatal_sfx()));
+        }
+        s
+    }
+
+    /// fsck_ffs `direrror()`.
+    pub fn direrror(&self, ino: u32, msg: &str) -> String {
+        self.fileerror(ino, ino, msg)
+    }
+
+    /// Directory info of `ino`.
+    pub fn dir(&self, ino: u32) -> Option<&DirInfo> {
+        self.dir_index.get(&ino).map(|&i| &self.dirs[i])
+    }
+
+    /// Mutable directory info of `ino`.
+    pub fn dir_mut(&mut self, ino: u32) -> Option<&mut DirInfo> {
+        self.dir_index.get(&ino).map(|&i| &mut self.dirs[i])
+    }
+
+    /// fsck_ffs `getpathname()`: the path of `ino`, found through `..`
+    /// entries and names in parents as they are on disk; `?` where the
+    /// chain breaks. Bounded by the path length, so loops end.
+    pub fn pathname(&self, curdir: u32, ino: u32) -> String {
+        if curdir == ino && ino == ROOTINO {
+            return "/".into();
+        }
+        if !dvalid(self.ino.state(curdir)) {
+            return "?".into();
+        }
+        let mut comps: Vec<Vec<u8>> = Vec::new();
+        let mut len = 0usize;
+        let mut ino = ino;
+        let mut parent = curdir;
+        let mut lookup_first = curdir != ino;
+        loop {
+            if !lookup_first {
+                if ino == ROOTINO {
+                    break;
+                }
+                match self.find_ino(ino, b"..") {
+                    Some(p) => parent = p,
+                    None => break,
+                }
+            }
+            lookup_first = false;
+            let Some(name) = self.find_name(parent, ino) else {
+                break;
+            };
+            len += name.len() + 1;
+            comps.push(name);
+            ino = parent;
+            if len > 1024 - 256 {
+                break;
+            }
+        }
+        let mut s = String::new();
+        if ino != ROOTINO {
+            s.push('?');
+        }
+        for c in comps.iter().rev() {
+            s.push('/');
+            s.push_str(&String::from_utf8_lossy(c));
+        }
+        s
+    }
+
+    /// The inode a name in `dir` refers to (fsck `findino`).
+    pub fn find_ino(&self, dir: u32, name: &[u8]) -> Option<u32> {
+        let mut found = None;
+        self.scan_dir_lenient(dir, &mut |e| {
+            if e.ino != 0 && e.is(name) && e.ino >= ROOTINO && self.ino_ok(e.ino) {
+                found = Some(e.ino);
+                return false;
+            }
+            true
+        });
+        found
+    }
+
+    /// The name under which `dir` holds `target`, skipping the first two
+    /// entries (fsck `findname`).
+    pub fn find_name(&self, dir: u32, target: u32) -> Option<Vec<u8>> {
+        let mut n = 0;
+        let mut found = None;
+        self.scan_dir_lenient(dir, &mut |e| {
+            if e.ino != target || n < 2 {
+                n += 1;
+                return true;
+            }
+            found = Some(e.name.clone());
+            false
+        });
+        found
+    }
+
+    /// Visits the entries of a directory as fsck does when it only looks
+    /// (`id_fix == IGNORE`): the rest of a block is skipped at the first
+    /// bad entry. `f` returns false to stop.
+    pub fn scan_dir_lenient(&self, dir: u32, f: &mut dyn FnMut(&DirEnt) -> bool) {
+        let Some(ip) = self.inode(dir) else { return };
+        if ip.mode() & mode::IFMT != mode::IFDIR {
+            return;
+        }
+        let size = ip.size().min(MAXDIRSIZE);
+        let mut filesize = size as i64;
+        for (lbn, addr, nfrags) in self.dir_blocks(&ip, size) {
+            let _ = lbn;
+            let blksiz = u64::from(nfrags) << self.geo.fshift;
+            if addr == 0 || !self.geo.frags_in_range(Frag(addr), u64::from(nfrags)) {
+                filesize -= blksiz as i64;
+                continue;
+            }
+            let mut buf = vec![0u8; blksiz as usize];
+            if io::read_exact(self.dev, self.geo.frag_offset(Frag(addr)), &mut buf).is_err() {
+                filesize -= blksiz as i64;
+                continue;
+            }
+            let mut loc = 0usize;
+            while filesize > 0 && loc < buf.len() {
+                let Some(e) = parse_ent(&buf, loc, self.geo.endian) else {
+                    break;
+                };
+                if !dircheck(&e, loc, filesize) {
+                    break;
+                }
+                loc += usize::from(e.reclen);
+                filesize -= i64::from(e.reclen);
+                if !f(&e) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The data blocks of a directory of `size` bytes in logical order, as
+    /// (lbn, address or 0 for a hole, fragments), bounded by the size.
+    pub fn dir_blocks(&self, ip: &Inode, size: u64) -> Vec<(u64, u64, u32)> {
+        let ndb = size.div_ceil(self.geo.bsize64());
+        let mut found: Vec<(u64, u64, u32)> = Vec::new();
+        let _ = bmap::walk(self.dev, &self.geo, ip, Some(ndb), &mut |r: BlockRef| {
+            if let BlockKind::Data { lbn } = r.kind {
+                found.push((lbn, r.addr.0, r.nfrags));
+            }
+            Ok(Walk::Continue)
+        });
+        let mut out = Vec::with_capacity(ndb as usize);
+        let mut it = found.into_iter().peekable();
+        for lbn in 0..ndb {
+            let nf = (self.geo.blksize(size, lbn) >> self.geo.fshift) as u32;
+            match it.peek() {
+                Some(&(l, a, _)) if l == lbn => {
+                    out.push((lbn, a, nf.max(1)));
+                    it.next();
+                }
+                _ => out.push((lbn, 0, nf.max(1))),
+            }
+        }
+        out
+    }
+
+    /// fsck_ffs `ckinode()` for block addresses: calls `f(addr, nfrags)`
+    /// for every block of the inode (indirect blocks included, before the
+    /// blocks they map), stopping when `f` returns [`Walk::Stop`] and not
+    /// descending into an indirect block for [`Walk::Skip`]. Pointers in
+    /// indirect blocks past the end of the file are not visited; when
+    /// `truncated` is given it is called once for them (`PARTIALLY
+    /// TRUNCATED INODE`). Device and special files and short symlinks have
+    /// no blocks.
+    pub fn ckinode_addr(
+        &mut self,
+        ip: &Inode,
+        f: &mut dyn FnMut(&mut Ctx<'a>, u64, u32) -> Walk,
+        mut truncated: Option<&mut dyn FnMut(&mut Ctx<'a>)>,
+    ) -> Walk {
+        let typ = ip.mode() & mode::IFMT;
+        if typ == mode::IFBLK
+            || typ == mode::IFCHR
+            || (typ == mode::IFLNK
+                && (ip.size() < u64::from(self.geo.maxsymlinklen)
+                    || (self.geo.maxsymlinklen == 0 && ip.blocks() == 0)))
+        {
+            return Walk::Continue;
+        }
+        let ndb = ip.size().div_ceil(self.geo.bsize64());
+        let n = self.geo.nindir;
+        let starts = [
+            NDADDR as u64,
+            NDADDR as u64 + n,
+            (NDADDR as u64 + n).saturating_add(n.saturating_mul(n)),
+        ];
+        let mut told = false;
+        let mut stopped = false;
+        let geo = self.geo.clone();
+        let dev = self.dev;
+        let _ = bmap::walk(dev, &geo, ip, None, &mut |r: BlockRef| {
+            let beyond = match r.kind {
+                BlockKind::Data { lbn } => lbn >= NDADDR as u64 && lbn >= ndb,
+                BlockKind::Indirect { level, first_lbn } => {
+                    let top = starts
+                        .get(usize::from(level).saturating_sub(1))
+                        .is_some_and(|&s| s == first_lbn);
+                    !top && first_lbn >= ndb
+                }
+            };
+            if beyond {
+                if !told {
+                    told = true;
+                    if let Some(t) = truncated.as_mut() {
+                        t(self);
+                    }
+                }
+                return Ok(match r.kind {
+                    BlockKind::Data { .. } => Walk::Continue,
+                    BlockKind::Indirect { .. } => Walk::Skip,
+                });
+            }
+            let w = f(self, r.addr.0, r.nfrags);
+            if w == Walk::Stop {
+                stopped = true;
+            }
+            Ok(w)
+        });
+        if stopped {
+            Walk::Stop
+        } else {
+            Walk::Continue
+        }
+    }
+}
+
+/// Decodes the entry header at `loc` of a directory block (None if it does
+/// not fit).
+pub fn parse_ent(buf: &[u8], loc: usize, endian: crate::Endian) -> Option<DirEnt> {
+    let h = crate::ondisk::DirectHdr::decode(buf.get(loc..)?, endian)?;
+    let name = buf
+        .get(loc + 8..loc + 8 + usize::from(h.d_namlen))
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    let nul = buf.get(loc + 8 + usize::from(h.d_namlen)) == Some(&0);
+    Some(DirEnt {
+        ino: h.d_ino,
+        reclen: h.d_reclen,
+        dtype: h.d_type,
+        namlen: h.d_namlen,
+        name,
+        nul,
+    })
+}
+
+/// fsck_ffs 12.1 `dircheck()`: whether the entry at `loc` (with `filesize`
+/// bytes of the directory left) is well formed.
+pub fn dircheck(e: &DirEnt, loc: usize, filesize: i64) -> bool {
+    let spaceleft = DIRBLKSIZ - (loc % DIRBLKSIZ);
+    if e.reclen == 0 || usize::from(e.reclen) > spaceleft || e.reclen & 3 != 0 {
+        return false;
+    }
+    if e.ino == 0 {
+        return true;
+    }
+    let size = e.dirsiz();
+    if e.reclen < size || filesize < i64::from(size) || e.namlen == 0 || e.dtype > 15 {
+        return false;
+    }
+    if e.name.len() != usize::from(e.namlen)
+        || e.name.iter().any(|&c| c == 0 || c == b'/')
+        || !e.nul
+    {
+        return false;
+    }
+    true
+}
+
+/// fsck_ffs `ftypeok()`.
+pub fn ftypeok(typ: u16) -> bool {
+    matches!(
+        typ,
+        mode::IFDIR
+            | mode::IFREG
+            | mode::IFBLK
+            | mode::IFCHR
+            | mode::IFLNK
+            | mode::IFSOCK
+            | mode::IFIFO
+    )
+}
+
+/// The owner as fsck_ffs prints it. Only uid 0 has a name: user names come
+/// from the checking host's passwd, which an image checker must not
+/// depend on (the reference outputs print `root` and numbers).
+pub fn owner(uid: u32) -> String {
+    if uid == 0 {
+        "root".into()
+    } else {
+        uid.to_string()
+    }
+}
+
+/// `ctime()` cut as pinode() prints it: `Mmm dd hh:mm yyyy` (UTC).
+pub fn ctime_short(secs: i64) -> String {
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{} {:>2} {:02}:{:02} {}",
+        MON[(m - 1) as usize % 12],
+        d,
+        rem / 3600,
+        (rem % 3600) / 60,
+        y
+    )
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Version-independent helpers on raw inodes used by the passes.
+pub fn ptr_size(v: UfsVersion) -> u64 {
+    u64::from(v.pointer_size())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctime_format() {
+        assert_eq!(ctime_short(0), "Jan  1 00:00 1970");
+        assert_eq!(ctime_short(1_588_334_400), "May  1 12:00 2020");
+    }
+
+    #[test]
+    fn table_defaults_to_unallocated() {
+        let mut t = InoTable::new(8);
+        t.push_cg(4);
+        t.set_state(3, FSTATE);
+        assert_eq!(t.state(3), FSTATE);
+        assert_eq!(t.state(5), USTATE);
+        assert_eq!(t.state(100), USTATE);
+    }
+}
