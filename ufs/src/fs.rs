@@ -94,9 +94,13 @@ impl From<RawEntry> for DirEntry {
 
 /// An opened UFS image.
 pub struct Ufs {
-    dev: Box<dyn Device>,
-    sb: Superblock,
-    geo: Geometry,
+    pub(crate) dev: Box<dyn Device>,
+    pub(crate) sb: Superblock,
+    pub(crate) geo: Geometry,
+    /// Allocation state, created by the first change (see `write.rs`).
+    pub(crate) w: Option<crate::write::WriteState>,
+    /// Fixed time for every stamp the write path makes (reproducible images).
+    pub(crate) fixed_time: Option<crate::inode::Timespec>,
 }
 
 impl std::fmt::Debug for Ufs {
@@ -116,7 +120,7 @@ impl Ufs {
             }
             None => Superblock::find(dev.as_ref())?,
         };
-        Ok(Ufs { dev, sb, geo })
+        Ok(Ufs { dev, sb, geo, w: None, fixed_time: None })
     }
 
     /// Opens an image file. A read-only open never writes to it.

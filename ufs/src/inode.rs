@@ -412,3 +412,173 @@ pub fn dev_split(rdev: u32) -> (u32, u32) {
 pub fn dev_join(major: u32, minor: u32) -> u32 {
     ((major & 0xff) << 8) | (minor & 0xffff_00ff)
 }
+
+/// Field setters, used by the write path and `ufs debug`. They change only
+/// the in-memory copy; [`Inode::write`] puts it back with its check hash.
+impl Inode {
+    /// A zeroed inode of the image's version.
+    pub fn empty(ino: Ino, geo: &Geometry) -> Inode {
+        let raw = match geo.version {
+            UfsVersion::Ufs1 => RawInode::V1(Dinode1::zeroed()),
+            UfsVersion::Ufs2 => RawInode::V2(Dinode2::zeroed()),
+        };
+        Inode { ino, raw }
+    }
+
+    /// Writes the inode to its place in the image.
+    pub fn write(&mut self, dev: &mut dyn Device, geo: &Geometry) -> Result<()> {
+        if !geo.ino_valid(self.ino) {
+            return Err(Error::corrupt(CorruptKind::BadInodeNumber, Location::Inode(self.ino), "no such inode"));
+        }
+        let bytes = self.encode(geo);
+        io::write_all(dev, geo.inode_offset(self.ino), &bytes)
+    }
+
+    /// Sets `di_mode`.
+    pub fn set_mode(&mut self, v: u16) {
+        match &mut self.raw {
+            RawInode::V1(d) => d.di_mode = v,
+            RawInode::V2(d) => d.di_mode = v,
+        }
+    }
+    /// Sets `di_nlink`.
+    pub fn set_nlink(&mut self, v: i16) {
+        match &mut self.raw {
+            RawInode::V1(d) => d.di_nlink = v,
+            RawInode::V2(d) => d.di_nlink = v,
+        }
+    }
+    /// Sets `di_uid`.
+    pub fn set_uid(&mut self, v: u32) {
+        match &mut self.raw {
+            RawInode::V1(d) => d.di_uid = v,
+            RawInode::V2(d) => d.di_uid = v,
+        }
+    }
+    /// Sets `di_gid`.
+    pub fn set_gid(&mut self, v: u32) {
+        match &mut self.raw {
+            RawInode::V1(d) => d.di_gid = v,
+            RawInode::V2(d) => d.di_gid = v,
+        }
+    }
+    /// Sets `di_size`.
+    pub fn set_size(&mut self, v: u64) {
+        match &mut self.raw {
+            RawInode::V1(d) => d.di_size = v,
+            RawInode::V2(d) => d.di_size = v,
+        }
+    }
+    /// Sets `di_blocks` (512-byte sectors).
+    pub fn set_blocks(&mut self, v: u64) {
+        match &mut self.raw {
+            RawInode::V1(d) => d.di_blocks = u32::try_from(v).unwrap_or(u32::MAX),
+            RawInode::V2(d) => d.di_blocks = v,
+        }
+    }
+    /// Sets `di_flags`.
+    pub fn set_flags(&mut self, v: u32) {
+        match &mut self.raw {
+            RawInode::V1(d) => d.di_flags = v,
+            RawInode::V2(d) => d.di_flags = v,
+        }
+    }
+    /// Sets `di_gen`.
+    pub fn set_gen(&mut self, v: u32) {
+        match &mut self.raw {
+            RawInode::V1(d) => d.di_gen = v,
+            RawInode::V2(d) => d.di_gen = v,
+        }
+    }
+    /// Sets direct pointer `i`.
+    pub fn set_db(&mut self, i: usize, v: u64) {
+        match &mut self.raw {
+            RawInode::V1(d) => {
+                if let Some(p) = d.di_db.get_mut(i) {
+                    *p = i32::try_from(v).unwrap_or(-1);
+                }
+            }
+            RawInode::V2(d) => {
+                if let Some(p) = d.di_db.get_mut(i) {
+                    *p = i64::try_from(v).unwrap_or(-1);
+                }
+            }
+        }
+    }
+    /// Sets indirect pointer `level` (0..3).
+    pub fn set_ib(&mut self, level: usize, v: u64) {
+        match &mut self.raw {
+            RawInode::V1(d) => {
+                if let Some(p) = d.di_ib.get_mut(level) {
+                    *p = i32::try_from(v).unwrap_or(-1);
+                }
+            }
+            RawInode::V2(d) => {
+                if let Some(p) = d.di_ib.get_mut(level) {
+                    *p = i64::try_from(v).unwrap_or(-1);
+                }
+            }
+        }
+    }
+    /// Sets the device number of a device node.
+    pub fn set_rdev(&mut self, v: u32) {
+        match &mut self.raw {
+            RawInode::V1(d) => d.di_db[0] = v as i32,
+            RawInode::V2(d) => d.di_db[0] = i64::from(v),
+        }
+    }
+    /// Sets access time.
+    pub fn set_atime(&mut self, t: Timespec) {
+        match &mut self.raw {
+            RawInode::V1(d) => (d.di_atime, d.di_atimensec) = (clamp32(t.sec), t.nsec as i32),
+            RawInode::V2(d) => (d.di_atime, d.di_atimensec) = (t.sec, t.nsec as i32),
+        }
+    }
+    /// Sets modification time.
+    pub fn set_mtime(&mut self, t: Timespec) {
+        match &mut self.raw {
+            RawInode::V1(d) => (d.di_mtime, d.di_mtimensec) = (clamp32(t.sec), t.nsec as i32),
+            RawInode::V2(d) => (d.di_mtime, d.di_mtimensec) = (t.sec, t.nsec as i32),
+        }
+    }
+    /// Sets status-change time.
+    pub fn set_ctime(&mut self, t: Timespec) {
+        match &mut self.raw {
+            RawInode::V1(d) => (d.di_ctime, d.di_ctimensec) = (clamp32(t.sec), t.nsec as i32),
+            RawInode::V2(d) => (d.di_ctime, d.di_ctimensec) = (t.sec, t.nsec as i32),
+        }
+    }
+    /// Sets creation time (UFS2; ignored on UFS1).
+    pub fn set_birthtime(&mut self, t: Timespec) {
+        if let RawInode::V2(d) = &mut self.raw {
+            (d.di_birthtime, d.di_birthnsec) = (t.sec, t.nsec as i32);
+        }
+    }
+    /// Sets the extended-attribute area size and pointers (UFS2 only).
+    pub fn set_ext(&mut self, size: u32, blocks: [u64; 2]) {
+        if let RawInode::V2(d) = &mut self.raw {
+            d.di_extsize = size;
+            d.di_extb = blocks.map(|b| i64::try_from(b).unwrap_or(-1));
+        }
+    }
+    /// Stores a fast symlink's target in the block-pointer area.
+    pub fn set_inline(&mut self, geo: &Geometry, data: &[u8]) -> Result<()> {
+        let mut bytes = self.encode(geo);
+        let (start, len) = match geo.version {
+            UfsVersion::Ufs1 => (40, 60),
+            UfsVersion::Ufs2 => (112, 120),
+        };
+        if data.len() > len {
+            return Err(Error::InvalidInput(format!("{} bytes do not fit in the inode", data.len())));
+        }
+        bytes[start..start + len].fill(0);
+        bytes[start..start + data.len()].copy_from_slice(data);
+        *self = Inode::decode(self.ino, &bytes, geo)?;
+        Ok(())
+    }
+}
+
+fn clamp32(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
+}
+

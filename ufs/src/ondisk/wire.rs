@@ -144,6 +144,13 @@ macro_rules! wire_struct {
                 })
             }
 
+            /// All fields zero.
+            pub fn zeroed() -> Self {
+                use zerocopy::FromZeros;
+                let r = $rawname::Le::new_zeroed();
+                Self { $( $field: <$ty as $crate::ondisk::wire::le::Wire>::get(&r.$field) ),* }
+            }
+
             /// Encodes into the first `SIZE` bytes of `out`, leaving the rest alone.
             /// Returns `false` when `out` is too short.
             pub fn encode_into(&self, out: &mut [u8], order: $crate::Endian) -> bool {

@@ -1,0 +1,478 @@
+//! Allocation of inodes, blocks and fragments, and the one owner of every
+//! free-space count.
+//!
+//! UFS keeps the same facts in several places: each cylinder group's bitmaps
+//! (`cg_inosused`, `cg_blksfree`, `cg_clustersfree`), its counts (`cg_cs`,
+//! `cg_frsum`, the cluster summary), the summary area (`fs_cs(cg)`) and the
+//! superblock totals (`fs_cstotal`, and `fs_old_cstotal` for UFS1). Getting
+//! any of them out of step is an fsck finding. Here the bitmaps are the
+//! truth: allocation changes bits and keeps running per-group counts for
+//! its own decisions, and [`Allocator::flush`] derives every persisted count
+//! (frsum, cluster map and sums, `cg_cs`, the summary area, the superblock
+//! totals) from the bitmaps in one function, [`recount`], the same way
+//! fsck's pass 5 does (`ffs_fragacct`, `ffs_clusteracct` in ffs_subr.c).
+//!
+//! Policies, simplified from ffs_alloc.c: a new directory goes to the group
+//! with the fewest directories among those with at least the average number
+//! of free inodes and blocks (`ffs_dirpref`); other inodes go in their
+//! parent's group; data blocks follow the previous block of the file
+//! (contiguity), falling back to the inode's group and then the others in
+//! turn (`ffs_hashalloc`); small tails get fragments taken from partly used
+//! blocks first.
+
+use crate::cg::CylGroup;
+use crate::error::{Error, Location, Result};
+use crate::io::{self, Device};
+use crate::ondisk::Csum;
+use crate::superblock::{Geometry, Superblock, UfsVersion};
+use crate::units::{CgIdx, Frag, Ino};
+use std::collections::{BTreeSet, HashMap};
+
+/// In-memory allocation state of a writable file system.
+#[derive(Debug)]
+pub struct Allocator {
+    cgs: HashMap<u32, CylGroup>,
+    dirty: BTreeSet<u32>,
+    /// Per-group counts, kept current for allocation decisions.
+    sums: Vec<Csum>,
+    /// Per group: every block below this index is known not to be wholly
+    /// free, and below `frag_hint` none has free fragments either. They keep
+    /// searches from rescanning the full part of a group.
+    block_hint: Vec<u64>,
+    frag_hint: Vec<u64>,
+    rng: u64,
+}
+
+impl Allocator {
+    /// Loads the summary area. Groups are read on first use.
+    pub fn new(dev: &dyn Device, geo: &Geometry, seed: u64) -> Result<Allocator> {
+        let len = geo.ncg as usize * Csum::SIZE;
+        let mut buf = vec![0u8; len];
+        io::read_exact(dev, geo.frag_offset(Frag(geo.csaddr)), &mut buf)?;
+        let sums = buf.chunks_exact(Csum::SIZE).filter_map(|c| Csum::decode(c, geo.endian)).collect();
+        let n = geo.ncg as usize;
+        Ok(Allocator {
+            cgs: HashMap::new(),
+            dirty: BTreeSet::new(),
+            sums,
+            block_hint: vec![0; n],
+            frag_hint: vec![0; n],
+            rng: seed | 1,
+        })
+    }
+
+    /// A pseudo-random generation number (xorshift; seeded for reproducible
+    /// images).
+    pub fn next_gen(&mut self) -> u32 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x >> 32) as u32 | 1
+    }
+
+    fn cg_mut(&mut self, dev: &dyn Device, geo: &Geometry, c: u32) -> Result<&mut CylGroup> {
+        if !self.cgs.contains_key(&c) {
+            let cg = CylGroup::read(dev, geo, CgIdx(c))?;
+            self.cgs.insert(c, cg);
+        }
+        self.cgs
+            .get_mut(&c)
+            .ok_or_else(|| Error::InvalidInput(format!("cylinder group {c} vanished from the cache")))
+    }
+
+    /// Per-group counts as currently known.
+    pub fn summary(&self, c: u32) -> Option<&Csum> {
+        self.sums.get(c as usize)
+    }
+
+    /// Total free blocks and fragments (in fragments).
+    pub fn free_frags(&self, geo: &Geometry) -> u64 {
+        self.sums
+            .iter()
+            .map(|s| u64::try_from(s.cs_nbfree).unwrap_or(0) * u64::from(geo.frag) + u64::try_from(s.cs_nffree).unwrap_or(0))
+            .sum()
+    }
+
+    // ---- inodes ----------------------------------------------------------
+
+    /// Picks a group for a new directory (`ffs_dirpref`, simplified).
+    pub fn dir_cg(&self, geo: &Geometry, parent: Ino) -> u32 {
+        let n = self.sums.len().max(1) as i64;
+        let avg_i = self.sums.iter().map(|s| i64::from(s.cs_nifree)).sum::<i64>() / n;
+        let avg_b = self.sums.iter().map(|s| i64::from(s.cs_nbfree)).sum::<i64>() / n;
+        let start = geo.ino_to_cg(parent).0;
+        let order = (0..geo.ncg).map(|i| (start + i) % geo.ncg);
+        order
+            .filter(|&c| {
+                let s = &self.sums[c as usize];
+                s.cs_nifree > 0 && i64::from(s.cs_nifree) >= avg_i && i64::from(s.cs_nbfree) >= avg_b
+            })
+            .min_by_key(|&c| self.sums[c as usize].cs_ndir)
+            .unwrap_or(start)
+    }
+
+    /// Allocates an inode, preferring group `pref`. Initializes UFS2 inode
+    /// blocks lazily, as FreeBSD does (`cg_initediblk`).
+    pub fn alloc_inode(&mut self, dev: &mut dyn Device, geo: &Geometry, pref: u32, is_dir: bool) -> Result<Ino> {
+        for i in 0..geo.ncg {
+            let c = (pref + i) % geo.ncg;
+            if self.sums[c as usize].cs_nifree <= 0 {
+                continue;
+            }
+            if let Some(ino) = self.alloc_inode_in(dev, geo, c, is_dir)? {
+                return Ok(ino);
+            }
+        }
+        Err(Error::NoSpace("out of inodes".into()))
+    }
+
+    fn alloc_inode_in(&mut self, dev: &mut dyn Device, geo: &Geometry, c: u32, is_dir: bool) -> Result<Option<Ino>> {
+        let version = geo.version;
+        let ipg = geo.ipg;
+        let cg = self.cg_mut(dev, geo, c)?;
+        let start = cg.hdr.cg_irotor % ipg;
+        // Inode 0 and 1 of group 0 are reserved (UFS_WINO and the unused 0).
+        let first_free = (0..ipg)
+            .map(|k| (start + k) % ipg)
+            .find(|&n| !cg.inode_used(n) && !(c == 0 && n < crate::ondisk::consts::ROOTINO));
+        let Some(n) = first_free else { return Ok(None) };
+        cg.set_inode_used(n, true);
+        cg.hdr.cg_irotor = n;
+        let need_init = version == UfsVersion::Ufs2 && n >= cg.hdr.cg_initediblk;
+        if is_dir {
+            cg.hdr.cg_cs[0] += 1;
+        }
+        cg.hdr.cg_cs[2] -= 1;
+        let ino = Ino(c * ipg + n);
+        if need_init {
+            self.init_inode_blocks(dev, geo, c, n)?;
+        }
+        let s = &mut self.sums[c as usize];
+        s.cs_nifree -= 1;
+        if is_dir {
+            s.cs_ndir += 1;
+        }
+        self.dirty.insert(c);
+        Ok(Some(ino))
+    }
+
+    /// Zeroes UFS2 inode blocks up to and including the one holding inode
+    /// `n` of group `c`, giving each inode a generation number.
+    fn init_inode_blocks(&mut self, dev: &mut dyn Device, geo: &Geometry, c: u32, n: u32) -> Result<()> {
+        let inopb = geo.inopb;
+        let mut done = self.cg_mut(dev, geo, c)?.hdr.cg_initediblk;
+        while done <= n && done < geo.ipg {
+            let mut block = vec![0u8; geo.bsize as usize];
+            for k in 0..inopb {
+                let gen = self.next_gen();
+                let off = (k * geo.version.inode_size() + 80) as usize;
+                crate::ondisk::wire::put_u32(&mut block[off..], geo.endian, gen);
+            }
+            let first = Ino(c * geo.ipg + done);
+            io::write_all(dev, geo.inode_offset(first), &block)?;
+            done += inopb;
+        }
+        self.cg_mut(dev, geo, c)?.hdr.cg_initediblk = done.min(geo.ipg);
+        Ok(())
+    }
+
+    /// Frees an inode.
+    pub fn free_inode(&mut self, dev: &dyn Device, geo: &Geometry, ino: Ino, was_dir: bool) -> Result<()> {
+        let c = geo.ino_to_cg(ino).0;
+        let n = ino.0 % geo.ipg;
+        let cg = self.cg_mut(dev, geo, c)?;
+        if !cg.inode_used(n) {
+            return Err(Error::corrupt(
+                crate::CorruptKind::BadInode,
+                Location::Inode(ino),
+                "freeing an inode that is already free",
+            ));
+        }
+        cg.set_inode_used(n, false);
+        cg.hdr.cg_cs[2] += 1;
+        if was_dir {
+            cg.hdr.cg_cs[0] -= 1;
+        }
+        let s = &mut self.sums[c as usize];
+        s.cs_nifree += 1;
+        if was_dir {
+            s.cs_ndir -= 1;
+        }
+        self.dirty.insert(c);
+        Ok(())
+    }
+
+    // ---- blocks and fragments -------------------------------------------
+
+    /// State of block `b` of a group: (all fragments free, free fragments).
+    fn block_state(cg: &CylGroup, frag: u32, b: u64) -> (bool, u32) {
+        let f = u64::from(frag);
+        let whole = (b + 1) * f <= cg.nfrags();
+        let free = (0..f).filter(|&i| cg.frag_free(b * f + i)).count() as u32;
+        (whole && free == frag, free)
+    }
+
+    /// Applies the count change of one block going from `before` to
+    /// `after` (the only place nbfree/nffree move).
+    fn account(&mut self, c: u32, before: (bool, u32), after: (bool, u32)) {
+        let s = &mut self.sums[c as usize];
+        if before.0 {
+            s.cs_nbfree -= 1;
+        } else {
+            s.cs_nffree -= before.1 as i32;
+        }
+        if after.0 {
+            s.cs_nbfree += 1;
+        } else {
+            s.cs_nffree += after.1 as i32;
+        }
+        self.dirty.insert(c);
+    }
+
+    /// Marks `n` fragments from `addr` used (`free == false`) or free.
+    fn set_frags(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag, n: u32, free: bool) -> Result<()> {
+        let c = geo.dtog(addr).0;
+        let rel = geo.dtogd(addr);
+        let frag = geo.frag;
+        let b = rel / u64::from(frag);
+        let cg = self.cg_mut(dev, geo, c)?;
+        let before = Self::block_state(cg, frag, b);
+        for i in 0..u64::from(n) {
+            if cg.frag_free(rel + i) == free {
+                return Err(Error::corrupt(
+                    crate::CorruptKind::BadBlockPointer,
+                    Location::CylGroup(CgIdx(c)),
+                    format!("fragment {} is already {}", addr.0 + i, if free { "free" } else { "in use" }),
+                ));
+            }
+            cg.set_frag_free(rel + i, free);
+        }
+        let after = Self::block_state(cg, frag, b);
+        cg.set_cluster_free(b, after.0);
+        if free {
+            let h = &mut self.block_hint[c as usize];
+            if after.0 {
+                *h = (*h).min(b);
+            }
+            let fh = &mut self.frag_hint[c as usize];
+            *fh = (*fh).min(b);
+        }
+        self.account(c, before, after);
+        Ok(())
+    }
+
+    /// Frees `n` fragments at `addr` (a whole block when `n == frag`).
+    pub fn free(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag, n: u32) -> Result<()> {
+        if !geo.frags_in_range(addr, u64::from(n)) {
+            return Err(Error::InvalidInput(format!("freeing fragments {}+{n} outside the file system", addr.0)));
+        }
+        self.set_frags(dev, geo, addr, n, true)
+    }
+
+    /// First fragment of the data area of group `c`; `meta` picks the
+    /// metadata zone (directories, indirect blocks) over the data zone.
+    pub fn zone_start(geo: &Geometry, metaspace: u64, c: u32, meta: bool) -> Frag {
+        let dmin = geo.cgdmin(CgIdx(c)).0;
+        if meta || metaspace == 0 {
+            Frag(dmin)
+        } else {
+            Frag(dmin + metaspace)
+        }
+    }
+
+    /// Allocates `n` fragments (`n == frag` for a whole block) near `pref`.
+    pub fn alloc(&mut self, dev: &dyn Device, geo: &Geometry, pref: Frag, n: u32) -> Result<Frag> {
+        let n = n.clamp(1, geo.frag);
+        let pref = if geo.frags_in_range(pref, 1) { pref } else { Frag(0) };
+        let pc = geo.dtog(pref).0;
+        for i in 0..geo.ncg {
+            let c = (pc + i) % geo.ncg;
+            let s = &self.sums[c as usize];
+            let have_block = s.cs_nbfree > 0;
+            let have_frags = n < geo.frag && s.cs_nffree >= n as i32;
+            if !have_block && !have_frags {
+                continue;
+            }
+            let start = if c == pc { geo.dtogd(pref) } else { 0 };
+            if let Some(addr) = self.find_in(dev, geo, c, start, n)? {
+                self.set_frags(dev, geo, addr, n, false)?;
+                return Ok(addr);
+            }
+        }
+        Err(Error::NoSpace(format!("no room for {n} fragment(s)")))
+    }
+
+    fn find_in(&mut self, dev: &dyn Device, geo: &Geometry, c: u32, start: u64, n: u32) -> Result<Option<Frag>> {
+        let frag = geo.frag;
+        let f = u64::from(frag);
+        let base = geo.cgbase(CgIdx(c)).0;
+        let (bh, fh) = (self.block_hint[c as usize], self.frag_hint[c as usize]);
+        let cg = self.cg_mut(dev, geo, c)?;
+        let nblocks = cg.nfrags() / f;
+        let first_b = (start / f).min(nblocks);
+        if n < frag {
+            // A run of n free fragments in a block that is not wholly free.
+            let mut lowest_partial = None;
+            for b in (first_b.max(fh)..nblocks).chain(fh..first_b) {
+                let (whole, free) = Self::block_state(cg, frag, b);
+                if !whole && free > 0 && b < first_b.max(fh) {
+                    lowest_partial.get_or_insert(b);
+                }
+                if whole || free < n {
+                    continue;
+                }
+                let mut run = 0;
+                for i in 0..f {
+                    if cg.frag_free(b * f + i) {
+                        run += 1;
+                        if run == u64::from(n) {
+                            return Ok(Some(Frag(base + b * f + i + 1 - u64::from(n))));
+                        }
+                    } else {
+                        run = 0;
+                    }
+                }
+            }
+        }
+        let mut found = None;
+        let mut lowest_whole = None;
+        for b in (first_b.max(bh)..nblocks).chain(bh..first_b.max(bh)) {
+            if Self::block_state(cg, frag, b).0 {
+                found = Some(b);
+                break;
+            }
+        }
+        if let Some(b) = found {
+            if b < first_b.max(bh) || first_b <= bh {
+                lowest_whole = Some(b);
+            }
+        } else {
+            lowest_whole = Some(nblocks);
+        }
+        if let Some(l) = lowest_whole {
+            // Everything between the old hint and the first whole block found
+            // from it is known not to be wholly free.
+            self.block_hint[c as usize] = l;
+        }
+        Ok(found.map(|b| Frag(base + b * f)))
+    }
+
+    /// Tries to grow the fragment run at `addr` from `old` to `new`
+    /// fragments in place (the following fragments of the same block must be
+    /// free). Returns whether it did.
+    pub fn extend_in_place(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag, old: u32, new: u32) -> Result<bool> {
+        let f = u64::from(geo.frag);
+        if new <= old || (geo.dtogd(addr) % f) + u64::from(new) > f {
+            return Ok(false);
+        }
+        let c = geo.dtog(addr).0;
+        let rel = geo.dtogd(addr);
+        let cg = self.cg_mut(dev, geo, c)?;
+        if !(u64::from(old)..u64::from(new)).all(|i| cg.frag_free(rel + i)) {
+            return Ok(false);
+        }
+        self.set_frags(dev, geo, Frag(addr.0 + u64::from(old)), new - old, false)?;
+        Ok(true)
+    }
+
+    // ---- writing back ----------------------------------------------------
+
+    /// Recomputes and writes every changed group, the summary area and the
+    /// superblock totals (into `sb`; the caller writes the superblock).
+    pub fn flush(&mut self, dev: &mut dyn Device, geo: &Geometry, sb: &mut Superblock, now: i64) -> Result<()> {
+        let dirty: Vec<u32> = std::mem::take(&mut self.dirty).into_iter().collect();
+        let contig = sb.fs.fs_contigsumsize;
+        for c in &dirty {
+            let Some(cg) = self.cgs.get_mut(c) else { continue };
+            recount(cg, geo, contig);
+            match geo.version {
+                UfsVersion::Ufs2 => cg.hdr.cg_time = now,
+                UfsVersion::Ufs1 => cg.hdr.cg_old_time = now as i32,
+            }
+            let cs = cg.hdr.cg_cs;
+            self.sums[*c as usize] =
+                Csum { cs_ndir: cs[0], cs_nbfree: cs[1], cs_nifree: cs[2], cs_nffree: cs[3] };
+            cg.write(dev, geo)?;
+        }
+        if !dirty.is_empty() {
+            let mut buf = Vec::with_capacity(self.sums.len() * Csum::SIZE);
+            for s in &self.sums {
+                buf.extend_from_slice(&s.encode(geo.endian));
+            }
+            io::write_all(dev, geo.frag_offset(Frag(geo.csaddr)), &buf)?;
+        }
+        let mut t = [0i64; 4];
+        for s in &self.sums {
+            t[0] += i64::from(s.cs_ndir);
+            t[1] += i64::from(s.cs_nbfree);
+            t[2] += i64::from(s.cs_nifree);
+            t[3] += i64::from(s.cs_nffree);
+        }
+        sb.fs.fs_cstotal[..4].copy_from_slice(&t);
+        if geo.version == UfsVersion::Ufs1 {
+            sb.fs.fs_old_cstotal = t.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
+        }
+        // Cluster totals live in the superblock too (cs_numclusters).
+        Ok(())
+    }
+}
+
+/// Derives a group's counts from its bitmaps: `cg_cs` (but `cs_ndir`, which
+/// needs the inodes), `cg_frsum`, the cluster map and cluster summary. The
+/// same computation as fsck's pass 5.
+pub fn recount(cg: &mut CylGroup, geo: &Geometry, contigsumsize: i32) {
+    let frag = u64::from(geo.frag);
+    let nblocks = cg.nfrags() / frag;
+    let mut nbfree = 0i32;
+    let mut nffree = 0i32;
+    let mut frsum = [0u32; 8];
+    let mut run_blocks = 0u32;
+    let css = u32::try_from(contigsumsize).unwrap_or(0);
+    let mut clusters = vec![0u32; css as usize + 1];
+    let total_blocks = cg.nfrags().div_ceil(frag);
+    for b in 0..total_blocks {
+        let whole = b < nblocks && (0..frag).all(|i| cg.frag_free(b * frag + i));
+        if whole {
+            nbfree += 1;
+            run_blocks += 1;
+        } else {
+            if run_blocks > 0 && css > 0 {
+                clusters[run_blocks.min(css) as usize] += 1;
+            }
+            run_blocks = 0;
+            let mut run = 0usize;
+            for i in 0..frag {
+                if cg.frag_free(b * frag + i) {
+                    nffree += 1;
+                    run += 1;
+                } else {
+                    if run > 0 {
+                        frsum[run] += 1;
+                    }
+                    run = 0;
+                }
+            }
+            if run > 0 && run < 8 {
+                frsum[run] += 1;
+            }
+        }
+        if b < nblocks {
+            cg.set_cluster_free(b, whole);
+        }
+    }
+    if run_blocks > 0 && css > 0 {
+        clusters[run_blocks.min(css) as usize] += 1;
+    }
+    let nifree = (0..geo.ipg).filter(|&n| !cg.inode_used(n)).count() as i32;
+    cg.hdr.cg_cs[1] = nbfree;
+    cg.hdr.cg_cs[2] = nifree;
+    cg.hdr.cg_cs[3] = nffree;
+    cg.hdr.cg_frsum = frsum;
+    if cg.has_clusters() {
+        for (i, v) in clusters.iter().enumerate().skip(1) {
+            cg.set_cluster_sum(i as u32, geo.endian, *v);
+        }
+    }
+}

@@ -1,0 +1,1098 @@
+//! The write path: creating, changing and removing files on an image opened
+//! read-write.
+//!
+//! Every operation allocates what it needs before it links anything in, so
+//! an allocation failure (no space, no inodes) leaves the tree as it was;
+//! blocks taken for an operation that then fails are given back. The first
+//! change of a session clears the superblock's clean flag on disk, and
+//! [`Ufs::sync`] (or [`Ufs::close`]) writes the cylinder groups, the summary
+//! area and the superblock with the flag set again: an interrupted session
+//! leaves an image that says it needs fsck, as FreeBSD's kernel does without
+//! soft updates. All counts are derived in `alloc.rs`.
+//!
+//! Directory entries are placed as FreeBSD's `ufs_direnter` does: in the
+//! first 512-byte chunk with enough slack, splitting the record that has
+//! it; removal merges the record into its predecessor within the chunk
+//! (`ufs_dirremove`). Data blocks follow the fragment rules of fs.h
+//! (`blksize`): only the last block of a file that fits in the direct
+//! pointers may be a run of fragments, and it grows in place when it can.
+
+use crate::alloc::Allocator;
+use crate::bmap;
+use crate::dir::{self, direct_size};
+use crate::error::{CorruptKind, Error, Location, Result};
+use crate::fs::Ufs;
+use crate::inode::{dev_join, FileType, Inode, Timespec};
+use crate::io;
+use crate::ondisk::consts::{dt, DIRBLKSIZ, MAXNAMLEN, NDADDR, NXADDR};
+use crate::superblock::UfsVersion;
+use crate::units::{Frag, Ino};
+use crate::xattr::{self, Namespace, Xattr};
+use std::collections::HashMap;
+
+/// Allocation state of a writable session.
+#[derive(Debug)]
+pub struct WriteState {
+    alloc: Allocator,
+    /// Directories' first chunk known to have room, to make appends cheap.
+    room_hint: HashMap<Ino, u64>,
+}
+
+/// Attributes of a new node.
+#[derive(Clone, Debug, Default)]
+pub struct NewNode {
+    /// Permission bits (including setuid, setgid, sticky).
+    pub perm: u16,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Device major and minor, for device nodes.
+    pub rdev: Option<(u32, u32)>,
+    /// Times: access, modification, status change, birth (default: now).
+    pub atime: Option<Timespec>,
+    /// Modification time.
+    pub mtime: Option<Timespec>,
+    /// Status-change time.
+    pub ctime: Option<Timespec>,
+    /// Creation time (UFS2).
+    pub birthtime: Option<Timespec>,
+    /// File flags (`chflags`).
+    pub flags: u32,
+}
+
+/// Attribute changes; `None` leaves a field alone.
+#[derive(Clone, Debug, Default)]
+pub struct SetAttr {
+    /// New permission bits.
+    pub perm: Option<u16>,
+    /// New owner.
+    pub uid: Option<u32>,
+    /// New group.
+    pub gid: Option<u32>,
+    /// New access time.
+    pub atime: Option<Timespec>,
+    /// New modification time.
+    pub mtime: Option<Timespec>,
+    /// New creation time (UFS2).
+    pub birthtime: Option<Timespec>,
+    /// New file flags.
+    pub flags: Option<u32>,
+}
+
+fn check_name(name: &[u8]) -> Result<()> {
+    if name.is_empty() || name.len() > MAXNAMLEN || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
+    {
+        return Err(Error::InvalidInput(format!(
+            "invalid file name {:?} (1 to 255 bytes, no '/' or NUL, not . or ..)",
+            String::from_utf8_lossy(name)
+        )));
+    }
+    Ok(())
+}
+
+impl Ufs {
+    /// Makes every stamp the write path takes use `t` instead of the clock
+    /// (for byte-identical images).
+    pub fn set_fixed_time(&mut self, t: Option<Timespec>) {
+        self.fixed_time = t;
+    }
+
+    /// The time stamp for changes made now.
+    pub fn now(&self) -> Timespec {
+        if let Some(t) = self.fixed_time {
+            return t;
+        }
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Timespec { sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), nsec: d.subsec_nanos() }
+    }
+
+    /// Starts a writing session: clears the clean flag on disk first.
+    fn begin(&mut self) -> Result<&mut WriteState> {
+        if self.dev.is_read_only() {
+            return Err(Error::ReadOnly);
+        }
+        if self.w.is_none() {
+            let seed = match self.fixed_time {
+                Some(t) => (t.sec as u64) ^ 0x9e37_79b9_7f4a_7c15,
+                None => self.now().sec as u64 ^ u64::from(self.now().nsec).rotate_left(32),
+            };
+            let alloc = Allocator::new(self.dev.as_ref(), &self.geo, seed)?;
+            self.sb.fs.fs_clean = 0;
+            self.write_primary_superblock()?;
+            self.dev.flush().map_err(|source| Error::Io { op: "syncing", offset: 0, len: 0, source })?;
+            self.w = Some(WriteState { alloc, room_hint: HashMap::new() });
+        }
+        self.w.as_mut().ok_or(Error::ReadOnly)
+    }
+
+    fn write_primary_superblock(&mut self) -> Result<()> {
+        // The pointer area is undefined on disk; FreeBSD 13+ writes zeros.
+        self.sb.fs.fs_ocsp = [0u8; 128];
+        let bytes = self.sb.encode();
+        io::write_all(self.dev.as_mut(), self.sb.location, &bytes)
+    }
+
+    /// Writes everything the session changed and marks the file system
+    /// clean. The image is consistent on disk afterwards.
+    pub fn sync(&mut self) -> Result<()> {
+        let now = self.now();
+        let Some(mut w) = self.w.take() else { return Ok(()) };
+        let r = w.alloc.flush(self.dev.as_mut(), &self.geo, &mut self.sb, now.sec);
+        self.w = Some(w);
+        r?;
+        self.sb.fs.fs_clean = 1;
+        self.sb.fs.fs_time = now.sec;
+        if self.geo.version == UfsVersion::Ufs1 {
+            self.sb.fs.fs_old_time = now.sec as i32;
+        }
+        self.write_primary_superblock()?;
+        self.dev.flush().map_err(|source| Error::Io { op: "syncing", offset: 0, len: 0, source })?;
+        // A later change starts a new session (and clears the flag again).
+        self.w = None;
+        Ok(())
+    }
+
+    /// Syncs and consumes the handle, reporting any error.
+    pub fn close(mut self) -> Result<()> {
+        self.sync()
+    }
+
+    /// Runs `f` with the allocator, the device and the geometry.
+    fn with_alloc<T>(
+        &mut self,
+        f: impl FnOnce(&mut Allocator, &mut dyn crate::io::Device, &crate::superblock::Geometry) -> Result<T>,
+    ) -> Result<T> {
+        self.begin()?;
+        let w = self.w.as_mut().ok_or(Error::ReadOnly)?;
+        f(&mut w.alloc, self.dev.as_mut(), &self.geo)
+    }
+
+    // ---- nodes -------------------------------------------------------------
+
+    fn new_inode(&mut self, parent: Ino, kind: FileType, attr: &NewNode) -> Result<Inode> {
+        let is_dir = kind == FileType::Directory;
+        let ino = self.with_alloc(|a, dev, geo| {
+            let pref = if is_dir { a.dir_cg(geo, parent) } else { geo.ino_to_cg(parent).0 };
+            a.alloc_inode(dev, geo, pref, is_dir)
+        })?;
+        let old = Inode::read(self.dev.as_ref(), &self.geo, ino).unwrap_or_else(|_| Inode::empty(ino, &self.geo));
+        let gen = old.gen();
+        let mut inode = Inode::empty(ino, &self.geo);
+        let gen = if gen == 0 { self.with_alloc(|a, _, _| Ok(a.next_gen()))? } else { gen.wrapping_add(1).max(1) };
+        inode.set_gen(gen);
+        inode.set_mode(kind.mode_bits() | (attr.perm & 0o7777));
+        inode.set_uid(attr.uid);
+        inode.set_gid(attr.gid);
+        inode.set_flags(attr.flags);
+        let now = self.now();
+        inode.set_atime(attr.atime.unwrap_or(now));
+        inode.set_mtime(attr.mtime.unwrap_or(now));
+        inode.set_ctime(attr.ctime.unwrap_or(now));
+        inode.set_birthtime(attr.birthtime.or(attr.mtime).unwrap_or(now));
+        if let Some((ma, mi)) = attr.rdev {
+            inode.set_rdev(dev_join(ma, mi));
+        }
+        if let crate::inode::RawInode::V2(d) = &mut inode.raw {
+            d.di_blksize = 0;
+        }
+        Ok(inode)
+    }
+
+    fn free_inode(&mut self, ino: Ino, was_dir: bool) -> Result<()> {
+        self.with_alloc(|a, dev, geo| a.free_inode(dev, geo, ino, was_dir))?;
+        // A freed inode is zeroed but keeps its generation, as FreeBSD does.
+        let mut cleared = Inode::empty(ino, &self.geo);
+        if let Ok(old) = Inode::read(self.dev.as_ref(), &self.geo, ino) {
+            cleared.set_gen(old.gen());
+        }
+        cleared.write(self.dev.as_mut(), &self.geo)
+    }
+
+    fn parent_dir(&self, parent: Ino) -> Result<Inode> {
+        let d = self.allocated_inode(parent)?;
+        if !d.is_dir() {
+            return Err(Error::NotADirectory { path: format!("inode {parent}") });
+        }
+        Ok(d)
+    }
+
+    /// Finds `name` in directory `dir`: (entry offset, inode).
+    pub fn dir_lookup(&self, dir: Ino, name: &[u8]) -> Result<Option<Ino>> {
+        Ok(self.read_dir(dir)?.into_iter().find(|e| e.name == name).map(|e| e.ino))
+    }
+
+    /// Creates a regular file, device node, fifo or socket.
+    pub fn create(&mut self, parent: Ino, name: &[u8], kind: FileType, attr: &NewNode) -> Result<Ino> {
+        check_name(name)?;
+        if matches!(kind, FileType::Directory | FileType::Symlink | FileType::Unknown | FileType::Whiteout) {
+            return Err(Error::InvalidInput(format!("create cannot make a {kind:?}; use mkdir or symlink")));
+        }
+        self.parent_dir(parent)?;
+        if self.dir_lookup(parent, name)?.is_some() {
+            return Err(Error::Exists { path: String::from_utf8_lossy(name).into_owned() });
+        }
+        let mut inode = self.new_inode(parent, kind, attr)?;
+        inode.set_nlink(1);
+        inode.write(self.dev.as_mut(), &self.geo)?;
+        if let Err(e) = self.dir_add(parent, name, inode.ino, kind.dt()) {
+            self.free_inode(inode.ino, false)?;
+            return Err(e);
+        }
+        Ok(inode.ino)
+    }
+
+    /// Creates a directory with `.` and `..`.
+    pub fn mkdir(&mut self, parent: Ino, name: &[u8], attr: &NewNode) -> Result<Ino> {
+        check_name(name)?;
+        let mut pdir = self.parent_dir(parent)?;
+        if self.dir_lookup(parent, name)?.is_some() {
+            return Err(Error::Exists { path: String::from_utf8_lossy(name).into_owned() });
+        }
+        if pdir.nlink() >= i16::MAX - 1 {
+            return Err(Error::InvalidInput(format!("directory inode {parent} has too many links")));
+        }
+        let mut inode = self.new_inode(parent, FileType::Directory, attr)?;
+        inode.set_nlink(2);
+        let mut chunk = vec![0u8; DIRBLKSIZ];
+        let e = self.geo.endian;
+        let dot = direct_size(1);
+        dir::encode_entry(&mut chunk, inode.ino, dot as u16, dt::DT_DIR, b".", e);
+        dir::encode_entry(&mut chunk[dot..], parent, (DIRBLKSIZ - dot) as u16, dt::DT_DIR, b"..", e);
+        let ino = inode.ino;
+        let r = self.write_inode_data(&mut inode, 0, &chunk, true);
+        if let Err(err) = r {
+            let _ = self.truncate_inode(&mut inode, 0);
+            self.free_inode(ino, true)?;
+            return Err(err);
+        }
+        inode.write(self.dev.as_mut(), &self.geo)?;
+        if let Err(err) = self.dir_add(parent, name, ino, dt::DT_DIR) {
+            self.truncate_inode(&mut inode, 0)?;
+            self.free_inode(ino, true)?;
+            return Err(err);
+        }
+        pdir = self.parent_dir(parent)?;
+        pdir.set_nlink(pdir.nlink() + 1);
+        pdir.write(self.dev.as_mut(), &self.geo)?;
+        Ok(ino)
+    }
+
+    /// Creates a symbolic link; short targets are stored in the inode.
+    pub fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8], attr: &NewNode) -> Result<Ino> {
+        check_name(name)?;
+        if target.is_empty() || target.len() >= 1024 {
+            return Err(Error::InvalidInput(format!("symlink target of {} bytes (1 to 1023)", target.len())));
+        }
+        self.parent_dir(parent)?;
+        if self.dir_lookup(parent, name)?.is_some() {
+            return Err(Error::Exists { path: String::from_utf8_lossy(name).into_owned() });
+        }
+        let mut inode = self.new_inode(parent, FileType::Symlink, attr)?;
+        inode.set_nlink(1);
+        if target.len() < self.geo.maxsymlinklen as usize {
+            inode.set_inline(&self.geo, target)?;
+            inode.set_size(target.len() as u64);
+        } else if let Err(e) = self.write_inode_data(&mut inode, 0, target, false) {
+            let _ = self.truncate_inode(&mut inode, 0);
+            self.free_inode(inode.ino, false)?;
+            return Err(e);
+        }
+        inode.write(self.dev.as_mut(), &self.geo)?;
+        if let Err(e) = self.dir_add(parent, name, inode.ino, dt::DT_LNK) {
+            self.truncate_inode(&mut inode, 0)?;
+            self.free_inode(inode.ino, false)?;
+            return Err(e);
+        }
+        Ok(inode.ino)
+    }
+
+    /// Adds a hard link `name` in `parent` to existing non-directory `target`.
+    pub fn link(&mut self, parent: Ino, name: &[u8], target: Ino) -> Result<()> {
+        check_name(name)?;
+        self.parent_dir(parent)?;
+        let mut t = self.allocated_inode(target)?;
+        if t.is_dir() {
+            return Err(Error::IsADirectory { path: format!("inode {target}") });
+        }
+        if t.nlink() >= i16::MAX {
+            return Err(Error::InvalidInput(format!("inode {target} has too many links")));
+        }
+        if self.dir_lookup(parent, name)?.is_some() {
+            return Err(Error::Exists { path: String::from_utf8_lossy(name).into_owned() });
+        }
+        self.dir_add(parent, name, target, t.file_type().dt())?;
+        t.set_nlink(t.nlink() + 1);
+        t.set_ctime(self.now());
+        t.write(self.dev.as_mut(), &self.geo)
+    }
+
+    /// Removes a non-directory name; the inode is freed with its last link.
+    pub fn unlink(&mut self, parent: Ino, name: &[u8]) -> Result<()> {
+        check_name(name)?;
+        self.parent_dir(parent)?;
+        let ino = self
+            .dir_lookup(parent, name)?
+            .ok_or_else(|| Error::NotFound { path: String::from_utf8_lossy(name).into_owned() })?;
+        let mut inode = self.allocated_inode(ino)?;
+        if inode.is_dir() {
+            return Err(Error::IsADirectory { path: String::from_utf8_lossy(name).into_owned() });
+        }
+        self.dir_remove(parent, name)?;
+        self.drop_link(&mut inode)
+    }
+
+    fn drop_link(&mut self, inode: &mut Inode) -> Result<()> {
+        let n = inode.nlink() - 1;
+        if n <= 0 {
+            self.truncate_inode(inode, 0)?;
+            self.clear_xattrs(inode)?;
+            self.free_inode(inode.ino, false)
+        } else {
+            inode.set_nlink(n);
+            inode.set_ctime(self.now());
+            inode.write(self.dev.as_mut(), &self.geo)
+        }
+    }
+
+    /// Removes an empty directory.
+    pub fn rmdir(&mut self, parent: Ino, name: &[u8]) -> Result<()> {
+        check_name(name)?;
+        let ino = self
+            .dir_lookup(parent, name)?
+            .ok_or_else(|| Error::NotFound { path: String::from_utf8_lossy(name).into_owned() })?;
+        let mut inode = self.allocated_inode(ino)?;
+        if !inode.is_dir() {
+            return Err(Error::NotADirectory { path: String::from_utf8_lossy(name).into_owned() });
+        }
+        if self.read_dir(ino)?.iter().any(|e| e.name != b"." && e.name != b"..") {
+            return Err(Error::NotEmpty { path: String::from_utf8_lossy(name).into_owned() });
+        }
+        self.dir_remove(parent, name)?;
+        self.truncate_inode(&mut inode, 0)?;
+        self.clear_xattrs(&mut inode)?;
+        self.free_inode(ino, true)?;
+        let mut p = self.parent_dir(parent)?;
+        p.set_nlink(p.nlink() - 1);
+        let now = self.now();
+        p.set_mtime(now);
+        p.set_ctime(now);
+        p.write(self.dev.as_mut(), &self.geo)
+    }
+
+    /// Whether directory `anc` is `ino` or one of its ancestors.
+    fn is_ancestor(&self, anc: Ino, mut ino: Ino) -> Result<bool> {
+        for _ in 0..self.geo.ninodes.min(1 << 20) {
+            if ino == anc {
+                return Ok(true);
+            }
+            if ino == Ino::ROOT {
+                return Ok(false);
+            }
+            ino = self.dir_lookup(ino, b"..")?.ok_or_else(|| {
+                Error::corrupt(CorruptKind::BadDirEntry, Location::Inode(ino), "directory has no '..' entry")
+            })?;
+        }
+        Err(Error::corrupt(CorruptKind::Loop, Location::Inode(ino), "'..' chain does not reach the root"))
+    }
+
+    /// Renames `sname` in `sp` to `dname` in `dp`, replacing a target of the
+    /// same kind (an empty directory for a directory), keeping `..` and
+    /// link counts right.
+    pub fn rename(&mut self, sp: Ino, sname: &[u8], dp: Ino, dname: &[u8]) -> Result<()> {
+        check_name(sname)?;
+        check_name(dname)?;
+        self.parent_dir(sp)?;
+        self.parent_dir(dp)?;
+        let ino = self
+            .dir_lookup(sp, sname)?
+            .ok_or_else(|| Error::NotFound { path: String::from_utf8_lossy(sname).into_owned() })?;
+        let inode = self.allocated_inode(ino)?;
+        let is_dir = inode.is_dir();
+        if is_dir && sp != dp && self.is_ancestor(ino, dp)? {
+            return Err(Error::InvalidInput("cannot move a directory into itself".into()));
+        }
+        if let Some(existing) = self.dir_lookup(dp, dname)? {
+            if existing == ino {
+                return Ok(());
+            }
+            let ex = self.allocated_inode(existing)?;
+            match (is_dir, ex.is_dir()) {
+                (true, true) => self.rmdir(dp, dname)?,
+                (false, false) => self.unlink(dp, dname)?,
+                (true, false) => return Err(Error::NotADirectory { path: String::from_utf8_lossy(dname).into_owned() }),
+                (false, true) => return Err(Error::IsADirectory { path: String::from_utf8_lossy(dname).into_owned() }),
+            }
+        }
+        self.dir_add(dp, dname, ino, inode.file_type().dt())?;
+        self.dir_remove(sp, sname)?;
+        if is_dir && sp != dp {
+            self.dir_set(ino, b"..", dp)?;
+            let mut s = self.parent_dir(sp)?;
+            s.set_nlink(s.nlink() - 1);
+            s.write(self.dev.as_mut(), &self.geo)?;
+            let mut d = self.parent_dir(dp)?;
+            d.set_nlink(d.nlink() + 1);
+            d.write(self.dev.as_mut(), &self.geo)?;
+        }
+        let mut i = self.allocated_inode(ino)?;
+        i.set_ctime(self.now());
+        i.write(self.dev.as_mut(), &self.geo)
+    }
+
+    /// Changes attributes.
+    pub fn set_attr(&mut self, ino: Ino, a: &SetAttr) -> Result<()> {
+        self.begin()?;
+        let mut i = self.allocated_inode(ino)?;
+        if let Some(p) = a.perm {
+            i.set_mode((i.mode() & !0o7777) | (p & 0o7777));
+        }
+        if let Some(u) = a.uid {
+            i.set_uid(u);
+        }
+        if let Some(g) = a.gid {
+            i.set_gid(g);
+        }
+        if let Some(t) = a.atime {
+            i.set_atime(t);
+        }
+        if let Some(t) = a.mtime {
+            i.set_mtime(t);
+        }
+        if let Some(t) = a.birthtime {
+            i.set_birthtime(t);
+        }
+        if let Some(f) = a.flags {
+            i.set_flags(f);
+        }
+        i.set_ctime(self.now());
+        i.write(self.dev.as_mut(), &self.geo)
+    }
+
+    // ---- directories ---------------------------------------------------------
+
+    /// Adds an entry (the name must not exist yet).
+    fn dir_add(&mut self, dir: Ino, name: &[u8], ino: Ino, dtype: u8) -> Result<()> {
+        let mut d = self.parent_dir(dir)?;
+        let need = direct_size(name.len());
+        let e = self.geo.endian;
+        let size = d.size();
+        let start = self.w.as_ref().and_then(|w| w.room_hint.get(&dir).copied()).unwrap_or(0).min(size);
+        let extents = self.extents(&d)?;
+        let mut chunk = vec![0u8; DIRBLKSIZ];
+        let mut off = start - start % DIRBLKSIZ as u64;
+        while off + DIRBLKSIZ as u64 <= size {
+            self.read_at(&d, &extents, off, &mut chunk)?;
+            let (entries, bad) = dir::parse_chunk(&chunk, off, e);
+            if let Some((at, why)) = bad {
+                return Err(Error::corrupt(CorruptKind::BadDirEntry, Location::DirEntry { dir, offset: at }, why.to_string()));
+            }
+            for ent in &entries {
+                let used = if ent.ino.0 == 0 { 0 } else { direct_size(ent.name.len()) };
+                if usize::from(ent.reclen) - used < need {
+                    continue;
+                }
+                let pos = (ent.offset - off) as usize;
+                if used == 0 {
+                    dir::encode_entry(&mut chunk[pos..], ino, ent.reclen, dtype, name, e);
+                } else {
+                    dir::encode_entry(&mut chunk[pos..], ent.ino, used as u16, ent.dtype, &ent.name, e);
+                    let rest = ent.reclen - used as u16;
+                    dir::encode_entry(&mut chunk[pos + used..], ino, rest, dtype, name, e);
+                }
+                self.write_inode_data(&mut d, off, &chunk, true)?;
+                self.touch_dir(&mut d)?;
+                if let Some(w) = self.w.as_mut() {
+                    w.room_hint.insert(dir, off);
+                }
+                return Ok(());
+            }
+            off += DIRBLKSIZ as u64;
+        }
+        // No room: a new chunk at the end holding just this entry.
+        chunk.fill(0);
+        dir::encode_entry(&mut chunk, ino, DIRBLKSIZ as u16, dtype, name, e);
+        self.write_inode_data(&mut d, size, &chunk, true)?;
+        self.touch_dir(&mut d)?;
+        if let Some(w) = self.w.as_mut() {
+            w.room_hint.insert(dir, size);
+        }
+        Ok(())
+    }
+
+    fn touch_dir(&mut self, d: &mut Inode) -> Result<()> {
+        let now = self.now();
+        d.set_mtime(now);
+        d.set_ctime(now);
+        d.write(self.dev.as_mut(), &self.geo)
+    }
+
+    /// Finds the chunk and entry of `name`: (chunk offset, chunk, entries index).
+    fn dir_find(&self, d: &Inode, name: &[u8]) -> Result<(u64, Vec<u8>, Vec<dir::RawEntry>, usize)> {
+        let extents = self.extents(d)?;
+        let mut chunk = vec![0u8; DIRBLKSIZ];
+        let mut off = 0;
+        while off + DIRBLKSIZ as u64 <= d.size() {
+            self.read_at(d, &extents, off, &mut chunk)?;
+            let (entries, _) = dir::parse_chunk(&chunk, off, self.geo.endian);
+            if let Some(i) = entries.iter().position(|x| x.ino.0 != 0 && x.name == name) {
+                return Ok((off, chunk, entries, i));
+            }
+            off += DIRBLKSIZ as u64;
+        }
+        Err(Error::NotFound { path: String::from_utf8_lossy(name).into_owned() })
+    }
+
+    /// Removes the entry `name`, merging its space into the previous entry.
+    fn dir_remove(&mut self, dir: Ino, name: &[u8]) -> Result<()> {
+        let mut d = self.parent_dir(dir)?;
+        let (off, mut chunk, entries, i) = self.dir_find(&d, name)?;
+        let e = self.geo.endian;
+        let ent = &entries[i];
+        if i == 0 {
+            // The first entry of a chunk cannot merge backwards: empty it.
+            dir::encode_entry(&mut chunk, Ino(0), ent.reclen, 0, b"", e);
+        } else {
+            let prev = &entries[i - 1];
+            let pos = (prev.offset - off) as usize;
+            let reclen = prev.reclen + ent.reclen;
+            dir::encode_entry(&mut chunk[pos..], prev.ino, reclen, prev.dtype, &prev.name, e);
+        }
+        self.write_inode_data(&mut d, off, &chunk, true)?;
+        if let Some(w) = self.w.as_mut() {
+            let h = w.room_hint.entry(dir).or_insert(off);
+            *h = (*h).min(off);
+        }
+        self.touch_dir(&mut d)
+    }
+
+    /// Points the existing entry `name` at another inode.
+    fn dir_set(&mut self, dir: Ino, name: &[u8], ino: Ino) -> Result<()> {
+        let mut d = self.parent_dir(dir)?;
+        let (off, mut chunk, entries, i) = self.dir_find(&d, name)?;
+        let ent = &entries[i];
+        let pos = (ent.offset - off) as usize;
+        dir::encode_entry(&mut chunk[pos..], ino, ent.reclen, ent.dtype, &ent.name, self.geo.endian);
+        self.write_inode_data(&mut d, off, &chunk, true)
+    }
+
+    // ---- file data -----------------------------------------------------------
+
+    /// Writes `data` at `offset` of a regular file, growing it as needed.
+    pub fn write_file(&mut self, ino: Ino, offset: u64, data: &[u8]) -> Result<()> {
+        let mut inode = self.allocated_inode(ino)?;
+        if inode.file_type() != FileType::Regular {
+            return Err(Error::InvalidInput(format!("inode {ino} is not a regular file")));
+        }
+        let r = self.write_inode_data(&mut inode, offset, data, false);
+        let now = self.now();
+        inode.set_mtime(now);
+        inode.set_ctime(now);
+        // Whatever was written (all or part) is recorded in the inode.
+        inode.write(self.dev.as_mut(), &self.geo)?;
+        r
+    }
+
+    /// Sets a regular file's size, freeing blocks past it or leaving a hole.
+    pub fn truncate(&mut self, ino: Ino, size: u64) -> Result<()> {
+        let mut inode = self.allocated_inode(ino)?;
+        if inode.file_type() != FileType::Regular {
+            return Err(Error::InvalidInput(format!("inode {ino} is not a regular file")));
+        }
+        if size > inode.size() {
+            // Extending: allocate the block holding the new last byte, as
+            // FreeBSD does, so the file never ends in a hole.
+            self.write_inode_data(&mut inode, size - 1, &[0], false)?;
+        } else {
+            self.truncate_inode(&mut inode, size)?;
+        }
+        let now = self.now();
+        inode.set_mtime(now);
+        inode.set_ctime(now);
+        inode.write(self.dev.as_mut(), &self.geo)
+    }
+
+    /// Fragments the block at `lbn` needs for a file of `size` bytes.
+    fn frags_for(&self, size: u64, lbn: u64) -> u32 {
+        (self.geo.blksize(size, lbn) >> self.geo.fshift) as u32
+    }
+
+    fn alloc_frags(&mut self, pref: Frag, n: u32) -> Result<Frag> {
+        self.with_alloc(|a, dev, geo| a.alloc(dev, geo, pref, n))
+    }
+
+    fn free_frags(&mut self, addr: Frag, n: u32) -> Result<()> {
+        self.with_alloc(|a, dev, geo| a.free(dev, geo, addr, n))
+    }
+
+    fn extend_frags(&mut self, addr: Frag, old: u32, new: u32) -> Result<bool> {
+        self.with_alloc(|a, dev, geo| a.extend_in_place(dev, geo, addr, old, new))
+    }
+
+    fn add_blocks(&self, inode: &mut Inode, frags: i64) {
+        let sectors = frags * (i64::from(self.geo.fsize) / 512);
+        let v = (inode.blocks() as i64 + sectors).max(0) as u64;
+        inode.set_blocks(v);
+    }
+
+    /// Preferred place for a new block of `inode` after `prev`.
+    fn pref(&mut self, inode: &Inode, prev: u64, meta: bool) -> Result<Frag> {
+        if prev != 0 {
+            return Ok(Frag(prev + u64::from(self.geo.frag)));
+        }
+        let c = self.geo.ino_to_cg(inode.ino).0;
+        let metaspace = u64::try_from(self.sb.fs.fs_metaspace).unwrap_or(0);
+        Ok(Allocator::zone_start(&self.geo, metaspace, c, meta))
+    }
+
+    /// The core of every data write: maps (allocating) each block the range
+    /// touches, keeps the fragment rules, writes the bytes, updates size
+    /// and block count in `inode` (the caller writes the inode).
+    fn write_inode_data(&mut self, inode: &mut Inode, offset: u64, data: &[u8], meta: bool) -> Result<()> {
+        self.begin()?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let end = offset
+            .checked_add(data.len() as u64)
+            .filter(|&e| e <= self.geo.maxfilesize)
+            .ok_or_else(|| Error::InvalidInput(format!("write past the largest file size {}", self.geo.maxfilesize)))?;
+        let bsize = self.geo.bsize64();
+        let old_size = inode.size();
+        let new_size = old_size.max(end);
+        // A fragment tail that stops being the last block must become whole.
+        let old_last = old_size.div_ceil(bsize);
+        if old_size > 0 && old_last <= NDADDR as u64 && new_size > old_last * bsize {
+            let lbn = old_last - 1;
+            self.resize_block(inode, lbn, old_size, self.geo.frag, meta)?;
+        }
+        let mut cache = IndirectCache::default();
+        let first = offset / bsize;
+        let last = (end - 1) / bsize;
+        let mut written_to = offset;
+        let mut result = Ok(());
+        for lbn in first..=last {
+            let blk_start = lbn * bsize;
+            let from = offset.max(blk_start);
+            let to = end.min(blk_start + bsize);
+            let want = self.frags_for(new_size, lbn);
+            let addr = match self.map_alloc(inode, lbn, want, old_size, meta, &mut cache) {
+                Ok(a) => a,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let src = &data[(from - offset) as usize..(to - offset) as usize];
+            let pos = self.geo.frag_offset(addr) + (from - blk_start);
+            if let Err(e) = io::write_all(self.dev.as_mut(), pos, src) {
+                result = Err(e);
+                break;
+            }
+            written_to = to;
+        }
+        cache.flush(self)?;
+        let recorded = if result.is_ok() { new_size } else { old_size.max(written_to.min(new_size)) };
+        if recorded > old_size {
+            inode.set_size(recorded);
+        }
+        result
+    }
+
+    /// Grows (or shrinks) a direct block of `inode` to `frags` fragments,
+    /// moving its data when it cannot grow in place.
+    fn resize_block(&mut self, inode: &mut Inode, lbn: u64, size: u64, frags: u32, meta: bool) -> Result<Frag> {
+        let i = lbn as usize;
+        let cur = inode.db(i);
+        let have = self.frags_for(size, lbn).max(1);
+        if cur == 0 {
+            let prev = if i > 0 { inode.db(i - 1) } else { 0 };
+            let pref = self.pref(inode, prev, meta)?;
+            let a = self.alloc_frags(pref, frags)?;
+            self.zero_frags(a, frags)?;
+            inode.set_db(i, a.0);
+            self.add_blocks(inode, i64::from(frags));
+            return Ok(a);
+        }
+        if frags <= have {
+            return Ok(Frag(cur));
+        }
+        if self.extend_frags(Frag(cur), have, frags)? {
+            self.zero_range(Frag(cur + u64::from(have)), frags - have)?;
+            self.add_blocks(inode, i64::from(frags - have));
+            return Ok(Frag(cur));
+        }
+        let a = self.alloc_frags(Frag(cur), frags)?;
+        let mut buf = vec![0u8; (frags << self.geo.fshift) as usize];
+        let old_bytes = (have << self.geo.fshift) as usize;
+        io::read_exact(self.dev.as_ref(), self.geo.frag_offset(Frag(cur)), &mut buf[..old_bytes])?;
+        io::write_all(self.dev.as_mut(), self.geo.frag_offset(a), &buf)?;
+        inode.set_db(i, a.0);
+        self.free_frags(Frag(cur), have)?;
+        self.add_blocks(inode, i64::from(frags) - i64::from(have));
+        Ok(a)
+    }
+
+    fn zero_frags(&mut self, a: Frag, n: u32) -> Result<()> {
+        self.zero_range(a, n)
+    }
+
+    fn zero_range(&mut self, a: Frag, n: u32) -> Result<()> {
+        let buf = vec![0u8; (n << self.geo.fshift) as usize];
+        io::write_all(self.dev.as_mut(), self.geo.frag_offset(a), &buf)
+    }
+
+    /// The address of logical block `lbn`, allocated with `want` fragments if
+    /// missing (indirect blocks too).
+    fn map_alloc(
+        &mut self,
+        inode: &mut Inode,
+        lbn: u64,
+        want: u32,
+        old_size: u64,
+        meta: bool,
+        cache: &mut IndirectCache,
+    ) -> Result<Frag> {
+        if lbn < NDADDR as u64 {
+            return self.resize_block(inode, lbn, old_size, want, meta);
+        }
+        let path = indirect_path(self.geo.nindir, lbn)
+            .ok_or_else(|| Error::InvalidInput(format!("block {lbn} is beyond the triple indirect range")))?;
+        let (level, idx) = path;
+        let mut ptr = inode.ib(level - 1);
+        if ptr == 0 {
+            let prev = inode.db(NDADDR - 1);
+            let pref = self.pref(inode, prev, true)?;
+            let a = self.alloc_frags(pref, self.geo.frag)?;
+            self.zero_frags(a, self.geo.frag)?;
+            self.add_blocks(inode, i64::from(self.geo.frag));
+            inode.set_ib(level - 1, a.0);
+            ptr = a.0;
+        }
+        for (depth, &k) in idx.iter().enumerate() {
+            let last = depth + 1 == idx.len();
+            let entries = cache.get(self, Frag(ptr))?;
+            let next = entries.get(k).copied().unwrap_or(0);
+            if next != 0 {
+                if !self.geo.frags_in_range(Frag(next), u64::from(self.geo.frag)) {
+                    return Err(Error::corrupt(
+                        CorruptKind::BadBlockPointer,
+                        Location::Block { ino: inode.ino, frag: Frag(next) },
+                        "indirect pointer outside the file system",
+                    ));
+                }
+                ptr = next;
+                continue;
+            }
+            let prev = if k > 0 { entries.get(k - 1).copied().unwrap_or(0) } else { ptr };
+            let pref = self.pref(inode, prev, !last)?;
+            let a = self.alloc_frags(pref, self.geo.frag)?;
+            if !last {
+                self.zero_frags(a, self.geo.frag)?;
+            }
+            self.add_blocks(inode, i64::from(self.geo.frag));
+            cache.set(self, Frag(ptr), k, a.0)?;
+            if last && lbn * self.geo.bsize64() >= old_size {
+                // A brand-new data block: the caller writes only part of it,
+                // the rest must read as zeros.
+                self.zero_frags(a, self.geo.frag)?;
+            }
+            ptr = a.0;
+        }
+        Ok(Frag(ptr))
+    }
+
+    /// Frees everything past `size` and zeroes the tail of the last block.
+    fn truncate_inode(&mut self, inode: &mut Inode, size: u64) -> Result<()> {
+        self.begin()?;
+        if inode.file_type() == FileType::Symlink && inode.is_fast_symlink(&self.geo) {
+            inode.set_inline(&self.geo, &[])?;
+            inode.set_size(0);
+            return Ok(());
+        }
+        let bsize = self.geo.bsize64();
+        let old_size = inode.size();
+        if size >= old_size {
+            inode.set_size(size);
+            return Ok(());
+        }
+        let keep = size.div_ceil(bsize);
+        for i in 0..NDADDR {
+            let a = inode.db(i);
+            if a == 0 {
+                continue;
+            }
+            let have = self.frags_for(old_size, i as u64).max(1);
+            if (i as u64) >= keep {
+                self.free_frags(Frag(a), have)?;
+                inode.set_db(i, 0);
+                self.add_blocks(inode, -i64::from(have));
+            } else if i as u64 + 1 == keep {
+                let need = self.frags_for(size, i as u64).max(1);
+                if need < have {
+                    self.free_frags(Frag(a + u64::from(need)), have - need)?;
+                    self.add_blocks(inode, -i64::from(have - need));
+                }
+                let tail = size % bsize;
+                if tail != 0 {
+                    let zero_len = (u64::from(need) << self.geo.fshift) - tail;
+                    let z = vec![0u8; zero_len as usize];
+                    io::write_all(self.dev.as_mut(), self.geo.frag_offset(Frag(a)) + tail, &z)?;
+                }
+            }
+        }
+        let spans = [NDADDR as u64, NDADDR as u64 + self.geo.nindir, NDADDR as u64 + self.geo.nindir + self.geo.nindir.saturating_mul(self.geo.nindir)];
+        for level in 0..3 {
+            let a = inode.ib(level);
+            if a == 0 {
+                continue;
+            }
+            let (freed, empty) = self.free_tree(Frag(a), level as u32 + 1, spans[level], keep, size)?;
+            self.add_blocks(inode, -(freed as i64));
+            if empty {
+                inode.set_ib(level, 0);
+            }
+        }
+        if keep > 0 && keep > NDADDR as u64 && size % bsize != 0 {
+            // Zero the tail of the last (indirect-mapped) block.
+            let lbn = keep - 1;
+            let ext = self.extents(inode)?;
+            if let Some(e) = ext.iter().find(|e| e.lbn <= lbn && lbn < e.lbn + e.len.div_ceil(bsize)) {
+                let blk = Frag(e.addr.0 + ((lbn - e.lbn) << self.geo.fragshift));
+                let tail = size % bsize;
+                let z = vec![0u8; (bsize - tail) as usize];
+                io::write_all(self.dev.as_mut(), self.geo.frag_offset(blk) + tail, &z)?;
+            }
+        }
+        inode.set_size(size);
+        Ok(())
+    }
+
+    /// Frees the part of an indirect tree mapping blocks at or past `keep`.
+    /// Returns (fragments freed, whether this indirect block is now unused
+    /// and was freed).
+    fn free_tree(&mut self, addr: Frag, level: u32, first_lbn: u64, keep: u64, _size: u64) -> Result<(u64, bool)> {
+        let frag = self.geo.frag;
+        let mut ptrs = bmap::read_indirect(self.dev.as_ref(), &self.geo, Ino(0), addr)?;
+        let per = self.geo.nindir.saturating_pow(level - 1);
+        let mut freed = 0u64;
+        let mut changed = false;
+        for (k, p) in ptrs.iter_mut().enumerate() {
+            if *p == 0 {
+                continue;
+            }
+            let lbn = first_lbn + k as u64 * per;
+            let span_end = lbn.saturating_add(per);
+            if span_end <= keep {
+                continue;
+            }
+            if level == 1 {
+                self.free_frags(Frag(*p), frag)?;
+                freed += u64::from(frag);
+                *p = 0;
+                changed = true;
+            } else {
+                let (f, empty) = self.free_tree(Frag(*p), level - 1, lbn, keep, _size)?;
+                freed += f;
+                if empty {
+                    *p = 0;
+                    changed = true;
+                }
+            }
+        }
+        if ptrs.iter().all(|&p| p == 0) {
+            self.free_frags(addr, frag)?;
+            return Ok((freed + u64::from(frag), true));
+        }
+        if changed {
+            let buf = encode_pointers(&self.geo, &ptrs);
+            io::write_all(self.dev.as_mut(), self.geo.frag_offset(addr), &buf)?;
+        }
+        Ok((freed, false))
+    }
+
+    // ---- extended attributes -----------------------------------------------
+
+    /// Sets (adds or replaces) an extended attribute (UFS2 only).
+    pub fn set_xattr(&mut self, ino: Ino, ns: Namespace, name: &[u8], value: &[u8]) -> Result<()> {
+        let inode = self.allocated_inode(ino)?;
+        let mut attrs = self.xattrs(&inode)?;
+        attrs.retain(|a| !(a.namespace == ns && a.name == name));
+        attrs.push(Xattr { namespace: ns, name: name.to_vec(), value: value.to_vec() });
+        self.store_xattrs(inode, &attrs)
+    }
+
+    /// Removes an extended attribute; not finding it is an error.
+    pub fn remove_xattr(&mut self, ino: Ino, ns: Namespace, name: &[u8]) -> Result<()> {
+        let inode = self.allocated_inode(ino)?;
+        let mut attrs = self.xattrs(&inode)?;
+        let n = attrs.len();
+        attrs.retain(|a| !(a.namespace == ns && a.name == name));
+        if attrs.len() == n {
+            return Err(Error::NotFound { path: format!("{}.{}", ns.prefix(), String::from_utf8_lossy(name)) });
+        }
+        self.store_xattrs(inode, &attrs)
+    }
+
+    fn clear_xattrs(&mut self, inode: &mut Inode) -> Result<()> {
+        if inode.extsize() == 0 {
+            return Ok(());
+        }
+        self.write_ext_area(inode, &[])
+    }
+
+    fn store_xattrs(&mut self, mut inode: Inode, attrs: &[Xattr]) -> Result<()> {
+        if self.geo.version != UfsVersion::Ufs2 {
+            return Err(Error::Unsupported("extended attributes need UFS2".into()));
+        }
+        let area = xattr::encode(attrs, self.geo.endian)?;
+        if area.len() as u64 > NXADDR as u64 * self.geo.bsize64() {
+            return Err(Error::NoSpace(format!(
+                "extended attributes need {} bytes; the area holds {}",
+                area.len(),
+                NXADDR as u64 * self.geo.bsize64()
+            )));
+        }
+        self.write_ext_area(&mut inode, &area)?;
+        inode.set_ctime(self.now());
+        inode.write(self.dev.as_mut(), &self.geo)
+    }
+
+    /// Replaces the extended-attribute area with `area`, reallocating its
+    /// blocks with the fragment rules (`sblksize` on `di_extsize`).
+    fn write_ext_area(&mut self, inode: &mut Inode, area: &[u8]) -> Result<()> {
+        self.begin()?;
+        let bsize = self.geo.bsize64();
+        let old = u64::from(inode.extsize());
+        let mut blocks = [inode.extb(0), inode.extb(1)];
+        // Allocate the new blocks first so a failure changes nothing.
+        let mut new_blocks = [0u64; 2];
+        let mut taken: Vec<(Frag, u32)> = Vec::new();
+        for (i, nb) in new_blocks.iter_mut().enumerate() {
+            let start = i as u64 * bsize;
+            if (area.len() as u64) <= start {
+                continue;
+            }
+            let len = (area.len() as u64 - start).min(bsize);
+            let frags = len.div_ceil(u64::from(self.geo.fsize)) as u32;
+            let pref = self.pref(inode, 0, true)?;
+            match self.alloc_frags(pref, frags) {
+                Ok(a) => {
+                    let mut buf = vec![0u8; (frags << self.geo.fshift) as usize];
+                    buf[..len as usize].copy_from_slice(&area[start as usize..(start + len) as usize]);
+                    io::write_all(self.dev.as_mut(), self.geo.frag_offset(a), &buf)?;
+                    taken.push((a, frags));
+                    *nb = a.0;
+                }
+                Err(e) => {
+                    for (a, n) in taken {
+                        self.free_frags(a, n)?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        for (i, b) in blocks.iter_mut().enumerate() {
+            if *b == 0 {
+                continue;
+            }
+            let start = i as u64 * bsize;
+            let len = old.saturating_sub(start).min(bsize);
+            let frags = len.div_ceil(u64::from(self.geo.fsize)).max(1) as u32;
+            self.free_frags(Frag(*b), frags)?;
+            self.add_blocks(inode, -i64::from(frags));
+            *b = 0;
+        }
+        let added: u32 = taken.iter().map(|t| t.1).sum();
+        self.add_blocks(inode, i64::from(added));
+        inode.set_ext(area.len() as u32, new_blocks);
+        Ok(())
+    }
+}
+
+/// Which indirect level maps `lbn`, and the index at each level below the
+/// inode's pointer.
+fn indirect_path(nindir: u64, lbn: u64) -> Option<(usize, Vec<usize>)> {
+    let mut l = lbn.checked_sub(NDADDR as u64)?;
+    if l < nindir {
+        return Some((1, vec![l as usize]));
+    }
+    l -= nindir;
+    let n2 = nindir.checked_mul(nindir)?;
+    if l < n2 {
+        return Some((2, vec![(l / nindir) as usize, (l % nindir) as usize]));
+    }
+    l -= n2;
+    let n3 = n2.checked_mul(nindir)?;
+    if l < n3 {
+        return Some((3, vec![(l / n2) as usize, ((l / nindir) % nindir) as usize, (l % nindir) as usize]));
+    }
+    None
+}
+
+fn encode_pointers(geo: &crate::superblock::Geometry, ptrs: &[u64]) -> Vec<u8> {
+    let mut buf = vec![0u8; geo.bsize as usize];
+    for (k, &p) in ptrs.iter().enumerate() {
+        match geo.version {
+            UfsVersion::Ufs1 => {
+                crate::ondisk::wire::put_u32(&mut buf[k * 4..], geo.endian, p as u32);
+            }
+            UfsVersion::Ufs2 => {
+                crate::ondisk::wire::put_i64(&mut buf[k * 8..], geo.endian, p as i64);
+            }
+        }
+    }
+    buf
+}
+
+/// Indirect blocks read during one write, written back once at its end.
+#[derive(Default)]
+struct IndirectCache {
+    blocks: HashMap<Frag, (Vec<u64>, bool)>,
+}
+
+impl IndirectCache {
+    fn get(&mut self, fs: &Ufs, addr: Frag) -> Result<&Vec<u64>> {
+        if !self.blocks.contains_key(&addr) {
+            let p = bmap::read_indirect(fs.dev.as_ref(), &fs.geo, Ino(0), addr)?;
+            self.blocks.insert(addr, (p, false));
+        }
+        self.blocks
+            .get(&addr)
+            .map(|e| &e.0)
+            .ok_or_else(|| Error::InvalidInput(format!("indirect block {} missing from the cache", addr.0)))
+    }
+    fn set(&mut self, fs: &Ufs, addr: Frag, k: usize, v: u64) -> Result<()> {
+        self.get(fs, addr)?;
+        if let Some(e) = self.blocks.get_mut(&addr) {
+            if let Some(p) = e.0.get_mut(k) {
+                *p = v;
+                e.1 = true;
+            }
+        }
+        Ok(())
+    }
+    fn flush(self, fs: &mut Ufs) -> Result<()> {
+        for (addr, (ptrs, dirty)) in self.blocks {
+            if dirty {
+                let buf = encode_pointers(&fs.geo, &ptrs);
+                io::write_all(fs.dev.as_mut(), fs.geo.frag_offset(addr), &buf)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indirect_paths() {
+        assert_eq!(indirect_path(1024, 11), None);
+        assert_eq!(indirect_path(1024, 12), Some((1, vec![0])));
+        assert_eq!(indirect_path(1024, 12 + 1023), Some((1, vec![1023])));
+        assert_eq!(indirect_path(1024, 12 + 1024), Some((2, vec![0, 0])));
+        assert_eq!(indirect_path(1024, 12 + 1024 + 1024 * 1024), Some((3, vec![0, 0, 0])));
+    }
+}
