@@ -662,9 +662,12 @@ impl Ufs {
         let new_size = old_size.max(end);
         // A fragment tail that stops being the last block must become whole.
         let old_last = old_size.div_ceil(bsize);
+        // What is allocated now, for the fragment arithmetic below.
+        let mut alloc_size = old_size;
         if old_size > 0 && old_last <= NDADDR as u64 && new_size > old_last * bsize {
             let lbn = old_last - 1;
             self.resize_block(inode, lbn, old_size, self.geo.frag, meta)?;
+            alloc_size = old_last * bsize;
         }
         let mut cache = IndirectCache::default();
         let first = offset / bsize;
@@ -676,7 +679,7 @@ impl Ufs {
             let from = offset.max(blk_start);
             let to = end.min(blk_start + bsize);
             let want = self.frags_for(new_size, lbn);
-            let addr = match self.map_alloc(inode, lbn, want, old_size, meta, &mut cache) {
+            let addr = match self.map_alloc(inode, lbn, want, alloc_size, meta, &mut cache) {
                 Ok(a) => a,
                 Err(e) => {
                     result = Err(e);
