@@ -55,6 +55,30 @@ pub enum Cmd {
     Newfs(cmd::newfs::Args),
     /// Print and set raw fields of an image (fsdb-like, for scripts).
     Debug(cmd::debug::Args),
+    /// Build an image from directories and tar archives.
+    Makefs(cmd::makefs::Args),
+    /// Copy host files into the image.
+    Put(cmd::edit::PutArgs),
+    /// Create directories in the image.
+    Mkdir(cmd::edit::MkdirArgs),
+    /// Remove files (and with -r, trees) from the image.
+    Rm(cmd::edit::RmArgs),
+    /// Rename or move within the image.
+    Mv(cmd::edit::MvArgs),
+    /// Make hard or (with -s) symbolic links in the image.
+    Ln(cmd::edit::LnArgs),
+    /// Change permission bits.
+    Chmod(cmd::edit::ChmodArgs),
+    /// Change owner and group.
+    Chown(cmd::edit::ChownArgs),
+    /// Set times (creating empty files that do not exist).
+    Touch(cmd::edit::TouchArgs),
+    /// Set or remove an extended attribute (UFS2).
+    Setfattr(cmd::edit::SetfattrArgs),
+    /// Print extended attributes.
+    Getfattr(cmd::edit::GetfattrArgs),
+    /// Restore an image from an undo file written by fsck --undo.
+    Undo(cmd::undo::Args),
 }
 
 /// Runs the program with the given argv and returns the exit status.
@@ -88,5 +112,17 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::Fsck(a) => cmd::fsck::run(a),
         Cmd::Newfs(a) => cmd::newfs::run(a),
         Cmd::Debug(a) => cmd::debug::run(a),
+        Cmd::Makefs(a) => cmd::makefs::run(a),
+        Cmd::Put(a) => cmd::edit::put(a),
+        Cmd::Mkdir(a) => cmd::edit::mkdir(a),
+        Cmd::Rm(a) => cmd::edit::rm(a),
+        Cmd::Mv(a) => cmd::edit::mv(a),
+        Cmd::Ln(a) => cmd::edit::ln(a),
+        Cmd::Chmod(a) => cmd::edit::chmod(a),
+        Cmd::Chown(a) => cmd::edit::chown(a),
+        Cmd::Touch(a) => cmd::edit::touch(a),
+        Cmd::Setfattr(a) => cmd::edit::setfattr(a),
+        Cmd::Getfattr(a) => cmd::edit::getfattr(a),
+        Cmd::Undo(a) => cmd::undo::run(a),
     }
 }

@@ -166,7 +166,9 @@ impl Extractor<'_> {
                     },
                 })
             })?;
-            self.dirs.push((self.dest.clone(), inode));
+            let dest = self.dest.clone();
+            self.check_dots(&dest, &inode)?;
+            self.dirs.push((dest, inode));
         } else {
             let name = a
                 .path
@@ -195,7 +197,7 @@ impl Extractor<'_> {
             FileType::Directory => {
                 host(path, fs::create_dir(path))?;
                 self.dirs.push((path.to_path_buf(), inode.clone()));
-                Ok(())
+                self.check_dots(path, inode)
             }
             FileType::Regular => self.file(path, inode),
             FileType::Symlink => {
@@ -219,6 +221,27 @@ impl Extractor<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// The walk never extracts entries named `.` or `..`; say so when a
+    /// directory has such entries beyond its own two (a corrupt or hostile
+    /// image hiding a file under those names), rather than drop it silently.
+    fn check_dots(&mut self, path: &Path, inode: &Inode) -> Result<(), XError> {
+        let entries = self.fs.read_dir_inode(inode)?;
+        let dots = entries.iter().filter(|e| e.name == b".").count();
+        let dotdots = entries.iter().filter(|e| e.name == b"..").count();
+        let self_ok = entries.iter().any(|e| e.name == b"." && e.ino == inode.ino);
+        if dots != 1 || dotdots != 1 || !self_ok {
+            self.warn(
+                path,
+                &format!(
+                    "directory inode {} has {dots} entries named '.' and {dotdots} named '..' \
+                     (expected one each); those entries were not extracted",
+                    inode.ino
+                ),
+            );
+        }
+        Ok(())
     }
 
     fn warn(&mut self, path: &Path, msg: &str) {

@@ -208,11 +208,16 @@ fn json(fs: &Ufs, cg: Option<u32>) -> Result<serde_json::Value, String> {
     if let Some(c) = cg {
         let cgrp = fs.cg(CgIdx(c)).map_err(|e| e.to_string())?;
         let h = &cgrp.hdr;
+        // UFS1 keeps the inode count in the old 16-bit field (as dumpfs shows).
+        let niblk = match g.version {
+            UfsVersion::Ufs2 => i64::from(h.cg_niblk),
+            UfsVersion::Ufs1 => i64::from(h.cg_old_niblk),
+        };
         return Ok(json!({
             "cg": c,
             "magic": h.cg_magic,
             "ndblk": h.cg_ndblk,
-            "niblk": h.cg_niblk,
+            "niblk": niblk,
             "initediblk": h.cg_initediblk,
             "ndir": h.cg_cs[0], "nbfree": h.cg_cs[1], "nifree": h.cg_cs[2], "nffree": h.cg_cs[3],
             "frsum": h.cg_frsum,
@@ -320,7 +325,7 @@ fn dumpfs(fs: &Ufs, only: Option<u32>) -> Result<String, String> {
         );
         let _ = writeln!(
             s,
-            "superblock location\t{}\tid\t[ {:x} {:x} ]",
+            "superblock location\t{}\tid\t[ {:08x} {:08x} ]",
             f.fs_sblockloc, f.fs_id[0] as u32, f.fs_id[1] as u32
         );
         let _ = writeln!(

@@ -2,11 +2,14 @@
 
 pub mod cat;
 pub mod debug;
+pub mod edit;
 pub mod extract;
 pub mod fsck;
 pub mod info;
 pub mod ls;
+pub mod makefs;
 pub mod mtree;
 pub mod newfs;
 pub mod readlink;
 pub mod stat;
+pub mod undo;
