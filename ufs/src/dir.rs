@@ -209,3 +209,58 @@ mod tests {
         assert_eq!(bad, Some((0, BadEntry::RecLen(0))));
     }
 }
+
+/// Packs entries into `DIRBLKSIZ` chunks the way FreeBSD lays out a new
+/// directory: in order, each chunk's last entry taking the chunk's slack.
+/// Names must be valid (1..=255 bytes, no `/` or NUL).
+pub fn pack(entries: &[(&[u8], Ino, u8)], endian: Endian) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut chunk_start = 0usize;
+    let mut last: Option<usize> = None;
+    for (name, ino, dtype) in entries {
+        let need = direct_size(name.len());
+        let pos = out.len();
+        if pos + need > chunk_start + DIRBLKSIZ {
+            if let Some(l) = last {
+                // Stretch the previous chunk's last entry to its end.
+                let reclen = (chunk_start + DIRBLKSIZ - l) as u16;
+                let h = DirectHdr::decode(&out[l..], endian);
+                if let Some(mut h) = h {
+                    h.d_reclen = reclen;
+                    h.encode_into(&mut out[l..], endian);
+                }
+                out.resize(chunk_start + DIRBLKSIZ, 0);
+                chunk_start += DIRBLKSIZ;
+            }
+        }
+        let pos = out.len();
+        out.resize(pos + need, 0);
+        encode_entry(&mut out[pos..], *ino, need as u16, *dtype, name, endian);
+        last = Some(pos);
+    }
+    if let Some(l) = last {
+        let reclen = (chunk_start + DIRBLKSIZ - l) as u16;
+        if let Some(mut h) = DirectHdr::decode(&out[l..], endian) {
+            h.d_reclen = reclen;
+            h.encode_into(&mut out[l..], endian);
+        }
+        out.resize(chunk_start + DIRBLKSIZ, 0);
+    }
+    out
+}
+
+#[cfg(test)]
+mod pack_tests {
+    use super::*;
+
+    #[test]
+    fn packed_directories_parse_back() {
+        let names: Vec<Vec<u8>> = (0..300).map(|i| format!("name-{i}-{}", "x".repeat(i % 40)).into_bytes()).collect();
+        let entries: Vec<(&[u8], Ino, u8)> = names.iter().enumerate().map(|(i, n)| (n.as_slice(), Ino(i as u32 + 3), 8)).collect();
+        let data = pack(&entries, Endian::Big);
+        assert_eq!(data.len() % DIRBLKSIZ, 0);
+        let got = parse_all(Ino(2), &data, Endian::Big).expect("valid");
+        assert_eq!(got.len(), 300);
+        assert!(got.iter().zip(&names).all(|(e, n)| &e.name == n));
+    }
+}

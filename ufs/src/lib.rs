@@ -47,6 +47,7 @@ pub mod fsck;
 pub mod inode;
 pub mod io;
 pub mod newfs;
+pub mod populate;
 pub mod ondisk;
 pub mod superblock;
 pub mod units;

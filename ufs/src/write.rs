@@ -170,7 +170,7 @@ impl Ufs {
 
     // ---- nodes -------------------------------------------------------------
 
-    fn new_inode(&mut self, parent: Ino, kind: FileType, attr: &NewNode) -> Result<Inode> {
+    pub(crate) fn new_inode(&mut self, parent: Ino, kind: FileType, attr: &NewNode) -> Result<Inode> {
         let is_dir = kind == FileType::Directory;
         let ino = self.with_alloc(|a, dev, geo| {
             let pref = if is_dir { a.dir_cg(geo, parent) } else { geo.ino_to_cg(parent).0 };
@@ -197,6 +197,23 @@ impl Ufs {
             d.di_blksize = 0;
         }
         Ok(inode)
+    }
+
+    /// A fresh in-memory inode for directory `ino`, already allocated by
+    /// [`Ufs::new_inode`] (used by the tree builder, which writes the
+    /// directory's contents itself).
+    pub(crate) fn new_dir_shell(&mut self, ino: Ino, attr: &NewNode) -> Result<Inode> {
+        let old = Inode::read(self.dev.as_ref(), &self.geo, ino)?;
+        let mut inode = Inode::empty(ino, &self.geo);
+        inode.set_gen(old.gen());
+        inode.set_mode(FileType::Directory.mode_bits() | (attr.perm & 0o7777));
+        Ok(inode)
+    }
+
+    /// Empties a directory's data so it can be written anew (the root of a
+    /// fresh file system, rebuilt by the tree builder).
+    pub(crate) fn truncate_dir_for_rebuild(&mut self, inode: &mut Inode) -> Result<()> {
+        self.truncate_inode(inode, 0)
     }
 
     fn free_inode(&mut self, ino: Ino, was_dir: bool) -> Result<()> {
@@ -648,7 +665,7 @@ impl Ufs {
     /// The core of every data write: maps (allocating) each block the range
     /// touches, keeps the fragment rules, writes the bytes, updates size
     /// and block count in `inode` (the caller writes the inode).
-    fn write_inode_data(&mut self, inode: &mut Inode, offset: u64, data: &[u8], meta: bool) -> Result<()> {
+    pub(crate) fn write_inode_data(&mut self, inode: &mut Inode, offset: u64, data: &[u8], meta: bool) -> Result<()> {
         self.begin()?;
         if data.is_empty() {
             return Ok(());
@@ -666,7 +683,7 @@ impl Ufs {
         let mut alloc_size = old_size;
         if old_size > 0 && old_last <= NDADDR as u64 && new_size > old_last * bsize {
             let lbn = old_last - 1;
-            self.resize_block(inode, lbn, old_size, self.geo.frag, meta)?;
+            self.resize_block(inode, lbn, old_size, self.geo.frag, meta, 0..0)?;
             alloc_size = old_last * bsize;
         }
         let mut cache = IndirectCache::default();
@@ -679,7 +696,8 @@ impl Ufs {
             let from = offset.max(blk_start);
             let to = end.min(blk_start + bsize);
             let want = self.frags_for(new_size, lbn);
-            let addr = match self.map_alloc(inode, lbn, want, alloc_size, meta, &mut cache) {
+            let covered = (from - blk_start)..(to - blk_start);
+            let addr = match self.map_alloc(inode, lbn, want, alloc_size, meta, covered, &mut cache) {
                 Ok(a) => a,
                 Err(e) => {
                     result = Err(e);
@@ -704,7 +722,17 @@ impl Ufs {
 
     /// Grows (or shrinks) a direct block of `inode` to `frags` fragments,
     /// moving its data when it cannot grow in place.
-    fn resize_block(&mut self, inode: &mut Inode, lbn: u64, size: u64, frags: u32, meta: bool) -> Result<Frag> {
+    /// `covered` is the byte range of the block the caller writes next, which
+    /// need not be zeroed first.
+    fn resize_block(
+        &mut self,
+        inode: &mut Inode,
+        lbn: u64,
+        size: u64,
+        frags: u32,
+        meta: bool,
+        covered: std::ops::Range<u64>,
+    ) -> Result<Frag> {
         let i = lbn as usize;
         let cur = inode.db(i);
         let have = self.frags_for(size, lbn).max(1);
@@ -712,7 +740,7 @@ impl Ufs {
             let prev = if i > 0 { inode.db(i - 1) } else { 0 };
             let pref = self.pref(inode, prev, meta)?;
             let a = self.alloc_frags(pref, frags)?;
-            self.zero_frags(a, frags)?;
+            self.zero_except(a, 0, frags, &covered)?;
             inode.set_db(i, a.0);
             self.add_blocks(inode, i64::from(frags));
             return Ok(a);
@@ -721,7 +749,7 @@ impl Ufs {
             return Ok(Frag(cur));
         }
         if self.extend_frags(Frag(cur), have, frags)? {
-            self.zero_range(Frag(cur + u64::from(have)), frags - have)?;
+            self.zero_except(Frag(cur), have, frags, &covered)?;
             self.add_blocks(inode, i64::from(frags - have));
             return Ok(Frag(cur));
         }
@@ -737,12 +765,24 @@ impl Ufs {
     }
 
     fn zero_frags(&mut self, a: Frag, n: u32) -> Result<()> {
-        self.zero_range(a, n)
+        self.zero_except(a, 0, n, &(0..0))
     }
 
-    fn zero_range(&mut self, a: Frag, n: u32) -> Result<()> {
-        let buf = vec![0u8; (n << self.geo.fshift) as usize];
-        io::write_all(self.dev.as_mut(), self.geo.frag_offset(a), &buf)
+    /// Zeroes fragments `from..to` of the run at `a`, except the bytes in
+    /// `keep` (relative to `a`), which the caller is about to write: new
+    /// blocks must read as zeros, but writing them twice is wasted I/O.
+    fn zero_except(&mut self, a: Frag, from: u32, to: u32, keep: &std::ops::Range<u64>) -> Result<()> {
+        let start = u64::from(from) << self.geo.fshift;
+        let end = u64::from(to) << self.geo.fshift;
+        let pieces = [(start, keep.start.clamp(start, end)), (keep.end.clamp(start, end), end)];
+        let pieces = if keep.is_empty() { [(start, end), (end, end)] } else { pieces };
+        for (lo, hi) in pieces {
+            if hi > lo {
+                let buf = vec![0u8; (hi - lo) as usize];
+                io::write_all(self.dev.as_mut(), self.geo.frag_offset(a) + lo, &buf)?;
+            }
+        }
+        Ok(())
     }
 
     /// The address of logical block `lbn`, allocated with `want` fragments if
@@ -754,10 +794,11 @@ impl Ufs {
         want: u32,
         old_size: u64,
         meta: bool,
+        covered: std::ops::Range<u64>,
         cache: &mut IndirectCache,
     ) -> Result<Frag> {
         if lbn < NDADDR as u64 {
-            return self.resize_block(inode, lbn, old_size, want, meta);
+            return self.resize_block(inode, lbn, old_size, want, meta, covered);
         }
         let path = indirect_path(self.geo.nindir, lbn)
             .ok_or_else(|| Error::InvalidInput(format!("block {lbn} is beyond the triple indirect range")))?;
@@ -790,16 +831,15 @@ impl Ufs {
             let prev = if k > 0 { entries.get(k - 1).copied().unwrap_or(0) } else { ptr };
             let pref = self.pref(inode, prev, !last)?;
             let a = self.alloc_frags(pref, self.geo.frag)?;
-            if !last {
+            if last {
+                // A new data block: what the caller does not write must read
+                // as zeros.
+                self.zero_except(a, 0, self.geo.frag, &covered)?;
+            } else {
                 self.zero_frags(a, self.geo.frag)?;
             }
             self.add_blocks(inode, i64::from(self.geo.frag));
             cache.set(self, Frag(ptr), k, a.0)?;
-            if last && lbn * self.geo.bsize64() >= old_size {
-                // A brand-new data block: the caller writes only part of it,
-                // the rest must read as zeros.
-                self.zero_frags(a, self.geo.frag)?;
-            }
             ptr = a.0;
         }
         Ok(Frag(ptr))
