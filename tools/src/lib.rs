@@ -126,3 +126,15 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::Undo(a) => cmd::undo::run(a),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks argument definitions only when a subcommand is used;
+    /// this checks all of them at once.
+    #[test]
+    fn every_subcommand_definition_is_valid() {
+        super::Cli::command().debug_assert();
+    }
+}
