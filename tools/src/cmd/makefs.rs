@@ -287,6 +287,27 @@ fn f_reopen(path: &Path) -> Result<File, String> {
     File::open(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// A pax time: decimal seconds, optionally negative, with a fraction.
+fn pax_time(v: &str) -> Option<Timespec> {
+    let (neg, v) = match v.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, v),
+    };
+    let (s, f) = v.split_once('.').unwrap_or((v, ""));
+    let sec: i64 = s.parse().ok()?;
+    let digits: String = f.chars().take(9).collect();
+    let nsec: i64 = if digits.is_empty() { 0 } else { format!("{digits:0<9}").parse().ok()? };
+    Some(if neg {
+        if nsec == 0 {
+            ts(-sec, 0)
+        } else {
+            ts(-sec - 1, 1_000_000_000 - nsec)
+        }
+    } else {
+        ts(sec, nsec)
+    })
+}
+
 /// FreeBSD file flags by the names tar's SCHILY.fflags and mtree use.
 fn fflags(names: &str) -> u32 {
     names
@@ -315,14 +336,19 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
         let comps = components(&raw_path)?;
         let h = entry.header().clone();
         let mut flags = 0;
+        let mut mtime = ts(h.mtime().map_or(0, |t| i64::try_from(t).unwrap_or(0)), 0);
+        let mut atime = None;
         if let Ok(Some(exts)) = entry.pax_extensions() {
             for ext in exts.flatten() {
-                if ext.key() == Ok("SCHILY.fflags") {
-                    flags = fflags(ext.value().unwrap_or(""));
+                match (ext.key(), ext.value()) {
+                    (Ok("SCHILY.fflags"), Ok(v)) => flags = fflags(v),
+                    // pax times carry sign and nanoseconds the ustar field cannot.
+                    (Ok("mtime"), Ok(v)) => mtime = pax_time(v).unwrap_or(mtime),
+                    (Ok("atime"), Ok(v)) => atime = pax_time(v),
+                    _ => {}
                 }
             }
         }
-        let mtime = h.mtime().unwrap_or(0) as i64;
         let et = h.entry_type();
         let kind = match et {
             tar::EntryType::Directory => FileType::Directory,
@@ -342,9 +368,9 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
             uid: h.uid().unwrap_or(0) as u32,
             gid: h.gid().unwrap_or(0) as u32,
             rdev,
-            atime: Some(ts(mtime, 0)),
-            mtime: Some(ts(mtime, 0)),
-            ctime: Some(ts(mtime, 0)),
+            atime: Some(atime.unwrap_or(mtime)),
+            mtime: Some(mtime),
+            ctime: Some(mtime),
             birthtime: None,
             flags,
         };
@@ -687,6 +713,15 @@ fn build(a: &Args) -> Result<String, String> {
     }
     if let Some(spec) = &a.spec {
         apply_spec(&mut tree, spec)?;
+    }
+    if epoch.is_some() {
+        // Access and change times record when the build ran, not what was
+        // built: a reproducible image takes them from the modification time.
+        for n in &mut tree.nodes {
+            n.attr.atime = n.attr.mtime;
+            n.attr.ctime = n.attr.mtime;
+            n.attr.birthtime = n.attr.mtime;
+        }
     }
     let (nodes, holder) = flatten(&tree);
     // 2. Size.
