@@ -179,12 +179,13 @@ impl Inode {
     }
 
     /// For UFS2 with inode hashes on: `Some((stored, computed))` when the hash
-    /// of `bytes` (this inode's on-disk form) does not match. An all-zero
-    /// inode (never initialized or cleared) carries no hash.
+    /// of `bytes` (this inode's on-disk form) does not match. Like FreeBSD's
+    /// `ffs_verify_dinode_ckhash`, an unallocated inode (mode 0: never used,
+    /// or freshly initialized with only a generation number) is not checked.
     pub fn ckhash_mismatch(&self, bytes: &[u8], geo: &Geometry) -> Option<(u32, u32)> {
         match &self.raw {
             RawInode::V2(d) if geo.has_ckhash(ckhash::CK_INODE) => {
-                if bytes.iter().all(|&b| b == 0) {
+                if d.di_mode == 0 {
                     return None;
                 }
                 let computed = checkhash::compute(bytes, DI_CKHASH_OFFSET);
