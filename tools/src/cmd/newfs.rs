@@ -240,18 +240,33 @@ fn options(a: &Args) -> Result<(NewfsOptions, Generations), Refusal> {
 /// What is at the image path now.
 enum Target {
     Missing,
-    File(u64),
+    /// A regular file: its size, and whether it has no data blocks at all
+    /// (a file just made with truncate(1) reads as zeros everywhere).
+    File(u64, bool),
 }
 
 fn target(path: &Path) -> Result<Target, Refusal> {
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Target::Missing),
         Err(e) => Err(Refusal(format!("{}: {e}", path.display()))),
-        Ok(m) if m.is_file() => Ok(Target::File(m.len())),
+        Ok(m) if m.is_file() => Ok(Target::File(m.len(), all_hole(&m))),
         Ok(_) => Err(Refusal(format!(
             "{}: not a regular file (only image files are supported)",
             path.display()
         ))),
+    }
+}
+
+/// Whether a file has no data blocks, so it reads as zeros everywhere.
+fn all_hole(m: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        m.blocks() == 0
+    }
+    #[cfg(not(unix))]
+    {
+        m.len() == 0
     }
 }
 
@@ -289,13 +304,13 @@ fn execute(a: &Args) -> Result<(), Refusal> {
             )))
         }
         (Target::Missing, Some(b)) => (b, opts),
-        (Target::File(len), Some(b)) => {
+        (Target::File(len, _), Some(b)) => {
             // The layout refuses a size beyond the image, as newfs does.
             let mut o = opts;
             o.fs_size_sectors = Some(b / u64::from(sector));
             (*len, o)
         }
-        (Target::File(len), None) => (*len, opts),
+        (Target::File(len, _), None) => (*len, opts),
     };
     if matches!(existing, Target::Missing) {
         opts.fs_size_sectors = None;
@@ -310,7 +325,8 @@ fn execute(a: &Args) -> Result<(), Refusal> {
         return Ok(());
     }
 
-    let (file, fresh) = match existing {
+    // A new file, or one without data blocks, reads as zeros (and holds no file system).
+    let (file, reads_zero) = match existing {
         Target::Missing => {
             let f = std::fs::OpenOptions::new()
                 .read(true)
@@ -321,17 +337,17 @@ fn execute(a: &Args) -> Result<(), Refusal> {
                 .map_err(|e| Refusal(format!("{shown}: {e}")))?;
             (f, true)
         }
-        Target::File(_) => {
+        Target::File(_, hole) => {
             let f = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .open(path)
                 .map_err(|e| Refusal(format!("{shown}: {e}")))?;
-            (f, false)
+            (f, hole)
         }
     };
     let mut dev = FileDevice::from_file(file, true).map_err(|e| Refusal(e.to_string()))?;
-    if !fresh && !a.force {
+    if !reads_zero && !a.force {
         if let Some(kind) = existing_ufs(&dev) {
             return Err(Refusal(format!(
                 "{shown} already holds a {kind} file system; newfs would destroy \
@@ -340,7 +356,7 @@ fn execute(a: &Args) -> Result<(), Refusal> {
             )));
         }
     }
-    let mut zeroed = fresh;
+    let mut zeroed = reads_zero;
     if a.erase {
         let _ = writeln!(
             out,
@@ -389,4 +405,3 @@ fn erase(file: &File, len: u64) -> std::io::Result<()> {
     file.set_len(0)?;
     file.set_len(len)
 }
-
