@@ -1,0 +1,72 @@
+# Shared helpers for the bench/ scripts (sourced, not run).
+
+die() { echo "$(basename -- "$0"): $*" >&2; exit 1; }
+
+declare -A WALL RSS
+
+# measure NAME REPS OUTDIR PREP... ::: CMD...: runs PREP (untimed), then CMD
+# under /usr/bin/time -v, REPS times; keeps the best wall time (seconds) in
+# WALL[NAME] and that run's peak RSS (KiB) in RSS[NAME].
+measure() {
+    local name=$1 reps=$2 outdir=$3 best= rss= i t r
+    shift 3
+    local prep=()
+    while [ "$#" -gt 0 ] && [ "$1" != ":::" ]; do prep+=("$1"); shift; done
+    shift
+    [ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
+    for ((i = 0; i < reps; i++)); do
+        [ "${#prep[@]}" -eq 0 ] || "${prep[@]}"
+        /usr/bin/time -v -o "$outdir/$name.time" "$@" > "$outdir/$name.log" 2>&1 \
+            || { cat "$outdir/$name.log" "$outdir/$name.time" >&2; die "$name failed"; }
+        t=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0
+                for (k = 1; k <= n; k++) s = s * 60 + p[k]; print s }' "$outdir/$name.time")
+        r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$outdir/$name.time")
+        echo "  $name run $((i + 1)): ${t}s, ${r} KiB" >&2
+        if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$t rss=$r; fi
+    done
+    WALL[$name]=$best
+    RSS[$name]=$rss
+}
+
+# warm_tree DIR: reads every file once so timings are warm-cache.
+warm_tree() {
+    find "$1" -type f -print0 | xargs -0 cat > /dev/null 2>&1 || true
+}
+
+# gen_small_tree DIR NFILES NDIRS SEED [links]: NFILES files of 0-8 KiB in
+# NDIRS directories, contents and sizes from a fixed-seed generator, fixed
+# times and modes; with "links", every 1,000th file also gets a hard link
+# and every 500th a symlink. Cached: rebuilt only when the parameters change.
+gen_small_tree() {
+    local dir=$1 nfiles=$2 ndirs=$3 seed=$4 links=${5:-}
+    local params="nfiles=$nfiles ndirs=$ndirs seed=$seed links=$links"
+    if [ -f "$dir.params" ] && [ "$(cat "$dir.params")" = "$params" ]; then return; fi
+    rm -rf -- "$dir" "$dir.params"
+    mkdir -p -- "$dir"
+    echo "building $dir ($params) ..." >&2
+    perl -e '
+        use strict; use warnings;
+        my ($dir, $nfiles, $ndirs, $seed, $links) = @ARGV;
+        my $s = $seed;
+        sub rnd { $s = ($s * 16807) % 2147483647; return $s; }
+        my $pool = "";
+        $pool .= pack("N", rnd()) for 1 .. 262144;
+        mkdir sprintf("%s/d%03d", $dir, $_) or die "mkdir: $!" for 0 .. $ndirs - 1;
+        for my $i (0 .. $nfiles - 1) {
+            my $size = rnd() % 8193;
+            my $off = rnd() % (length($pool) - 8192);
+            my $p = sprintf("%s/d%03d/f%06d", $dir, $i % $ndirs, $i);
+            open(my $fh, ">", $p) or die "$p: $!";
+            binmode $fh;
+            print $fh substr($pool, $off, $size);
+            close $fh or die "$p: $!";
+            next unless $links eq "links";
+            link($p, sprintf("%s/d%03d/h%06d", $dir, ($i + 1) % $ndirs, $i)) or die "link: $!" if $i % 1000 == 0;
+            symlink(sprintf("../d%03d/f%06d", $i % $ndirs, $i), sprintf("%s/d%03d/s%06d", $dir, ($i + 2) % $ndirs, $i))
+                or die "symlink: $!" if $i % 500 == 0;
+        }
+    ' "$dir" "$nfiles" "$ndirs" "$seed" "$links"
+    find "$dir" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
+    find "$dir" -exec touch -h -d @1588334400 {} +
+    echo "$params" > "$dir.params"
+}

@@ -1,0 +1,85 @@
+#!/bin/bash
+# bench/makefs.sh WORKDIR [UFS-BINARY]
+#
+# Populate benchmark: building images of a tree, ufs makefs against its peers.
+#
+#   1. builds (once; cached in WORKDIR) a tree of NFILES (200,000) files of
+#      0-8 KiB in NDIRS (200) directories, fixed seed, with a hard link for
+#      every 1,000th file and a symlink for every 500th; and, when
+#      debootstrap works (MINBASE=1, the default), a Debian --variant=minbase
+#      tree (about 10,000 entries);
+#   2. times, in one run, warm cache, with /usr/bin/time -v (wall, peak RSS):
+#        ufs makefs IMAGE TREE                         (UFS2, sized to fit)
+#        makefs -t ffs -o version=2 -s SIZE IMAGE TREE (NetBSD makefs)
+#        mke2fs -q -t ext4 -d TREE IMAGE SIZE          (e2fsprogs)
+#        mkfs.xfs -q -p PROTO IMAGE                    (xfsprogs, proto file)
+#   3. checks ufs's image with `ufs fsck -n -f` (must be clean);
+#   4. prints a markdown table with ratios against NetBSD makefs.
+#
+# Environment: REPS (default 3), NFILES, NDIRS, MINBASE (1/0).
+set -euo pipefail
+export LC_ALL=C
+[ "$#" -ge 1 ] || { echo "usage: $0 WORKDIR [UFS-BINARY]" >&2; exit 2; }
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+mkdir -p -- "$1"
+work=$(cd -- "$1" && pwd)
+ufs=${2:-${CARGO_TARGET_DIR:-$here/../target}/release/ufs}
+REPS=${REPS:-3}
+NFILES=${NFILES:-200000}
+NDIRS=${NDIRS:-200}
+MINBASE=${MINBASE:-1}
+[ -x "$ufs" ] || die "ufs binary not found: $ufs (cargo build --release -p ufskit-tools)"
+for t in makefs mke2fs mkfs.xfs perl; do command -v "$t" > /dev/null || die "$t not found"; done
+
+small=$work/tree200k
+gen_small_tree "$small" "$NFILES" "$NDIRS" 20240501 links
+trees=("$small")
+if [ "$MINBASE" = 1 ]; then
+    mb=$work/minbase
+    if [ ! -f "$mb/.done" ]; then
+        command -v debootstrap > /dev/null || apt-get install -y -q debootstrap > /dev/null 2>&1 || true
+        if command -v debootstrap > /dev/null; then
+            rm -rf -- "$mb"
+            if debootstrap --variant=minbase bookworm "$mb" http://deb.debian.org/debian > "$work/debootstrap.log" 2>&1; then
+                touch "$mb/.done"
+            else
+                echo "makefs.sh: debootstrap failed (see $work/debootstrap.log); minbase skipped" >&2
+            fi
+        fi
+    fi
+    [ -f "$mb/.done" ] && trees+=("$mb")
+fi
+
+out=$work/out
+mkdir -p -- "$out"
+printf '| tree | entries | data | tool | wall s | peak RSS MiB | vs NetBSD makefs |\n|---|---|---|---|---|---|---|\n' > "$out/table.md"
+for tree in "${trees[@]}"; do
+    name=$(basename -- "$tree")
+    entries=$(find "$tree" | wc -l)
+    kb=$(du -sk --apparent-size "$tree" | cut -f1)
+    # A size every peer can fill: data rounded up, inode tables, slack.
+    size_mb=$(( kb * 2 / 1024 + entries * 2 / 1024 + 64 ))
+    warm_tree "$tree"
+    # xfs wants a proto file describing the tree.
+    proto=$out/$name.proto
+    perl "$here/xfs-proto.pl" "$tree" > "$proto"
+    for tool in ufs netbsd ext4 xfs; do
+        img=$out/$name.$tool.img
+        case $tool in
+            ufs) cmd=("$ufs" makefs "$img" "$tree") ;;
+            netbsd) cmd=(makefs -t ffs -o version=2 -s "${size_mb}m" "$img" "$tree") ;;
+            ext4) cmd=(mke2fs -q -F -t ext4 -d "$tree" "$img" "${size_mb}M") ;;
+            xfs) cmd=(mkfs.xfs -q -f -d "file=1,name=$img,size=${size_mb}m" -p "$proto") ;;
+        esac
+        measure "$name.$tool" "$REPS" "$out" rm -f -- "$img" ::: "${cmd[@]}"
+    done
+    "$ufs" fsck -n -f "$out/$name.ufs.img" > "$out/$name.fsck.txt" || die "ufs fsck -n -f of its own image failed: $out/$name.fsck.txt"
+    base=${WALL[$name.netbsd]}
+    for tool in ufs netbsd ext4 xfs; do
+        k=$name.$tool
+        printf '| %s | %s | %s MiB | %s | %s | %s | %sx |\n' "$name" "$entries" "$((kb / 1024))" "$tool" "${WALL[$k]}" \
+            "$((RSS[$k] / 1024))" "$(awk -v a="${WALL[$k]}" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" >> "$out/table.md"
+    done
+done
+cat "$out/table.md"
