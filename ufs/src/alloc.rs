@@ -39,7 +39,8 @@ pub struct Allocator {
     /// free, and below `frag_hint` none has free fragments either. They keep
     /// searches from rescanning the full part of a group.
     block_hint: Vec<u64>,
-    frag_hint: Vec<u64>,
+    /// Per group and run length n: no block below has a free run of n.
+    frag_hint: Vec<[u64; 8]>,
     rng: u64,
 }
 
@@ -56,7 +57,7 @@ impl Allocator {
             dirty: BTreeSet::new(),
             sums,
             block_hint: vec![0; n],
-            frag_hint: vec![0; n],
+            frag_hint: vec![[0; 8]; n],
             rng: seed | 1,
         })
     }
@@ -251,13 +252,15 @@ impl Allocator {
         }
         let after = Self::block_state(cg, frag, b);
         cg.set_cluster_free(b, after.0);
-        if free {
+        // Keep the search hints' promises: no wholly free block below
+        // block_hint, no partly free one below frag_hint.
+        if after.0 {
             let h = &mut self.block_hint[c as usize];
-            if after.0 {
+            *h = (*h).min(b);
+        } else if after.1 > 0 {
+            for h in &mut self.frag_hint[c as usize] {
                 *h = (*h).min(b);
             }
-            let fh = &mut self.frag_hint[c as usize];
-            *fh = (*fh).min(b);
         }
         self.account(c, before, after);
         Ok(())
@@ -308,55 +311,68 @@ impl Allocator {
         let frag = geo.frag;
         let f = u64::from(frag);
         let base = geo.cgbase(CgIdx(c)).0;
-        let (bh, fh) = (self.block_hint[c as usize], self.frag_hint[c as usize]);
+        let bh = self.block_hint[c as usize];
+        let fh = self.frag_hint[c as usize][n.min(7) as usize];
         let cg = self.cg_mut(dev, geo, c)?;
         let nblocks = cg.nfrags() / f;
         let first_b = (start / f).min(nblocks);
+        let mut frag_hit = None;
+        let mut new_fh = None;
         if n < frag {
-            // A run of n free fragments in a block that is not wholly free.
-            let mut lowest_partial = None;
-            for b in (first_b.max(fh)..nblocks).chain(fh..first_b) {
-                let (whole, free) = Self::block_state(cg, frag, b);
-                if !whole && free > 0 && b < first_b.max(fh) {
-                    lowest_partial.get_or_insert(b);
-                }
-                if whole || free < n {
-                    continue;
-                }
-                let mut run = 0;
-                for i in 0..f {
-                    if cg.frag_free(b * f + i) {
-                        run += 1;
-                        if run == u64::from(n) {
-                            return Ok(Some(Frag(base + b * f + i + 1 - u64::from(n))));
-                        }
-                    } else {
-                        run = 0;
-                    }
-                }
-            }
+            let hit = Self::find_frag_run(cg, frag, fh, nblocks, n);
+            frag_hit = hit;
+            new_fh = Some(hit.map_or(nblocks, |a| a / f));
         }
-        let mut found = None;
-        let mut lowest_whole = None;
-        for b in (first_b.max(bh)..nblocks).chain(bh..first_b.max(bh)) {
-            if Self::block_state(cg, frag, b).0 {
-                found = Some(b);
-                break;
-            }
+        let whole = if frag_hit.is_none() { Some(Self::find_whole(cg, frag, first_b, bh, nblocks)) } else { None };
+        if let Some(h) = new_fh {
+            self.frag_hint[c as usize][n.min(7) as usize] = h;
         }
-        if let Some(b) = found {
-            if b < first_b.max(bh) || first_b <= bh {
-                lowest_whole = Some(b);
-            }
-        } else {
-            lowest_whole = Some(nblocks);
+        if let Some(a) = frag_hit {
+            return Ok(Some(Frag(base + a)));
         }
-        if let Some(l) = lowest_whole {
-            // Everything between the old hint and the first whole block found
-            // from it is known not to be wholly free.
-            self.block_hint[c as usize] = l;
+        let Some((found, new_bh)) = whole else { return Ok(None) };
+        if let Some(h) = new_bh {
+            self.block_hint[c as usize] = h;
         }
         Ok(found.map(|b| Frag(base + b * f)))
+    }
+
+    /// The lowest run of `n` free fragments inside a partly used block,
+    /// searching from block `from` (a fragment offset within the group).
+    fn find_frag_run(cg: &CylGroup, frag: u32, from: u64, nblocks: u64, n: u32) -> Option<u64> {
+        let f = u64::from(frag);
+        for b in from..nblocks {
+            let (whole, free) = Self::block_state(cg, frag, b);
+            if whole || free < n {
+                continue;
+            }
+            let mut run = 0;
+            for i in 0..f {
+                if cg.frag_free(b * f + i) {
+                    run += 1;
+                    if run == u64::from(n) {
+                        return Some(b * f + i + 1 - u64::from(n));
+                    }
+                } else {
+                    run = 0;
+                }
+            }
+        }
+        None
+    }
+
+    /// The first wholly free block at or after `first_b` (contiguity with
+    /// the caller's preference), else the first from the hint `bh`. Returns
+    /// it and, when the scan started at the hint, the new hint.
+    fn find_whole(cg: &CylGroup, frag: u32, first_b: u64, bh: u64, nblocks: u64) -> (Option<u64>, Option<u64>) {
+        let start = first_b.max(bh);
+        if let Some(b) = (start..nblocks).find(|&b| Self::block_state(cg, frag, b).0) {
+            return (Some(b), (start == bh).then_some(b));
+        }
+        match (bh..start).find(|&b| Self::block_state(cg, frag, b).0) {
+            Some(b) => (Some(b), Some(b)),
+            None => (None, Some(nblocks)),
+        }
     }
 
     /// Tries to grow the fragment run at `addr` from `old` to `new`

@@ -36,17 +36,15 @@ pub struct Node {
     pub link_to: Option<usize>,
 }
 
-struct Placed {
-    ino: Ino,
-    /// Regular files whose contents are being written.
-    open: Option<Inode>,
-}
-
 /// Builds a tree into an open, freshly made file system.
 pub struct TreeBuilder<'a> {
     fs: &'a mut Ufs,
     nodes: Vec<Node>,
-    placed: Vec<Placed>,
+    /// Inode number of each node.
+    placed: Vec<Ino>,
+    /// Regular files created but not closed yet (kept out of `placed` so
+    /// memory per node stays small).
+    open: std::collections::HashMap<usize, Inode>,
     nlink: Vec<u32>,
 }
 
@@ -59,7 +57,8 @@ impl<'a> TreeBuilder<'a> {
             return Err(Error::InvalidInput("the first node must be the root directory".into()));
         }
         let n = nodes.len();
-        let mut placed: Vec<Placed> = Vec::with_capacity(n);
+        let mut placed: Vec<Ino> = Vec::with_capacity(n);
+        let mut open = std::collections::HashMap::new();
         let mut nlink = vec![0u32; n];
         for (i, node) in nodes.iter().enumerate() {
             if i > 0 && (node.parent >= i || nodes[node.parent].kind != FileType::Directory) {
@@ -88,9 +87,9 @@ impl<'a> TreeBuilder<'a> {
             let ino = if i == 0 {
                 Ino::ROOT
             } else if let Some(t) = node.link_to {
-                placed[t].ino
+                placed[t]
             } else {
-                let parent_ino = placed[node.parent].ino;
+                let parent_ino = placed[node.parent];
                 let mut inode = fs.new_inode(parent_ino, node.kind, &node.attr)?;
                 match node.kind {
                     FileType::Symlink => {
@@ -102,13 +101,12 @@ impl<'a> TreeBuilder<'a> {
                         }
                         inode.set_nlink(nlink[i] as i16);
                         inode.write(fs.dev.as_mut(), &fs.geo)?;
-                        placed.push(Placed { ino: inode.ino, open: None });
-                        continue;
+                        inode.ino
                     }
                     FileType::Regular => {
                         let ino = inode.ino;
-                        placed.push(Placed { ino, open: Some(inode) });
-                        continue;
+                        open.insert(i, inode);
+                        ino
                     }
                     FileType::Directory => inode.ino,
                     _ => {
@@ -118,33 +116,28 @@ impl<'a> TreeBuilder<'a> {
                     }
                 }
             };
-            placed.push(Placed { ino, open: None });
+            placed.push(ino);
         }
-        Ok(TreeBuilder { fs, nodes, placed, nlink })
+        Ok(TreeBuilder { fs, nodes, placed, open, nlink })
     }
 
     /// The inode number given to node `i`.
     pub fn ino(&self, i: usize) -> Option<Ino> {
-        self.placed.get(i).map(|p| p.ino)
+        self.placed.get(i).copied()
     }
 
     /// Writes `data` at `offset` of regular file node `i`.
     pub fn write(&mut self, i: usize, offset: u64, data: &[u8]) -> Result<()> {
-        let p = self
-            .placed
-            .get_mut(i)
-            .ok_or_else(|| Error::InvalidInput(format!("no node {i}")))?;
-        let inode = p
+        let inode = self
             .open
-            .as_mut()
+            .get_mut(&i)
             .ok_or_else(|| Error::InvalidInput(format!("node {i} is not a regular file being written")))?;
         self.fs.write_inode_data(inode, offset, data, false)
     }
 
     /// Sets the size of regular file node `i` (a trailing hole).
     pub fn set_size(&mut self, i: usize, size: u64) -> Result<()> {
-        let p = self.placed.get_mut(i).ok_or_else(|| Error::InvalidInput(format!("no node {i}")))?;
-        if let Some(inode) = p.open.as_mut() {
+        if let Some(inode) = self.open.get_mut(&i) {
             if size > inode.size() {
                 // The last block is allocated, as FreeBSD does on extension.
                 self.fs.write_inode_data(inode, size - 1, &[0], false)?;
@@ -156,18 +149,17 @@ impl<'a> TreeBuilder<'a> {
     /// Writes regular file node `i`'s inode; its contents are complete.
     pub fn close_file(&mut self, i: usize) -> Result<()> {
         let nl = self.nlink.get(i).copied().unwrap_or(1);
-        if let Some(p) = self.placed.get_mut(i) {
-            if let Some(mut inode) = p.open.take() {
-                inode.set_nlink(nl as i16);
-                inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
-            }
+        if let Some(mut inode) = self.open.remove(&i) {
+            inode.set_nlink(nl as i16);
+            inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
         }
         Ok(())
     }
 
     /// Closes files not closed yet, writes every directory and syncs.
     pub fn finish(mut self) -> Result<()> {
-        for i in 0..self.placed.len() {
+        let pending: Vec<usize> = self.open.keys().copied().collect();
+        for i in pending {
             self.close_file(i)?;
         }
         let endian = self.fs.geo.endian;
@@ -180,8 +172,8 @@ impl<'a> TreeBuilder<'a> {
             if self.nodes[d].kind != FileType::Directory {
                 continue;
             }
-            let me = self.placed[d].ino;
-            let parent = self.placed[self.nodes[d].parent].ino;
+            let me = self.placed[d];
+            let parent = self.placed[self.nodes[d].parent];
             let mut entries: Vec<(&[u8], Ino, u8)> = Vec::with_capacity(kids.len() + 2);
             entries.push((b".", me, FileType::Directory.dt()));
             entries.push((b"..", parent, FileType::Directory.dt()));
@@ -190,7 +182,7 @@ impl<'a> TreeBuilder<'a> {
                     Some(t) => self.nodes[t].kind,
                     None => self.nodes[k].kind,
                 };
-                entries.push((&self.nodes[k].name, self.placed[k].ino, kind.dt()));
+                entries.push((&self.nodes[k].name, self.placed[k], kind.dt()));
             }
             let data = dir::pack(&entries, endian);
             let mut inode = if d == 0 {
