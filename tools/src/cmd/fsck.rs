@@ -1,30 +1,40 @@
-//! `ufs fsck` (and `fsck.ufs`, `fsck_ufs`, `fsck_ffs`): check file systems
-//! in FreeBSD fsck_ffs's phases and words. Read-only for now: every
-//! question is answered "no" (repairs are a later issue).
+//! `ufs fsck` (and `fsck.ufs`, `fsck_ufs`, `fsck_ffs`): check and repair
+//! file systems in FreeBSD fsck_ffs's phases and words. `-n` answers no
+//! and never writes; `-y` answers yes; `-p` preens; with neither, a
+//! terminal is asked per question and no terminal means `-n`.
 //!
-//! Exit status as `ufs fsck` / `fsck.ufs` (Linux fsck(8)): 0 clean, 4
-//! problems left uncorrected, 8 operational error (unreadable image, no
-//! usable superblock), 16 usage error; several images OR their codes.
-//! As `fsck_ufs` / `fsck_ffs` (FreeBSD): 0 clean (and, as fsck_ffs -n
-//! does, when problems were only reported), 8 when the check had to stop
-//! or could not start, 16 when fsck asks to be rerun.
+//! Exit status as `ufs fsck` / `fsck.ufs` (Linux fsck(8)): 0 clean, 1
+//! errors corrected, 4 problems left uncorrected, 8 operational error
+//! (unreadable image, no usable superblock, write error), 16 usage error;
+//! several images OR their codes. As `fsck_ufs` / `fsck_ffs` (FreeBSD): 0
+//! clean or fixed (and, as fsck_ffs -n does, when problems were only
+//! reported), 8 when the check had to stop, could not start or left
+//! problems, 16 when fsck asks to be rerun.
 
 use std::ffi::OsString;
 use std::io::Write;
 use ufskit::fsck::{
-    check, CollectingReporter, FsckOptions, Outcome, Reporter, TextReporter, Verdict,
+    check, render, repair, Answer, AnswerMode, CollectingReporter, Finding, FsckOptions, Outcome,
+    Phase, Reporter, TextReporter, Verdict,
 };
 
 /// Arguments.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Open read-only and answer "no" to every question.
-    #[arg(short = 'n')]
+    #[arg(short = 'n', conflicts_with = "yes")]
     pub no: bool,
+    /// Answer "yes" to every question: repair everything found.
+    #[arg(short = 'y')]
+    pub yes: bool,
+    /// Save every block before it is overwritten to this undo file
+    /// (`ufs undo FILE IMAGE` puts them back).
+    #[arg(long, value_name = "FILE")]
+    pub undo: Option<std::path::PathBuf>,
     /// Check even if the superblock says the file system is clean.
     #[arg(short = 'f')]
     pub force: bool,
-    /// Preen: skip clean file systems (repairs are not implemented yet).
+    /// Preen: skip clean file systems, fix only safe problems, stop on others.
     #[arg(short = 'p')]
     pub preen: bool,
     /// Use the alternate superblock at this 512-byte sector (see `ufs info`).
@@ -85,7 +95,18 @@ pub fn run_personality(argv0: &str, argv: Vec<OsString>) -> i32 {
     }
 }
 
-fn code(style: Style, o: &Outcome) -> i32 {
+fn code(style: Style, o: &Outcome, writing: bool) -> i32 {
+    if writing && !matches!(o.verdict, Verdict::NoSuperblock | Verdict::SkippedClean) {
+        let left = o.verdict == Verdict::Stopped || !o.repaired;
+        return match style {
+            Style::Linux if left => 4,
+            Style::Linux if o.modified => 1,
+            Style::Linux => 0,
+            Style::FreeBsd if o.verdict == Verdict::Stopped || o.unresolved > 0 => 8,
+            Style::FreeBsd if left => 16,
+            Style::FreeBsd => 0,
+        };
+    }
     match style {
         Style::Linux => match o.verdict {
             Verdict::Clean | Verdict::SkippedClean => 0,
@@ -101,9 +122,18 @@ fn code(style: Style, o: &Outcome) -> i32 {
 }
 
 fn run_styled(a: Args, style: Style) -> i32 {
-    if !a.no && !a.json {
-        eprintln!("fsck: repairs are not implemented yet; checking read-only (as with -n)");
-    }
+    use std::io::IsTerminal;
+    let mode = if a.no {
+        AnswerMode::No
+    } else if a.yes {
+        AnswerMode::Yes
+    } else if a.preen {
+        AnswerMode::Preen
+    } else if !a.json && std::io::stdin().is_terminal() {
+        AnswerMode::Ask
+    } else {
+        AnswerMode::No
+    };
     let mut status = 0;
     let mut docs = Vec::new();
     for img in &a.images {
@@ -112,39 +142,39 @@ fn run_styled(a: Args, style: Style) -> i32 {
             force: a.force,
             alt_sector: a.block,
             preen: a.preen,
+            answer: mode,
+            now: None,
         };
-        let dev = match ufskit::io::FileDevice::open_read_only(img) {
-            Ok(d) => d,
+        let writing = mode != AnswerMode::No;
+        let mut rep: Box<dyn Reporter> = if a.json {
+            Box::new(CollectingReporter::default())
+        } else if mode == AnswerMode::Ask {
+            Box::new(Interactive::default())
+        } else {
+            Box::new(TextReporter::new(std::io::stdout()))
+        };
+        let r = if writing {
+            run_repair(img, &opts, a.undo.as_deref(), rep.as_mut())
+        } else {
+            match ufskit::io::FileDevice::open_read_only(img) {
+                Ok(dev) => check(&dev, &opts, rep.as_mut()),
+                Err(e) => Err(e),
+            }
+        };
+        let _ = std::io::stdout().flush();
+        let c = match &r {
+            Ok(o) => code(style, o, writing),
             Err(e) => {
                 eprintln!("fsck: {}: {e}", img.display());
-                status |= 8;
-                continue;
+                8
             }
         };
+        status |= c;
         if a.json {
-            let mut rep = CollectingReporter::default();
-            match check(&dev, &opts, &mut rep) {
-                Ok(o) => {
-                    let c = code(style, &o);
-                    status |= c;
-                    docs.push(json_doc(img, &o, &rep, c));
-                }
-                Err(e) => {
-                    eprintln!("fsck: {}: {e}", img.display());
-                    status |= 8;
-                }
-            }
-        } else {
-            let stdout = std::io::stdout();
-            let mut rep = TextReporter::new(stdout.lock());
-            let r = check(&dev, &opts, &mut rep as &mut dyn Reporter);
-            let _ = rep.into_inner().flush();
-            match r {
-                Ok(o) => status |= code(style, &o),
-                Err(e) => {
-                    eprintln!("fsck: {}: {e}", img.display());
-                    status |= 8;
-                }
+            // The collecting reporter is the only boxed one with text.
+            let text = collected_text(rep);
+            if let Ok(o) = &r {
+                docs.push(json_doc(img, o, &text, c));
             }
         }
     }
@@ -155,7 +185,92 @@ fn run_styled(a: Args, style: Style) -> i32 {
     if style == Style::FreeBsd && status & 8 != 0 {
         return 8;
     }
+    if style == Style::FreeBsd && status & 16 != 0 {
+        return 16;
+    }
     status
+}
+
+/// Opens the image for writing (through the undo log when asked) and
+/// repairs it. A write error ends the repair; the undo file is finished
+/// either way, so it always covers what was written.
+fn run_repair(
+    img: &std::path::Path,
+    opts: &FsckOptions,
+    undo: Option<&std::path::Path>,
+    rep: &mut dyn Reporter,
+) -> ufskit::Result<Outcome> {
+    let dev = ufskit::io::FileDevice::open_read_write(img)?;
+    match undo {
+        None => {
+            let mut dev = dev;
+            repair(&mut dev, opts, rep)
+        }
+        Some(path) => {
+            let mut dev = ufskit::io::UndoDevice::create(dev, path)?;
+            let r = repair(&mut dev, opts, rep);
+            let fin = dev.finish();
+            let o = r?;
+            fin?;
+            Ok(o)
+        }
+    }
+}
+
+fn collected_text(rep: Box<dyn Reporter>) -> CollectingReporter {
+    // Reporter has no downcast; rebuild from the trait object via a
+    // helper that only the collecting reporter answers.
+    let mut c = CollectingReporter::default();
+    rep.export(&mut c);
+    c
+}
+
+/// Asks each question on the terminal (`QUESTION? [yn] `), fsck_ffs
+/// `reply()` style; end of input counts as no.
+#[derive(Default)]
+struct Interactive {
+    asked: bool,
+}
+
+impl Reporter for Interactive {
+    fn phase(&mut self, phase: Phase) {
+        if let Some(b) = phase.banner() {
+            println!("{b}");
+        }
+    }
+    fn finding(&mut self, finding: &Finding, answer: Option<Answer>) {
+        if std::mem::take(&mut self.asked) {
+            println!();
+            return;
+        }
+        print!("{}", render(finding, answer));
+    }
+    fn note(&mut self, text: &str) {
+        print!("{text}");
+    }
+    fn prompt(&mut self, finding: &Finding) -> Option<Answer> {
+        let q = finding.question?;
+        print!("{}\n{q}? [yn] ", finding.text);
+        let _ = std::io::stdout().flush();
+        self.asked = true;
+        loop {
+            let mut line = String::new();
+            match std::io::stdin().read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    println!();
+                    return Some(Answer::No);
+                }
+                Ok(_) => match line.trim() {
+                    "y" | "Y" | "yes" => return Some(Answer::Yes),
+                    "n" | "N" | "no" => return Some(Answer::No),
+                    _ => {
+                        print!("{q}? [yn] ");
+                        let _ = std::io::stdout().flush();
+                    }
+                },
+            }
+        }
+    }
 }
 
 fn json_doc(
@@ -164,6 +279,7 @@ fn json_doc(
     rep: &CollectingReporter,
     exit: i32,
 ) -> serde_json::Value {
+    let _ = ufskit::fsck::AnswerMode::No;
     let findings: Vec<_> = rep
         .findings
         .iter()
@@ -186,6 +302,8 @@ fn json_doc(
         "exit": exit,
         "problems": o.problems,
         "rerun": o.rerun,
+        "modified": o.modified,
+        "repaired": o.repaired,
         "journal": o.journal,
         "alternate_superblocks": o.alternates,
         "summary": o.summary.map(|s| serde_json::json!({

@@ -16,13 +16,21 @@
 //! | 5 | `pass5` | pass5.c |
 //!
 //! Every problem is a row of [`Problem`]; every finding goes through one
-//! `ask()` ([`state::Ctx::ask`]) that decides the answer. Repairs are not
-//! implemented yet, so every question is answered "no", exactly as
-//! `fsck_ffs -n` prints it, and the image is never written.
+//! `ask()` ([`state::Ctx::ask`]) that decides the answer from
+//! [`AnswerMode`]. [`check`] answers no (`fsck_ffs -n`) and never writes;
+//! [`repair`] answers as asked and fixes what was answered yes: the fixes
+//! go into a write overlay ([`overlay`]) that later passes read through,
+//! and are written to the image only at the end, in a crash-safe order
+//! (`fix` holds the fsck_ffs helpers: freeino, allocdir, makeentry,
+//! linkup, ...). Before the image is marked clean, the repaired state is
+//! checked once more, read-only; only a clean result marks it clean.
 
+pub mod overlay;
 pub mod problem;
 pub mod report;
 pub mod state;
+
+mod fix;
 
 mod pass1;
 mod pass1b;
@@ -33,12 +41,13 @@ mod pass5;
 mod setup;
 
 pub use problem::{Phase, Preen, Problem};
-pub use report::{Answer, CollectingReporter, Finding, Reporter, TextReporter};
+pub use report::{render, Answer, CollectingReporter, Finding, Reporter, TextReporter};
 
 use crate::error::Result;
 use crate::io::Device;
 use crate::ondisk::consts::fsflags;
 use crate::superblock::UfsVersion;
+use overlay::Overlay;
 use state::{BlockMap, Ctx, InoTable};
 use std::collections::HashMap;
 
@@ -51,8 +60,26 @@ pub struct FsckOptions {
     pub force: bool,
     /// Use the superblock at this 512-byte sector (`-b`).
     pub alt_sector: Option<u64>,
-    /// Preen mode (`-p`): only the clean short cut differs today.
+    /// Preen mode (`-p`): fsck_ffs -p's wording and policy.
     pub preen: bool,
+    /// How [`repair`] answers questions ([`check`] always answers no).
+    pub answer: AnswerMode,
+    /// Time stamp for inodes a repair creates (default: now).
+    pub now: Option<i64>,
+}
+
+/// How questions are answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AnswerMode {
+    /// `-n`: no to everything, never write.
+    #[default]
+    No,
+    /// `-y`: yes to everything.
+    Yes,
+    /// `-p`: fix what the problem table lets preen fix, stop otherwise.
+    Preen,
+    /// Interactive: ask the reporter ([`Reporter::prompt`]).
+    Ask,
 }
 
 /// The overall result.
@@ -116,6 +143,12 @@ pub struct Outcome {
     pub alternates: Vec<u64>,
     /// Whether the file system uses an SU+J journal.
     pub journal: bool,
+    /// A repair changed the image (`FILE SYSTEM WAS MODIFIED`).
+    pub modified: bool,
+    /// A repair left the file system clean (verified and marked clean).
+    pub repaired: bool,
+    /// Sectors written by the repair.
+    pub pages_written: usize,
 }
 
 impl Outcome {
@@ -128,44 +161,160 @@ impl Outcome {
             summary: None,
             alternates: Vec::new(),
             journal: false,
+            modified: false,
+            repaired: false,
+            pages_written: 0,
         }
     }
 }
 
 /// Checks the file system on `dev`, telling `report` everything. Never
-/// writes. Errors are returned only for failures outside the image's
-/// content; corruption is reported, not returned.
+/// writes; every question is answered no. Errors are returned only for
+/// failures outside the image's content; corruption is reported, not
+/// returned.
 pub fn check(dev: &dyn Device, opts: &FsckOptions, report: &mut dyn Reporter) -> Result<Outcome> {
+    let ov = Overlay::new(dev);
+    let r = run(&ov, opts, AnswerMode::No, report)?;
+    for t in &r.trailer {
+        report.note(t);
+    }
+    Ok(r.outcome)
+}
+
+/// Checks and repairs the file system on `dev`, answering as
+/// `opts.answer` says (`No` is the same as [`check`]). The fixes are
+/// collected first and written at the end, new blocks before the inodes
+/// that point to them, inodes before the directory entries that name
+/// them, cylinder groups and the superblock last, after a superblock
+/// marked not clean: a crash at any write leaves an image a second run
+/// repairs. A write error stops the repair with the error (nothing is
+/// retried); what was written so far is consistent in that sense.
+pub fn repair(
+    dev: &mut dyn Device,
+    opts: &FsckOptions,
+    report: &mut dyn Reporter,
+) -> Result<Outcome> {
+    if opts.answer == AnswerMode::No {
+        return check(&*dev, opts, report);
+    }
+    let (r, runs) = {
+        let ov = Overlay::new(&*dev);
+        let r = run(&ov, opts, opts.answer, report)?;
+        let runs = if r.commit { ov.runs() } else { Vec::new() };
+        (r, runs)
+    };
+    let mut outcome = r.outcome;
+    if !runs.is_empty() {
+        if let Some((off, bytes)) = &r.dirty_mark {
+            crate::io::write_all(dev, *off, bytes)?;
+            dev.flush().map_err(|source| crate::Error::Io {
+                op: "flushing",
+                offset: *off,
+                len: 0,
+                source,
+            })?;
+        }
+        for (_, off, bytes) in &runs {
+            crate::io::write_all(dev, *off, bytes)?;
+            outcome.pages_written += bytes.len().div_ceil(512);
+        }
+        dev.flush().map_err(|source| crate::Error::Io {
+            op: "flushing",
+            offset: 0,
+            len: 0,
+            source,
+        })?;
+    }
+    for t in &r.trailer {
+        report.note(t);
+    }
+    Ok(outcome)
+}
+
+struct Run {
+    outcome: Outcome,
+    trailer: Vec<String>,
+    commit: bool,
+    dirty_mark: Option<(u64, Vec<u8>)>,
+}
+
+fn ended(outcome: Outcome) -> Run {
+    Run {
+        outcome,
+        trailer: Vec::new(),
+        commit: false,
+        dirty_mark: None,
+    }
+}
+
+/// Where the primary superblock of this file system lives.
+fn primary_location(sb: &crate::Superblock) -> u64 {
+    use crate::ondisk::consts::{SBLOCK_UFS1, SBLOCK_UFS2};
+    match sb.version() {
+        UfsVersion::Ufs1 => SBLOCK_UFS1,
+        UfsVersion::Ufs2 => match u64::try_from(sb.fs.fs_sblockloc) {
+            Ok(l) if l == SBLOCK_UFS1 || l == SBLOCK_UFS2 => l,
+            _ => SBLOCK_UFS2,
+        },
+    }
+}
+
+fn run(
+    ov: &Overlay<'_>,
+    opts: &FsckOptions,
+    mode: AnswerMode,
+    report: &mut dyn Reporter,
+) -> Result<Run> {
+    let dev: &dyn Device = ov;
+    let preen = mode == AnswerMode::Preen;
     if let Some(s) = opts.alt_sector {
         report.note(&format!("Alternate super block location: {s}\n"));
     }
-    report.note(&format!("** {} (NO WRITE)\n", opts.name));
-    let (sb, geo, mut early) = match setup::setup(dev, opts, report) {
-        setup::Setup::Ready { sb, geo, problems } => (*sb, *geo, problems),
-        setup::Setup::Failed(o) => return Ok(o),
+    match mode {
+        AnswerMode::No => report.note(&format!("** {} (NO WRITE)\n", opts.name)),
+        AnswerMode::Preen => {}
+        _ => report.note(&format!("** {}\n", opts.name)),
+    }
+    let (sb, geo, mut early, from_alt, sb_fix) = match setup::setup(dev, opts, mode, report) {
+        setup::Setup::Ready {
+            sb,
+            geo,
+            problems,
+            from_alternate,
+            fix_hash,
+        } => (*sb, *geo, problems, from_alternate, fix_hash),
+        setup::Setup::Failed(o) => return Ok(ended(o)),
     };
     let flags = sb.fs.fs_flags;
     let softdep = flags & fsflags::FS_DOSOFTDEP != 0;
     let totals = setup::cstotal(&sb);
     let dsize = geo.dsize;
     let gfrag = u64::from(geo.frag);
-    let summary_from_sb = |files: u64, used: u64| Summary {
+    let summary_from = |t: &setup::Totals, files: u64, used: u64| Summary {
         files,
         used,
-        free: totals.nffree + gfrag * totals.nbfree,
-        frags: totals.nffree,
-        blocks: totals.nbfree,
+        free: t.nffree + gfrag * t.nbfree,
+        frags: t.nffree,
+        blocks: t.nbfree,
         dsize,
     };
     if !opts.force
         && early == 0
+        && !from_alt
         && sb.fs.fs_clean != 0
         && flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) == 0
     {
-        let s = summary_from_sb(0, 0);
-        report.note("FILE SYSTEM CLEAN; SKIPPING CHECKS\n");
+        let s = summary_from(&totals, 0, 0);
+        let pfx = if preen {
+            format!("{}: ", opts.name)
+        } else {
+            String::new()
+        };
+        if !preen {
+            report.note("FILE SYSTEM CLEAN; SKIPPING CHECKS\n");
+        }
         report.note(&format!(
-            "clean, {} free ({} frags, {} blocks, {:.1}% fragmentation)\n",
+            "{pfx}clean, {} free ({} frags, {} blocks, {:.1}% fragmentation)\n",
             s.free,
             s.frags,
             s.blocks,
@@ -174,7 +323,7 @@ pub fn check(dev: &dyn Device, opts: &FsckOptions, report: &mut dyn Reporter) ->
         let mut o = Outcome::new(Verdict::SkippedClean);
         o.journal = flags & fsflags::FS_SUJ != 0;
         o.summary = Some(s);
-        return Ok(o);
+        return Ok(ended(o));
     }
     let journal = flags & fsflags::FS_SUJ != 0;
     if journal {
@@ -184,21 +333,32 @@ pub fn check(dev: &dyn Device, opts: &FsckOptions, report: &mut dyn Reporter) ->
         );
         report.finding(&f, Some(Answer::No));
         report.note("** Skipping journal, falling through to full fsck\n\n");
-        let sfx = if softdep {
-            "\nUNEXPECTED SOFT UPDATE INCONSISTENCY\n"
-        } else {
-            ""
-        };
-        let f = Finding::new(
-            Problem::DirtyReadOnly,
-            format!("SETTING DIRTY FLAG IN READ_ONLY MODE\n{sfx}"),
-        );
-        report.finding(&f, None);
+        if mode == AnswerMode::No {
+            let sfx = if softdep {
+                "\nUNEXPECTED SOFT UPDATE INCONSISTENCY\n"
+            } else {
+                ""
+            };
+            let f = Finding::new(
+                Problem::DirtyReadOnly,
+                format!("SETTING DIRTY FLAG IN READ_ONLY MODE\n{sfx}"),
+            );
+            report.finding(&f, None);
+        }
     }
-    report.note(&format!("** Last Mounted on {}\n", sb.fsmnt()));
+    if !preen {
+        report.note(&format!("** Last Mounted on {}\n", sb.fsmnt()));
+    }
+    let orig_clean = sb.fs.fs_clean;
+    let now = opts.now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    });
+    let nfrags = geo.size.div_ceil(u64::from(geo.frag)) * u64::from(geo.frag);
     let mut ctx = Ctx {
         dev,
-        bmap: BlockMap::new(geo.size.div_ceil(u64::from(geo.frag)) * u64::from(geo.frag)),
+        bmap: BlockMap::new(nfrags),
         ino: InoTable::new(geo.ipg),
         geo,
         sb,
@@ -213,33 +373,80 @@ pub fn check(dev: &dyn Device, opts: &FsckOptions, report: &mut dyn Reporter) ->
         countdirs: 0,
         rerun: false,
         nproblems: early,
-        unresolved: early,
+        unresolved: 0,
+        ov,
+        mode,
+        cur_phase: Phase::Setup,
+        stopped: false,
+        write_failed: false,
+        sb_dirty: sb_fix,
+        freed: BlockMap::new(nfrags),
+        freed_ino: Default::default(),
+        new_dirs: Default::default(),
+        lfdir: 0,
+        rebuild_cg: Default::default(),
+        now,
     };
+    // Setup problems answered no are unresolved (only the hash one can be
+    // answered yes and go on).
+    ctx.unresolved = if sb_fix {
+        early.saturating_sub(1)
+    } else {
+        early
+    };
+    if mode == AnswerMode::No {
+        ctx.unresolved = early;
+    }
     early = 0;
     let _ = early;
+    let stopped = |ctx: &Ctx<'_>| ctx.stopped;
     ctx.phase(Phase::Pass1);
     pass1::pass1(&mut ctx);
-    if !ctx.duplist.is_empty() {
+    if !ctx.duplist.is_empty() && !stopped(&ctx) {
         ctx.phase(Phase::Pass1b);
         pass1b::pass1b(&mut ctx);
     }
-    ctx.phase(Phase::Pass2);
-    if !pass2::pass2(&mut ctx) {
+    let mut ok = !stopped(&ctx);
+    if ok {
+        ctx.phase(Phase::Pass2);
+        ok = pass2::pass2(&mut ctx);
+    }
+    if !ok && !ctx.stopped {
         let mut o = Outcome::new(Verdict::Stopped);
         o.problems = ctx.nproblems;
-        o.unresolved = ctx.unresolved;
+        o.unresolved = ctx.unresolved.max(1);
         o.journal = journal;
-        return Ok(o);
+        return Ok(ended(o));
     }
-    ctx.phase(Phase::Pass3);
-    pass3::pass3(&mut ctx);
-    ctx.phase(Phase::Pass4);
-    pass4::pass4(&mut ctx);
-    ctx.phase(Phase::Pass5);
-    pass5::pass5(&mut ctx);
-    let s = summary_from_sb(ctx.n_files, ctx.n_blks);
+    if !ctx.stopped {
+        ctx.phase(Phase::Pass3);
+        pass3::pass3(&mut ctx);
+    }
+    if !ctx.stopped {
+        ctx.phase(Phase::Pass4);
+        pass4::pass4(&mut ctx);
+    }
+    if !ctx.stopped {
+        ctx.phase(Phase::Pass5);
+        pass5::pass5(&mut ctx);
+    }
+    if ctx.stopped {
+        // Preen found something it must not fix: nothing is written.
+        let mut o = Outcome::new(Verdict::Stopped);
+        o.problems = ctx.nproblems;
+        o.unresolved = ctx.unresolved.max(1);
+        o.journal = journal;
+        return Ok(ended(o));
+    }
+    let t = setup::cstotal(&ctx.sb);
+    let s = summary_from(&t, ctx.n_files, ctx.n_blks);
+    let pfx = if preen {
+        format!("{}: ", opts.name)
+    } else {
+        String::new()
+    };
     ctx.note(&format!(
-        "{} files, {} used, {} free ({} frags, {} blocks, {:.1}% fragmentation)\n",
+        "{pfx}{} files, {} used, {} free ({} frags, {} blocks, {:.1}% fragmentation)\n",
         s.files,
         s.used,
         s.free,
@@ -247,19 +454,111 @@ pub fn check(dev: &dyn Device, opts: &FsckOptions, report: &mut dyn Reporter) ->
         s.blocks,
         s.fragmentation()
     ));
-    if ctx.rerun {
-        ctx.note("\n***** PLEASE RERUN FSCK *****\n");
-    }
+    let mut trailer = Vec::new();
     let mut o = Outcome::new(if ctx.nproblems == 0 {
         Verdict::Clean
     } else {
         Verdict::Problems
     });
-    o.problems = ctx.nproblems;
-    o.unresolved = ctx.unresolved;
-    o.rerun = ctx.rerun;
     o.summary = Some(s);
     o.journal = journal;
-    let _ = UfsVersion::Ufs1;
-    Ok(o)
+    if mode == AnswerMode::No {
+        if ctx.rerun {
+            trailer.push("\n***** PLEASE RERUN FSCK *****\n".to_string());
+        }
+        o.problems = ctx.nproblems;
+        o.unresolved = ctx.unresolved;
+        o.rerun = ctx.rerun;
+        return Ok(Run {
+            outcome: o,
+            trailer,
+            commit: false,
+            dirty_mark: None,
+        });
+    }
+    // ckfini(): the standard superblock, the clean flag, the trailer.
+    let primary = primary_location(&ctx.sb);
+    if from_alt || ctx.sb.location != primary {
+        let f = Finding::new(Problem::UpdateStandardSuperblock, "");
+        if ctx.ask(f) {
+            ctx.sb.location = primary;
+            ctx.sb.fs.fs_sblockactualloc = primary as i64;
+            ctx.sb_dirty = true;
+        }
+    }
+    let modified = !ctx.ov.is_clean() || ctx.sb_dirty;
+    let mut markclean = ctx.unresolved == 0 && !ctx.write_failed;
+    let write_sb = |ctx: &mut Ctx<'_>, clean: bool| {
+        let mut sb = ctx.sb.clone();
+        sb.fs.fs_clean = i8::from(clean);
+        if clean {
+            sb.fs.fs_flags &= !(fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK);
+            sb.fs.fs_pendingblocks = 0;
+            sb.fs.fs_pendinginodes = 0;
+        }
+        let bytes = sb.encode();
+        let loc = sb.location;
+        ctx.put(loc, &bytes, overlay::WriteClass::Super);
+    };
+    let clean_changes = (orig_clean != 0) != markclean;
+    if ctx.sb_dirty || clean_changes {
+        write_sb(&mut ctx, markclean);
+    }
+    if markclean && modified {
+        // Prove it: the repaired state, checked read-only, must be clean.
+        let vopts = FsckOptions {
+            name: opts.name.clone(),
+            force: true,
+            ..Default::default()
+        };
+        let mut quiet = CollectingReporter::default();
+        let verified = check(ctx.ov, &vopts, &mut quiet)
+            .map(|v| v.verdict == Verdict::Clean)
+            .unwrap_or(false);
+        if !verified {
+            markclean = false;
+            write_sb(&mut ctx, false);
+        }
+    }
+    let mut rerun = false;
+    if (orig_clean != 0) != markclean {
+        if !preen {
+            trailer.push(format!(
+                "\n***** FILE SYSTEM MARKED {} *****\n",
+                if markclean { "CLEAN" } else { "DIRTY" }
+            ));
+        }
+        rerun = !markclean;
+    } else if !preen {
+        if markclean {
+            trailer.push("\n***** FILE SYSTEM IS CLEAN *****\n".into());
+        } else {
+            trailer.push("\n***** FILE SYSTEM STILL DIRTY *****\n".into());
+            rerun = true;
+        }
+    }
+    if modified && !preen {
+        trailer.push("\n***** FILE SYSTEM WAS MODIFIED *****\n".into());
+    }
+    if rerun && !preen {
+        trailer.push("\n***** PLEASE RERUN FSCK *****\n".into());
+    }
+    // Marking dirty first: the superblock as read, with fs_clean = 0,
+    // written before anything else when it sits where it was read.
+    let dirty_mark = (orig_clean != 0 && ctx.sb.location == primary && !from_alt).then(|| {
+        let mut sb = ctx.sb.clone();
+        sb.fs.fs_clean = 0;
+        (primary, sb.encode())
+    });
+    o.problems = ctx.nproblems;
+    o.unresolved = ctx.unresolved;
+    o.rerun = rerun;
+    o.modified = modified;
+    o.repaired = markclean;
+    Ok(Run {
+        outcome: o,
+        trailer,
+        commit: true,
+        dirty_mark,
+    })
 }

@@ -52,9 +52,13 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
         let magic_ok = cg.as_ref().is_some_and(|g| g.hdr.cg_magic == CG_MAGIC);
         if !magic_ok {
             let text = format!("CYLINDER GROUP {c}: BAD MAGIC NUMBER{}", ctx.fatal_sfx());
-            ctx.ask(Finding::new(Problem::CgBadMagic, text).cg(c));
-            ctx.note("YOU WILL NEED TO RERUN FSCK.\n");
-            ctx.rerun = true;
+            if ctx.ask(Finding::new(Problem::CgBadMagic, text).cg(c)) {
+                // Pass 5 writes the whole group from what the check found.
+                ctx.rebuild_cg.insert(c);
+            } else {
+                ctx.note("YOU WILL NEED TO RERUN FSCK.\n");
+                ctx.rerun = true;
+            }
         }
         let inosused = match (geo.version, &cg) {
             (UfsVersion::Ufs2, Some(g)) => g.hdr.cg_initediblk.min(geo.ipg),
@@ -107,18 +111,21 @@ fn raw_ib(ip: &Inode, i: usize) -> i64 {
 
 fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     let geo = ctx.geo.clone();
+    let mut rehash = false;
     if geo.has_ckhash(ckhash::CK_INODE)
         && ip.mode() != 0
         && ip.ckhash_mismatch(bytes, &geo).is_some()
     {
         let text = format!("INODE CHECK-HASH FAILED{}", ctx.pinode(ino));
-        ctx.ask(Finding::new(Problem::InodeCheckHash, text).ino(ino));
+        rehash = ctx.ask(Finding::new(Problem::InodeCheckHash, text).ino(ino));
     }
     let typ = ip.mode() & mode::IFMT;
     if typ == 0 {
         if !zero_pointers(ip) || ip.mode() != 0 || ip.size() != 0 {
             let text = format!("PARTIALLY ALLOCATED INODE I={ino}{}", ctx.fatal_sfx());
-            ctx.ask(Finding::new(Problem::PartiallyAllocated, text).ino(ino));
+            if ctx.ask(Finding::new(Problem::PartiallyAllocated, text).ino(ino)) {
+                ctx.zero_inode(ino);
+            }
         }
         ctx.ino.set_state(ino, USTATE);
         return;
@@ -132,7 +139,11 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     let unknown = |ctx: &mut Ctx<'_>| {
         let text = format!("UNKNOWN FILE TYPE I={ino}{}", ctx.fatal_sfx());
         ctx.ino.set_state(ino, FCLEAR);
-        ctx.ask(Finding::new(Problem::UnknownFileType, text).ino(ino));
+        if ctx.ask(Finding::new(Problem::UnknownFileType, text).ino(ino)) {
+            // Nothing of it was counted yet: clearing is enough.
+            ctx.ino.set_state(ino, USTATE);
+            ctx.zero_inode(ino);
+        }
     };
     if size > kernmax
         || size > geo.maxfilesize
@@ -218,11 +229,15 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     let mut visit = |ctx: &mut Ctx<'_>, addr: u64, nfrags: u32| {
         pass1check(ctx, ino, addr, nfrags, snap, &mut c)
     };
+    let mut salvage = false;
     let mut trunc = |ctx: &mut Ctx<'_>| {
         let text = format!("PARTIALLY TRUNCATED INODE I={ino}");
-        ctx.ask(Finding::new(Problem::PartiallyTruncated, text).ino(ino));
+        salvage = ctx.ask(Finding::new(Problem::PartiallyTruncated, text).ino(ino));
     };
     let w = ctx.ckinode_addr(ip, &mut visit, Some(&mut trunc));
+    if salvage {
+        ctx.zap_beyond_eof(ip);
+    }
     if w != Walk::Stop && geo.version == UfsVersion::Ufs2 && ip.extsize() > 0 {
         let ext = u64::from(ip.extsize());
         let mut nb = ext.div_ceil(bsize) as i64;
@@ -244,12 +259,19 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         }
     }
     let counted = c.entryno * (u64::from(geo.fsize) / 512);
+    let mut fixed = ip.clone();
     if ip.blocks() != counted {
         let text = format!(
             "INCORRECT BLOCK COUNT I={ino} ({} should be {counted})",
             ip.blocks()
         );
-        ctx.ask(Finding::new(Problem::IncorrectBlockCount, text).ino(ino));
+        if ctx.ask(Finding::new(Problem::IncorrectBlockCount, text).ino(ino)) {
+            fixed.set_blocks(counted);
+            rehash = true;
+        }
+    }
+    if rehash {
+        ctx.write_inode(&mut fixed);
     }
 }
 

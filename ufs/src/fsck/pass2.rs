@@ -15,6 +15,7 @@
 //! per entry found (as if the offered fixes had been made, as fsck_ffs
 //! does), and the directories reached from the root marked `DFOUND`.
 
+use super::overlay::WriteClass;
 use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;
@@ -45,16 +46,23 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
             if !ctx.ask(f) {
                 return false;
             }
+            if ctx.allocdir(ROOTINO, ROOTINO, 0o755).is_none() {
+                ctx.note("CANNOT ALLOCATE ROOT INODE\n");
+                return false;
+            }
         }
         DCLEAR => {
             let f = Finding::new(Problem::RootDupBad, format!("DUPS/BAD IN ROOT INODE{sfx}"))
                 .ino(ROOTINO);
-            ctx.ask(f);
-            ctx.ask(
-                Finding::new(Problem::RootDupBad, "")
-                    .ino(ROOTINO)
-                    .question(Some("CONTINUE")),
-            );
+            if ctx.ask(f) {
+                reallocate_root(ctx);
+            } else {
+                ctx.ask(
+                    Finding::new(Problem::RootDupBad, "")
+                        .ino(ROOTINO)
+                        .question(Some("CONTINUE")),
+                );
+            }
         }
         FSTATE | FCLEAR | FZLINK => {
             let f = Finding::new(
@@ -62,13 +70,22 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
                 format!("ROOT INODE NOT DIRECTORY{sfx}"),
             )
             .ino(ROOTINO);
-            ctx.ask(f);
-            if !ctx.ask(
+            if ctx.ask(f) {
+                if !reallocate_root(ctx) {
+                    return false;
+                }
+            } else if !ctx.ask(
                 Finding::new(Problem::RootNotDirectory, "")
                     .ino(ROOTINO)
                     .question(Some("FIX")),
             ) {
                 return false;
+            } else if let Some(mut ip) = ctx.inode(ROOTINO) {
+                ip.set_mode(
+                    (ip.mode() & !crate::ondisk::consts::mode::IFMT)
+                        | crate::ondisk::consts::mode::IFDIR,
+                );
+                ctx.write_inode(&mut ip);
             }
         }
         _ => {}
@@ -87,27 +104,34 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
     for i in 0..ctx.dirs.len() {
         let ino = ctx.dirs[i].ino;
         let mut isize = ctx.dirs[i].isize;
-        if isize == 0 {
+        if isize == 0 || skip_cleared(ctx, ino) {
             continue;
         }
         if isize < MINDIRSIZE {
             let text = ctx.direrror(ino, "DIRECTORY TOO SHORT");
             isize = 512;
             ctx.dirs[i].isize = isize;
-            ctx.ask(Finding::new(Problem::DirTooShort, text).ino(ino));
+            if ctx.ask(Finding::new(Problem::DirTooShort, text).ino(ino)) {
+                set_size(ctx, ino, isize);
+            }
         } else if isize % 512 != 0 {
             let path = ctx.pathname(ino, ino);
             let sfx = ctx.fatal_sfx();
             let text = format!("DIRECTORY {path}: LENGTH {isize} NOT MULTIPLE OF 512{sfx}");
             isize = isize.div_ceil(512) * 512;
             ctx.dirs[i].isize = isize;
-            ctx.ask(Finding::new(Problem::DirLength, text).ino(ino));
+            if ctx.ask(Finding::new(Problem::DirLength, text).ino(ino)) {
+                set_size(ctx, ino, isize);
+            }
         }
         scan_dir(ctx, ino, isize);
+        if ctx.stopped {
+            return true;
+        }
     }
     for i in 0..ctx.dirs.len() {
         let d = ctx.dirs[i].clone();
-        if d.parent == 0 || d.isize == 0 {
+        if d.parent == 0 || d.isize == 0 || skip_cleared(ctx, d.ino) {
             continue;
         }
         if ctx.ino.state(d.parent) == DFOUND && dunfound(ctx.ino.state(d.ino)) {
@@ -119,14 +143,102 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
         if d.dotdot == 0 {
             ctx.dirs[i].dotdot = d.parent;
             let text = ctx.fileerror(d.parent, d.ino, "MISSING '..'");
-            ctx.ask(Finding::new(Problem::MissingDotDot, text).ino(d.ino));
+            if ctx.ask(Finding::new(Problem::MissingDotDot, text).ino(d.ino)) {
+                // makeentry() counts the new reference to the parent.
+                ctx.makeentry(d.ino, d.parent, b"..");
+            }
             continue;
         }
         let text = ctx.fileerror(d.parent, d.ino, "BAD INODE NUMBER FOR '..'");
-        ctx.ask(Finding::new(Problem::BadDotDotIno, text).ino(d.ino));
+        if ctx.ask(Finding::new(Problem::BadDotDotIno, text).ino(d.ino)) {
+            ctx.ino.add_link(d.dotdot, 1);
+            ctx.ino.add_link(d.parent, -1);
+            if let Some(x) = ctx.dir_mut(d.ino) {
+                x.dotdot = d.parent;
+            }
+            ctx.changeino(d.ino, b"..", d.parent);
+        }
     }
     propagate(ctx);
     true
+}
+
+/// Root REALLOCATE: the old root is freed and a new one made in its
+/// place; everything that was in it is reconnected in phase 3.
+fn reallocate_root(ctx: &mut Ctx<'_>) -> bool {
+    ctx.freeino(ROOTINO);
+    if ctx.allocdir(ROOTINO, ROOTINO, 0o755).is_none() {
+        ctx.note("CANNOT ALLOCATE ROOT INODE\n");
+        return false;
+    }
+    true
+}
+
+/// A repair does not read directories that are going to be cleared (bad
+/// or duplicate blocks): their entries would be counted as references
+/// that vanish with them. What they held is reconnected instead.
+fn skip_cleared(ctx: &Ctx<'_>, ino: u32) -> bool {
+    ctx.writing() && ctx.ino.state(ino) == DCLEAR && ino != ROOTINO
+}
+
+fn set_size(ctx: &mut Ctx<'_>, ino: u32, size: u64) {
+    if let Some(mut ip) = ctx.inode(ino) {
+        ip.set_size(size);
+        ctx.write_inode(&mut ip);
+    }
+}
+
+/// Cuts a directory at its first hole (`ADJUST LENGTH`): the size drops
+/// to the hole and the blocks past it are given back. Only direct blocks
+/// are handled; anything else is left for a later run.
+fn cut_at_hole(ctx: &mut Ctx<'_>, ino: u32, lbn: u64) -> bool {
+    let Some(mut ip) = ctx.inode(ino) else {
+        return false;
+    };
+    if lbn == 0 || ip.ib(0) != 0 || ip.ib(1) != 0 || ip.ib(2) != 0 {
+        return false;
+    }
+    let size = ip.size();
+    let mut freed = 0u64;
+    for j in (lbn as usize)..crate::ondisk::consts::NDADDR {
+        let a = ip.db(j);
+        if a == 0 {
+            continue;
+        }
+        let nf = (ctx.geo.blksize(size, j as u64) >> ctx.geo.fshift) as u32;
+        ctx.release(a, nf);
+        freed += u64::from(nf);
+        ip.set_db(j, 0);
+    }
+    let newsize = lbn * ctx.geo.bsize64();
+    ip.set_size(newsize);
+    ip.set_blocks(
+        ip.blocks()
+            .saturating_sub(freed * (u64::from(ctx.geo.fsize) / 512)),
+    );
+    ctx.write_inode(&mut ip);
+    if let Some(d) = ctx.dir_mut(ino) {
+        d.isize = newsize;
+    }
+    true
+}
+
+/// Encodes an entry back at `at` (header, name, NUL padding).
+fn write_ent(ctx: &Ctx<'_>, buf: &mut [u8], at: usize, e: &DirEnt) {
+    let h = crate::ondisk::DirectHdr {
+        d_ino: e.ino,
+        d_reclen: e.reclen,
+        d_type: e.dtype,
+        d_namlen: e.namlen,
+    };
+    let Some(dst) = buf.get_mut(at..) else { return };
+    h.encode_into(dst, ctx.geo.endian);
+    let end = (8 + usize::from(e.dirsiz()).saturating_sub(8))
+        .min(usize::from(e.reclen))
+        .min(dst.len());
+    for (k, b) in dst.iter_mut().enumerate().take(end).skip(8) {
+        *b = e.name.get(k - 8).copied().unwrap_or(0);
+    }
 }
 
 /// dir.c `propagate()`: marks every directory whose parent was reached.
@@ -157,14 +269,19 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
         fix: FixState::DontKnow,
     };
     let mut hole_told = false;
-    for (_lbn, addr, nf) in ctx.dir_blocks(&ip, isize) {
+    for (lbn, addr, nf) in ctx.dir_blocks(&ip, isize) {
         let blksiz = u64::from(nf) << ctx.geo.fshift;
         if addr == 0 {
             if !hole_told {
                 hole_told = true;
                 let path = ctx.pathname(ino, ino);
                 let text = format!("DIRECTORY {path}: CONTAINS EMPTY BLOCKS{}", ctx.fatal_sfx());
-                ctx.ask(Finding::new(Problem::DirHole, text).ino(ino));
+                if ctx.ask(Finding::new(Problem::DirHole, text).ino(ino)) {
+                    if cut_at_hole(ctx, ino, lbn) {
+                        return;
+                    }
+                    ctx.unresolved += 1;
+                }
             }
             continue;
         }
@@ -177,42 +294,57 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
             continue;
         }
         let mut loc = 0usize;
-        while let Some(e) = readdir(ctx, &mut st, &buf, &mut loc, ino) {
-            pass2check(ctx, &mut st, ino, e);
+        let mut dirty = false;
+        while let Some((e, at)) = readdir(ctx, &mut st, &mut buf, &mut loc, ino, &mut dirty) {
+            pass2check(ctx, &mut st, ino, e, &mut buf, at, &mut dirty);
+        }
+        if dirty {
+            let off = ctx.geo.frag_offset(Frag(addr));
+            ctx.put(off, &buf, WriteClass::Dir);
         }
     }
 }
 
-fn dofix(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, problem: Problem, msg: &str) {
+fn dofix(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, problem: Problem, msg: &str) -> bool {
     if st.fix == FixState::DontKnow {
         let text = ctx.direrror(dir, msg);
         let yes = ctx.ask(Finding::new(problem, text).ino(dir));
         st.fix = if yes { FixState::Fix } else { FixState::NoFix };
     }
+    st.fix == FixState::Fix
 }
 
-/// fsck_ffs `fsck_readdir()` (12.1): the next entry, with a bad entry at
-/// the start of a chunk replaced by an empty entry covering the chunk, and
-/// a bad entry after a good one absorbed into the good one.
+/// fsck_ffs `fsck_readdir()` (12.1): the next entry and where it starts,
+/// with a bad entry at the start of a chunk replaced by an empty entry
+/// covering the chunk, and a bad entry after a good one absorbed into the
+/// good one. The block is changed in memory either way (as fsck_ffs
+/// does); it is marked for writing only when the salvage was accepted.
 fn readdir(
     ctx: &mut Ctx<'_>,
     st: &mut Scan,
-    buf: &[u8],
+    buf: &mut [u8],
     loc: &mut usize,
     dir: u32,
-) -> Option<DirEnt> {
+    dirty: &mut bool,
+) -> Option<(DirEnt, usize)> {
     let endian = ctx.geo.endian;
     let blksiz = buf.len();
     if *loc % 512 == 0 && st.filesize > 0 && *loc < blksiz {
         let ok = parse_ent(buf, *loc, endian).is_some_and(|e| dircheck(&e, *loc, st.filesize));
         if !ok {
-            dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
+            let at = *loc;
+            let fix = dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
             *loc += 512;
             st.filesize -= 512;
-            return Some(DirEnt {
+            let e = DirEnt {
                 reclen: 512,
                 ..Default::default()
-            });
+            };
+            if let Some(chunk) = buf.get_mut(at..at + 512) {
+                super::fix::empty_chunk(chunk, endian);
+                *dirty |= fix;
+            }
+            return Some((e, at));
         }
     }
     if st.filesize <= 0 || *loc >= blksiz {
@@ -222,22 +354,29 @@ fn readdir(
     if e.reclen == 0 {
         return None;
     }
+    let at = *loc;
     *loc += usize::from(e.reclen);
     st.filesize -= i64::from(e.reclen);
     if *loc % 512 == 0 {
-        return Some(e);
+        return Some((e, at));
     }
     if *loc < blksiz && st.filesize > 0 {
         let ok = parse_ent(buf, *loc, endian).is_some_and(|n| dircheck(&n, *loc, st.filesize));
         if !ok {
             let size = 512 - *loc % 512;
+            let bad = *loc;
             *loc += size;
             st.filesize -= size as i64;
-            dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
+            let fix = dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
             e.reclen = e.reclen.saturating_add(size as u16);
+            if let Some(b) = buf.get_mut(bad..bad + size) {
+                b.fill(0);
+            }
+            super::fix::set_reclen(buf, at, e.reclen, endian);
+            *dirty |= fix;
         }
     }
-    Some(e)
+    Some((e, at))
 }
 
 fn proto(ino: u32, name: &[u8], reclen: u16) -> DirEnt {
@@ -251,8 +390,22 @@ fn proto(ino: u32, name: &[u8], reclen: u16) -> DirEnt {
     }
 }
 
-fn pass2check(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, mut e: DirEnt) {
+/// fsck_ffs `pass2check()`. `e` is the entry at `at` of `buf`; every fix
+/// answered yes is put back into `buf` (and `dirty` set).
+fn pass2check(
+    ctx: &mut Ctx<'_>,
+    st: &mut Scan,
+    dir: u32,
+    mut e: DirEnt,
+    buf: &mut [u8],
+    mut at: usize,
+    dirty: &mut bool,
+) {
     let sfx = ctx.fatal_sfx();
+    let mut altered = false;
+    // The `.` entry shortened to make room for `..`: written only if what
+    // follows is changed (fsck_ffs edits a copy and writes it on ALTERED).
+    let mut pending_dot: Option<(usize, DirEnt)> = None;
     let to_chk2 = !ctx.ino_ok(e.ino);
     let mut to_chk1 = false;
     if !to_chk2 {
@@ -262,12 +415,12 @@ fn pass2check(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, mut e: DirEnt) {
             if e.ino != dir {
                 let text = ctx.direrror(dir, "BAD INODE NUMBER FOR '.'");
                 e.ino = dir;
-                ctx.ask(Finding::new(Problem::BadDotIno, text).ino(dir));
+                altered |= ctx.ask(Finding::new(Problem::BadDotIno, text).ino(dir));
             }
             if e.dtype != DT_DIR {
                 let text = ctx.direrror(dir, "BAD TYPE VALUE FOR '.'");
                 e.dtype = DT_DIR;
-                ctx.ask(Finding::new(Problem::BadDotType, text).ino(dir));
+                altered |= ctx.ask(Finding::new(Problem::BadDotType, text).ino(dir));
             }
             to_chk1 = true;
         } else {
@@ -293,50 +446,62 @@ fn pass2check(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, mut e: DirEnt) {
                 ctx.ask(Finding::new(Problem::CannotFixDot, t).ino(dir));
             } else if e.reclen < 24 {
                 e = proto(dir, b".", e.reclen);
-                ctx.ask(Finding::new(Problem::MissingDot, head).ino(dir));
+                altered |= ctx.ask(Finding::new(Problem::MissingDot, head).ino(dir));
             } else {
                 let n = e.reclen - 12;
                 st.entryno += 1;
                 ctx.ino.add_link(dir, -1);
-                e = DirEnt {
+                let rest = DirEnt {
                     reclen: n,
                     ..Default::default()
                 };
-                ctx.ask(Finding::new(Problem::MissingDot, head).ino(dir));
+                if ctx.ask(Finding::new(Problem::MissingDot, head).ino(dir)) {
+                    write_ent(ctx, buf, at, &proto(dir, b".", 12));
+                    if let Some(b) = buf.get_mut(at + 12..at + usize::from(e.reclen)) {
+                        b.fill(0);
+                    }
+                    write_ent(ctx, buf, at + 12, &rest);
+                    *dirty = true;
+                }
+                at += 12;
+                e = rest;
             }
             to_chk1 = true;
         }
     }
     if to_chk1 && !to_chk2 && st.entryno <= 1 {
-        {
-            let parent = ctx.dir(dir).map_or(0, |d| d.parent);
-            let mut skip = false;
-            if st.entryno == 0 {
-                let n = e.dirsiz();
-                if e.reclen < n + 12 {
-                    skip = true;
-                } else {
-                    let rest = e.reclen - n;
-                    st.entryno += 1;
-                    ctx.ino.add_link(e.ino, -1);
-                    e = DirEnt {
-                        reclen: rest,
-                        ..Default::default()
-                    };
-                }
+        let parent = ctx.dir(dir).map_or(0, |d| d.parent);
+        let mut skip = false;
+        if st.entryno == 0 {
+            let n = e.dirsiz();
+            if e.reclen < n + 12 {
+                skip = true;
+            } else {
+                let rest = e.reclen - n;
+                st.entryno += 1;
+                ctx.ino.add_link(e.ino, -1);
+                let mut dot = e.clone();
+                dot.reclen = n;
+                pending_dot = Some((at, dot));
+                at += usize::from(n);
+                e = DirEnt {
+                    reclen: rest,
+                    ..Default::default()
+                };
             }
-            if !skip {
-                if e.ino != 0 && e.is(b"..") {
-                    if let Some(d) = ctx.dir_mut(dir) {
-                        d.dotdot = e.ino;
-                    }
-                    if e.dtype != DT_DIR {
-                        let text = ctx.direrror(dir, "BAD TYPE VALUE FOR '..'");
-                        ctx.ask(Finding::new(Problem::BadDotDotType, text).ino(dir));
-                    }
-                    chk2(ctx, st, dir, e);
-                    return;
+        }
+        if !skip {
+            if e.ino != 0 && e.is(b"..") {
+                if let Some(d) = ctx.dir_mut(dir) {
+                    d.dotdot = e.ino;
                 }
+                if e.dtype != DT_DIR {
+                    let text = ctx.direrror(dir, "BAD TYPE VALUE FOR '..'");
+                    e.dtype = DT_DIR;
+                    altered |= ctx.ask(Finding::new(Problem::BadDotDotType, text).ino(dir));
+                }
+                altered |= chk2(ctx, st, dir, &mut e);
+            } else {
                 if e.ino != 0 && !e.is(b".") {
                     let head = ctx.fileerror(parent, dir, "MISSING '..'");
                     ctx.ask(
@@ -370,45 +535,78 @@ fn pass2check(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, mut e: DirEnt) {
                     }
                     let head = ctx.fileerror(parent, dir, "MISSING '..'");
                     e = proto(parent, b"..", e.reclen);
-                    ctx.ask(Finding::new(Problem::MissingDotDot, head).ino(dir));
+                    altered |= ctx.ask(Finding::new(Problem::MissingDotDot, head).ino(dir));
                 }
                 st.entryno += 1;
                 if e.ino != 0 {
                     ctx.ino.add_link(e.ino, -1);
                 }
-                return;
             }
+            finish(ctx, buf, at, &e, pending_dot, altered, dirty);
+            return;
         }
     }
-    chk2(ctx, st, dir, e);
+    altered |= chk2(ctx, st, dir, &mut e);
+    finish(ctx, buf, at, &e, pending_dot, altered, dirty);
 }
 
-fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: DirEnt) {
-    if e.ino == 0 {
+fn finish(
+    ctx: &Ctx<'_>,
+    buf: &mut [u8],
+    at: usize,
+    e: &DirEnt,
+    pending_dot: Option<(usize, DirEnt)>,
+    altered: bool,
+    dirty: &mut bool,
+) {
+    if !altered || !ctx.writing() {
         return;
+    }
+    if let Some((dat, dot)) = pending_dot {
+        write_ent(ctx, buf, dat, &dot);
+        if let Some(b) = buf.get_mut(at..at + usize::from(e.reclen)) {
+            b.fill(0);
+        }
+    }
+    write_ent(ctx, buf, at, e);
+    *dirty = true;
+}
+
+/// The second half of `pass2check()`: what the entry names. Returns
+/// whether the entry was changed (answered yes).
+fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: &mut DirEnt) -> bool {
+    if e.ino == 0 {
+        return false;
     }
     if e.namlen <= 2 && e.name.first() == Some(&b'.') && st.entryno >= 2 {
         if e.namlen == 1 {
             let text = ctx.direrror(dir, "EXTRA '.' ENTRY");
-            ctx.ask(Finding::new(Problem::ExtraDot, text).ino(dir));
-            return;
+            e.ino = 0;
+            return ctx.ask(Finding::new(Problem::ExtraDot, text).ino(dir));
         }
         if e.name.get(1) == Some(&b'.') {
             let text = ctx.direrror(dir, "EXTRA '..' ENTRY");
-            ctx.ask(Finding::new(Problem::ExtraDotDot, text).ino(dir));
-            return;
+            e.ino = 0;
+            return ctx.ask(Finding::new(Problem::ExtraDotDot, text).ino(dir));
         }
     }
     st.entryno += 1;
     if !ctx.ino_ok(e.ino) {
         let text = ctx.fileerror(dir, e.ino, "I OUT OF RANGE");
-        ctx.ask(Finding::new(Problem::InoOutOfRange, text).ino(e.ino));
-        return;
+        let yes = ctx.ask(Finding::new(Problem::InoOutOfRange, text).ino(e.ino));
+        if yes {
+            e.ino = 0;
+        }
+        return yes;
     }
     if (e.ino == WINO && e.dtype != DT_WHT) || (e.ino != WINO && e.dtype == DT_WHT) {
         let text = ctx.fileerror(dir, e.ino, "BAD WHITEOUT ENTRY");
-        ctx.ask(Finding::new(Problem::BadWhiteout, text).ino(e.ino));
-        return;
+        let yes = ctx.ask(Finding::new(Problem::BadWhiteout, text).ino(e.ino));
+        if yes {
+            e.ino = WINO;
+            e.dtype = DT_WHT;
+        }
+        return yes;
     }
     // At most two rounds: a "no" to REMOVE turns a cleared inode back into
     // an ordinary one.
@@ -417,28 +615,34 @@ fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: DirEnt) {
         match s {
             USTATE => {
                 if st.entryno <= 2 {
-                    return;
+                    return false;
                 }
                 let text = ctx.fileerror(dir, e.ino, "UNALLOCATED");
-                ctx.ask(Finding::new(Problem::Unallocated, text).ino(e.ino));
-                return;
+                let yes = ctx.ask(Finding::new(Problem::Unallocated, text).ino(e.ino));
+                if yes {
+                    e.ino = 0;
+                }
+                return yes;
             }
             DCLEAR | FCLEAR => {
                 if st.entryno <= 2 {
-                    return;
+                    return false;
                 }
                 let (p, msg) = if s == FCLEAR {
                     (Problem::DupBadEntry, "DUP/BAD")
                 } else if !ctx.opts.preen && !ctx.softdep {
                     (Problem::ZeroLengthDirEntry, "ZERO LENGTH DIRECTORY")
                 } else {
-                    return;
+                    return false;
                 };
                 let text = ctx.fileerror(dir, e.ino, msg);
                 if ctx.ask(Finding::new(p, text).ino(e.ino)) {
-                    return;
+                    e.ino = 0;
+                    return true;
                 }
-                let Some(ip) = ctx.inode(e.ino) else { return };
+                let Some(ip) = ctx.inode(e.ino) else {
+                    return false;
+                };
                 ctx.ino
                     .set_state(e.ino, if ip.is_dir() { DSTATE } else { FSTATE });
                 ctx.ino.set_link(e.ino, i32::from(ip.nlink()));
@@ -458,7 +662,8 @@ fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: DirEnt) {
                         e.name_str()
                     );
                     if ctx.ask(Finding::new(Problem::ExtraneousHardLink, text).ino(e.ino)) {
-                        return;
+                        e.ino = 0;
+                        return true;
                     }
                 }
                 if st.entryno > 2 {
@@ -466,22 +671,26 @@ fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: DirEnt) {
                         d.parent = dir;
                     }
                 }
-                file_entry(ctx, dir, &e);
-                return;
+                return file_entry(ctx, dir, e);
             }
             FSTATE | FZLINK => {
-                file_entry(ctx, dir, &e);
-                return;
+                return file_entry(ctx, dir, e);
             }
-            _ => return,
+            _ => return false,
         }
     }
+    false
 }
 
-fn file_entry(ctx: &mut Ctx<'_>, dir: u32, e: &DirEnt) {
+fn file_entry(ctx: &mut Ctx<'_>, dir: u32, e: &mut DirEnt) -> bool {
+    let mut yes = false;
     if e.dtype != ctx.ino.dtype(e.ino) {
         let text = ctx.fileerror(dir, e.ino, "BAD TYPE VALUE");
-        ctx.ask(Finding::new(Problem::BadTypeValue, text).ino(e.ino));
+        yes = ctx.ask(Finding::new(Problem::BadTypeValue, text).ino(e.ino));
+        if yes {
+            e.dtype = ctx.ino.dtype(e.ino);
+        }
     }
     ctx.ino.add_link(e.ino, -1);
+    yes
 }

@@ -40,7 +40,8 @@ pub(super) fn pass3(ctx: &mut Ctx<'_>) {
             loopcnt += 1;
         }
         if loopcnt <= ctx.countdirs {
-            linkup(ctx, orphan);
+            let dotdot = ctx.dir(orphan).map_or(0, |d| d.dotdot);
+            linkup(ctx, orphan, dotdot);
             ctx.ino.set_state(orphan, DFOUND);
             propagate(ctx);
             continue;
@@ -49,20 +50,37 @@ pub(super) fn pass3(ctx: &mut Ctx<'_>) {
             "ORPHANED DIRECTORY LOOP DETECTED I={orphan}{}",
             ctx.fatal_sfx()
         );
-        ctx.ask(Finding::new(Problem::OrphanLoop, text).ino(orphan));
+        if !ctx.ask(Finding::new(Problem::OrphanLoop, text).ino(orphan)) {
+            continue;
+        }
+        // Break the loop: the orphan leaves its parent for lost+found.
+        let parent = ctx.dir(orphan).map_or(0, |d| d.parent);
+        if ctx.reconnect(orphan, parent) && parent != 0 && ctx.clearentry(parent, orphan) {
+            ctx.ino.add_link(orphan, 1);
+        }
+        ctx.ino.set_state(orphan, DFOUND);
+        propagate(ctx);
     }
 }
 
-/// dir.c `linkup()` as far as a read-only check goes: reports the
-/// unreferenced inode and asks to reconnect it. Returns whether it was
-/// reconnected (never, today).
-pub(super) fn linkup(ctx: &mut Ctx<'_>, orphan: u32) -> bool {
-    let isdir = ctx.inode(orphan).is_some_and(|i| i.is_dir());
+/// dir.c `linkup()`: reports the unreferenced inode, asks to reconnect
+/// it and does so (into lost+found, as `#INODE`). `parentdir` is the
+/// directory its `..` named (0: none). Returns whether it was
+/// reconnected. Preen does not reconnect empty files (they are cleared).
+pub(super) fn linkup(ctx: &mut Ctx<'_>, orphan: u32, parentdir: u32) -> bool {
+    let ip = ctx.inode(orphan);
+    let isdir = ip.as_ref().is_some_and(|i| i.is_dir());
+    if ctx.mode == super::AnswerMode::Preen && ip.as_ref().is_some_and(|i| i.size() == 0) {
+        return false;
+    }
     let (p, what) = if isdir {
         (Problem::UnrefDir, "DIR")
     } else {
         (Problem::UnrefFile, "FILE")
     };
     let text = format!("UNREF {what} {}", ctx.pinode(orphan));
-    ctx.ask(Finding::new(p, text).ino(orphan))
+    if !ctx.ask(Finding::new(p, text).ino(orphan)) {
+        return false;
+    }
+    ctx.reconnect(orphan, parentdir)
 }

@@ -63,18 +63,26 @@ fn clri(ctx: &mut Ctx<'_>, ino: u32, kind: &str, flag: bool) {
     } else {
         String::new()
     };
-    ctx.ask(Finding::new(problem, text).ino(ino));
+    if ctx.ask(Finding::new(problem, text).ino(ino)) {
+        ctx.freeino(ino);
+    }
 }
 
 /// dir.c `adjust()`.
 fn adjust(ctx: &mut Ctx<'_>, ino: u32, lcnt: i32) {
     let Some(ip) = ctx.inode(ino) else { return };
     let nlink = i32::from(ip.nlink());
+    let mut lcnt = lcnt;
     if nlink == lcnt {
-        if !linkup(ctx, ino) {
+        if !linkup(ctx, ino, 0) {
             clri(ctx, ino, "UNREF", false);
+            return;
         }
-        return;
+        // linkup() made (and counted) one reference.
+        lcnt = ctx.ino.link(ino);
+        if lcnt == 0 {
+            return;
+        }
     }
     let what = if ip.is_dir() { "DIR" } else { "FILE" };
     let mut text = format!(
@@ -85,5 +93,12 @@ fn adjust(ctx: &mut Ctx<'_>, ino: u32, lcnt: i32) {
     if ctx.softdep && lcnt < 0 {
         text.push_str(&format!("\nLINK COUNT INCREASING{}", ctx.fatal_sfx()));
     }
-    ctx.ask(Finding::new(Problem::LinkCount, text).ino(ino));
+    if ctx.ask(Finding::new(Problem::LinkCount, text).ino(ino)) {
+        if let Some(mut ip) = ctx.inode(ino) {
+            let n = i32::from(ip.nlink()) - lcnt;
+            ip.set_nlink(i16::try_from(n).unwrap_or(i16::MAX));
+            ctx.write_inode(&mut ip);
+            ctx.ino.set_link(ino, 0);
+        }
+    }
 }

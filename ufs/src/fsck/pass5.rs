@@ -10,6 +10,7 @@
 //! As in fsck_ffs, each of these is said once per run, and the last one is
 //! not said once the per-group summary was refused.
 
+use super::overlay::WriteClass;
 use super::problem::Problem;
 use super::report::Finding;
 use super::setup::cstotal;
@@ -75,18 +76,21 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
     let mut asked_maps = FixState::DontKnow;
     let mut asked_summary = FixState::DontKnow;
     let mut tot = [0u64; 4]; // ndir, nbfree, nifree, nffree
+    let mut cs_dirty = false;
     for c in 0..geo.ncg {
         let Ok(cg) = CylGroup::read_unchecked(ctx.dev, &geo, CgIdx(c)) else {
             continue;
         };
-        let h = &cg.hdr;
+        let h = &cg.hdr.clone();
         if h.cg_magic != CG_MAGIC {
             let text = format!("CG {c}: BAD MAGIC NUMBER\n{}", ctx.fatal_sfx());
             ctx.ask(Finding::new(Problem::CgBadMagic5, text).cg(c));
         }
+        let mut bad_hash = false;
         if geo.has_ckhash(ckhash::CK_CYLGRP) {
             let this = checkhash::compute(cg.bytes(), CG_CKHASH_OFFSET);
             if this != h.cg_ckhash {
+                bad_hash = true;
                 let text = format!(
                     "CG {c}: BAD CHECK-HASH {} vs {}\n",
                     hex(h.cg_ckhash),
@@ -134,6 +138,8 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             cg_niblk: if ufs1 { 0 } else { geo.ipg },
             cg_initediblk: if ufs1 {
                 0
+            } else if ctx.rebuild_cg.contains(&c) {
+                ctx.ino.count(c)
             } else {
                 h.cg_initediblk.min(geo.ipg)
             },
@@ -259,34 +265,96 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             .as_ref()
             .is_some_and(|s| [s.cs_ndir, s.cs_nbfree, s.cs_nifree, s.cs_nffree] == new.cg_cs);
         if !cs_same && asked_counts == FixState::DontKnow {
-            asked_counts = FixState::NoFix;
             let f = Finding::new(
                 Problem::FreeBlkCountWrong,
                 "FREE BLK COUNT(S) WRONG IN SUPERBLK",
             )
             .cg(c);
-            ctx.ask(f);
+            asked_counts = yes_no(ctx.ask(f));
         }
-        if new != *h && asked_summary == FixState::DontKnow {
-            asked_summary = FixState::NoFix;
-            ctx.ask(Finding::new(Problem::SummaryInfoBad, "SUMMARY INFORMATION BAD").cg(c));
+        if !cs_same && asked_counts == FixState::Fix {
+            let e = Csum {
+                cs_ndir: new.cg_cs[0],
+                cs_nbfree: new.cg_cs[1],
+                cs_nifree: new.cg_cs[2],
+                cs_nffree: new.cg_cs[3],
+            };
+            if let Some(b) = csbuf.get_mut(c as usize * Csum::SIZE..(c as usize + 1) * Csum::SIZE) {
+                b.copy_from_slice(&e.encode(endian));
+                cs_dirty = true;
+            }
+        }
+        let rebuild = ctx.rebuild_cg.contains(&c);
+        if new != *h && asked_summary == FixState::DontKnow && !rebuild {
+            let f = Finding::new(Problem::SummaryInfoBad, "SUMMARY INFORMATION BAD").cg(c);
+            asked_summary = yes_no(ctx.ask(f));
         }
         let start = h.cg_iusedoff as usize;
         let same_maps = cg
             .bytes()
             .get(start..start + mapsize)
             .is_some_and(|b| b == map.as_slice());
-        if !same_maps && asked_maps == FixState::DontKnow {
-            asked_maps = FixState::NoFix;
-            ctx.ask(Finding::new(Problem::BitMapsWrong, "BLK(S) MISSING IN BIT MAPS").cg(c));
+        if !same_maps && asked_maps == FixState::DontKnow && !rebuild {
+            let f = Finding::new(Problem::BitMapsWrong, "BLK(S) MISSING IN BIT MAPS").cg(c);
+            asked_maps = yes_no(ctx.ask(f));
         }
+        if !ctx.writing() {
+            continue;
+        }
+        // Write the group back when anything in it is to be fixed (a bad
+        // check hash alone included: rewriting recomputes it).
+        let fix_hdr = rebuild || (new != *h && asked_summary == FixState::Fix);
+        let fix_maps = rebuild || (!same_maps && asked_maps == FixState::Fix);
+        if fix_hdr || fix_maps || bad_hash {
+            let mut bytes = cg.bytes().to_vec();
+            bytes.resize(geo.cgsize as usize, 0);
+            if fix_hdr {
+                new.encode_into(&mut bytes, endian);
+            }
+            let moff = if fix_hdr {
+                new.cg_iusedoff
+            } else {
+                h.cg_iusedoff
+            } as usize;
+            if fix_maps {
+                if let Some(dst) = bytes.get_mut(moff..moff + mapsize) {
+                    dst.copy_from_slice(&map);
+                }
+            }
+            let mut out = CylGroup::from_bytes(bytes, &geo, CgIdx(c));
+            let enc = out.encode(&geo).to_vec();
+            let off = geo.frag_offset(geo.cgtod(CgIdx(c)));
+            ctx.put(off, &enc, WriteClass::Cg);
+        }
+    }
+    if cs_dirty {
+        let off = geo.frag_offset(crate::units::Frag(geo.csaddr));
+        ctx.put(off, &csbuf, WriteClass::Cg);
     }
     let t = cstotal(&ctx.sb);
     let same = [t.ndir, t.nbfree, t.nifree, t.nffree] == tot && t.rest == [0; 4];
     if !same && asked_counts == FixState::DontKnow {
-        ctx.ask(Finding::new(
+        let f = Finding::new(
             Problem::SummaryBlkCountWrong,
             "SUMMARY BLK COUNT(S) WRONG IN SUPERBLK",
-        ));
+        );
+        asked_counts = yes_no(ctx.ask(f));
+    }
+    if !same && asked_counts == FixState::Fix && ctx.writing() {
+        let v = tot.map(|x| i64::try_from(x).unwrap_or(i64::MAX));
+        ctx.sb.fs.fs_cstotal = [v[0], v[1], v[2], v[3], 0, 0, 0, 0];
+        if ufs1 {
+            // ffs_oldfscompat_write(): the 32-bit copy follows.
+            ctx.sb.fs.fs_old_cstotal = v.map(|x| i32::try_from(x).unwrap_or(i32::MAX));
+        }
+        ctx.sb_dirty = true;
+    }
+}
+
+fn yes_no(yes: bool) -> FixState {
+    if yes {
+        FixState::Fix
+    } else {
+        FixState::NoFix
     }
 }

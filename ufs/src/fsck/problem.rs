@@ -207,6 +207,16 @@ problems! {
     ZeroLengthDir = ("zero-length-dir", Pass4, "ZERO LENGTH DIR I=%d", Some("CLEAR"), Fix);
     /// An unreferenced inode with bad or duplicate blocks.
     BadDupClear = ("bad-dup-clear", Pass4, "BAD/DUP FILE/DIR I=%d", Some("CLEAR"), Fix);
+    /// There is no lost+found to reconnect into.
+    NoLostFound = ("no-lost-found", Pass3, "NO lost+found DIRECTORY", Some("CREATE"), Fix);
+    /// `/lost+found` is not a directory.
+    LostFoundNotDir = ("lost-found-not-dir", Pass3, "lost+found IS NOT A DIRECTORY", Some("REALLOCATE"), Stop);
+    /// A directory fsck must add an entry to is full.
+    NoSpaceInDir = ("no-space-in-dir", Pass3, "NO SPACE LEFT IN %s", Some("EXPAND"), Fix);
+    /// lost+found could not be created or used (`SORRY. ...`).
+    LostFoundFailed = ("lost-found-failed", Pass3, "SORRY. CANNOT CREATE lost+found DIRECTORY", None, Stop);
+    /// The superblock was taken from an alternate; the primary is rewritten.
+    UpdateStandardSuperblock = ("update-standard-superblock", Pass5, "", Some("UPDATE STANDARD SUPERBLOCK"), Fix);
     /// A cylinder-group check hash that does not match.
     CgCheckHash = ("cg-ckhash", Pass5, "CG %d: BAD CHECK-HASH %x vs %x", None, Fix);
     /// A cylinder group with a bad magic number (phase 5).

@@ -113,9 +113,19 @@ pub trait Reporter {
     fn finding(&mut self, finding: &Finding, answer: Option<Answer>);
     /// Any other output text (header, summary), exactly as printed.
     fn note(&mut self, text: &str);
+    /// Interactive runs: show the finding, ask its question and return
+    /// the answer (`None`: no one to ask, taken as no). A reporter that
+    /// prompts has already shown the text, so the `finding` call that
+    /// follows must print only what comes after the answer.
+    fn prompt(&mut self, _finding: &Finding) -> Option<Answer> {
+        None
+    }
+    /// Copies what was collected (only [`CollectingReporter`] keeps
+    /// anything; used to get the text back from a boxed reporter).
+    fn export(&self, _into: &mut CollectingReporter) {}
 }
 
-/// Renders a finding the way fsck_ffs prints it.
+/// Renders a finding the way fsck_ffs prints it (`-n`, `-y`).
 pub fn render(finding: &Finding, answer: Option<Answer>) -> String {
     let mut s = finding.text.clone();
     if let Some(q) = finding.question {
@@ -177,5 +187,9 @@ impl Reporter for CollectingReporter {
     }
     fn note(&mut self, text: &str) {
         self.text.push_str(text);
+    }
+    fn export(&self, into: &mut CollectingReporter) {
+        into.findings.clone_from(&self.findings);
+        into.text.clone_from(&self.text);
     }
 }

@@ -13,7 +13,7 @@
 
 use super::problem::Problem;
 use super::report::{Answer, Finding, Reporter};
-use super::{FsckOptions, Outcome, Verdict};
+use super::{AnswerMode, FsckOptions, Outcome, Verdict};
 use crate::io::{self, Device};
 use crate::ondisk::consts::{
     ckhash, FS_UFS1_MAGIC, FS_UFS2_MAGIC, SBLOCKSEARCH, SBLOCKSIZE, SBLOCK_UFS2,
@@ -29,6 +29,11 @@ pub(super) enum Setup {
         sb: Box<Superblock>,
         geo: Box<Geometry>,
         problems: u64,
+        /// The superblock came from an alternate (`-b`, or found after a
+        /// bad primary): the primary is rewritten at the end.
+        from_alternate: bool,
+        /// The superblock check hash is to be rewritten.
+        fix_hash: bool,
     },
     /// Stop here.
     Failed(Outcome),
@@ -85,8 +90,31 @@ fn hash_mismatch(sb: &Superblock) -> Option<(u32, u32)> {
     (c != sb.fs.fs_ckhash).then_some((sb.fs.fs_ckhash, c))
 }
 
-pub(super) fn setup(dev: &dyn Device, opts: &FsckOptions, rep: &mut dyn Reporter) -> Setup {
+/// The answer to a setup question (setup runs before the check state
+/// exists, so it decides here the way `Ctx::ask` does).
+fn decide(mode: AnswerMode, rep: &mut dyn Reporter, f: &Finding) -> Answer {
+    match mode {
+        AnswerMode::Yes => Answer::Yes,
+        AnswerMode::Preen => {
+            if f.problem.preen() == super::Preen::Fix {
+                Answer::Yes
+            } else {
+                Answer::No
+            }
+        }
+        AnswerMode::Ask => rep.prompt(f).unwrap_or(Answer::No),
+        AnswerMode::No => Answer::No,
+    }
+}
+
+pub(super) fn setup(
+    dev: &dyn Device,
+    opts: &FsckOptions,
+    mode: AnswerMode,
+    rep: &mut dyn Reporter,
+) -> Setup {
     let mut problems = 0;
+    let mut fix_hash = false;
     let chosen = match opts.alt_sector {
         Some(s) => {
             let loc = s.saturating_mul(512);
@@ -109,6 +137,7 @@ pub(super) fn setup(dev: &dyn Device, opts: &FsckOptions, rep: &mut dyn Reporter
             return fail(
                 dev,
                 opts,
+                mode,
                 rep,
                 &why,
                 damaged.as_deref(),
@@ -127,7 +156,9 @@ pub(super) fn setup(dev: &dyn Device, opts: &FsckOptions, rep: &mut dyn Reporter
             Problem::SuperblockCheckHash,
             format!("Superblock check-hash failed: recorded check-hash {rec:#x} != computed check-hash {comp:#x}"),
         );
-        rep.finding(&f, Some(Answer::No));
+        let a = decide(mode, rep, &f);
+        rep.finding(&f, Some(a));
+        fix_hash = a == Answer::Yes;
         problems += 1;
     }
     if opts.alt_sector.is_none() {
@@ -137,13 +168,23 @@ pub(super) fn setup(dev: &dyn Device, opts: &FsckOptions, rep: &mut dyn Reporter
             .unwrap_or(false);
         if !agrees {
             let _ = sfx;
-            return fail(dev, opts, rep, "", Some(&sb), Problem::SuperblockDisagrees);
+            return fail(
+                dev,
+                opts,
+                mode,
+                rep,
+                "",
+                Some(&sb),
+                Problem::SuperblockDisagrees,
+            );
         }
     }
     Setup::Ready {
         sb: Box::new(sb),
         geo: Box::new(geo),
         problems,
+        from_alternate: opts.alt_sector.is_some(),
+        fix_hash,
     }
 }
 
@@ -203,9 +244,11 @@ fn search(dev: &dyn Device) -> Result<(Superblock, Geometry), Box<SearchErr>> {
     )))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fail(
     dev: &dyn Device,
     opts: &FsckOptions,
+    mode: AnswerMode,
     rep: &mut dyn Reporter,
     why: &str,
     damaged: Option<&Superblock>,
@@ -220,12 +263,34 @@ fn fail(
     } else {
         problem.question()
     };
-    rep.finding(
-        &Finding::new(problem, text).question(q),
-        q.map(|_| Answer::No),
-    );
+    let f = Finding::new(problem, text).question(q);
+    let answer = q.map(|_| decide(mode, rep, &f));
+    rep.finding(&f, answer);
     let alts = alternates(dev, damaged);
-    if opts.alt_sector.is_none() {
+    if answer == Some(Answer::Yes) {
+        // fsck_ffs: try each alternate in turn; the first usable one is
+        // used, and the primary is rewritten from it at the end.
+        for &sector in &alts {
+            let Some(loc) = sector.checked_mul(512) else {
+                continue;
+            };
+            let Ok(sb) = read_raw(dev, loc) else { continue };
+            let Ok(geo) = Geometry::from_superblock(&sb, dev.len()) else {
+                continue;
+            };
+            rep.note(&format!("USING ALTERNATE SUPERBLOCK AT {sector}\n"));
+            return Setup::Ready {
+                sb: Box::new(sb),
+                geo: Box::new(geo),
+                problems: 1,
+                from_alternate: true,
+                fix_hash: true,
+            };
+        }
+        rep.note(
+            "SEARCH FOR ALTERNATE SUPER-BLOCK FAILED. YOU MUST USE THE\n-b OPTION TO FSCK TO SPECIFY THE LOCATION OF AN ALTERNATE\nSUPER-BLOCK TO SUPPLY NEEDED INFORMATION; SEE fsck_ffs(8).\n",
+        );
+    } else if opts.alt_sector.is_none() {
         if alts.is_empty() {
             rep.note(
                 "SEARCH FOR ALTERNATE SUPER-BLOCK FAILED. YOU MUST USE THE\n-b OPTION TO FSCK TO SPECIFY THE LOCATION OF AN ALTERNATE\nSUPER-BLOCK TO SUPPLY NEEDED INFORMATION; SEE fsck_ffs(8).\n",

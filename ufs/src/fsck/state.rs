@@ -98,6 +98,10 @@ impl InoTable {
         let i = ino % self.ipg;
         (i < *self.count.get(cg)?).then(|| self.base[cg] + i as usize)
     }
+    /// Whether `ino` has a slot (initialized on disk).
+    pub fn tracked(&self, ino: u32) -> bool {
+        self.idx(ino).is_some()
+    }
     /// State of `ino` (`USTATE` for inodes not tracked).
     pub fn state(&self, ino: u32) -> u8 {
         self.idx(ino).map_or(USTATE, |i| self.state[i])
@@ -160,6 +164,16 @@ impl BlockMap {
         if f < self.size {
             self.bits[(f / 64) as usize] |= 1 << (f % 64);
         }
+    }
+    /// Marks `f` free.
+    pub fn clear(&mut self, f: u64) {
+        if f < self.size {
+            self.bits[(f / 64) as usize] &= !(1 << (f % 64));
+        }
+    }
+    /// Fragments covered.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 }
 
@@ -257,12 +271,45 @@ pub struct Ctx<'a> {
     pub nproblems: u64,
     /// Questions answered no.
     pub unresolved: u64,
+    /// Where repairs go (reads through `dev` see them).
+    pub ov: &'a super::overlay::Overlay<'a>,
+    /// How questions are answered.
+    pub mode: super::AnswerMode,
+    /// The phase running (for findings shared by several phases).
+    pub cur_phase: Phase,
+    /// Preen met a problem it must not fix: stop, write nothing.
+    pub stopped: bool,
+    /// A write failed to be staged (only past-the-end writes can fail).
+    pub write_failed: bool,
+    /// Superblock fields were changed in memory and must be written.
+    pub sb_dirty: bool,
+    /// Fragments freed by this run: not handed out again, so that a crash
+    /// between writes cannot leave one block in two files.
+    pub freed: BlockMap,
+    /// Inodes cleared by this run: not reused for lost+found.
+    pub freed_ino: std::collections::HashSet<u32>,
+    /// Directories created by this run (fsck_ffs `INFO_NEW`).
+    pub new_dirs: std::collections::HashSet<u32>,
+    /// lost+found once found or created (0: not yet).
+    pub lfdir: u32,
+    /// Cylinder groups whose magic was bad and that pass 5 rebuilds.
+    pub rebuild_cg: std::collections::HashSet<u32>,
+    /// Time stamp for inodes this run creates.
+    pub now: i64,
 }
 
 impl<'a> Ctx<'a> {
     /// Starts a phase.
     pub fn phase(&mut self, p: Phase) {
-        self.rep.phase(p);
+        self.cur_phase = p;
+        if self.mode != super::AnswerMode::Preen {
+            self.rep.phase(p);
+        }
+    }
+
+    /// Whether this run may change the image.
+    pub fn writing(&self) -> bool {
+        self.mode != super::AnswerMode::No
     }
 
     /// Prints text that is not a finding.
@@ -271,14 +318,35 @@ impl<'a> Ctx<'a> {
     }
 
     /// Reports a finding and returns whether its question was answered yes.
-    /// The only place an answer is decided: read-only checks answer no,
-    /// except `CONTINUE`, which fsck_ffs never lets `-n` refuse.
-    pub fn ask(&mut self, f: Finding) -> bool {
+    /// The only place an answer is decided: `-n` answers no (but
+    /// `CONTINUE`, which fsck_ffs never lets `-n` refuse), `-y` yes,
+    /// preen follows the problem table (and stops the run on anything it
+    /// must not fix), and interactive runs ask the reporter.
+    pub fn ask(&mut self, mut f: Finding) -> bool {
+        use super::AnswerMode;
+        if self.stopped {
+            return false;
+        }
+        if matches!(
+            f.problem,
+            super::Problem::NoLostFound
+                | super::Problem::LostFoundNotDir
+                | super::Problem::NoSpaceInDir
+                | super::Problem::LostFoundFailed
+        ) {
+            f.phase = self.cur_phase;
+        }
+        if self.mode == AnswerMode::Preen {
+            return self.ask_preen(f);
+        }
         let answer = f.question.map(|q| {
             if q == "CONTINUE" {
-                Answer::Yes
-            } else {
-                Answer::No
+                return Answer::Yes;
+            }
+            match self.mode {
+                AnswerMode::No | AnswerMode::Preen => Answer::No,
+                AnswerMode::Yes => Answer::Yes,
+                AnswerMode::Ask => self.rep.prompt(&f).unwrap_or(Answer::No),
             }
         });
         self.nproblems += 1;
@@ -287,6 +355,56 @@ impl<'a> Ctx<'a> {
         }
         self.rep.finding(&f, answer);
         answer == Some(Answer::Yes)
+    }
+
+    /// Preen: fix silently what fsck_ffs -p fixes, saying what was done
+    /// (`NAME: MESSAGE (ADJUSTED)`), and stop on anything else.
+    fn ask_preen(&mut self, mut f: Finding) -> bool {
+        use super::problem::Preen;
+        self.nproblems += 1;
+        let name = self.opts.name.clone();
+        let msg = f.text.trim_end_matches('\n').trim_end();
+        let msg = msg
+            .strip_suffix("UNEXPECTED SOFT UPDATE INCONSISTENCY")
+            .unwrap_or(msg)
+            .trim_end()
+            .to_string();
+        let policy = match (f.problem, f.problem.preen()) {
+            // fsck_ffs -p clears unreferenced zero-length files silently.
+            (super::Problem::UnrefClear, _) => Preen::Fix,
+            (_, p) => p,
+        };
+        let q = f.question;
+        match policy {
+            Preen::Fix | Preen::Report if q.is_none() || policy == Preen::Fix => {
+                let past = q.map(past_tense).unwrap_or("");
+                if !msg.is_empty() {
+                    f.text = if past.is_empty() {
+                        format!("{name}: {msg}\n")
+                    } else {
+                        format!("{name}: {msg} ({past})\n")
+                    };
+                } else {
+                    f.text = String::new();
+                }
+                f.question = None;
+                let yes = q.is_some();
+                self.rep
+                    .finding(&f, if yes { Some(Answer::Yes) } else { None });
+                yes
+            }
+            _ => {
+                let sfx = if self.softdep { " SOFT UPDATE " } else { " " };
+                f.text = format!(
+                    "{name}: {msg}\n\n{name}: UNEXPECTED{sfx}INCONSISTENCY; RUN fsck MANUALLY.\n"
+                );
+                f.question = None;
+                self.unresolved += 1;
+                self.stopped = true;
+                self.rep.finding(&f, Some(Answer::No));
+                false
+            }
+        }
     }
 
     /// What pfatal() adds on a soft-updates file system.
@@ -573,6 +691,23 @@ impl<'a> Ctx<'a> {
         } else {
             Walk::Continue
         }
+    }
+}
+
+/// The word fsck_ffs -p prints after a fix it made (`(ADJUSTED)`).
+pub fn past_tense(q: &str) -> &'static str {
+    match q {
+        "SALVAGE" => "SALVAGED",
+        "ADJUST" | "ADJUST LENGTH" => "ADJUSTED",
+        "CLEAR" => "CLEARED",
+        "RECONNECT" => "RECONNECTED",
+        "CREATE" => "CREATED",
+        "CORRECT" | "CORRECT CHECK HASH" => "CORRECTED",
+        "REMOVE" => "REMOVED",
+        "EXPAND" => "EXPANDED",
+        "ALLOCATE" | "REALLOCATE" => "REALLOCATED",
+        "UPDATE STANDARD SUPERBLOCK" => "UPDATED",
+        _ => "FIXED",
     }
 }
 

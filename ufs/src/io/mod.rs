@@ -5,6 +5,8 @@
 //! fails on purpose ([`FaultyDevice`]). Errors carry the offset and length.
 
 mod mmap;
+mod undo;
+pub use undo::{restore as undo_restore, UndoDevice, UndoSummary};
 
 pub use mmap::MmapDevice;
 

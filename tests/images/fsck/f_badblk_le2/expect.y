@@ -1,0 +1,37 @@
+** ./case.img
+** Last Mounted on /tmp/tmp.OUqDRftpya
+** Phase 1 - Check Blocks and Sizes
+99999999 BAD I=4
+UNEXPECTED SOFT UPDATE INCONSISTENCY
+
+** Phase 2 - Check Pathnames
+DUP/BAD  I=4  OWNER=root MODE=100644
+SIZE=23 MTIME=Aug  4 15:39 2024 
+FILE=/file1
+
+UNEXPECTED SOFT UPDATE INCONSISTENCY
+
+REMOVE? yes
+
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+BAD/DUP FILE I=4  OWNER=root MODE=100644
+SIZE=23 MTIME=Aug  4 15:39 2024 
+CLEAR? yes
+
+** Phase 5 - Check Cyl groups
+FREE BLK COUNT(S) WRONG IN SUPERBLK
+SALVAGE? yes
+
+SUMMARY INFORMATION BAD
+SALVAGE? yes
+
+BLK(S) MISSING IN BIT MAPS
+SALVAGE? yes
+
+15 files, 440 used, 431 free (39 frags, 49 blocks, 4.5% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1

@@ -1,0 +1,16 @@
+** ./case.img
+** Last Mounted on 
+** Phase 1 - Check Blocks and Sizes
+INCORRECT BLOCK COUNT I=40 (999 should be 8)
+CORRECT? yes
+
+** Phase 2 - Check Pathnames
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+** Phase 5 - Check Cyl groups
+171 files, 472 used, 1519 free (7 frags, 189 blocks, 0.4% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1

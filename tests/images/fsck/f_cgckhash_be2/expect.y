@@ -1,0 +1,14 @@
+** ./case.img
+** Last Mounted on /tmp/tmp.DXTWjZpta5
+** Phase 1 - Check Blocks and Sizes
+** Phase 2 - Check Pathnames
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+** Phase 5 - Check Cyl groups
+CG 0: BAD CHECK-HASH 0x1 vs 0x8e084f58
+16 files, 441 used, 430 free (38 frags, 49 blocks, 4.4% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1

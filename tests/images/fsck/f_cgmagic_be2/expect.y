@@ -1,0 +1,21 @@
+** ./case.img
+** Last Mounted on /tmp/tmp.DXTWjZpta5
+** Phase 1 - Check Blocks and Sizes
+CYLINDER GROUP 0: BAD MAGIC NUMBER
+UNEXPECTED SOFT UPDATE INCONSISTENCY
+
+REBUILD CYLINDER GROUP? yes
+
+** Phase 2 - Check Pathnames
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+** Phase 5 - Check Cyl groups
+CG 0: BAD MAGIC NUMBER
+
+UNEXPECTED SOFT UPDATE INCONSISTENCY
+16 files, 441 used, 430 free (38 frags, 49 blocks, 4.4% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1

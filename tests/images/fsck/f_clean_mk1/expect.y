@@ -1,0 +1,11 @@
+** ./case.img
+** Last Mounted on 
+** Phase 1 - Check Blocks and Sizes
+** Phase 2 - Check Pathnames
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+** Phase 5 - Check Cyl groups
+171 files, 472 used, 1519 free (7 frags, 189 blocks, 0.4% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+Exit status is 0

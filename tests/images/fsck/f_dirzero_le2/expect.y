@@ -1,0 +1,59 @@
+** ./case.img
+** Last Mounted on /tmp/tmp.OUqDRftpya
+** Phase 1 - Check Blocks and Sizes
+** Phase 2 - Check Pathnames
+DIRECTORY CORRUPTED  I=768  OWNER=root MODE=40755
+SIZE=512 MTIME=Aug  4 15:39 2024 
+DIR=?
+
+UNEXPECTED SOFT UPDATE INCONSISTENCY
+
+SALVAGE? yes
+
+MISSING '.'  I=768  OWNER=root MODE=40755
+SIZE=512 MTIME=Aug  4 15:39 2024 
+DIR=?
+
+UNEXPECTED SOFT UPDATE INCONSISTENCY
+
+FIX? yes
+
+MISSING '..'  I=768  OWNER=root MODE=40755
+SIZE=512 MTIME=Aug  4 15:39 2024 
+DIR=/dir1
+
+UNEXPECTED SOFT UPDATE INCONSISTENCY
+
+FIX? yes
+
+** Phase 3 - Check Connectivity
+UNREF DIR  I=256  OWNER=root MODE=40755
+SIZE=512 MTIME=Aug  4 15:39 2024 
+RECONNECT? yes
+
+NO lost+found DIRECTORY
+CREATE? yes
+
+DIR I=256 CONNECTED. PARENT WAS I=768
+
+** Phase 4 - Check Reference Counts
+LINK COUNT DIR I=768  OWNER=root MODE=40755
+SIZE=512 MTIME=Aug  4 15:39 2024  COUNT 3 SHOULD BE 2
+ADJUST? yes
+
+** Phase 5 - Check Cyl groups
+FREE BLK COUNT(S) WRONG IN SUPERBLK
+SALVAGE? yes
+
+SUMMARY INFORMATION BAD
+SALVAGE? yes
+
+BLK(S) MISSING IN BIT MAPS
+SALVAGE? yes
+
+17 files, 442 used, 429 free (37 frags, 49 blocks, 4.2% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1

@@ -1,0 +1,19 @@
+** ./case.img
+** Last Mounted on 
+** Phase 1 - Check Blocks and Sizes
+** Phase 2 - Check Pathnames
+BAD TYPE VALUE  I=3  OWNER=root MODE=41777
+SIZE=512 MTIME=May  1 12:00 2020 
+DIR=/emptydir
+
+FIX? yes
+
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+** Phase 5 - Check Cyl groups
+172 files, 20985 used, 2102 free (6 frags, 262 blocks, 0.0% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1

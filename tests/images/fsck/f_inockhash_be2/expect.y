@@ -1,0 +1,17 @@
+** ./case.img
+** Last Mounted on /tmp/tmp.DXTWjZpta5
+** Phase 1 - Check Blocks and Sizes
+INODE CHECK-HASH FAILED I=4  OWNER=root MODE=100644
+SIZE=23 MTIME=Aug  4 15:50 2024 
+FIX? yes
+
+** Phase 2 - Check Pathnames
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+** Phase 5 - Check Cyl groups
+16 files, 441 used, 430 free (38 frags, 49 blocks, 4.4% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1

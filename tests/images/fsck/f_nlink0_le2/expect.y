@@ -1,0 +1,20 @@
+** ./case.img
+** Last Mounted on /tmp/tmp.OUqDRftpya
+** Phase 1 - Check Blocks and Sizes
+** Phase 2 - Check Pathnames
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+LINK COUNT FILE I=4  OWNER=root MODE=100644
+SIZE=23 MTIME=Aug  4 15:39 2024  COUNT 0 SHOULD BE 1
+LINK COUNT INCREASING
+UNEXPECTED SOFT UPDATE INCONSISTENCY
+
+ADJUST? yes
+
+** Phase 5 - Check Cyl groups
+16 files, 441 used, 430 free (38 frags, 49 blocks, 4.4% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1

@@ -1,0 +1,17 @@
+** ./case.img
+** Last Mounted on 
+** Phase 1 - Check Blocks and Sizes
+** Phase 2 - Check Pathnames
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+LINK COUNT FILE I=40  OWNER=root MODE=100644
+SIZE=3 MTIME=May  1 12:00 2020  COUNT 0 SHOULD BE 1
+ADJUST? yes
+
+** Phase 5 - Check Cyl groups
+172 files, 20985 used, 2102 free (6 frags, 262 blocks, 0.0% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1

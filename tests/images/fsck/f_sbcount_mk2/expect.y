@@ -1,0 +1,16 @@
+** ./case.img
+** Last Mounted on 
+** Phase 1 - Check Blocks and Sizes
+** Phase 2 - Check Pathnames
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+** Phase 5 - Check Cyl groups
+SUMMARY BLK COUNT(S) WRONG IN SUPERBLK
+SALVAGE? yes
+
+172 files, 20985 used, 2102 free (6 frags, 262 blocks, 0.0% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1
