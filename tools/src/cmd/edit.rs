@@ -1,152 +1,1758 @@
-//! In-place editing commands: put, mkdir, rm, mv, ln, chmod, chown, touch,
-//! setfattr, getfattr (in progress).
+//! In-place editing commands: `put`, `mkdir`, `rm`, `mv`, `ln`, `chmod`,
+//! `chown`, `touch`, `setfattr` and `getfattr`.
+//!
+//! Every command but `getfattr` opens the image read-write through
+//! [`Session`], which enforces the clean-flag protocol (see
+//! docs/editing.md):
+//!
+//! * an image whose superblock says it is not clean (`fs_clean == 0`,
+//!   `FS_UNCLEAN` or `FS_NEEDSFSCK`: mounted, crashed, or interrupted while
+//!   being edited) is refused unless `--force`;
+//! * the first change clears `fs_clean` on disk, and the final `sync`
+//!   writes the allocation state and sets it again, so an interrupted edit
+//!   leaves an image that says it needs fsck;
+//! * with `--force` on an unclean image the flag is left cleared afterwards:
+//!   the tree was not checked, so the image keeps saying so;
+//! * an exclusive `flock` on the image keeps two `ufs` editors apart.
+//!
+//! Times the commands stamp (ctime, new nodes, changed directories, the
+//! superblock's `fs_time`) come from `SOURCE_DATE_EPOCH` when set, from
+//! 1000000000 with `--reproducible`, else from the clock.
+//!
+//! Several operands are processed in turn; a failing one is reported (one
+//! line naming the image and the path) and the rest are still done; the
+//! exit status is then 1. Usage errors exit with 2 before the image is
+//! opened.
+
+use crate::output::{escape_name, open_ro};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs::{File, Metadata};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use ufskit::inode::Timespec;
+use ufskit::ondisk::consts::fsflags;
+use ufskit::xattr::Namespace;
+use ufskit::{Error, FileType, Follow, Ino, NewNode, OpenOptions, SetAttr, Ufs};
+
+/// The time `--reproducible` stamps without `SOURCE_DATE_EPOCH` (FreeBSD's
+/// regression-test time, as `newfs -R` uses).
+const REPRODUCIBLE_TIME: i64 = 1_000_000_000;
+/// Deepest tree `rm -r` and `put -r` descend into.
+const MAX_DEPTH: u32 = 4096;
+
+/// Options every editing command takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Common {
+    /// Edit even if the superblock says the file system is not clean (it
+    /// stays marked unclean afterwards).
+    #[arg(long)]
+    pub force: bool,
+    /// Stamp times from SOURCE_DATE_EPOCH, or 1000000000 when it is unset,
+    /// instead of the clock (SOURCE_DATE_EPOCH alone has the same effect).
+    #[arg(long)]
+    pub reproducible: bool,
+}
+
+// ---- the editing session ----------------------------------------------------
+
+/// A failure of one operand: the message after `ufs: IMAGE: PATH: `.
+#[derive(Debug)]
+struct Fail(String);
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail(describe(&e))
+    }
+}
+
+/// The error without the path the library puts in front (the caller names
+/// the whole path already).
+fn describe(e: &Error) -> String {
+    match e {
+        Error::NotFound { .. } => "no such file or directory".into(),
+        Error::Exists { .. } => "file exists".into(),
+        Error::NotEmpty { .. } => "directory not empty".into(),
+        Error::IsADirectory { .. } => "is a directory".into(),
+        Error::NotADirectory { .. } => "not a directory".into(),
+        other => other.to_string(),
+    }
+}
+
+fn usage(cmd: &str, msg: &str) -> i32 {
+    eprintln!("ufs {cmd}: {msg}");
+    crate::EXIT_USAGE
+}
+
+/// The fixed time for this run, if any: `SOURCE_DATE_EPOCH`, else the
+/// reproducible default when asked for.
+fn fixed_time(reproducible: bool) -> Result<Option<Timespec>, String> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => {
+            let sec = v
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?;
+            Ok(Some(Timespec { sec, nsec: 0 }))
+        }
+        Err(_) if reproducible => Ok(Some(Timespec {
+            sec: REPRODUCIBLE_TIME,
+            nsec: 0,
+        })),
+        Err(_) => Ok(None),
+    }
+}
+
+/// An image opened for editing.
+struct Session {
+    fs: Ufs,
+    image: String,
+    /// The superblock said "not clean" and `--force` was given.
+    was_unclean: bool,
+    /// Holds the exclusive lock until the session ends.
+    _lock: File,
+    failed: bool,
+    /// Times are fixed (reproducible run).
+    fixed: bool,
+}
+
+impl Session {
+    fn open(image: &Path, common: &Common) -> Result<Session, i32> {
+        let shown = image.display().to_string();
+        let err = |msg: &dyn std::fmt::Display| crate::output::fail(&shown, msg);
+        let fixed = fixed_time(common.reproducible).map_err(|m| err(&m))?;
+        let lock = File::open(image).map_err(|e| err(&Error::Open(e)))?;
+        // Other errors (locks not supported, as on some network file
+        // systems) are no reason not to go on.
+        if let Err(rustix::io::Errno::WOULDBLOCK) =
+            rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        {
+            return Err(err(&"the image is being edited by another process"));
+        }
+        let mut fs = Ufs::open_path(image, OpenOptions::read_write()).map_err(|e| err(&e))?;
+        let sb = fs.superblock();
+        let unclean = sb.fs.fs_clean == 0
+            || sb.fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) != 0;
+        if unclean && !common.force {
+            return Err(err(&format!(
+                "file system is not clean (mounted, or not checked since a crash or an interrupted edit); \
+                 run `ufs fsck -y {shown}` first, or use --force"
+            )));
+        }
+        fs.set_fixed_time(fixed);
+        Ok(Session {
+            fs,
+            image: shown,
+            was_unclean: unclean,
+            _lock: lock,
+            failed: false,
+            fixed: fixed.is_some(),
+        })
+    }
+
+    /// Reports a failed operand and remembers that the command failed.
+    fn report(&mut self, path: &[u8], f: &Fail) {
+        eprintln!("ufs: {}: {}: {}", self.image, escape_name(path), f.0);
+        self.failed = true;
+    }
+
+    /// Runs `op`, reporting its failure for `path`.
+    fn each(&mut self, path: &[u8], op: impl FnOnce(&mut Ufs) -> Result<(), Fail>) {
+        if let Err(f) = op(&mut self.fs) {
+            self.report(path, &f);
+        }
+    }
+
+    /// Writes everything out and marks the image clean again (or, after a
+    /// forced edit of an unclean image, leaves it marked unclean).
+    fn finish(mut self) -> i32 {
+        let image = self.image.clone();
+        if let Err(e) = self.fs.sync() {
+            return crate::output::fail(&image, &e);
+        }
+        if self.was_unclean {
+            let mut sb = self.fs.superblock().clone();
+            sb.fs.fs_clean = 0;
+            let bytes = sb.encode();
+            let r = self
+                .fs
+                .device_mut()
+                .write_at(sb.location, &bytes)
+                .and_then(|()| self.fs.device_mut().flush());
+            if let Err(e) = r {
+                return crate::output::fail(&image, &format!("writing the superblock: {e}"));
+            }
+        }
+        if self.failed {
+            crate::EXIT_FAILURE
+        } else {
+            0
+        }
+    }
+}
+
+// ---- paths in the image -------------------------------------------------------
+
+/// A path operand as bytes (UFS names are bytes).
+fn bytes(p: &OsString) -> &[u8] {
+    p.as_bytes()
+}
+
+/// Splits a path into its parent (looked up following symlinks) and last
+/// name. The root has no name and is refused.
+fn split(fs: &Ufs, path: &[u8]) -> Result<(Ino, Vec<u8>), Fail> {
+    let trimmed = trim_slashes(path);
+    let (dir, name) = match trimmed.iter().rposition(|&c| c == b'/') {
+        Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
+        None => (&b""[..], trimmed),
+    };
+    if name.is_empty() {
+        return Err(Fail("the root directory cannot be the operand".into()));
+    }
+    if name == b"." || name == b".." {
+        return Err(Fail(
+            "a path ending in '.' or '..' cannot be the operand".into(),
+        ));
+    }
+    let parent = fs.lookup_bytes(dir, Follow::All)?;
+    if !fs.allocated_inode(parent)?.is_dir() {
+        return Err(Fail("not a directory".into()));
+    }
+    Ok((parent, name.to_vec()))
+}
+
+fn trim_slashes(path: &[u8]) -> &[u8] {
+    let mut p = path;
+    while p.len() > 1 && p.ends_with(b"/") {
+        p = &p[..p.len() - 1];
+    }
+    if p == b"/" {
+        &p[..0]
+    } else {
+        p
+    }
+}
+
+/// The last component of a path (of the image or the host).
+fn basename(path: &[u8]) -> Vec<u8> {
+    let t = trim_slashes(path);
+    t.rsplit(|&c| c == b'/').next().unwrap_or(t).to_vec()
+}
+
+/// Looks a path up; "no such file" is `None`.
+fn lookup_opt(fs: &Ufs, path: &[u8], follow: Follow) -> Result<Option<Ino>, Error> {
+    match fs.lookup_bytes(path, follow) {
+        Ok(i) => Ok(Some(i)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `path` names an existing directory (following symlinks).
+fn existing_dir(fs: &Ufs, path: &[u8]) -> Result<Option<Ino>, Error> {
+    match lookup_opt(fs, path, Follow::All) {
+        Ok(Some(i)) if fs.allocated_inode(i)?.is_dir() => Ok(Some(i)),
+        Ok(_) | Err(Error::NotADirectory { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Attributes of a node the commands create from nothing: owned by root,
+/// in the parent directory's group (BSD semantics), times "now".
+fn new_node(fs: &Ufs, parent: Ino, perm: u16) -> Result<NewNode, Error> {
+    let gid = fs.allocated_inode(parent)?.gid();
+    Ok(NewNode {
+        perm,
+        uid: 0,
+        gid,
+        ..Default::default()
+    })
+}
+
+/// Removes a non-directory in the way of a new node; a directory there is
+/// an error.
+fn clear_way(fs: &mut Ufs, parent: Ino, name: &[u8]) -> Result<(), Fail> {
+    if let Some(ino) = fs.dir_lookup(parent, name)? {
+        if fs.allocated_inode(ino)?.is_dir() {
+            return Err(Fail("is a directory".into()));
+        }
+        fs.unlink(parent, name)?;
+    }
+    Ok(())
+}
+
+// ---- put ----------------------------------------------------------------------
 
 /// Arguments of `ufs put`.
 #[derive(clap::Args, Debug)]
 pub struct PutArgs {
+    /// Copy directories recursively.
+    #[arg(short = 'r', short_alias = 'R')]
+    pub recursive: bool,
+    /// Print each path as it is copied.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// Host files (and with -r directories) to copy, then the destination
+    /// in the image: an existing directory to copy into, or the new name.
+    #[arg(required = true, num_args = 2.., value_name = "HOSTPATH... IMGPATH")]
+    pub operands: Vec<OsString>,
+    /// Common editing options.
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// Runs `ufs put`.
-pub fn put(_a: PutArgs) -> i32 {
-    eprintln!("ufs put: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn put(a: PutArgs) -> i32 {
+    let Some((dest, sources)) = a.operands.split_last() else {
+        return usage("put", "need HOSTPATH... IMGPATH");
+    };
+    let mut s = match Session::open(&a.image, &a.common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let dest = bytes(dest).to_vec();
+    let into = match existing_dir(&s.fs, &dest) {
+        Ok(d) => d,
+        Err(e) => {
+            s.report(&dest, &Fail::from(e));
+            return s.finish();
+        }
+    };
+    if into.is_none() && sources.len() > 1 {
+        s.report(
+            &dest,
+            &Fail("copying several files needs an existing directory as the destination".into()),
+        );
+        return s.finish();
+    }
+    let mut p = Putter {
+        root: rustix::process::geteuid().is_root(),
+        reproducible: s.fixed,
+        errors: Vec::new(),
+        recursive: a.recursive,
+        verbose: a.verbose,
+        links: HashMap::new(),
+        dirs: Vec::new(),
+        buf: Vec::new(),
+    };
+    for src in sources {
+        let src = Path::new(src);
+        let (parent, name, shown) = match into {
+            Some(d) => {
+                let name = basename(src.as_os_str().as_bytes());
+                let mut shown = trim_slashes(&dest).to_vec();
+                shown.push(b'/');
+                shown.extend_from_slice(&name);
+                (d, name, shown)
+            }
+            None => match split(&s.fs, &dest) {
+                Ok((d, n)) => (d, n, dest.clone()),
+                Err(f) => {
+                    s.report(&dest, &f);
+                    continue;
+                }
+            },
+        };
+        if name.is_empty() || name == b"." || name == b".." {
+            s.report(
+                src.as_os_str().as_bytes(),
+                &Fail("cannot tell what name to give it in the image".into()),
+            );
+            continue;
+        }
+        if let Err((path, f)) = p.put(&mut s.fs, src, parent, &name, &shown, 0) {
+            p.errors.push((path, f));
+        }
+        for (path, f) in std::mem::take(&mut p.errors) {
+            s.report(&path, &f);
+        }
+    }
+    // Directory attributes last (children were added after they were
+    // set), deepest first: the list is in post-order.
+    for (ino, attr, shown) in std::mem::take(&mut p.dirs) {
+        s.each(&shown, |fs| Ok(fs.set_attr(ino, &attr)?));
+    }
+    s.finish()
 }
+
+/// Failure of `put`: the image path it concerns and what went wrong.
+type PutResult<T> = Result<T, (Vec<u8>, Fail)>;
+
+struct Putter {
+    root: bool,
+    /// Access times are taken from modification times, so the host's
+    /// reading of the files does not show.
+    reproducible: bool,
+    /// Failures inside a tree (the copy goes on with the rest).
+    errors: Vec<(Vec<u8>, Fail)>,
+    recursive: bool,
+    verbose: bool,
+    /// Host (device, inode) of multiply linked files already copied.
+    links: HashMap<(u64, u64), Ino>,
+    /// Directories whose attributes are applied at the end.
+    dirs: Vec<(Ino, SetAttr, Vec<u8>)>,
+    buf: Vec<u8>,
+}
+
+fn ts(sec: i64, nsec: i64) -> Timespec {
+    Timespec {
+        sec,
+        nsec: u32::try_from(nsec).unwrap_or(0).min(999_999_999),
+    }
+}
+
+impl Putter {
+    fn attrs(&self, md: &Metadata) -> NewNode {
+        let mut perm = (md.mode() & 0o7777) as u16;
+        let (uid, gid) = if self.root {
+            (md.uid(), md.gid())
+        } else {
+            // Owners are not kept: set-id bits would then apply to the
+            // wrong user.
+            perm &= !0o6000;
+            (0, 0)
+        };
+        NewNode {
+            perm,
+            uid,
+            gid,
+            atime: Some(if self.reproducible {
+                ts(md.mtime(), md.mtime_nsec())
+            } else {
+                ts(md.atime(), md.atime_nsec())
+            }),
+            mtime: Some(ts(md.mtime(), md.mtime_nsec())),
+            ..Default::default()
+        }
+    }
+
+    fn set_times(attr: &NewNode) -> SetAttr {
+        SetAttr {
+            perm: Some(attr.perm),
+            uid: Some(attr.uid),
+            gid: Some(attr.gid),
+            atime: attr.atime,
+            mtime: attr.mtime,
+            ..Default::default()
+        }
+    }
+
+    fn put(
+        &mut self,
+        fs: &mut Ufs,
+        src: &Path,
+        parent: Ino,
+        name: &[u8],
+        shown: &[u8],
+        depth: u32,
+    ) -> PutResult<()> {
+        let at = |f: Fail| (shown.to_vec(), f);
+        let hosterr =
+            |e: std::io::Error| (src.as_os_str().as_bytes().to_vec(), Fail(e.to_string()));
+        if depth > MAX_DEPTH {
+            return Err(at(Fail(format!("tree deeper than {MAX_DEPTH} levels"))));
+        }
+        let md = std::fs::symlink_metadata(src).map_err(hosterr)?;
+        let attr = self.attrs(&md);
+        let ft = md.file_type();
+        if self.verbose {
+            println!("{}", escape_name(shown));
+        }
+        if ft.is_dir() {
+            if !self.recursive {
+                return Err((
+                    src.as_os_str().as_bytes().to_vec(),
+                    Fail("is a directory (use -r)".into()),
+                ));
+            }
+            let ino = match fs.dir_lookup(parent, name).map_err(|e| at(e.into()))? {
+                Some(i) if fs.allocated_inode(i).map_err(|e| at(e.into()))?.is_dir() => i,
+                Some(_) => return Err(at(Fail("exists and is not a directory".into()))),
+                None => fs.mkdir(parent, name, &attr).map_err(|e| at(e.into()))?,
+            };
+            let mut entries: Vec<_> = std::fs::read_dir(src)
+                .map_err(hosterr)?
+                .map(|e| e.map(|e| e.file_name()))
+                .collect::<Result<_, _>>()
+                .map_err(hosterr)?;
+            entries.sort();
+            for e in entries {
+                let mut child_shown = shown.to_vec();
+                child_shown.push(b'/');
+                child_shown.extend_from_slice(e.as_bytes());
+                // One failing entry does not stop the rest of the tree.
+                if let Err(e) = self.put(
+                    fs,
+                    &src.join(&e),
+                    ino,
+                    e.as_bytes(),
+                    &child_shown,
+                    depth + 1,
+                ) {
+                    self.errors.push(e);
+                }
+            }
+            self.dirs
+                .push((ino, Self::set_times(&attr), shown.to_vec()));
+            return Ok(());
+        }
+        let key = (md.dev(), md.ino());
+        if md.nlink() > 1 {
+            if let Some(&target) = self.links.get(&key) {
+                clear_way(fs, parent, name).map_err(at)?;
+                fs.link(parent, name, target).map_err(|e| at(e.into()))?;
+                return Ok(());
+            }
+        }
+        clear_way(fs, parent, name).map_err(at)?;
+        let ino = if ft.is_symlink() {
+            let target = std::fs::read_link(src).map_err(hosterr)?;
+            fs.symlink(parent, name, target.as_os_str().as_bytes(), &attr)
+                .map_err(|e| at(e.into()))?
+        } else if ft.is_file() {
+            let file = File::open(src).map_err(hosterr)?;
+            let ino = fs
+                .create(parent, name, FileType::Regular, &attr)
+                .map_err(|e| at(e.into()))?;
+            self.copy_data(fs, ino, &file, md.len())
+                .map_err(|e| match e {
+                    CopyErr::Image(e) => at(e.into()),
+                    CopyErr::Host(e) => hosterr(e),
+                })?;
+            ino
+        } else {
+            let kind = if ft.is_fifo() {
+                FileType::Fifo
+            } else if ft.is_char_device() {
+                FileType::CharDevice
+            } else if ft.is_block_device() {
+                FileType::BlockDevice
+            } else if ft.is_socket() {
+                FileType::Socket
+            } else {
+                return Err(at(Fail("unsupported file type".into())));
+            };
+            let mut a = attr.clone();
+            if matches!(kind, FileType::CharDevice | FileType::BlockDevice) {
+                a.rdev = Some((rustix::fs::major(md.rdev()), rustix::fs::minor(md.rdev())));
+            }
+            fs.create(parent, name, kind, &a)
+                .map_err(|e| at(e.into()))?
+        };
+        // Writing the data moved the times; put the host's back.
+        fs.set_attr(ino, &Self::set_times(&attr))
+            .map_err(|e| at(e.into()))?;
+        if md.nlink() > 1 {
+            self.links.insert(key, ino);
+        }
+        Ok(())
+    }
+
+    /// Copies a host file's data, leaving holes where the host file has
+    /// them (SEEK_DATA/SEEK_HOLE) and where whole blocks are zero.
+    fn copy_data(&mut self, fs: &mut Ufs, ino: Ino, file: &File, size: u64) -> Result<(), CopyErr> {
+        let bsize = u64::from(fs.geometry().bsize);
+        let chunk = (1u64 << 20).max(bsize);
+        self.buf.resize(chunk as usize, 0);
+        let mut pos = 0u64;
+        while pos < size {
+            // The next data region, or the whole rest where the host
+            // cannot tell.
+            let (start, end) = data_region(file, pos, size).map_err(CopyErr::Host)?;
+            if start >= size {
+                break;
+            }
+            // Whole image blocks, so a skipped zero block is a whole hole.
+            let mut off = start - start % bsize;
+            let end = end.div_ceil(bsize).saturating_mul(bsize).min(size);
+            while off < end {
+                let n = (end - off).min(chunk) as usize;
+                let buf = &mut self.buf[..n];
+                file.read_exact_at(buf, off).map_err(|e| {
+                    CopyErr::Host(if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        std::io::Error::other("file shrank while it was being copied")
+                    } else {
+                        e
+                    })
+                })?;
+                let mut i = 0usize;
+                while i < n {
+                    let blk = |i: usize| &buf[i..(i + bsize as usize).min(n)];
+                    if blk(i).iter().all(|&b| b == 0) {
+                        i += bsize as usize;
+                        continue;
+                    }
+                    let run_start = i;
+                    while i < n && !blk(i).iter().all(|&b| b == 0) {
+                        i += bsize as usize;
+                    }
+                    let run_end = i.min(n);
+                    fs.write_file(ino, off + run_start as u64, &buf[run_start..run_end])
+                        .map_err(CopyErr::Image)?;
+                }
+                off += n as u64;
+            }
+            pos = end;
+        }
+        // A file ending in a hole (or all zeros) still gets its size; the
+        // last block is allocated as FreeBSD does.
+        if fs.allocated_inode(ino).map_err(CopyErr::Image)?.size() < size {
+            fs.truncate(ino, size).map_err(CopyErr::Image)?;
+        }
+        Ok(())
+    }
+}
+
+enum CopyErr {
+    Image(Error),
+    Host(std::io::Error),
+}
+
+/// The data region at or after `pos`: (start, end). Without SEEK_DATA
+/// support the rest of the file is one region.
+fn data_region(file: &File, pos: u64, size: u64) -> std::io::Result<(u64, u64)> {
+    use rustix::fs::{seek, SeekFrom};
+    let start = match seek(file, SeekFrom::Data(pos)) {
+        Ok(s) => s,
+        Err(rustix::io::Errno::NXIO) => return Ok((size, size)),
+        Err(_) => return Ok((pos, size)),
+    };
+    let end = match seek(file, SeekFrom::Hole(start)) {
+        Ok(e) => e.min(size),
+        Err(_) => size,
+    };
+    if end <= start {
+        return Ok((start, size));
+    }
+    Ok((start, end))
+}
+
+// ---- mkdir --------------------------------------------------------------------
 
 /// Arguments of `ufs mkdir`.
 #[derive(clap::Args, Debug)]
 pub struct MkdirArgs {
+    /// Create missing parents too; an existing directory is not an error.
+    #[arg(short = 'p')]
+    pub parents: bool,
+    /// Permission bits of the new directories (octal or symbolic, from
+    /// 0755; parents made by -p get 0755).
+    #[arg(short = 'm', value_name = "MODE")]
+    pub mode: Option<String>,
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// Directories to create.
+    #[arg(required = true)]
+    pub paths: Vec<OsString>,
+    /// Common editing options.
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// Runs `ufs mkdir`.
-pub fn mkdir(_a: MkdirArgs) -> i32 {
-    eprintln!("ufs mkdir: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn mkdir(a: MkdirArgs) -> i32 {
+    let perm = match &a.mode {
+        Some(m) => match parse_mode(m) {
+            Ok(f) => f(0o755, true),
+            Err(e) => return usage("mkdir", &e),
+        },
+        None => 0o755,
+    };
+    let mut s = match Session::open(&a.image, &a.common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    for p in &a.paths {
+        let path = bytes(p);
+        s.each(path, |fs| {
+            if a.parents {
+                mkdir_parents(fs, path, perm)
+            } else {
+                let (parent, name) = split(fs, path)?;
+                fs.mkdir(parent, &name, &new_node(fs, parent, perm)?)?;
+                Ok(())
+            }
+        });
+    }
+    s.finish()
 }
+
+fn mkdir_parents(fs: &mut Ufs, path: &[u8], perm: u16) -> Result<(), Fail> {
+    let comps: Vec<&[u8]> = path
+        .split(|&c| c == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    let mut cur = Ino::ROOT;
+    let mut so_far: Vec<u8> = Vec::new();
+    for (i, comp) in comps.iter().enumerate() {
+        let last = i + 1 == comps.len();
+        so_far.push(b'/');
+        so_far.extend_from_slice(comp);
+        match lookup_opt(fs, &so_far, Follow::All)? {
+            Some(ino) => {
+                if !fs.allocated_inode(ino)?.is_dir() {
+                    return Err(Fail(format!(
+                        "{}: exists and is not a directory",
+                        escape_name(&so_far)
+                    )));
+                }
+                cur = ino;
+            }
+            None => {
+                let p = if last { perm } else { 0o755 };
+                cur = fs.mkdir(cur, comp, &new_node(fs, cur, p)?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---- rm -----------------------------------------------------------------------
 
 /// Arguments of `ufs rm`.
 #[derive(clap::Args, Debug)]
 pub struct RmArgs {
+    /// Remove directories and everything in them.
+    #[arg(short = 'r', short_alias = 'R')]
+    pub recursive: bool,
+    /// Ignore paths that do not exist.
+    #[arg(short = 'f')]
+    pub force_missing: bool,
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// Paths to remove (a final symlink is removed, not followed).
+    #[arg(required = true)]
+    pub paths: Vec<OsString>,
+    /// Common editing options.
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// Runs `ufs rm`.
-pub fn rm(_a: RmArgs) -> i32 {
-    eprintln!("ufs rm: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn rm(a: RmArgs) -> i32 {
+    let mut s = match Session::open(&a.image, &a.common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    for p in &a.paths {
+        let path = bytes(p);
+        s.each(path, |fs| {
+            let (parent, name) = match split(fs, path) {
+                Ok(x) => x,
+                Err(_)
+                    if a.force_missing
+                        && lookup_opt(fs, path, Follow::NotLast).ok() == Some(None) =>
+                {
+                    return Ok(());
+                }
+                Err(f) => return Err(f),
+            };
+            let Some(ino) = fs.dir_lookup(parent, &name)? else {
+                return if a.force_missing {
+                    Ok(())
+                } else {
+                    Err(Fail("no such file or directory".into()))
+                };
+            };
+            if fs.allocated_inode(ino)?.is_dir() {
+                if !a.recursive {
+                    return Err(Fail("is a directory (use -r)".into()));
+                }
+                remove_tree(fs, parent, &name, 0)
+            } else {
+                Ok(fs.unlink(parent, &name)?)
+            }
+        });
+    }
+    s.finish()
 }
+
+fn remove_tree(fs: &mut Ufs, parent: Ino, name: &[u8], depth: u32) -> Result<(), Fail> {
+    if depth > MAX_DEPTH {
+        return Err(Fail(format!("tree deeper than {MAX_DEPTH} levels")));
+    }
+    let Some(ino) = fs.dir_lookup(parent, name)? else {
+        return Ok(());
+    };
+    if !fs.allocated_inode(ino)?.is_dir() {
+        return Ok(fs.unlink(parent, name)?);
+    }
+    for e in fs.read_dir(ino)? {
+        if e.name == b"." || e.name == b".." {
+            continue;
+        }
+        remove_tree(fs, ino, &e.name, depth + 1)?;
+    }
+    Ok(fs.rmdir(parent, name)?)
+}
+
+// ---- mv -----------------------------------------------------------------------
 
 /// Arguments of `ufs mv`.
 #[derive(clap::Args, Debug)]
 pub struct MvArgs {
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// What to move (a final symlink is moved, not followed).
+    pub src: OsString,
+    /// The new name, or an existing directory to move into.
+    pub dst: OsString,
+    /// Common editing options.
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// Runs `ufs mv`.
-pub fn mv(_a: MvArgs) -> i32 {
-    eprintln!("ufs mv: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn mv(a: MvArgs) -> i32 {
+    let mut s = match Session::open(&a.image, &a.common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let (src, dst) = (bytes(&a.src), bytes(&a.dst));
+    let mut blame = src.to_vec();
+    let r = (|| {
+        let fs = &mut s.fs;
+        let (sp, sname) = split(fs, src)?;
+        let sino = fs
+            .dir_lookup(sp, &sname)?
+            .ok_or_else(|| Fail("no such file or directory".into()))?;
+        blame = dst.to_vec();
+        let (dp, dname) = match existing_dir(fs, dst)? {
+            Some(d) if d != sino => (d, sname.clone()),
+            _ => split(fs, dst)?,
+        };
+        fs.rename(sp, &sname, dp, &dname)?;
+        Ok(())
+    })();
+    if let Err(f) = r {
+        s.report(&blame, &f);
+    }
+    s.finish()
 }
+
+// ---- ln -----------------------------------------------------------------------
 
 /// Arguments of `ufs ln`.
 #[derive(clap::Args, Debug)]
 pub struct LnArgs {
+    /// Make a symbolic link (TARGET is stored as given).
+    #[arg(short = 's')]
+    pub symbolic: bool,
+    /// Replace an existing non-directory at LINKPATH.
+    #[arg(short = 'f')]
+    pub replace: bool,
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// What the link points to (for a hard link, an existing
+    /// non-directory; a final symlink is linked, not followed).
+    pub target: OsString,
+    /// The new link, or an existing directory to make it in.
+    pub linkpath: OsString,
+    /// Common editing options.
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// Runs `ufs ln`.
-pub fn ln(_a: LnArgs) -> i32 {
-    eprintln!("ufs ln: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn ln(a: LnArgs) -> i32 {
+    let mut s = match Session::open(&a.image, &a.common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let (target, linkpath) = (bytes(&a.target), bytes(&a.linkpath));
+    let mut blame = linkpath.to_vec();
+    let r = (|| {
+        let fs = &mut s.fs;
+        let (parent, name) = match existing_dir(fs, linkpath)? {
+            Some(d) => (d, basename(target)),
+            None => split(fs, linkpath)?,
+        };
+        if name.is_empty() || name == b"." || name == b".." {
+            return Err(Fail("cannot tell what name to give the link".into()));
+        }
+        if a.symbolic {
+            if a.replace {
+                clear_way(fs, parent, &name)?;
+            }
+            // 0777 like the image's other links (FreeBSD's umask does not
+            // apply to an offline edit); the mode of a link is not used.
+            let attr = new_node(fs, parent, 0o777)?;
+            fs.symlink(parent, &name, target, &attr)?;
+        } else {
+            blame = target.to_vec();
+            let t = fs.lookup_bytes(target, Follow::NotLast)?;
+            if fs.allocated_inode(t)?.is_dir() {
+                return Err(Fail(
+                    "is a directory (hard links to directories are not allowed)".into(),
+                ));
+            }
+            blame = linkpath.to_vec();
+            if a.replace && fs.dir_lookup(parent, &name)? != Some(t) {
+                clear_way(fs, parent, &name)?;
+            }
+            fs.link(parent, &name, t)?;
+        }
+        Ok(())
+    })();
+    if let Err(f) = r {
+        s.report(&blame, &f);
+    }
+    s.finish()
 }
+
+// ---- chmod --------------------------------------------------------------------
 
 /// Arguments of `ufs chmod`.
 #[derive(clap::Args, Debug)]
 pub struct ChmodArgs {
+    /// Change a symbolic link itself, not what it points to.
+    #[arg(long = "no-dereference")]
+    pub no_follow: bool,
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// Octal (`0644`, `4755`) or symbolic (`u+x`, `go-w`, `a=rX,u+s`) mode.
+    pub mode: String,
+    /// Paths to change.
+    #[arg(required = true)]
+    pub paths: Vec<OsString>,
+    /// Common editing options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Computes a new permission set from the old one and "is a directory".
+type ModeFn = Box<dyn Fn(u16, bool) -> u16>;
+
+/// Parses an octal or symbolic mode (chmod(1) syntax, without the umask:
+/// a missing "who" means all).
+fn parse_mode(s: &str) -> Result<ModeFn, String> {
+    let bad = || format!("invalid mode '{s}' (octal like 0644, or symbolic like u+x,go-w)");
+    if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) {
+        let v = u16::from_str_radix(s, 8).map_err(|_| bad())?;
+        if v > 0o7777 {
+            return Err(bad());
+        }
+        return Ok(Box::new(move |_, _| v));
+    }
+    // [ugoa]*([-+=]([rwxXst]*|[ugo]))+ , ...
+    type Clause = (u16, Vec<(u8, Perm)>);
+    enum Perm {
+        Bits(u16, bool),
+        Copy(u8),
+    }
+    let mut clauses: Vec<Clause> = Vec::new();
+    for clause in s.split(',') {
+        let b = clause.as_bytes();
+        let mut i = 0;
+        let mut who = 0u16;
+        while i < b.len() && b"ugoa".contains(&b[i]) {
+            who |= match b[i] {
+                b'u' => 0o4700,
+                b'g' => 0o2070,
+                b'o' => 0o1007,
+                _ => 0o7777,
+            };
+            i += 1;
+        }
+        if who == 0 {
+            who = 0o7777;
+        }
+        let mut ops = Vec::new();
+        if i >= b.len() {
+            return Err(bad());
+        }
+        while i < b.len() {
+            let op = b[i];
+            if !b"+-=".contains(&op) {
+                return Err(bad());
+            }
+            i += 1;
+            if i < b.len() && b"ugo".contains(&b[i]) {
+                ops.push((op, Perm::Copy(b[i])));
+                i += 1;
+                continue;
+            }
+            let mut bits = 0u16;
+            let mut cap_x = false;
+            while i < b.len() && b"rwxXst".contains(&b[i]) {
+                match b[i] {
+                    b'r' => bits |= 0o444,
+                    b'w' => bits |= 0o222,
+                    b'x' => bits |= 0o111,
+                    b'X' => cap_x = true,
+                    b's' => bits |= 0o6000,
+                    _ => bits |= 0o1000,
+                }
+                i += 1;
+            }
+            ops.push((op, Perm::Bits(bits, cap_x)));
+        }
+        clauses.push((who, ops));
+    }
+    Ok(Box::new(move |old, is_dir| {
+        let mut m = old & 0o7777;
+        for (who, ops) in &clauses {
+            for (op, p) in ops {
+                let bits = match p {
+                    Perm::Bits(bits, cap_x) => {
+                        let x = if *cap_x && (is_dir || m & 0o111 != 0) {
+                            0o111
+                        } else {
+                            0
+                        };
+                        (bits | x) & who
+                    }
+                    Perm::Copy(c) => {
+                        let v = match c {
+                            b'u' => (m >> 6) & 7,
+                            b'g' => (m >> 3) & 7,
+                            _ => m & 7,
+                        };
+                        (v << 6 | v << 3 | v) & who & 0o777
+                    }
+                };
+                match op {
+                    b'+' => m |= bits,
+                    b'-' => m &= !bits,
+                    _ => {
+                        // `=` clears what "who" covers (set-id bits only for u/g).
+                        m &= !(who & 0o777 | who & 0o7000);
+                        m |= bits;
+                    }
+                }
+            }
+        }
+        m
+    }))
 }
 
 /// Runs `ufs chmod`.
-pub fn chmod(_a: ChmodArgs) -> i32 {
-    eprintln!("ufs chmod: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn chmod(a: ChmodArgs) -> i32 {
+    let f = match parse_mode(&a.mode) {
+        Ok(f) => f,
+        Err(e) => return usage("chmod", &e),
+    };
+    let follow = if a.no_follow {
+        Follow::NotLast
+    } else {
+        Follow::All
+    };
+    let mut s = match Session::open(&a.image, &a.common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    for p in &a.paths {
+        s.each(bytes(p), |fs| {
+            let ino = fs.lookup_bytes(bytes(p), follow)?;
+            let i = fs.allocated_inode(ino)?;
+            let perm = f(i.perm(), i.is_dir());
+            fs.set_attr(
+                ino,
+                &SetAttr {
+                    perm: Some(perm),
+                    ..Default::default()
+                },
+            )?;
+            Ok(())
+        });
+    }
+    s.finish()
 }
+
+// ---- chown --------------------------------------------------------------------
 
 /// Arguments of `ufs chown`.
 #[derive(clap::Args, Debug)]
 pub struct ChownArgs {
+    /// Change a symbolic link itself, not what it points to.
+    #[arg(long = "no-dereference")]
+    pub no_follow: bool,
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// `USER`, `USER:GROUP` or `:GROUP`: numbers, or names from the
+    /// image's /etc/passwd and /etc/group.
+    pub owner: String,
+    /// Paths to change.
+    #[arg(required = true)]
+    pub paths: Vec<OsString>,
+    /// Common editing options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Looks a user or group name up in one of the image's colon-separated
+/// databases (/etc/passwd, /etc/group): the id in field 3.
+fn id_from_image(fs: &Ufs, db: &str, name: &str) -> Option<u32> {
+    let ino = fs.lookup(db, Follow::All).ok()?;
+    let data = fs.read_all(ino).ok()?;
+    String::from_utf8_lossy(&data).lines().find_map(|l| {
+        let mut f = l.split(':');
+        if f.next()? != name {
+            return None;
+        }
+        f.nth(1)?.parse().ok()
+    })
+}
+
+fn resolve_id(fs: &Ufs, db: &str, s: &str) -> Result<u32, Fail> {
+    if let Ok(n) = s.parse::<u32>() {
+        return Ok(n);
+    }
+    if let Some(n) = id_from_image(fs, db, s) {
+        return Ok(n);
+    }
+    match (db, s) {
+        (_, "root") | ("/etc/group", "wheel") => Ok(0),
+        _ => Err(Fail(format!(
+            "unknown {} '{s}' (not a number, and not in the image's {db})",
+            if db == "/etc/group" { "group" } else { "user" }
+        ))),
+    }
 }
 
 /// Runs `ufs chown`.
-pub fn chown(_a: ChownArgs) -> i32 {
-    eprintln!("ufs chown: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn chown(a: ChownArgs) -> i32 {
+    let (user, group) = match a.owner.split_once(':') {
+        Some((u, g)) => (u.to_string(), Some(g.to_string())),
+        None => (a.owner.clone(), None),
+    };
+    if user.is_empty() && group.as_deref().unwrap_or("").is_empty() {
+        return usage(
+            "chown",
+            &format!("invalid owner '{}' (USER, USER:GROUP or :GROUP)", a.owner),
+        );
+    }
+    let follow = if a.no_follow {
+        Follow::NotLast
+    } else {
+        Follow::All
+    };
+    let mut s = match Session::open(&a.image, &a.common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let ids = (|| -> Result<(Option<u32>, Option<u32>), Fail> {
+        let uid = if user.is_empty() {
+            None
+        } else {
+            Some(resolve_id(&s.fs, "/etc/passwd", &user)?)
+        };
+        let gid = match group.as_deref() {
+            None | Some("") => None,
+            Some(g) => Some(resolve_id(&s.fs, "/etc/group", g)?),
+        };
+        Ok((uid, gid))
+    })();
+    let (uid, gid) = match ids {
+        Ok(x) => x,
+        Err(f) => {
+            eprintln!("ufs chown: {}", f.0);
+            drop(s);
+            return crate::EXIT_USAGE;
+        }
+    };
+    for p in &a.paths {
+        s.each(bytes(p), |fs| {
+            let ino = fs.lookup_bytes(bytes(p), follow)?;
+            fs.set_attr(
+                ino,
+                &SetAttr {
+                    uid,
+                    gid,
+                    ..Default::default()
+                },
+            )?;
+            Ok(())
+        });
+    }
+    s.finish()
 }
+
+// ---- touch --------------------------------------------------------------------
 
 /// Arguments of `ufs touch`.
 #[derive(clap::Args, Debug)]
 pub struct TouchArgs {
+    /// Use this time (UTC): `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.frac]][Z]`
+    /// (a space may replace the T), or `@SECONDS`.
+    #[arg(short = 'd', value_name = "TIME", conflicts_with_all = ["stamp", "epoch"])]
+    pub date: Option<String>,
+    /// Use this time (UTC), touch(1) style: `[[CC]YY]MMDDhhmm[.SS]`.
+    #[arg(short = 't', value_name = "STAMP", conflicts_with = "epoch")]
+    pub stamp: Option<String>,
+    /// Use this time: seconds since the epoch (may be negative, may have a
+    /// fraction).
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub epoch: Option<String>,
+    /// Change only the access time.
+    #[arg(short = 'a')]
+    pub access: bool,
+    /// Change only the modification time.
+    #[arg(short = 'm')]
+    pub modification: bool,
+    /// Do not create missing files.
+    #[arg(short = 'c')]
+    pub no_create: bool,
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// Files to touch (created empty, mode 0644, when missing).
+    #[arg(required = true)]
+    pub paths: Vec<OsString>,
+    /// Common editing options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Hinnant).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let mdays = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > mdays[(mo - 1) as usize]
+        || h > 23
+        || mi > 59
+        || s > 60
+    {
+        return None;
+    }
+    Some(
+        days_from_civil(y, mo, d) * 86_400
+            + i64::from(h) * 3600
+            + i64::from(mi) * 60
+            + i64::from(s),
+    )
+}
+
+/// Seconds with an optional fraction: `-12.5` → (-13, 500000000).
+fn parse_seconds(s: &str) -> Option<Timespec> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    let sec: i64 = int.parse().ok()?;
+    if frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut nsec: u32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    let mut sec = sec;
+    if int.starts_with('-') && nsec > 0 {
+        sec -= 1;
+        nsec = 1_000_000_000 - nsec;
+    }
+    Some(Timespec { sec, nsec })
+}
+
+/// `-d`: ISO 8601-ish date and time in UTC, or `@SECONDS`.
+fn parse_date(s: &str) -> Option<Timespec> {
+    if let Some(rest) = s.strip_prefix('@') {
+        return parse_seconds(rest);
+    }
+    let s = s
+        .strip_suffix('Z')
+        .or_else(|| s.strip_suffix("+00:00"))
+        .unwrap_or(s);
+    let (date, time) = match s.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let mut dp = date.splitn(3, '-');
+    let y: i64 = dp.next()?.parse().ok()?;
+    let mo: u32 = dp.next()?.parse().ok()?;
+    let d: u32 = dp.next()?.parse().ok()?;
+    let (mut h, mut mi, mut sec, mut nsec) = (0, 0, 0, 0);
+    if let Some(t) = time {
+        let mut tp = t.splitn(3, ':');
+        h = tp.next()?.parse().ok()?;
+        mi = tp.next()?.parse().ok()?;
+        if let Some(sp) = tp.next() {
+            let ts = parse_seconds(sp)?;
+            sec = u32::try_from(ts.sec).ok()?;
+            nsec = ts.nsec;
+        }
+    }
+    Some(Timespec {
+        sec: civil(y, mo, d, h, mi, sec)?,
+        nsec,
+    })
+}
+
+/// `-t`: `[[CC]YY]MMDDhhmm[.SS]` in UTC; `now_year` fills a missing year.
+fn parse_stamp(s: &str, now_year: i64) -> Option<Timespec> {
+    let (main, ss) = match s.split_once('.') {
+        Some((m, x)) if x.len() == 2 => (m, x.parse::<u32>().ok()?),
+        Some(_) => return None,
+        None => (s, 0),
+    };
+    if !main.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| main.get(r).and_then(|x| x.parse::<u32>().ok());
+    let (y, rest) = match main.len() {
+        8 => (now_year, 0),
+        10 => {
+            let yy = i64::from(num(0..2)?);
+            // POSIX: 69-99 are 19xx, 00-68 are 20xx.
+            (if yy >= 69 { 1900 + yy } else { 2000 + yy }, 2)
+        }
+        12 => (i64::from(num(0..4)?), 4),
+        _ => return None,
+    };
+    let mo = num(rest..rest + 2)?;
+    let d = num(rest + 2..rest + 4)?;
+    let h = num(rest + 4..rest + 6)?;
+    let mi = num(rest + 6..rest + 8)?;
+    Some(Timespec {
+        sec: civil(y, mo, d, h, mi, ss)?,
+        nsec: 0,
+    })
 }
 
 /// Runs `ufs touch`.
-pub fn touch(_a: TouchArgs) -> i32 {
-    eprintln!("ufs touch: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn touch(a: TouchArgs) -> i32 {
+    let now_year = {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        crate::output::format_time(secs)[..4]
+            .parse::<i64>()
+            .unwrap_or(1970)
+    };
+    let given = match (&a.date, &a.stamp, &a.epoch) {
+        (Some(d), _, _) => match parse_date(d) {
+            Some(t) => Some(t),
+            None => {
+                return usage(
+                    "touch",
+                    &format!("invalid time '{d}' (YYYY-MM-DD[THH:MM[:SS[.frac]]][Z] or @SECONDS)"),
+                )
+            }
+        },
+        (_, Some(t), _) => match parse_stamp(t, now_year) {
+            Some(t) => Some(t),
+            None => {
+                return usage(
+                    "touch",
+                    &format!("invalid time stamp '{t}' ([[CC]YY]MMDDhhmm[.SS])"),
+                )
+            }
+        },
+        (_, _, Some(e)) => match parse_seconds(e) {
+            Some(t) => Some(t),
+            None => return usage("touch", &format!("invalid number of seconds '{e}'")),
+        },
+        _ => None,
+    };
+    let (set_a, set_m) = match (a.access, a.modification) {
+        (false, false) => (true, true),
+        x => x,
+    };
+    let mut s = match Session::open(&a.image, &a.common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    for p in &a.paths {
+        let path = bytes(p);
+        s.each(path, |fs| {
+            let t = given.unwrap_or_else(|| fs.now());
+            let ino = match lookup_opt(fs, path, Follow::All)? {
+                Some(i) => i,
+                None if a.no_create => return Ok(()),
+                None => {
+                    let (parent, name) = split(fs, path)?;
+                    let mut attr = new_node(fs, parent, 0o644)?;
+                    attr.atime = Some(t);
+                    attr.mtime = Some(t);
+                    fs.create(parent, &name, FileType::Regular, &attr)?;
+                    return Ok(());
+                }
+            };
+            let attr = SetAttr {
+                atime: set_a.then_some(t),
+                mtime: set_m.then_some(t),
+                ..Default::default()
+            };
+            fs.set_attr(ino, &attr)?;
+            Ok(())
+        });
+    }
+    s.finish()
 }
+
+// ---- setfattr / getfattr ------------------------------------------------------
 
 /// Arguments of `ufs setfattr`.
 #[derive(clap::Args, Debug)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["name", "remove"]))]
 pub struct SetfattrArgs {
+    /// Attribute to set: `user.NAME` or `system.NAME`.
+    #[arg(short = 'n', value_name = "NAME")]
+    pub name: Option<String>,
+    /// Value: text (surrounding double quotes are removed), `0x` + hex, or
+    /// `0s` + base64. Default: empty.
+    #[arg(
+        short = 'v',
+        value_name = "VALUE",
+        requires = "name",
+        allow_hyphen_values = true
+    )]
+    pub value: Option<OsString>,
+    /// Attribute to remove.
+    #[arg(short = 'x', value_name = "NAME", conflicts_with = "name")]
+    pub remove: Option<String>,
+    /// Change a symbolic link itself, not what it points to.
+    #[arg(long = "no-dereference")]
+    pub no_follow: bool,
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// Path in the image.
+    pub path: OsString,
+    /// Common editing options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `user.NAME` / `system.NAME` into the namespace and name bytes.
+fn parse_attr_name(s: &str) -> Result<(Namespace, Vec<u8>), String> {
+    let (ns, name) = match s.split_once('.') {
+        Some(("user", n)) => (Namespace::User, n),
+        Some(("system", n)) => (Namespace::System, n),
+        _ => {
+            return Err(format!(
+                "invalid attribute name '{s}' (user.NAME or system.NAME)"
+            ))
+        }
+    };
+    if name.is_empty() || name.len() > 255 || name.contains('\0') {
+        return Err(format!(
+            "invalid attribute name '{s}' (1 to 255 bytes after the namespace)"
+        ));
+    }
+    Ok((ns, name.as_bytes().to_vec()))
+}
+
+fn parse_value(v: &[u8]) -> Result<Vec<u8>, String> {
+    if let Some(hex) = v.strip_prefix(b"0x").or_else(|| v.strip_prefix(b"0X")) {
+        if hex.len() % 2 != 0 {
+            return Err("hex value has an odd number of digits".into());
+        }
+        return hex
+            .chunks(2)
+            .map(|p| {
+                std::str::from_utf8(p)
+                    .ok()
+                    .and_then(|s| u8::from_str_radix(s, 16).ok())
+                    .ok_or_else(|| "invalid hex value".to_string())
+            })
+            .collect();
+    }
+    if let Some(b64) = v.strip_prefix(b"0s").or_else(|| v.strip_prefix(b"0S")) {
+        return base64_decode(b64).ok_or_else(|| "invalid base64 value".to_string());
+    }
+    if v.len() >= 2 && v.starts_with(b"\"") && v.ends_with(b"\"") {
+        return Ok(v[1..v.len() - 1].to_vec());
+    }
+    Ok(v.to_vec())
+}
+
+fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s: Vec<u8> = s.iter().copied().filter(|&c| c != b'=').collect();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
 }
 
 /// Runs `ufs setfattr`.
-pub fn setfattr(_a: SetfattrArgs) -> i32 {
-    eprintln!("ufs setfattr: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn setfattr(a: SetfattrArgs) -> i32 {
+    let op = match (&a.name, &a.remove) {
+        (Some(n), _) => match parse_attr_name(n) {
+            Ok((ns, name)) => {
+                let v = a.value.as_ref().map(|v| v.as_bytes()).unwrap_or(b"");
+                match parse_value(v) {
+                    Ok(v) => (ns, name, Some(v)),
+                    Err(e) => return usage("setfattr", &e),
+                }
+            }
+            Err(e) => return usage("setfattr", &e),
+        },
+        (None, Some(n)) => match parse_attr_name(n) {
+            Ok((ns, name)) => (ns, name, None),
+            Err(e) => return usage("setfattr", &e),
+        },
+        (None, None) => return usage("setfattr", "need -n NAME or -x NAME"),
+    };
+    let follow = if a.no_follow {
+        Follow::NotLast
+    } else {
+        Follow::All
+    };
+    let mut s = match Session::open(&a.image, &a.common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let path = bytes(&a.path);
+    s.each(path, |fs| {
+        let ino = fs.lookup_bytes(path, follow)?;
+        let (ns, name, value) = &op;
+        match value {
+            Some(v) => fs.set_xattr(ino, *ns, name, v)?,
+            None => fs.remove_xattr(ino, *ns, name).map_err(|e| match e {
+                Error::NotFound { .. } => Fail(format!(
+                    "{}.{}: no such attribute",
+                    ns.prefix(),
+                    escape_name(name)
+                )),
+                e => e.into(),
+            })?,
+        }
+        Ok(())
+    });
+    s.finish()
 }
 
 /// Arguments of `ufs getfattr`.
 #[derive(clap::Args, Debug)]
 pub struct GetfattrArgs {
+    /// Print values too, not just names.
+    #[arg(short = 'd')]
+    pub dump: bool,
+    /// Print only this attribute (`user.NAME`), with its value.
+    #[arg(short = 'n', value_name = "NAME")]
+    pub name: Option<String>,
+    /// Print values only, raw, without names or quoting (with -n).
+    #[arg(long, requires = "name")]
+    pub only_values: bool,
+    /// Look at a symbolic link itself, not what it points to.
+    #[arg(long = "no-dereference")]
+    pub no_follow: bool,
     /// Image file.
-    pub image: std::path::PathBuf,
-    /// Operands.
-    pub rest: Vec<String>,
+    pub image: PathBuf,
+    /// Path in the image.
+    pub path: OsString,
+}
+
+/// A value the way getfattr prints it: quoted text when it is printable,
+/// else `0x` and hex.
+fn show_value(v: &[u8]) -> String {
+    match std::str::from_utf8(v) {
+        Ok(s) if !s.chars().any(char::is_control) => {
+            format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+        }
+        _ => {
+            let mut out = String::from("0x");
+            for b in v {
+                out.push_str(&format!("{b:02x}"));
+            }
+            out
+        }
+    }
 }
 
 /// Runs `ufs getfattr`.
-pub fn getfattr(_a: GetfattrArgs) -> i32 {
-    eprintln!("ufs getfattr: not implemented yet");
-    crate::EXIT_FAILURE
+pub fn getfattr(a: GetfattrArgs) -> i32 {
+    let want = match a.name.as_deref().map(parse_attr_name).transpose() {
+        Ok(w) => w,
+        Err(e) => return usage("getfattr", &e),
+    };
+    let fs = match open_ro(&a.image, None) {
+        Ok(fs) => fs,
+        Err(c) => return c,
+    };
+    let path = bytes(&a.path);
+    let follow = if a.no_follow {
+        Follow::NotLast
+    } else {
+        Follow::All
+    };
+    let r = (|| -> Result<Vec<ufskit::xattr::Xattr>, Fail> {
+        let ino = fs.lookup_bytes(path, follow)?;
+        let inode = fs.allocated_inode(ino)?;
+        Ok(fs.xattrs(&inode)?)
+    })();
+    let attrs = match r {
+        Ok(x) => x,
+        Err(f) => {
+            eprintln!("ufs: {}: {}: {}", a.image.display(), escape_name(path), f.0);
+            return crate::EXIT_FAILURE;
+        }
+    };
+    let mut out = String::new();
+    if let Some((ns, name)) = &want {
+        let Some(x) = attrs.iter().find(|x| x.namespace == *ns && x.name == *name) else {
+            eprintln!(
+                "ufs: {}: {}: {}.{}: no such attribute",
+                a.image.display(),
+                escape_name(path),
+                ns.prefix(),
+                escape_name(name)
+            );
+            return crate::EXIT_FAILURE;
+        };
+        if a.only_values {
+            use std::io::Write;
+            let mut o = std::io::stdout().lock();
+            return match o.write_all(&x.value).and_then(|()| o.flush()) {
+                Ok(()) => 0,
+                Err(e) => crate::output::fail("writing output", &e),
+            };
+        }
+        out.push_str(&format!("# file: {}\n", escape_name(path)));
+        out.push_str(&format!(
+            "{}.{}={}\n\n",
+            ns.prefix(),
+            escape_name(name),
+            show_value(&x.value)
+        ));
+    } else if !attrs.is_empty() {
+        out.push_str(&format!("# file: {}\n", escape_name(path)));
+        let mut sorted: Vec<_> = attrs.iter().collect();
+        sorted.sort_by(|x, y| (x.namespace, &x.name).cmp(&(y.namespace, &y.name)));
+        for x in sorted {
+            out.push_str(&format!(
+                "{}.{}",
+                x.namespace.prefix(),
+                escape_name(&x.name)
+            ));
+            if a.dump {
+                out.push('=');
+                out.push_str(&show_value(&x.value));
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        let m = |s: &str, old: u16, dir: bool| parse_mode(s).map(|f| f(old, dir)).unwrap_or(0xffff);
+        assert_eq!(m("644", 0o777, false), 0o644);
+        assert_eq!(m("4755", 0, false), 0o4755);
+        assert_eq!(m("u+x", 0o644, false), 0o744);
+        assert_eq!(m("go-w", 0o666, false), 0o644);
+        assert_eq!(m("a=rX", 0o700, true), 0o555);
+        assert_eq!(m("a=rX", 0o600, false), 0o444);
+        assert_eq!(m("u+s,+t", 0o755, false), 0o5755);
+        assert_eq!(m("o=u", 0o750, false), 0o757);
+        assert_eq!(m("=", 0o4755, false), 0);
+        assert!(parse_mode("u+q").is_err());
+        assert!(parse_mode("8").is_err());
+        assert!(parse_mode("17777").is_err());
+        assert!(parse_mode("").is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_date("1970-01-01").map(|t| t.sec), Some(0));
+        assert_eq!(
+            parse_date("2001-09-09T01:46:40Z").map(|t| t.sec),
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            parse_date("2001-09-09 01:46:40.5").map(|t| (t.sec, t.nsec)),
+            Some((1_000_000_000, 500_000_000))
+        );
+        assert_eq!(
+            parse_date("1969-07-20T20:17:40").map(|t| t.sec),
+            Some(-14_182_940)
+        );
+        assert_eq!(
+            parse_date("@-1.25").map(|t| (t.sec, t.nsec)),
+            Some((-2, 750_000_000))
+        );
+        assert!(parse_date("2001-02-29").is_none());
+        assert_eq!(
+            parse_stamp("200109090146.40", 0).map(|t| t.sec),
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            parse_stamp("0109090146.40", 0).map(|t| t.sec),
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            parse_stamp("09090146.40", 2001).map(|t| t.sec),
+            Some(1_000_000_000)
+        );
+        assert!(parse_stamp("0909014", 2001).is_none());
+    }
+
+    #[test]
+    fn values_and_names() {
+        assert_eq!(parse_value(b"0x00ff"), Ok(vec![0, 255]));
+        assert_eq!(parse_value(b"\"a b\""), Ok(b"a b".to_vec()));
+        assert_eq!(parse_value(b"0saGVsbG8="), Ok(b"hello".to_vec()));
+        assert!(parse_value(b"0x0").is_err());
+        assert_eq!(
+            parse_attr_name("user.a.b"),
+            Ok((Namespace::User, b"a.b".to_vec()))
+        );
+        assert!(parse_attr_name("trusted.x").is_err());
+        assert_eq!(show_value(b"blue"), "\"blue\"");
+        assert_eq!(show_value(&[0, 1]), "0x0001");
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(trim_slashes(b"/a/b//"), b"/a/b");
+        assert_eq!(trim_slashes(b"/"), b"");
+        assert_eq!(basename(b"/a/b/"), b"b");
+        assert_eq!(basename(b"c"), b"c");
+    }
 }
