@@ -42,9 +42,12 @@ pub struct TreeBuilder<'a> {
     nodes: Vec<Node>,
     /// Inode number of each node.
     placed: Vec<Ino>,
-    /// Regular files created but not closed yet (kept out of `placed` so
-    /// memory per node stays small).
+    /// Regular files being written (usually one; a file's inode exists in
+    /// memory only from its first write to its close, so memory per node
+    /// stays small).
     open: std::collections::HashMap<usize, Inode>,
+    /// Regular files whose inode has been written.
+    closed: Vec<bool>,
     nlink: Vec<u32>,
 }
 
@@ -58,7 +61,6 @@ impl<'a> TreeBuilder<'a> {
         }
         let n = nodes.len();
         let mut placed: Vec<Ino> = Vec::with_capacity(n);
-        let mut open = std::collections::HashMap::new();
         let mut nlink = vec![0u32; n];
         for (i, node) in nodes.iter().enumerate() {
             if i > 0 && (node.parent >= i || nodes[node.parent].kind != FileType::Directory) {
@@ -90,26 +92,20 @@ impl<'a> TreeBuilder<'a> {
                 placed[t]
             } else {
                 let parent_ino = placed[node.parent];
-                let mut inode = fs.new_inode(parent_ino, node.kind, &node.attr)?;
                 match node.kind {
-                    FileType::Symlink => {
-                        if node.target.len() < fs.geometry().maxsymlinklen as usize {
-                            inode.set_inline(fs.geometry(), &node.target)?;
-                            inode.set_size(node.target.len() as u64);
-                        } else {
-                            fs.write_inode_data(&mut inode, 0, &node.target, false)?;
-                        }
-                        inode.set_nlink(nlink[i] as i16);
-                        inode.write(fs.dev.as_mut(), &fs.geo)?;
-                        inode.ino
-                    }
-                    FileType::Regular => {
-                        let ino = inode.ino;
-                        open.insert(i, inode);
-                        ino
-                    }
-                    FileType::Directory => inode.ino,
+                    // Files and directories get their inode number now and
+                    // their in-memory inode when they are written.
+                    FileType::Regular | FileType::Directory => fs.alloc_ino(parent_ino, node.kind)?,
                     _ => {
+                        let mut inode = fs.new_inode(parent_ino, node.kind, &node.attr)?;
+                        if node.kind == FileType::Symlink {
+                            if node.target.len() < fs.geometry().maxsymlinklen as usize {
+                                inode.set_inline(fs.geometry(), &node.target)?;
+                                inode.set_size(node.target.len() as u64);
+                            } else {
+                                fs.write_inode_data(&mut inode, 0, &node.target, false)?;
+                            }
+                        }
                         inode.set_nlink(nlink[i] as i16);
                         inode.write(fs.dev.as_mut(), &fs.geo)?;
                         inode.ino
@@ -118,7 +114,7 @@ impl<'a> TreeBuilder<'a> {
             };
             placed.push(ino);
         }
-        Ok(TreeBuilder { fs, nodes, placed, open, nlink })
+        Ok(TreeBuilder { fs, nodes, placed, open: std::collections::HashMap::new(), closed: vec![false; n], nlink })
     }
 
     /// The inode number given to node `i`.
@@ -128,16 +124,16 @@ impl<'a> TreeBuilder<'a> {
 
     /// Writes `data` at `offset` of regular file node `i`.
     pub fn write(&mut self, i: usize, offset: u64, data: &[u8]) -> Result<()> {
-        let inode = self
-            .open
-            .get_mut(&i)
-            .ok_or_else(|| Error::InvalidInput(format!("node {i} is not a regular file being written")))?;
+        self.ensure_open(i)?;
+        let inode = self.open.get_mut(&i).ok_or_else(|| Error::InvalidInput(format!("node {i} is not open")))?;
         self.fs.write_inode_data(inode, offset, data, false)
     }
 
     /// Sets the size of regular file node `i` (a trailing hole).
     pub fn set_size(&mut self, i: usize, size: u64) -> Result<()> {
-        if let Some(inode) = self.open.get_mut(&i) {
+        {
+            self.ensure_open(i)?;
+            let inode = self.open.get_mut(&i).ok_or_else(|| Error::InvalidInput(format!("node {i} is not open")))?;
             if size > inode.size() {
                 // The last block is allocated, as FreeBSD does on extension.
                 self.fs.write_inode_data(inode, size - 1, &[0], false)?;
@@ -146,10 +142,29 @@ impl<'a> TreeBuilder<'a> {
         Ok(())
     }
 
+    /// The in-memory inode of regular file node `i`, made on first use.
+    fn ensure_open(&mut self, i: usize) -> Result<()> {
+        let node = self.nodes.get(i).ok_or_else(|| Error::InvalidInput(format!("no node {i}")))?;
+        if node.kind != FileType::Regular || node.link_to.is_some() {
+            return Err(Error::InvalidInput(format!("node {i} is not a regular file holding data")));
+        }
+        if !self.open.contains_key(&i) {
+            let inode = self.fs.init_inode(self.placed[i], FileType::Regular, &node.attr)?;
+            self.open.insert(i, inode);
+        }
+        Ok(())
+    }
+
     /// Writes regular file node `i`'s inode; its contents are complete.
     pub fn close_file(&mut self, i: usize) -> Result<()> {
         let nl = self.nlink.get(i).copied().unwrap_or(1);
+        let is_file = self.nodes.get(i).is_some_and(|n| n.kind == FileType::Regular && n.link_to.is_none());
+        if !is_file || self.closed[i] {
+            return Ok(());
+        }
+        self.ensure_open(i)?;
         if let Some(mut inode) = self.open.remove(&i) {
+            self.closed[i] = true;
             inode.set_nlink(nl as i16);
             inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
         }
@@ -158,8 +173,8 @@ impl<'a> TreeBuilder<'a> {
 
     /// Closes files not closed yet, writes every directory and syncs.
     pub fn finish(mut self) -> Result<()> {
-        let pending: Vec<usize> = self.open.keys().copied().collect();
-        for i in pending {
+        // Files never written (empty ones) still need their inode.
+        for i in 0..self.nodes.len() {
             self.close_file(i)?;
         }
         let endian = self.fs.geo.endian;
@@ -191,7 +206,7 @@ impl<'a> TreeBuilder<'a> {
                 self.fs.truncate_dir_for_rebuild(&mut r)?;
                 r
             } else {
-                self.fs.new_dir_shell(me, &self.nodes[d].attr)?
+                self.fs.init_inode(me, FileType::Directory, &self.nodes[d].attr)?
             };
             let attr = &self.nodes[d].attr;
             inode.set_mode(FileType::Directory.mode_bits() | (attr.perm & 0o7777));

@@ -171,11 +171,23 @@ impl Ufs {
     // ---- nodes -------------------------------------------------------------
 
     pub(crate) fn new_inode(&mut self, parent: Ino, kind: FileType, attr: &NewNode) -> Result<Inode> {
+        let ino = self.alloc_ino(parent, kind)?;
+        self.init_inode(ino, kind, attr)
+    }
+
+    /// Allocates an inode number for a new `kind` under `parent` (directories
+    /// are spread over the groups, other files stay near their parent).
+    pub(crate) fn alloc_ino(&mut self, parent: Ino, kind: FileType) -> Result<Ino> {
         let is_dir = kind == FileType::Directory;
-        let ino = self.with_alloc(|a, dev, geo| {
+        self.with_alloc(|a, dev, geo| {
             let pref = if is_dir { a.dir_cg(geo, parent) } else { geo.ino_to_cg(parent).0 };
             a.alloc_inode(dev, geo, pref, is_dir)
-        })?;
+        })
+    }
+
+    /// The in-memory form of a freshly allocated inode: type, attributes,
+    /// times and a new generation number (nothing is written).
+    pub(crate) fn init_inode(&mut self, ino: Ino, kind: FileType, attr: &NewNode) -> Result<Inode> {
         let old = Inode::read(self.dev.as_ref(), &self.geo, ino).unwrap_or_else(|_| Inode::empty(ino, &self.geo));
         let gen = old.gen();
         let mut inode = Inode::empty(ino, &self.geo);
@@ -193,20 +205,6 @@ impl Ufs {
         if let Some((ma, mi)) = attr.rdev {
             inode.set_rdev(dev_join(ma, mi));
         }
-        if let crate::inode::RawInode::V2(d) = &mut inode.raw {
-            d.di_blksize = 0;
-        }
-        Ok(inode)
-    }
-
-    /// A fresh in-memory inode for directory `ino`, already allocated by
-    /// [`Ufs::new_inode`] (used by the tree builder, which writes the
-    /// directory's contents itself).
-    pub(crate) fn new_dir_shell(&mut self, ino: Ino, attr: &NewNode) -> Result<Inode> {
-        let old = Inode::read(self.dev.as_ref(), &self.geo, ino)?;
-        let mut inode = Inode::empty(ino, &self.geo);
-        inode.set_gen(old.gen());
-        inode.set_mode(FileType::Directory.mode_bits() | (attr.perm & 0o7777));
         Ok(inode)
     }
 

@@ -69,12 +69,16 @@ pub struct Args {
 #[derive(Clone, Debug)]
 enum Content {
     None,
-    Host(PathBuf),
+    /// A file under host source directory number `.0`; its path is
+    /// rebuilt from the tree when it is copied (a path per file would
+    /// double the memory a large tree needs).
+    Host(u16),
     Tar { archive: usize },
 }
 
 #[derive(Clone, Debug)]
 struct SNode {
+    parent: usize,
     name: Vec<u8>,
     kind: FileType,
     attr: NewNode,
@@ -98,6 +102,7 @@ fn ts(sec: i64, nsec: i64) -> Timespec {
 impl Tree {
     fn new() -> Tree {
         let root = SNode {
+            parent: 0,
             name: Vec::new(),
             kind: FileType::Directory,
             attr: NewNode { perm: 0o755, ..Default::default() },
@@ -134,7 +139,8 @@ impl Tree {
                     if !children.is_empty() && node.kind != FileType::Directory {
                         return Err(format!("{}: a directory would be replaced by a file", String::from_utf8_lossy(&key)));
                     }
-                    self.nodes[i] = SNode { children, name: comp.clone(), ..node };
+                    let parent = self.nodes[i].parent;
+                    self.nodes[i] = SNode { children, parent, name: comp.clone(), ..node };
                     return Ok(i);
                 }
                 Some(i) => {
@@ -145,9 +151,10 @@ impl Tree {
                 }
                 None => {
                     let n = if last {
-                        SNode { name: comp.clone(), ..node.clone() }
+                        SNode { parent, name: comp.clone(), ..node.clone() }
                     } else {
                         SNode {
+                            parent,
                             name: comp.clone(),
                             kind: FileType::Directory,
                             attr: NewNode { perm: 0o755, mtime: node.attr.mtime, ..Default::default() },
@@ -192,7 +199,13 @@ fn components(p: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-fn scan_dir(tree: &mut Tree, root: &Path, rel: &mut Vec<Vec<u8>>, links: &mut HashMap<(u64, u64), usize>) -> Result<(), String> {
+fn scan_dir(
+    tree: &mut Tree,
+    root: &Path,
+    source: u16,
+    rel: &mut Vec<Vec<u8>>,
+    links: &mut HashMap<(u64, u64), usize>,
+) -> Result<(), String> {
     use std::os::unix::ffi::OsStrExt;
     let dir = root.join(rel.iter().map(|c| std::ffi::OsStr::from_bytes(c)).collect::<PathBuf>());
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
@@ -240,12 +253,13 @@ fn scan_dir(tree: &mut Tree, root: &Path, rel: &mut Vec<Vec<u8>>, links: &mut Ha
         let name = e.file_name().as_bytes().to_vec();
         rel.push(name);
         let mut node = SNode {
+            parent: 0,
             name: Vec::new(),
             kind,
             attr,
             target,
             size: if kind == FileType::Regular { md.len() } else { 0 },
-            content: if kind == FileType::Regular { Content::Host(path.clone()) } else { Content::None },
+            content: if kind == FileType::Regular { Content::Host(source) } else { Content::None },
             children: Vec::new(),
             link_to: None,
         };
@@ -261,7 +275,7 @@ fn scan_dir(tree: &mut Tree, root: &Path, rel: &mut Vec<Vec<u8>>, links: &mut Ha
             links.entry(key).or_insert(i);
         }
         if kind == FileType::Directory {
-            scan_dir(tree, root, rel, links)?;
+            scan_dir(tree, root, source, rel, links)?;
         }
         rel.pop();
     }
@@ -376,6 +390,7 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
         };
         let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
         let mut node = SNode {
+            parent: 0,
             name: Vec::new(),
             kind,
             attr,
@@ -406,17 +421,32 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
     Ok(())
 }
 
+/// The host path of scanned node `i` under source directory `root`.
+fn host_path(tree: &Tree, root: &Path, mut i: usize) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut comps = Vec::new();
+    while i != 0 {
+        comps.push(&tree.nodes[i].name);
+        i = tree.nodes[i].parent;
+    }
+    let mut p = root.to_path_buf();
+    for c in comps.iter().rev() {
+        p.push(std::ffi::OsStr::from_bytes(c));
+    }
+    p
+}
+
 /// Flattens the tree parents-first (sorted by name). A hard-linked file's
 /// data goes with whichever of its names comes first; the others link to
 /// it. Returns the nodes and, per scanned node, the position holding its
 /// data.
-fn flatten(tree: &Tree) -> (Vec<Node>, Vec<usize>) {
+fn flatten(tree: &mut Tree) -> (Vec<Node>, Vec<usize>) {
     let mut order = Vec::with_capacity(tree.nodes.len());
     let mut parent_of = vec![0usize; tree.nodes.len()];
     let mut stack = vec![0usize];
     while let Some(i) = stack.pop() {
         order.push(i);
-        let mut kids = tree.nodes[i].children.clone();
+        let mut kids = std::mem::take(&mut tree.nodes[i].children);
         kids.sort_by(|a, b| tree.nodes[*a].name.cmp(&tree.nodes[*b].name));
         for &k in &kids {
             parent_of[k] = i;
@@ -430,23 +460,22 @@ fn flatten(tree: &Tree) -> (Vec<Node>, Vec<usize>) {
     let mut holder = vec![usize::MAX; tree.nodes.len()];
     let mut nodes = Vec::with_capacity(order.len());
     for (p, &i) in order.iter().enumerate() {
-        let n = &tree.nodes[i];
-        let g = n.link_to.unwrap_or(i);
+        let g = tree.nodes[i].link_to.unwrap_or(i);
         let link_to = if holder[g] == usize::MAX {
             holder[g] = p;
             None
         } else {
             Some(holder[g])
         };
-        let src = &tree.nodes[g];
-        nodes.push(Node {
-            parent: if i == 0 { 0 } else { pos[parent_of[i]] },
-            name: n.name.clone(),
-            kind: src.kind,
-            attr: src.attr.clone(),
-            target: src.target.clone(),
-            link_to,
-        });
+        // Names stay in the tree too: host paths are rebuilt from them.
+        let name = tree.nodes[i].name.clone();
+        let kind = tree.nodes[g].kind;
+        // Only the name that holds the data needs attributes and a target.
+        let (attr, target) = match link_to {
+            None => (std::mem::take(&mut tree.nodes[g].attr), std::mem::take(&mut tree.nodes[g].target)),
+            Some(_) => (NewNode::default(), Vec::new()),
+        };
+        nodes.push(Node { parent: if i == 0 { 0 } else { pos[parent_of[i]] }, name, kind, attr, target, link_to });
     }
     (nodes, holder)
 }
@@ -555,6 +584,7 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
             Some(i) => Some(i),
             None if is_dir => {
                 let n = SNode {
+                    parent: 0,
                     name: Vec::new(),
                     kind: FileType::Directory,
                     attr: NewNode { perm: 0o755, ..Default::default() },
@@ -692,6 +722,7 @@ fn build(a: &Args) -> Result<String, String> {
     // 1. Scan.
     let mut tree = Tree::new();
     let mut archives = Vec::new();
+    let mut host_sources: Vec<PathBuf> = Vec::new();
     for src in &a.sources {
         let md = std::fs::metadata(src).map_err(|e| format!("{}: {e}", src.display()))?;
         if md.is_dir() {
@@ -705,7 +736,9 @@ fn build(a: &Args) -> Result<String, String> {
                 ctime: Some(ts(root_md.ctime(), root_md.ctime_nsec())),
                 ..Default::default()
             };
-            scan_dir(&mut tree, src, &mut Vec::new(), &mut HashMap::new())?;
+            let source = u16::try_from(host_sources.len()).map_err(|_| "too many source directories".to_string())?;
+            host_sources.push(src.clone());
+            scan_dir(&mut tree, src, source, &mut Vec::new(), &mut HashMap::new())?;
         } else {
             archives.push(src.clone());
             scan_tar(&mut tree, src, archives.len() - 1)?;
@@ -723,7 +756,7 @@ fn build(a: &Args) -> Result<String, String> {
             n.attr.birthtime = n.attr.mtime;
         }
     }
-    let (nodes, holder) = flatten(&tree);
+    let (nodes, holder) = flatten(&mut tree);
     // 2. Size.
     let bsize = u64::from(opts.bsize.unwrap_or(32768));
     let fsize = u64::from(opts.fsize.unwrap_or((bsize as u32 / 8).clamp(4096.min(bsize as u32), bsize as u32)));
@@ -792,12 +825,12 @@ fn build(a: &Args) -> Result<String, String> {
     let mut b = TreeBuilder::new(&mut fs, nodes).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 1 << 20];
     for (i, sn) in tree.nodes.iter().enumerate() {
-        if let Content::Host(path) = &sn.content {
+        if let Content::Host(source) = sn.content {
             if sn.link_to.is_some() {
                 continue;
             }
-            let p = holder[i];
-            copy_host(&mut b, p, path, sn.size, &mut buf, bar.as_ref())?;
+            let path = host_path(&tree, &host_sources[usize::from(source)], i);
+            copy_host(&mut b, holder[i], &path, sn.size, &mut buf, bar.as_ref())?;
         }
     }
     for (k, path) in archives.iter().enumerate() {
