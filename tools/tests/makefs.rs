@@ -16,7 +16,11 @@ fn fixture(dir: &Path) -> std::path::PathBuf {
         .arg(&tree)
         .output()
         .expect("mktree.sh runs");
-    assert!(st.status.success(), "mktree.sh: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "mktree.sh: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     tree
 }
 
@@ -27,33 +31,64 @@ fn host_manifest(dir: &Path, out: &Path) -> String {
         .arg(out)
         .output()
         .expect("host-manifest.sh runs");
-    assert!(st.status.success(), "host-manifest.sh: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "host-manifest.sh: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     std::fs::read_to_string(out).expect("manifest")
 }
 
 fn fsck_clean(img: &Path) {
-    let out = ufs(["fsck", "-n", "-f"].map(Into::into).into_iter().chain([img.as_os_str().to_owned()]));
+    let out = ufs(["fsck", "-n", "-f"]
+        .map(Into::into)
+        .into_iter()
+        .chain([img.as_os_str().to_owned()]));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "fsck of {}:\n{text}", img.display());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "fsck of {}:\n{text}",
+        img.display()
+    );
     assert!(!text.contains("?"), "fsck asked something:\n{text}");
 }
 
 fn check_round_trip(tmp: &Path, tree: &Path, img: &Path, want: &str) {
     fsck_clean(img);
-    let x = tmp.join(format!("x-{}", img.file_name().and_then(|n| n.to_str()).unwrap_or("img")));
+    let x = tmp.join(format!(
+        "x-{}",
+        img.file_name().and_then(|n| n.to_str()).unwrap_or("img")
+    ));
     ufs_ok(["extract".as_ref(), img.as_os_str(), x.as_os_str()]);
     let got = host_manifest(&x, &tmp.join("got.manifest"));
     assert_same(&format!("extract of {}", img.display()), want, &got);
     if require("mtree", "NetBSD mtree verifies the extracted tree") {
         let spec = tmp.join("tree.spec");
         let c = Command::new("mtree")
-            .args(["-c", "-K", "sha256digest,mode,uid,gid,nlink,size,link,time", "-p"])
+            .args([
+                "-c",
+                "-K",
+                "sha256digest,mode,uid,gid,nlink,size,link,time",
+                "-p",
+            ])
             .arg(tree)
             .output()
             .expect("mtree -c");
         std::fs::write(&spec, &c.stdout).expect("spec");
-        let v = Command::new("mtree").arg("-f").arg(&spec).arg("-p").arg(&x).output().expect("mtree -f");
-        assert!(v.status.success(), "mtree -f: {}{}", String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
+        let v = Command::new("mtree")
+            .arg("-f")
+            .arg(&spec)
+            .arg("-p")
+            .arg(&x)
+            .output()
+            .expect("mtree -f");
+        assert!(
+            v.status.success(),
+            "mtree -f: {}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
     }
 }
 
@@ -64,12 +99,24 @@ fn fixture_tree_round_trips_through_ufs1_and_ufs2() {
     let want = host_manifest(&tree, &tmp.path().join("want.manifest"));
     for v in ["1", "2"] {
         let img = tmp.path().join(format!("ufs{v}.img"));
-        ufs_ok(["makefs".as_ref(), "-O".as_ref(), v.as_ref(), img.as_os_str(), tree.as_os_str()]);
+        ufs_ok([
+            "makefs".as_ref(),
+            "-O".as_ref(),
+            v.as_ref(),
+            img.as_os_str(),
+            tree.as_os_str(),
+        ]);
         check_round_trip(tmp.path(), &tree, &img, &want);
     }
     // 4K blocks with 512-byte fragments: indirect blocks early, fragment tails.
     let img = tmp.path().join("small-blocks.img");
-    ufs_ok(["makefs".as_ref(), "-o".as_ref(), "bsize=4096,fsize=512".as_ref(), img.as_os_str(), tree.as_os_str()]);
+    ufs_ok([
+        "makefs".as_ref(),
+        "-o".as_ref(),
+        "bsize=4096,fsize=512".as_ref(),
+        img.as_os_str(),
+        tree.as_os_str(),
+    ]);
     check_round_trip(tmp.path(), &tree, &img, &want);
 }
 
@@ -79,16 +126,29 @@ fn tar_archives_in_every_compression_give_the_same_tree() {
     let tree = fixture(tmp.path());
     let want = host_manifest(&tree, &tmp.path().join("want.manifest"));
     let tar = tmp.path().join("tree.tar");
-    let st = Command::new("tar").arg("--format=pax").arg("-C").arg(&tree).arg("-cf").arg(&tar).arg(".").status();
+    let st = Command::new("tar")
+        .arg("--format=pax")
+        .arg("-C")
+        .arg(&tree)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status();
     if !st.is_ok_and(|s| s.success()) {
-        assert!(std::env::var_os("UFS_REQUIRE_INTEROP").is_none(), "GNU tar is needed");
+        assert!(
+            std::env::var_os("UFS_REQUIRE_INTEROP").is_none(),
+            "GNU tar is needed"
+        );
         eprintln!("skipped: no tar");
         return;
     }
     let data = std::fs::read(&tar).expect("tar");
     let mut archives = vec![tar.clone()];
     let gz = tmp.path().join("tree.tar.gz");
-    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(&gz).expect("gz"), flate2::Compression::fast());
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).expect("gz"),
+        flate2::Compression::fast(),
+    );
     std::io::Write::write_all(&mut e, &data).expect("gz");
     e.finish().expect("gz");
     archives.push(gz);
@@ -121,14 +181,24 @@ fn reproducible_builds_are_byte_identical() {
             .arg(&tree)
             .output()
             .expect("makefs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Reading the sources changes their access times; the image must not care.
         let _ = host_manifest(&tree, &tmp.path().join("touch.manifest"));
     }
-    assert!(std::fs::read(&a).expect("a") == std::fs::read(&b).expect("b"), "two reproducible builds differ");
+    assert!(
+        std::fs::read(&a).expect("a") == std::fs::read(&b).expect("b"),
+        "two reproducible builds differ"
+    );
     let plain = tmp.path().join("plain.img");
     ufs_ok(["makefs".as_ref(), plain.as_os_str(), tree.as_os_str()]);
-    assert!(std::fs::read(&a).expect("a") != std::fs::read(&plain).expect("plain"), "time and id must vary otherwise");
+    assert!(
+        std::fs::read(&a).expect("a") != std::fs::read(&plain).expect("plain"),
+        "time and id must vary otherwise"
+    );
 }
 
 #[test]
@@ -144,17 +214,37 @@ fn spec_file_sets_owners_and_modes() {
     )
     .expect("spec");
     let img = tmp.path().join("s.img");
-    ufs_ok(["makefs".as_ref(), "-F".as_ref(), spec.as_os_str(), img.as_os_str(), tree.as_os_str()]);
+    ufs_ok([
+        "makefs".as_ref(),
+        "-F".as_ref(),
+        spec.as_os_str(),
+        img.as_os_str(),
+        tree.as_os_str(),
+    ]);
     fsck_clean(&img);
-    let st = ufs_ok(["stat".as_ref(), "--json".as_ref(), img.as_os_str(), "/etc/rc.conf".as_ref()]);
+    let st = ufs_ok([
+        "stat".as_ref(),
+        "--json".as_ref(),
+        img.as_os_str(),
+        "/etc/rc.conf".as_ref(),
+    ]);
     let v: serde_json::Value = serde_json::from_str(&st).expect("json");
     assert_eq!(v["mode"], 0o100600);
     assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(0), Some(5)));
     assert_eq!(v["flags"], 0x2_0000);
     assert_eq!(v["mtime"]["sec"], 1_000_000_000);
-    let var = ufs_ok(["stat".as_ref(), "--json".as_ref(), img.as_os_str(), "/var".as_ref()]);
+    let var = ufs_ok([
+        "stat".as_ref(),
+        "--json".as_ref(),
+        img.as_os_str(),
+        "/var".as_ref(),
+    ]);
     let v: serde_json::Value = serde_json::from_str(&var).expect("json");
-    assert_eq!((v["mode"].as_u64(), v["uid"].as_u64()), (Some(0o40700), Some(80)), "spec creates missing directories");
+    assert_eq!(
+        (v["mode"].as_u64(), v["uid"].as_u64()),
+        (Some(0o40700), Some(80)),
+        "spec creates missing directories"
+    );
 }
 
 #[test]
@@ -164,10 +254,19 @@ fn a_size_too_small_is_a_clear_error() {
     std::fs::create_dir_all(&tree).expect("mkdir");
     std::fs::write(tree.join("big"), vec![1u8; 3 << 20]).expect("write");
     let img = tmp.path().join("small.img");
-    let out = ufs(["makefs".as_ref(), "-s".as_ref(), "2m".as_ref(), img.as_os_str(), tree.as_os_str()]);
+    let out = ufs([
+        "makefs".as_ref(),
+        "-s".as_ref(),
+        "2m".as_ref(),
+        img.as_os_str(),
+        tree.as_os_str(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no space") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("no space") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]
@@ -189,12 +288,19 @@ fn archive_paths_cannot_climb_out() {
     let img = tmp.path().join("e.img");
     let out = ufs(["makefs".as_ref(), img.as_os_str(), tar.as_os_str()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("'..'"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'..'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn the_linux_kernel_reads_makefs_images_as_the_source_tree() {
-    if !require("linux", "user-mode-linux mounts the image with the kernel's ufs driver") {
+    if !require(
+        "linux",
+        "user-mode-linux mounts the image with the kernel's ufs driver",
+    ) {
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
@@ -202,7 +308,13 @@ fn the_linux_kernel_reads_makefs_images_as_the_source_tree() {
     let want = host_manifest(&tree, &tmp.path().join("want.manifest"));
     for (v, ty) in [("2", "ufs2"), ("1", "44bsd")] {
         let img = tmp.path().join(format!("k{v}.img"));
-        ufs_ok(["makefs".as_ref(), "-O".as_ref(), v.as_ref(), img.as_os_str(), tree.as_os_str()]);
+        ufs_ok([
+            "makefs".as_ref(),
+            "-O".as_ref(),
+            v.as_ref(),
+            img.as_os_str(),
+            tree.as_os_str(),
+        ]);
         let out = tmp.path().join(format!("k{v}.manifest"));
         let st = Command::new("bash")
             .arg(interop_dir().join("uml-manifest.sh"))
@@ -212,7 +324,15 @@ fn the_linux_kernel_reads_makefs_images_as_the_source_tree() {
             .output()
             .expect("uml-manifest.sh");
         let got = std::fs::read_to_string(&out).unwrap_or_default();
-        assert!(st.status.success(), "kernel mount of UFS{v} failed: {got}\n{}", String::from_utf8_lossy(&st.stderr));
-        assert_same(&format!("kernel view of the UFS{v} makefs image"), &want, &got);
+        assert!(
+            st.status.success(),
+            "kernel mount of UFS{v} failed: {got}\n{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        assert_same(
+            &format!("kernel view of the UFS{v} makefs image"),
+            &want,
+            &got,
+        );
     }
 }

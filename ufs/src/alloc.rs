@@ -50,7 +50,10 @@ impl Allocator {
         let len = geo.ncg as usize * Csum::SIZE;
         let mut buf = vec![0u8; len];
         io::read_exact(dev, geo.frag_offset(Frag(geo.csaddr)), &mut buf)?;
-        let sums = buf.chunks_exact(Csum::SIZE).filter_map(|c| Csum::decode(c, geo.endian)).collect();
+        let sums = buf
+            .chunks_exact(Csum::SIZE)
+            .filter_map(|c| Csum::decode(c, geo.endian))
+            .collect();
         let n = geo.ncg as usize;
         Ok(Allocator {
             cgs: HashMap::new(),
@@ -74,13 +77,12 @@ impl Allocator {
     }
 
     fn cg_mut(&mut self, dev: &dyn Device, geo: &Geometry, c: u32) -> Result<&mut CylGroup> {
-        if !self.cgs.contains_key(&c) {
-            let cg = CylGroup::read(dev, geo, CgIdx(c))?;
-            self.cgs.insert(c, cg);
+        match self.cgs.entry(c) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                Ok(v.insert(CylGroup::read(dev, geo, CgIdx(c))?))
+            }
         }
-        self.cgs
-            .get_mut(&c)
-            .ok_or_else(|| Error::InvalidInput(format!("cylinder group {c} vanished from the cache")))
     }
 
     /// Per-group counts as currently known.
@@ -92,7 +94,10 @@ impl Allocator {
     pub fn free_frags(&self, geo: &Geometry) -> u64 {
         self.sums
             .iter()
-            .map(|s| u64::try_from(s.cs_nbfree).unwrap_or(0) * u64::from(geo.frag) + u64::try_from(s.cs_nffree).unwrap_or(0))
+            .map(|s| {
+                u64::try_from(s.cs_nbfree).unwrap_or(0) * u64::from(geo.frag)
+                    + u64::try_from(s.cs_nffree).unwrap_or(0)
+            })
             .sum()
     }
 
@@ -101,14 +106,26 @@ impl Allocator {
     /// Picks a group for a new directory (`ffs_dirpref`, simplified).
     pub fn dir_cg(&self, geo: &Geometry, parent: Ino) -> u32 {
         let n = self.sums.len().max(1) as i64;
-        let avg_i = self.sums.iter().map(|s| i64::from(s.cs_nifree)).sum::<i64>() / n;
-        let avg_b = self.sums.iter().map(|s| i64::from(s.cs_nbfree)).sum::<i64>() / n;
+        let avg_i = self
+            .sums
+            .iter()
+            .map(|s| i64::from(s.cs_nifree))
+            .sum::<i64>()
+            / n;
+        let avg_b = self
+            .sums
+            .iter()
+            .map(|s| i64::from(s.cs_nbfree))
+            .sum::<i64>()
+            / n;
         let start = geo.ino_to_cg(parent).0;
         let order = (0..geo.ncg).map(|i| (start + i) % geo.ncg);
         order
             .filter(|&c| {
                 let s = &self.sums[c as usize];
-                s.cs_nifree > 0 && i64::from(s.cs_nifree) >= avg_i && i64::from(s.cs_nbfree) >= avg_b
+                s.cs_nifree > 0
+                    && i64::from(s.cs_nifree) >= avg_i
+                    && i64::from(s.cs_nbfree) >= avg_b
             })
             .min_by_key(|&c| self.sums[c as usize].cs_ndir)
             .unwrap_or(start)
@@ -116,7 +133,13 @@ impl Allocator {
 
     /// Allocates an inode, preferring group `pref`. Initializes UFS2 inode
     /// blocks lazily, as FreeBSD does (`cg_initediblk`).
-    pub fn alloc_inode(&mut self, dev: &mut dyn Device, geo: &Geometry, pref: u32, is_dir: bool) -> Result<Ino> {
+    pub fn alloc_inode(
+        &mut self,
+        dev: &mut dyn Device,
+        geo: &Geometry,
+        pref: u32,
+        is_dir: bool,
+    ) -> Result<Ino> {
         for i in 0..geo.ncg {
             let c = (pref + i) % geo.ncg;
             if self.sums[c as usize].cs_nifree <= 0 {
@@ -129,7 +152,13 @@ impl Allocator {
         Err(Error::NoSpace("out of inodes".into()))
     }
 
-    fn alloc_inode_in(&mut self, dev: &mut dyn Device, geo: &Geometry, c: u32, is_dir: bool) -> Result<Option<Ino>> {
+    fn alloc_inode_in(
+        &mut self,
+        dev: &mut dyn Device,
+        geo: &Geometry,
+        c: u32,
+        is_dir: bool,
+    ) -> Result<Option<Ino>> {
         let version = geo.version;
         let ipg = geo.ipg;
         let cg = self.cg_mut(dev, geo, c)?;
@@ -137,7 +166,7 @@ impl Allocator {
         // Inode 0 and 1 of group 0 are reserved (UFS_WINO and the unused 0).
         let first_free = (0..ipg)
             .map(|k| (start + k) % ipg)
-            .find(|&n| !cg.inode_used(n) && !(c == 0 && n < crate::ondisk::consts::ROOTINO));
+            .find(|&n| !cg.inode_used(n) && (c != 0 || n >= crate::ondisk::consts::ROOTINO));
         let Some(n) = first_free else { return Ok(None) };
         cg.set_inode_used(n, true);
         cg.hdr.cg_irotor = n;
@@ -161,7 +190,13 @@ impl Allocator {
 
     /// Zeroes UFS2 inode blocks up to and including the one holding inode
     /// `n` of group `c`, giving each inode a generation number.
-    fn init_inode_blocks(&mut self, dev: &mut dyn Device, geo: &Geometry, c: u32, n: u32) -> Result<()> {
+    fn init_inode_blocks(
+        &mut self,
+        dev: &mut dyn Device,
+        geo: &Geometry,
+        c: u32,
+        n: u32,
+    ) -> Result<()> {
         let inopb = geo.inopb;
         let mut done = self.cg_mut(dev, geo, c)?.hdr.cg_initediblk;
         while done <= n && done < geo.ipg {
@@ -180,7 +215,13 @@ impl Allocator {
     }
 
     /// Frees an inode.
-    pub fn free_inode(&mut self, dev: &dyn Device, geo: &Geometry, ino: Ino, was_dir: bool) -> Result<()> {
+    pub fn free_inode(
+        &mut self,
+        dev: &dyn Device,
+        geo: &Geometry,
+        ino: Ino,
+        was_dir: bool,
+    ) -> Result<()> {
         let c = geo.ino_to_cg(ino).0;
         let n = ino.0 % geo.ipg;
         let cg = self.cg_mut(dev, geo, c)?;
@@ -233,7 +274,14 @@ impl Allocator {
     }
 
     /// Marks `n` fragments from `addr` used (`free == false`) or free.
-    fn set_frags(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag, n: u32, free: bool) -> Result<()> {
+    fn set_frags(
+        &mut self,
+        dev: &dyn Device,
+        geo: &Geometry,
+        addr: Frag,
+        n: u32,
+        free: bool,
+    ) -> Result<()> {
         let c = geo.dtog(addr).0;
         let rel = geo.dtogd(addr);
         let frag = geo.frag;
@@ -245,7 +293,11 @@ impl Allocator {
                 return Err(Error::corrupt(
                     crate::CorruptKind::BadBlockPointer,
                     Location::CylGroup(CgIdx(c)),
-                    format!("fragment {} is already {}", addr.0 + i, if free { "free" } else { "in use" }),
+                    format!(
+                        "fragment {} is already {}",
+                        addr.0 + i,
+                        if free { "free" } else { "in use" }
+                    ),
                 ));
             }
             cg.set_frag_free(rel + i, free);
@@ -269,7 +321,10 @@ impl Allocator {
     /// Frees `n` fragments at `addr` (a whole block when `n == frag`).
     pub fn free(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag, n: u32) -> Result<()> {
         if !geo.frags_in_range(addr, u64::from(n)) {
-            return Err(Error::InvalidInput(format!("freeing fragments {}+{n} outside the file system", addr.0)));
+            return Err(Error::InvalidInput(format!(
+                "freeing fragments {}+{n} outside the file system",
+                addr.0
+            )));
         }
         self.set_frags(dev, geo, addr, n, true)
     }
@@ -288,7 +343,11 @@ impl Allocator {
     /// Allocates `n` fragments (`n == frag` for a whole block) near `pref`.
     pub fn alloc(&mut self, dev: &dyn Device, geo: &Geometry, pref: Frag, n: u32) -> Result<Frag> {
         let n = n.clamp(1, geo.frag);
-        let pref = if geo.frags_in_range(pref, 1) { pref } else { Frag(0) };
+        let pref = if geo.frags_in_range(pref, 1) {
+            pref
+        } else {
+            Frag(0)
+        };
         let pc = geo.dtog(pref).0;
         for i in 0..geo.ncg {
             let c = (pc + i) % geo.ncg;
@@ -307,7 +366,14 @@ impl Allocator {
         Err(Error::NoSpace(format!("no room for {n} fragment(s)")))
     }
 
-    fn find_in(&mut self, dev: &dyn Device, geo: &Geometry, c: u32, start: u64, n: u32) -> Result<Option<Frag>> {
+    fn find_in(
+        &mut self,
+        dev: &dyn Device,
+        geo: &Geometry,
+        c: u32,
+        start: u64,
+        n: u32,
+    ) -> Result<Option<Frag>> {
         let frag = geo.frag;
         let f = u64::from(frag);
         let base = geo.cgbase(CgIdx(c)).0;
@@ -323,14 +389,20 @@ impl Allocator {
             frag_hit = hit;
             new_fh = Some(hit.map_or(nblocks, |a| a / f));
         }
-        let whole = if frag_hit.is_none() { Some(Self::find_whole(cg, frag, first_b, bh, nblocks)) } else { None };
+        let whole = if frag_hit.is_none() {
+            Some(Self::find_whole(cg, frag, first_b, bh, nblocks))
+        } else {
+            None
+        };
         if let Some(h) = new_fh {
             self.frag_hint[c as usize][n.min(7) as usize] = h;
         }
         if let Some(a) = frag_hit {
             return Ok(Some(Frag(base + a)));
         }
-        let Some((found, new_bh)) = whole else { return Ok(None) };
+        let Some((found, new_bh)) = whole else {
+            return Ok(None);
+        };
         if let Some(h) = new_bh {
             self.block_hint[c as usize] = h;
         }
@@ -364,7 +436,13 @@ impl Allocator {
     /// The first wholly free block at or after `first_b` (contiguity with
     /// the caller's preference), else the first from the hint `bh`. Returns
     /// it and, when the scan started at the hint, the new hint.
-    fn find_whole(cg: &CylGroup, frag: u32, first_b: u64, bh: u64, nblocks: u64) -> (Option<u64>, Option<u64>) {
+    fn find_whole(
+        cg: &CylGroup,
+        frag: u32,
+        first_b: u64,
+        bh: u64,
+        nblocks: u64,
+    ) -> (Option<u64>, Option<u64>) {
         let start = first_b.max(bh);
         if let Some(b) = (start..nblocks).find(|&b| Self::block_state(cg, frag, b).0) {
             return (Some(b), (start == bh).then_some(b));
@@ -378,7 +456,14 @@ impl Allocator {
     /// Tries to grow the fragment run at `addr` from `old` to `new`
     /// fragments in place (the following fragments of the same block must be
     /// free). Returns whether it did.
-    pub fn extend_in_place(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag, old: u32, new: u32) -> Result<bool> {
+    pub fn extend_in_place(
+        &mut self,
+        dev: &dyn Device,
+        geo: &Geometry,
+        addr: Frag,
+        old: u32,
+        new: u32,
+    ) -> Result<bool> {
         let f = u64::from(geo.frag);
         if new <= old || (geo.dtogd(addr) % f) + u64::from(new) > f {
             return Ok(false);
@@ -397,19 +482,31 @@ impl Allocator {
 
     /// Recomputes and writes every changed group, the summary area and the
     /// superblock totals (into `sb`; the caller writes the superblock).
-    pub fn flush(&mut self, dev: &mut dyn Device, geo: &Geometry, sb: &mut Superblock, now: i64) -> Result<()> {
+    pub fn flush(
+        &mut self,
+        dev: &mut dyn Device,
+        geo: &Geometry,
+        sb: &mut Superblock,
+        now: i64,
+    ) -> Result<()> {
         let dirty: Vec<u32> = std::mem::take(&mut self.dirty).into_iter().collect();
         let contig = sb.fs.fs_contigsumsize;
         for c in &dirty {
-            let Some(cg) = self.cgs.get_mut(c) else { continue };
+            let Some(cg) = self.cgs.get_mut(c) else {
+                continue;
+            };
             recount(cg, geo, contig);
             match geo.version {
                 UfsVersion::Ufs2 => cg.hdr.cg_time = now,
                 UfsVersion::Ufs1 => cg.hdr.cg_old_time = now as i32,
             }
             let cs = cg.hdr.cg_cs;
-            self.sums[*c as usize] =
-                Csum { cs_ndir: cs[0], cs_nbfree: cs[1], cs_nifree: cs[2], cs_nffree: cs[3] };
+            self.sums[*c as usize] = Csum {
+                cs_ndir: cs[0],
+                cs_nbfree: cs[1],
+                cs_nifree: cs[2],
+                cs_nffree: cs[3],
+            };
             cg.write(dev, geo)?;
         }
         if !dirty.is_empty() {

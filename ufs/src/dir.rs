@@ -255,8 +255,14 @@ mod pack_tests {
 
     #[test]
     fn packed_directories_parse_back() {
-        let names: Vec<Vec<u8>> = (0..300).map(|i| format!("name-{i}-{}", "x".repeat(i % 40)).into_bytes()).collect();
-        let entries: Vec<(&[u8], Ino, u8)> = names.iter().enumerate().map(|(i, n)| (n.as_slice(), Ino(i as u32 + 3), 8)).collect();
+        let names: Vec<Vec<u8>> = (0..300)
+            .map(|i| format!("name-{i}-{}", "x".repeat(i % 40)).into_bytes())
+            .collect();
+        let entries: Vec<(&[u8], Ino, u8)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_slice(), Ino(i as u32 + 3), 8))
+            .collect();
         let data = pack(&entries, Endian::Big);
         assert_eq!(data.len() % DIRBLKSIZ, 0);
         let got = parse_all(Ino(2), &data, Endian::Big).expect("valid");

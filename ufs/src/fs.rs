@@ -92,6 +92,9 @@ impl From<RawEntry> for DirEntry {
     }
 }
 
+/// What [`Ufs::walk`] calls for every entry: its path, the entry, its inode.
+pub type Visitor<'a> = dyn FnMut(&[u8], &DirEntry, &Inode) -> Result<()> + 'a;
+
 /// An opened UFS image.
 pub struct Ufs {
     pub(crate) dev: Box<dyn Device>,
@@ -120,7 +123,13 @@ impl Ufs {
             }
             None => Superblock::find(dev.as_ref())?,
         };
-        Ok(Ufs { dev, sb, geo, w: None, fixed_time: None })
+        Ok(Ufs {
+            dev,
+            sb,
+            geo,
+            w: None,
+            fixed_time: None,
+        })
     }
 
     /// Opens an image file. A read-only open never writes to it.
@@ -491,11 +500,7 @@ impl Ufs {
     /// separated), the entry and its inode. `.` and `..` are not visited.
     /// A directory reached twice (hard-linked directories, corrupt `..`) is
     /// visited but not descended into again; depth is bounded.
-    pub fn walk(
-        &self,
-        start: Ino,
-        visit: &mut dyn FnMut(&[u8], &DirEntry, &Inode) -> Result<()>,
-    ) -> Result<()> {
+    pub fn walk(&self, start: Ino, visit: &mut Visitor<'_>) -> Result<()> {
         let mut seen = HashSet::new();
         seen.insert(start);
         let mut path = Vec::new();
@@ -508,7 +513,7 @@ impl Ufs {
         path: &mut Vec<u8>,
         seen: &mut HashSet<Ino>,
         depth: u32,
-        visit: &mut dyn FnMut(&[u8], &DirEntry, &Inode) -> Result<()>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         // Deeper than any real tree: a FreeBSD path is at most 1024 bytes.
         if depth > 4096 {

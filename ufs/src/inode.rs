@@ -429,7 +429,11 @@ impl Inode {
     /// Writes the inode to its place in the image.
     pub fn write(&mut self, dev: &mut dyn Device, geo: &Geometry) -> Result<()> {
         if !geo.ino_valid(self.ino) {
-            return Err(Error::corrupt(CorruptKind::BadInodeNumber, Location::Inode(self.ino), "no such inode"));
+            return Err(Error::corrupt(
+                CorruptKind::BadInodeNumber,
+                Location::Inode(self.ino),
+                "no such inode",
+            ));
         }
         let bytes = self.encode(geo);
         io::write_all(dev, geo.inode_offset(self.ino), &bytes)
@@ -570,7 +574,10 @@ impl Inode {
             UfsVersion::Ufs2 => (112, 120),
         };
         if data.len() > len {
-            return Err(Error::InvalidInput(format!("{} bytes do not fit in the inode", data.len())));
+            return Err(Error::InvalidInput(format!(
+                "{} bytes do not fit in the inode",
+                data.len()
+            )));
         }
         bytes[start..start + len].fill(0);
         bytes[start..start + data.len()].copy_from_slice(data);
@@ -582,4 +589,3 @@ impl Inode {
 fn clamp32(v: i64) -> i32 {
     i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
 }
-

@@ -35,6 +35,8 @@
 //! from an image is trusted: sizes are bounded by the image's real extent,
 //! loops over on-disk links are bounded by the geometry.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
+
 pub mod alloc;
 pub mod bmap;
 pub mod cg;
@@ -47,8 +49,8 @@ pub mod fsck;
 pub mod inode;
 pub mod io;
 pub mod newfs;
-pub mod populate;
 pub mod ondisk;
+pub mod populate;
 pub mod superblock;
 pub mod units;
 pub mod write;
@@ -56,10 +58,10 @@ pub mod xattr;
 
 pub use error::{Corrupt, CorruptKind, Error, Location, Result};
 pub use fs::{DirEntry, Follow, OpenOptions, Ufs};
-pub use write::{NewNode, SetAttr};
 pub use inode::{FileType, Inode};
 pub use superblock::{Geometry, Superblock, UfsVersion};
 pub use units::{CgIdx, Frag, Ino, Lbn};
+pub use write::{NewNode, SetAttr};
 
 /// Byte order of an image, decided when its superblock is found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -57,7 +57,9 @@ impl<'a> TreeBuilder<'a> {
     /// to the existing root.
     pub fn new(fs: &'a mut Ufs, nodes: Vec<Node>) -> Result<TreeBuilder<'a>> {
         if nodes.first().map(|n| n.kind) != Some(FileType::Directory) {
-            return Err(Error::InvalidInput("the first node must be the root directory".into()));
+            return Err(Error::InvalidInput(
+                "the first node must be the root directory".into(),
+            ));
         }
         let n = nodes.len();
         let mut placed: Vec<Ino> = Vec::with_capacity(n);
@@ -71,7 +73,9 @@ impl<'a> TreeBuilder<'a> {
             }
             if let Some(t) = node.link_to {
                 if t >= i || nodes[t].link_to.is_some() || nodes[t].kind == FileType::Directory {
-                    return Err(Error::InvalidInput(format!("node {i}: invalid hard link target {t}")));
+                    return Err(Error::InvalidInput(format!(
+                        "node {i}: invalid hard link target {t}"
+                    )));
                 }
                 nlink[t] += 1;
             } else {
@@ -95,7 +99,9 @@ impl<'a> TreeBuilder<'a> {
                 match node.kind {
                     // Files and directories get their inode number now and
                     // their in-memory inode when they are written.
-                    FileType::Regular | FileType::Directory => fs.alloc_ino(parent_ino, node.kind)?,
+                    FileType::Regular | FileType::Directory => {
+                        fs.alloc_ino(parent_ino, node.kind)?
+                    }
                     _ => {
                         let mut inode = fs.new_inode(parent_ino, node.kind, &node.attr)?;
                         if node.kind == FileType::Symlink {
@@ -114,7 +120,14 @@ impl<'a> TreeBuilder<'a> {
             };
             placed.push(ino);
         }
-        Ok(TreeBuilder { fs, nodes, placed, open: std::collections::HashMap::new(), closed: vec![false; n], nlink })
+        Ok(TreeBuilder {
+            fs,
+            nodes,
+            placed,
+            open: std::collections::HashMap::new(),
+            closed: vec![false; n],
+            nlink,
+        })
     }
 
     /// The inode number given to node `i`.
@@ -125,7 +138,10 @@ impl<'a> TreeBuilder<'a> {
     /// Writes `data` at `offset` of regular file node `i`.
     pub fn write(&mut self, i: usize, offset: u64, data: &[u8]) -> Result<()> {
         self.ensure_open(i)?;
-        let inode = self.open.get_mut(&i).ok_or_else(|| Error::InvalidInput(format!("node {i} is not open")))?;
+        let inode = self
+            .open
+            .get_mut(&i)
+            .ok_or_else(|| Error::InvalidInput(format!("node {i} is not open")))?;
         self.fs.write_inode_data(inode, offset, data, false)
     }
 
@@ -133,7 +149,10 @@ impl<'a> TreeBuilder<'a> {
     pub fn set_size(&mut self, i: usize, size: u64) -> Result<()> {
         {
             self.ensure_open(i)?;
-            let inode = self.open.get_mut(&i).ok_or_else(|| Error::InvalidInput(format!("node {i} is not open")))?;
+            let inode = self
+                .open
+                .get_mut(&i)
+                .ok_or_else(|| Error::InvalidInput(format!("node {i} is not open")))?;
             if size > inode.size() {
                 // The last block is allocated, as FreeBSD does on extension.
                 self.fs.write_inode_data(inode, size - 1, &[0], false)?;
@@ -144,12 +163,19 @@ impl<'a> TreeBuilder<'a> {
 
     /// The in-memory inode of regular file node `i`, made on first use.
     fn ensure_open(&mut self, i: usize) -> Result<()> {
-        let node = self.nodes.get(i).ok_or_else(|| Error::InvalidInput(format!("no node {i}")))?;
+        let node = self
+            .nodes
+            .get(i)
+            .ok_or_else(|| Error::InvalidInput(format!("no node {i}")))?;
         if node.kind != FileType::Regular || node.link_to.is_some() {
-            return Err(Error::InvalidInput(format!("node {i} is not a regular file holding data")));
+            return Err(Error::InvalidInput(format!(
+                "node {i} is not a regular file holding data"
+            )));
         }
         if !self.open.contains_key(&i) {
-            let inode = self.fs.init_inode(self.placed[i], FileType::Regular, &node.attr)?;
+            let inode = self
+                .fs
+                .init_inode(self.placed[i], FileType::Regular, &node.attr)?;
             self.open.insert(i, inode);
         }
         Ok(())
@@ -158,7 +184,10 @@ impl<'a> TreeBuilder<'a> {
     /// Writes regular file node `i`'s inode; its contents are complete.
     pub fn close_file(&mut self, i: usize) -> Result<()> {
         let nl = self.nlink.get(i).copied().unwrap_or(1);
-        let is_file = self.nodes.get(i).is_some_and(|n| n.kind == FileType::Regular && n.link_to.is_none());
+        let is_file = self
+            .nodes
+            .get(i)
+            .is_some_and(|n| n.kind == FileType::Regular && n.link_to.is_none());
         if !is_file || self.closed[i] {
             return Ok(());
         }
@@ -206,7 +235,8 @@ impl<'a> TreeBuilder<'a> {
                 self.fs.truncate_dir_for_rebuild(&mut r)?;
                 r
             } else {
-                self.fs.init_inode(me, FileType::Directory, &self.nodes[d].attr)?
+                self.fs
+                    .init_inode(me, FileType::Directory, &self.nodes[d].attr)?
             };
             let attr = &self.nodes[d].attr;
             inode.set_mode(FileType::Directory.mode_bits() | (attr.perm & 0o7777));

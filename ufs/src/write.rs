@@ -81,7 +81,12 @@ pub struct SetAttr {
 }
 
 fn check_name(name: &[u8]) -> Result<()> {
-    if name.is_empty() || name.len() > MAXNAMLEN || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
+    if name.is_empty()
+        || name.len() > MAXNAMLEN
+        || name == b"."
+        || name == b".."
+        || name.contains(&b'/')
+        || name.contains(&0)
     {
         return Err(Error::InvalidInput(format!(
             "invalid file name {:?} (1 to 255 bytes, no '/' or NUL, not . or ..)",
@@ -103,8 +108,13 @@ impl Ufs {
         if let Some(t) = self.fixed_time {
             return t;
         }
-        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Timespec { sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), nsec: d.subsec_nanos() }
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timespec {
+            sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            nsec: d.subsec_nanos(),
+        }
     }
 
     /// Starts a writing session: clears the clean flag on disk first.
@@ -120,8 +130,16 @@ impl Ufs {
             let alloc = Allocator::new(self.dev.as_ref(), &self.geo, seed)?;
             self.sb.fs.fs_clean = 0;
             self.write_primary_superblock()?;
-            self.dev.flush().map_err(|source| Error::Io { op: "syncing", offset: 0, len: 0, source })?;
-            self.w = Some(WriteState { alloc, room_hint: HashMap::new() });
+            self.dev.flush().map_err(|source| Error::Io {
+                op: "syncing",
+                offset: 0,
+                len: 0,
+                source,
+            })?;
+            self.w = Some(WriteState {
+                alloc,
+                room_hint: HashMap::new(),
+            });
         }
         self.w.as_mut().ok_or(Error::ReadOnly)
     }
@@ -137,8 +155,12 @@ impl Ufs {
     /// clean. The image is consistent on disk afterwards.
     pub fn sync(&mut self) -> Result<()> {
         let now = self.now();
-        let Some(mut w) = self.w.take() else { return Ok(()) };
-        let r = w.alloc.flush(self.dev.as_mut(), &self.geo, &mut self.sb, now.sec);
+        let Some(mut w) = self.w.take() else {
+            return Ok(());
+        };
+        let r = w
+            .alloc
+            .flush(self.dev.as_mut(), &self.geo, &mut self.sb, now.sec);
         self.w = Some(w);
         r?;
         self.sb.fs.fs_clean = 1;
@@ -147,7 +169,12 @@ impl Ufs {
             self.sb.fs.fs_old_time = now.sec as i32;
         }
         self.write_primary_superblock()?;
-        self.dev.flush().map_err(|source| Error::Io { op: "syncing", offset: 0, len: 0, source })?;
+        self.dev.flush().map_err(|source| Error::Io {
+            op: "syncing",
+            offset: 0,
+            len: 0,
+            source,
+        })?;
         // A later change starts a new session (and clears the flag again).
         self.w = None;
         Ok(())
@@ -161,7 +188,11 @@ impl Ufs {
     /// Runs `f` with the allocator, the device and the geometry.
     fn with_alloc<T>(
         &mut self,
-        f: impl FnOnce(&mut Allocator, &mut dyn crate::io::Device, &crate::superblock::Geometry) -> Result<T>,
+        f: impl FnOnce(
+            &mut Allocator,
+            &mut dyn crate::io::Device,
+            &crate::superblock::Geometry,
+        ) -> Result<T>,
     ) -> Result<T> {
         self.begin()?;
         let w = self.w.as_mut().ok_or(Error::ReadOnly)?;
@@ -170,7 +201,12 @@ impl Ufs {
 
     // ---- nodes -------------------------------------------------------------
 
-    pub(crate) fn new_inode(&mut self, parent: Ino, kind: FileType, attr: &NewNode) -> Result<Inode> {
+    pub(crate) fn new_inode(
+        &mut self,
+        parent: Ino,
+        kind: FileType,
+        attr: &NewNode,
+    ) -> Result<Inode> {
         let ino = self.alloc_ino(parent, kind)?;
         self.init_inode(ino, kind, attr)
     }
@@ -180,7 +216,11 @@ impl Ufs {
     pub(crate) fn alloc_ino(&mut self, parent: Ino, kind: FileType) -> Result<Ino> {
         let is_dir = kind == FileType::Directory;
         self.with_alloc(|a, dev, geo| {
-            let pref = if is_dir { a.dir_cg(geo, parent) } else { geo.ino_to_cg(parent).0 };
+            let pref = if is_dir {
+                a.dir_cg(geo, parent)
+            } else {
+                geo.ino_to_cg(parent).0
+            };
             a.alloc_inode(dev, geo, pref, is_dir)
         })
     }
@@ -188,10 +228,15 @@ impl Ufs {
     /// The in-memory form of a freshly allocated inode: type, attributes,
     /// times and a new generation number (nothing is written).
     pub(crate) fn init_inode(&mut self, ino: Ino, kind: FileType, attr: &NewNode) -> Result<Inode> {
-        let old = Inode::read(self.dev.as_ref(), &self.geo, ino).unwrap_or_else(|_| Inode::empty(ino, &self.geo));
+        let old = Inode::read(self.dev.as_ref(), &self.geo, ino)
+            .unwrap_or_else(|_| Inode::empty(ino, &self.geo));
         let gen = old.gen();
         let mut inode = Inode::empty(ino, &self.geo);
-        let gen = if gen == 0 { self.with_alloc(|a, _, _| Ok(a.next_gen()))? } else { gen.wrapping_add(1).max(1) };
+        let gen = if gen == 0 {
+            self.with_alloc(|a, _, _| Ok(a.next_gen()))?
+        } else {
+            gen.wrapping_add(1).max(1)
+        };
         inode.set_gen(gen);
         inode.set_mode(kind.mode_bits() | (attr.perm & 0o7777));
         inode.set_uid(attr.uid);
@@ -227,25 +272,44 @@ impl Ufs {
     fn parent_dir(&self, parent: Ino) -> Result<Inode> {
         let d = self.allocated_inode(parent)?;
         if !d.is_dir() {
-            return Err(Error::NotADirectory { path: format!("inode {parent}") });
+            return Err(Error::NotADirectory {
+                path: format!("inode {parent}"),
+            });
         }
         Ok(d)
     }
 
     /// Finds `name` in directory `dir`: (entry offset, inode).
     pub fn dir_lookup(&self, dir: Ino, name: &[u8]) -> Result<Option<Ino>> {
-        Ok(self.read_dir(dir)?.into_iter().find(|e| e.name == name).map(|e| e.ino))
+        Ok(self
+            .read_dir(dir)?
+            .into_iter()
+            .find(|e| e.name == name)
+            .map(|e| e.ino))
     }
 
     /// Creates a regular file, device node, fifo or socket.
-    pub fn create(&mut self, parent: Ino, name: &[u8], kind: FileType, attr: &NewNode) -> Result<Ino> {
+    pub fn create(
+        &mut self,
+        parent: Ino,
+        name: &[u8],
+        kind: FileType,
+        attr: &NewNode,
+    ) -> Result<Ino> {
         check_name(name)?;
-        if matches!(kind, FileType::Directory | FileType::Symlink | FileType::Unknown | FileType::Whiteout) {
-            return Err(Error::InvalidInput(format!("create cannot make a {kind:?}; use mkdir or symlink")));
+        if matches!(
+            kind,
+            FileType::Directory | FileType::Symlink | FileType::Unknown | FileType::Whiteout
+        ) {
+            return Err(Error::InvalidInput(format!(
+                "create cannot make a {kind:?}; use mkdir or symlink"
+            )));
         }
         self.parent_dir(parent)?;
         if self.dir_lookup(parent, name)?.is_some() {
-            return Err(Error::Exists { path: String::from_utf8_lossy(name).into_owned() });
+            return Err(Error::Exists {
+                path: String::from_utf8_lossy(name).into_owned(),
+            });
         }
         let mut inode = self.new_inode(parent, kind, attr)?;
         inode.set_nlink(1);
@@ -262,10 +326,14 @@ impl Ufs {
         check_name(name)?;
         let mut pdir = self.parent_dir(parent)?;
         if self.dir_lookup(parent, name)?.is_some() {
-            return Err(Error::Exists { path: String::from_utf8_lossy(name).into_owned() });
+            return Err(Error::Exists {
+                path: String::from_utf8_lossy(name).into_owned(),
+            });
         }
         if pdir.nlink() >= i16::MAX - 1 {
-            return Err(Error::InvalidInput(format!("directory inode {parent} has too many links")));
+            return Err(Error::InvalidInput(format!(
+                "directory inode {parent} has too many links"
+            )));
         }
         let mut inode = self.new_inode(parent, FileType::Directory, attr)?;
         inode.set_nlink(2);
@@ -273,7 +341,14 @@ impl Ufs {
         let e = self.geo.endian;
         let dot = direct_size(1);
         dir::encode_entry(&mut chunk, inode.ino, dot as u16, dt::DT_DIR, b".", e);
-        dir::encode_entry(&mut chunk[dot..], parent, (DIRBLKSIZ - dot) as u16, dt::DT_DIR, b"..", e);
+        dir::encode_entry(
+            &mut chunk[dot..],
+            parent,
+            (DIRBLKSIZ - dot) as u16,
+            dt::DT_DIR,
+            b"..",
+            e,
+        );
         let ino = inode.ino;
         let r = self.write_inode_data(&mut inode, 0, &chunk, true);
         if let Err(err) = r {
@@ -294,14 +369,25 @@ impl Ufs {
     }
 
     /// Creates a symbolic link; short targets are stored in the inode.
-    pub fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8], attr: &NewNode) -> Result<Ino> {
+    pub fn symlink(
+        &mut self,
+        parent: Ino,
+        name: &[u8],
+        target: &[u8],
+        attr: &NewNode,
+    ) -> Result<Ino> {
         check_name(name)?;
         if target.is_empty() || target.len() >= 1024 {
-            return Err(Error::InvalidInput(format!("symlink target of {} bytes (1 to 1023)", target.len())));
+            return Err(Error::InvalidInput(format!(
+                "symlink target of {} bytes (1 to 1023)",
+                target.len()
+            )));
         }
         self.parent_dir(parent)?;
         if self.dir_lookup(parent, name)?.is_some() {
-            return Err(Error::Exists { path: String::from_utf8_lossy(name).into_owned() });
+            return Err(Error::Exists {
+                path: String::from_utf8_lossy(name).into_owned(),
+            });
         }
         let mut inode = self.new_inode(parent, FileType::Symlink, attr)?;
         inode.set_nlink(1);
@@ -328,13 +414,19 @@ impl Ufs {
         self.parent_dir(parent)?;
         let mut t = self.allocated_inode(target)?;
         if t.is_dir() {
-            return Err(Error::IsADirectory { path: format!("inode {target}") });
+            return Err(Error::IsADirectory {
+                path: format!("inode {target}"),
+            });
         }
-        if t.nlink() >= i16::MAX {
-            return Err(Error::InvalidInput(format!("inode {target} has too many links")));
+        if t.nlink() == i16::MAX {
+            return Err(Error::InvalidInput(format!(
+                "inode {target} has too many links"
+            )));
         }
         if self.dir_lookup(parent, name)?.is_some() {
-            return Err(Error::Exists { path: String::from_utf8_lossy(name).into_owned() });
+            return Err(Error::Exists {
+                path: String::from_utf8_lossy(name).into_owned(),
+            });
         }
         self.dir_add(parent, name, target, t.file_type().dt())?;
         t.set_nlink(t.nlink() + 1);
@@ -348,10 +440,14 @@ impl Ufs {
         self.parent_dir(parent)?;
         let ino = self
             .dir_lookup(parent, name)?
-            .ok_or_else(|| Error::NotFound { path: String::from_utf8_lossy(name).into_owned() })?;
+            .ok_or_else(|| Error::NotFound {
+                path: String::from_utf8_lossy(name).into_owned(),
+            })?;
         let mut inode = self.allocated_inode(ino)?;
         if inode.is_dir() {
-            return Err(Error::IsADirectory { path: String::from_utf8_lossy(name).into_owned() });
+            return Err(Error::IsADirectory {
+                path: String::from_utf8_lossy(name).into_owned(),
+            });
         }
         self.dir_remove(parent, name)?;
         self.drop_link(&mut inode)
@@ -375,13 +471,23 @@ impl Ufs {
         check_name(name)?;
         let ino = self
             .dir_lookup(parent, name)?
-            .ok_or_else(|| Error::NotFound { path: String::from_utf8_lossy(name).into_owned() })?;
+            .ok_or_else(|| Error::NotFound {
+                path: String::from_utf8_lossy(name).into_owned(),
+            })?;
         let mut inode = self.allocated_inode(ino)?;
         if !inode.is_dir() {
-            return Err(Error::NotADirectory { path: String::from_utf8_lossy(name).into_owned() });
+            return Err(Error::NotADirectory {
+                path: String::from_utf8_lossy(name).into_owned(),
+            });
         }
-        if self.read_dir(ino)?.iter().any(|e| e.name != b"." && e.name != b"..") {
-            return Err(Error::NotEmpty { path: String::from_utf8_lossy(name).into_owned() });
+        if self
+            .read_dir(ino)?
+            .iter()
+            .any(|e| e.name != b"." && e.name != b"..")
+        {
+            return Err(Error::NotEmpty {
+                path: String::from_utf8_lossy(name).into_owned(),
+            });
         }
         self.dir_remove(parent, name)?;
         self.truncate_inode(&mut inode, 0)?;
@@ -405,10 +511,18 @@ impl Ufs {
                 return Ok(false);
             }
             ino = self.dir_lookup(ino, b"..")?.ok_or_else(|| {
-                Error::corrupt(CorruptKind::BadDirEntry, Location::Inode(ino), "directory has no '..' entry")
+                Error::corrupt(
+                    CorruptKind::BadDirEntry,
+                    Location::Inode(ino),
+                    "directory has no '..' entry",
+                )
             })?;
         }
-        Err(Error::corrupt(CorruptKind::Loop, Location::Inode(ino), "'..' chain does not reach the root"))
+        Err(Error::corrupt(
+            CorruptKind::Loop,
+            Location::Inode(ino),
+            "'..' chain does not reach the root",
+        ))
     }
 
     /// Renames `sname` in `sp` to `dname` in `dp`, replacing a target of the
@@ -419,13 +533,15 @@ impl Ufs {
         check_name(dname)?;
         self.parent_dir(sp)?;
         self.parent_dir(dp)?;
-        let ino = self
-            .dir_lookup(sp, sname)?
-            .ok_or_else(|| Error::NotFound { path: String::from_utf8_lossy(sname).into_owned() })?;
+        let ino = self.dir_lookup(sp, sname)?.ok_or_else(|| Error::NotFound {
+            path: String::from_utf8_lossy(sname).into_owned(),
+        })?;
         let inode = self.allocated_inode(ino)?;
         let is_dir = inode.is_dir();
         if is_dir && sp != dp && self.is_ancestor(ino, dp)? {
-            return Err(Error::InvalidInput("cannot move a directory into itself".into()));
+            return Err(Error::InvalidInput(
+                "cannot move a directory into itself".into(),
+            ));
         }
         if let Some(existing) = self.dir_lookup(dp, dname)? {
             if existing == ino {
@@ -435,8 +551,16 @@ impl Ufs {
             match (is_dir, ex.is_dir()) {
                 (true, true) => self.rmdir(dp, dname)?,
                 (false, false) => self.unlink(dp, dname)?,
-                (true, false) => return Err(Error::NotADirectory { path: String::from_utf8_lossy(dname).into_owned() }),
-                (false, true) => return Err(Error::IsADirectory { path: String::from_utf8_lossy(dname).into_owned() }),
+                (true, false) => {
+                    return Err(Error::NotADirectory {
+                        path: String::from_utf8_lossy(dname).into_owned(),
+                    })
+                }
+                (false, true) => {
+                    return Err(Error::IsADirectory {
+                        path: String::from_utf8_lossy(dname).into_owned(),
+                    })
+                }
             }
         }
         self.dir_add(dp, dname, ino, inode.file_type().dt())?;
@@ -492,7 +616,12 @@ impl Ufs {
         let need = direct_size(name.len());
         let e = self.geo.endian;
         let size = d.size();
-        let start = self.w.as_ref().and_then(|w| w.room_hint.get(&dir).copied()).unwrap_or(0).min(size);
+        let start = self
+            .w
+            .as_ref()
+            .and_then(|w| w.room_hint.get(&dir).copied())
+            .unwrap_or(0)
+            .min(size);
         let extents = self.extents(&d)?;
         let mut chunk = vec![0u8; DIRBLKSIZ];
         let mut off = start - start % DIRBLKSIZ as u64;
@@ -500,10 +629,18 @@ impl Ufs {
             self.read_at(&d, &extents, off, &mut chunk)?;
             let (entries, bad) = dir::parse_chunk(&chunk, off, e);
             if let Some((at, why)) = bad {
-                return Err(Error::corrupt(CorruptKind::BadDirEntry, Location::DirEntry { dir, offset: at }, why.to_string()));
+                return Err(Error::corrupt(
+                    CorruptKind::BadDirEntry,
+                    Location::DirEntry { dir, offset: at },
+                    why.to_string(),
+                ));
             }
             for ent in &entries {
-                let used = if ent.ino.0 == 0 { 0 } else { direct_size(ent.name.len()) };
+                let used = if ent.ino.0 == 0 {
+                    0
+                } else {
+                    direct_size(ent.name.len())
+                };
                 if usize::from(ent.reclen) - used < need {
                     continue;
                 }
@@ -511,7 +648,14 @@ impl Ufs {
                 if used == 0 {
                     dir::encode_entry(&mut chunk[pos..], ino, ent.reclen, dtype, name, e);
                 } else {
-                    dir::encode_entry(&mut chunk[pos..], ent.ino, used as u16, ent.dtype, &ent.name, e);
+                    dir::encode_entry(
+                        &mut chunk[pos..],
+                        ent.ino,
+                        used as u16,
+                        ent.dtype,
+                        &ent.name,
+                        e,
+                    );
                     let rest = ent.reclen - used as u16;
                     dir::encode_entry(&mut chunk[pos + used..], ino, rest, dtype, name, e);
                 }
@@ -543,7 +687,11 @@ impl Ufs {
     }
 
     /// Finds the chunk and entry of `name`: (chunk offset, chunk, entries index).
-    fn dir_find(&self, d: &Inode, name: &[u8]) -> Result<(u64, Vec<u8>, Vec<dir::RawEntry>, usize)> {
+    fn dir_find(
+        &self,
+        d: &Inode,
+        name: &[u8],
+    ) -> Result<(u64, Vec<u8>, Vec<dir::RawEntry>, usize)> {
         let extents = self.extents(d)?;
         let mut chunk = vec![0u8; DIRBLKSIZ];
         let mut off = 0;
@@ -555,7 +703,9 @@ impl Ufs {
             }
             off += DIRBLKSIZ as u64;
         }
-        Err(Error::NotFound { path: String::from_utf8_lossy(name).into_owned() })
+        Err(Error::NotFound {
+            path: String::from_utf8_lossy(name).into_owned(),
+        })
     }
 
     /// Removes the entry `name`, merging its space into the previous entry.
@@ -571,7 +721,14 @@ impl Ufs {
             let prev = &entries[i - 1];
             let pos = (prev.offset - off) as usize;
             let reclen = prev.reclen + ent.reclen;
-            dir::encode_entry(&mut chunk[pos..], prev.ino, reclen, prev.dtype, &prev.name, e);
+            dir::encode_entry(
+                &mut chunk[pos..],
+                prev.ino,
+                reclen,
+                prev.dtype,
+                &prev.name,
+                e,
+            );
         }
         self.write_inode_data(&mut d, off, &chunk, true)?;
         if let Some(w) = self.w.as_mut() {
@@ -587,7 +744,14 @@ impl Ufs {
         let (off, mut chunk, entries, i) = self.dir_find(&d, name)?;
         let ent = &entries[i];
         let pos = (ent.offset - off) as usize;
-        dir::encode_entry(&mut chunk[pos..], ino, ent.reclen, ent.dtype, &ent.name, self.geo.endian);
+        dir::encode_entry(
+            &mut chunk[pos..],
+            ino,
+            ent.reclen,
+            ent.dtype,
+            &ent.name,
+            self.geo.endian,
+        );
         self.write_inode_data(&mut d, off, &chunk, true)
     }
 
@@ -597,7 +761,9 @@ impl Ufs {
     pub fn write_file(&mut self, ino: Ino, offset: u64, data: &[u8]) -> Result<()> {
         let mut inode = self.allocated_inode(ino)?;
         if inode.file_type() != FileType::Regular {
-            return Err(Error::InvalidInput(format!("inode {ino} is not a regular file")));
+            return Err(Error::InvalidInput(format!(
+                "inode {ino} is not a regular file"
+            )));
         }
         let r = self.write_inode_data(&mut inode, offset, data, false);
         let now = self.now();
@@ -612,7 +778,9 @@ impl Ufs {
     pub fn truncate(&mut self, ino: Ino, size: u64) -> Result<()> {
         let mut inode = self.allocated_inode(ino)?;
         if inode.file_type() != FileType::Regular {
-            return Err(Error::InvalidInput(format!("inode {ino} is not a regular file")));
+            return Err(Error::InvalidInput(format!(
+                "inode {ino} is not a regular file"
+            )));
         }
         if size > inode.size() {
             // Extending: allocate the block holding the new last byte, as
@@ -663,7 +831,13 @@ impl Ufs {
     /// The core of every data write: maps (allocating) each block the range
     /// touches, keeps the fragment rules, writes the bytes, updates size
     /// and block count in `inode` (the caller writes the inode).
-    pub(crate) fn write_inode_data(&mut self, inode: &mut Inode, offset: u64, data: &[u8], meta: bool) -> Result<()> {
+    pub(crate) fn write_inode_data(
+        &mut self,
+        inode: &mut Inode,
+        offset: u64,
+        data: &[u8],
+        meta: bool,
+    ) -> Result<()> {
         self.begin()?;
         if data.is_empty() {
             return Ok(());
@@ -671,7 +845,12 @@ impl Ufs {
         let end = offset
             .checked_add(data.len() as u64)
             .filter(|&e| e <= self.geo.maxfilesize)
-            .ok_or_else(|| Error::InvalidInput(format!("write past the largest file size {}", self.geo.maxfilesize)))?;
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "write past the largest file size {}",
+                    self.geo.maxfilesize
+                ))
+            })?;
         let bsize = self.geo.bsize64();
         let old_size = inode.size();
         let new_size = old_size.max(end);
@@ -695,7 +874,14 @@ impl Ufs {
             let to = end.min(blk_start + bsize);
             let want = self.frags_for(new_size, lbn);
             let covered = (from - blk_start)..(to - blk_start);
-            let addr = match self.map_alloc(inode, lbn, want, alloc_size, meta, covered, &mut cache) {
+            let req = BlockReq {
+                lbn,
+                want,
+                old_size: alloc_size,
+                meta,
+                covered,
+            };
+            let addr = match self.map_alloc(inode, req, &mut cache) {
                 Ok(a) => a,
                 Err(e) => {
                     result = Err(e);
@@ -711,7 +897,11 @@ impl Ufs {
             written_to = to;
         }
         cache.flush(self)?;
-        let recorded = if result.is_ok() { new_size } else { old_size.max(written_to.min(new_size)) };
+        let recorded = if result.is_ok() {
+            new_size
+        } else {
+            old_size.max(written_to.min(new_size))
+        };
         if recorded > old_size {
             inode.set_size(recorded);
         }
@@ -754,7 +944,11 @@ impl Ufs {
         let a = self.alloc_frags(Frag(cur), frags)?;
         let mut buf = vec![0u8; (frags << self.geo.fshift) as usize];
         let old_bytes = (have << self.geo.fshift) as usize;
-        io::read_exact(self.dev.as_ref(), self.geo.frag_offset(Frag(cur)), &mut buf[..old_bytes])?;
+        io::read_exact(
+            self.dev.as_ref(),
+            self.geo.frag_offset(Frag(cur)),
+            &mut buf[..old_bytes],
+        )?;
         io::write_all(self.dev.as_mut(), self.geo.frag_offset(a), &buf)?;
         inode.set_db(i, a.0);
         self.free_frags(Frag(cur), have)?;
@@ -769,11 +963,24 @@ impl Ufs {
     /// Zeroes fragments `from..to` of the run at `a`, except the bytes in
     /// `keep` (relative to `a`), which the caller is about to write: new
     /// blocks must read as zeros, but writing them twice is wasted I/O.
-    fn zero_except(&mut self, a: Frag, from: u32, to: u32, keep: &std::ops::Range<u64>) -> Result<()> {
+    fn zero_except(
+        &mut self,
+        a: Frag,
+        from: u32,
+        to: u32,
+        keep: &std::ops::Range<u64>,
+    ) -> Result<()> {
         let start = u64::from(from) << self.geo.fshift;
         let end = u64::from(to) << self.geo.fshift;
-        let pieces = [(start, keep.start.clamp(start, end)), (keep.end.clamp(start, end), end)];
-        let pieces = if keep.is_empty() { [(start, end), (end, end)] } else { pieces };
+        let pieces = [
+            (start, keep.start.clamp(start, end)),
+            (keep.end.clamp(start, end), end),
+        ];
+        let pieces = if keep.is_empty() {
+            [(start, end), (end, end)]
+        } else {
+            pieces
+        };
         for (lo, hi) in pieces {
             if hi > lo {
                 let buf = vec![0u8; (hi - lo) as usize];
@@ -788,18 +995,22 @@ impl Ufs {
     fn map_alloc(
         &mut self,
         inode: &mut Inode,
-        lbn: u64,
-        want: u32,
-        old_size: u64,
-        meta: bool,
-        covered: std::ops::Range<u64>,
+        req: BlockReq,
         cache: &mut IndirectCache,
     ) -> Result<Frag> {
+        let BlockReq {
+            lbn,
+            want,
+            old_size,
+            meta,
+            covered,
+        } = req;
         if lbn < NDADDR as u64 {
             return self.resize_block(inode, lbn, old_size, want, meta, covered);
         }
-        let path = indirect_path(self.geo.nindir, lbn)
-            .ok_or_else(|| Error::InvalidInput(format!("block {lbn} is beyond the triple indirect range")))?;
+        let path = indirect_path(self.geo.nindir, lbn).ok_or_else(|| {
+            Error::InvalidInput(format!("block {lbn} is beyond the triple indirect range"))
+        })?;
         let (level, idx) = path;
         let mut ptr = inode.ib(level - 1);
         if ptr == 0 {
@@ -816,17 +1027,27 @@ impl Ufs {
             let entries = cache.get(self, Frag(ptr))?;
             let next = entries.get(k).copied().unwrap_or(0);
             if next != 0 {
-                if !self.geo.frags_in_range(Frag(next), u64::from(self.geo.frag)) {
+                if !self
+                    .geo
+                    .frags_in_range(Frag(next), u64::from(self.geo.frag))
+                {
                     return Err(Error::corrupt(
                         CorruptKind::BadBlockPointer,
-                        Location::Block { ino: inode.ino, frag: Frag(next) },
+                        Location::Block {
+                            ino: inode.ino,
+                            frag: Frag(next),
+                        },
                         "indirect pointer outside the file system",
                     ));
                 }
                 ptr = next;
                 continue;
             }
-            let prev = if k > 0 { entries.get(k - 1).copied().unwrap_or(0) } else { ptr };
+            let prev = if k > 0 {
+                entries.get(k - 1).copied().unwrap_or(0)
+            } else {
+                ptr
+            };
             let pref = self.pref(inode, prev, !last)?;
             let a = self.alloc_frags(pref, self.geo.frag)?;
             if last {
@@ -882,13 +1103,18 @@ impl Ufs {
                 }
             }
         }
-        let spans = [NDADDR as u64, NDADDR as u64 + self.geo.nindir, NDADDR as u64 + self.geo.nindir + self.geo.nindir.saturating_mul(self.geo.nindir)];
-        for level in 0..3 {
+        let n = self.geo.nindir;
+        let spans = [
+            NDADDR as u64,
+            NDADDR as u64 + n,
+            NDADDR as u64 + n + n.saturating_mul(n),
+        ];
+        for (level, &first) in spans.iter().enumerate() {
             let a = inode.ib(level);
             if a == 0 {
                 continue;
             }
-            let (freed, empty) = self.free_tree(Frag(a), level as u32 + 1, spans[level], keep, size)?;
+            let (freed, empty) = self.free_tree(Frag(a), level as u32 + 1, first, keep, size)?;
             self.add_blocks(inode, -(freed as i64));
             if empty {
                 inode.set_ib(level, 0);
@@ -898,7 +1124,10 @@ impl Ufs {
             // Zero the tail of the last (indirect-mapped) block.
             let lbn = keep - 1;
             let ext = self.extents(inode)?;
-            if let Some(e) = ext.iter().find(|e| e.lbn <= lbn && lbn < e.lbn + e.len.div_ceil(bsize)) {
+            if let Some(e) = ext
+                .iter()
+                .find(|e| e.lbn <= lbn && lbn < e.lbn + e.len.div_ceil(bsize))
+            {
                 let blk = Frag(e.addr.0 + ((lbn - e.lbn) << self.geo.fragshift));
                 let tail = size % bsize;
                 let z = vec![0u8; (bsize - tail) as usize];
@@ -912,7 +1141,14 @@ impl Ufs {
     /// Frees the part of an indirect tree mapping blocks at or past `keep`.
     /// Returns (fragments freed, whether this indirect block is now unused
     /// and was freed).
-    fn free_tree(&mut self, addr: Frag, level: u32, first_lbn: u64, keep: u64, _size: u64) -> Result<(u64, bool)> {
+    fn free_tree(
+        &mut self,
+        addr: Frag,
+        level: u32,
+        first_lbn: u64,
+        keep: u64,
+        _size: u64,
+    ) -> Result<(u64, bool)> {
         let frag = self.geo.frag;
         let mut ptrs = bmap::read_indirect(self.dev.as_ref(), &self.geo, Ino(0), addr)?;
         let per = self.geo.nindir.saturating_pow(level - 1);
@@ -959,7 +1195,11 @@ impl Ufs {
         let inode = self.allocated_inode(ino)?;
         let mut attrs = self.xattrs(&inode)?;
         attrs.retain(|a| !(a.namespace == ns && a.name == name));
-        attrs.push(Xattr { namespace: ns, name: name.to_vec(), value: value.to_vec() });
+        attrs.push(Xattr {
+            namespace: ns,
+            name: name.to_vec(),
+            value: value.to_vec(),
+        });
         self.store_xattrs(inode, &attrs)
     }
 
@@ -970,7 +1210,9 @@ impl Ufs {
         let n = attrs.len();
         attrs.retain(|a| !(a.namespace == ns && a.name == name));
         if attrs.len() == n {
-            return Err(Error::NotFound { path: format!("{}.{}", ns.prefix(), String::from_utf8_lossy(name)) });
+            return Err(Error::NotFound {
+                path: format!("{}.{}", ns.prefix(), String::from_utf8_lossy(name)),
+            });
         }
         self.store_xattrs(inode, &attrs)
     }
@@ -1020,7 +1262,8 @@ impl Ufs {
             match self.alloc_frags(pref, frags) {
                 Ok(a) => {
                     let mut buf = vec![0u8; (frags << self.geo.fshift) as usize];
-                    buf[..len as usize].copy_from_slice(&area[start as usize..(start + len) as usize]);
+                    buf[..len as usize]
+                        .copy_from_slice(&area[start as usize..(start + len) as usize]);
                     io::write_all(self.dev.as_mut(), self.geo.frag_offset(a), &buf)?;
                     taken.push((a, frags));
                     *nb = a.0;
@@ -1051,6 +1294,20 @@ impl Ufs {
     }
 }
 
+/// One block a write needs mapped (and allocated if missing).
+struct BlockReq {
+    /// Logical block.
+    lbn: u64,
+    /// Fragments it must have.
+    want: u32,
+    /// The size the file's allocation corresponds to now.
+    old_size: u64,
+    /// Directory or other metadata (placed in the metadata zone).
+    meta: bool,
+    /// Bytes of the block the caller writes next (need no zeroing).
+    covered: std::ops::Range<u64>,
+}
+
 /// Which indirect level maps `lbn`, and the index at each level below the
 /// inode's pointer.
 fn indirect_path(nindir: u64, lbn: u64) -> Option<(usize, Vec<usize>)> {
@@ -1066,7 +1323,14 @@ fn indirect_path(nindir: u64, lbn: u64) -> Option<(usize, Vec<usize>)> {
     l -= n2;
     let n3 = n2.checked_mul(nindir)?;
     if l < n3 {
-        return Some((3, vec![(l / n2) as usize, ((l / nindir) % nindir) as usize, (l % nindir) as usize]));
+        return Some((
+            3,
+            vec![
+                (l / n2) as usize,
+                ((l / nindir) % nindir) as usize,
+                (l % nindir) as usize,
+            ],
+        ));
     }
     None
 }
@@ -1094,14 +1358,13 @@ struct IndirectCache {
 
 impl IndirectCache {
     fn get(&mut self, fs: &Ufs, addr: Frag) -> Result<&Vec<u64>> {
-        if !self.blocks.contains_key(&addr) {
-            let p = bmap::read_indirect(fs.dev.as_ref(), &fs.geo, Ino(0), addr)?;
-            self.blocks.insert(addr, (p, false));
+        match self.blocks.entry(addr) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(&e.into_mut().0),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let p = bmap::read_indirect(fs.dev.as_ref(), &fs.geo, Ino(0), addr)?;
+                Ok(&v.insert((p, false)).0)
+            }
         }
-        self.blocks
-            .get(&addr)
-            .map(|e| &e.0)
-            .ok_or_else(|| Error::InvalidInput(format!("indirect block {} missing from the cache", addr.0)))
     }
     fn set(&mut self, fs: &Ufs, addr: Frag, k: usize, v: u64) -> Result<()> {
         self.get(fs, addr)?;
@@ -1134,6 +1397,9 @@ mod tests {
         assert_eq!(indirect_path(1024, 12), Some((1, vec![0])));
         assert_eq!(indirect_path(1024, 12 + 1023), Some((1, vec![1023])));
         assert_eq!(indirect_path(1024, 12 + 1024), Some((2, vec![0, 0])));
-        assert_eq!(indirect_path(1024, 12 + 1024 + 1024 * 1024), Some((3, vec![0, 0, 0])));
+        assert_eq!(
+            indirect_path(1024, 12 + 1024 + 1024 * 1024),
+            Some((3, vec![0, 0, 0]))
+        );
     }
 }

@@ -7,7 +7,14 @@ use ufskit::populate::{Node, TreeBuilder};
 use ufskit::{FileType, Follow, NewNode, OpenOptions, Ufs, UfsVersion};
 
 fn fresh(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u32>) -> Vec<u8> {
-    let opts = NewfsOptions { version, bsize, fsize, no_snap: true, time: Some(1_000_000_000), ..Default::default() };
+    let opts = NewfsOptions {
+        version,
+        bsize,
+        fsize,
+        no_snap: true,
+        time: Some(1_000_000_000),
+        ..Default::default()
+    };
     let layout = compute(size, &opts).expect("layout");
     let mut img = vec![0u8; size as usize];
     newfs(&mut img, &layout, &opts).expect("newfs");
@@ -23,7 +30,10 @@ fn node(parent: usize, name: &str, kind: FileType, perm: u16) -> Node {
             perm,
             uid: 7,
             gid: 8,
-            mtime: Some(Timespec { sec: 1_588_334_400, nsec: 0 }),
+            mtime: Some(Timespec {
+                sec: 1_588_334_400,
+                nsec: 0,
+            }),
             ..Default::default()
         },
         target: Vec::new(),
@@ -33,10 +43,17 @@ fn node(parent: usize, name: &str, kind: FileType, perm: u16) -> Node {
 
 #[test]
 fn a_built_tree_reads_back_and_checks_clean() {
-    for (version, bsize, fsize) in [(UfsVersion::Ufs2, None, None), (UfsVersion::Ufs1, None, None), (UfsVersion::Ufs2, Some(4096), Some(512))] {
+    for (version, bsize, fsize) in [
+        (UfsVersion::Ufs2, None, None),
+        (UfsVersion::Ufs1, None, None),
+        (UfsVersion::Ufs2, Some(4096), Some(512)),
+    ] {
         let img = fresh(version, 32 << 20, bsize, fsize);
         let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open");
-        fs.set_fixed_time(Some(Timespec { sec: 1_600_000_000, nsec: 0 }));
+        fs.set_fixed_time(Some(Timespec {
+            sec: 1_600_000_000,
+            nsec: 0,
+        }));
         let mut nodes = vec![node(0, "", FileType::Directory, 0o755)];
         nodes.push(node(0, "etc", FileType::Directory, 0o755));
         let mut files = Vec::new();
@@ -62,15 +79,44 @@ fn a_built_tree_reads_back_and_checks_clean() {
         let mut bytes = vec![0u8; dev.len() as usize];
         dev.read_at(0, &mut bytes).expect("read");
         let mut rep = CollectingReporter::default();
-        let out = check(&bytes, &FsckOptions { force: true, ..Default::default() }, &mut rep).expect("fsck");
+        let out = check(
+            &bytes,
+            &FsckOptions {
+                force: true,
+                ..Default::default()
+            },
+            &mut rep,
+        )
+        .expect("fsck");
         let texts: Vec<String> = rep.findings.iter().map(|f| f.0.message()).collect();
-        assert_eq!(out.verdict, Verdict::Clean, "{version:?} {bsize:?}: {texts:#?}");
+        assert_eq!(
+            out.verdict,
+            Verdict::Clean,
+            "{version:?} {bsize:?}: {texts:#?}"
+        );
         let fs = Ufs::open(Box::new(bytes), &OpenOptions::read_only()).expect("reopen");
         let f = fs.lookup("/etc/file123", Follow::All).expect("lookup");
         let data = fs.read_all(f).expect("read");
-        assert_eq!(data.len(), 123 * 37 % 9000);
-        assert_eq!(fs.lookup("/hard", Follow::All).expect("hard"), fs.lookup("/etc/file003", Follow::All).expect("f3"));
-        assert_eq!(fs.inode(fs.lookup("/hard", Follow::All).expect("h")).expect("i").nlink(), 2);
-        assert_eq!(fs.read_dir(fs.lookup("/etc", Follow::All).expect("etc")).expect("dir").len(), 503);
+        assert_eq!(
+            data.len(),
+            123 * 37,
+            "file123 holds (123 * 37) % 9000 bytes"
+        );
+        assert_eq!(
+            fs.lookup("/hard", Follow::All).expect("hard"),
+            fs.lookup("/etc/file003", Follow::All).expect("f3")
+        );
+        assert_eq!(
+            fs.inode(fs.lookup("/hard", Follow::All).expect("h"))
+                .expect("i")
+                .nlink(),
+            2
+        );
+        assert_eq!(
+            fs.read_dir(fs.lookup("/etc", Follow::All).expect("etc"))
+                .expect("dir")
+                .len(),
+            503
+        );
     }
 }

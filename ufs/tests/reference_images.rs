@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use ufskit::{CgIdx, Endian, Follow, Ino, UfsVersion};
+use ufskit::{CgIdx, Endian, Follow, UfsVersion};
 
 #[test]
 fn real_little_and_big_endian_images_open_with_all_check_hashes() {

@@ -10,15 +10,26 @@ use ufskit::{FileType, Follow, Ino, NewNode, OpenOptions, Ufs};
 
 fn fsck_clean(img: &[u8], what: &str) {
     let mut rep = CollectingReporter::default();
-    let opts = FsckOptions { name: what.into(), force: true, ..Default::default() };
+    let opts = FsckOptions {
+        name: what.into(),
+        force: true,
+        ..Default::default()
+    };
     let out = check(&img.to_vec(), &opts, &mut rep).expect("fsck runs");
     let texts: Vec<String> = rep.findings.iter().map(|f| f.0.message()).collect();
-    assert_eq!(out.verdict, Verdict::Clean, "{what}: fsck findings: {texts:#?}");
+    assert_eq!(
+        out.verdict,
+        Verdict::Clean,
+        "{what}: fsck findings: {texts:#?}"
+    );
 }
 
 fn open_rw(img: Vec<u8>) -> Ufs {
     let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("opens");
-    fs.set_fixed_time(Some(Timespec { sec: 1_600_000_000, nsec: 5 }));
+    fs.set_fixed_time(Some(Timespec {
+        sec: 1_600_000_000,
+        nsec: 5,
+    }));
     fs
 }
 
@@ -30,7 +41,9 @@ fn image_bytes(fs: Ufs) -> Vec<u8> {
 }
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 const BASES: [&str; 5] = [
@@ -45,16 +58,37 @@ const BASES: [&str; 5] = [
 fn create_write_link_rename_remove_stay_fsck_clean() {
     for base in BASES {
         let mut fs = open_rw(load_zst(base));
-        let attr = NewNode { perm: 0o644, uid: 1001, gid: 5, ..Default::default() };
-        let dattr = NewNode { perm: 0o755, ..Default::default() };
+        let attr = NewNode {
+            perm: 0o644,
+            uid: 1001,
+            gid: 5,
+            ..Default::default()
+        };
+        let dattr = NewNode {
+            perm: 0o755,
+            ..Default::default()
+        };
         let d = fs.mkdir(Ino::ROOT, b"new", &dattr).expect("mkdir");
         let sub = fs.mkdir(d, b"sub", &dattr).expect("mkdir sub");
         let bs = fs.geometry().bsize as usize;
-        let sizes = [0usize, 1, 100, 4095, 4097, 5000, bs - 1, bs + 1, 13 * bs + 7, 600 * 1024];
+        let sizes = [
+            0usize,
+            1,
+            100,
+            4095,
+            4097,
+            5000,
+            bs - 1,
+            bs + 1,
+            13 * bs + 7,
+            600 * 1024,
+        ];
         let mut files = Vec::new();
         for (k, &n) in sizes.iter().enumerate() {
             let name = format!("f{k}");
-            let ino = fs.create(sub, name.as_bytes(), FileType::Regular, &attr).expect("create");
+            let ino = fs
+                .create(sub, name.as_bytes(), FileType::Regular, &attr)
+                .expect("create");
             let data = pattern(n, k as u8);
             // Written in uneven pieces so tails grow and move.
             let mut off = 0;
@@ -64,38 +98,68 @@ fn create_write_link_rename_remove_stay_fsck_clean() {
             }
             files.push((name, data));
         }
-        let sparse = fs.create(d, b"sparse", FileType::Regular, &attr).expect("create sparse");
+        let sparse = fs
+            .create(d, b"sparse", FileType::Regular, &attr)
+            .expect("create sparse");
         fs.write_file(sparse, 0, b"start").expect("write");
         fs.write_file(sparse, 3 << 20, b"middle").expect("write");
         fs.truncate(sparse, (5 << 20) + 11).expect("extend");
         fs.symlink(d, b"short", b"sub/f1", &attr).expect("symlink");
         let long = vec![b'x'; 300];
         fs.symlink(d, b"long", &long, &attr).expect("long symlink");
-        fs.link(d, b"hard", fs.lookup("/new/sub/f2", Follow::All).expect("f2")).expect("link");
+        fs.link(
+            d,
+            b"hard",
+            fs.lookup("/new/sub/f2", Follow::All).expect("f2"),
+        )
+        .expect("link");
         fs.create(d, b"fifo", FileType::Fifo, &attr).expect("fifo");
-        fs.create(d, b"dev", FileType::CharDevice, &NewNode { rdev: Some((2, 3)), ..attr.clone() }).expect("dev");
+        fs.create(
+            d,
+            b"dev",
+            FileType::CharDevice,
+            &NewNode {
+                rdev: Some((2, 3)),
+                ..attr.clone()
+            },
+        )
+        .expect("dev");
         for i in 0..300 {
-            fs.create(d, format!("many-{i:04}").as_bytes(), FileType::Regular, &attr).expect("many");
+            fs.create(
+                d,
+                format!("many-{i:04}").as_bytes(),
+                FileType::Regular,
+                &attr,
+            )
+            .expect("many");
         }
         for i in (0..300).step_by(3) {
-            fs.unlink(d, format!("many-{i:04}").as_bytes()).expect("unlink");
+            fs.unlink(d, format!("many-{i:04}").as_bytes())
+                .expect("unlink");
         }
-        fs.rename(d, b"many-0001", sub, b"moved").expect("rename across");
+        fs.rename(d, b"many-0001", sub, b"moved")
+            .expect("rename across");
         let other = fs.mkdir(Ino::ROOT, b"other", &dattr).expect("mkdir other");
         fs.rename(d, b"sub", other, b"sub2").expect("rename dir");
-        fs.truncate(fs.lookup("/other/sub2/f8", Follow::All).expect("f8"), 5).expect("shrink");
+        fs.truncate(fs.lookup("/other/sub2/f8", Follow::All).expect("f8"), 5)
+            .expect("shrink");
         let emptyd = fs.mkdir(other, b"gone", &dattr).expect("mkdir");
         let _ = emptyd;
         fs.rmdir(other, b"gone").expect("rmdir");
         if fs.geometry().version == ufskit::UfsVersion::Ufs2 {
-            fs.set_xattr(sparse, Namespace::User, b"colour", b"blue").expect("xattr");
-            fs.set_xattr(sparse, Namespace::User, b"big", &pattern(5000, 9)).expect("big xattr");
-            fs.remove_xattr(sparse, Namespace::User, b"colour").expect("rm xattr");
+            fs.set_xattr(sparse, Namespace::User, b"colour", b"blue")
+                .expect("xattr");
+            fs.set_xattr(sparse, Namespace::User, b"big", &pattern(5000, 9))
+                .expect("big xattr");
+            fs.remove_xattr(sparse, Namespace::User, b"colour")
+                .expect("rm xattr");
         }
         fs.sync().expect("sync");
         // Read back.
         for (k, (name, data)) in files.iter().enumerate() {
-            let ino = fs.lookup(&format!("/other/sub2/{name}"), Follow::All).expect("lookup");
+            let ino = fs
+                .lookup(&format!("/other/sub2/{name}"), Follow::All)
+                .expect("lookup");
             let got = fs.read_all(ino).expect("read");
             if k == 8 {
                 assert_eq!(got, data[..5], "{base}: truncated f8");
@@ -109,7 +173,11 @@ fn create_write_link_rename_remove_stay_fsck_clean() {
         assert_eq!(&sp[..5], b"start");
         assert_eq!(&sp[3 << 20..(3 << 20) + 6], b"middle");
         assert!(sp[6..1000].iter().all(|&b| b == 0));
-        assert_eq!(fs.readlink(fs.lookup("/new/long", Follow::NotLast).expect("l")).expect("rl"), long);
+        assert_eq!(
+            fs.readlink(fs.lookup("/new/long", Follow::NotLast).expect("l"))
+                .expect("rl"),
+            long
+        );
         assert_eq!(
             fs.lookup("/new/hard", Follow::All).expect("hard"),
             fs.lookup("/other/sub2/f2", Follow::All).expect("f2")
@@ -118,16 +186,29 @@ fn create_write_link_rename_remove_stay_fsck_clean() {
         let img = image_bytes(fs);
         fsck_clean(&img, base);
         let fs = Ufs::open(Box::new(img), &OpenOptions::read_only()).expect("reopen");
-        assert!(fs.superblock().is_clean(), "{base}: clean flag set after sync");
+        assert!(
+            fs.superblock().is_clean(),
+            "{base}: clean flag set after sync"
+        );
     }
 }
 
 #[test]
 fn filling_the_disk_fails_cleanly_and_keeps_what_was_there() {
     let mut fs = open_rw(load_zst("populated/pop-ufs2-8m.img.zst"));
-    let before = fs.read_all(fs.lookup("/data/indirect420000.bin", Follow::All).expect("f")).expect("r");
-    let attr = NewNode { perm: 0o644, ..Default::default() };
-    let big = fs.create(Ino::ROOT, b"big", FileType::Regular, &attr).expect("create");
+    let before = fs
+        .read_all(
+            fs.lookup("/data/indirect420000.bin", Follow::All)
+                .expect("f"),
+        )
+        .expect("r");
+    let attr = NewNode {
+        perm: 0o644,
+        ..Default::default()
+    };
+    let big = fs
+        .create(Ino::ROOT, b"big", FileType::Regular, &attr)
+        .expect("create");
     let chunk = vec![7u8; 1 << 20];
     let mut off = 0u64;
     let err = loop {
@@ -149,7 +230,12 @@ fn filling_the_disk_fails_cleanly_and_keeps_what_was_there() {
     };
     assert!(matches!(ierr, ufskit::Error::NoSpace(_)), "{ierr}");
     fs.sync().expect("sync");
-    let got = fs.read_all(fs.lookup("/data/indirect420000.bin", Follow::All).expect("f")).expect("r");
+    let got = fs
+        .read_all(
+            fs.lookup("/data/indirect420000.bin", Follow::All)
+                .expect("f"),
+        )
+        .expect("r");
     assert_eq!(got, before);
     let img = image_bytes(fs);
     fsck_clean(&img, "full disk");
@@ -157,13 +243,19 @@ fn filling_the_disk_fails_cleanly_and_keeps_what_was_there() {
 
 #[test]
 fn read_only_open_refuses_changes() {
-    let mut fs = Ufs::open(Box::new(load_zst("populated/pop-ufs2-8m.img.zst")), &OpenOptions::read_only())
-        .expect("open");
+    let mut fs = Ufs::open(
+        Box::new(load_zst("populated/pop-ufs2-8m.img.zst")),
+        &OpenOptions::read_only(),
+    )
+    .expect("open");
     // A Vec device is writable; read-only is the device's property, so use
     // a slice device to prove the write path checks it.
     let data = load_zst("populated/pop-ufs2-8m.img.zst");
-    let mut ro = Ufs::open(Box::new(ufskit::io::SliceDevice(Box::leak(data.into_boxed_slice()))), &OpenOptions::read_only())
-        .expect("open");
+    let mut ro = Ufs::open(
+        Box::new(ufskit::io::SliceDevice(Box::leak(data.into_boxed_slice()))),
+        &OpenOptions::read_only(),
+    )
+    .expect("open");
     let e = ro.mkdir(Ino::ROOT, b"x", &NewNode::default()).unwrap_err();
     assert!(matches!(e, ufskit::Error::ReadOnly), "{e}");
     let _ = &mut fs;

@@ -73,7 +73,9 @@ enum Content {
     /// rebuilt from the tree when it is copied (a path per file would
     /// double the memory a large tree needs).
     Host(u16),
-    Tar { archive: usize },
+    Tar {
+        archive: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -96,7 +98,10 @@ struct Tree {
 }
 
 fn ts(sec: i64, nsec: i64) -> Timespec {
-    Timespec { sec, nsec: u32::try_from(nsec).unwrap_or(0) }
+    Timespec {
+        sec,
+        nsec: u32::try_from(nsec).unwrap_or(0),
+    }
 }
 
 impl Tree {
@@ -105,7 +110,10 @@ impl Tree {
             parent: 0,
             name: Vec::new(),
             kind: FileType::Directory,
-            attr: NewNode { perm: 0o755, ..Default::default() },
+            attr: NewNode {
+                perm: 0o755,
+                ..Default::default()
+            },
             target: Vec::new(),
             size: 0,
             content: Content::None,
@@ -114,7 +122,10 @@ impl Tree {
         };
         let mut index = HashMap::new();
         index.insert(Vec::new(), 0);
-        Tree { nodes: vec![root], index }
+        Tree {
+            nodes: vec![root],
+            index,
+        }
     }
 
     /// Adds or replaces the node at `path` (components, no `.`/`..`),
@@ -130,34 +141,54 @@ impl Tree {
             let last = k + 1 == path.len();
             match self.index.get(&key).copied() {
                 Some(i) if last => {
-                    if self.nodes[i].kind == FileType::Directory && node.kind == FileType::Directory {
+                    if self.nodes[i].kind == FileType::Directory && node.kind == FileType::Directory
+                    {
                         // Merging directories: the later source's attributes win.
                         self.nodes[i].attr = node.attr;
                         return Ok(i);
                     }
                     let children = std::mem::take(&mut self.nodes[i].children);
                     if !children.is_empty() && node.kind != FileType::Directory {
-                        return Err(format!("{}: a directory would be replaced by a file", String::from_utf8_lossy(&key)));
+                        return Err(format!(
+                            "{}: a directory would be replaced by a file",
+                            String::from_utf8_lossy(&key)
+                        ));
                     }
                     let parent = self.nodes[i].parent;
-                    self.nodes[i] = SNode { children, parent, name: comp.clone(), ..node };
+                    self.nodes[i] = SNode {
+                        children,
+                        parent,
+                        name: comp.clone(),
+                        ..node
+                    };
                     return Ok(i);
                 }
                 Some(i) => {
                     if self.nodes[i].kind != FileType::Directory {
-                        return Err(format!("{}: not a directory", String::from_utf8_lossy(&key)));
+                        return Err(format!(
+                            "{}: not a directory",
+                            String::from_utf8_lossy(&key)
+                        ));
                     }
                     parent = i;
                 }
                 None => {
                     let n = if last {
-                        SNode { parent, name: comp.clone(), ..node.clone() }
+                        SNode {
+                            parent,
+                            name: comp.clone(),
+                            ..node.clone()
+                        }
                     } else {
                         SNode {
                             parent,
                             name: comp.clone(),
                             kind: FileType::Directory,
-                            attr: NewNode { perm: 0o755, mtime: node.attr.mtime, ..Default::default() },
+                            attr: NewNode {
+                                perm: 0o755,
+                                mtime: node.attr.mtime,
+                                ..Default::default()
+                            },
                             target: Vec::new(),
                             size: 0,
                             content: Content::None,
@@ -191,8 +222,18 @@ fn components(p: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     for c in p.split(|&b| b == b'/') {
         match c {
             b"" | b"." => {}
-            b".." => return Err(format!("{}: '..' in an archive path", String::from_utf8_lossy(p))),
-            c if c.len() > 255 => return Err(format!("{}: name longer than 255 bytes", String::from_utf8_lossy(p))),
+            b".." => {
+                return Err(format!(
+                    "{}: '..' in an archive path",
+                    String::from_utf8_lossy(p)
+                ))
+            }
+            c if c.len() > 255 => {
+                return Err(format!(
+                    "{}: name longer than 255 bytes",
+                    String::from_utf8_lossy(p)
+                ))
+            }
             c => out.push(c.to_vec()),
         }
     }
@@ -207,7 +248,11 @@ fn scan_dir(
     links: &mut HashMap<(u64, u64), usize>,
 ) -> Result<(), String> {
     use std::os::unix::ffi::OsStrExt;
-    let dir = root.join(rel.iter().map(|c| std::ffi::OsStr::from_bytes(c)).collect::<PathBuf>());
+    let dir = root.join(
+        rel.iter()
+            .map(|c| std::ffi::OsStr::from_bytes(c))
+            .collect::<PathBuf>(),
+    );
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .collect::<Result<_, _>>()
@@ -215,7 +260,8 @@ fn scan_dir(
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let path = e.path();
-        let md = std::fs::symlink_metadata(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let md =
+            std::fs::symlink_metadata(&path).map_err(|err| format!("{}: {err}", path.display()))?;
         let ft = md.file_type();
         let kind = if ft.is_dir() {
             FileType::Directory
@@ -246,7 +292,11 @@ fn scan_dir(
             flags: 0,
         };
         let target = if kind == FileType::Symlink {
-            std::fs::read_link(&path).map_err(|err| format!("{}: {err}", path.display()))?.as_os_str().as_bytes().to_vec()
+            std::fs::read_link(&path)
+                .map_err(|err| format!("{}: {err}", path.display()))?
+                .as_os_str()
+                .as_bytes()
+                .to_vec()
         } else {
             Vec::new()
         };
@@ -258,8 +308,16 @@ fn scan_dir(
             kind,
             attr,
             target,
-            size: if kind == FileType::Regular { md.len() } else { 0 },
-            content: if kind == FileType::Regular { Content::Host(source) } else { Content::None },
+            size: if kind == FileType::Regular {
+                md.len()
+            } else {
+                0
+            },
+            content: if kind == FileType::Regular {
+                Content::Host(source)
+            } else {
+                Content::None
+            },
             children: Vec::new(),
             link_to: None,
         };
@@ -286,13 +344,18 @@ fn scan_dir(
 fn open_tar(path: &Path) -> Result<Box<dyn Read>, String> {
     let mut f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut magic = [0u8; 6];
-    let n = f.read(&mut magic).map_err(|e| format!("{}: {e}", path.display()))?;
+    let n = f
+        .read(&mut magic)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let r = std::io::BufReader::with_capacity(1 << 20, f);
     Ok(match &magic[..n.min(6)] {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(r)),
         [0xfd, b'7', b'z', b'X', b'Z', 0] => Box::new(xz2::read::XzDecoder::new_multi_decoder(r)),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::stream::read::Decoder::new(f_reopen(path)?).map_err(|e| format!("{}: {e}", path.display()))?),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(
+            zstd::stream::read::Decoder::new(f_reopen(path)?)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+        ),
         _ => Box::new(r),
     })
 }
@@ -310,7 +373,11 @@ fn pax_time(v: &str) -> Option<Timespec> {
     let (s, f) = v.split_once('.').unwrap_or((v, ""));
     let sec: i64 = s.parse().ok()?;
     let digits: String = f.chars().take(9).collect();
-    let nsec: i64 = if digits.is_empty() { 0 } else { format!("{digits:0<9}").parse().ok()? };
+    let nsec: i64 = if digits.is_empty() {
+        0
+    } else {
+        format!("{digits:0<9}").parse().ok()?
+    };
     Some(if neg {
         if nsec == 0 {
             ts(-sec, 0)
@@ -371,11 +438,16 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
             tar::EntryType::Char => FileType::CharDevice,
             tar::EntryType::Block => FileType::BlockDevice,
             tar::EntryType::Link => FileType::Regular,
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => FileType::Regular,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                FileType::Regular
+            }
             _ => continue, // pax headers and the like carry no file
         };
         let rdev = matches!(kind, FileType::CharDevice | FileType::BlockDevice).then(|| {
-            (h.device_major().ok().flatten().unwrap_or(0), h.device_minor().ok().flatten().unwrap_or(0))
+            (
+                h.device_major().ok().flatten().unwrap_or(0),
+                h.device_minor().ok().flatten().unwrap_or(0),
+            )
         });
         let attr = NewNode {
             perm: (h.mode().unwrap_or(0o644) & 0o7777) as u16,
@@ -388,14 +460,25 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
             birthtime: None,
             flags,
         };
-        let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+        let target = entry
+            .link_name_bytes()
+            .map(|c| c.into_owned())
+            .unwrap_or_default();
         let mut node = SNode {
             parent: 0,
             name: Vec::new(),
             kind,
             attr,
-            target: if kind == FileType::Symlink { target.clone() } else { Vec::new() },
-            size: if kind == FileType::Regular { entry.size() } else { 0 },
+            target: if kind == FileType::Symlink {
+                target.clone()
+            } else {
+                Vec::new()
+            },
+            size: if kind == FileType::Regular {
+                entry.size()
+            } else {
+                0
+            },
             content: if kind == FileType::Regular && et != tar::EntryType::Link {
                 Content::Tar { archive }
             } else {
@@ -406,11 +489,13 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
         };
         if et == tar::EntryType::Link {
             let key = components(&target)?.join(&b'/');
-            let t = tree
-                .index
-                .get(&key)
-                .copied()
-                .ok_or_else(|| format!("{}: hard link to {} which is not in the archive before it", path.display(), String::from_utf8_lossy(&target)))?;
+            let t = tree.index.get(&key).copied().ok_or_else(|| {
+                format!(
+                    "{}: hard link to {} which is not in the archive before it",
+                    path.display(),
+                    String::from_utf8_lossy(&target)
+                )
+            })?;
             node.link_to = Some(t);
             node.size = 0;
         }
@@ -472,10 +557,20 @@ fn flatten(tree: &mut Tree) -> (Vec<Node>, Vec<usize>) {
         let kind = tree.nodes[g].kind;
         // Only the name that holds the data needs attributes and a target.
         let (attr, target) = match link_to {
-            None => (std::mem::take(&mut tree.nodes[g].attr), std::mem::take(&mut tree.nodes[g].target)),
+            None => (
+                std::mem::take(&mut tree.nodes[g].attr),
+                std::mem::take(&mut tree.nodes[g].target),
+            ),
             Some(_) => (NewNode::default(), Vec::new()),
         };
-        nodes.push(Node { parent: if i == 0 { 0 } else { pos[parent_of[i]] }, name, kind, attr, target, link_to });
+        nodes.push(Node {
+            parent: if i == 0 { 0 } else { pos[parent_of[i]] },
+            name,
+            kind,
+            attr,
+            target,
+            link_to,
+        });
     }
     (nodes, holder)
 }
@@ -546,7 +641,10 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
         let mut words = line.split_whitespace();
         let Some(first) = words.next() else { continue };
         let kv: HashMap<String, String> = words
-            .filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|w| {
+                w.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect();
         match first {
             "/set" => {
@@ -587,7 +685,10 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
                     parent: 0,
                     name: Vec::new(),
                     kind: FileType::Directory,
-                    attr: NewNode { perm: 0o755, ..Default::default() },
+                    attr: NewNode {
+                        perm: 0o755,
+                        ..Default::default()
+                    },
                     target: Vec::new(),
                     size: 0,
                     content: Content::None,
@@ -597,7 +698,12 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
                 Some(tree.put(&path, n)?)
             }
             None => {
-                eprintln!("ufs makefs: {}:{}: {} is not in the tree; ignored", spec.display(), lineno + 1, String::from_utf8_lossy(&key));
+                eprintln!(
+                    "ufs makefs: {}:{}: {} is not in the tree; ignored",
+                    spec.display(),
+                    lineno + 1,
+                    String::from_utf8_lossy(&key)
+                );
                 None
             }
         };
@@ -609,13 +715,20 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
                 match k.as_str() {
                     "uid" => a.uid = v.parse().map_err(|_| bad(k, v))?,
                     "gid" => a.gid = v.parse().map_err(|_| bad(k, v))?,
-                    "uname" if !merged.contains_key("uid") => a.uid = user_id(v).ok_or_else(|| bad(k, v))?,
-                    "gname" if !merged.contains_key("gid") => a.gid = user_id(v).ok_or_else(|| bad(k, v))?,
+                    "uname" if !merged.contains_key("uid") => {
+                        a.uid = user_id(v).ok_or_else(|| bad(k, v))?
+                    }
+                    "gname" if !merged.contains_key("gid") => {
+                        a.gid = user_id(v).ok_or_else(|| bad(k, v))?
+                    }
                     "mode" => a.perm = u16::from_str_radix(v, 8).map_err(|_| bad(k, v))? & 0o7777,
                     "flags" => a.flags = if v == "none" { 0 } else { fflags(v) },
                     "time" => {
                         let (s, n) = v.split_once('.').unwrap_or((v, "0"));
-                        let t = ts(s.parse().map_err(|_| bad(k, v))?, n.parse().map_err(|_| bad(k, v))?);
+                        let t = ts(
+                            s.parse().map_err(|_| bad(k, v))?,
+                            n.parse().map_err(|_| bad(k, v))?,
+                        );
                         a.mtime = Some(t);
                         a.atime = Some(t);
                     }
@@ -657,7 +770,9 @@ fn file_frags(size: u64, bsize: u64, fsize: u64, nindir: u64) -> u64 {
         let r2 = rest - nindir;
         ind += 1 + r2.div_ceil(nindir);
         if r2 > nindir * nindir {
-            ind += 1 + (r2 - nindir * nindir).div_ceil(nindir * nindir) + (r2 - nindir * nindir).div_ceil(nindir);
+            ind += 1
+                + (r2 - nindir * nindir).div_ceil(nindir * nindir)
+                + (r2 - nindir * nindir).div_ceil(nindir);
         }
     }
     (nblocks + ind) * frag
@@ -665,8 +780,13 @@ fn file_frags(size: u64, bsize: u64, fsize: u64, nindir: u64) -> u64 {
 
 fn apply_o(opts: &mut NewfsOptions, list: &[String]) -> Result<(), String> {
     for item in list.iter().flat_map(|s| s.split(',')) {
-        let (k, v) = item.split_once('=').ok_or_else(|| format!("-o {item}: expected key=value"))?;
-        let num = || v.parse::<u32>().map_err(|_| format!("-o {k}={v}: not a number"));
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| format!("-o {item}: expected key=value"))?;
+        let num = || {
+            v.parse::<u32>()
+                .map_err(|_| format!("-o {k}={v}: not a number"))
+        };
         match k {
             "bsize" => opts.bsize = Some(num()?),
             "fsize" => opts.fsize = Some(num()?),
@@ -676,7 +796,13 @@ fn apply_o(opts: &mut NewfsOptions, list: &[String]) -> Result<(), String> {
             "avgfpdir" => opts.avgfpdir = Some(num()?),
             "maxbpg" => opts.maxbpg = Some(num()?),
             "label" => opts.label = Some(v.to_string()),
-            "version" => opts.version = if v == "1" { UfsVersion::Ufs1 } else { UfsVersion::Ufs2 },
+            "version" => {
+                opts.version = if v == "1" {
+                    UfsVersion::Ufs1
+                } else {
+                    UfsVersion::Ufs2
+                }
+            }
             "optimization" => {
                 opts.optim = Some(match v {
                     "space" => newfs::Optim::Space,
@@ -703,12 +829,20 @@ pub fn run(a: Args) -> i32 {
 
 fn build(a: &Args) -> Result<String, String> {
     let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => Some(v.trim().parse::<i64>().map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number"))?),
+        Ok(v) => Some(
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number"))?,
+        ),
         Err(_) if a.reproducible => Some(0),
         Err(_) => None,
     };
     let mut opts = NewfsOptions {
-        version: if a.ufs_version == 1 { UfsVersion::Ufs1 } else { UfsVersion::Ufs2 },
+        version: if a.ufs_version == 1 {
+            UfsVersion::Ufs1
+        } else {
+            UfsVersion::Ufs2
+        },
         no_snap: true,
         label: a.label.clone(),
         soft_updates: a.soft_updates,
@@ -726,7 +860,8 @@ fn build(a: &Args) -> Result<String, String> {
     for src in &a.sources {
         let md = std::fs::metadata(src).map_err(|e| format!("{}: {e}", src.display()))?;
         if md.is_dir() {
-            let root_md = std::fs::symlink_metadata(src).map_err(|e| format!("{}: {e}", src.display()))?;
+            let root_md =
+                std::fs::symlink_metadata(src).map_err(|e| format!("{}: {e}", src.display()))?;
             tree.nodes[0].attr = NewNode {
                 perm: (root_md.mode() & 0o7777) as u16,
                 uid: root_md.uid(),
@@ -736,7 +871,8 @@ fn build(a: &Args) -> Result<String, String> {
                 ctime: Some(ts(root_md.ctime(), root_md.ctime_nsec())),
                 ..Default::default()
             };
-            let source = u16::try_from(host_sources.len()).map_err(|_| "too many source directories".to_string())?;
+            let source = u16::try_from(host_sources.len())
+                .map_err(|_| "too many source directories".to_string())?;
             host_sources.push(src.clone());
             scan_dir(&mut tree, src, source, &mut Vec::new(), &mut HashMap::new())?;
         } else {
@@ -759,14 +895,22 @@ fn build(a: &Args) -> Result<String, String> {
     let (nodes, holder) = flatten(&mut tree);
     // 2. Size.
     let bsize = u64::from(opts.bsize.unwrap_or(32768));
-    let fsize = u64::from(opts.fsize.unwrap_or((bsize as u32 / 8).clamp(4096.min(bsize as u32), bsize as u32)));
-    let ptr = if opts.version == UfsVersion::Ufs1 { 4 } else { 8 };
+    let fsize = u64::from(
+        opts.fsize
+            .unwrap_or((bsize as u32 / 8).clamp(4096.min(bsize as u32), bsize as u32)),
+    );
+    let ptr = if opts.version == UfsVersion::Ufs1 {
+        4
+    } else {
+        8
+    };
     let mut data = 0u64;
     let mut inodes = 0u64;
     let mut dir_bytes: HashMap<usize, u64> = HashMap::new();
     for (p, n) in nodes.iter().enumerate() {
         if p > 0 {
-            *dir_bytes.entry(n.parent).or_insert(24) += ufskit::dir::direct_size(n.name.len()) as u64;
+            *dir_bytes.entry(n.parent).or_insert(24) +=
+                ufskit::dir::direct_size(n.name.len()) as u64;
         }
         if n.link_to.is_some() {
             continue;
@@ -785,8 +929,12 @@ fn build(a: &Args) -> Result<String, String> {
     for b in dir_bytes.values() {
         data += b.div_ceil(512) * 512 / fsize + 1;
     }
-    let free_frags = parse_amount(&a.free_blocks, data)?.max(0);
-    let free_frags = if a.free_blocks.ends_with('%') { free_frags } else { free_frags * (bsize / fsize) };
+    let free_frags = parse_amount(&a.free_blocks, data)?;
+    let free_frags = if a.free_blocks.ends_with('%') {
+        free_frags
+    } else {
+        free_frags * (bsize / fsize)
+    };
     let free_inodes = parse_amount(&a.free_inodes, inodes)?;
     let need_frags = data + free_frags;
     let need_inodes = inodes + free_inodes + 3;
@@ -806,22 +954,39 @@ fn build(a: &Args) -> Result<String, String> {
         .truncate(true)
         .open(&a.image)
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
-    file.set_len(size).map_err(|e| format!("{}: {e}", a.image.display()))?;
+    file.set_len(size)
+        .map_err(|e| format!("{}: {e}", a.image.display()))?;
     let mut dev = ufskit::io::FileDevice::from_file(file, true).map_err(|e| e.to_string())?;
-    let eo = newfs::EmitOptions { zeroing: newfs::Zeroing::AssumeZeroed, ..newfs::EmitOptions::for_options(&opts) };
+    let eo = newfs::EmitOptions {
+        zeroing: newfs::Zeroing::AssumeZeroed,
+        ..newfs::EmitOptions::for_options(&opts)
+    };
     newfs::newfs_with(&mut dev, &layout, &opts, &eo).map_err(|e| e.to_string())?;
     // 4. Populate.
     let mut fs = Ufs::open(Box::new(dev), &OpenOptions::read_write()).map_err(|e| e.to_string())?;
     if let Some(t) = epoch {
         fs.set_fixed_time(Some(ts(t, 0)));
     }
-    let total: u64 = tree.nodes.iter().filter(|n| n.link_to.is_none()).map(|n| n.size).sum();
-    let bar = (a.progress || std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .then(|| indicatif::ProgressBar::new(total).with_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        ));
-    let nfiles = nodes.iter().filter(|n| n.kind == FileType::Regular && n.link_to.is_none()).count();
-    let ndirs = nodes.iter().filter(|n| n.kind == FileType::Directory).count();
+    let total: u64 = tree
+        .nodes
+        .iter()
+        .filter(|n| n.link_to.is_none())
+        .map(|n| n.size)
+        .sum();
+    let bar = (a.progress || std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        indicatif::ProgressBar::new(total).with_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        )
+    });
+    let nfiles = nodes
+        .iter()
+        .filter(|n| n.kind == FileType::Regular && n.link_to.is_none())
+        .count();
+    let ndirs = nodes
+        .iter()
+        .filter(|n| n.kind == FileType::Directory)
+        .count();
     let mut b = TreeBuilder::new(&mut fs, nodes).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 1 << 20];
     for (i, sn) in tree.nodes.iter().enumerate() {
@@ -839,9 +1004,13 @@ fn build(a: &Args) -> Result<String, String> {
         for entry in ar.entries().map_err(ctx)? {
             let mut entry = entry.map_err(ctx)?;
             let key = components(&entry.path_bytes())?.join(&b'/');
-            let Some(&i) = tree.index.get(&key) else { continue };
+            let Some(&i) = tree.index.get(&key) else {
+                continue;
+            };
             let sn = &tree.nodes[i];
-            if !matches!(sn.content, Content::Tar { archive } if archive == k) || sn.link_to.is_some() {
+            if !matches!(sn.content, Content::Tar { archive } if archive == k)
+                || sn.link_to.is_some()
+            {
                 continue;
             }
             let p = holder[i];
@@ -851,7 +1020,8 @@ fn build(a: &Args) -> Result<String, String> {
                 if n == 0 {
                     break;
                 }
-                b.write(p, off, &buf[..n]).map_err(|e| format!("{}: {e}", String::from_utf8_lossy(&key)))?;
+                b.write(p, off, &buf[..n])
+                    .map_err(|e| format!("{}: {e}", String::from_utf8_lossy(&key)))?;
                 off += n as u64;
                 if let Some(bar) = &bar {
                     bar.inc(n as u64);
@@ -894,7 +1064,12 @@ impl VersionName for NewfsOptions {
 
 /// The smallest image (in 64 KiB steps of growth) whose fresh file system
 /// has `frags` free fragments and `inodes` free inodes.
-fn fit(opts: &mut NewfsOptions, frags: u64, inodes: u64, fsize: u64) -> Result<(u64, newfs::Layout), String> {
+fn fit(
+    opts: &mut NewfsOptions,
+    frags: u64,
+    inodes: u64,
+    fsize: u64,
+) -> Result<(u64, newfs::Layout), String> {
     let mut size = ((frags * fsize) * 11 / 10 + inodes * 256 + (1 << 20)).max(1 << 20);
     for _ in 0..200 {
         size = size.div_ceil(65536) * 65536;
@@ -906,7 +1081,8 @@ fn fit(opts: &mut NewfsOptions, frags: u64, inodes: u64, fsize: u64) -> Result<(
         }
         let layout = newfs::compute(size, opts).map_err(|e| e.to_string())?;
         let f = &layout.sb;
-        let free = u64::try_from(f.fs_cstotal[1]).unwrap_or(0) * u64::try_from(f.fs_frag).unwrap_or(8)
+        let free = u64::try_from(f.fs_cstotal[1]).unwrap_or(0)
+            * u64::try_from(f.fs_frag).unwrap_or(8)
             + u64::try_from(f.fs_cstotal[3]).unwrap_or(0);
         let ifree = u64::try_from(f.fs_cstotal[2]).unwrap_or(0);
         if free >= frags && ifree >= inodes {
@@ -947,7 +1123,8 @@ fn copy_host(
             if n == 0 {
                 break;
             }
-            b.write(p, pos, &buf[..n]).map_err(|e| format!("{}: {e}", path.display()))?;
+            b.write(p, pos, &buf[..n])
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             pos += n as u64;
             if let Some(bar) = bar {
                 bar.inc(n as u64);

@@ -32,9 +32,15 @@ pub fn run(a: Args) -> i32 {
         Err(c) => return c,
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let r = resolve(&fs, &a.path, Follow::All).and_then(|ino| spec(&fs, ino, !a.no_digest, &mut out));
+    let r =
+        resolve(&fs, &a.path, Follow::All).and_then(|ino| spec(&fs, ino, !a.no_digest, &mut out));
     let r = r.and_then(|()| {
-        out.flush().map_err(|source| ufskit::Error::Io { op: "writing output", offset: 0, len: 0, source })
+        out.flush().map_err(|source| ufskit::Error::Io {
+            op: "writing output",
+            offset: 0,
+            len: 0,
+            source,
+        })
     });
     match r {
         Ok(()) => 0,
@@ -112,10 +118,17 @@ impl Write for HashWriter<'_> {
 
 /// Writes the specification of the tree below directory `start`.
 pub fn spec(fs: &Ufs, start: Ino, digest: bool, out: &mut dyn Write) -> Result<(), ufskit::Error> {
-    let io = |source| ufskit::Error::Io { op: "writing output", offset: 0, len: 0, source };
+    let io = |source| ufskit::Error::Io {
+        op: "writing output",
+        offset: 0,
+        len: 0,
+        source,
+    };
     let root = fs.allocated_inode(start)?;
     if !root.is_dir() {
-        return Err(ufskit::Error::NotADirectory { path: format!("inode {start}") });
+        return Err(ufskit::Error::NotADirectory {
+            path: format!("inode {start}"),
+        });
     }
     writeln!(out, "#\t   ufs mtree specification\n").map_err(io)?;
     writeln!(out, ".\t{}", keywords(fs, &root, digest)?).map_err(io)?;
@@ -133,7 +146,12 @@ fn dir(
     seen: &mut std::collections::HashSet<Ino>,
     out: &mut dyn Write,
 ) -> Result<(), ufskit::Error> {
-    let io = |source| ufskit::Error::Io { op: "writing output", offset: 0, len: 0, source };
+    let io = |source| ufskit::Error::Io {
+        op: "writing output",
+        offset: 0,
+        len: 0,
+        source,
+    };
     if depth > 4096 {
         return Err(ufskit::Error::corrupt(
             ufskit::CorruptKind::Loop,
@@ -152,10 +170,22 @@ fn dir(
             subdirs.push((e, inode));
             continue;
         }
-        writeln!(out, "{pad}{}\t{}", vis(&e.name), keywords(fs, &inode, digest)?).map_err(io)?;
+        writeln!(
+            out,
+            "{pad}{}\t{}",
+            vis(&e.name),
+            keywords(fs, &inode, digest)?
+        )
+        .map_err(io)?;
     }
     for (e, inode) in subdirs {
-        writeln!(out, "\n{pad}{}\t{}", vis(&e.name), keywords(fs, &inode, digest)?).map_err(io)?;
+        writeln!(
+            out,
+            "\n{pad}{}\t{}",
+            vis(&e.name),
+            keywords(fs, &inode, digest)?
+        )
+        .map_err(io)?;
         if seen.insert(e.ino) {
             dir(fs, e.ino, depth + 1, digest, seen, out)?;
         }
