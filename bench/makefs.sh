@@ -69,7 +69,7 @@ for tree in "${trees[@]}"; do
         case $tool in
             ufs) cmd=("$ufs" makefs "$img" "$tree") ;;
             netbsd) cmd=(makefs -t ffs -o version=2 -s "${size_mb}m" "$img" "$tree") ;;
-            ext4) cmd=(mke2fs -q -F -t ext4 -d "$tree" "$img" "${size_mb}M") ;;
+            ext4) cmd=(mke2fs -q -F -t ext4 -N "$((entries * 2))" -d "$tree" "$img" "${size_mb}M") ;;
             xfs) cmd=(mkfs.xfs -q -f -d "file=1,name=$img,size=${size_mb}m" -p "$proto") ;;
         esac
         measure "$name.$tool" "$REPS" "$out" rm -f -- "$img" ::: "${cmd[@]}"

@@ -35,12 +35,18 @@ pub struct Allocator {
     dirty: BTreeSet<u32>,
     /// Per-group counts, kept current for allocation decisions.
     sums: Vec<Csum>,
-    /// Per group: every block below this index is known not to be wholly
-    /// free, and below `frag_hint` none has free fragments either. They keep
-    /// searches from rescanning the full part of a group.
-    block_hint: Vec<u64>,
+    /// Per group, search start -> hint: no wholly free block lies between
+    /// the start and the hint. Searches start at a few places (the metadata
+    /// and data zones, a failed contiguity preference), so this stays
+    /// small, and it keeps a search from rescanning the full part of a
+    /// group every time.
+    block_hints: Vec<HashMap<u64, u64>>,
     /// Per group and run length n: no block below has a free run of n.
     frag_hint: Vec<[u64; 8]>,
+    /// Per loaded group: free runs of each length in partly used blocks
+    /// (`cg_frsum`, kept current), so a fragment search can tell at once
+    /// that no run is long enough instead of scanning the group.
+    frsum: HashMap<u32, [i64; 8]>,
     rng: u64,
 }
 
@@ -59,8 +65,9 @@ impl Allocator {
             cgs: HashMap::new(),
             dirty: BTreeSet::new(),
             sums,
-            block_hint: vec![0; n],
+            block_hints: vec![HashMap::new(); n],
             frag_hint: vec![[0; 8]; n],
+            frsum: HashMap::new(),
             rng: seed | 1,
         })
     }
@@ -80,7 +87,14 @@ impl Allocator {
         match self.cgs.entry(c) {
             std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
             std::collections::hash_map::Entry::Vacant(v) => {
-                Ok(v.insert(CylGroup::read(dev, geo, CgIdx(c))?))
+                let cg = CylGroup::read(dev, geo, CgIdx(c))?;
+                let f = u64::from(geo.frag);
+                let mut sum = [0i64; 8];
+                for b in 0..cg.nfrags().div_ceil(f) {
+                    Self::add_runs(&mut sum, &cg, geo.frag, b, 1);
+                }
+                self.frsum.insert(c, sum);
+                Ok(v.insert(cg))
             }
         }
     }
@@ -256,6 +270,29 @@ impl Allocator {
         (whole && free == frag, free)
     }
 
+    /// Adds `sign` times block `b`'s free runs to `sum` (`ffs_fragacct`:
+    /// wholly free blocks count as blocks, not runs).
+    fn add_runs(sum: &mut [i64; 8], cg: &CylGroup, frag: u32, b: u64, sign: i64) {
+        let f = u64::from(frag);
+        if (b + 1) * f <= cg.nfrags() && (0..f).all(|i| cg.frag_free(b * f + i)) {
+            return;
+        }
+        let mut run = 0usize;
+        for i in 0..f {
+            if cg.frag_free(b * f + i) {
+                run += 1;
+            } else {
+                if run > 0 {
+                    sum[run.min(7)] += sign;
+                }
+                run = 0;
+            }
+        }
+        if run > 0 {
+            sum[run.min(7)] += sign;
+        }
+    }
+
     /// Applies the count change of one block going from `before` to
     /// `after` (the only place nbfree/nffree move).
     fn account(&mut self, c: u32, before: (bool, u32), after: (bool, u32)) {
@@ -288,6 +325,8 @@ impl Allocator {
         let b = rel / u64::from(frag);
         let cg = self.cg_mut(dev, geo, c)?;
         let before = Self::block_state(cg, frag, b);
+        let mut delta = [0i64; 8];
+        Self::add_runs(&mut delta, cg, frag, b, -1);
         for i in 0..u64::from(n) {
             if cg.frag_free(rel + i) == free {
                 return Err(Error::corrupt(
@@ -304,11 +343,20 @@ impl Allocator {
         }
         let after = Self::block_state(cg, frag, b);
         cg.set_cluster_free(b, after.0);
+        Self::add_runs(&mut delta, cg, frag, b, 1);
+        if let Some(sum) = self.frsum.get_mut(&c) {
+            for (v, d) in sum.iter_mut().zip(delta) {
+                *v += d;
+            }
+        }
         // Keep the search hints' promises: no wholly free block below
         // block_hint, no partly free one below frag_hint.
         if after.0 {
-            let h = &mut self.block_hint[c as usize];
-            *h = (*h).min(b);
+            for (&start, h) in self.block_hints[c as usize].iter_mut() {
+                if start <= b && b < *h {
+                    *h = b;
+                }
+            }
         } else if after.1 > 0 {
             for h in &mut self.frag_hint[c as usize] {
                 *h = (*h).min(b);
@@ -377,36 +425,30 @@ impl Allocator {
         let frag = geo.frag;
         let f = u64::from(frag);
         let base = geo.cgbase(CgIdx(c)).0;
-        let bh = self.block_hint[c as usize];
         let fh = self.frag_hint[c as usize][n.min(7) as usize];
-        let cg = self.cg_mut(dev, geo, c)?;
-        let nblocks = cg.nfrags() / f;
+        let nblocks = self.cg_mut(dev, geo, c)?.nfrags() / f;
+        let cg = self.cgs.get(&c).ok_or_else(|| {
+            Error::InvalidInput(format!("cylinder group {c} vanished from the cache"))
+        })?;
         let first_b = (start / f).min(nblocks);
-        let mut frag_hit = None;
-        let mut new_fh = None;
-        if n < frag {
-            let hit = Self::find_frag_run(cg, frag, fh, nblocks, n);
-            frag_hit = hit;
-            new_fh = Some(hit.map_or(nblocks, |a| a / f));
+        let runs_exist = self
+            .frsum
+            .get(&c)
+            .is_none_or(|sum| sum[n.min(7) as usize..].iter().any(|&k| k > 0));
+        if n < frag && runs_exist {
+            // The group's last block may be short; it can hold runs too.
+            let all_blocks = cg.nfrags().div_ceil(f);
+            let hit = Self::find_frag_run(cg, frag, fh, all_blocks, n);
+            self.frag_hint[c as usize][n.min(7) as usize] = hit.map_or(all_blocks, |a| a / f);
+            if let Some(a) = hit {
+                return Ok(Some(Frag(base + a)));
+            }
         }
-        let whole = if frag_hit.is_none() {
-            Some(Self::find_whole(cg, frag, first_b, bh, nblocks))
-        } else {
-            None
-        };
-        if let Some(h) = new_fh {
-            self.frag_hint[c as usize][n.min(7) as usize] = h;
-        }
-        if let Some(a) = frag_hit {
-            return Ok(Some(Frag(base + a)));
-        }
-        let Some((found, new_bh)) = whole else {
+        if self.sums[c as usize].cs_nbfree <= 0 {
             return Ok(None);
-        };
-        if let Some(h) = new_bh {
-            self.block_hint[c as usize] = h;
         }
-        Ok(found.map(|b| Frag(base + b * f)))
+        let hints = &mut self.block_hints[c as usize];
+        Ok(Self::find_whole(cg, frag, first_b, hints, nblocks).map(|b| Frag(base + b * f)))
     }
 
     /// The lowest run of `n` free fragments inside a partly used block,
@@ -433,23 +475,40 @@ impl Allocator {
         None
     }
 
-    /// The first wholly free block at or after `first_b` (contiguity with
-    /// the caller's preference), else the first from the hint `bh`. Returns
-    /// it and, when the scan started at the hint, the new hint.
+    /// A wholly free block: `first_b` itself if free (contiguity with the
+    /// caller's preference), else the first after it, else the first before
+    /// it; `hints` remembers how far each search start is known to be full.
     fn find_whole(
         cg: &CylGroup,
         frag: u32,
         first_b: u64,
-        bh: u64,
+        hints: &mut HashMap<u64, u64>,
         nblocks: u64,
-    ) -> (Option<u64>, Option<u64>) {
-        let start = first_b.max(bh);
-        if let Some(b) = (start..nblocks).find(|&b| Self::block_state(cg, frag, b).0) {
-            return (Some(b), (start == bh).then_some(b));
+    ) -> Option<u64> {
+        let whole = |b: u64| Self::block_state(cg, frag, b).0;
+        if first_b < nblocks && whole(first_b) {
+            return Some(first_b);
         }
-        match (bh..start).find(|&b| Self::block_state(cg, frag, b).0) {
-            Some(b) => (Some(b), Some(b)),
-            None => (None, Some(nblocks)),
+        if hints.len() > 4096 {
+            // Many distinct starts: forget them rather than grow without bound.
+            hints.clear();
+        }
+        let from = hints.get(&first_b).copied().unwrap_or(first_b).max(first_b);
+        if let Some(b) = (from..nblocks).find(|&b| whole(b)) {
+            hints.insert(first_b, b);
+            return Some(b);
+        }
+        hints.insert(first_b, nblocks);
+        let from0 = hints.get(&0).copied().unwrap_or(0);
+        match (from0..first_b).find(|&b| whole(b)) {
+            Some(b) => {
+                hints.insert(0, b);
+                Some(b)
+            }
+            None => {
+                hints.insert(0, nblocks);
+                None
+            }
         }
     }
 

@@ -104,6 +104,8 @@ pub struct Ufs {
     pub(crate) w: Option<crate::write::WriteState>,
     /// Fixed time for every stamp the write path makes (reproducible images).
     pub(crate) fixed_time: Option<crate::inode::Timespec>,
+    /// Zeros owed right after the next data write (see `write.rs`).
+    pub(crate) deferred_zeros: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Ufs {
@@ -129,6 +131,7 @@ impl Ufs {
             geo,
             w: None,
             fixed_time: None,
+            deferred_zeros: None,
         })
     }
 

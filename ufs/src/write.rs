@@ -890,11 +890,30 @@ impl Ufs {
             };
             let src = &data[(from - offset) as usize..(to - offset) as usize];
             let pos = self.geo.frag_offset(addr) + (from - blk_start);
-            if let Err(e) = io::write_all(self.dev.as_mut(), pos, src) {
+            let r = match self.deferred_zeros.take() {
+                Some((at, n)) if at == pos + src.len() as u64 => {
+                    let mut buf = Vec::with_capacity(src.len() + n as usize);
+                    buf.extend_from_slice(src);
+                    buf.resize(src.len() + n as usize, 0);
+                    io::write_all(self.dev.as_mut(), pos, &buf)
+                }
+                Some((at, n)) => io::write_all(self.dev.as_mut(), pos, src)
+                    .and_then(|()| io::write_all(self.dev.as_mut(), at, &vec![0u8; n as usize])),
+                None => io::write_all(self.dev.as_mut(), pos, src),
+            };
+            if let Err(e) = r {
                 result = Err(e);
                 break;
             }
             written_to = to;
+        }
+        if let Some((at, n)) = self.deferred_zeros.take() {
+            // The write that was to carry these zeros failed: zero anyway,
+            // so the block never shows old contents if the file grows.
+            let zr = io::write_all(self.dev.as_mut(), at, &vec![0u8; n as usize]);
+            if result.is_ok() {
+                result = zr;
+            }
         }
         cache.flush(self)?;
         let recorded = if result.is_ok() {
@@ -981,11 +1000,19 @@ impl Ufs {
         } else {
             pieces
         };
-        for (lo, hi) in pieces {
-            if hi > lo {
-                let buf = vec![0u8; (hi - lo) as usize];
-                io::write_all(self.dev.as_mut(), self.geo.frag_offset(a) + lo, &buf)?;
+        for (k, (lo, hi)) in pieces.into_iter().enumerate() {
+            if hi <= lo {
+                continue;
             }
+            let at = self.geo.frag_offset(a) + lo;
+            if k == 1 && !keep.is_empty() && lo == keep.end {
+                // Zeros right after what the caller writes next: the caller
+                // appends them to that write (one system call, not two).
+                self.deferred_zeros = Some((at, hi - lo));
+                continue;
+            }
+            let buf = vec![0u8; (hi - lo) as usize];
+            io::write_all(self.dev.as_mut(), at, &buf)?;
         }
         Ok(())
     }

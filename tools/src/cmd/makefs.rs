@@ -86,6 +86,9 @@ struct SNode {
     attr: NewNode,
     target: Vec<u8>,
     size: u64,
+    /// The host file may have holes (fewer blocks than its size needs);
+    /// only such files are searched for holes while copying.
+    sparse: bool,
     content: Content,
     children: Vec<usize>,
     /// Hard link to another scanned node.
@@ -116,6 +119,7 @@ impl Tree {
             },
             target: Vec::new(),
             size: 0,
+            sparse: false,
             content: Content::None,
             children: Vec::new(),
             link_to: None,
@@ -191,6 +195,7 @@ impl Tree {
                             },
                             target: Vec::new(),
                             size: 0,
+                            sparse: false,
                             content: Content::None,
                             children: Vec::new(),
                             link_to: None,
@@ -313,6 +318,7 @@ fn scan_dir(
             } else {
                 0
             },
+            sparse: md.blocks().saturating_mul(512) < md.len(),
             content: if kind == FileType::Regular {
                 Content::Host(source)
             } else {
@@ -479,6 +485,7 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
             } else {
                 0
             },
+            sparse: false,
             content: if kind == FileType::Regular && et != tar::EntryType::Link {
                 Content::Tar { archive }
             } else {
@@ -691,6 +698,7 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
                     },
                     target: Vec::new(),
                     size: 0,
+                    sparse: false,
                     content: Content::None,
                     children: Vec::new(),
                     link_to: None,
@@ -995,7 +1003,15 @@ fn build(a: &Args) -> Result<String, String> {
                 continue;
             }
             let path = host_path(&tree, &host_sources[usize::from(source)], i);
-            copy_host(&mut b, holder[i], &path, sn.size, &mut buf, bar.as_ref())?;
+            copy_host(
+                &mut b,
+                holder[i],
+                &path,
+                sn.size,
+                sn.sparse,
+                &mut buf,
+                bar.as_ref(),
+            )?;
         }
     }
     for (k, path) in archives.iter().enumerate() {
@@ -1098,6 +1114,7 @@ fn copy_host(
     p: usize,
     path: &Path,
     size: u64,
+    sparse: bool,
     buf: &mut [u8],
     bar: Option<&indicatif::ProgressBar>,
 ) -> Result<(), String> {
@@ -1107,14 +1124,20 @@ fn copy_host(
     let mut off = 0u64;
     while off < size {
         // Skip holes: the image keeps them as holes too.
-        let data = match rustix::fs::seek(&f, rustix::fs::SeekFrom::Data(off)) {
-            Ok(d) => d,
-            Err(rustix::io::Errno::NXIO) => break,
-            Err(_) => off,
-        };
-        let hole = match rustix::fs::seek(&f, rustix::fs::SeekFrom::Hole(data)) {
-            Ok(h) => h.min(size),
-            Err(_) => size,
+        // Files without holes (most) skip the two extra system calls.
+        let (data, hole) = if sparse {
+            let data = match rustix::fs::seek(&f, rustix::fs::SeekFrom::Data(off)) {
+                Ok(d) => d,
+                Err(rustix::io::Errno::NXIO) => break,
+                Err(_) => off,
+            };
+            let hole = match rustix::fs::seek(&f, rustix::fs::SeekFrom::Hole(data)) {
+                Ok(h) => h.min(size),
+                Err(_) => size,
+            };
+            (data, hole)
+        } else {
+            (off, size)
         };
         let mut pos = data;
         while pos < hole {
