@@ -43,6 +43,9 @@ pub struct Args {
     /// Print every finding as JSON (phase, kind, inode, block, message).
     #[arg(long)]
     pub json: bool,
+    /// Print how long each phase took (to standard error).
+    #[arg(long)]
+    pub timings: bool,
     /// Image files.
     #[arg(required = true)]
     pub images: Vec<std::path::PathBuf>,
@@ -153,6 +156,9 @@ fn run_styled(a: Args, style: Style) -> i32 {
         } else {
             Box::new(TextReporter::new(std::io::stdout()))
         };
+        if a.timings {
+            rep = Box::new(Timed::new(rep));
+        }
         let r = if writing {
             run_repair(img, &opts, a.undo.as_deref(), rep.as_mut())
         } else {
@@ -214,6 +220,53 @@ fn run_repair(
             fin?;
             Ok(o)
         }
+    }
+}
+
+/// Wraps a reporter and, when dropped, prints how long the run spent
+/// before the first phase (setup) and in each phase.
+struct Timed {
+    inner: Box<dyn Reporter>,
+    start: std::time::Instant,
+    marks: Vec<(String, std::time::Instant)>,
+}
+
+impl Timed {
+    fn new(inner: Box<dyn Reporter>) -> Timed {
+        Timed { inner, start: std::time::Instant::now(), marks: vec![("setup".into(), std::time::Instant::now())] }
+    }
+}
+
+impl Reporter for Timed {
+    fn phase(&mut self, phase: Phase) {
+        self.marks.push((format!("{phase:?}"), std::time::Instant::now()));
+        self.inner.phase(phase);
+    }
+    fn finding(&mut self, finding: &Finding, answer: Option<Answer>) {
+        self.inner.finding(finding, answer);
+    }
+    fn note(&mut self, text: &str) {
+        self.inner.note(text);
+    }
+    fn prompt(&mut self, finding: &Finding) -> Option<Answer> {
+        self.inner.prompt(finding)
+    }
+    fn export(&self, into: &mut CollectingReporter) {
+        self.inner.export(into);
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        // Printing only; nothing here can fail the check.
+        let end = std::time::Instant::now();
+        let mut line = String::from("fsck timings:");
+        for (k, (name, at)) in self.marks.iter().enumerate() {
+            let next = self.marks.get(k + 1).map_or(end, |m| m.1);
+            line.push_str(&format!(" {name} {:.3}s,", next.duration_since(*at).as_secs_f64()));
+        }
+        line.push_str(&format!(" total {:.3}s", end.duration_since(self.start).as_secs_f64()));
+        eprintln!("{line}");
     }
 }
 
