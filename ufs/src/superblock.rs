@@ -150,10 +150,11 @@ impl Superblock {
         let at = Location::Superblock { offset: location };
         let avail = dev.len().saturating_sub(location);
         if avail < Fs::SIZE as u64 {
+            // Not corruption: there is simply no room for a superblock here.
             return Err(Error::corrupt(
-                CorruptKind::Truncated,
+                CorruptKind::NoSuperblock,
                 at,
-                format!("image is only {} bytes", dev.len()),
+                format!("the image ends before byte {}", location + Fs::SIZE as u64),
             ));
         }
         let n = usize::try_from(avail.min(SBLOCKSIZE as u64)).unwrap_or(SBLOCKSIZE);
@@ -178,32 +179,29 @@ impl Superblock {
     /// decodes, has a good check hash and a valid geometry. On failure the
     /// error describes the most informative candidate.
     pub fn find(dev: &dyn Device) -> Result<(Superblock, Geometry)> {
-        let mut best: Option<Error> = None;
+        let mut informative: Option<Error> = None;
         for cand in Self::candidates(dev) {
             match cand
                 .result
                 .and_then(|sb| sb.validate(dev.len()).map(|g| (sb, g)))
             {
                 Ok(found) => return Ok(found),
-                Err(e) => {
-                    // A magic that was found but failed later says more than
-                    // "no magic here".
-                    let informative = e.corrupt_kind() != Some(CorruptKind::NoSuperblock);
-                    if best.is_none()
-                        || informative
-                            && best.as_ref().and_then(Error::corrupt_kind)
-                                == Some(CorruptKind::NoSuperblock)
-                    {
-                        best = Some(e);
-                    }
+                // A magic that was found but failed later says more than
+                // "no magic here" or "the image ends before this place".
+                Err(e) if e.corrupt_kind() != Some(CorruptKind::NoSuperblock) => {
+                    informative.get_or_insert(e);
                 }
+                Err(_) => {}
             }
         }
-        Err(best.unwrap_or_else(|| {
+        Err(informative.unwrap_or_else(|| {
             Error::corrupt(
                 CorruptKind::NoSuperblock,
                 Location::Image,
-                "no UFS superblock at 65536, 8192, 0 or 262144",
+                format!(
+                    "none at byte 65536, 8192, 0 or 262144 (the image is {} bytes)",
+                    dev.len()
+                ),
             )
         }))
     }

@@ -233,13 +233,18 @@ struct Timed {
 
 impl Timed {
     fn new(inner: Box<dyn Reporter>) -> Timed {
-        Timed { inner, start: std::time::Instant::now(), marks: vec![("setup".into(), std::time::Instant::now())] }
+        Timed {
+            inner,
+            start: std::time::Instant::now(),
+            marks: vec![("setup".into(), std::time::Instant::now())],
+        }
     }
 }
 
 impl Reporter for Timed {
     fn phase(&mut self, phase: Phase) {
-        self.marks.push((format!("{phase:?}"), std::time::Instant::now()));
+        self.marks
+            .push((format!("{phase:?}"), std::time::Instant::now()));
         self.inner.phase(phase);
     }
     fn finding(&mut self, finding: &Finding, answer: Option<Answer>) {
@@ -263,9 +268,15 @@ impl Drop for Timed {
         let mut line = String::from("fsck timings:");
         for (k, (name, at)) in self.marks.iter().enumerate() {
             let next = self.marks.get(k + 1).map_or(end, |m| m.1);
-            line.push_str(&format!(" {name} {:.3}s,", next.duration_since(*at).as_secs_f64()));
+            line.push_str(&format!(
+                " {name} {:.3}s,",
+                next.duration_since(*at).as_secs_f64()
+            ));
         }
-        line.push_str(&format!(" total {:.3}s", end.duration_since(self.start).as_secs_f64()));
+        line.push_str(&format!(
+            " total {:.3}s",
+            end.duration_since(self.start).as_secs_f64()
+        ));
         eprintln!("{line}");
     }
 }

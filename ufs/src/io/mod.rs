@@ -144,6 +144,16 @@ impl FileDevice {
         Self::from_file(file, false)
     }
 
+    fn refuse_directory(file: &File) -> Result<()> {
+        if file.metadata().map_err(Error::Open)?.is_dir() {
+            return Err(Error::Open(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "is a directory, not an image file",
+            )));
+        }
+        Ok(())
+    }
+
     /// Opens an existing image for reading and writing, without truncating it.
     pub fn open_read_write(path: &Path) -> Result<Self> {
         let file = std::fs::OpenOptions::new()
@@ -156,6 +166,7 @@ impl FileDevice {
 
     /// Wraps an open file.
     pub fn from_file(file: File, writable: bool) -> Result<Self> {
+        Self::refuse_directory(&file)?;
         let len = file.metadata().map_err(Error::Open)?.len();
         Ok(FileDevice {
             file,
