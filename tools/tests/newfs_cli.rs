@@ -296,3 +296,41 @@ fn reproducible_runs_are_identical_and_erase_works() {
     assert!(text(&out.stdout).starts_with("Erasing sectors [128...65535]"));
     assert_eq!(Sha256::digest(std::fs::read(&e).unwrap()), sums[0]);
 }
+
+/// Every file system newfs makes checks clean with `ufs fsck -n -f`: all
+/// five phases, no question asked except the journal one fsck_ffs asks of
+/// every SU+J file system under -n.
+#[test]
+fn every_new_file_system_checks_clean() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cases: [&[&str]; 8] = [
+        &["-O2"],
+        &["-O1"],
+        &["-O2", "-j"],
+        &["-O2", "-n", "-U"],
+        &["-O2", "-b", "4096", "-f", "512"],
+        &["-O2", "-b", "65536", "-f", "8192"],
+        &["-O1", "-b", "16384", "-f", "2048"],
+        &["-O2", "-i", "65536", "-m", "0", "-L", "jailroot"],
+    ];
+    for opts in cases {
+        let img = dir.path().join("n.img");
+        let _ = std::fs::remove_file(&img);
+        let mut args = vec!["newfs", "-s", "64m"];
+        args.extend_from_slice(opts);
+        let img_s = img.to_str().expect("utf-8 path");
+        args.push(img_s);
+        let out = ufs(dir.path(), &args);
+        assert!(out.status.success(), "newfs {opts:?}: {}", text(&out.stderr));
+        let out = ufs(dir.path(), &["fsck", "-n", "-f", img_s]);
+        let report = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "fsck after newfs {opts:?}:\n{report}");
+        let questions: Vec<&str> = report.lines().filter(|l| l.ends_with("? no")).collect();
+        let journal = opts.contains(&"-j");
+        assert!(
+            questions.is_empty() || journal && questions == ["USE JOURNAL? no"],
+            "newfs {opts:?}: fsck asked {questions:?}\n{report}"
+        );
+        assert!(report.contains("** Phase 5 - Check Cyl groups"), "{report}");
+    }
+}
