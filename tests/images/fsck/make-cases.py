@@ -11,11 +11,14 @@ BASES = {
     "be2": ("real/ufs-big.img.zst", 4, "/dir1", 768, "/file1"),
     "mk1": ("populated/pop-ufs1-8m.img.zst", 40, "/docs", 8, None),
     "mk2": ("populated/pop-ufs2-16m-b4096.img.zst", 40, "/docs", 8, None),
+    # NetBSD makefs, big-endian UFS1 (tests/images/ref): the only BE UFS1 base.
+    "be1": ("ref/ufs1-be.img.zst", 29, "/files", 6, None),
 }
 CLEAN = {
     "le2": "real/ufs-little.img.zst", "be2": "real/ufs-big.img.zst",
     "mk1": "populated/pop-ufs1-8m.img.zst", "mk2": "populated/pop-ufs2-16m-b4096.img.zst",
     "nf1": "freebsd/ufs1-4m.img.zst", "nf2j": "freebsd/ufs2-16m-U-j.img.zst",
+    "be1": "ref/ufs1-be.img.zst",
 }
 KINDS = [
     ("nlink", "link count too high", "set inode {f} di_nlink 5"),
