@@ -321,10 +321,18 @@ fn every_new_file_system_checks_clean() {
         let img_s = img.to_str().expect("utf-8 path");
         args.push(img_s);
         let out = ufs(dir.path(), &args);
-        assert!(out.status.success(), "newfs {opts:?}: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "newfs {opts:?}: {}",
+            text(&out.stderr)
+        );
         let out = ufs(dir.path(), &["fsck", "-n", "-f", img_s]);
         let report = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "fsck after newfs {opts:?}:\n{report}");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "fsck after newfs {opts:?}:\n{report}"
+        );
         let questions: Vec<&str> = report.lines().filter(|l| l.ends_with("? no")).collect();
         let journal = opts.contains(&"-j");
         assert!(
