@@ -8,6 +8,8 @@
 //! | `ufs` | `ufs <subcommand> ...` |
 //! | `newfs.ufs`, `mkfs.ufs`, `newfs_ufs` | `ufs newfs ...` (newfs(8) flags) |
 //! | `fsck.ufs`, `fsck_ufs`, `fsck_ffs` | `ufs fsck ...` (fsck_ffs(8) flags) |
+//! | `mdmfs` | `ufs mount ...` (mdmfs(8) flags) |
+//! | `mount_md`, `mount.md` | `ufs mount ...` with the 2006 fsck patch's `-t`/`-T` |
 //!
 //! clap's own multicall support is not used because it strips everything
 //! after the first dot of argv[0], turning `fsck.ufs` into `fsck`.
@@ -79,6 +81,12 @@ pub enum Cmd {
     Getfattr(cmd::edit::GetfattrArgs),
     /// Restore an image from an undo file written by fsck --undo.
     Undo(cmd::undo::Args),
+    /// Check a UFS container, then attach and mount it (mdmfs, mount_md).
+    Mount(cmd::mount::Args),
+    /// Unmount a mounted container and detach its md or loop device.
+    Umount(cmd::mount::UmountArgs),
+    /// Check every md container the jail definitions attach (before a boot).
+    Preflight(cmd::preflight::Args),
 }
 
 /// Runs the program with the given argv and returns the exit status.
@@ -91,6 +99,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
     match argv0.as_str() {
         "fsck.ufs" | "fsck_ufs" | "fsck_ffs" => return cmd::fsck::run_personality(&argv0, argv),
         "newfs.ufs" | "mkfs.ufs" | "newfs_ufs" => return cmd::newfs::run_personality(&argv0, argv),
+        "mdmfs" | "mount_md" | "mount.md" => return cmd::mount::run_personality(&argv0, argv),
         _ => {}
     }
     let cli = match Cli::try_parse_from(argv) {
@@ -124,6 +133,9 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::Setfattr(a) => cmd::edit::setfattr(a),
         Cmd::Getfattr(a) => cmd::edit::getfattr(a),
         Cmd::Undo(a) => cmd::undo::run(a),
+        Cmd::Mount(a) => cmd::mount::run(a),
+        Cmd::Umount(a) => cmd::mount::umount(a),
+        Cmd::Preflight(a) => cmd::preflight::run(a),
     }
 }
 
