@@ -964,7 +964,10 @@ fn build(a: &Args) -> Result<String, String> {
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
     file.set_len(size)
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
-    let mut dev = ufskit::io::FileDevice::from_file(file, true).map_err(|e| e.to_string())?;
+    // Many small sequential writes: combine them before they reach the file.
+    let mut dev = ufskit::io::WriteBack::new(
+        ufskit::io::FileDevice::from_file(file, true).map_err(|e| e.to_string())?,
+    );
     let eo = newfs::EmitOptions {
         zeroing: newfs::Zeroing::AssumeZeroed,
         ..newfs::EmitOptions::for_options(&opts)

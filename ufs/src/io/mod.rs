@@ -6,9 +6,11 @@
 
 mod mmap;
 mod undo;
+mod writeback;
 pub use undo::{restore as undo_restore, UndoDevice, UndoSummary};
 
 pub use mmap::MmapDevice;
+pub use writeback::WriteBack;
 
 use crate::error::{Error, Result};
 use std::fs::File;

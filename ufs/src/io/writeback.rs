@@ -1,0 +1,178 @@
+//! A write-combining layer: small positioned writes that continue one
+//! another are gathered into large ones.
+//!
+//! Building an image writes a file's data, then its inode, then the next
+//! file's data right after the first, and so on: two or three sequential
+//! streams interleaved, in pieces of a few KiB. Sent one by one they cost a
+//! system call each; [`WriteBack`] keeps a handful of growing runs in memory
+//! and writes each out when it reaches [`RUN_LIMIT`] or cannot grow, so the
+//! device sees large sequential writes. Reads see pending data (read your
+//! writes); [`Device::flush`] writes everything out first. Memory is
+//! bounded by `MAX_RUNS * RUN_LIMIT`.
+
+use super::Device;
+
+/// Largest run kept before it is written out.
+pub const RUN_LIMIT: usize = 1 << 20;
+/// Most runs kept at once.
+pub const MAX_RUNS: usize = 8;
+
+struct Run {
+    offset: u64,
+    data: Vec<u8>,
+}
+
+impl Run {
+    fn end(&self) -> u64 {
+        self.offset + self.data.len() as u64
+    }
+}
+
+/// Wraps a device and combines sequential writes.
+pub struct WriteBack<D> {
+    inner: D,
+    runs: Vec<Run>,
+    len: u64,
+}
+
+impl<D: Device> WriteBack<D> {
+    /// Wraps `inner`.
+    pub fn new(inner: D) -> Self {
+        let len = inner.len();
+        WriteBack {
+            inner,
+            runs: Vec::new(),
+            len,
+        }
+    }
+
+    fn write_run(&mut self, i: usize) -> std::io::Result<()> {
+        let run = self.runs.swap_remove(i);
+        self.inner.write_at(run.offset, &run.data)
+    }
+
+    /// Writes out every pending run and gives back the device.
+    pub fn into_inner(mut self) -> std::io::Result<D> {
+        while !self.runs.is_empty() {
+            self.write_run(0)?;
+        }
+        Ok(self.inner)
+    }
+}
+
+impl<D: Device> Device for WriteBack<D> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let end = offset + buf.len() as u64;
+        let covered_by_runs = end <= self.len;
+        if covered_by_runs && offset < self.inner.len() {
+            // Whatever the device has, then the pending bytes on top.
+            let dev_end = end.min(self.inner.len());
+            self.inner
+                .read_at(offset, &mut buf[..(dev_end - offset) as usize])?;
+            buf[(dev_end - offset) as usize..].fill(0);
+        } else if covered_by_runs {
+            buf.fill(0);
+        } else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "past the end of the image",
+            ));
+        }
+        for r in &self.runs {
+            let lo = r.offset.max(offset);
+            let hi = r.end().min(end);
+            if lo < hi {
+                buf[(lo - offset) as usize..(hi - offset) as usize]
+                    .copy_from_slice(&r.data[(lo - r.offset) as usize..(hi - r.offset) as usize]);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        let end = offset + buf.len() as u64;
+        // Overlapping an older run partly: write that run out first so the
+        // newer bytes win without merging logic.
+        while let Some(i) = self.runs.iter().position(|r| {
+            r.offset < end && offset < r.end() && !(offset >= r.offset && end <= r.end())
+        }) {
+            self.write_run(i)?;
+        }
+        if let Some(r) = self
+            .runs
+            .iter_mut()
+            .find(|r| offset >= r.offset && end <= r.end())
+        {
+            let at = (offset - r.offset) as usize;
+            r.data[at..at + buf.len()].copy_from_slice(buf);
+        } else if let Some(i) = self.runs.iter().position(|r| r.end() == offset) {
+            self.runs[i].data.extend_from_slice(buf);
+            if self.runs[i].data.len() >= RUN_LIMIT {
+                self.write_run(i)?;
+            }
+        } else if buf.len() >= RUN_LIMIT {
+            self.inner.write_at(offset, buf)?;
+        } else {
+            if self.runs.len() >= MAX_RUNS {
+                self.write_run(0)?;
+            }
+            self.runs.push(Run {
+                offset,
+                data: buf.to_vec(),
+            });
+        }
+        self.len = self.len.max(end);
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        while !self.runs.is_empty() {
+            self.write_run(0)?;
+        }
+        self.inner.flush()
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.inner.is_read_only()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random writes and reads through the layer behave exactly like the
+    /// same operations on a plain buffer, and flushing makes the device equal.
+    #[test]
+    fn behaves_like_the_device_itself() {
+        let mut model = vec![0u8; 1 << 16];
+        let mut wb = WriteBack::new(vec![0u8; 1 << 16]);
+        let mut x: u64 = 0x1234_5678;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for step in 0..20_000u32 {
+            let off = next() % 60_000;
+            let len = (next() % 3000) as usize + 1;
+            let len = len.min(model.len() - off as usize);
+            if next() % 3 == 0 {
+                let mut got = vec![0u8; len];
+                wb.read_at(off, &mut got).expect("read");
+                assert_eq!(got, model[off as usize..off as usize + len], "step {step}");
+            } else {
+                let data: Vec<u8> = (0..len).map(|i| (i as u32 ^ step) as u8).collect();
+                wb.write_at(off, &data).expect("write");
+                model[off as usize..off as usize + len].copy_from_slice(&data);
+            }
+        }
+        wb.flush().expect("flush");
+        assert_eq!(wb.into_inner().expect("inner"), model);
+    }
+}
