@@ -293,7 +293,8 @@ fn run(
     let summary_from = |t: &setup::Totals, files: u64, used: u64| Summary {
         files,
         used,
-        free: t.nffree + gfrag * t.nbfree,
+        // Totals come from the superblock unchecked: saturate, never overflow.
+        free: t.nffree.saturating_add(gfrag.saturating_mul(t.nbfree)),
         frags: t.nffree,
         blocks: t.nbfree,
         dsize,

@@ -1,0 +1,117 @@
+//! Inputs the fuzz targets (fuzz/) found crashing, kept as regression
+//! tests: each must now fail cleanly (a typed error or an fsck verdict),
+//! never panic. Images live in tests/images/fuzz/: `*.bin` raw,
+//! `*.img.zst` whole images (a mutated 1-2 MiB base) compressed.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use ufskit::fsck::{check, CollectingReporter, FsckOptions, Verdict};
+use ufskit::io::SliceDevice;
+use ufskit::{CgIdx, CorruptKind, Error, FileType, Follow, Ino, OpenOptions, Ufs};
+
+fn load(name: &str) -> Vec<u8> {
+    let rel = format!("fuzz/{name}");
+    if name.ends_with(".zst") {
+        common::load_zst(&rel)
+    } else {
+        let p = common::images_dir().join(&rel);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+}
+
+/// What reading the image everywhere (as the `open_walk` target does)
+/// gives: the first error met, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Got {
+    /// Every read succeeded.
+    Ok,
+    /// `Ufs::open` failed with this corruption kind.
+    OpenCorrupt(CorruptKind),
+    /// A read after a successful open failed with this corruption kind.
+    Corrupt(CorruptKind),
+    /// A read failed with an I/O error (e.g. past the end of the image).
+    Io,
+}
+
+fn classify(e: &Error, opened: bool) -> Got {
+    match (e.corrupt_kind(), opened) {
+        (Some(k), false) => Got::OpenCorrupt(k),
+        (Some(k), true) => Got::Corrupt(k),
+        (None, _) => match e {
+            Error::Io { .. } => Got::Io,
+            other => panic!("unexpected error kind: {other}"),
+        },
+    }
+}
+
+/// Opens and reads everything reachable (tree, file data, symlinks,
+/// xattrs, cylinder groups), returning the first error.
+fn read_everything(img: Vec<u8>) -> Got {
+    let fs = match Ufs::open(Box::new(img), &OpenOptions::read_only()) {
+        Ok(fs) => fs,
+        Err(e) => return classify(&e, false),
+    };
+    let mut first: Option<Got> = None;
+    let mut note = |r: ufskit::Result<()>| {
+        if let Err(e) = r {
+            first.get_or_insert(classify(&e, true));
+        }
+    };
+    for c in 0..fs.geometry().ncg {
+        note(fs.cg(CgIdx(c)).map(drop));
+    }
+    note(fs.cg_summaries().map(drop));
+    let mut inodes = Vec::new();
+    let mut paths = Vec::new();
+    note(fs.walk(Ino::ROOT, &mut |p, _, i| {
+        paths.push(p.to_vec());
+        inodes.push(i.clone());
+        Ok(())
+    }));
+    for i in &inodes {
+        note(fs.xattrs(i).map(drop));
+        match i.file_type() {
+            FileType::Symlink => note(fs.readlink_inode(i).map(drop)),
+            FileType::Directory => {}
+            _ if i.size() <= 4 << 20 => note(fs.copy_to(i, &mut std::io::sink()).map(drop)),
+            _ => {}
+        }
+    }
+    for p in &paths {
+        note(fs.lookup_bytes(p, Follow::All).map(drop));
+    }
+    first.unwrap_or(Got::Ok)
+}
+
+fn fsck_verdict(img: &[u8]) -> Result<Verdict, String> {
+    let mut rep = CollectingReporter::default();
+    let opts = FsckOptions {
+        force: true,
+        ..Default::default()
+    };
+    check(&SliceDevice(img), &opts, &mut rep)
+        .map(|o| o.verdict)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs both oracles without letting a panic escape unnamed.
+fn run(name: &str) -> (Got, Result<Verdict, String>) {
+    let img = load(name);
+    let walk = catch_unwind(AssertUnwindSafe(|| read_everything(img.clone())))
+        .unwrap_or_else(|_| panic!("{name}: reading the image panicked"));
+    let fsck = catch_unwind(AssertUnwindSafe(|| fsck_verdict(&img)))
+        .unwrap_or_else(|_| panic!("{name}: fsck -n panicked"));
+    (walk, fsck)
+}
+
+/// `mutate_valid`: the superblock's `cs_nbfree` total set to ~2^62
+/// (UFS2). fsck's summary line computed `nffree + frag * nbfree` and
+/// overflowed. The edit also breaks the superblock check hash, which the
+/// reader refuses and fsck reports and goes on past.
+#[test]
+fn fsck_summary_nbfree_overflow() {
+    let (walk, fsck) = run("fsck-summary-nbfree-overflow.img.zst");
+    assert_eq!(walk, Got::OpenCorrupt(CorruptKind::CheckHash));
+    assert_eq!(fsck, Ok(Verdict::Problems));
+}
