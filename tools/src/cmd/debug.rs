@@ -53,6 +53,19 @@ pub fn run(a: Args) -> i32 {
         cmds.extend(c.split(';').map(|x| x.trim().to_string()));
     }
     cmds.retain(|c| !c.is_empty());
+    // The whole image is edited in memory (commands address any byte of
+    // it); refuse sizes that would not fit comfortably.
+    match std::fs::metadata(&a.image) {
+        Ok(m) if m.len() > MAX_IMAGE => {
+            let e = format!(
+                "{} bytes is more than ufs debug edits in memory ({MAX_IMAGE})",
+                m.len()
+            );
+            return crate::output::fail(&a.image.display().to_string(), &e);
+        }
+        Ok(_) => {}
+        Err(e) => return crate::output::fail(&a.image.display().to_string(), &e),
+    }
     let mut img = match std::fs::read(&a.image) {
         Ok(b) => b,
         Err(e) => return crate::output::fail(&a.image.display().to_string(), &e),
@@ -76,16 +89,39 @@ pub fn run(a: Args) -> i32 {
             return crate::EXIT_FAILURE;
         }
     }
-    if img != orig {
-        if let Err(e) = std::fs::write(&a.image, &img) {
-            return crate::output::fail(&a.image.display().to_string(), &e);
-        }
+    if let Err(e) = write_changes(&a.image, &orig, &img) {
+        return crate::output::fail(&a.image.display().to_string(), &e);
     }
     0
 }
 
+/// Largest image `ufs debug` loads.
+const MAX_IMAGE: u64 = 2 << 30;
+
+/// Writes back only the 4 KiB pieces that changed, in place (no
+/// truncation), so a sparse image stays sparse and a small edit of a large
+/// image is a small write.
+fn write_changes(path: &std::path::Path, orig: &[u8], new: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    const PIECE: usize = 4096;
+    let mut file: Option<std::fs::File> = None;
+    for (k, (a, b)) in orig.chunks(PIECE).zip(new.chunks(PIECE)).enumerate() {
+        if a != b {
+            let f = match &file {
+                Some(f) => f,
+                None => file.insert(std::fs::OpenOptions::new().write(true).open(path)?),
+            };
+            f.write_all_at(b, (k * PIECE) as u64)?;
+        }
+    }
+    if let Some(f) = file {
+        f.sync_all()?;
+    }
+    Ok(())
+}
+
 fn find_sb(img: &[u8]) -> Result<(Superblock, Option<Geometry>), String> {
-    let dev = img.to_vec();
+    let dev = img;
     let mut first: Option<Superblock> = None;
     for &loc in SBLOCKSEARCH.iter() {
         let Some(bytes) = img.get(loc as usize..(loc as usize + 8192).min(img.len())) else {
