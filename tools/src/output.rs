@@ -18,32 +18,9 @@ pub fn open_ro(image: &Path, superblock_at: Option<u64>) -> Result<Ufs, i32> {
     Ufs::open_path(image, opts).map_err(|e| fail(&image.display().to_string(), &e))
 }
 
-/// Formats a time as `YYYY-MM-DD HH:MM:SS` UTC (proleptic Gregorian, works
-/// before 1970 and after 2038).
+/// Formats a time as `YYYY-MM-DD HH:MM:SS` UTC.
 pub fn format_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    ufskit::timefmt::iso(secs)
 }
 
 /// `ls -l` style permission string for a mode.
@@ -99,33 +76,9 @@ mod tests {
     }
 }
 
-/// `ctime(3)`-style time in UTC, as dumpfs prints it: `Sun Nov 29 14:30:27 2026`.
+/// `ctime(3)`-style time in UTC, as dumpfs prints it.
 pub fn ctime(secs: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{} {} {:>2} {:02}:{:02}:{:02} {y}",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        d,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod ctime_tests {
-    #[test]
-    fn ctime_matches_dumpfs() {
-        assert_eq!(super::ctime(1_795_962_627), "Sun Nov 29 14:30:27 2026");
-        assert_eq!(super::ctime(0), "Thu Jan  1 00:00:00 1970");
-    }
+    ufskit::timefmt::ctime(secs)
 }
 
 /// Resolves a path in the image, or `#N` for inode N.

@@ -52,6 +52,7 @@ pub mod newfs;
 pub mod ondisk;
 pub mod populate;
 pub mod superblock;
+pub mod timefmt;
 pub mod units;
 pub mod write;
 pub mod xattr;

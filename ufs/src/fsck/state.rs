@@ -778,36 +778,7 @@ pub fn owner(uid: u32) -> String {
     }
 }
 
-/// `ctime()` cut as pinode() prints it: `Mmm dd hh:mm yyyy` (UTC).
-pub fn ctime_short(secs: i64) -> String {
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{} {:>2} {:02}:{:02} {}",
-        MON[(m - 1) as usize % 12],
-        d,
-        rem / 3600,
-        (rem % 3600) / 60,
-        y
-    )
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub use crate::timefmt::ctime_short;
 
 /// Version-independent helpers on raw inodes used by the passes.
 pub fn ptr_size(v: UfsVersion) -> u64 {
