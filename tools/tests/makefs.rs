@@ -336,3 +336,51 @@ fn the_linux_kernel_reads_makefs_images_as_the_source_tree() {
         );
     }
 }
+
+/// The Sleuth Kit, another reader, lists exactly the source tree's paths in
+/// a makefs image.
+#[test]
+fn the_sleuth_kit_lists_the_source_tree() {
+    if !require("fls", "The Sleuth Kit reads the image independently") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tree = fixture(tmp.path());
+    let img = tmp.path().join("tsk.img");
+    ufs_ok(["makefs".as_ref(), img.as_os_str(), tree.as_os_str()]);
+    let out = Command::new("fls")
+        .args(["-r", "-p", "-f", "ufs2"])
+        .arg(&img)
+        .output()
+        .expect("fls");
+    assert!(
+        out.status.success(),
+        "fls: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Lines are "TYPE INODE:\tPATH"; TSK adds a virtual $OrphanFiles directory.
+    let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t').map(|(_, p)| p.to_string()))
+        .filter(|p| p != "$OrphanFiles")
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = Vec::new();
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            out.push(
+                p.strip_prefix(base)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            if std::fs::symlink_metadata(&p).expect("lstat").is_dir() {
+                walk(base, &p, out);
+            }
+        }
+    }
+    walk(&tree, &tree, &mut want);
+    want.sort();
+    assert_eq!(got, want, "fls paths differ from the source tree");
+}
