@@ -55,6 +55,11 @@ pub fn mode_string(mode: u16) -> String {
     s
 }
 
+/// `ctime(3)`-style time in UTC, as dumpfs prints it.
+pub fn ctime(secs: i64) -> String {
+    ufskit::timefmt::ctime(secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,11 +79,6 @@ mod tests {
         assert_eq!(mode_string(0o120755), "lrwxr-xr-x");
         assert_eq!(mode_string(0o100644 | 0o2000), "-rw-r-Sr--");
     }
-}
-
-/// `ctime(3)`-style time in UTC, as dumpfs prints it.
-pub fn ctime(secs: i64) -> String {
-    ufskit::timefmt::ctime(secs)
 }
 
 /// Resolves a path in the image, or `#N` for inode N.
