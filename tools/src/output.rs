@@ -60,27 +60,6 @@ pub fn ctime(secs: i64) -> String {
     ufskit::timefmt::ctime(secs)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_before_1970_and_after_2038() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00");
-        assert_eq!(format_time(-14_182_940), "1969-07-20 20:17:40");
-        assert_eq!(format_time(2_147_483_647), "2038-01-19 03:14:07");
-        assert_eq!(format_time(1_000_000_000), "2001-09-09 01:46:40");
-    }
-
-    #[test]
-    fn modes() {
-        assert_eq!(mode_string(0o104755), "-rwsr-xr-x");
-        assert_eq!(mode_string(0o041777), "drwxrwxrwt");
-        assert_eq!(mode_string(0o120755), "lrwxr-xr-x");
-        assert_eq!(mode_string(0o100644 | 0o2000), "-rw-r-Sr--");
-    }
-}
-
 /// Resolves a path in the image, or `#N` for inode N.
 pub fn resolve(fs: &Ufs, spec: &str, follow: ufskit::Follow) -> Result<ufskit::Ino, ufskit::Error> {
     if let Some(n) = spec.strip_prefix('#') {
@@ -113,5 +92,26 @@ pub fn escape_name(name: &[u8]) -> String {
                 }
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_before_1970_and_after_2038() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00");
+        assert_eq!(format_time(-14_182_940), "1969-07-20 20:17:40");
+        assert_eq!(format_time(2_147_483_647), "2038-01-19 03:14:07");
+        assert_eq!(format_time(1_000_000_000), "2001-09-09 01:46:40");
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(mode_string(0o104755), "-rwsr-xr-x");
+        assert_eq!(mode_string(0o041777), "drwxrwxrwt");
+        assert_eq!(mode_string(0o120755), "lrwxr-xr-x");
+        assert_eq!(mode_string(0o100644 | 0o2000), "-rw-r-Sr--");
     }
 }
