@@ -534,6 +534,13 @@ impl Geometry {
                 ),
             ));
         }
+        if !(0..=consts::FS_MAXCONTIG).contains(&fs.fs_contigsumsize) {
+            return bad(format!(
+                "fs_contigsumsize {} is outside 0..={}",
+                fs.fs_contigsumsize,
+                consts::FS_MAXCONTIG
+            ));
+        }
         let maxsymlinklen = u32::try_from(fs.fs_maxsymlinklen).unwrap_or(0);
         let max_inline = match version {
             UfsVersion::Ufs1 => 60,

@@ -58,6 +58,11 @@ impl<'a> Ctx<'a> {
         let n = self.geo.version.inode_size() as usize;
         let off = self.geo.inode_offset(Ino(ino));
         self.put(off, &vec![0u8; n], WriteClass::Inode);
+        // Whatever cleared it, this number is not handed out again in this
+        // run: references to the old inode may still be counted (a cleared
+        // directory's children name it in `..`), and reusing it for
+        // lost+found mixed those counts with the new directory's.
+        self.freed_ino.insert(ino);
     }
 
     /// fsck_ffs `freeblock()`: gives back the fragments of one pointer.
