@@ -107,14 +107,17 @@ fn ts(sec: i64, nsec: i64) -> Timespec {
     }
 }
 
-impl Tree {
-    fn new() -> Tree {
-        let root = SNode {
-            parent: 0,
-            name: Vec::new(),
+impl SNode {
+    /// A directory no source describes (the root, a parent an archive
+    /// skipped, one a spec names): mode 0755, owned by 0:0.
+    fn implied_dir(parent: usize, name: Vec<u8>, mtime: Option<Timespec>) -> SNode {
+        SNode {
+            parent,
+            name,
             kind: FileType::Directory,
             attr: NewNode {
                 perm: 0o755,
+                mtime,
                 ..Default::default()
             },
             target: Vec::new(),
@@ -123,7 +126,13 @@ impl Tree {
             content: Content::None,
             children: Vec::new(),
             link_to: None,
-        };
+        }
+    }
+}
+
+impl Tree {
+    fn new() -> Tree {
+        let root = SNode::implied_dir(0, Vec::new(), None);
         let mut index = HashMap::new();
         index.insert(Vec::new(), 0);
         Tree {
@@ -184,22 +193,7 @@ impl Tree {
                             ..node.clone()
                         }
                     } else {
-                        SNode {
-                            parent,
-                            name: comp.clone(),
-                            kind: FileType::Directory,
-                            attr: NewNode {
-                                perm: 0o755,
-                                mtime: node.attr.mtime,
-                                ..Default::default()
-                            },
-                            target: Vec::new(),
-                            size: 0,
-                            sparse: false,
-                            content: Content::None,
-                            children: Vec::new(),
-                            link_to: None,
-                        }
+                        SNode::implied_dir(parent, comp.clone(), node.attr.mtime)
                     };
                     let i = self.nodes.len();
                     self.nodes.push(n);
@@ -687,24 +681,7 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
         let key = path.join(&b'/');
         let idx = match tree.index.get(&key).copied() {
             Some(i) => Some(i),
-            None if is_dir => {
-                let n = SNode {
-                    parent: 0,
-                    name: Vec::new(),
-                    kind: FileType::Directory,
-                    attr: NewNode {
-                        perm: 0o755,
-                        ..Default::default()
-                    },
-                    target: Vec::new(),
-                    size: 0,
-                    sparse: false,
-                    content: Content::None,
-                    children: Vec::new(),
-                    link_to: None,
-                };
-                Some(tree.put(&path, n)?)
-            }
+            None if is_dir => Some(tree.put(&path, SNode::implied_dir(0, Vec::new(), None))?),
             None => {
                 eprintln!(
                     "ufs makefs: {}:{}: {} is not in the tree; ignored",
