@@ -6,22 +6,10 @@
 //! byte (sha256 compared).
 
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+#[allow(clippy::panic)]
+mod common;
+use common::*;
 use std::process::Command;
-
-fn images() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/images")
-}
-
-fn load_zst(path: &Path) -> Vec<u8> {
-    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut dec = ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(f))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut dec, &mut out)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    out
-}
 
 fn sha(b: &[u8]) -> Vec<u8> {
     Sha256::digest(b).to_vec()
@@ -30,34 +18,15 @@ fn sha(b: &[u8]) -> Vec<u8> {
 #[test]
 fn corpus_repairs() {
     let ufs = env!("CARGO_BIN_EXE_ufs");
-    let root = images().join("fsck");
     let bless = std::env::var_os("UFS_BLESS").is_some();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/images/fsck")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("script").exists())
-        .collect();
-    cases.sort();
+    let cases = corpus_cases();
     let mut failures = Vec::new();
     for case in &cases {
-        let name = case
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let base = std::fs::read_to_string(case.join("base"))
-            .expect("base")
-            .trim()
-            .to_string();
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let img = tmp.path().join("case.img");
-        std::fs::write(&img, load_zst(&images().join(&base))).expect("write image");
-        let st = Command::new(ufs)
-            .args(["debug", "-f"])
-            .arg(case.join("script"))
-            .arg(&img)
-            .status()
-            .expect("ufs debug");
-        assert!(st.success(), "{name}: ufs debug failed");
+        let Case {
+            name,
+            dir: tmp,
+            img,
+        } = build_case(case);
         let corrupted = std::fs::read(&img).expect("read");
         let out = Command::new(ufs)
             .args(["fsck", "-y", "-f", "--undo", "undo.bin", "./case.img"])

@@ -9,22 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use ufskit::fsck::{check, CollectingReporter, FsckOptions, Verdict};
 
-const SOURCES: [&str; 4] = [
-    "pop-ufs2-16m-b4096",
-    "pop-ufs1-16m-b4096",
-    "pop-ufs2-8m",
-    "pop-ufs1-8m",
-];
-const KINDS: [&str; 8] = [
-    "nlink",
-    "unref_file",
-    "unalloc_entry",
-    "dup_block",
-    "bitmap_free",
-    "sb_counts",
-    "dir_zero",
-    "root_clear",
-];
+use common::{REF_KINDS as KINDS, REF_SOURCES as SOURCES};
 
 fn run(img: &[u8], name: &str) -> (CollectingReporter, ufskit::fsck::Outcome) {
     let mut rep = CollectingReporter::default();

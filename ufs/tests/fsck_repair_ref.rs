@@ -12,22 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ufskit::fsck::{check, repair, AnswerMode, CollectingReporter, FsckOptions, Verdict};
 use ufskit::{Follow, Ino, OpenOptions, Ufs};
 
-const SOURCES: [&str; 4] = [
-    "pop-ufs2-16m-b4096",
-    "pop-ufs1-16m-b4096",
-    "pop-ufs2-8m",
-    "pop-ufs1-8m",
-];
-const KINDS: [&str; 8] = [
-    "nlink",
-    "unref_file",
-    "unalloc_entry",
-    "dup_block",
-    "bitmap_free",
-    "sb_counts",
-    "dir_zero",
-    "root_clear",
-];
+use common::{REF_KINDS as KINDS, REF_SOURCES as SOURCES};
 
 /// Regular files: inode -> (path, contents).
 fn files(img: Vec<u8>) -> BTreeMap<u32, (String, Vec<u8>)> {

@@ -317,3 +317,47 @@ pub fn tree_listing(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The fsck corpus case directories (tests/images/fsck/<case>/), sorted.
+pub fn corpus_cases() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(images_dir().join("fsck"))
+        .expect("tests/images/fsck")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("script").exists())
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// A corpus case built into `case.img` in its own temporary directory.
+pub struct Case {
+    /// The case's directory name.
+    pub name: String,
+    /// Keeps the directory alive.
+    pub dir: TempDir,
+    /// The damaged image.
+    pub img: PathBuf,
+}
+
+/// Decompresses the case's base image and applies its `ufs debug` script.
+pub fn build_case(case: &Path) -> Case {
+    let name = case
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = std::fs::read_to_string(case.join("base"))
+        .expect("base")
+        .trim()
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let img = dir.path().join("case.img");
+    unpack_to(&base, &img);
+    let st = Command::new(ufs_bin())
+        .args(["debug", "-f"])
+        .arg(case.join("script"))
+        .arg(&img)
+        .status()
+        .expect("ufs debug");
+    assert!(st.success(), "{name}: ufs debug failed");
+    Case { name, dir, img }
+}

@@ -28,3 +28,23 @@ pub fn open_zst(rel: &str) -> ufskit::Ufs {
 }
 
 pub mod manifest;
+
+/// The clean sources of the FreeBSD fsck reference cases (tests/images/fsck-ref).
+pub const REF_SOURCES: [&str; 4] = [
+    "pop-ufs2-16m-b4096",
+    "pop-ufs1-16m-b4096",
+    "pop-ufs2-8m",
+    "pop-ufs1-8m",
+];
+
+/// The corruption kinds recorded for every source.
+pub const REF_KINDS: [&str; 8] = [
+    "nlink",
+    "unref_file",
+    "unalloc_entry",
+    "dup_block",
+    "bitmap_free",
+    "sb_counts",
+    "dir_zero",
+    "root_clear",
+];
