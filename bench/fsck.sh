@@ -20,17 +20,13 @@
 # Environment: REPS (3), NFILES (200000), NDIRS (200), MAKER (ufs|netbsd).
 set -euo pipefail
 export LC_ALL=C
-[ "$#" -ge 1 ] || { echo "usage: $0 WORKDIR [UFS-BINARY]" >&2; exit 2; }
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
-mkdir -p -- "$1"
-work=$(cd -- "$1" && pwd)
-ufs=${2:-${CARGO_TARGET_DIR:-$here/../target}/release/ufs}
+bench_args "$@"
 REPS=${REPS:-3}
 NFILES=${NFILES:-200000}
 NDIRS=${NDIRS:-200}
 MAKER=${MAKER:-ufs}
-[ -x "$ufs" ] || die "ufs binary not found: $ufs"
 for t in makefs mke2fs e2fsck mkfs.xfs xfs_repair debugfs perl; do command -v "$t" > /dev/null || die "$t not found"; done
 
 tree=$work/tree-$NFILES

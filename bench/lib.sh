@@ -70,3 +70,13 @@ gen_small_tree() {
     find "$dir" -exec touch -h -d @1588334400 {} +
     echo "$params" > "$dir.params"
 }
+
+# bench_args WORKDIR [UFS-BINARY]: sets `work` (created, absolute) and
+# `ufs` (default: the workspace's release build), or prints the usage.
+bench_args() {
+    [ "$#" -ge 1 ] || { echo "usage: $0 WORKDIR [UFS-BINARY]" >&2; exit 2; }
+    mkdir -p -- "$1"
+    work=$(cd -- "$1" && pwd)
+    ufs=${2:-${CARGO_TARGET_DIR:-$here/../target}/release/ufs}
+    [ -x "$ufs" ] || die "ufs binary not found: $ufs (cargo build --release -p ufskit-tools)"
+}

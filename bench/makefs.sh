@@ -19,17 +19,13 @@
 # Environment: REPS (default 3), NFILES, NDIRS, MINBASE (1/0).
 set -euo pipefail
 export LC_ALL=C
-[ "$#" -ge 1 ] || { echo "usage: $0 WORKDIR [UFS-BINARY]" >&2; exit 2; }
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
-mkdir -p -- "$1"
-work=$(cd -- "$1" && pwd)
-ufs=${2:-${CARGO_TARGET_DIR:-$here/../target}/release/ufs}
+bench_args "$@"
 REPS=${REPS:-3}
 NFILES=${NFILES:-200000}
 NDIRS=${NDIRS:-200}
 MINBASE=${MINBASE:-1}
-[ -x "$ufs" ] || die "ufs binary not found: $ufs (cargo build --release -p ufskit-tools)"
 for t in makefs mke2fs mkfs.xfs perl; do command -v "$t" > /dev/null || die "$t not found"; done
 
 small=$work/tree200k
