@@ -56,6 +56,8 @@ for tree in "${trees[@]}"; do
     kb=$(du -sk --apparent-size "$tree" | cut -f1)
     # A size every peer can fill: data rounded up, inode tables, slack.
     size_mb=$(( kb * 2 / 1024 + entries * 2 / 1024 + 64 ))
+    # mkfs.xfs refuses file systems under 300 MB.
+    [ "$size_mb" -ge 320 ] || size_mb=320
     warm_tree "$tree"
     # xfs wants a proto file describing the tree.
     proto=$out/$name.proto
