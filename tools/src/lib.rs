@@ -14,6 +14,8 @@
 //! clap's own multicall support is not used because it strips everything
 //! after the first dot of argv[0], turning `fsck.ufs` into `fsck`.
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
+
 pub mod cmd;
 pub mod output;
 

@@ -1,5 +1,7 @@
 //! The `ufs` binary; see the `ufskit_tools` library for the commands.
 
+#![warn(clippy::unwrap_used, clippy::panic)]
+
 fn main() {
     std::process::exit(ufskit_tools::run(std::env::args_os().collect()));
 }
