@@ -147,7 +147,16 @@ pub fn fresh(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u
 }
 
 fn attr(perm: u16) -> NewNode {
-    NewNode { perm, uid: 1001, gid: 1001, atime: Some(T), mtime: Some(T), ctime: Some(T), birthtime: Some(T), ..Default::default() }
+    NewNode {
+        perm,
+        uid: 1001,
+        gid: 1001,
+        atime: Some(T),
+        mtime: Some(T),
+        ctime: Some(T),
+        birthtime: Some(T),
+        ..Default::default()
+    }
 }
 
 /// A populated base image for `mutate_valid`, with the byte ranges most
