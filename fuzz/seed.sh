@@ -8,7 +8,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 img="$here/../tests/images"
 c="$here/corpus"
-mkdir -p "$c/open_walk" "$c/fsck_n" "$c/mutate_valid" "$c/build_roundtrip"
+mkdir -p "$c/open_walk" "$c/fsck_n" "$c/mutate_valid" "$c/build_roundtrip" \
+    "$c/fsck_repair" "$c/parse_structs" "$c/edit_ops"
 
 for d in "$here"/seeds/*/; do
     t=$(basename "$d")

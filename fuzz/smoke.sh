@@ -21,11 +21,13 @@ run cargo fuzz build -O
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
-for t in open_walk fsck_n mutate_valid build_roundtrip; do
+for t in open_walk fsck_n mutate_valid build_roundtrip fsck_repair parse_structs edit_ops; do
     mkdir -p "$scratch/$t"
     case $t in
         open_walk|fsck_n) extra="-max_len=1048576" ;;
-        mutate_valid) extra="-max_len=1024 -len_control=0" ;;
+        mutate_valid|fsck_repair) extra="-max_len=1024 -len_control=0" ;;
+        parse_structs) extra="-max_len=16384" ;;
+        edit_ops) extra="-max_len=4096 -len_control=0" ;;
         *) extra="-max_len=4096" ;;
     esac
     echo "== $t (${secs}s)"

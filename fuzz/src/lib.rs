@@ -2,6 +2,8 @@
 //! walk (the oracle of `open_walk` and `mutate_valid`), the fsck run, and
 //! the base images `mutate_valid` edits.
 
+pub mod ops;
+
 use std::sync::OnceLock;
 use ufskit::fsck::{self, CollectingReporter, FsckOptions};
 use ufskit::inode::Timespec;
@@ -162,6 +164,7 @@ fn attr(perm: u16) -> NewNode {
 /// A populated base image for `mutate_valid`, with the byte ranges most
 /// worth editing (superblock, cylinder group headers, inode blocks and
 /// every metadata block of the tree).
+#[derive(Clone)]
 pub struct Base {
     /// The image.
     pub image: Vec<u8>,
@@ -277,4 +280,108 @@ pub fn edit_offset(base: &Base, off: u32) -> usize {
         }
     }
     off as usize % base.image.len()
+}
+
+/// `base.image` with `edits` applied (at most 64, placed by
+/// [`edit_offset`]; with `hot_only` every offset lands in the metadata
+/// ranges).
+pub fn apply_edits(base: &Base, edits: &[(u32, u8)], hot_only: bool) -> Vec<u8> {
+    let mut img = base.image.clone();
+    for &(off, val) in edits.iter().take(64) {
+        let off = if hot_only { off | 0x8000_0000 } else { off };
+        img[edit_offset(base, off)] = val;
+    }
+    img
+}
+
+/// A real FreeBSD image from `tests/images/real/` (`ufs-little` or
+/// `ufs-big`, 4 MiB, populated: indirect blocks up to triple, xattrs,
+/// long symlinks, soft updates), decompressed, with its metadata ranges:
+/// the superblock, every cg header and first inode block, the summary
+/// area, and every block of directories, symlinks, indirect blocks and
+/// xattr areas. `None` when the file is missing (a trimmed checkout).
+pub fn real_base(name: &str) -> Option<Base> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/images/real/{name}.img.zst"));
+    let f = std::fs::File::open(path).ok()?;
+    let mut dec = ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(f)).ok()?;
+    let mut image = Vec::new();
+    std::io::Read::read_to_end(&mut dec, &mut image).ok()?;
+    let fs = Ufs::open(Box::new(image), &OpenOptions::read_only()).ok()?;
+    let geo = fs.geometry().clone();
+    let bs = u64::from(geo.bsize);
+    let mut hot = vec![(geo.sblockloc, 8192)];
+    for c in 0..geo.ncg {
+        let cg = CgIdx(c);
+        hot.push((geo.frag_offset(geo.cgtod(cg)), u64::from(geo.cgsize)));
+        hot.push((geo.frag_offset(geo.cgimin(cg)), bs));
+    }
+    hot.push((geo.frag_offset(ufskit::Frag(geo.csaddr)), geo.cssize));
+    let mut inodes = vec![fs.inode(Ino::ROOT).ok()?];
+    fs.walk(Ino::ROOT, &mut |_, _, i| {
+        inodes.push(i.clone());
+        Ok(())
+    })
+    .ok()?;
+    for i in &inodes {
+        if i.is_dir() || i.file_type() == FileType::Symlink {
+            for e in fs.extents(i).unwrap_or_default() {
+                hot.push((geo.frag_offset(e.addr), e.len));
+            }
+        }
+        for p in i.all_pointers().iter().skip(12).chain([i.extb(0), i.extb(1)].iter()) {
+            if *p != 0 {
+                hot.push((geo.frag_offset(ufskit::Frag(*p)), bs));
+            }
+        }
+    }
+    let dev = fs.into_device();
+    let mut image = vec![0u8; dev.len() as usize];
+    dev.read_at(0, &mut image).ok()?;
+    hot.retain(|&(o, l)| l > 0 && o + l <= image.len() as u64);
+    Some(Base { image, hot })
+}
+
+/// `fsck -y -f` on `img` in memory (fixed time stamp, answers collected).
+/// `None` when the repair returns an error (e.g. a write failure).
+pub fn fsck_y(img: &mut Vec<u8>) -> Option<(fsck::Outcome, CollectingReporter)> {
+    let mut rep = CollectingReporter::default();
+    let opts = FsckOptions { force: true, answer: fsck::AnswerMode::Yes, now: Some(T.sec), ..Default::default() };
+    fsck::repair(img, &opts, &mut rep).ok().map(|o| (o, rep))
+}
+
+/// `fsck -n -f` on `data` with its findings, for oracles that print them.
+pub fn fsck_n_report(data: &[u8]) -> Option<(fsck::Outcome, CollectingReporter)> {
+    let mut rep = CollectingReporter::default();
+    let opts = FsckOptions { force: true, ..Default::default() };
+    fsck::check(&SliceDevice(data), &opts, &mut rep).ok().map(|o| (o, rep))
+}
+
+/// The findings of a report, one message each.
+pub fn findings(rep: &CollectingReporter) -> Vec<String> {
+    rep.findings.iter().map(|f| f.0.message()).collect()
+}
+
+/// The geometries of the [`bases`], each also as big-endian and with the
+/// check hashes off: plausible geometries for decoding raw cylinder
+/// groups and inodes.
+pub fn geometries() -> &'static [ufskit::Geometry] {
+    static G: OnceLock<Vec<ufskit::Geometry>> = OnceLock::new();
+    G.get_or_init(|| {
+        let mut out = Vec::new();
+        for b in bases() {
+            let Ok(fs) = Ufs::open(Box::new(b.image.clone()), &OpenOptions::read_only()) else {
+                continue;
+            };
+            let g = fs.geometry().clone();
+            for endian in [ufskit::Endian::Little, ufskit::Endian::Big] {
+                for ck in [g.metackhash, 0] {
+                    let mut v = g.clone();
+                    v.endian = endian;
+                    v.metackhash = ck;
+                    out.push(v);
+                }
+            }
+        }
+        out
+    })
 }
