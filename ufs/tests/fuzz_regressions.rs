@@ -115,3 +115,101 @@ fn fsck_summary_nbfree_overflow() {
     assert_eq!(walk, Got::OpenCorrupt(CorruptKind::CheckHash));
     assert_eq!(fsck, Ok(Verdict::Problems));
 }
+
+// ---- the write path (`edit_ops`) -------------------------------------------
+
+use ufskit::inode::Timespec;
+use ufskit::newfs::{compute, newfs, NewfsOptions};
+use ufskit::{NewNode, UfsVersion};
+
+const T: Timespec = Timespec {
+    sec: 1_600_000_000,
+    nsec: 0,
+};
+
+/// A fresh file system made in memory the way the fuzz crate makes its
+/// bases (`ufskit_fuzz::fresh`), opened read-write.
+fn fresh_rw(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u32>) -> Ufs {
+    let opts = NewfsOptions {
+        version,
+        bsize,
+        fsize,
+        no_snap: true,
+        time: Some(T.sec),
+        random_id: Some(1),
+        ..Default::default()
+    };
+    let layout = compute(size, &opts).expect("layout");
+    let mut img = vec![0u8; size as usize];
+    newfs(&mut img, &layout, &opts).expect("newfs");
+    let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open");
+    fs.set_fixed_time(Some(T));
+    fs
+}
+
+fn node() -> NewNode {
+    NewNode {
+        perm: 0o644,
+        ..Default::default()
+    }
+}
+
+/// Syncs, then `fsck -n -f` must find the image clean.
+fn assert_fsck_clean(mut fs: Ufs, what: &str) {
+    fs.sync().expect("sync");
+    let dev = fs.into_device();
+    let mut img = vec![0u8; dev.len() as usize];
+    dev.read_at(0, &mut img).expect("read back");
+    let mut rep = CollectingReporter::default();
+    let opts = FsckOptions {
+        force: true,
+        ..Default::default()
+    };
+    let out = check(&SliceDevice(&img), &opts, &mut rep).expect("fsck runs");
+    let texts: Vec<String> = rep.findings.iter().map(|f| f.0.message()).collect();
+    assert_eq!(out.verdict, Verdict::Clean, "{what}: {texts:#?}");
+}
+
+/// Writes 64 KiB pieces to a new file until the file system is full.
+fn fill(fs: &mut Ufs, name: &[u8]) -> Ino {
+    let f = fs
+        .create(Ino::ROOT, name, FileType::Regular, &node())
+        .expect("create");
+    let chunk = vec![0x5a; 64 << 10];
+    let mut off = 0;
+    loop {
+        match fs.write_file(f, off, &chunk) {
+            Ok(()) => off += chunk.len() as u64,
+            Err(Error::NoSpace(_)) => return f,
+            Err(e) => panic!("filling: {e}"),
+        }
+    }
+}
+
+/// `edit_ops` (UFS2 2 MiB/32 KiB base): `truncate` growing a file to a
+/// size that needs new indirect blocks, on a file system with only a
+/// couple of blocks free, fails with `NoSpace` after it took the first
+/// indirect blocks; the inode was not written back, so those blocks stay
+/// marked used with no owner (fsck: "BLK(S) MISSING IN BIT MAPS", "FREE
+/// BLK COUNT(S) WRONG IN SUPERBLK"). `write_file` records a partial
+/// write in the inode; `truncate` must too (or give the blocks back).
+#[test]
+#[ignore = "open bug: Ufs::truncate loses the blocks it took before NoSpace (fuzz finding edit_ops-1)"]
+fn truncate_grow_nospace_leaves_no_lost_blocks() {
+    let mut fs = fresh_rw(UfsVersion::Ufs2, 2 << 20, None, None);
+    let bsize = u64::from(fs.geometry().bsize);
+    let big = fill(&mut fs, b"fill");
+    // Give two blocks back: room for the first indirect blocks of the
+    // far truncate below, not for all it needs.
+    let size = fs.inode(big).expect("inode").size();
+    fs.truncate(big, size - size % bsize - 2 * bsize)
+        .expect("shrink");
+    let f = fs
+        .create(Ino::ROOT, b"far", FileType::Regular, &node())
+        .expect("create");
+    // Past the double-indirect range of 32 KiB blocks: a triple indirect
+    // block, a double, a single and the data block.
+    let far = 14_942_587_920_384;
+    assert!(matches!(fs.truncate(f, far), Err(Error::NoSpace(_))));
+    assert_fsck_clean(fs, "after a truncate that ran out of space");
+}
