@@ -230,7 +230,18 @@ impl Ufs {
     pub(crate) fn init_inode(&mut self, ino: Ino, kind: FileType, attr: &NewNode) -> Result<Inode> {
         let old = Inode::read(self.dev.as_ref(), &self.geo, ino)
             .unwrap_or_else(|_| Inode::empty(ino, &self.geo));
-        let gen = old.gen();
+        self.init_inode_gen(ino, kind, attr, old.gen())
+    }
+
+    /// [`Ufs::init_inode`] for a caller that already knows the generation
+    /// number on disk (`gen`; 0 for an unreadable inode), read in bulk.
+    pub(crate) fn init_inode_gen(
+        &mut self,
+        ino: Ino,
+        kind: FileType,
+        attr: &NewNode,
+        gen: u32,
+    ) -> Result<Inode> {
         let mut inode = Inode::empty(ino, &self.geo);
         let gen = if gen == 0 {
             self.with_alloc(|a, _, _| Ok(a.next_gen()))?
