@@ -16,11 +16,11 @@ use crate::output::fail;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use ufskit::inode::Timespec;
 use ufskit::newfs::{self, NewfsOptions};
-use ufskit::populate::{Node, TreeBuilder};
+use ufskit::populate::{Nodes, TreeBuilder};
 use ufskit::{FileType, NewNode, OpenOptions, Ufs, UfsVersion};
 
 /// Arguments of `ufs makefs`.
@@ -65,39 +65,60 @@ pub struct Args {
     pub sources: Vec<PathBuf>,
 }
 
+/// "No node" in the tree's `u32` links.
+const NONE: u32 = u32::MAX;
+
 /// Where a regular file's bytes come from.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Content {
     None,
     /// A file under host source directory number `.0`; its path is
     /// rebuilt from the tree when it is copied (a path per file would
     /// double the memory a large tree needs).
     Host(u16),
-    Tar {
-        archive: usize,
-    },
+    /// A member of tar archive number `.0` (its ordinal in the archive is
+    /// the node's `aux`).
+    Tar(u16),
 }
 
-#[derive(Clone, Debug)]
+// `SNode::bits`.
+/// The host file may have holes (fewer blocks than its size needs); only
+/// such files are searched for holes while copying.
+const SPARSE: u8 = 1;
+/// The access, modification, change time is known (`ATIME << k` for time
+/// `k` of `SNode::secs`); an unknown time is the build's.
+const ATIME: u8 = 2;
+/// A hard link: `aux` is the node holding the data.
+const LINK: u8 = 16;
+/// Other nodes are hard links to this one.
+const LINKED: u8 = 32;
+/// A directory that has had children.
+const HAS_KIDS: u8 = 64;
+
+/// One scanned node, about 80 bytes: names and symlink targets live in
+/// the tree's shared buffers, links are `u32` indices, and no path is kept
+/// (it is rebuilt from the parent links when needed).
+#[derive(Clone, Copy, Debug)]
 struct SNode {
-    parent: usize,
-    name: Vec<u8>,
-    kind: FileType,
-    attr: NewNode,
-    target: Vec<u8>,
-    size: u64,
-    /// The host file may have holes (fewer blocks than its size needs);
-    /// only such files are searched for holes while copying.
-    sparse: bool,
+    /// Access, modification and status-change seconds.
+    secs: [i64; 3],
+    /// Regular file: its size. Symlink: where its target is in
+    /// `Tree::targets` (offset << 20 | length). Device: major << 32 | minor.
+    data: u64,
+    nsecs: [u32; 3],
+    parent: u32,
+    /// With `LINK`: the node holding the data. With tar content: the
+    /// member's ordinal in its archive.
+    aux: u32,
+    name_off: u32,
+    uid: u32,
+    gid: u32,
+    fflags: u32,
+    perm: u16,
     content: Content,
-    children: Vec<usize>,
-    /// Hard link to another scanned node.
-    link_to: Option<usize>,
-}
-
-struct Tree {
-    nodes: Vec<SNode>,
-    index: HashMap<Vec<u8>, usize>,
+    name_len: u8,
+    kind: FileType,
+    bits: u8,
 }
 
 fn ts(sec: i64, nsec: i64) -> Timespec {
@@ -108,109 +129,347 @@ fn ts(sec: i64, nsec: i64) -> Timespec {
 }
 
 impl SNode {
+    /// A node of type `kind` with the owner, mode, flags, times and device
+    /// number of `attr` (its birth time is not kept: none is read).
+    fn new(kind: FileType, attr: &NewNode) -> SNode {
+        let mut n = SNode {
+            secs: [0; 3],
+            data: 0,
+            nsecs: [0; 3],
+            parent: 0,
+            aux: NONE,
+            name_off: 0,
+            uid: 0,
+            gid: 0,
+            fflags: 0,
+            perm: 0,
+            content: Content::None,
+            name_len: 0,
+            kind,
+            bits: 0,
+        };
+        n.set_attr(attr);
+        if let (Some((ma, mi)), FileType::CharDevice | FileType::BlockDevice) = (attr.rdev, kind) {
+            n.data = (u64::from(ma) << 32) | u64::from(mi);
+        }
+        n
+    }
+
     /// A directory no source describes (the root, a parent an archive
     /// skipped, one a spec names): mode 0755, owned by 0:0.
-    fn implied_dir(parent: usize, name: Vec<u8>, mtime: Option<Timespec>) -> SNode {
-        SNode {
-            parent,
-            name,
-            kind: FileType::Directory,
-            attr: NewNode {
+    fn implied_dir(mtime: Option<Timespec>) -> SNode {
+        SNode::new(
+            FileType::Directory,
+            &NewNode {
                 perm: 0o755,
                 mtime,
                 ..Default::default()
             },
-            target: Vec::new(),
-            size: 0,
-            sparse: false,
-            content: Content::None,
-            children: Vec::new(),
-            link_to: None,
+        )
+    }
+
+    /// Takes owner, mode, flags and times from `a`.
+    fn set_attr(&mut self, a: &NewNode) {
+        self.perm = a.perm;
+        self.uid = a.uid;
+        self.gid = a.gid;
+        self.fflags = a.flags;
+        self.bits &= !(ATIME | ATIME << 1 | ATIME << 2);
+        for (k, t) in [a.atime, a.mtime, a.ctime].into_iter().enumerate() {
+            if let Some(t) = t {
+                self.secs[k] = t.sec;
+                self.nsecs[k] = t.nsec;
+                self.bits |= ATIME << k;
+            } else {
+                self.secs[k] = 0;
+                self.nsecs[k] = 0;
+            }
+        }
+    }
+
+    fn time(&self, k: usize) -> Option<Timespec> {
+        (self.bits & (ATIME << k) != 0).then(|| Timespec {
+            sec: self.secs[k],
+            nsec: self.nsecs[k],
+        })
+    }
+
+    /// The node holding this one's data: a hard link's target, or itself.
+    fn link(&self, me: u32) -> u32 {
+        if self.bits & LINK != 0 {
+            self.aux
+        } else {
+            me
+        }
+    }
+
+    fn is_link(&self) -> bool {
+        self.bits & LINK != 0
+    }
+
+    fn size(&self) -> u64 {
+        if self.kind == FileType::Regular {
+            self.data
+        } else {
+            0
         }
     }
 }
 
+/// The scanned tree: a node arena (index 0 is the root) with every name in
+/// one byte buffer, and a hash index from (parent, name) to node that is
+/// dropped once the tree is complete.
+struct Tree {
+    nodes: Vec<SNode>,
+    names: Vec<u8>,
+    targets: Vec<u8>,
+    index: Index,
+    /// Times the image records are the modification time (a reproducible
+    /// build: access and change times record when it ran).
+    reproducible: bool,
+}
+
+/// Open addressing over node numbers, keyed by (parent, name) through the
+/// tree (a `HashMap` with owned path keys cost over 100 bytes a node).
+#[derive(Default)]
+struct Index {
+    slots: Vec<u32>,
+    used: usize,
+}
+
+fn name_hash(parent: u32, name: &[u8]) -> u64 {
+    // FNV-1a over the parent number and the name, then a final mix.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in parent.to_le_bytes().iter().chain(name) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^ (h >> 29)
+}
+
 impl Tree {
     fn new() -> Tree {
-        let root = SNode::implied_dir(0, Vec::new(), None);
-        let mut index = HashMap::new();
-        index.insert(Vec::new(), 0);
+        let root = SNode::implied_dir(None);
         Tree {
             nodes: vec![root],
-            index,
+            names: Vec::new(),
+            targets: Vec::new(),
+            index: Index::default(),
+            reproducible: false,
+        }
+    }
+
+    fn name(&self, i: u32) -> &[u8] {
+        let n = &self.nodes[i as usize];
+        &self.names[n.name_off as usize..n.name_off as usize + usize::from(n.name_len)]
+    }
+
+    fn target(&self, i: u32) -> &[u8] {
+        let n = &self.nodes[i as usize];
+        if n.kind != FileType::Symlink {
+            return &[];
+        }
+        let off = (n.data >> 20) as usize;
+        &self.targets[off..off + (n.data & 0xf_ffff) as usize]
+    }
+
+    /// Stores a symlink target; the value for `SNode::data`.
+    fn store_target(&mut self, t: &[u8]) -> Result<u64, String> {
+        if t.len() > 0xf_ffff {
+            return Err(format!("symlink target of {} bytes is too long", t.len()));
+        }
+        let off = self.targets.len() as u64;
+        self.targets.extend_from_slice(t);
+        Ok(off << 20 | t.len() as u64)
+    }
+
+    /// What the image gets for node `i`'s owner, mode, flags and times.
+    fn attr(&self, i: u32) -> NewNode {
+        let n = &self.nodes[i as usize];
+        let rdev = matches!(n.kind, FileType::CharDevice | FileType::BlockDevice)
+            .then_some(((n.data >> 32) as u32, n.data as u32));
+        let mtime = n.time(1);
+        let (atime, ctime, birthtime) = if self.reproducible {
+            (mtime, mtime, mtime)
+        } else {
+            (n.time(0), n.time(2), None)
+        };
+        NewNode {
+            perm: n.perm,
+            uid: n.uid,
+            gid: n.gid,
+            rdev,
+            atime,
+            mtime,
+            ctime,
+            birthtime,
+            flags: n.fflags,
+        }
+    }
+
+    /// The child of `parent` called `name`.
+    fn lookup(&self, parent: u32, name: &[u8]) -> Option<u32> {
+        let slots = &self.index.slots;
+        if slots.is_empty() {
+            return None;
+        }
+        let mask = slots.len() - 1;
+        let mut k = name_hash(parent, name) as usize & mask;
+        loop {
+            let s = slots[k];
+            if s == NONE {
+                return None;
+            }
+            if self.nodes[s as usize].parent == parent && self.name(s) == name {
+                return Some(s);
+            }
+            k = (k + 1) & mask;
+        }
+    }
+
+    fn index_insert(&mut self, i: u32) {
+        if (self.index.used + 1) * 2 > self.index.slots.len() {
+            let len = (self.index.slots.len() * 2).max(1024);
+            let old = std::mem::replace(&mut self.index.slots, vec![NONE; len]);
+            self.index.used = 0;
+            for s in old.into_iter().filter(|&s| s != NONE) {
+                self.index_insert(s);
+            }
+        }
+        let mask = self.index.slots.len() - 1;
+        let n = &self.nodes[i as usize];
+        let mut k = name_hash(n.parent, self.name(i)) as usize & mask;
+        while self.index.slots[k] != NONE {
+            k = (k + 1) & mask;
+        }
+        self.index.slots[k] = i;
+        self.index.used += 1;
+    }
+
+    /// The node at `path` (components), if the tree has it.
+    fn lookup_path<C: AsRef<[u8]>>(&self, path: &[C]) -> Option<u32> {
+        path.iter()
+            .try_fold(0u32, |at, c| self.lookup(at, c.as_ref()))
+    }
+
+    /// Adds `node` as `parent`'s child `name` (which it does not have yet).
+    fn add(&mut self, parent: u32, name: &[u8], mut node: SNode) -> Result<u32, String> {
+        let i = u32::try_from(self.nodes.len())
+            .ok()
+            .filter(|&i| i < NONE)
+            .ok_or("too many files")?;
+        node.parent = parent;
+        node.name_off = u32::try_from(self.names.len()).map_err(|_| "names too long")?;
+        node.name_len = u8::try_from(name.len()).map_err(|_| {
+            format!(
+                "{}: name longer than 255 bytes",
+                String::from_utf8_lossy(name)
+            )
+        })?;
+        node.bits &= !HAS_KIDS;
+        self.names.extend_from_slice(name);
+        self.nodes.push(node);
+        self.nodes[parent as usize].bits |= HAS_KIDS;
+        self.index_insert(i);
+        Ok(i)
+    }
+
+    /// Adds or replaces `parent`'s child `name`. `what` names it in errors.
+    fn put_child(
+        &mut self,
+        parent: u32,
+        name: &[u8],
+        node: SNode,
+        what: &dyn Fn() -> String,
+    ) -> Result<u32, String> {
+        let Some(i) = self.lookup(parent, name) else {
+            return self.add(parent, name, node);
+        };
+        let old = self.nodes[i as usize];
+        if old.kind == FileType::Directory && node.kind == FileType::Directory {
+            // Merging directories: the later source's attributes win.
+            let a = self.attr_of(&node);
+            self.nodes[i as usize].set_attr(&a);
+            return Ok(i);
+        }
+        if old.bits & HAS_KIDS != 0 && node.kind != FileType::Directory {
+            return Err(format!(
+                "{}: a directory would be replaced by a file",
+                what()
+            ));
+        }
+        self.nodes[i as usize] = SNode {
+            parent: old.parent,
+            name_off: old.name_off,
+            name_len: old.name_len,
+            bits: (node.bits & !HAS_KIDS) | (old.bits & (HAS_KIDS | LINKED)),
+            ..node
+        };
+        Ok(i)
+    }
+
+    /// `n`'s attributes as given (not as a reproducible image stores them).
+    fn attr_of(&self, n: &SNode) -> NewNode {
+        NewNode {
+            perm: n.perm,
+            uid: n.uid,
+            gid: n.gid,
+            atime: n.time(0),
+            mtime: n.time(1),
+            ctime: n.time(2),
+            flags: n.fflags,
+            ..Default::default()
         }
     }
 
     /// Adds or replaces the node at `path` (components, no `.`/`..`),
     /// creating missing parent directories. Returns its index.
-    fn put(&mut self, path: &[Vec<u8>], node: SNode) -> Result<usize, String> {
-        let mut parent = 0usize;
-        let mut key = Vec::new();
+    fn put<C: AsRef<[u8]>>(&mut self, path: &[C], node: SNode) -> Result<u32, String> {
+        let shown = |k: usize| {
+            String::from_utf8_lossy(
+                &path[..=k]
+                    .iter()
+                    .map(|c| c.as_ref())
+                    .collect::<Vec<_>>()
+                    .join(&b'/'),
+            )
+            .into_owned()
+        };
+        let mut parent = 0u32;
         for (k, comp) in path.iter().enumerate() {
-            if !key.is_empty() || k > 0 {
-                key.push(b'/');
+            let comp = comp.as_ref();
+            if k + 1 == path.len() {
+                return self.put_child(parent, comp, node, &|| shown(k));
             }
-            key.extend_from_slice(comp);
-            let last = k + 1 == path.len();
-            match self.index.get(&key).copied() {
-                Some(i) if last => {
-                    if self.nodes[i].kind == FileType::Directory && node.kind == FileType::Directory
-                    {
-                        // Merging directories: the later source's attributes win.
-                        self.nodes[i].attr = node.attr;
-                        return Ok(i);
-                    }
-                    let children = std::mem::take(&mut self.nodes[i].children);
-                    if !children.is_empty() && node.kind != FileType::Directory {
-                        return Err(format!(
-                            "{}: a directory would be replaced by a file",
-                            String::from_utf8_lossy(&key)
-                        ));
-                    }
-                    let parent = self.nodes[i].parent;
-                    self.nodes[i] = SNode {
-                        children,
-                        parent,
-                        name: comp.clone(),
-                        ..node
-                    };
-                    return Ok(i);
+            parent = match self.lookup(parent, comp) {
+                Some(i) if self.nodes[i as usize].kind != FileType::Directory => {
+                    return Err(format!("{}: not a directory", shown(k)));
                 }
-                Some(i) => {
-                    if self.nodes[i].kind != FileType::Directory {
-                        return Err(format!(
-                            "{}: not a directory",
-                            String::from_utf8_lossy(&key)
-                        ));
-                    }
-                    parent = i;
-                }
-                None => {
-                    let n = if last {
-                        SNode {
-                            parent,
-                            name: comp.clone(),
-                            ..node.clone()
-                        }
-                    } else {
-                        SNode::implied_dir(parent, comp.clone(), node.attr.mtime)
-                    };
-                    let i = self.nodes.len();
-                    self.nodes.push(n);
-                    self.nodes[parent].children.push(i);
-                    self.index.insert(key.clone(), i);
-                    if last {
-                        return Ok(i);
-                    }
-                    parent = i;
-                }
-            }
+                Some(i) => i,
+                None => self.add(parent, comp, SNode::implied_dir(node.time(1)))?,
+            };
         }
         // An empty path is the root itself.
         if node.kind == FileType::Directory {
-            self.nodes[0].attr = node.attr;
+            let a = self.attr_of(&node);
+            self.nodes[0].set_attr(&a);
         }
         Ok(0)
+    }
+
+    /// The host path of node `i` under source directory `root`.
+    fn host_path(&self, root: &Path, i: u32) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        let mut comps = Vec::new();
+        let mut i = i;
+        while i != 0 {
+            comps.push(i);
+            i = self.nodes[i as usize].parent;
+        }
+        let mut p = root.to_path_buf();
+        for &c in comps.iter().rev() {
+            p.push(std::ffi::OsStr::from_bytes(self.name(c)));
+        }
+        p
     }
 }
 
@@ -239,103 +498,156 @@ fn components(p: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
+/// Directories deeper than this are opened by full path (as files of any
+/// depth were before), so the scan never holds more descriptors.
+const MAX_OPEN_DEPTH: usize = 128;
+
+fn host_file_type(mode: u32) -> FileType {
+    use rustix::fs::FileType as T;
+    match T::from_raw_mode(mode as rustix::fs::RawMode) {
+        T::Directory => FileType::Directory,
+        T::RegularFile => FileType::Regular,
+        T::Symlink => FileType::Symlink,
+        T::Fifo => FileType::Fifo,
+        T::CharacterDevice => FileType::CharDevice,
+        T::BlockDevice => FileType::BlockDevice,
+        _ => FileType::Socket,
+    }
+}
+
+/// Attributes of a host file from its `lstat`.
+fn host_attr(st: &rustix::fs::Stat, kind: FileType) -> NewNode {
+    let rdev = matches!(kind, FileType::CharDevice | FileType::BlockDevice)
+        .then(|| (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev)));
+    // The field types differ between architectures.
+    fn int<T: TryInto<i64>>(v: T) -> i64 {
+        v.try_into().unwrap_or(0)
+    }
+    NewNode {
+        perm: (st.st_mode & 0o7777) as u16,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev,
+        atime: Some(ts(int(st.st_atime), int(st.st_atime_nsec))),
+        mtime: Some(ts(int(st.st_mtime), int(st.st_mtime_nsec))),
+        ctime: Some(ts(int(st.st_ctime), int(st.st_ctime_nsec))),
+        birthtime: None,
+        flags: 0,
+    }
+}
+
+/// Scans host directory `dir` (open as `fd`; `None` when it is deep and
+/// is used by path) into node `at`: entries sorted by name, each stat'ed
+/// relative to the directory, subdirectories scanned as they come (so a
+/// single source gives its nodes in the order the image lists them).
 fn scan_dir(
     tree: &mut Tree,
-    root: &Path,
+    fd: Option<rustix::fd::OwnedFd>,
+    dir: &mut PathBuf,
+    at: u32,
     source: u16,
-    rel: &mut Vec<Vec<u8>>,
-    links: &mut HashMap<(u64, u64), usize>,
+    links: &mut HashMap<(u64, u64), u32>,
+    depth: usize,
 ) -> Result<(), String> {
+    use rustix::fs::{AtFlags, Mode, OFlags};
     use std::os::unix::ffi::OsStrExt;
-    let dir = root.join(
-        rel.iter()
-            .map(|c| std::ffi::OsStr::from_bytes(c))
-            .collect::<PathBuf>(),
-    );
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        let md =
-            std::fs::symlink_metadata(&path).map_err(|err| format!("{}: {err}", path.display()))?;
-        let ft = md.file_type();
-        let kind = if ft.is_dir() {
-            FileType::Directory
-        } else if ft.is_file() {
-            FileType::Regular
-        } else if ft.is_symlink() {
-            FileType::Symlink
-        } else if ft.is_fifo() {
-            FileType::Fifo
-        } else if ft.is_char_device() {
-            FileType::CharDevice
-        } else if ft.is_block_device() {
-            FileType::BlockDevice
-        } else {
-            FileType::Socket
-        };
-        let rdev = matches!(kind, FileType::CharDevice | FileType::BlockDevice)
-            .then(|| (rustix::fs::major(md.rdev()), rustix::fs::minor(md.rdev())));
-        let attr = NewNode {
-            perm: (md.mode() & 0o7777) as u16,
-            uid: md.uid(),
-            gid: md.gid(),
-            rdev,
-            atime: Some(ts(md.atime(), md.atime_nsec())),
-            mtime: Some(ts(md.mtime(), md.mtime_nsec())),
-            ctime: Some(ts(md.ctime(), md.ctime_nsec())),
-            birthtime: None,
-            flags: 0,
-        };
-        let target = if kind == FileType::Symlink {
-            std::fs::read_link(&path)
-                .map_err(|err| format!("{}: {err}", path.display()))?
-                .as_os_str()
-                .as_bytes()
-                .to_vec()
-        } else {
-            Vec::new()
-        };
-        let name = e.file_name().as_bytes().to_vec();
-        rel.push(name);
-        let mut node = SNode {
-            parent: 0,
-            name: Vec::new(),
-            kind,
-            attr,
-            target,
-            size: if kind == FileType::Regular {
-                md.len()
-            } else {
-                0
-            },
-            sparse: md.blocks().saturating_mul(512) < md.len(),
-            content: if kind == FileType::Regular {
-                Content::Host(source)
-            } else {
-                Content::None
-            },
-            children: Vec::new(),
-            link_to: None,
-        };
-        let key = (md.dev(), md.ino());
-        if kind != FileType::Directory && md.nlink() > 1 {
+    let ctx =
+        |p: &Path, e: rustix::io::Errno| format!("{}: {}", p.display(), std::io::Error::from(e));
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let by_path = fd.is_none();
+    let fd = match fd {
+        Some(fd) => fd,
+        None => {
+            rustix::fs::open(dir.as_path(), dir_flags, Mode::empty()).map_err(|e| ctx(dir, e))?
+        }
+    };
+    // The names, in one buffer, sorted.
+    let mut listing = rustix::fs::Dir::new(fd).map_err(|e| ctx(dir, e))?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut spans: Vec<(u32, u8)> = Vec::new();
+    while let Some(e) = listing.read() {
+        let e = e.map_err(|e| ctx(dir, e))?;
+        let name = e.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let len = u8::try_from(name.len()).map_err(|_| {
+            format!(
+                "{}: name longer than 255 bytes",
+                dir.join(std::ffi::OsStr::from_bytes(name)).display()
+            )
+        })?;
+        let off =
+            u32::try_from(buf.len()).map_err(|_| format!("{}: too many entries", dir.display()))?;
+        spans.push((off, len));
+        buf.extend_from_slice(name);
+    }
+    let name_of = |&(off, len): &(u32, u8)| &buf[off as usize..off as usize + usize::from(len)];
+    spans.sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
+    // A deep directory is not held open while its subdirectories are
+    // scanned: its entries are used by path.
+    let listing = (!by_path).then_some(listing);
+    let rel = match &listing {
+        Some(d) => Some(d.fd().map_err(|e| ctx(dir, e))?),
+        None => None,
+    };
+    for span in &spans {
+        let name = name_of(span);
+        dir.push(std::ffi::OsStr::from_bytes(name));
+        let st = match rel {
+            Some(fd) => rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW),
+            None => rustix::fs::lstat(dir.as_path()),
+        }
+        .map_err(|e| ctx(dir, e))?;
+        let kind = host_file_type(st.st_mode);
+        let mut node = SNode::new(kind, &host_attr(&st, kind));
+        match kind {
+            FileType::Symlink => {
+                let t = match rel {
+                    Some(fd) => rustix::fs::readlinkat(fd, name, Vec::new()),
+                    None => rustix::fs::readlink(dir.as_path(), Vec::new()),
+                }
+                .map_err(|e| ctx(dir, e))?;
+                node.data = tree.store_target(t.as_bytes())?;
+            }
+            FileType::Regular => {
+                let size = u64::try_from(st.st_size).unwrap_or(0);
+                node.data = size;
+                node.content = Content::Host(source);
+                if u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512) < size {
+                    node.bits |= SPARSE;
+                }
+            }
+            _ => {}
+        }
+        let key = (st.st_dev, st.st_ino);
+        let shared = kind != FileType::Directory && st.st_nlink > 1;
+        if shared {
             if let Some(&first) = links.get(&key) {
-                node.link_to = Some(first);
+                node.bits |= LINK;
+                node.aux = first;
                 node.content = Content::None;
             }
         }
-        let i = tree.put(rel, node)?;
-        if kind != FileType::Directory && md.nlink() > 1 {
-            links.entry(key).or_insert(i);
+        let what = || dir.display().to_string();
+        let i = tree.put_child(at, name, node, &what)?;
+        if shared {
+            let first = *links.entry(key).or_insert(i);
+            if first != i {
+                tree.nodes[first as usize].bits |= LINKED;
+            }
         }
         if kind == FileType::Directory {
-            scan_dir(tree, root, source, rel, links)?;
+            let sub = match rel {
+                Some(fd) if depth < MAX_OPEN_DEPTH => Some(
+                    rustix::fs::openat(fd, name, dir_flags | OFlags::NOFOLLOW, Mode::empty())
+                        .map_err(|e| ctx(dir, e))?,
+                ),
+                _ => None,
+            };
+            scan_dir(tree, sub, dir, i, source, links, depth + 1)?;
         }
-        rel.pop();
+        dir.pop();
     }
     Ok(())
 }
@@ -408,11 +720,17 @@ fn fflags(names: &str) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
-fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> {
+/// Scans tar archive number `archive` into the tree (metadata only; the
+/// data is read in a second pass, matched by each member's ordinal).
+fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
     let ctx = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut ar = tar::Archive::new(open_tar(path)?);
-    for entry in ar.entries().map_err(ctx)? {
+    for (ordinal, entry) in ar.entries().map_err(ctx)?.enumerate() {
         let mut entry = entry.map_err(ctx)?;
+        let ordinal = u32::try_from(ordinal)
+            .ok()
+            .filter(|&o| o < NONE)
+            .ok_or_else(|| format!("{}: too many members", path.display()))?;
         let raw_path = entry.path_bytes().into_owned();
         let comps = components(&raw_path)?;
         let h = entry.header().clone();
@@ -464,41 +782,30 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
             .link_name_bytes()
             .map(|c| c.into_owned())
             .unwrap_or_default();
-        let mut node = SNode {
-            parent: 0,
-            name: Vec::new(),
-            kind,
-            attr,
-            target: if kind == FileType::Symlink {
-                target.clone()
-            } else {
-                Vec::new()
-            },
-            size: if kind == FileType::Regular {
-                entry.size()
-            } else {
-                0
-            },
-            sparse: false,
-            content: if kind == FileType::Regular && et != tar::EntryType::Link {
-                Content::Tar { archive }
-            } else {
-                Content::None
-            },
-            children: Vec::new(),
-            link_to: None,
-        };
+        let mut node = SNode::new(kind, &attr);
+        match kind {
+            FileType::Symlink => node.data = tree.store_target(&target)?,
+            FileType::Regular if et != tar::EntryType::Link => {
+                node.data = entry.size();
+                node.content = Content::Tar(archive);
+                node.aux = ordinal;
+            }
+            _ => {}
+        }
         if et == tar::EntryType::Link {
-            let key = components(&target)?.join(&b'/');
-            let t = tree.index.get(&key).copied().ok_or_else(|| {
+            let t = tree.lookup_path(&components(&target)?).ok_or_else(|| {
                 format!(
                     "{}: hard link to {} which is not in the archive before it",
                     path.display(),
                     String::from_utf8_lossy(&target)
                 )
             })?;
-            node.link_to = Some(t);
-            node.size = 0;
+            // A link to a link is a link to what that one links to.
+            let t = tree.nodes[t as usize].link(t);
+            node.bits |= LINK;
+            node.aux = t;
+            node.data = 0;
+            tree.nodes[t as usize].bits |= LINKED;
         }
         tree.put(&comps, node)?;
         // Skip the data now; it is read again in the second pass.
@@ -507,73 +814,123 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: usize) -> Result<(), String> 
     Ok(())
 }
 
-/// The host path of scanned node `i` under source directory `root`.
-fn host_path(tree: &Tree, root: &Path, mut i: usize) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    let mut comps = Vec::new();
-    while i != 0 {
-        comps.push(&tree.nodes[i].name);
-        i = tree.nodes[i].parent;
-    }
-    let mut p = root.to_path_buf();
-    for c in comps.iter().rev() {
-        p.push(std::ffi::OsStr::from_bytes(c));
-    }
-    p
+/// The scanned tree in the order the image gets it: parents first,
+/// children sorted by name. A hard-linked file's data goes with whichever
+/// of its names comes first; the others link to it. Positions map to
+/// scanned nodes through `order` (`None` when they are the same, as for a
+/// single host directory, which is scanned in this order).
+struct Flat<'t> {
+    tree: &'t Tree,
+    order: Option<Vec<u32>>,
+    /// Position of each scanned node (`None` with `order`).
+    pos: Option<Vec<u32>>,
+    /// For each scanned node other names link to: the position holding
+    /// the data.
+    holder: HashMap<u32, u32>,
 }
 
-/// Flattens the tree parents-first (sorted by name). A hard-linked file's
-/// data goes with whichever of its names comes first; the others link to
-/// it. Returns the nodes and, per scanned node, the position holding its
-/// data.
-fn flatten(tree: &mut Tree) -> (Vec<Node>, Vec<usize>) {
-    let mut order = Vec::with_capacity(tree.nodes.len());
-    let mut parent_of = vec![0usize; tree.nodes.len()];
-    let mut stack = vec![0usize];
-    while let Some(i) = stack.pop() {
-        order.push(i);
-        let mut kids = std::mem::take(&mut tree.nodes[i].children);
-        kids.sort_by(|a, b| tree.nodes[*a].name.cmp(&tree.nodes[*b].name));
-        for &k in &kids {
-            parent_of[k] = i;
+impl Flat<'_> {
+    fn new(tree: &Tree) -> Flat<'_> {
+        let n = tree.nodes.len();
+        // Children of each node (`kids[start[d]..start[d + 1]]`), sorted.
+        let mut start = vec![0u32; n + 1];
+        for node in &tree.nodes[1..] {
+            start[node.parent as usize + 1] += 1;
         }
-        stack.extend(kids.into_iter().rev());
-    }
-    let mut pos = vec![0usize; tree.nodes.len()];
-    for (p, &i) in order.iter().enumerate() {
-        pos[i] = p;
-    }
-    let mut holder = vec![usize::MAX; tree.nodes.len()];
-    let mut nodes = Vec::with_capacity(order.len());
-    for (p, &i) in order.iter().enumerate() {
-        let g = tree.nodes[i].link_to.unwrap_or(i);
-        let link_to = if holder[g] == usize::MAX {
-            holder[g] = p;
-            None
+        for d in 0..n {
+            start[d + 1] += start[d];
+        }
+        let mut kids = vec![0u32; n.saturating_sub(1)];
+        {
+            let mut fill = start[..n].to_vec();
+            for (i, node) in tree.nodes.iter().enumerate().skip(1) {
+                let p = node.parent as usize;
+                kids[fill[p] as usize] = i as u32;
+                fill[p] += 1;
+            }
+        }
+        for d in 0..n {
+            kids[start[d] as usize..start[d + 1] as usize]
+                .sort_by(|&a, &b| tree.name(a).cmp(tree.name(b)));
+        }
+        let mut order = Vec::with_capacity(n);
+        let mut stack = vec![0u32];
+        while let Some(i) = stack.pop() {
+            order.push(i);
+            let (a, b) = (start[i as usize] as usize, start[i as usize + 1] as usize);
+            stack.extend(kids[a..b].iter().rev());
+        }
+        drop((kids, start));
+        let identity = order.iter().enumerate().all(|(p, &i)| p == i as usize);
+        let (order, pos) = if identity {
+            (None, None)
         } else {
-            Some(holder[g])
+            let mut pos = vec![0u32; n];
+            for (p, &i) in order.iter().enumerate() {
+                pos[i as usize] = p as u32;
+            }
+            (Some(order), Some(pos))
         };
-        // Names stay in the tree too: host paths are rebuilt from them.
-        let name = tree.nodes[i].name.clone();
-        let kind = tree.nodes[g].kind;
-        // Only the name that holds the data needs attributes and a target.
-        let (attr, target) = match link_to {
-            None => (
-                std::mem::take(&mut tree.nodes[g].attr),
-                std::mem::take(&mut tree.nodes[g].target),
-            ),
-            Some(_) => (NewNode::default(), Vec::new()),
+        let mut flat = Flat {
+            tree,
+            order,
+            pos,
+            holder: HashMap::new(),
         };
-        nodes.push(Node {
-            parent: if i == 0 { 0 } else { pos[parent_of[i]] },
-            name,
-            kind,
-            attr,
-            target,
-            link_to,
-        });
+        for p in 0..n as u32 {
+            let i = flat.node(p);
+            let g = tree.nodes[i as usize].link(i);
+            if tree.nodes[g as usize].bits & LINKED != 0 {
+                flat.holder.entry(g).or_insert(p);
+            }
+        }
+        flat
     }
-    (nodes, holder)
+
+    /// The scanned node at position `p`.
+    fn node(&self, p: u32) -> u32 {
+        self.order.as_ref().map_or(p, |o| o[p as usize])
+    }
+
+    /// The position of scanned node `i`.
+    fn pos(&self, i: u32) -> u32 {
+        self.pos.as_ref().map_or(i, |o| o[i as usize])
+    }
+
+    /// The position that holds scanned node `i`'s data.
+    fn data_pos(&self, i: u32) -> u32 {
+        let g = self.tree.nodes[i as usize].link(i);
+        self.holder.get(&g).copied().unwrap_or_else(|| self.pos(g))
+    }
+}
+
+impl Nodes for Flat<'_> {
+    fn count(&self) -> usize {
+        self.tree.nodes.len()
+    }
+    fn parent(&self, p: usize) -> usize {
+        let i = self.node(p as u32);
+        self.pos(self.tree.nodes[i as usize].parent) as usize
+    }
+    fn name(&self, p: usize) -> &[u8] {
+        self.tree.name(self.node(p as u32))
+    }
+    fn kind(&self, p: usize) -> FileType {
+        let i = self.node(p as u32);
+        self.tree.nodes[self.tree.nodes[i as usize].link(i) as usize].kind
+    }
+    fn link_to(&self, p: usize) -> Option<usize> {
+        let h = self.data_pos(self.node(p as u32)) as usize;
+        (h != p).then_some(h)
+    }
+    fn attr(&self, p: usize) -> NewNode {
+        let i = self.node(p as u32);
+        self.tree.attr(self.tree.nodes[i as usize].link(i))
+    }
+    fn target(&self, p: usize) -> &[u8] {
+        let i = self.node(p as u32);
+        self.tree.target(self.tree.nodes[i as usize].link(i))
+    }
 }
 
 /// Decodes mtree's `vis` escapes (`\ooo`, `\s`, `\\`, `\t`, `\n`).
@@ -679,9 +1036,9 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
         };
         let is_dir = merged.get("type").map(String::as_str) == Some("dir");
         let key = path.join(&b'/');
-        let idx = match tree.index.get(&key).copied() {
+        let idx = match tree.lookup_path(&path) {
             Some(i) => Some(i),
-            None if is_dir => Some(tree.put(&path, SNode::implied_dir(0, Vec::new(), None))?),
+            None if is_dir => Some(tree.put(&path, SNode::implied_dir(None))?),
             None => {
                 eprintln!(
                     "ufs makefs: {}:{}: {} is not in the tree; ignored",
@@ -693,8 +1050,9 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
             }
         };
         if let Some(i) = idx {
-            let target = tree.nodes[i].link_to.unwrap_or(i);
-            let a = &mut tree.nodes[target].attr;
+            let target = tree.nodes[i as usize].link(i);
+            let mut attr = tree.attr_of(&tree.nodes[target as usize]);
+            let a = &mut attr;
             let bad = |k: &str, v: &str| format!("{}:{}: bad {k}={v}", spec.display(), lineno + 1);
             for (k, v) in &merged {
                 match k.as_str() {
@@ -720,6 +1078,7 @@ fn apply_spec(tree: &mut Tree, spec: &Path) -> Result<u32, String> {
                     _ => {}
                 }
             }
+            tree.nodes[target as usize].set_attr(&attr);
             applied += 1;
         }
         if is_dir && !full && name != b"." {
@@ -847,7 +1206,7 @@ fn build(a: &Args) -> Result<String, String> {
         if md.is_dir() {
             let root_md =
                 std::fs::symlink_metadata(src).map_err(|e| format!("{}: {e}", src.display()))?;
-            tree.nodes[0].attr = NewNode {
+            tree.nodes[0].set_attr(&NewNode {
                 perm: (root_md.mode() & 0o7777) as u16,
                 uid: root_md.uid(),
                 gid: root_md.gid(),
@@ -855,29 +1214,44 @@ fn build(a: &Args) -> Result<String, String> {
                 mtime: Some(ts(root_md.mtime(), root_md.mtime_nsec())),
                 ctime: Some(ts(root_md.ctime(), root_md.ctime_nsec())),
                 ..Default::default()
-            };
+            });
             let source = u16::try_from(host_sources.len())
                 .map_err(|_| "too many source directories".to_string())?;
             host_sources.push(src.clone());
-            scan_dir(&mut tree, src, source, &mut Vec::new(), &mut HashMap::new())?;
+            let fd = rustix::fs::open(
+                src.as_path(),
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| format!("{}: {}", src.display(), std::io::Error::from(e)))?;
+            scan_dir(
+                &mut tree,
+                Some(fd),
+                &mut src.clone(),
+                0,
+                source,
+                &mut HashMap::new(),
+                0,
+            )?;
         } else {
+            let archive = u16::try_from(archives.len())
+                .map_err(|_| "too many source archives".to_string())?;
             archives.push(src.clone());
-            scan_tar(&mut tree, src, archives.len() - 1)?;
+            scan_tar(&mut tree, src, archive)?;
         }
     }
     if let Some(spec) = &a.spec {
         apply_spec(&mut tree, spec)?;
     }
-    if epoch.is_some() {
-        // Access and change times record when the build ran, not what was
-        // built: a reproducible image takes them from the modification time.
-        for n in &mut tree.nodes {
-            n.attr.atime = n.attr.mtime;
-            n.attr.ctime = n.attr.mtime;
-            n.attr.birthtime = n.attr.mtime;
-        }
-    }
-    let (nodes, holder) = flatten(&mut tree);
+    // The tree is complete: the name index is not needed any more.
+    tree.index = Index::default();
+    tree.nodes.shrink_to_fit();
+    tree.names.shrink_to_fit();
+    // Access and change times record when the build ran, not what was
+    // built: a reproducible image takes them from the modification time.
+    tree.reproducible = epoch.is_some();
     // 2. Size.
     let bsize = u64::from(opts.bsize.unwrap_or(32768));
     let fsize = u64::from(
@@ -891,29 +1265,41 @@ fn build(a: &Args) -> Result<String, String> {
     };
     let mut data = 0u64;
     let mut inodes = 0u64;
-    let mut dir_bytes: HashMap<usize, u64> = HashMap::new();
-    for (p, n) in nodes.iter().enumerate() {
-        if p > 0 {
+    let mut nfiles = 0u64;
+    let mut ndirs = 0u64;
+    let mut total = 0u64;
+    let mut dir_bytes: HashMap<u32, u64> = HashMap::new();
+    for (i, n) in tree.nodes.iter().enumerate() {
+        if i > 0 {
             *dir_bytes.entry(n.parent).or_insert(24) +=
-                ufskit::dir::direct_size(n.name.len()) as u64;
+                ufskit::dir::direct_size(usize::from(n.name_len)) as u64;
         }
-        if n.link_to.is_some() {
+        if n.kind == FileType::Directory {
+            ndirs += 1;
+        }
+        if n.is_link() {
             continue;
         }
         inodes += 1;
-        if n.kind == FileType::Symlink && n.target.len() >= 60 {
-            data += n.target.len() as u64 / fsize + 1;
+        match n.kind {
+            FileType::Symlink => {
+                let len = n.data & 0xf_ffff;
+                if len >= 60 {
+                    data += len / fsize + 1;
+                }
+            }
+            FileType::Regular => {
+                nfiles += 1;
+                total += n.data;
+                data += file_frags(n.data, bsize, fsize, bsize / ptr);
+            }
+            _ => {}
         }
-    }
-    for (i, sn) in tree.nodes.iter().enumerate() {
-        if sn.kind == FileType::Regular && sn.link_to.is_none() {
-            data += file_frags(sn.size, bsize, fsize, bsize / ptr);
-        }
-        let _ = i;
     }
     for b in dir_bytes.values() {
         data += b.div_ceil(512) * 512 / fsize + 1;
     }
+    drop(dir_bytes);
     let free_frags = parse_amount(&a.free_blocks, data)?;
     let free_frags = if a.free_blocks.ends_with('%') {
         free_frags
@@ -955,103 +1341,109 @@ fn build(a: &Args) -> Result<String, String> {
     if let Some(t) = epoch {
         fs.set_fixed_time(Some(ts(t, 0)));
     }
-    let total: u64 = tree
-        .nodes
-        .iter()
-        .filter(|n| n.link_to.is_none())
-        .map(|n| n.size)
-        .sum();
     let bar = (a.progress || std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
         indicatif::ProgressBar::new(total).with_style(
             indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         )
     });
-    let nfiles = nodes
-        .iter()
-        .filter(|n| n.kind == FileType::Regular && n.link_to.is_none())
-        .count();
-    let ndirs = nodes
-        .iter()
-        .filter(|n| n.kind == FileType::Directory)
-        .count();
-    let mut b = TreeBuilder::new(&mut fs, nodes).map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; 1 << 20];
+    let flat = Flat::new(&tree);
+    let mut b = TreeBuilder::new(&mut fs, &flat).map_err(|e| e.to_string())?;
     // Host files are read by a second thread while this one writes the
-    // image: reading 200,000 small files is mostly system time that can
-    // overlap with the image writes.
-    let jobs: Vec<HostJob> = tree
-        .nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, sn)| match sn.content {
-            Content::Host(source) if sn.link_to.is_none() => Some(HostJob {
-                pos: holder[i],
-                path: host_path(&tree, &host_sources[usize::from(source)], i),
-                size: sn.size,
-                sparse: sn.sparse,
-            }),
-            _ => None,
-        })
-        .collect();
-    std::thread::scope(|scope| -> Result<(), String> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(64);
-        let reader = scope.spawn(move || read_host_files(jobs, &tx));
-        for chunk in rx {
-            match chunk {
-                Chunk::Data {
-                    pos,
-                    off,
-                    data,
-                    path,
-                } => {
-                    b.write(pos, off, &data)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                    if let Some(bar) = &bar {
-                        bar.inc(data.len() as u64);
+    // image: reading many small files is mostly system time that can
+    // overlap with the image writes. Their bytes come over in a few large
+    // recycled batches (a bounded queue), not one message per file.
+    if !host_sources.is_empty() {
+        std::thread::scope(|scope| -> Result<(), String> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, String>>(BATCHES);
+            let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
+            let (tree, flat, roots) = (&tree, &flat, &host_sources);
+            let reader = scope.spawn(move || {
+                let mut r = HostReader {
+                    tree,
+                    flat,
+                    roots,
+                    tx: &tx,
+                    free: &free_rx,
+                    made: 0,
+                    dir: None,
+                };
+                if let Err(e) = r.run() {
+                    let _ = tx.send(Err(e));
+                }
+            });
+            for batch in rx.iter() {
+                let mut batch = batch?;
+                let mut at = 0usize;
+                for item in &batch.items {
+                    match *item {
+                        Item::Data { pos, off, len } => {
+                            let bytes = &batch.data[at..at + len as usize];
+                            at += len as usize;
+                            b.write(pos as usize, off, bytes).map_err(|e| {
+                                format!("{}: {e}", host_file_name(tree, flat, roots, pos).display())
+                            })?;
+                            if let Some(bar) = &bar {
+                                bar.inc(u64::from(len));
+                            }
+                        }
+                        Item::End { pos, size } => {
+                            b.set_size(pos as usize, size).map_err(|e| e.to_string())?;
+                            b.close_file(pos as usize).map_err(|e| e.to_string())?;
+                        }
                     }
                 }
-                Chunk::End { pos, size } => {
-                    b.set_size(pos, size).map_err(|e| e.to_string())?;
-                    b.close_file(pos).map_err(|e| e.to_string())?;
-                }
-                Chunk::Failed(e) => return Err(e),
+                batch.used = 0;
+                batch.items.clear();
+                // The reader may have finished: nobody takes it back then.
+                let _ = free_tx.send(batch);
             }
-        }
-        reader
-            .join()
-            .map_err(|_| "the file reader thread failed".to_string())
-    })?;
+            drop(free_tx);
+            reader
+                .join()
+                .map_err(|_| "the file reader thread failed".to_string())
+        })?;
+    }
+    let mut buf = vec![0u8; 1 << 20];
     for (k, path) in archives.iter().enumerate() {
         let ctx = |e: std::io::Error| format!("{}: {e}", path.display());
+        // This archive's members that hold data, by ordinal.
+        let mut members: Vec<(u32, u32)> = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.content == Content::Tar(k as u16) && !n.is_link())
+            .map(|(i, n)| (n.aux, i as u32))
+            .collect();
+        members.sort_unstable();
+        let mut next = members.iter().peekable();
         let mut ar = tar::Archive::new(open_tar(path)?);
-        for entry in ar.entries().map_err(ctx)? {
-            let mut entry = entry.map_err(ctx)?;
-            let key = components(&entry.path_bytes())?.join(&b'/');
-            let Some(&i) = tree.index.get(&key) else {
-                continue;
+        for (ordinal, entry) in ar.entries().map_err(ctx)?.enumerate() {
+            let Some(&&(o, i)) = next.peek() else {
+                break;
             };
-            let sn = &tree.nodes[i];
-            if !matches!(sn.content, Content::Tar { archive } if archive == k)
-                || sn.link_to.is_some()
-            {
+            let mut entry = entry.map_err(ctx)?;
+            if o as usize != ordinal {
                 continue;
             }
-            let p = holder[i];
+            next.next();
+            let p = flat.data_pos(i) as usize;
             let mut off = 0u64;
             loop {
                 let n = entry.read(&mut buf).map_err(ctx)?;
                 if n == 0 {
                     break;
                 }
-                b.write(p, off, &buf[..n])
-                    .map_err(|e| format!("{}: {e}", String::from_utf8_lossy(&key)))?;
+                b.write(p, off, &buf[..n]).map_err(|e| {
+                    format!("{}: {e}", String::from_utf8_lossy(&entry.path_bytes()))
+                })?;
                 off += n as u64;
                 if let Some(bar) = &bar {
                     bar.inc(n as u64);
                 }
             }
-            b.set_size(p, sn.size).map_err(|e| e.to_string())?;
+            b.set_size(p, tree.nodes[i as usize].size())
+                .map_err(|e| e.to_string())?;
             b.close_file(p).map_err(|e| e.to_string())?;
         }
     }
@@ -1117,91 +1509,177 @@ fn fit(
     Err("could not find an image size that fits the tree".into())
 }
 
-/// A host file to copy: where its data goes and how to read it.
-struct HostJob {
-    pos: usize,
-    path: PathBuf,
-    size: u64,
-    sparse: bool,
+/// File bytes one batch carries from the reader thread to the writer.
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches in existence (they are recycled): the bound on file data held
+/// in memory at once.
+const BATCHES: usize = 4;
+
+/// File data read by the reader thread: the bytes of many small files (or
+/// a piece of a large one) back to back, and what they are.
+struct Batch {
+    /// Always `BATCH_BYTES` long; `used` of it holds data.
+    data: Vec<u8>,
+    used: usize,
+    items: Vec<Item>,
 }
 
-/// What the reader thread sends the writer.
-enum Chunk {
-    /// Bytes at `off` of node `pos`.
-    Data {
-        pos: usize,
-        off: u64,
-        data: Vec<u8>,
-        path: PathBuf,
-    },
-    /// Node `pos` is complete at `size` bytes.
-    End { pos: usize, size: u64 },
-    /// Reading failed; the build stops.
-    Failed(String),
+/// One step for the writer; `Data` items take their bytes from the batch
+/// in order.
+enum Item {
+    /// `len` bytes at `off` of the file at position `pos`.
+    Data { pos: u32, off: u64, len: u32 },
+    /// The file at position `pos` is complete at `size` bytes.
+    End { pos: u32, size: u64 },
 }
 
-/// Reads every job's data (skipping holes in files that have them) and
-/// sends it in order; stops at the first error or when the writer stops.
-fn read_host_files(jobs: Vec<HostJob>, tx: &std::sync::mpsc::SyncSender<Chunk>) {
-    for job in jobs {
-        let r = read_one(&job, tx);
-        let msg = match r {
-            Ok(()) => Chunk::End {
-                pos: job.pos,
-                size: job.size,
-            },
-            Err(e) => Chunk::Failed(e),
-        };
-        if tx.send(msg).is_err() {
-            return;
-        }
+/// The host path of the file whose data position `pos` holds.
+fn host_file_name(tree: &Tree, flat: &Flat<'_>, roots: &[PathBuf], pos: u32) -> PathBuf {
+    let i = flat.node(pos);
+    let g = tree.nodes[i as usize].link(i);
+    match tree.nodes[g as usize].content {
+        Content::Host(s) => tree.host_path(&roots[usize::from(s)], g),
+        _ => tree.host_path(Path::new(""), g),
     }
 }
 
-fn read_one(job: &HostJob, tx: &std::sync::mpsc::SyncSender<Chunk>) -> Result<(), String> {
-    use std::os::unix::fs::FileExt;
-    const PIECE: usize = 256 << 10;
-    let ctx = |e: std::io::Error| format!("{}: {e}", job.path.display());
-    let f = File::open(&job.path).map_err(ctx)?;
-    let size = job.size;
-    let mut off = 0u64;
-    while off < size {
-        // Files without holes (most) skip the two extra system calls.
-        let (data, hole) = if job.sparse {
-            let data = match rustix::fs::seek(&f, rustix::fs::SeekFrom::Data(off)) {
-                Ok(d) => d,
-                Err(rustix::io::Errno::NXIO) => break,
-                Err(_) => off,
-            };
-            let hole = match rustix::fs::seek(&f, rustix::fs::SeekFrom::Hole(data)) {
-                Ok(h) => h.min(size),
-                Err(_) => size,
-            };
-            (data, hole)
-        } else {
-            (off, size)
+/// The reader thread: reads every host file, in scan order, into batches.
+struct HostReader<'r, 't> {
+    tree: &'r Tree,
+    flat: &'r Flat<'t>,
+    roots: &'r [PathBuf],
+    tx: &'r std::sync::mpsc::SyncSender<Result<Batch, String>>,
+    free: &'r std::sync::mpsc::Receiver<Batch>,
+    /// Batches made so far (at most `BATCHES`).
+    made: usize,
+    /// The directory the last file was in: (node, source) and its
+    /// descriptor, so files are opened relative to it.
+    dir: Option<((u32, u16), rustix::fd::OwnedFd)>,
+}
+
+impl HostReader<'_, '_> {
+    /// A batch to fill: a new one while fewer than `BATCHES` exist, else
+    /// one the writer has finished with (`None`: the writer stopped).
+    fn take(&mut self) -> Option<Batch> {
+        if self.made < BATCHES {
+            self.made += 1;
+            return Some(Batch {
+                data: vec![0u8; BATCH_BYTES],
+                used: 0,
+                items: Vec::new(),
+            });
+        }
+        self.free.recv().ok()
+    }
+
+    /// Hands `batch` to the writer and puts an empty one in its place;
+    /// false when the writer has stopped.
+    fn send(&mut self, batch: &mut Batch) -> bool {
+        let Some(fresh) = self.take() else {
+            return false;
         };
-        let mut pos = data;
-        while pos < hole {
-            let want = ((hole - pos) as usize).min(PIECE);
-            let mut buf = vec![0u8; want];
-            let n = f.read_at(&mut buf, pos).map_err(ctx)?;
-            if n == 0 {
-                break;
-            }
-            buf.truncate(n);
-            let msg = Chunk::Data {
-                pos: job.pos,
-                off: pos,
-                data: buf,
-                path: job.path.clone(),
+        let full = std::mem::replace(batch, fresh);
+        self.tx.send(Ok(full)).is_ok()
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let Some(mut batch) = self.take() else {
+            return Ok(());
+        };
+        for (i, node) in self.tree.nodes.iter().enumerate() {
+            let Content::Host(source) = node.content else {
+                continue;
             };
-            if tx.send(msg).is_err() {
+            if node.is_link() {
+                continue;
+            }
+            if !self.read_file(i as u32, source, &mut batch)? {
                 return Ok(());
             }
-            pos += n as u64;
         }
-        off = hole.max(pos);
+        if !batch.items.is_empty() {
+            let _ = self.tx.send(Ok(batch));
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Reads node `i`'s file (skipping holes in a file that may have
+    /// them) into `batch`; false when the writer has stopped.
+    fn read_file(&mut self, i: u32, source: u16, batch: &mut Batch) -> Result<bool, String> {
+        use rustix::fs::{Mode, OFlags};
+        let (tree, roots) = (self.tree, self.roots);
+        let node = &tree.nodes[i as usize];
+        let err = |e: rustix::io::Errno| {
+            format!(
+                "{}: {}",
+                tree.host_path(&roots[usize::from(source)], i).display(),
+                std::io::Error::from(e)
+            )
+        };
+        let key = (node.parent, source);
+        if self.dir.as_ref().map(|d| d.0) != Some(key) {
+            self.dir = None;
+            let path = tree.host_path(&self.roots[usize::from(source)], node.parent);
+            let fd = rustix::fs::open(
+                &path,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| format!("{}: {}", path.display(), std::io::Error::from(e)))?;
+            self.dir = Some((key, fd));
+        }
+        let Some((_, dir)) = &self.dir else {
+            return Err("the source directory is not open".into());
+        };
+        let f = rustix::fs::openat(
+            dir,
+            tree.name(i),
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        )
+        .map_err(err)?;
+        let pos = self.flat.data_pos(i);
+        let size = node.data;
+        let mut off = 0u64;
+        while off < size {
+            // Files without holes (most) skip the two extra system calls.
+            let (data, hole) = if node.bits & SPARSE != 0 {
+                let data = match rustix::fs::seek(&f, rustix::fs::SeekFrom::Data(off)) {
+                    Ok(d) => d,
+                    Err(rustix::io::Errno::NXIO) => break,
+                    Err(_) => off,
+                };
+                let hole = match rustix::fs::seek(&f, rustix::fs::SeekFrom::Hole(data)) {
+                    Ok(h) => h.min(size),
+                    Err(_) => size,
+                };
+                (data, hole)
+            } else {
+                (off, size)
+            };
+            let mut at = data;
+            while at < hole {
+                if batch.used == BATCH_BYTES && !self.send(batch) {
+                    return Ok(false);
+                }
+                let room = BATCH_BYTES - batch.used;
+                let want = usize::try_from(hole - at).unwrap_or(usize::MAX).min(room);
+                let n = rustix::io::pread(&f, &mut batch.data[batch.used..batch.used + want], at)
+                    .map_err(err)?;
+                if n == 0 {
+                    break;
+                }
+                batch.items.push(Item::Data {
+                    pos,
+                    off: at,
+                    len: n as u32,
+                });
+                batch.used += n;
+                at += n as u64;
+            }
+            off = hole.max(at);
+        }
+        batch.items.push(Item::End { pos, size });
+        Ok(true)
+    }
 }
