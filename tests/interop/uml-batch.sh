@@ -1,0 +1,270 @@
+#!/bin/bash
+# uml-batch.sh LISTFILE OUTDIR
+#
+# Like uml-manifest.sh, but for many images in one user-mode-linux boot
+# (a boot costs a few seconds, which over a hundred images adds up).
+# Each line of LISTFILE is
+#   IMAGE UFSTYPE NAME
+# (IMAGE may contain spaces: UFSTYPE and NAME are the last two words; empty
+# lines and lines starting with # are skipped). For each, the guest attaches
+# IMAGE read-only to a loop device (losetup -r), mounts it with
+# `mount -t ufs -o ro,ufstype=UFSTYPE`, writes the manifest of what the kernel
+# sees (manifest.sh: every regular file's contents are read and hashed, the
+# first and last 16 MiB of files over 4 GiB) to OUTDIR/NAME.manifest, then
+# unmounts and detaches. OUTDIR/NAME.kmsg gets the kernel messages logged
+# while that image was being handled (empty when the kernel said nothing).
+#
+# When an image cannot be mounted, or the manifest cannot be made (a read
+# error: sha256sum or find report EIO and manifest.sh fails), there is no
+# NAME.manifest but OUTDIR/NAME.error, whose first line starts with `ERROR:`
+# and which holds the failing command's messages and the kernel's.
+#
+# A guest that dies, or hangs on an image (finishes none for
+# UML_IMAGE_TIMEOUT seconds, or the boot's UML_TIMEOUT runs out), leaves
+# NAME.error for the image it was on, and the images after it are done in a
+# new boot. UML_BATCH (default 0: all) caps the images of one boot. The guest
+# consoles go to OUTDIR/console.log, and OUTDIR/progress.log gets a line
+# `NAME ok|error MILLISECONDS` per image. Exit status: 0 when every image has
+# a NAME.manifest, 1 when some have a NAME.error, 2 on bad usage or setup.
+#
+# Environment: UML_LINUX (guest kernel, default: linux.uml/linux on PATH),
+# UML_IMAGE_TIMEOUT (default 180), UML_TIMEOUT (seconds for one boot,
+# default 120 + 60 per image), UML_MEM (default 256M), UML_MEMDIR (where UML
+# keeps the guest's RAM file, default a temporary directory; a tmpfs such as
+# /dev/shm is faster when it has room), UML_BATCH.
+set -euo pipefail
+
+if [ "$#" -ne 2 ]; then
+    echo "usage: $0 LISTFILE OUTDIR" >&2
+    exit 2
+fi
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+listfile=$1
+outdir=$(realpath -- "$2" 2>/dev/null) || { echo "uml-batch.sh: no such directory: $2" >&2; exit 2; }
+
+die() { echo "uml-batch.sh: $*" >&2; exit 2; }
+[ -f "$listfile" ] || die "list not found: $listfile"
+[ -d "$outdir" ] || die "not a directory: $2"
+
+linux=${UML_LINUX:-}
+if [ -z "$linux" ]; then
+    linux=$(command -v linux.uml || command -v linux || true)
+fi
+if [ -z "$linux" ] || [ ! -x "$linux" ]; then
+    die "user-mode-linux kernel not found (apt-get install user-mode-linux)"
+fi
+
+# The module tree must match the guest kernel (as in uml-manifest.sh).
+kver=$("$linux" --version 2>/dev/null | head -n1 | tr -d '[:space:]' || true)
+moddir=/usr/lib/uml/modules/$kver
+if [ -z "$kver" ] || [ ! -d "$moddir" ]; then
+    moddir=$(find /usr/lib/uml/modules -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort -V | tail -n1)
+fi
+[ -n "$moddir" ] || die "no modules under /usr/lib/uml/modules"
+ufsko=$(find "$moddir/kernel/fs/ufs" -name 'ufs.ko*' 2>/dev/null | head -n1 || true)
+loopko=$(find "$moddir/kernel/drivers/block" -maxdepth 1 -name 'loop.ko*' 2>/dev/null | head -n1 || true)
+[ -n "$ufsko" ] || die "ufs module not found under $moddir"
+
+# The checked list: absolute image paths, tab-separated, one per line.
+work=$(mktemp -d "${TMPDIR:-/tmp}/uml-batch.XXXXXX")
+trap 'rm -rf -- "$work"' EXIT
+mkdir "$work/mnt" "$work/tmp" "$work/uml"
+declare -a images=() types=() names=()
+declare -A seen=()
+lineno=0
+while IFS= read -r line || [ -n "$line" ]; do
+    lineno=$((lineno + 1))
+    line=${line%$'\r'}
+    [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
+    [[ $line =~ ^[[:space:]]*(.*[^[:space:]])[[:space:]]+([^[:space:]]+)[[:space:]]+([^[:space:]]+)[[:space:]]*$ ]] \
+        || die "$listfile:$lineno: want IMAGE UFSTYPE NAME"
+    image=${BASH_REMATCH[1]} ufstype=${BASH_REMATCH[2]} name=${BASH_REMATCH[3]}
+    case $ufstype in *[!a-z0-9]* | '') die "$listfile:$lineno: bad ufstype: $ufstype" ;; esac
+    case $name in *[!A-Za-z0-9._+-]* | '' | .*) die "$listfile:$lineno: bad name: $name" ;; esac
+    [ -z "${seen[$name]+set}" ] || die "$listfile:$lineno: name used twice: $name"
+    seen[$name]=1
+    given=$image
+    image=$(realpath -- "$image" 2>/dev/null) || image=
+    if [ -z "$image" ] || [ ! -f "$image" ]; then die "$listfile:$lineno: image not found: $given"; fi
+    case $image in *$'\t'* | *$'\n'*) die "$listfile:$lineno: tab or newline in the image path" ;; esac
+    images+=("$image"); types+=("$ufstype"); names+=("$name")
+    rm -f -- "$outdir/$name.manifest" "$outdir/$name.error" "$outdir/$name.kmsg"
+done < "$listfile"
+total=${#names[@]}
+[ "$total" -gt 0 ] || { echo "uml-batch.sh: $listfile lists no image" >&2; exit 0; }
+
+# Read by the guest through hostfs (paths with spaces survive that way).
+printf '%s' "$ufsko" > "$work/ufsko"
+printf '%s' "$loopko" > "$work/loopko"
+printf '%s' "$outdir" > "$work/outdir"
+printf '%s' "$here/manifest.sh" > "$work/manifest"
+
+# The guest's init. No `set -e`: whatever happens it must reach the
+# poweroff. $W/progress gets a line per finished image (so the host knows
+# which one a crash or hang happened on), $W/status says how far it got.
+cat > "$work/init" <<'INIT'
+#!/bin/bash
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C
+W=$(dirname -- "$0")
+export TMPDIR=$W/tmp
+# Loads a module, decompressing it first if need be.
+load() {
+    local ko=$1 tmp=$W/tmp/$2.ko
+    case $ko in
+        *.xz) xz -dc "$ko" > "$tmp" ;;
+        *.zst) zstd -qdc "$ko" > "$tmp" ;;
+        *.gz) gzip -dc "$ko" > "$tmp" ;;
+        *) tmp=$ko ;;
+    esac
+    insmod "$tmp"
+}
+# The kernel messages since the last call (the ring buffer is cleared).
+kmsg() { dmesg -c 2>/dev/null | grep -v "command line" || true; }
+fail() { # OUT NAME WHAT DETAILFILE...
+    local out=$1 name=$2 what=$3; shift 3
+    { echo "ERROR: $what"; cat -- "$@" 2>/dev/null; echo "# kernel messages"; kmsg; } > "$out/$name.error"
+    echo "$name error $(( ($(date +%s%N) - start) / 1000000 )) ms" >> "$W/progress"
+}
+one() { # IMAGE UFSTYPE NAME
+    local image=$1 ufstype=$2 name=$3 out dev start
+    out=$(cat "$W/outdir")
+    start=$(date +%s%N)
+    kmsg > /dev/null
+    if ! dev=$(losetup -r -f --show -- "$image" 2> "$W/losetup.err"); then
+        fail "$out" "$name" "losetup -r -f --show $image failed:" "$W/losetup.err"; return
+    fi
+    if ! mount -t ufs -o "ro,ufstype=$ufstype" "$dev" "$W/mnt" 2> "$W/mount.err"; then
+        fail "$out" "$name" "mount -t ufs -o ro,ufstype=$ufstype $dev ($image) failed:" "$W/mount.err"
+        losetup -d "$dev"; return
+    fi
+    # A read error makes sha256sum (or find) fail, and with it manifest.sh.
+    if ! timeout "$(cat "$W/manifest_timeout")" "$(cat "$W/manifest")" "$W/mnt" "$out/$name.manifest" 2> "$W/manifest.err"; then
+        rm -f -- "$out/$name.manifest"
+        fail "$out" "$name" "manifest.sh on the mounted $image failed (a read error?):" "$W/manifest.err"
+        umount "$W/mnt" || umount -l "$W/mnt"
+        losetup -d "$dev"; return
+    fi
+    umount "$W/mnt" 2> "$W/umount.err" || { cat "$W/umount.err"; umount -l "$W/mnt"; }
+    losetup -d "$dev"
+    kmsg > "$out/$name.kmsg"
+    echo "$name ok $(( ($(date +%s%N) - start) / 1000000 )) ms" >> "$W/progress"
+}
+run() {
+    echo started > "$W/status"
+    mount -t proc proc /proc 2>/dev/null
+    mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev 2>/dev/null
+    grep -qw ufs /proc/filesystems || load "$(cat "$W/ufsko")" ufs || { echo insmod-ufs-failed > "$W/status"; return; }
+    [ -e /dev/loop-control ] || load "$(cat "$W/loopko")" loop || { echo insmod-loop-failed > "$W/status"; return; }
+    [ -e /dev/loop-control ] || { echo no-loop-control > "$W/status"; return; }
+    local image ufstype name
+    # The list on fd 3, so that nothing run for an image can eat it.
+    while IFS=$'\t' read -r -u 3 image ufstype name; do
+        one "$image" "$ufstype" "$name" < /dev/null
+    done 3< "$W/list"
+    echo done > "$W/status"
+}
+run > "$W/init.log" 2>&1
+sync
+echo o > /proc/sysrq-trigger
+sleep 10
+INIT
+chmod +x "$work/init"
+
+image_timeout=${UML_IMAGE_TIMEOUT:-180}
+[ "$image_timeout" -ge 30 ] 2>/dev/null || die "UML_IMAGE_TIMEOUT must be a number of seconds, at least 30"
+# Inside the guest, a manifest that takes too long is stopped a little
+# earlier, so that it is reported with the kernel's messages.
+echo $((image_timeout - 20)) > "$work/manifest_timeout"
+batch=${UML_BATCH:-0}
+[ "$batch" -gt 0 ] 2>/dev/null || batch=$total
+next=0
+boots=0
+while [ "$next" -lt "$total" ]; do
+    end=$((next + batch)); [ "$end" -le "$total" ] || end=$total
+    : > "$work/list"
+    for ((i = next; i < end; i++)); do
+        printf '%s\t%s\t%s\n' "${images[i]}" "${types[i]}" "${names[i]}" >> "$work/list"
+    done
+    rm -f -- "$work/status" "$work/progress"
+    : > "$work/progress"
+    timeout_s=${UML_TIMEOUT:-$((120 + 60 * (end - next)))}
+    boots=$((boots + 1))
+    echo "==== boot $boots: images $((next + 1))..$end of $total ====" >> "$outdir/console.log"
+    # As in uml-manifest.sh: guest RAM is a file under TMPDIR, uml_dir keeps
+    # the pid/mconsole directory out of $HOME, timeout signals the process
+    # group (also when it is itself sent SIGTERM), and the console must not
+    # be a tty.
+    TMPDIR="${UML_MEMDIR:-$work/tmp}" timeout --kill-after=5 "$timeout_s" "$linux" \
+        "mem=${UML_MEM:-256M}" \
+        "uml_dir=$work/uml" \
+        root=/dev/root rootfstype=hostfs rootflags=/ rw \
+        "init=$work/init" \
+        con=null con0=fd:0,fd:1 \
+        < /dev/null >> "$outdir/console.log" 2>&1 &
+    pid=$!
+    # The watchdog: a guest that finishes no image for UML_IMAGE_TIMEOUT
+    # seconds is stopped.
+    stalled=
+    seen_lines=-1
+    since=$SECONDS
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+        n=$(wc -l < "$work/progress")
+        if [ "$n" != "$seen_lines" ]; then seen_lines=$n; since=$SECONDS; fi
+        if [ $((SECONDS - since)) -ge "$image_timeout" ]; then
+            stalled="no image finished for ${image_timeout}s"
+            kill -TERM "$pid" 2>/dev/null || true
+            break
+        fi
+    done
+    rc=0
+    wait "$pid" || rc=$?
+    status=$(cat "$work/status" 2>/dev/null || echo none)
+    handled=$(wc -l < "$work/progress")
+    cat "$work/progress" >> "$outdir/progress.log"
+    if [ "$status" = "done" ]; then
+        next=$end
+        continue
+    fi
+    case $status in
+        none | insmod-* | no-loop-control)
+            # Nothing was tried: the guest did not start, or has no drivers.
+            echo "uml-batch.sh: guest setup failed (status '$status', linux exit $rc), see $outdir/console.log" >&2
+            sed 's/^/  guest: /' "$work/init.log" >&2 2>/dev/null || true
+            tail -n 20 "$outdir/console.log" | sed 's/^/  console: /' >&2
+            for ((i = next; i < total; i++)); do
+                echo "ERROR: guest setup failed (status '$status'); see $outdir/console.log" > "$outdir/${names[i]}.error"
+            done
+            exit 2 ;;
+    esac
+    # The guest died or hung: blame the first image it did not finish (the
+    # one it was on), go on after it in a new boot.
+    idx=$((next + handled))
+    if [ "$idx" -ge "$end" ]; then
+        # Every image is done; it only failed to say so.
+        next=$end
+        continue
+    fi
+    why="linux exit $rc"
+    if [ -n "$stalled" ]; then why=$stalled
+    elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then why="timed out after ${timeout_s}s"; fi
+    {
+        echo "ERROR: the guest stopped while handling this image ($why, guest status '$status')"
+        echo "# guest log"; cat "$work/init.log" 2>/dev/null
+        echo "# end of the console log"; tail -n 40 "$outdir/console.log"
+    } > "$outdir/${names[idx]}.error"
+    rm -f -- "$outdir/${names[idx]}.manifest"
+    echo "uml-batch.sh: ${names[idx]}: guest stopped ($why); going on in a new boot" >&2
+    next=$((idx + 1))
+done
+
+errors=0
+for name in "${names[@]}"; do
+    if [ -f "$outdir/$name.error" ] || [ ! -f "$outdir/$name.manifest" ]; then
+        errors=$((errors + 1))
+        [ -f "$outdir/$name.error" ] || echo "ERROR: no manifest was written" > "$outdir/$name.error"
+    fi
+done
+echo "uml-batch.sh: $total images in $boots boot(s), $((total - errors)) manifests, $errors errors" >&2
+[ "$errors" -eq 0 ]
