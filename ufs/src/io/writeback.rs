@@ -17,7 +17,7 @@
 use super::Device;
 
 /// Largest run kept before it is written out.
-pub const RUN_LIMIT: usize = 1 << 20;
+pub const RUN_LIMIT: usize = 512 << 10;
 /// Most runs kept at once.
 pub const MAX_RUNS: usize = 16;
 /// Largest run a write just before it is prepended to (the run's bytes
@@ -44,7 +44,14 @@ pub struct WriteBack<D> {
     runs: Vec<Run>,
     len: u64,
     clock: u64,
+    /// Buffers of runs written out at full size, kept for new runs so a
+    /// long stream does not grow (and copy) a buffer from nothing each
+    /// time.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Full-size buffers kept for reuse.
+const SPARE_BUFFERS: usize = 2;
 
 impl<D: Device> WriteBack<D> {
     /// Wraps `inner`.
@@ -55,12 +62,19 @@ impl<D: Device> WriteBack<D> {
             runs: Vec::new(),
             len,
             clock: 0,
+            spare: Vec::new(),
         }
     }
 
     fn write_run(&mut self, i: usize) -> std::io::Result<()> {
         let run = self.runs.swap_remove(i);
-        self.inner.write_at(run.offset, &run.data)
+        let r = self.inner.write_at(run.offset, &run.data);
+        if run.data.capacity() >= RUN_LIMIT && self.spare.len() < SPARE_BUFFERS {
+            let mut data = run.data;
+            data.clear();
+            self.spare.push(data);
+        }
+        r
     }
 
     /// Writes out the least recently written run.
@@ -189,9 +203,11 @@ impl<D: Device> Device for WriteBack<D> {
             if self.runs.len() >= MAX_RUNS {
                 self.write_oldest()?;
             }
+            let mut data = self.spare.pop().unwrap_or_default();
+            data.extend_from_slice(buf);
             self.runs.push(Run {
                 offset,
-                data: buf.to_vec(),
+                data,
                 stamp,
             });
         }
