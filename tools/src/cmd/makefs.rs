@@ -58,6 +58,9 @@ pub struct Args {
     /// Show progress on a terminal.
     #[arg(long)]
     pub progress: bool,
+    /// Print how long each phase took (to standard error).
+    #[arg(long)]
+    pub timings: bool,
     /// Image file to write (replaced).
     pub image: PathBuf,
     /// Directories and tar archives (plain, gzip, xz, zstd), merged in order.
@@ -230,11 +233,14 @@ struct Tree {
 }
 
 /// Open addressing over node numbers, keyed by (parent, name) through the
-/// tree (a `HashMap` with owned path keys cost over 100 bytes a node).
+/// tree (a `HashMap` with owned path keys cost over 100 bytes a node);
+/// built lazily, by the first lookup that needs it.
 #[derive(Default)]
 struct Index {
     slots: Vec<u32>,
     used: usize,
+    /// Nodes below this number are in `slots`.
+    upto: u32,
 }
 
 fn name_hash(parent: u32, name: &[u8]) -> u64 {
@@ -307,7 +313,16 @@ impl Tree {
     }
 
     /// The child of `parent` called `name`.
-    fn lookup(&self, parent: u32, name: &[u8]) -> Option<u32> {
+    fn lookup(&mut self, parent: u32, name: &[u8]) -> Option<u32> {
+        // Nodes are indexed when a lookup first needs them: a single host
+        // directory never needs any.
+        while (self.index.upto as usize) < self.nodes.len() {
+            let i = self.index.upto;
+            if i > 0 {
+                self.index_insert(i);
+            }
+            self.index.upto += 1;
+        }
         let slots = &self.index.slots;
         if slots.is_empty() {
             return None;
@@ -346,7 +361,7 @@ impl Tree {
     }
 
     /// The node at `path` (components), if the tree has it.
-    fn lookup_path<C: AsRef<[u8]>>(&self, path: &[C]) -> Option<u32> {
+    fn lookup_path<C: AsRef<[u8]>>(&mut self, path: &[C]) -> Option<u32> {
         path.iter()
             .try_fold(0u32, |at, c| self.lookup(at, c.as_ref()))
     }
@@ -369,7 +384,6 @@ impl Tree {
         self.names.extend_from_slice(name);
         self.nodes.push(node);
         self.nodes[parent as usize].bits |= HAS_KIDS;
-        self.index_insert(i);
         Ok(i)
     }
 
@@ -584,6 +598,9 @@ fn scan_dir(
     }
     let name_of = |&(off, len): &(u32, u8)| &buf[off as usize..off as usize + usize::from(len)];
     spans.sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
+    // Into a directory no earlier source filled, the (unique) names go
+    // without looking for one they would replace.
+    let fresh = tree.nodes[at as usize].bits & HAS_KIDS == 0;
     // A deep directory is not held open while its subdirectories are
     // scanned: its entries are used by path.
     let listing = (!by_path).then_some(listing);
@@ -629,8 +646,11 @@ fn scan_dir(
                 node.content = Content::None;
             }
         }
-        let what = || dir.display().to_string();
-        let i = tree.put_child(at, name, node, &what)?;
+        let i = if fresh {
+            tree.add(at, name, node)?
+        } else {
+            tree.put_child(at, name, node, &|| dir.display().to_string())?
+        };
         if shared {
             let first = *links.entry(key).or_insert(i);
             if first != i {
@@ -900,6 +920,9 @@ impl Flat<'_> {
     /// The position that holds scanned node `i`'s data.
     fn data_pos(&self, i: u32) -> u32 {
         let g = self.tree.nodes[i as usize].link(i);
+        if self.tree.nodes[g as usize].bits & LINKED == 0 {
+            return self.pos(g);
+        }
         self.holder.get(&g).copied().unwrap_or_else(|| self.pos(g))
     }
 }
@@ -1197,6 +1220,7 @@ fn build(a: &Args) -> Result<String, String> {
         opts.time = Some(t);
         opts.random_id = Some(0x5eed_0001);
     }
+    let mut timer = Timings::new(a.timings);
     // 1. Scan.
     let mut tree = Tree::new();
     let mut archives = Vec::new();
@@ -1252,6 +1276,7 @@ fn build(a: &Args) -> Result<String, String> {
     // Access and change times record when the build ran, not what was
     // built: a reproducible image takes them from the modification time.
     tree.reproducible = epoch.is_some();
+    timer.mark("scan");
     // 2. Size.
     let bsize = u64::from(opts.bsize.unwrap_or(32768));
     let fsize = u64::from(
@@ -1336,6 +1361,7 @@ fn build(a: &Args) -> Result<String, String> {
         ..newfs::EmitOptions::for_options(&opts)
     };
     newfs::newfs_with(&mut dev, &layout, &opts, &eo).map_err(|e| e.to_string())?;
+    timer.mark("newfs");
     // 4. Populate.
     let mut fs = Ufs::open(Box::new(dev), &OpenOptions::read_write()).map_err(|e| e.to_string())?;
     if let Some(t) = epoch {
@@ -1349,30 +1375,46 @@ fn build(a: &Args) -> Result<String, String> {
     });
     let flat = Flat::new(&tree);
     let mut b = TreeBuilder::new(&mut fs, &flat).map_err(|e| e.to_string())?;
-    // Host files are read by a second thread while this one writes the
-    // image: reading many small files is mostly system time that can
-    // overlap with the image writes. Their bytes come over in a few large
-    // recycled batches (a bounded queue), not one message per file.
+    timer.mark("inodes");
+    // Host files are read by other threads while this one writes the
+    // image: reading many small files is mostly system time (open, read,
+    // close) that can overlap with the image writes. The files, in scan
+    // order, are cut into groups of about a batch; reader k reads groups
+    // k, k + n, ... and this thread takes the groups back in order, so the
+    // image does not depend on how many readers there are or how fast
+    // each is. Bytes come over in a few recycled batches per reader (a
+    // bounded queue), not one message per file.
     if !host_sources.is_empty() {
+        let readers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_READERS);
         std::thread::scope(|scope| -> Result<(), String> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, String>>(BATCHES);
-            let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
-            let (tree, flat, roots) = (&tree, &flat, &host_sources);
-            let reader = scope.spawn(move || {
-                let mut r = HostReader {
-                    tree,
-                    flat,
-                    roots,
-                    tx: &tx,
-                    free: &free_rx,
-                    made: 0,
-                    dir: None,
-                };
-                if let Err(e) = r.run() {
-                    let _ = tx.send(Err(e));
-                }
-            });
-            for batch in rx.iter() {
+            let (tree, flat, roots) = (&tree, &flat, host_sources.as_slice());
+            let mut links = Vec::new();
+            let mut handles = Vec::new();
+            for k in 0..readers {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, String>>(BATCHES);
+                let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
+                handles.push(scope.spawn(move || {
+                    let mut r = HostReader {
+                        tree,
+                        flat,
+                        roots,
+                        tx: &tx,
+                        free: &free_rx,
+                        made: 0,
+                        dir: None,
+                    };
+                    if let Err(e) = r.run(k, readers) {
+                        let _ = tx.send(Err(e));
+                    }
+                }));
+                links.push((rx, free_tx));
+            }
+            let mut group = 0usize;
+            // A reader that has hung up has no more groups, so neither has
+            // any other: every group has been written.
+            while let Ok(batch) = links[group % readers].0.recv() {
                 let mut batch = batch?;
                 let mut at = 0usize;
                 for item in &batch.items {
@@ -1393,15 +1435,22 @@ fn build(a: &Args) -> Result<String, String> {
                         }
                     }
                 }
+                let last = batch.last;
                 batch.used = 0;
                 batch.items.clear();
+                batch.last = false;
                 // The reader may have finished: nobody takes it back then.
-                let _ = free_tx.send(batch);
+                let _ = links[group % readers].1.send(batch);
+                if last {
+                    group += 1;
+                }
             }
-            drop(free_tx);
-            reader
-                .join()
-                .map_err(|_| "the file reader thread failed".to_string())
+            drop(links);
+            for h in handles {
+                h.join()
+                    .map_err(|_| "a file reader thread failed".to_string())?;
+            }
+            Ok(())
         })?;
     }
     let mut buf = vec![0u8; 1 << 20];
@@ -1447,11 +1496,14 @@ fn build(a: &Args) -> Result<String, String> {
             b.close_file(p).map_err(|e| e.to_string())?;
         }
     }
+    timer.mark("data");
     b.finish().map_err(|e| e.to_string())?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     fs.close().map_err(|e| e.to_string())?;
+    timer.mark("directories");
+    timer.print();
     Ok(format!(
         "{}: {} files, {} directories, {} bytes ({}, {}/{} block/fragment, {} inodes)",
         a.image.display(),
@@ -1463,6 +1515,48 @@ fn build(a: &Args) -> Result<String, String> {
         layout.sb.fs_fsize,
         u64::from(layout.sb.fs_ipg) * u64::from(layout.sb.fs_ncg)
     ))
+}
+
+/// Phase times for `--timings`.
+struct Timings {
+    on: bool,
+    last: std::time::Instant,
+    line: String,
+}
+
+impl Timings {
+    fn new(on: bool) -> Timings {
+        Timings {
+            on,
+            last: std::time::Instant::now(),
+            line: String::from("makefs timings:"),
+        }
+    }
+
+    /// The phase `name` ended now.
+    fn mark(&mut self, name: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            let secs = now.duration_since(self.last).as_secs_f64();
+            // Peak memory so far, where the system tells it.
+            let peak = std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .map(|v| format!(" (peak {})", v.trim()))
+                })
+                .unwrap_or_default();
+            self.line.push_str(&format!(" {name} {secs:.3}s{peak},"));
+            self.last = now;
+        }
+    }
+
+    fn print(&self) {
+        if self.on {
+            eprintln!("{}", self.line.trim_end_matches(','));
+        }
+    }
 }
 
 trait VersionName {
@@ -1509,11 +1603,14 @@ fn fit(
     Err("could not find an image size that fits the tree".into())
 }
 
-/// File bytes one batch carries from the reader thread to the writer.
-const BATCH_BYTES: usize = 1 << 20;
-/// Batches in existence (they are recycled): the bound on file data held
-/// in memory at once.
-const BATCHES: usize = 4;
+/// File bytes one batch carries from a reader thread to the writer; also
+/// the size of a group of files (in scanned sizes) read by one reader.
+const BATCH_BYTES: usize = 256 << 10;
+/// Batches each reader has (they are recycled): with the readers, the
+/// bound on file data held in memory at once.
+const BATCHES: usize = 3;
+/// Reader threads at most (one per processor).
+const MAX_READERS: usize = 2;
 
 /// File data read by the reader thread: the bytes of many small files (or
 /// a piece of a large one) back to back, and what they are.
@@ -1522,6 +1619,8 @@ struct Batch {
     data: Vec<u8>,
     used: usize,
     items: Vec<Item>,
+    /// The last batch of its group.
+    last: bool,
 }
 
 /// One step for the writer; `Data` items take their bytes from the batch
@@ -1567,6 +1666,7 @@ impl HostReader<'_, '_> {
                 data: vec![0u8; BATCH_BYTES],
                 used: 0,
                 items: Vec::new(),
+                last: false,
             });
         }
         self.free.recv().ok()
@@ -1582,10 +1682,14 @@ impl HostReader<'_, '_> {
         self.tx.send(Ok(full)).is_ok()
     }
 
-    fn run(&mut self) -> Result<(), String> {
+    /// Reads the groups of files that are reader `me`'s of `readers`.
+    fn run(&mut self, me: usize, readers: usize) -> Result<(), String> {
         let Some(mut batch) = self.take() else {
             return Ok(());
         };
+        let mut group = 0usize;
+        let mut group_bytes = 0u64;
+        let mut group_files = 0usize;
         for (i, node) in self.tree.nodes.iter().enumerate() {
             let Content::Host(source) = node.content else {
                 continue;
@@ -1593,11 +1697,26 @@ impl HostReader<'_, '_> {
             if node.is_link() {
                 continue;
             }
-            if !self.read_file(i as u32, source, &mut batch)? {
+            // Every reader cuts the same groups, from the scanned sizes.
+            if group_files > 0 && group_bytes + node.data > BATCH_BYTES as u64 {
+                if group % readers == me {
+                    batch.last = true;
+                    if !self.send(&mut batch) {
+                        return Ok(());
+                    }
+                }
+                group += 1;
+                group_bytes = 0;
+                group_files = 0;
+            }
+            group_bytes += node.data;
+            group_files += 1;
+            if group % readers == me && !self.read_file(i as u32, source, &mut batch)? {
                 return Ok(());
             }
         }
-        if !batch.items.is_empty() {
+        if group_files > 0 && group % readers == me {
+            batch.last = true;
             let _ = self.tx.send(Ok(batch));
         }
         Ok(())
