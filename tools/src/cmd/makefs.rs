@@ -61,6 +61,10 @@ pub struct Args {
     /// Print how long each phase took (to standard error).
     #[arg(long)]
     pub timings: bool,
+    /// Make the image durable (fsync) before exiting. Without it the image
+    /// is left to the page cache, as cp and NetBSD makefs leave theirs.
+    #[arg(long)]
+    pub sync: bool,
     /// Image file to write (replaced).
     pub image: PathBuf,
     /// Directories and tar archives (plain, gzip, xz, zstd), merged in order.
@@ -563,7 +567,7 @@ fn scan_dir(
     links: &mut HashMap<(u64, u64), u32>,
     depth: usize,
 ) -> Result<(), String> {
-    use rustix::fs::{AtFlags, Mode, OFlags};
+    use rustix::fs::{Mode, OFlags};
     use std::os::unix::ffi::OsStrExt;
     let ctx =
         |p: &Path, e: rustix::io::Errno| format!("{}: {}", p.display(), std::io::Error::from(e));
@@ -608,66 +612,154 @@ fn scan_dir(
         Some(d) => Some(d.fd().map_err(|e| ctx(dir, e))?),
         None => None,
     };
-    for span in &spans {
-        let name = name_of(span);
-        dir.push(std::ffi::OsStr::from_bytes(name));
+    let mut names: Vec<&[u8]> = Vec::new();
+    for chunk in spans.chunks(STAT_CHUNK) {
+        names.clear();
+        names.extend(chunk.iter().map(name_of));
+        let found = stat_entries(rel, dir, &names)?;
+        for (&name, found) in names.iter().zip(found) {
+            dir.push(std::ffi::OsStr::from_bytes(name));
+            add_entry(tree, dir, at, name, found, fresh, source, links, depth, rel)?;
+            dir.pop();
+        }
+    }
+    Ok(())
+}
+
+/// Entries stat'ed at once (and, in a large directory, by two threads).
+const STAT_CHUNK: usize = 1024;
+/// Fewest entries worth a second thread.
+const PARALLEL_STAT: usize = 64;
+
+/// What `lstat` (and, for a symlink, `readlink`) says about an entry.
+struct Found {
+    st: rustix::fs::Stat,
+    target: Vec<u8>,
+}
+
+/// Stats the entries `names` of directory `dir` (open as `rel`, or by
+/// path), half of them on a second thread when there are many: the scan
+/// of a large tree is mostly these system calls.
+fn stat_entries(
+    rel: Option<rustix::fd::BorrowedFd<'_>>,
+    dir: &Path,
+    names: &[&[u8]],
+) -> Result<Vec<Found>, String> {
+    use rustix::fs::AtFlags;
+    let one = |name: &[u8]| -> Result<Found, String> {
+        use std::os::unix::ffi::OsStrExt;
+        let ctx = |e: rustix::io::Errno| {
+            format!(
+                "{}: {}",
+                dir.join(std::ffi::OsStr::from_bytes(name)).display(),
+                std::io::Error::from(e)
+            )
+        };
+        let path = || dir.join(std::ffi::OsStr::from_bytes(name));
         let st = match rel {
             Some(fd) => rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW),
-            None => rustix::fs::lstat(dir.as_path()),
+            None => rustix::fs::lstat(path().as_path()),
         }
-        .map_err(|e| ctx(dir, e))?;
-        let kind = host_file_type(st.st_mode);
-        let mut node = SNode::new(kind, &host_attr(&st, kind));
-        match kind {
-            FileType::Symlink => {
-                let t = match rel {
-                    Some(fd) => rustix::fs::readlinkat(fd, name, Vec::new()),
-                    None => rustix::fs::readlink(dir.as_path(), Vec::new()),
-                }
-                .map_err(|e| ctx(dir, e))?;
-                node.data = tree.store_target(t.as_bytes())?;
+        .map_err(ctx)?;
+        let target = if host_file_type(st.st_mode) == FileType::Symlink {
+            match rel {
+                Some(fd) => rustix::fs::readlinkat(fd, name, Vec::new()),
+                None => rustix::fs::readlink(path().as_path(), Vec::new()),
             }
-            FileType::Regular => {
-                let size = u64::try_from(st.st_size).unwrap_or(0);
-                node.data = size;
-                node.content = Content::Host(source);
-                if u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512) < size {
-                    node.bits |= SPARSE;
-                }
-            }
-            _ => {}
-        }
-        let key = (st.st_dev, st.st_ino);
-        let shared = kind != FileType::Directory && st.st_nlink > 1;
-        if shared {
-            if let Some(&first) = links.get(&key) {
-                node.bits |= LINK;
-                node.aux = first;
-                node.content = Content::None;
-            }
-        }
-        let i = if fresh {
-            tree.add(at, name, node)?
+            .map_err(ctx)?
+            .into_bytes()
         } else {
-            tree.put_child(at, name, node, &|| dir.display().to_string())?
+            Vec::new()
         };
-        if shared {
-            let first = *links.entry(key).or_insert(i);
-            if first != i {
-                tree.nodes[first as usize].bits |= LINKED;
+        Ok(Found { st, target })
+    };
+    let all = |names: &[&[u8]]| names.iter().map(|n| one(n)).collect::<Result<Vec<_>, _>>();
+    let two = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if !two || names.len() < PARALLEL_STAT {
+        return all(names);
+    }
+    let (first, second) = names.split_at(names.len() / 2);
+    std::thread::scope(|s| {
+        let helper = s.spawn(|| all(second));
+        let mut found = all(first)?;
+        found.extend(
+            helper
+                .join()
+                .map_err(|_| "a scanning thread failed".to_string())??,
+        );
+        Ok(found)
+    })
+}
+
+/// Adds the entry `name` of node `at` (host path `dir`) that `found`
+/// describes, and scans it if it is a directory.
+#[allow(clippy::too_many_arguments)]
+fn add_entry(
+    tree: &mut Tree,
+    dir: &mut PathBuf,
+    at: u32,
+    name: &[u8],
+    found: Found,
+    fresh: bool,
+    source: u16,
+    links: &mut HashMap<(u64, u64), u32>,
+    depth: usize,
+    rel: Option<rustix::fd::BorrowedFd<'_>>,
+) -> Result<(), String> {
+    use rustix::fs::{Mode, OFlags};
+    let ctx =
+        |p: &Path, e: rustix::io::Errno| format!("{}: {}", p.display(), std::io::Error::from(e));
+    let st = found.st;
+    let kind = host_file_type(st.st_mode);
+    let mut node = SNode::new(kind, &host_attr(&st, kind));
+    match kind {
+        FileType::Symlink => {
+            node.data = tree.store_target(&found.target)?;
+        }
+        FileType::Regular => {
+            let size = u64::try_from(st.st_size).unwrap_or(0);
+            node.data = size;
+            node.content = Content::Host(source);
+            if u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512) < size {
+                node.bits |= SPARSE;
             }
         }
-        if kind == FileType::Directory {
-            let sub = match rel {
-                Some(fd) if depth < MAX_OPEN_DEPTH => Some(
-                    rustix::fs::openat(fd, name, dir_flags | OFlags::NOFOLLOW, Mode::empty())
-                        .map_err(|e| ctx(dir, e))?,
-                ),
-                _ => None,
-            };
-            scan_dir(tree, sub, dir, i, source, links, depth + 1)?;
+        _ => {}
+    }
+    let key = (st.st_dev, st.st_ino);
+    let shared = kind != FileType::Directory && st.st_nlink > 1;
+    if shared {
+        if let Some(&first) = links.get(&key) {
+            node.bits |= LINK;
+            node.aux = first;
+            node.content = Content::None;
         }
-        dir.pop();
+    }
+    let i = if fresh {
+        tree.add(at, name, node)?
+    } else {
+        tree.put_child(at, name, node, &|| dir.display().to_string())?
+    };
+    if shared {
+        let first = *links.entry(key).or_insert(i);
+        if first != i {
+            tree.nodes[first as usize].bits |= LINKED;
+        }
+    }
+    if kind == FileType::Directory {
+        let sub = match rel {
+            Some(fd) if depth < MAX_OPEN_DEPTH => Some(
+                rustix::fs::openat(
+                    fd,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                    Mode::empty(),
+                )
+                .map_err(|e| ctx(dir, e))?,
+            ),
+            _ => None,
+        };
+        scan_dir(tree, sub, dir, i, source, links, depth + 1)?;
     }
     Ok(())
 }
@@ -1352,10 +1444,13 @@ fn build(a: &Args) -> Result<String, String> {
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
     file.set_len(size)
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
-    // Many small sequential writes: combine them before they reach the file.
+    // Many small sequential writes: combine them before they reach the
+    // file. A new image needs no fsync at each step (a crash leaves no
+    // image worth keeping); --sync makes it durable once, at the end.
     let mut dev = ufskit::io::WriteBack::new(
         ufskit::io::FileDevice::from_file(file, true).map_err(|e| e.to_string())?,
-    );
+    )
+    .not_durable();
     let eo = newfs::EmitOptions {
         zeroing: newfs::Zeroing::AssumeZeroed,
         ..newfs::EmitOptions::for_options(&opts)
@@ -1503,6 +1598,12 @@ fn build(a: &Args) -> Result<String, String> {
     }
     fs.close().map_err(|e| e.to_string())?;
     timer.mark("directories");
+    if a.sync {
+        File::open(&a.image)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| format!("{}: {e}", a.image.display()))?;
+        timer.mark("sync");
+    }
     timer.print();
     Ok(format!(
         "{}: {} files, {} directories, {} bytes ({}, {}/{} block/fragment, {} inodes)",
