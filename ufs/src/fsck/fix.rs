@@ -115,13 +115,24 @@ impl<'a> Ctx<'a> {
     pub fn freeino(&mut self, ino: u32) {
         if let Some(ip) = self.inode(ino) {
             if ip.mode() != 0 {
+                // Phase 1 may have counted only a prefix of the blocks.
+                let budget = self.partial.get(&ino).copied();
+                let mut left = budget.unwrap_or(u64::MAX);
                 let mut visit = |ctx: &mut Ctx<'a>, addr: u64, n: u32| {
-                    ctx.release(addr, n);
-                    Walk::Continue
+                    let m = u64::from(n).min(left);
+                    ctx.release(addr, m as u32);
+                    left -= m;
+                    if left == 0 {
+                        Walk::Stop
+                    } else {
+                        Walk::Continue
+                    }
                 };
                 self.ckinode_addr(&ip, &mut visit, None);
-                for (a, n) in self.ext_blocks(&ip) {
-                    self.release(a, n);
+                if budget.is_none() {
+                    for (a, n) in self.ext_blocks(&ip) {
+                        self.release(a, n);
+                    }
                 }
             }
         }
@@ -579,6 +590,20 @@ impl<'a> Ctx<'a> {
         false
     }
 
+    /// The `PARTIALLY TRUNCATED INODE` salvages phase 1 agreed to, for the
+    /// inodes that are staying (a file still marked for clearing keeps
+    /// its blocks as they are: they may be another file's).
+    pub fn zap_pending(&mut self) {
+        for ino in std::mem::take(&mut self.pending_zap) {
+            if matches!(self.ino.state(ino), USTATE | FCLEAR | DCLEAR) {
+                continue;
+            }
+            if let Some(ip) = self.inode(ino) {
+                self.zap_beyond_eof(&ip);
+            }
+        }
+    }
+
     /// Zeroes the pointers an inode holds past the end of the file inside
     /// its indirect blocks (fsck_ffs `iblock()` on `PARTIALLY TRUNCATED
     /// INODE`). The blocks they named were never marked in use, so pass 5
@@ -628,6 +653,202 @@ impl<'a> Ctx<'a> {
     }
 }
 
+impl<'a> Ctx<'a> {
+    /// Cuts a file to its first `keep` logical blocks: the blocks past
+    /// them that pass 1 counted (those below the old end of file) are
+    /// given back, indirect blocks that map nothing kept are given back
+    /// too, and every pointer past `keep` is zeroed. The caller sets the
+    /// new size and writes the inode; the fragments released are returned
+    /// so it can fix `di_blocks`.
+    pub fn cut_blocks(&mut self, ip: &mut Inode, keep: u64) -> u64 {
+        let old_size = ip.size();
+        let ndb = old_size.div_ceil(self.geo.bsize64());
+        let mut freed = 0u64;
+        for j in 0..NDADDR {
+            let a = ip.db(j);
+            if (j as u64) < keep || a == 0 {
+                continue;
+            }
+            if (j as u64) < ndb {
+                let nf = (self.geo.blksize(old_size, j as u64) >> self.geo.fshift) as u32;
+                self.release(a, nf.max(1));
+                freed += u64::from(nf.max(1));
+            }
+            ip.set_db(j, 0);
+        }
+        let n = self.geo.nindir;
+        let mut first = NDADDR as u64;
+        let mut span = n;
+        for level in 0..3usize {
+            let top = ip.ib(level);
+            if top != 0 {
+                if first >= keep {
+                    if first < ndb {
+                        freed += self.free_tree(top, level, first, ndb);
+                    }
+                    ip.set_ib(level, 0);
+                } else if first.saturating_add(span) > keep {
+                    freed += self.cut_level(top, level, first, keep, ndb);
+                }
+            }
+            first = first.saturating_add(span);
+            span = span.saturating_mul(n);
+        }
+        freed
+    }
+
+    /// Gives back an indirect block and everything below it that maps a
+    /// block before `ndb`. Returns the fragments released.
+    fn free_tree(&mut self, addr: u64, level: usize, first: u64, ndb: u64) -> u64 {
+        let frag = self.geo.frag;
+        let mut freed = 0u64;
+        if let Some(buf) = self.dir_block(addr, frag) {
+            let psize = self.geo.version.pointer_size() as usize;
+            let per = self.geo.nindir.saturating_pow(level as u32);
+            for (i, p) in buf.chunks_exact(psize).enumerate() {
+                let v = read_ptr(p, self.geo.endian);
+                let lbn = first.saturating_add((i as u64).saturating_mul(per));
+                if v == 0 || lbn >= ndb {
+                    continue;
+                }
+                if level > 0 {
+                    freed += self.free_tree(v, level - 1, lbn, ndb);
+                } else {
+                    self.release(v, frag);
+                    freed += u64::from(frag);
+                }
+            }
+        }
+        self.release(addr, frag);
+        freed + u64::from(frag)
+    }
+
+    /// [`Ctx::cut_blocks`] inside one indirect block that maps both kept
+    /// and cut blocks: the cut part is given back and its pointers zeroed.
+    fn cut_level(&mut self, addr: u64, level: usize, first: u64, keep: u64, ndb: u64) -> u64 {
+        let frag = self.geo.frag;
+        let Some(mut buf) = self.dir_block(addr, frag) else {
+            return 0;
+        };
+        let psize = self.geo.version.pointer_size() as usize;
+        let per = self.geo.nindir.saturating_pow(level as u32);
+        let mut freed = 0u64;
+        let mut changed = false;
+        for i in 0..(buf.len() / psize) {
+            let lbn = first.saturating_add((i as u64).saturating_mul(per));
+            let v = read_ptr(&buf[i * psize..(i + 1) * psize], self.geo.endian);
+            if v == 0 {
+                continue;
+            }
+            if lbn >= keep {
+                if lbn < ndb {
+                    freed += if level > 0 {
+                        self.free_tree(v, level - 1, lbn, ndb)
+                    } else {
+                        self.release(v, frag);
+                        u64::from(frag)
+                    };
+                }
+                buf[i * psize..(i + 1) * psize].fill(0);
+                changed = true;
+            } else if level > 0 && lbn.saturating_add(per) > keep {
+                freed += self.cut_level(v, level - 1, lbn, keep, ndb);
+            }
+        }
+        if changed {
+            let off = self.geo.frag_offset(Frag(addr));
+            self.put(off, &buf, WriteClass::Data);
+        }
+        freed
+    }
+
+    /// Points the pointer that `r` came from at `new` instead: a field of
+    /// `ip` (written by the caller) or a slot of an indirect block, found
+    /// by walking down from the inode through the overlay (so a parent
+    /// indirect block moved earlier is followed to its new place).
+    pub fn repoint(&mut self, ip: &mut Inode, r: &crate::bmap::BlockRef, new: u64) {
+        use crate::bmap::BlockKind;
+        let n = self.geo.nindir;
+        let nd = NDADDR as u64;
+        let starts = [
+            nd,
+            nd.saturating_add(n),
+            nd.saturating_add(n).saturating_add(n.saturating_mul(n)),
+        ];
+        // What is pointed at: a logical block and the level of the pointer
+        // (0: a data block; k: an indirect block of level k).
+        let (lbn, target) = match r.kind {
+            BlockKind::Data { lbn } => {
+                if lbn < nd {
+                    ip.set_db(lbn as usize, new);
+                    return;
+                }
+                (lbn, 0usize)
+            }
+            BlockKind::Indirect { level, first_lbn } => {
+                let level = usize::from(level);
+                if starts.get(level.wrapping_sub(1)) == Some(&first_lbn) {
+                    ip.set_ib(level - 1, new);
+                    return;
+                }
+                (first_lbn, level)
+            }
+        };
+        let top = if lbn < starts[1] {
+            1usize
+        } else if lbn < starts[2] {
+            2
+        } else {
+            3
+        };
+        let mut rel = lbn - starts[top - 1];
+        let mut blk = ip.ib(top - 1);
+        let mut cur = top;
+        let psize = self.geo.version.pointer_size() as usize;
+        let frag = self.geo.frag;
+        while cur > target + 1 {
+            let per = n.saturating_pow(cur as u32 - 1);
+            let idx = (rel / per) as usize;
+            rel %= per;
+            let Some(buf) = self.dir_block(blk, frag) else {
+                return;
+            };
+            let Some(p) = buf.get(idx * psize..(idx + 1) * psize) else {
+                return;
+            };
+            blk = read_ptr(p, self.geo.endian);
+            cur -= 1;
+        }
+        let idx = (rel / n.saturating_pow(cur as u32 - 1)) as usize;
+        let Some(mut buf) = self.dir_block(blk, frag) else {
+            return;
+        };
+        let Some(p) = buf.get_mut(idx * psize..(idx + 1) * psize) else {
+            return;
+        };
+        write_ptr(p, new, self.geo.endian);
+        // An existing indirect block now names a copy: it goes out with
+        // the inodes, after the copy itself (a copied parent stays in the
+        // class of its first write, new data).
+        self.put(self.geo.frag_offset(Frag(blk)), &buf, WriteClass::Inode);
+    }
+
+    /// A fresh directory fragment of empty 512-byte chunks for a
+    /// directory whose first block is a hole. Returns its address.
+    pub fn empty_dir_frag(&mut self, ino: u32) -> Option<u64> {
+        let cg = self.geo.ino_to_cg(Ino(ino)).0;
+        let blk = self.alloc_frags(cg, 1)?;
+        let fsize = self.geo.fsize as usize;
+        let endian = self.geo.endian;
+        let mut buf = vec![0u8; fsize];
+        for chunk in (0..fsize).step_by(DIRBLKSIZ) {
+            empty_chunk(&mut buf[chunk..], endian);
+        }
+        self.put(self.geo.frag_offset(Frag(blk)), &buf, WriteClass::Data);
+        Some(blk)
+    }
+}
+
 fn read_ptr(p: &[u8], endian: crate::Endian) -> u64 {
     let mut v = 0u64;
     match endian {
@@ -643,6 +864,17 @@ fn read_ptr(p: &[u8], endian: crate::Endian) -> u64 {
         }
     }
     v
+}
+
+fn write_ptr(p: &mut [u8], v: u64, endian: crate::Endian) {
+    let n = p.len();
+    for (i, b) in p.iter_mut().enumerate() {
+        let shift = match endian {
+            crate::Endian::Little => 8 * i,
+            crate::Endian::Big => 8 * (n - 1 - i),
+        };
+        *b = (v >> shift) as u8;
+    }
 }
 
 /// Sets the record length of the entry at `loc`.

@@ -383,6 +383,9 @@ fn run(
         sb_dirty: sb_fix,
         freed: BlockMap::new(nfrags),
         freed_ino: Default::default(),
+        no_clone: Default::default(),
+        partial: HashMap::new(),
+        pending_zap: Vec::new(),
         new_dirs: Default::default(),
         lfdir: 0,
         rebuild_cg: Default::default(),
@@ -406,7 +409,11 @@ fn run(
     if !ctx.duplist.is_empty() && !stopped(&ctx) {
         ctx.phase(Phase::Pass1b);
         pass1b::pass1b(&mut ctx);
+        if ctx.writing() && !stopped(&ctx) {
+            pass1b::clone_shared(&mut ctx);
+        }
     }
+    ctx.zap_pending();
     let mut ok = !stopped(&ctx);
     if ok {
         ctx.phase(Phase::Pass2);
@@ -502,7 +509,10 @@ fn run(
         ctx.put(loc, &bytes, overlay::WriteClass::Super);
     };
     let clean_changes = (orig_clean != 0) != markclean;
-    if ctx.sb_dirty || clean_changes {
+    // A repair of a clean-marked image first writes it dirty (see
+    // `dirty_mark`), so the final superblock must follow whenever anything
+    // is written, not only when its own fields changed.
+    if ctx.sb_dirty || clean_changes || (modified && orig_clean != 0) {
         write_sb(&mut ctx, markclean);
     }
     if markclean && modified {

@@ -139,6 +139,7 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     let unknown = |ctx: &mut Ctx<'_>| {
         let text = format!("UNKNOWN FILE TYPE I={ino}{}", ctx.fatal_sfx());
         ctx.ino.set_state(ino, FCLEAR);
+        ctx.no_clone.insert(ino);
         if ctx.ask(Finding::new(Problem::UnknownFileType, text).ino(ino)) {
             // Nothing of it was counted yet: clearing is enough.
             ctx.ino.set_state(ino, USTATE);
@@ -235,8 +236,17 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         salvage = ctx.ask(Finding::new(Problem::PartiallyTruncated, text).ino(ino));
     };
     let w = ctx.ckinode_addr(ip, &mut visit, Some(&mut trunc));
+    if w == Walk::Stop {
+        // Too many bad or duplicate blocks: only the fragments seen so
+        // far were counted, and only those may be given back when the
+        // inode is cleared (the rest may well be other files').
+        ctx.partial.insert(ino, c.entryno);
+    }
     if salvage {
-        ctx.zap_beyond_eof(ip);
+        // Done after phase 1b: the indirect block to be cut may turn out
+        // to be another file's block (a damaged pointer), which must not
+        // be written before that file has been given its own copy.
+        ctx.pending_zap.push(ino);
     }
     if w != Walk::Stop && geo.version == UfsVersion::Ufs2 && ip.extsize() > 0 {
         let ext = u64::from(ip.extsize());
@@ -307,6 +317,7 @@ fn pass1check(
     let anyout = !ctx.geo.frags_in_range(Frag(blkno), u64::from(nfrags));
     if anyout {
         blkerror(ctx, Problem::BadBlock, ino, blkno, "BAD");
+        ctx.no_clone.insert(ino);
         let old = c.badblk;
         c.badblk += 1;
         if old >= MAXBAD {
@@ -328,6 +339,7 @@ fn pass1check(
             let old = c.dupblk;
             c.dupblk += 1;
             if old >= MAXBAD {
+                ctx.no_clone.insert(ino);
                 let text = format!("EXCESSIVE DUP BLKS I={ino}");
                 ctx.ask(Finding::new(Problem::ExcessiveDup, text).ino(ino));
                 return Walk::Stop;

@@ -6,11 +6,18 @@
 //! original owner, which phase 1 could not know was sharing it), until
 //! every duplicate has been attributed. Leaves: those owners marked to be
 //! cleared (`FCLEAR`/`DCLEAR`), which phase 2 reports as `DUP/BAD`.
+//!
+//! Repairing, [`clone_shared`] then goes further than fsck_ffs, which
+//! clears every file that shares a block (so a file whose neighbour's
+//! damaged size or pointer reaches into its blocks is lost with it): each
+//! sharer but the last gets its own copy of the shared pointers, so every
+//! sharer stays a readable file and the intact one keeps its contents.
 
+use super::overlay::WriteClass;
 use super::problem::{Phase, Problem};
 use super::report::Finding;
 use super::state::*;
-use crate::bmap::Walk;
+use crate::bmap::{BlockRef, Walk};
 use crate::units::Frag;
 use std::collections::BTreeSet;
 
@@ -57,4 +64,137 @@ pub(super) fn pass1b(ctx: &mut Ctx<'_>) {
             return;
         }
     }
+}
+
+/// Gives every file that shares fragments (but the last one, which keeps
+/// the originals) copies of its shared pointers, and takes it off the
+/// clearing list. Files marked for other reasons (bad pointers, unknown
+/// type, too many duplicates to have been counted) are left to be
+/// cleared, and so is any file for which there is no room left.
+pub(super) fn clone_shared(ctx: &mut Ctx<'_>) {
+    let dups: BTreeSet<u64> = ctx.duplist.iter().copied().collect();
+    let ninodes = u32::try_from(ctx.geo.ninodes).unwrap_or(u32::MAX);
+    // Every marked inode is looked at, also once no claim is left: the
+    // last sharer of a fragment goes back to ordinary too.
+    for ino in ROOTINO..ninodes {
+        let state = ctx.ino.state(ino);
+        if !matches!(state, FCLEAR | DCLEAR) || ctx.no_clone.contains(&ino) {
+            continue;
+        }
+        let Some(mut ip) = ctx.inode(ino) else {
+            continue;
+        };
+        if state == DCLEAR && ip.size() == 0 {
+            continue;
+        }
+        let touches =
+            |r: &BlockRef| (0..u64::from(r.nfrags)).any(|k| dups.contains(&(r.addr.0 + k)));
+        let mut refs: Vec<Ptr> = Vec::new();
+        ctx.ckinode_refs(
+            &ip,
+            &mut |_, r| {
+                if touches(r) {
+                    refs.push(Ptr::Tree(*r));
+                }
+                Walk::Continue
+            },
+            None,
+        );
+        for (k, (a, nf)) in ext_ptrs(ctx, &ip).into_iter().enumerate() {
+            if a != 0 && (0..u64::from(nf)).any(|j| dups.contains(&(a + j))) {
+                refs.push(Ptr::Ext(k, a, nf));
+            }
+        }
+        if refs.is_empty() {
+            // Marked for something else.
+            continue;
+        }
+        let shared: Vec<Ptr> = refs
+            .into_iter()
+            .filter(|p| {
+                let (a, nf) = p.run();
+                (0..u64::from(nf)).any(|k| ctx.duplist.contains(&(a + k)))
+            })
+            .collect();
+        if !shared.is_empty() {
+            let nfr: u64 = shared.iter().map(|p| u64::from(p.run().1)).sum();
+            let text = format!(
+                "I={ino} SHARES {nfr} FRAGMENTS WITH OTHER FILES{}",
+                ctx.fatal_sfx()
+            );
+            if !ctx.ask(
+                Finding::new(Problem::DupClone, text)
+                    .ino(ino)
+                    .in_phase(Phase::Pass1b),
+            ) {
+                continue;
+            }
+            let pref = ctx.geo.ino_to_cg(crate::units::Ino(ino)).0;
+            let mut copied_all = true;
+            for p in &shared {
+                let (old, nf) = p.run();
+                let Some(new) = ctx.alloc_frags(pref, nf) else {
+                    copied_all = false;
+                    break;
+                };
+                let len = (u64::from(nf) << ctx.geo.fshift) as usize;
+                let mut data = vec![0u8; len];
+                if crate::io::read_exact(ctx.dev, ctx.geo.frag_offset(Frag(old)), &mut data)
+                    .is_err()
+                {
+                    copied_all = false;
+                    break;
+                }
+                ctx.put(ctx.geo.frag_offset(Frag(new)), &data, WriteClass::Data);
+                match p {
+                    Ptr::Tree(r) => ctx.repoint(&mut ip, r, new),
+                    Ptr::Ext(k, _, _) => {
+                        let mut b = [ip.extb(0), ip.extb(1)];
+                        b[*k] = new;
+                        ip.set_ext(ip.extsize(), b);
+                    }
+                }
+                ctx.release(old, nf);
+            }
+            ctx.write_inode(&mut ip);
+            if !copied_all {
+                continue;
+            }
+        }
+        // No longer shares anything: back to an ordinary file.
+        let zlink = ip.nlink() == 0;
+        let back = match (state, zlink) {
+            (DCLEAR, true) => DZLINK,
+            (DCLEAR, false) => DSTATE,
+            (_, true) => FZLINK,
+            (_, false) => FSTATE,
+        };
+        ctx.ino.set_state(ino, back);
+    }
+}
+
+/// A pointer that may be copied: one of the block tree's, or an
+/// extended-attribute block (index, address, fragments).
+enum Ptr {
+    Tree(BlockRef),
+    Ext(usize, u64, u32),
+}
+
+impl Ptr {
+    fn run(&self) -> (u64, u32) {
+        match self {
+            Ptr::Tree(r) => (r.addr.0, r.nfrags),
+            Ptr::Ext(_, a, n) => (*a, *n),
+        }
+    }
+}
+
+fn ext_ptrs(ctx: &Ctx<'_>, ip: &crate::inode::Inode) -> Vec<(u64, u32)> {
+    let mut out = vec![(0, 0); 2];
+    for (a, n) in ctx.ext_blocks(ip) {
+        if let Some(k) = (0..2).find(|&k| ip.extb(k) == a) {
+            out[k] = (a, n);
+        }
+    }
+    out
 }

@@ -20,6 +20,7 @@ use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;
 use crate::io;
+use crate::ondisk::consts::DIRBLKSIZ;
 use crate::units::Frag;
 
 const DT_DIR: u8 = 4;
@@ -189,36 +190,44 @@ fn set_size(ctx: &mut Ctx<'_>, ino: u32, size: u64) {
 }
 
 /// Cuts a directory at its first hole (`ADJUST LENGTH`): the size drops
-/// to the hole and the blocks past it are given back. Only direct blocks
-/// are handled; anything else is left for a later run.
+/// to the hole and every block past it is given back (fsck_ffs only
+/// shortens the size and asks for a second run, whose pass 1 then clears
+/// the whole directory for its blocks past the end). Entries past the hole
+/// are lost with their blocks, so the files they named are unreferenced
+/// and go to lost+found. A hole at the very start gets a fresh fragment of
+/// empty chunks, where the scan then puts `.` and `..`.
 fn cut_at_hole(ctx: &mut Ctx<'_>, ino: u32, lbn: u64) -> bool {
     let Some(mut ip) = ctx.inode(ino) else {
         return false;
     };
-    if lbn == 0 || ip.ib(0) != 0 || ip.ib(1) != 0 || ip.ib(2) != 0 {
-        return false;
-    }
-    let size = ip.size();
-    let mut freed = 0u64;
-    for j in (lbn as usize)..crate::ondisk::consts::NDADDR {
-        let a = ip.db(j);
-        if a == 0 {
-            continue;
+    let first = if lbn == 0 {
+        let Some(blk) = ctx.empty_dir_frag(ino) else {
+            return false;
+        };
+        Some(blk)
+    } else {
+        None
+    };
+    let keep = lbn.max(1);
+    let freed = ctx.cut_blocks(&mut ip, keep);
+    let per_frag = u64::from(ctx.geo.fsize) / 512;
+    let mut blocks = ip.blocks().saturating_sub(freed * per_frag);
+    let newsize = match first {
+        Some(blk) => {
+            ip.set_db(0, blk);
+            blocks += per_frag;
+            DIRBLKSIZ as u64
         }
-        let nf = (ctx.geo.blksize(size, j as u64) >> ctx.geo.fshift) as u32;
-        ctx.release(a, nf);
-        freed += u64::from(nf);
-        ip.set_db(j, 0);
-    }
-    let newsize = lbn * ctx.geo.bsize64();
+        None => lbn * ctx.geo.bsize64(),
+    };
     ip.set_size(newsize);
-    ip.set_blocks(
-        ip.blocks()
-            .saturating_sub(freed * (u64::from(ctx.geo.fsize) / 512)),
-    );
+    ip.set_blocks(blocks);
     ctx.write_inode(&mut ip);
     if let Some(d) = ctx.dir_mut(ino) {
         d.isize = newsize;
+        if let Some(blk) = first {
+            d.blk0 = blk;
+        }
     }
     true
 }
@@ -278,6 +287,11 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
                 let text = format!("DIRECTORY {path}: CONTAINS EMPTY BLOCKS{}", ctx.fatal_sfx());
                 if ctx.ask(Finding::new(Problem::DirHole, text).ino(ino)) {
                     if cut_at_hole(ctx, ino, lbn) {
+                        if lbn == 0 {
+                            // Nothing was scanned yet: scan the new block.
+                            let size = ctx.dir(ino).map_or(0, |d| d.isize);
+                            scan_dir(ctx, ino, size);
+                        }
                         return;
                     }
                     ctx.unresolved += 1;
@@ -431,11 +445,24 @@ fn pass2check(
                         .ino(dir)
                         .question(None),
                 );
-                let t = format!(
-                    "CANNOT FIX, FIRST ENTRY IN DIRECTORY CONTAINS {}\n{sfx}",
-                    e.name_str()
-                );
-                ctx.ask(Finding::new(Problem::CannotFixDot, t).ino(dir));
+                // fsck_ffs gives up here ("CANNOT FIX"), so every later run
+                // finds the same. `.` takes the slot instead; the entry
+                // moves behind it when its record has room (and is then
+                // checked as the second entry), else it is dropped and the
+                // file it named is reconnected by phases 3 and 4.
+                let t = format!("FIRST ENTRY IN DIRECTORY CONTAINS {}\n{sfx}", e.name_str());
+                if ctx.ask(Finding::new(Problem::DotSlotTaken, t).ino(dir)) {
+                    altered = true;
+                    if e.reclen >= e.dirsiz() + 12 {
+                        write_ent(ctx, buf, at, &proto(dir, b".", 12));
+                        st.entryno += 1;
+                        ctx.ino.add_link(dir, -1);
+                        at += 12;
+                        e.reclen -= 12;
+                    } else {
+                        e = proto(dir, b".", e.reclen);
+                    }
+                }
             } else if e.reclen < 12 {
                 ctx.ask(
                     Finding::new(Problem::MissingDot, head)
@@ -509,11 +536,41 @@ fn pass2check(
                             .ino(dir)
                             .question(None),
                     );
-                    let t = format!(
-                        "CANNOT FIX, SECOND ENTRY IN DIRECTORY CONTAINS {}\n{sfx}",
-                        e.name_str()
-                    );
-                    ctx.ask(Finding::new(Problem::CannotFixDotDot, t).ino(dir));
+                    // As for `.` above: `..` takes the slot (naming the
+                    // parent once it is known; until then the slot is left
+                    // empty for the end of phase 2 or phase 3 to fill), and
+                    // the entry found there moves behind it or is dropped.
+                    let t = format!("SECOND ENTRY IN DIRECTORY CONTAINS {}\n{sfx}", e.name_str());
+                    if ctx.ask(Finding::new(Problem::DotDotSlotTaken, t).ino(dir)) {
+                        let dd = if parent != 0 {
+                            proto(parent, b"..", 12)
+                        } else {
+                            DirEnt {
+                                reclen: 12,
+                                ..Default::default()
+                            }
+                        };
+                        if let Some(d) = ctx.dir_mut(dir) {
+                            d.dotdot = parent;
+                        }
+                        st.entryno += 1;
+                        if parent != 0 {
+                            ctx.ino.add_link(parent, -1);
+                        }
+                        if e.reclen >= e.dirsiz() + 12 {
+                            write_ent(ctx, buf, at, &dd);
+                            at += 12;
+                            e.reclen -= 12;
+                            chk2(ctx, st, dir, &mut e);
+                        } else {
+                            e = DirEnt {
+                                reclen: e.reclen,
+                                ..dd
+                            };
+                        }
+                        finish(ctx, buf, at, &e, pending_dot, true, dirty);
+                        return;
+                    }
                     if let Some(d) = ctx.dir_mut(dir) {
                         d.dotdot = u32::MAX;
                     }
@@ -546,7 +603,19 @@ fn pass2check(
             return;
         }
     }
+    let first_dot = to_chk2 && st.entryno == 0 && e.is(b".");
     altered |= chk2(ctx, st, dir, &mut e);
+    if first_dot && e.ino == 0 {
+        // `.` named an inode out of range and was removed; fsck_ffs leaves
+        // the slot empty and only the next run puts `.` back.
+        let head = ctx.direrror(dir, "MISSING '.'");
+        if ctx.ask(Finding::new(Problem::MissingDot, head).ino(dir)) {
+            e.ino = dir;
+            e.dtype = DT_DIR;
+            ctx.ino.add_link(dir, -1);
+            altered = true;
+        }
+    }
     finish(ctx, buf, at, &e, pending_dot, altered, dirty);
 }
 
@@ -633,7 +702,12 @@ fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: &mut DirEnt) -> bool {
                 } else if !ctx.opts.preen && !ctx.softdep {
                     (Problem::ZeroLengthDirEntry, "ZERO LENGTH DIRECTORY")
                 } else {
-                    return false;
+                    // fsck_ffs drops the entry without a word here: with
+                    // soft updates (or preening) a cleared zero-length
+                    // directory is an expected leftover, and keeping the
+                    // entry would leave it naming an inode pass 4 frees.
+                    e.ino = 0;
+                    return true;
                 };
                 let text = ctx.fileerror(dir, e.ino, msg);
                 if ctx.ask(Finding::new(p, text).ino(e.ino)) {

@@ -145,6 +145,8 @@ problems! {
     IncorrectBlockCount = ("incorrect-block-count", Pass1, "INCORRECT BLOCK COUNT I=%d (%d should be %d)", Some("CORRECT"), Fix);
     /// An owner of a duplicate block, found by the rescan.
     DupBlockOwner = ("dup-block-owner", Pass1b, "%d DUP I=%d", None, Stop);
+    /// A file sharing fragments gets its own copies (repair runs only; fsck_ffs clears every sharer).
+    DupClone = ("dup-clone", Pass1b, "I=%d SHARES %d FRAGMENTS WITH OTHER FILES", Some("COPY"), Stop);
     /// Inode 2 is not allocated.
     RootUnallocated = ("root-unallocated", Pass2, "ROOT INODE UNALLOCATED", Some("ALLOCATE"), Stop);
     /// Inode 2 is not a directory.
@@ -166,11 +168,15 @@ problems! {
     /// The first entry is not `.`.
     MissingDot = ("missing-dot", Pass2, "MISSING '.'", Some("FIX"), Stop);
     /// `.` cannot be added.
-    CannotFixDot = ("cannot-fix-dot", Pass2, "CANNOT FIX, FIRST ENTRY IN DIRECTORY CONTAINS %s", None, Stop);
+    CannotFixDot = ("cannot-fix-dot", Pass2, "CANNOT FIX, INSUFFICIENT SPACE TO ADD '.'", None, Stop);
+    /// The first entry names another file: `.` takes its place.
+    DotSlotTaken = ("dot-slot-taken", Pass2, "FIRST ENTRY IN DIRECTORY CONTAINS %s", Some("FIX"), Stop);
     /// The second entry is not `..`.
     MissingDotDot = ("missing-dotdot", Pass2, "MISSING '..'", Some("FIX"), Stop);
     /// `..` cannot be added.
-    CannotFixDotDot = ("cannot-fix-dotdot", Pass2, "CANNOT FIX, SECOND ENTRY IN DIRECTORY CONTAINS %s", None, Stop);
+    CannotFixDotDot = ("cannot-fix-dotdot", Pass2, "CANNOT FIX, INSUFFICIENT SPACE TO ADD '..'", None, Stop);
+    /// The second entry names another file: `..` takes its place.
+    DotDotSlotTaken = ("dotdot-slot-taken", Pass2, "SECOND ENTRY IN DIRECTORY CONTAINS %s", Some("FIX"), Stop);
     /// `..` has the wrong d_type.
     BadDotDotType = ("bad-dotdot-type", Pass2, "BAD TYPE VALUE FOR '..'", Some("FIX"), Stop);
     /// `..` names an inode that is not the parent.

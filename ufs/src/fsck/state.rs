@@ -286,6 +286,16 @@ pub struct Ctx<'a> {
     /// Fragments freed by this run: not handed out again, so that a crash
     /// between writes cannot leave one block in two files.
     pub freed: BlockMap,
+    /// Inodes phase 1 marked for clearing for something other than
+    /// sharing blocks (bad pointers, too many duplicates, unknown type):
+    /// phase 1b never gives them copies instead.
+    pub no_clone: std::collections::HashSet<u32>,
+    /// Inodes whose phase-1 walk stopped early (too many bad or duplicate
+    /// blocks), with how many fragments it had counted.
+    pub partial: HashMap<u32, u64>,
+    /// Inodes whose pointers past the end of file are to be zeroed once
+    /// phase 1b has settled who owns which block.
+    pub pending_zap: Vec<u32>,
     /// Inodes cleared by this run: not reused for lost+found.
     pub freed_ino: std::collections::HashSet<u32>,
     /// Directories created by this run (fsck_ffs `INFO_NEW`).
@@ -636,6 +646,17 @@ impl<'a> Ctx<'a> {
         &mut self,
         ip: &Inode,
         f: &mut dyn FnMut(&mut Ctx<'a>, u64, u32) -> Walk,
+        truncated: Option<&mut dyn FnMut(&mut Ctx<'a>)>,
+    ) -> Walk {
+        self.ckinode_refs(ip, &mut |ctx, r| f(ctx, r.addr.0, r.nfrags), truncated)
+    }
+
+    /// [`Ctx::ckinode_addr`] with the whole [`BlockRef`] (what the pointer
+    /// maps, so a caller can find where the pointer itself lives).
+    pub fn ckinode_refs(
+        &mut self,
+        ip: &Inode,
+        f: &mut dyn FnMut(&mut Ctx<'a>, &BlockRef) -> Walk,
         mut truncated: Option<&mut dyn FnMut(&mut Ctx<'a>)>,
     ) -> Walk {
         let typ = ip.mode() & mode::IFMT;
@@ -680,7 +701,7 @@ impl<'a> Ctx<'a> {
                     BlockKind::Indirect { .. } => Walk::Skip,
                 });
             }
-            let w = f(self, r.addr.0, r.nfrags);
+            let w = f(self, &r);
             if w == Walk::Stop {
                 stopped = true;
             }
