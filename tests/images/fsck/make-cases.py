@@ -62,3 +62,33 @@ for tag, (base, f, d, dino, _) in BASES.items():
     for k, title, script in kinds:
         s = script.format(f=f, d=d, dd=f)
         write(f"f_{k}_{tag}", f"{title} ({base})", base, s)
+
+# Shared blocks. Block numbers differ per base, so each case is spelled out:
+# (kind, title, {tag: (script, inodes that were not damaged)}). The repair
+# must leave the undamaged sharer's contents as they were (`intact`: one
+# `#INO` per line, compared with the clean base by fsck_repair.rs).
+DUP_KINDS = [
+    ("dupptr", "a file's first pointer names another file's block", {
+        "le2": ("set inode 4 di_db[0] 88", [5]),
+        "be2": ("set inode 4 di_db[0] 88", [5]),
+        "mk1": ("set inode 40 di_db[0] 224", [160]),
+        "mk2": ("set inode 40 di_db[0] 5080", [160]),
+        "be1": ("set inode 29 di_db[0] 1434", [30]),
+    }),
+    ("dupsize", "a grown size makes a fragment tail cover the next file's fragment", {
+        "mk1": ("set inode 29 di_size 8000", [30]),
+        "mk2": ("set inode 29 di_size 1000", [30]),
+        "be1": ("set inode 29 di_size 2000", [30]),
+    }),
+    ("dupind", "an indirect pointer names another file's indirect block", {
+        "mk1": ("set inode 162 di_ib[0] 312", [160]),
+        "mk2": ("set inode 162 di_ib[0] 5168", [160]),
+    }),
+]
+for k, title, per_base in DUP_KINDS:
+    for tag, (script, intact) in per_base.items():
+        base = BASES[tag][0]
+        name = f"f_{k}_{tag}"
+        write(name, f"{title} ({base})", base, script)
+        d = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+        open(os.path.join(d, "intact"), "w").write("".join(f"#{i}\n" for i in intact))

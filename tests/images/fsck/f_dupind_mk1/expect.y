@@ -1,0 +1,63 @@
+** ./case.img
+** Last Mounted on 
+** Phase 1 - Check Blocks and Sizes
+312 DUP I=162
+313 DUP I=162
+314 DUP I=162
+315 DUP I=162
+316 DUP I=162
+317 DUP I=162
+318 DUP I=162
+319 DUP I=162
+320 DUP I=162
+321 DUP I=162
+322 DUP I=162
+EXCESSIVE DUP BLKS I=162
+CONTINUE? yes
+
+INCORRECT BLOCK COUNT I=162 (1152 should be 848)
+CORRECT? yes
+
+** Phase 1b - Rescan For More DUPS
+312 DUP I=160
+313 DUP I=160
+314 DUP I=160
+315 DUP I=160
+316 DUP I=160
+317 DUP I=160
+318 DUP I=160
+319 DUP I=160
+320 DUP I=160
+321 DUP I=160
+I=160 SHARES 16 FRAGMENTS WITH OTHER FILES
+COPY? yes
+
+** Phase 2 - Check Pathnames
+DUP/BAD  I=162  OWNER=root MODE=100644
+SIZE=552960 MTIME=May  1 12:00 2020 
+FILE=/data/sparse.bin
+
+REMOVE? yes
+
+** Phase 3 - Check Connectivity
+** Phase 4 - Check Reference Counts
+BAD/DUP FILE I=162  OWNER=root MODE=100644
+SIZE=552960 MTIME=May  1 12:00 2020 
+CLEAR? yes
+
+** Phase 5 - Check Cyl groups
+FREE BLK COUNT(S) WRONG IN SUPERBLK
+SALVAGE? yes
+
+SUMMARY INFORMATION BAD
+SALVAGE? yes
+
+BLK(S) MISSING IN BIT MAPS
+SALVAGE? yes
+
+170 files, 328 used, 1663 free (7 frags, 207 blocks, 0.4% fragmentation)
+
+***** FILE SYSTEM IS CLEAN *****
+
+***** FILE SYSTEM WAS MODIFIED *****
+Exit status is 1
