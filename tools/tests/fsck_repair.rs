@@ -139,3 +139,53 @@ fn intact_differs(
     }
     out
 }
+
+/// `--max-memory`: a cap below what the check's tables need stops the run
+/// with exit 8 and a message naming what and how much, before anything is
+/// written (-y leaves the damaged image as it was); a cap above it changes
+/// nothing.
+#[test]
+fn memory_cap_stops_before_writing() {
+    let ufs = env!("CARGO_BIN_EXE_ufs");
+    let case = corpus_cases()
+        .into_iter()
+        .find(|c| c.ends_with("f_nlink_mk2"))
+        .expect("corpus case f_nlink_mk2");
+    let Case { name, img, dir: _d } = build_case(&case);
+    let before = std::fs::read(&img).expect("read");
+    for cap in ["1k", "64"] {
+        let out = Command::new(ufs)
+            .args(["fsck", "-y", "-f", "--max-memory", cap])
+            .arg(&img)
+            .output()
+            .expect("ufs fsck");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(8), "{name} cap {cap}: {err}");
+        assert!(
+            err.contains("memory limit:") && err.contains("over the limit of"),
+            "{name} cap {cap}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(&img).expect("read"),
+            before,
+            "{name}: written under a cap"
+        );
+    }
+    let bad = Command::new(ufs)
+        .args(["fsck", "-n", "--max-memory", "12q"])
+        .arg(&img)
+        .output()
+        .expect("ufs fsck");
+    assert_eq!(bad.status.code(), Some(2));
+    let out = Command::new(ufs)
+        .args(["fsck", "-y", "-f", "--max-memory", "256m"])
+        .arg(&img)
+        .output()
+        .expect("ufs fsck");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -76,6 +76,9 @@ pub enum Error {
         /// The path as given.
         path: String,
     },
+    /// A run would need more memory than it was allowed (`--max-memory`).
+    #[error("memory limit: {0}")]
+    MemoryLimit(String),
 }
 
 impl Error {

@@ -46,6 +46,10 @@ pub struct Args {
     /// Print how long each phase took (to standard error).
     #[arg(long)]
     pub timings: bool,
+    /// Stop with an error (exit 8) instead of letting the check's tables
+    /// grow past SIZE bytes (k, m, g suffixes), e.g. on a huge image.
+    #[arg(long, value_name = "SIZE", value_parser = parse_mem)]
+    pub max_memory: Option<u64>,
     /// Image files.
     #[arg(required = true)]
     pub images: Vec<std::path::PathBuf>,
@@ -147,6 +151,7 @@ fn run_styled(a: Args, style: Style) -> i32 {
             preen: a.preen,
             answer: mode,
             now: None,
+            max_memory: a.max_memory,
         };
         let writing = mode != AnswerMode::No;
         let mut rep: Box<dyn Reporter> = if a.json {
@@ -377,4 +382,10 @@ fn json_doc(
         "findings": findings,
         "text": rep.text,
     })
+}
+
+/// `--max-memory`: bytes, or with a k/m/g/t suffix.
+fn parse_mem(s: &str) -> Result<u64, String> {
+    ufskit::newfs::options::parse_size_sectors(s, 1)
+        .map_err(|_| format!("{s}: expected a byte count, optionally with a k, m, g or t suffix"))
 }

@@ -66,6 +66,11 @@ pub struct FsckOptions {
     pub answer: AnswerMode,
     /// Time stamp for inodes a repair creates (default: now).
     pub now: Option<i64>,
+    /// Refuse to go on once the check's own tables (fragment maps, inode
+    /// tables, directory list, duplicate list) would pass this many bytes
+    /// (`--max-memory`): on a huge image the run stops with
+    /// [`crate::Error::MemoryLimit`] instead of exhausting the host.
+    pub max_memory: Option<u64>,
 }
 
 /// How questions are answered.
@@ -357,6 +362,13 @@ fn run(
             .map_or(0, |d| d.as_secs() as i64)
     });
     let nfrags = geo.size.div_ceil(u64::from(geo.frag)) * u64::from(geo.frag);
+    // Two fragment maps (in use, freed by this run), one bit per fragment.
+    let maps = nfrags.div_ceil(8).saturating_mul(2);
+    if let Some(limit) = opts.max_memory.filter(|&l| maps > l) {
+        return Err(crate::Error::MemoryLimit(format!(
+            "the fragment maps of {nfrags} fragments need {maps} bytes, over the limit of {limit}"
+        )));
+    }
     let mut ctx = Ctx {
         dev,
         bmap: BlockMap::new(nfrags),
@@ -386,6 +398,8 @@ fn run(
         no_clone: Default::default(),
         partial: HashMap::new(),
         pending_zap: Vec::new(),
+        mem_used: maps,
+        over_limit: None,
         new_dirs: Default::default(),
         lfdir: 0,
         rebuild_cg: Default::default(),
@@ -406,6 +420,9 @@ fn run(
     let stopped = |ctx: &Ctx<'_>| ctx.stopped;
     ctx.phase(Phase::Pass1);
     pass1::pass1(&mut ctx);
+    if let Some(msg) = ctx.over_limit.take() {
+        return Err(crate::Error::MemoryLimit(msg));
+    }
     if !ctx.duplist.is_empty() && !stopped(&ctx) {
         ctx.phase(Phase::Pass1b);
         pass1b::pass1b(&mut ctx);

@@ -64,6 +64,13 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
             (UfsVersion::Ufs2, Some(g)) => g.hdr.cg_initediblk.min(geo.ipg),
             _ => geo.ipg,
         };
+        // state, d_type and link count per inode initialized on disk
+        if !ctx.charge(
+            &format!("the inode table of cylinder group {c}"),
+            u64::from(inosused) * 6,
+        ) {
+            return;
+        }
         ctx.ino.push_cg(inosused);
         let first = c * geo.ipg;
         // Read the inode table a block at a time.
@@ -84,6 +91,9 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
                 let bytes = &buf[k as usize * isize..(k as usize + 1) * isize];
                 if let Ok(ip) = Inode::decode(Ino(ino), bytes, &geo) {
                     checkinode(ctx, ino, &ip, bytes);
+                }
+                if ctx.over_limit.is_some() {
+                    return;
                 }
             }
             i += n;
@@ -216,6 +226,10 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
             blk0: ip.db(0),
         };
         ctx.dir_index.insert(ino, ctx.dirs.len());
+        // the entry plus its index slot
+        if !ctx.charge(&format!("directory inode {ino}"), 64) {
+            return;
+        }
         ctx.dirs.push(di);
         ctx.countdirs += 1;
     } else if ip.nlink() <= 0 {
@@ -342,6 +356,9 @@ fn pass1check(
                 ctx.no_clone.insert(ino);
                 let text = format!("EXCESSIVE DUP BLKS I={ino}");
                 ctx.ask(Finding::new(Problem::ExcessiveDup, text).ino(ino));
+                return Walk::Stop;
+            }
+            if !ctx.charge("the duplicate-block list", 8) {
                 return Walk::Stop;
             }
             ctx.duplist.push(b);

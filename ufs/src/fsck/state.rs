@@ -296,6 +296,11 @@ pub struct Ctx<'a> {
     /// Inodes whose pointers past the end of file are to be zeroed once
     /// phase 1b has settled who owns which block.
     pub pending_zap: Vec<u32>,
+    /// Bytes the check's own tables take so far (see
+    /// [`super::FsckOptions::max_memory`]).
+    pub mem_used: u64,
+    /// Set when a table would pass the memory limit: what and how much.
+    pub over_limit: Option<String>,
     /// Inodes cleared by this run: not reused for lost+found.
     pub freed_ino: std::collections::HashSet<u32>,
     /// Directories created by this run (fsck_ffs `INFO_NEW`).
@@ -712,6 +717,27 @@ impl<'a> Ctx<'a> {
         } else {
             Walk::Continue
         }
+    }
+}
+
+impl Ctx<'_> {
+    /// Accounts `bytes` more for `what`; past the memory limit the run
+    /// stops (and the caller must not allocate). Returns whether the
+    /// allocation may go ahead.
+    pub fn charge(&mut self, what: &str, bytes: u64) -> bool {
+        if self.over_limit.is_some() {
+            return false;
+        }
+        let used = self.mem_used.saturating_add(bytes);
+        if let Some(limit) = self.opts.max_memory.filter(|&l| used > l) {
+            self.over_limit = Some(format!(
+                "{what} would bring the check's tables to {used} bytes, over the limit of {limit}"
+            ));
+            self.stopped = true;
+            return false;
+        }
+        self.mem_used = used;
+        true
     }
 }
 

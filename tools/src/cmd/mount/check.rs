@@ -92,6 +92,7 @@ fn opts(name: &str, mode: AnswerMode, force: bool) -> FsckOptions {
         preen: mode == AnswerMode::Preen,
         answer: mode,
         now: None,
+        max_memory: None,
     }
 }
 
