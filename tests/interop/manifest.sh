@@ -49,10 +49,12 @@ while IFS= read -r -d '' line; do
     sum[${line:66}]=${line:0:64}
 done < "$work/sums"
 
-while IFS= read -r -d '' y && IFS= read -r -d '' m && IFS= read -r -d '' uid \
-    && IFS= read -r -d '' gid && IFS= read -r -d '' nlink \
-    && IFS= read -r -d '' size && IFS= read -r -d '' mtime \
-    && IFS= read -r -d '' target && IFS= read -r -d '' p; do
+# One mapfile instead of nine reads per entry: each read is a system call
+# per byte inside UML, which made a 2,000-entry tree take seconds.
+mapfile -d '' -t rec < "$work/records"
+for ((i = 0; i + 8 < ${#rec[@]}; i += 9)); do
+    y=${rec[i]} m=${rec[i+1]} uid=${rec[i+2]} gid=${rec[i+3]} nlink=${rec[i+4]}
+    size=${rec[i+5]} mtime=${rec[i+6]} target=${rec[i+7]} p=${rec[i+8]}
     rel=${p#./}
     [ "$p" = . ] && rel=.
     case $y in
@@ -85,6 +87,6 @@ while IFS= read -r -d '' y && IFS= read -r -d '' m && IFS= read -r -d '' uid \
     esac
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$rel" "$type" "$mode" "$uid" "$gid" "$nlink" "$size" "$sec" "$content"
-done < "$work/records" | sort > "$tmp"
+done | sort > "$tmp"
 chmod 0644 "$tmp"
 mv -f -- "$tmp" "$out"
