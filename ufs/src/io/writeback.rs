@@ -44,17 +44,19 @@ pub struct WriteBack<D> {
     runs: Vec<Run>,
     len: u64,
     clock: u64,
-    /// Buffers of runs written out at full size, kept for new runs so a
-    /// long stream does not grow (and copy) a buffer from nothing each
-    /// time.
+    /// Buffers of runs written out, kept for new runs: every buffer has
+    /// room for `BUFFER` bytes from the start, so a run never grows by
+    /// reallocation (a copy into freshly faulted pages each time, most of
+    /// this layer's cost before).
     spare: Vec<Vec<u8>>,
     /// Whether [`Device::flush`] also flushes the device (makes the data
     /// durable), or only writes the pending runs to it.
     durable: bool,
 }
 
-/// Full-size buffers kept for reuse.
-const SPARE_BUFFERS: usize = 2;
+/// Room in each run's buffer: a run is written out at `RUN_LIMIT`, and the
+/// write or join that takes it there adds less than `RUN_LIMIT` more.
+const BUFFER: usize = 2 * RUN_LIMIT;
 
 impl<D: Device> WriteBack<D> {
     /// Wraps `inner`.
@@ -83,12 +85,19 @@ impl<D: Device> WriteBack<D> {
     fn write_run(&mut self, i: usize) -> std::io::Result<()> {
         let run = self.runs.swap_remove(i);
         let r = self.inner.write_at(run.offset, &run.data);
-        if run.data.capacity() >= RUN_LIMIT && self.spare.len() < SPARE_BUFFERS {
+        if self.spare.len() < MAX_RUNS {
             let mut data = run.data;
             data.clear();
             self.spare.push(data);
         }
         r
+    }
+
+    /// An empty buffer for a new run.
+    fn buffer(&mut self) -> Vec<u8> {
+        self.spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BUFFER))
     }
 
     /// Writes out the least recently written run.
@@ -202,10 +211,8 @@ impl<D: Device> Device for WriteBack<D> {
             .position(|r| r.offset == end && r.data.len() <= PREPEND_LIMIT)
         {
             let r = &mut self.runs[i];
-            let mut data = Vec::with_capacity(buf.len() + r.data.len());
-            data.extend_from_slice(buf);
-            data.extend_from_slice(&r.data);
-            r.data = data;
+            r.data.extend_from_slice(buf);
+            r.data.rotate_right(buf.len());
             r.offset = offset;
             r.stamp = stamp;
             // (No run ends where this one now starts: the branch above
@@ -217,7 +224,7 @@ impl<D: Device> Device for WriteBack<D> {
             if self.runs.len() >= MAX_RUNS {
                 self.write_oldest()?;
             }
-            let mut data = self.spare.pop().unwrap_or_default();
+            let mut data = self.buffer();
             data.extend_from_slice(buf);
             self.runs.push(Run {
                 offset,
