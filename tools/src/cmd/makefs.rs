@@ -560,11 +560,10 @@ fn host_attr(st: &rustix::fs::Stat, kind: FileType) -> NewNode {
 /// single source gives its nodes in the order the image lists them).
 fn scan_dir(
     tree: &mut Tree,
+    cx: &mut ScanCtx<'_>,
     fd: Option<rustix::fd::OwnedFd>,
     dir: &mut PathBuf,
     at: u32,
-    source: u16,
-    links: &mut HashMap<(u64, u64), u32>,
     depth: usize,
 ) -> Result<(), String> {
     use rustix::fs::{Mode, OFlags};
@@ -612,18 +611,34 @@ fn scan_dir(
         Some(d) => Some(d.fd().map_err(|e| ctx(dir, e))?),
         None => None,
     };
-    let mut names: Vec<&[u8]> = Vec::new();
     for chunk in spans.chunks(STAT_CHUNK) {
-        names.clear();
-        names.extend(chunk.iter().map(name_of));
-        let found = stat_entries(rel, dir, &names)?;
-        for (&name, found) in names.iter().zip(found) {
+        let found = stat_entries(cx.helper, rel, dir, &buf, chunk)?;
+        for (span, found) in chunk.iter().zip(found) {
+            let name = name_of(span);
             dir.push(std::ffi::OsStr::from_bytes(name));
-            add_entry(tree, dir, at, name, found, fresh, source, links, depth, rel)?;
+            let entry = Entry {
+                at,
+                name,
+                found: found?,
+                fresh,
+                depth,
+                rel,
+            };
+            add_entry(tree, cx, dir, entry)?;
             dir.pop();
         }
     }
     Ok(())
+}
+
+/// What the scan of one host source carries along.
+struct ScanCtx<'a> {
+    source: u16,
+    /// (device, inode) of each multiply linked file seen: the node that
+    /// holds its data.
+    links: HashMap<(u64, u64), u32>,
+    /// The thread that stats entries alongside this one.
+    helper: Option<&'a StatHelper>,
 }
 
 /// Entries stat'ed at once (and, in a large directory, by two threads).
@@ -637,76 +652,199 @@ struct Found {
     target: Vec<u8>,
 }
 
-/// Stats the entries `names` of directory `dir` (open as `rel`, or by
-/// path), half of them on a second thread when there are many: the scan
-/// of a large tree is mostly these system calls.
-fn stat_entries(
+/// An entry's `Found`, or why it could not be had.
+type Stated = Result<Found, String>;
+
+/// Stats entry `name` of directory `dir` (open as `rel`, or by path).
+fn stat_one(
     rel: Option<rustix::fd::BorrowedFd<'_>>,
     dir: &Path,
-    names: &[&[u8]],
-) -> Result<Vec<Found>, String> {
+    name: &[u8],
+) -> Result<Found, String> {
     use rustix::fs::AtFlags;
-    let one = |name: &[u8]| -> Result<Found, String> {
-        use std::os::unix::ffi::OsStrExt;
-        let ctx = |e: rustix::io::Errno| {
-            format!(
-                "{}: {}",
-                dir.join(std::ffi::OsStr::from_bytes(name)).display(),
-                std::io::Error::from(e)
-            )
-        };
-        let path = || dir.join(std::ffi::OsStr::from_bytes(name));
-        let st = match rel {
-            Some(fd) => rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW),
-            None => rustix::fs::lstat(path().as_path()),
-        }
-        .map_err(ctx)?;
-        let target = if host_file_type(st.st_mode) == FileType::Symlink {
-            match rel {
-                Some(fd) => rustix::fs::readlinkat(fd, name, Vec::new()),
-                None => rustix::fs::readlink(path().as_path(), Vec::new()),
-            }
-            .map_err(ctx)?
-            .into_bytes()
-        } else {
-            Vec::new()
-        };
-        Ok(Found { st, target })
-    };
-    let all = |names: &[&[u8]]| names.iter().map(|n| one(n)).collect::<Result<Vec<_>, _>>();
-    let two = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    if !two || names.len() < PARALLEL_STAT {
-        return all(names);
+    use std::os::unix::ffi::OsStrExt;
+    let path = || dir.join(std::ffi::OsStr::from_bytes(name));
+    let ctx = |e: rustix::io::Errno| format!("{}: {}", path().display(), std::io::Error::from(e));
+    let st = match rel {
+        Some(fd) => rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW),
+        None => rustix::fs::lstat(path().as_path()),
     }
-    let (first, second) = names.split_at(names.len() / 2);
-    std::thread::scope(|s| {
-        let helper = s.spawn(|| all(second));
-        let mut found = all(first)?;
-        found.extend(
-            helper
-                .join()
-                .map_err(|_| "a scanning thread failed".to_string())??,
-        );
-        Ok(found)
-    })
+    .map_err(ctx)?;
+    let target = if host_file_type(st.st_mode) == FileType::Symlink {
+        match rel {
+            Some(fd) => rustix::fs::readlinkat(fd, name, Vec::new()),
+            None => rustix::fs::readlink(path().as_path(), Vec::new()),
+        }
+        .map_err(ctx)?
+        .into_bytes()
+    } else {
+        Vec::new()
+    };
+    Ok(Found { st, target })
 }
 
-/// Adds the entry `name` of node `at` (host path `dir`) that `found`
-/// describes, and scans it if it is a directory.
-#[allow(clippy::too_many_arguments)]
+/// A thread that stats directory entries alongside the scanning thread:
+/// the scan of a large tree is mostly `lstat` calls.
+struct StatHelper {
+    jobs: std::sync::mpsc::Sender<std::sync::Arc<StatJob>>,
+}
+
+impl StatHelper {
+    /// Starts the thread (`None` on a single processor). It ends when the
+    /// helper is dropped.
+    fn start() -> Option<StatHelper> {
+        if std::thread::available_parallelism().map_or(true, |n| n.get() < 2) {
+            return None;
+        }
+        let (jobs, rx) = std::sync::mpsc::channel::<std::sync::Arc<StatJob>>();
+        std::thread::Builder::new()
+            .name("stat".into())
+            .spawn(move || {
+                for job in rx {
+                    job.work();
+                }
+            })
+            .ok()?;
+        Some(StatHelper { jobs })
+    }
+}
+
+/// Entries of one directory to stat: the scanning thread and the helper
+/// each take the next entry nobody has taken, so the scan never waits for
+/// a helper that the system has not run yet, only (rarely) for the one
+/// entry it is in the middle of.
+struct StatJob {
+    /// The directory (a duplicate descriptor), or `None` to use paths.
+    fd: Option<rustix::fd::OwnedFd>,
+    dir: PathBuf,
+    names: Vec<u8>,
+    spans: Vec<(u32, u8)>,
+    next: std::sync::atomic::AtomicUsize,
+    /// Each entry's result, and how many there are.
+    done: std::sync::Mutex<(Vec<Option<Stated>>, usize)>,
+    finished: std::sync::Condvar,
+}
+
+impl StatJob {
+    fn work(&self) {
+        use rustix::fd::AsFd;
+        let n = self.spans.len();
+        loop {
+            let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if i >= n {
+                return;
+            }
+            let (off, len) = self.spans[i];
+            let name = &self.names[off as usize..off as usize + usize::from(len)];
+            let r = stat_one(self.fd.as_ref().map(|f| f.as_fd()), &self.dir, name);
+            let mut done = self
+                .done
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            done.0[i] = Some(r);
+            done.1 += 1;
+            if done.1 == n {
+                self.finished.notify_all();
+            }
+        }
+    }
+
+    /// Every entry's result, once all are in.
+    fn wait(&self) -> Vec<Stated> {
+        let n = self.spans.len();
+        let mut done = self
+            .done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while done.1 < n {
+            done = self
+                .finished
+                .wait(done)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        std::mem::take(&mut done.0)
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err("an entry was not stat'ed".into())))
+            .collect()
+    }
+}
+
+/// Stats the entries `spans` (names in `buf`) of directory `dir` (open as
+/// `rel`, or by path), sharing them with the helper when there are many.
+fn stat_entries(
+    helper: Option<&StatHelper>,
+    rel: Option<rustix::fd::BorrowedFd<'_>>,
+    dir: &Path,
+    buf: &[u8],
+    spans: &[(u32, u8)],
+) -> Result<Vec<Stated>, String> {
+    let name = |&(off, len): &(u32, u8)| &buf[off as usize..off as usize + usize::from(len)];
+    let Some(helper) = helper.filter(|_| spans.len() >= PARALLEL_STAT) else {
+        return Ok(spans.iter().map(|s| stat_one(rel, dir, name(s))).collect());
+    };
+    let fd = match rel {
+        Some(fd) => Some(
+            fd.try_clone_to_owned()
+                .map_err(|e| format!("{}: {e}", dir.display()))?,
+        ),
+        None => None,
+    };
+    // The job owns copies of the names: the helper may get to it late.
+    let mut names = Vec::new();
+    let spans: Vec<(u32, u8)> = spans
+        .iter()
+        .map(|s| {
+            let at = names.len() as u32;
+            names.extend_from_slice(name(s));
+            (at, s.1)
+        })
+        .collect();
+    let n = spans.len();
+    let job = std::sync::Arc::new(StatJob {
+        fd,
+        dir: dir.to_path_buf(),
+        names,
+        spans,
+        next: std::sync::atomic::AtomicUsize::new(0),
+        done: std::sync::Mutex::new(((0..n).map(|_| None).collect(), 0)),
+        finished: std::sync::Condvar::new(),
+    });
+    // If the helper has stopped, this thread does it all.
+    let _ = helper.jobs.send(std::sync::Arc::clone(&job));
+    job.work();
+    Ok(job.wait())
+}
+
+/// One directory entry to add to the tree.
+struct Entry<'n, 'f> {
+    /// The directory's node.
+    at: u32,
+    name: &'n [u8],
+    found: Found,
+    /// The directory had no children before this scan.
+    fresh: bool,
+    depth: usize,
+    /// The directory, open (or `None` when it is used by path).
+    rel: Option<rustix::fd::BorrowedFd<'f>>,
+}
+
+/// Adds directory entry `e` (host path `dir`), and scans it if it is a
+/// directory.
 fn add_entry(
     tree: &mut Tree,
+    cx: &mut ScanCtx<'_>,
     dir: &mut PathBuf,
-    at: u32,
-    name: &[u8],
-    found: Found,
-    fresh: bool,
-    source: u16,
-    links: &mut HashMap<(u64, u64), u32>,
-    depth: usize,
-    rel: Option<rustix::fd::BorrowedFd<'_>>,
+    e: Entry<'_, '_>,
 ) -> Result<(), String> {
     use rustix::fs::{Mode, OFlags};
+    let Entry {
+        at,
+        name,
+        found,
+        fresh,
+        depth,
+        rel,
+    } = e;
     let ctx =
         |p: &Path, e: rustix::io::Errno| format!("{}: {}", p.display(), std::io::Error::from(e));
     let st = found.st;
@@ -719,7 +857,7 @@ fn add_entry(
         FileType::Regular => {
             let size = u64::try_from(st.st_size).unwrap_or(0);
             node.data = size;
-            node.content = Content::Host(source);
+            node.content = Content::Host(cx.source);
             if u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512) < size {
                 node.bits |= SPARSE;
             }
@@ -729,7 +867,7 @@ fn add_entry(
     let key = (st.st_dev, st.st_ino);
     let shared = kind != FileType::Directory && st.st_nlink > 1;
     if shared {
-        if let Some(&first) = links.get(&key) {
+        if let Some(&first) = cx.links.get(&key) {
             node.bits |= LINK;
             node.aux = first;
             node.content = Content::None;
@@ -741,7 +879,7 @@ fn add_entry(
         tree.put_child(at, name, node, &|| dir.display().to_string())?
     };
     if shared {
-        let first = *links.entry(key).or_insert(i);
+        let first = *cx.links.entry(key).or_insert(i);
         if first != i {
             tree.nodes[first as usize].bits |= LINKED;
         }
@@ -759,7 +897,7 @@ fn add_entry(
             ),
             _ => None,
         };
-        scan_dir(tree, sub, dir, i, source, links, depth + 1)?;
+        scan_dir(tree, cx, sub, dir, i, depth + 1)?;
     }
     Ok(())
 }
@@ -1317,6 +1455,7 @@ fn build(a: &Args) -> Result<String, String> {
     let mut tree = Tree::new();
     let mut archives = Vec::new();
     let mut host_sources: Vec<PathBuf> = Vec::new();
+    let helper = StatHelper::start();
     for src in &a.sources {
         let md = std::fs::metadata(src).map_err(|e| format!("{}: {e}", src.display()))?;
         if md.is_dir() {
@@ -1342,15 +1481,12 @@ fn build(a: &Args) -> Result<String, String> {
                 rustix::fs::Mode::empty(),
             )
             .map_err(|e| format!("{}: {}", src.display(), std::io::Error::from(e)))?;
-            scan_dir(
-                &mut tree,
-                Some(fd),
-                &mut src.clone(),
-                0,
+            let mut cx = ScanCtx {
                 source,
-                &mut HashMap::new(),
-                0,
-            )?;
+                links: HashMap::new(),
+                helper: helper.as_ref(),
+            };
+            scan_dir(&mut tree, &mut cx, Some(fd), &mut src.clone(), 0, 0)?;
         } else {
             let archive = u16::try_from(archives.len())
                 .map_err(|_| "too many source archives".to_string())?;
@@ -1358,6 +1494,7 @@ fn build(a: &Args) -> Result<String, String> {
             scan_tar(&mut tree, src, archive)?;
         }
     }
+    drop(helper);
     if let Some(spec) = &a.spec {
         apply_spec(&mut tree, spec)?;
     }
@@ -1622,7 +1759,21 @@ fn build(a: &Args) -> Result<String, String> {
 struct Timings {
     on: bool,
     last: std::time::Instant,
+    /// Processor time of the whole process (all threads) at `last`.
+    last_cpu: Option<f64>,
     line: String,
+}
+
+/// Processor time (user and system, all threads) used so far, in
+/// seconds, where the system tells it.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces), from 3 on.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux platform ufskit runs on.
+    Some(ticks as f64 / 100.0)
 }
 
 impl Timings {
@@ -1630,26 +1781,36 @@ impl Timings {
         Timings {
             on,
             last: std::time::Instant::now(),
+            last_cpu: if on { cpu_seconds() } else { None },
             line: String::from("makefs timings:"),
         }
     }
 
-    /// The phase `name` ended now.
+    /// The phase `name` ended now: its wall and processor time, and the
+    /// peak memory so far.
     fn mark(&mut self, name: &str) {
         if self.on {
             let now = std::time::Instant::now();
             let secs = now.duration_since(self.last).as_secs_f64();
-            // Peak memory so far, where the system tells it.
+            let cpu = cpu_seconds();
+            let used = match (cpu, self.last_cpu) {
+                (Some(c), Some(l)) => format!(" cpu {:.2}s", c - l),
+                _ => String::new(),
+            };
             let peak = std::fs::read_to_string("/proc/self/status")
                 .ok()
                 .and_then(|t| {
                     t.lines()
                         .find_map(|l| l.strip_prefix("VmHWM:"))
-                        .map(|v| format!(" (peak {})", v.trim()))
+                        .map(|v| format!(" peak {}", v.trim()))
                 })
                 .unwrap_or_default();
-            self.line.push_str(&format!(" {name} {secs:.3}s{peak},"));
+            self.line.push_str(&format!(
+                " {name} {secs:.3}s ({}{peak}),",
+                used.trim_start()
+            ));
             self.last = now;
+            self.last_cpu = cpu;
         }
     }
 
