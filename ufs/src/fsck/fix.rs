@@ -610,17 +610,27 @@ impl<'a> Ctx<'a> {
     /// frees them.
     pub fn zap_beyond_eof(&mut self, ip: &Inode) {
         let ndb = ip.size().div_ceil(self.geo.bsize64());
+        for (level, top, first, _) in self.trees(ip) {
+            self.zap_level(top, level, first, ndb);
+        }
+    }
+
+    /// The inode's indirect trees that exist: (level 0..3, address of the
+    /// top block, first logical block mapped, blocks mapped).
+    fn trees(&self, ip: &Inode) -> Vec<(usize, u64, u64, u64)> {
         let n = self.geo.nindir;
+        let mut out = Vec::new();
         let mut first = NDADDR as u64;
         let mut span = n;
         for level in 0..3usize {
             let top = ip.ib(level);
             if top != 0 {
-                self.zap_level(top, level, first, ndb);
+                out.push((level, top, first, span));
             }
             first = first.saturating_add(span);
             span = span.saturating_mul(n);
         }
+        out
     }
 
     fn zap_level(&mut self, addr: u64, level: usize, first: u64, ndb: u64) {
@@ -676,23 +686,15 @@ impl<'a> Ctx<'a> {
             }
             ip.set_db(j, 0);
         }
-        let n = self.geo.nindir;
-        let mut first = NDADDR as u64;
-        let mut span = n;
-        for level in 0..3usize {
-            let top = ip.ib(level);
-            if top != 0 {
-                if first >= keep {
-                    if first < ndb {
-                        freed += self.free_tree(top, level, first, ndb);
-                    }
-                    ip.set_ib(level, 0);
-                } else if first.saturating_add(span) > keep {
-                    freed += self.cut_level(top, level, first, keep, ndb);
+        for (level, top, first, span) in self.trees(ip) {
+            if first >= keep {
+                if first < ndb {
+                    freed += self.free_tree(top, level, first, ndb);
                 }
+                ip.set_ib(level, 0);
+            } else if first.saturating_add(span) > keep {
+                freed += self.cut_level(top, level, first, keep, ndb);
             }
-            first = first.saturating_add(span);
-            span = span.saturating_mul(n);
         }
         freed
     }
