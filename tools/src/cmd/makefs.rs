@@ -686,7 +686,7 @@ fn stat_one(
 /// A thread that stats directory entries alongside the scanning thread:
 /// the scan of a large tree is mostly `lstat` calls.
 struct StatHelper {
-    jobs: std::sync::mpsc::Sender<std::sync::Arc<StatJob>>,
+    jobs: std::sync::mpsc::SyncSender<std::sync::Arc<StatJob>>,
 }
 
 impl StatHelper {
@@ -696,7 +696,10 @@ impl StatHelper {
         if std::thread::available_parallelism().map_or(true, |n| n.get() < 2) {
             return None;
         }
-        let (jobs, rx) = std::sync::mpsc::channel::<std::sync::Arc<StatJob>>();
+        // One job queued at most: a job the helper has not got to when
+        // its directory is done is finished by then, and a starved helper
+        // must not pile up jobs (each holds a descriptor).
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<StatJob>>(1);
         std::thread::Builder::new()
             .name("stat".into())
             .spawn(move || {
@@ -809,8 +812,9 @@ fn stat_entries(
         done: std::sync::Mutex::new(((0..n).map(|_| None).collect(), 0)),
         finished: std::sync::Condvar::new(),
     });
-    // If the helper has stopped, this thread does it all.
-    let _ = helper.jobs.send(std::sync::Arc::clone(&job));
+    // If the helper is still busy with an earlier job (or has stopped),
+    // this thread does it all.
+    let _ = helper.jobs.try_send(std::sync::Arc::clone(&job));
     job.work();
     Ok(job.wait())
 }
