@@ -15,12 +15,21 @@
 //! `di_db[0]`); DIR is a path or `#INO`. Check hashes of what was changed
 //! are recomputed unless `--no-ckhash` is given. The image is written once,
 //! after every command succeeded.
+//!
+//! The image is never loaded whole: it is opened read-only and the commands
+//! read and write through a sector overlay ([`Overlay`]), so memory follows
+//! what they touch and images of any size work. At the end the changed
+//! sectors that differ from the file are written in place.
 
 use ufskit::bmap::{self, BlockKind, Walk};
 use ufskit::edit::{self, FieldDesc};
+use ufskit::fsck::overlay::{Overlay, WriteClass, PAGE};
+use ufskit::io::{Device, FileDevice};
 use ufskit::ondisk::consts::{ckhash, SBLOCKSEARCH};
 use ufskit::superblock::{Geometry, Superblock, UfsVersion};
 use ufskit::{CgIdx, Endian, Frag, Ino};
+
+use std::rc::Rc;
 
 /// Arguments.
 #[derive(clap::Args, Debug)]
@@ -53,24 +62,21 @@ pub fn run(a: Args) -> i32 {
         cmds.extend(c.split(';').map(|x| x.trim().to_string()));
     }
     cmds.retain(|c| !c.is_empty());
-    // The whole image is edited in memory (commands address any byte of
-    // it); refuse sizes that would not fit comfortably.
-    match std::fs::metadata(&a.image) {
-        Ok(m) if m.len() > MAX_IMAGE => {
-            let e = format!(
-                "{} bytes is more than ufs debug edits in memory ({MAX_IMAGE})",
-                m.len()
-            );
-            return crate::output::fail(&a.image.display().to_string(), &e);
-        }
-        Ok(_) => {}
-        Err(e) => return crate::output::fail(&a.image.display().to_string(), &e),
-    }
-    let mut img = match std::fs::read(&a.image) {
-        Ok(b) => b,
+    // The image is read where the commands look and their changes are
+    // kept as sectors over it, so memory follows what the commands touch,
+    // not the image size.
+    let file = match std::fs::File::open(&a.image) {
+        Ok(f) => f,
         Err(e) => return crate::output::fail(&a.image.display().to_string(), &e),
     };
-    let orig = img.clone();
+    let base: Rc<dyn Device> = match FileDevice::from_file(file, false) {
+        Ok(d) => Rc::new(d),
+        Err(e) => return crate::output::fail(&a.image.display().to_string(), &e),
+    };
+    let img = Image {
+        ov: Overlay::new(&*base),
+        base: Rc::clone(&base),
+    };
     let mut hash = !a.no_ckhash;
     for c in &cmds {
         match c.as_str() {
@@ -84,34 +90,146 @@ pub fn run(a: Args) -> i32 {
             }
             _ => {}
         }
-        if let Err(e) = exec(&mut img, c, hash) {
+        if let Err(e) = exec(&img, c, hash) {
             eprintln!("ufs debug: {c}: {e}");
             return crate::EXIT_FAILURE;
         }
     }
-    if let Err(e) = write_changes(&a.image, &orig, &img) {
+    if let Err(e) = write_changes(&a.image, &img) {
         return crate::output::fail(&a.image.display().to_string(), &e);
     }
     0
 }
 
-/// Largest image `ufs debug` loads.
-const MAX_IMAGE: u64 = 2 << 30;
+/// The image being edited: the file, opened read-only, under the changes
+/// the commands made so far (nothing reaches the file before the end).
+struct Image<'a> {
+    /// The changes, as 512-byte sectors over `base`; reads go through them.
+    ov: Overlay<'a>,
+    /// The file (the overlay's base), for [`Image::snapshot`].
+    base: Rc<dyn Device>,
+}
 
-/// Writes back only the 4 KiB pieces that changed, in place (no
+impl Image<'_> {
+    /// The edited image as a device.
+    fn dev(&self) -> &dyn Device {
+        &self.ov
+    }
+
+    /// Image length in bytes.
+    fn len(&self) -> u64 {
+        self.ov.len()
+    }
+
+    /// `len` bytes at `off` of the edited image, or `what` when they are
+    /// not all inside it.
+    fn read(&self, off: u64, len: usize, what: &str) -> Result<Vec<u8>, String> {
+        self.check(off, len, what)?;
+        let mut buf = vec![0u8; len];
+        self.ov.read_at(off, &mut buf).map_err(|e| e.to_string())?;
+        Ok(buf)
+    }
+
+    /// `what` unless `len` bytes at `off` are all inside the image.
+    fn check(&self, off: u64, len: usize, what: &str) -> Result<(), String> {
+        match off.checked_add(len as u64) {
+            Some(end) if end <= self.len() => Ok(()),
+            _ => Err(what.into()),
+        }
+    }
+
+    /// Lays `data` over the image at `off` (inside the image).
+    fn write(&self, off: u64, data: &[u8]) -> Result<(), String> {
+        self.ov
+            .put(off, data, WriteClass::Data)
+            .map_err(|e| e.to_string())
+    }
+
+    /// An owned read-only device showing the image as edited so far, for
+    /// what needs a whole file system (path lookup).
+    fn snapshot(&self) -> Box<dyn Device> {
+        Box::new(Snapshot {
+            base: Rc::clone(&self.base),
+            runs: self
+                .ov
+                .runs()
+                .into_iter()
+                .map(|(_, off, b)| (off, b))
+                .collect(),
+        })
+    }
+}
+
+/// The image file with a copy of the changed runs laid over it.
+struct Snapshot {
+    base: Rc<dyn Device>,
+    /// (offset, bytes), sorted by offset, not overlapping.
+    runs: Vec<(u64, Vec<u8>)>,
+}
+
+impl Device for Snapshot {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.base.read_at(offset, buf)?;
+        let end = offset.saturating_add(buf.len() as u64);
+        for (off, b) in &self.runs {
+            let from = (*off).max(offset);
+            let to = (off + b.len() as u64).min(end);
+            if from < to {
+                buf[(from - offset) as usize..(to - offset) as usize]
+                    .copy_from_slice(&b[(from - off) as usize..(to - off) as usize]);
+            }
+        }
+        Ok(())
+    }
+    fn write_at(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "read-only",
+        ))
+    }
+    fn len(&self) -> u64 {
+        self.base.len()
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn is_read_only(&self) -> bool {
+        true
+    }
+}
+
+/// Writes back only the sectors that differ from the file, in place (no
 /// truncation), so a sparse image stays sparse and a small edit of a large
-/// image is a small write.
-fn write_changes(path: &std::path::Path, orig: &[u8], new: &[u8]) -> std::io::Result<()> {
+/// image is a small write. The file is not opened for writing when
+/// nothing changed.
+fn write_changes(path: &std::path::Path, img: &Image<'_>) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
-    const PIECE: usize = 4096;
+    let sector = PAGE as usize;
     let mut file: Option<std::fs::File> = None;
-    for (k, (a, b)) in orig.chunks(PIECE).zip(new.chunks(PIECE)).enumerate() {
-        if a != b {
+    for (_, off, new) in img.ov.runs() {
+        let mut old = vec![0u8; new.len()];
+        img.base.read_at(off, &mut old)?;
+        // Maximal stretches of differing sectors.
+        let mut k = 0;
+        while k < new.len() {
+            let differs = |k: usize| {
+                let e = (k + sector).min(new.len());
+                new[k..e] != old[k..e]
+            };
+            if !differs(k) {
+                k += sector;
+                continue;
+            }
+            let s = k;
+            while k < new.len() && differs(k) {
+                k += sector;
+            }
+            let e = k.min(new.len());
             let f = match &file {
                 Some(f) => f,
                 None => file.insert(std::fs::OpenOptions::new().write(true).open(path)?),
             };
-            f.write_all_at(b, (k * PIECE) as u64)?;
+            f.write_all_at(&new[s..e], off + s as u64)?;
         }
     }
     if let Some(f) = file {
@@ -120,14 +238,17 @@ fn write_changes(path: &std::path::Path, orig: &[u8], new: &[u8]) -> std::io::Re
     Ok(())
 }
 
-fn find_sb(img: &[u8]) -> Result<(Superblock, Option<Geometry>), String> {
-    let dev = img;
+fn find_sb(img: &Image<'_>) -> Result<(Superblock, Option<Geometry>), String> {
+    let len = img.len();
     let mut first: Option<Superblock> = None;
     for &loc in SBLOCKSEARCH.iter() {
-        let Some(bytes) = img.get(loc as usize..(loc as usize + 8192).min(img.len())) else {
+        if loc > len {
+            continue;
+        }
+        let Ok(bytes) = img.read(loc, (len - loc).min(8192) as usize, "") else {
             continue;
         };
-        let Ok(sb) = Superblock::decode(bytes, loc) else {
+        let Ok(sb) = Superblock::decode(&bytes, loc) else {
             continue;
         };
         if sb.fs.fs_magic == ufskit::ondisk::consts::FS_UFS2_MAGIC
@@ -135,7 +256,7 @@ fn find_sb(img: &[u8]) -> Result<(Superblock, Option<Geometry>), String> {
         {
             continue;
         }
-        if let Ok(g) = Geometry::from_superblock(&sb, dev.len() as u64) {
+        if let Ok(g) = Geometry::from_superblock(&sb, len) {
             return Ok((sb, Some(g)));
         }
         first.get_or_insert(sb);
@@ -187,7 +308,7 @@ impl Ctx {
     }
 }
 
-fn exec(img: &mut [u8], cmd: &str, hash: bool) -> Result<(), String> {
+fn exec(img: &Image<'_>, cmd: &str, hash: bool) -> Result<(), String> {
     let w: Vec<&str> = cmd.split_whitespace().collect();
     let (sb, geo) = find_sb(img)?;
     let cx = Ctx { sb, geo };
@@ -205,75 +326,82 @@ fn exec(img: &mut [u8], cmd: &str, hash: bool) -> Result<(), String> {
         }
         ["set", "sb", f, v] => {
             let r = region_sb(&cx);
-            set_in(img, r, edit::FS_FIELDS, f, num(v)?, e)?;
+            let mut buf = set_in(img, r, edit::FS_FIELDS, f, num(v)?, e)?;
             if hash
-                && (read_field(img, r, edit::FS_FIELDS, "fs_metackhash", e)? as u32)
+                && (read_field(&buf, edit::FS_FIELDS, "fs_metackhash", e)? as u32)
                     & ckhash::CK_SUPERBLOCK
                     != 0
             {
-                edit::rehash_superblock(&mut img[r.0..r.0 + r.1], e);
+                edit::rehash_superblock(&mut buf, e);
             }
-            Ok(())
+            img.write(r.0, &buf)
         }
         ["set", "cg", n, f, v] => {
             let r = region_cg(&cx, num(n)?)?;
-            set_in(img, r, edit::CGHEADER_FIELDS, &alias(f), num(v)?, e)?;
+            let mut buf = set_in(img, r, edit::CGHEADER_FIELDS, &alias(f), num(v)?, e)?;
             if hash && cx.geo()?.has_ckhash(ckhash::CK_CYLGRP) {
-                edit::rehash_cg(&mut img[r.0..r.0 + r.1], e);
+                edit::rehash_cg(&mut buf, e);
             }
-            Ok(())
+            img.write(r.0, &buf)
         }
         ["set", "inode", n, f, v] => {
             let (r, t) = region_inode(&cx, num(n)?)?;
-            set_in(img, r, t, f, num(v)?, e)?;
-            rehash_inode(img, &cx, r, hash)
+            let mut buf = set_in(img, r, t, f, num(v)?, e)?;
+            rehash_inode(&mut buf, &cx, hash)?;
+            img.write(r.0, &buf)
         }
         ["clri", n] => {
             let (r, _) = region_inode(&cx, num(n)?)?;
-            img[r.0..r.0 + r.1].fill(0);
-            Ok(())
+            img.check(r.0, r.1, OUTSIDE)?;
+            img.write(r.0, &vec![0u8; r.1])
         }
         ["set", "dirent", d, i, f, v] => {
             let off = dirent_offset(img, &cx, d, num(i)?)?;
-            set_in(img, (off, 8), edit::DIRECTHDR_FIELDS, f, num(v)?, e)
+            let buf = set_in(img, (off, 8), edit::DIRECTHDR_FIELDS, f, num(v)?, e)?;
+            img.write(off, &buf)
         }
         ["zero", "dirblock", d, n] => {
             let ino = resolve(img, &cx, d)?;
             let lbn = u64::try_from(num(n)?).map_err(|_| "bad block number")?;
-            let geo = cx.geo()?.clone();
-            let dev = img.to_vec();
-            let ip = ufskit::Inode::read(&dev, &geo, Ino(ino)).map_err(|e| e.to_string())?;
-            let (addr, nfrags) = data_block(&dev, &geo, &ip, lbn)?;
-            let start = geo.frag_offset(Frag(addr)) as usize;
+            let geo = cx.geo()?;
+            let ip = ufskit::Inode::read(img.dev(), geo, Ino(ino)).map_err(|e| e.to_string())?;
+            let (addr, nfrags) = data_block(img.dev(), geo, &ip, lbn)?;
+            let start = geo.frag_offset(Frag(addr));
             let len = (u64::from(nfrags) << geo.fshift) as usize;
-            img.get_mut(start..start + len)
-                .ok_or("block outside the image")?
-                .fill(0);
-            Ok(())
+            img.check(start, len, BLOCK_OUTSIDE)?;
+            img.write(start, &vec![0u8; len])
         }
         _ => Err("unknown command".into()),
     }
 }
 
-fn region_sb(cx: &Ctx) -> (usize, usize) {
+/// The error for a field region that is not inside the image.
+const OUTSIDE: &str = "outside the image";
+/// The error for a directory block that is not inside the image.
+const BLOCK_OUTSIDE: &str = "block outside the image";
+
+/// A region of the image: byte offset and length.
+type Region = (u64, usize);
+
+fn region_sb(cx: &Ctx) -> Region {
     (
-        cx.sb.location as usize,
+        cx.sb.location,
         usize::try_from(cx.sb.fs.fs_sbsize)
             .unwrap_or(8192)
             .clamp(1376, 8192),
     )
 }
 
-fn region_cg(cx: &Ctx, n: i128) -> Result<(usize, usize), String> {
+fn region_cg(cx: &Ctx, n: i128) -> Result<Region, String> {
     let g = cx.geo()?;
     let c = u32::try_from(n)
         .ok()
         .filter(|&c| c < g.ncg)
         .ok_or("no such cylinder group")?;
-    Ok((g.frag_offset(g.cgtod(CgIdx(c))) as usize, g.cgsize as usize))
+    Ok((g.frag_offset(g.cgtod(CgIdx(c))), g.cgsize as usize))
 }
 
-fn region_inode(cx: &Ctx, n: i128) -> Result<((usize, usize), &'static [FieldDesc]), String> {
+fn region_inode(cx: &Ctx, n: i128) -> Result<(Region, &'static [FieldDesc]), String> {
     let g = cx.geo()?;
     let ino = u32::try_from(n)
         .ok()
@@ -284,62 +412,57 @@ fn region_inode(cx: &Ctx, n: i128) -> Result<((usize, usize), &'static [FieldDes
         UfsVersion::Ufs2 => edit::DINODE2_FIELDS,
     };
     Ok((
-        (
-            g.inode_offset(Ino(ino)) as usize,
-            g.version.inode_size() as usize,
-        ),
+        (g.inode_offset(Ino(ino)), g.version.inode_size() as usize),
         t,
     ))
 }
 
-fn rehash_inode(img: &mut [u8], cx: &Ctx, r: (usize, usize), hash: bool) -> Result<(), String> {
+/// Recomputes the check hash of an inode's bytes when the image keeps
+/// inode hashes and `hash` is on.
+fn rehash_inode(buf: &mut [u8], cx: &Ctx, hash: bool) -> Result<(), String> {
     let g = cx.geo()?;
     if hash && g.version == UfsVersion::Ufs2 && g.has_ckhash(ckhash::CK_INODE) {
-        edit::rehash_inode(&mut img[r.0..r.0 + r.1], cx.endian());
+        edit::rehash_inode(buf, cx.endian());
     }
     Ok(())
 }
 
-fn read_field(
-    img: &[u8],
-    r: (usize, usize),
-    t: &'static [FieldDesc],
-    f: &str,
-    e: Endian,
-) -> Result<i128, String> {
+fn read_field(buf: &[u8], t: &'static [FieldDesc], f: &str, e: Endian) -> Result<i128, String> {
     let (d, i) = edit::lookup(t, f).map_err(|e| e.to_string())?;
-    let buf = img.get(r.0..r.0 + r.1).ok_or("outside the image")?;
     edit::get(buf, &d, i, e).map_err(|e| e.to_string())
 }
 
+/// The bytes of region `r` with field `f` set to `v` (written by the
+/// caller).
 fn set_in(
-    img: &mut [u8],
-    r: (usize, usize),
+    img: &Image<'_>,
+    r: Region,
     t: &'static [FieldDesc],
     f: &str,
     v: i128,
     e: Endian,
-) -> Result<(), String> {
+) -> Result<Vec<u8>, String> {
     let (d, i) = edit::lookup(t, f).map_err(|e| e.to_string())?;
-    let buf = img.get_mut(r.0..r.0 + r.1).ok_or("outside the image")?;
-    edit::set(buf, &d, i, v, e).map_err(|e| e.to_string())
+    let mut buf = img.read(r.0, r.1, OUTSIDE)?;
+    edit::set(&mut buf, &d, i, v, e).map_err(|e| e.to_string())?;
+    Ok(buf)
 }
 
 fn print_region(
-    img: &[u8],
-    r: (usize, usize),
+    img: &Image<'_>,
+    r: Region,
     t: &'static [FieldDesc],
     e: Endian,
 ) -> Result<(), String> {
-    let buf = img.get(r.0..r.0 + r.1).ok_or("outside the image")?;
-    for l in edit::dump(buf, t, e) {
+    let buf = img.read(r.0, r.1, OUTSIDE)?;
+    for l in edit::dump(&buf, t, e) {
         println!("{l}");
     }
     Ok(())
 }
 
 fn data_block(
-    dev: &Vec<u8>,
+    dev: &dyn Device,
     geo: &Geometry,
     ip: &ufskit::Inode,
     lbn: u64,
@@ -355,15 +478,13 @@ fn data_block(
     found.ok_or_else(|| format!("block {lbn} is a hole"))
 }
 
-fn resolve(img: &[u8], cx: &Ctx, d: &str) -> Result<u32, String> {
+fn resolve(img: &Image<'_>, cx: &Ctx, d: &str) -> Result<u32, String> {
     if let Some(n) = d.strip_prefix('#') {
         return u32::try_from(num(n)?).map_err(|_| "bad inode number".into());
     }
-    let geo = cx.geo()?.clone();
-    let dev = img.to_vec();
-    let fs = ufskit::Ufs::open(Box::new(dev), &ufskit::OpenOptions::read_only())
+    cx.geo()?;
+    let fs = ufskit::Ufs::open(img.snapshot(), &ufskit::OpenOptions::read_only())
         .map_err(|e| e.to_string())?;
-    let _ = geo;
     fs.lookup(d, ufskit::Follow::NotLast)
         .map(|i| i.0)
         .map_err(|e| e.to_string())
@@ -371,27 +492,24 @@ fn resolve(img: &[u8], cx: &Ctx, d: &str) -> Result<u32, String> {
 
 /// Byte offset in the image of entry `index` (0-based, empty slots
 /// included) of a directory.
-fn dirent_offset(img: &[u8], cx: &Ctx, d: &str, index: i128) -> Result<usize, String> {
+fn dirent_offset(img: &Image<'_>, cx: &Ctx, d: &str, index: i128) -> Result<u64, String> {
     let ino = resolve(img, cx, d)?;
-    let geo = cx.geo()?.clone();
-    let dev = img.to_vec();
-    let ip = ufskit::Inode::read(&dev, &geo, Ino(ino)).map_err(|e| e.to_string())?;
+    let geo = cx.geo()?;
+    let ip = ufskit::Inode::read(img.dev(), geo, Ino(ino)).map_err(|e| e.to_string())?;
     let mut want = usize::try_from(index).map_err(|_| "bad index")?;
     let nblk = ip.size().div_ceil(geo.bsize64());
     for lbn in 0..nblk {
-        let Ok((addr, nfrags)) = data_block(&dev, &geo, &ip, lbn) else {
+        let Ok((addr, nfrags)) = data_block(img.dev(), geo, &ip, lbn) else {
             continue;
         };
-        let start = geo.frag_offset(Frag(addr)) as usize;
+        let start = geo.frag_offset(Frag(addr));
         let len = (u64::from(nfrags) << geo.fshift) as usize;
-        let block = img
-            .get(start..start + len)
-            .ok_or("block outside the image")?;
+        let block = img.read(start, len, BLOCK_OUTSIDE)?;
         for (ci, chunk) in block.chunks(512).enumerate() {
             let (entries, _) = ufskit::dir::parse_chunk(chunk, 0, geo.endian);
             for en in entries {
                 if want == 0 {
-                    return Ok(start + ci * 512 + en.offset as usize);
+                    return Ok(start + (ci * 512) as u64 + en.offset);
                 }
                 want -= 1;
             }
