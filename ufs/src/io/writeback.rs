@@ -12,14 +12,14 @@
 //! too many, so the device sees large sequential writes. Reads see pending
 //! data (read your writes) and are served from memory when one run holds
 //! all the bytes asked for; [`Device::flush`] writes everything out first.
-//! Memory is bounded by about `MAX_RUNS * RUN_LIMIT`.
+//! Memory is bounded by about `(MAX_RUNS + 4) * 2 * RUN_LIMIT` (6 MiB).
 
 use super::Device;
 
 /// Largest run kept before it is written out.
-pub const RUN_LIMIT: usize = 512 << 10;
+pub const RUN_LIMIT: usize = 256 << 10;
 /// Most runs kept at once.
-pub const MAX_RUNS: usize = 16;
+pub const MAX_RUNS: usize = 8;
 /// Largest run a write just before it is prepended to (the run's bytes
 /// are moved, so only short runs are worth it).
 const PREPEND_LIMIT: usize = 64 << 10;
@@ -54,6 +54,9 @@ pub struct WriteBack<D> {
     durable: bool,
 }
 
+/// Buffers kept for new runs: about as many as there are streams of
+/// writes at once (data, inodes, a backfilled fragment).
+const SPARE_BUFFERS: usize = 4;
 /// Room in each run's buffer: a run is written out at `RUN_LIMIT`, and the
 /// write or join that takes it there adds less than `RUN_LIMIT` more.
 const BUFFER: usize = 2 * RUN_LIMIT;
@@ -85,7 +88,7 @@ impl<D: Device> WriteBack<D> {
     fn write_run(&mut self, i: usize) -> std::io::Result<()> {
         let run = self.runs.swap_remove(i);
         let r = self.inner.write_at(run.offset, &run.data);
-        if self.spare.len() < MAX_RUNS {
+        if self.spare.len() < SPARE_BUFFERS {
             let mut data = run.data;
             data.clear();
             self.spare.push(data);
