@@ -524,7 +524,9 @@ impl Geometry {
                 "summary area (fs_csaddr {csaddr}, fs_cssize {cssize}) is invalid for {ncg} groups"
             ));
         }
-        let bytes = size << fshift;
+        // A shift would drop the high bits of an absurd fs_size (2^48
+        // fragments of 64 KiB is exactly 2^64 bytes, i.e. 0).
+        let bytes = size.checked_mul(u64::from(fsize)).unwrap_or(u64::MAX);
         if bytes > image_len {
             return Err(Error::corrupt(
                 CorruptKind::Truncated,

@@ -796,7 +796,15 @@ impl Ufs {
         if size > inode.size() {
             // Extending: allocate the block holding the new last byte, as
             // FreeBSD does, so the file never ends in a hole.
-            self.write_inode_data(&mut inode, size - 1, &[0], false)?;
+            let old = inode.size();
+            if let Err(e) = self.write_inode_data(&mut inode, size - 1, &[0], false) {
+                // All or nothing: back to the old size, with what the
+                // attempt allocated given back, and the inode written
+                // (its tail fragment may have moved).
+                let _ = self.truncate_inode(&mut inode, old);
+                inode.write(self.dev.as_mut(), &self.geo)?;
+                return Err(e);
+            }
         } else {
             self.truncate_inode(&mut inode, size)?;
         }
@@ -932,6 +940,15 @@ impl Ufs {
         } else {
             old_size.max(written_to.min(new_size))
         };
+        if result.is_err() && last >= NDADDR as u64 {
+            // Indirect blocks taken for a block whose own allocation then
+            // failed map nothing below the size recorded: give them back,
+            // or they stay marked in use with no owner (fsck walks no
+            // pointer past the end of a file). Direct blocks need nothing:
+            // a failed allocation took none.
+            let keep = recorded.div_ceil(bsize);
+            let _ = self.free_trees_from(inode, keep, recorded);
+        }
         if recorded > old_size {
             inode.set_size(recorded);
         }
@@ -1141,23 +1158,7 @@ impl Ufs {
                 }
             }
         }
-        let n = self.geo.nindir;
-        let spans = [
-            NDADDR as u64,
-            NDADDR as u64 + n,
-            NDADDR as u64 + n + n.saturating_mul(n),
-        ];
-        for (level, &first) in spans.iter().enumerate() {
-            let a = inode.ib(level);
-            if a == 0 {
-                continue;
-            }
-            let (freed, empty) = self.free_tree(Frag(a), level as u32 + 1, first, keep, size)?;
-            self.add_blocks(inode, -(freed as i64));
-            if empty {
-                inode.set_ib(level, 0);
-            }
-        }
+        self.free_trees_from(inode, keep, size)?;
         if keep > 0 && keep > NDADDR as u64 && size % bsize != 0 {
             // Zero the tail of the last (indirect-mapped) block.
             let lbn = keep - 1;
@@ -1179,6 +1180,29 @@ impl Ufs {
     /// Frees the part of an indirect tree mapping blocks at or past `keep`.
     /// Returns (fragments freed, whether this indirect block is now unused
     /// and was freed).
+    /// Gives back every indirect-mapped block at or past logical block
+    /// `keep`, and the indirect blocks left mapping nothing.
+    fn free_trees_from(&mut self, inode: &mut Inode, keep: u64, size: u64) -> Result<()> {
+        let n = self.geo.nindir;
+        let spans = [
+            NDADDR as u64,
+            NDADDR as u64 + n,
+            NDADDR as u64 + n + n.saturating_mul(n),
+        ];
+        for (level, &first) in spans.iter().enumerate() {
+            let a = inode.ib(level);
+            if a == 0 {
+                continue;
+            }
+            let (freed, empty) = self.free_tree(Frag(a), level as u32 + 1, first, keep, size)?;
+            self.add_blocks(inode, -(freed as i64));
+            if empty {
+                inode.set_ib(level, 0);
+            }
+        }
+        Ok(())
+    }
+
     fn free_tree(
         &mut self,
         addr: Frag,

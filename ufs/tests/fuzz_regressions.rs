@@ -194,7 +194,6 @@ fn fill(fs: &mut Ufs, name: &[u8]) -> Ino {
 /// BLK COUNT(S) WRONG IN SUPERBLK"). `write_file` records a partial
 /// write in the inode; `truncate` must too (or give the blocks back).
 #[test]
-#[ignore = "open bug: Ufs::truncate loses the blocks it took before NoSpace (fuzz finding edit_ops-1)"]
 fn truncate_grow_nospace_leaves_no_lost_blocks() {
     let mut fs = fresh_rw(UfsVersion::Ufs2, 2 << 20, None, None);
     let bsize = u64::from(fs.geometry().bsize);
@@ -246,7 +245,6 @@ fn wrapping_size_superblock() -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "open bug: Geometry::from_superblock's size << fshift wraps (fuzz finding parse_structs-1)"]
 fn geometry_size_in_bytes_does_not_wrap() {
     let img = wrapping_size_superblock();
     let len = img.len() as u64;
