@@ -1,5 +1,6 @@
 //! Turns a `mutate_valid` input into the image it describes (for
-//! regression tests): `cargo run --release --example materialize IN OUT`.
+//! regression tests): `cargo run --release --example materialize IN OUT`;
+//! with `--fsck-repair` after OUT, an `fsck_repair` input (its five bases).
 use arbitrary::{Arbitrary, Unstructured};
 
 #[derive(Debug, Arbitrary)]
@@ -13,7 +14,11 @@ fn main() {
     let data = std::fs::read(&args[1]).expect("read input");
     let input = Input::arbitrary_take_rest(Unstructured::new(&data)).expect("decode");
     eprintln!("{input:?}");
-    let bases = ufskit_fuzz::bases();
+    let bases = if args.get(3).is_some_and(|a| a == "--fsck-repair") {
+        ufskit_fuzz::repair_bases()
+    } else {
+        ufskit_fuzz::bases()
+    };
     let base = &bases[input.base as usize % bases.len()];
     let mut img = base.image.clone();
     for &(off, val) in input.edits.iter().take(64) {

@@ -13,7 +13,6 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use ufskit::fsck::Verdict;
-use ufskit_fuzz::Base;
 
 #[derive(Debug, arbitrary::Arbitrary)]
 struct Input {
@@ -26,19 +25,8 @@ fn strict() -> bool {
     *S.get_or_init(|| std::env::var("UFS_FUZZ_STRICT_REPAIR").is_ok_and(|v| v == "1"))
 }
 
-/// The three `mutate_valid` bases, then the real FreeBSD images (little-
-/// and big-endian) when tests/images is there.
-fn bases() -> &'static [Base] {
-    static B: OnceLock<Vec<Base>> = OnceLock::new();
-    B.get_or_init(|| {
-        let mut v: Vec<Base> = ufskit_fuzz::bases().to_vec();
-        v.extend(["ufs-little", "ufs-big"].into_iter().filter_map(ufskit_fuzz::real_base));
-        v
-    })
-}
-
 fuzz_target!(|input: Input| {
-    let bases = bases();
+    let bases = ufskit_fuzz::repair_bases();
     let base = &bases[input.base as usize % bases.len()];
     let mut img = ufskit_fuzz::apply_edits(base, &input.edits, false);
     let strict = strict();

@@ -341,6 +341,17 @@ pub fn real_base(name: &str) -> Option<Base> {
     Some(Base { image, hot })
 }
 
+/// The `fsck_repair` bases: the three [`bases`], then the real FreeBSD
+/// images (little- and big-endian) when tests/images is there.
+pub fn repair_bases() -> &'static [Base] {
+    static B: OnceLock<Vec<Base>> = OnceLock::new();
+    B.get_or_init(|| {
+        let mut v = bases().to_vec();
+        v.extend(["ufs-little", "ufs-big"].into_iter().filter_map(real_base));
+        v
+    })
+}
+
 /// `fsck -y -f` on `img` in memory (fixed time stamp, answers collected).
 /// `None` when the repair returns an error (e.g. a write failure).
 pub fn fsck_y(img: &mut Vec<u8>) -> Option<(fsck::Outcome, CollectingReporter)> {
