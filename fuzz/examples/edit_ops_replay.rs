@@ -10,7 +10,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use ufskit_fuzz::ops::{self, Input, Op};
 
 fn fails(input: &Input) -> bool {
-    ops::run(input).is_some_and(|r| r.clean && ops::check(&r).is_err())
+    ops::run(input).is_some_and(|r| r.clean && ops::oracle(&r).is_err())
 }
 
 fn data_len(op: &mut Op) -> Option<&mut u16> {
@@ -28,7 +28,7 @@ fn main() {
     let mut input = Input::arbitrary_take_rest(Unstructured::new(&data)).expect("decode");
     let r = ops::run(&input).expect("the base opens");
     println!("base {}, edits {:?}, {} operations", r.base, input.edits, input.ops.len());
-    match ops::check(&r) {
+    match ops::oracle(&r) {
         Ok(()) => {
             println!("passes:\n{}", r.log.join("\n"));
             return;
@@ -70,7 +70,7 @@ fn main() {
             "\nshrunk to {} operations:\n{}\n\n{}",
             input.ops.len(),
             r.log.join("\n"),
-            ops::check(&r).unwrap_err()
+            ops::oracle(&r).unwrap_err()
         );
         println!("\n{:#?}", input.ops);
     }

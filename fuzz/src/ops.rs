@@ -331,10 +331,6 @@ pub struct Run {
     pub synced: ufskit::Result<()>,
     /// The image afterwards.
     pub image: Vec<u8>,
-    /// A growing `truncate` failed with `NoSpace`: known to leak the
-    /// blocks it took (finding edit_ops-1, test
-    /// `truncate_grow_nospace_leaves_no_lost_blocks`).
-    pub known_bug: bool,
 }
 
 /// Applies `input`'s edits and operations; `None` when the edited base
@@ -354,39 +350,21 @@ pub fn run(input: &Input) -> Option<Run> {
     fs.set_fixed_time(Some(T));
     let mut k = known(bi).clone();
     let mut log = Vec::new();
-    let mut known_bug = false;
     for op in &input.ops {
         let mut desc = String::new();
         let r = apply(&mut fs, &mut k, op, &mut desc);
-        known_bug |= matches!((op, &r), (Op::Truncate { .. }, Err(ufskit::Error::NoSpace(_))));
         log.push(format!("{desc} -> {r:?}"));
     }
     let synced = fs.sync();
     let dev = fs.into_device();
     let mut image = vec![0u8; dev.len() as usize];
     dev.read_at(0, &mut image).expect("read image");
-    Some(Run { base: bi, clean, log, synced, image, known_bug })
-}
-
-/// `UFS_FUZZ_STRICT_EDIT=1`: apply the oracle to runs that met a known
-/// open bug too ([`Run::known_bug`]).
-pub fn strict() -> bool {
-    static S: OnceLock<bool> = OnceLock::new();
-    *S.get_or_init(|| std::env::var("UFS_FUZZ_STRICT_EDIT").is_ok_and(|v| v == "1"))
+    Some(Run { base: bi, clean, log, synced, image })
 }
 
 /// The oracle for a clean base: `sync` worked and `fsck -n -f` finds the
-/// result clean. `Err` describes the failure. Skipped (`Ok`) for a run
-/// that met a known open bug, unless [`strict`].
+/// result clean. `Err` describes the failure.
 pub fn oracle(r: &Run) -> Result<(), String> {
-    if r.known_bug && !strict() {
-        return Ok(());
-    }
-    check(r)
-}
-
-/// [`oracle`] without the known-bug exemption.
-pub fn check(r: &Run) -> Result<(), String> {
     if let Err(e) = &r.synced {
         return Err(format!("sync failed: {e}\noperations:\n{:#?}", r.log));
     }
