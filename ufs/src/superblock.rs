@@ -526,7 +526,7 @@ impl Geometry {
         }
         // A shift would drop the high bits of an absurd fs_size (2^48
         // fragments of 64 KiB is exactly 2^64 bytes, i.e. 0).
-        let bytes = size.checked_mul(u64::from(fsize)).unwrap_or(u64::MAX);
+        let bytes = size.saturating_mul(u64::from(fsize));
         if bytes > image_len {
             return Err(Error::corrupt(
                 CorruptKind::Truncated,
