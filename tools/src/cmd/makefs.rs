@@ -11,6 +11,14 @@
 //! `SOURCE_DATE_EPOCH` every time stamp the build makes, the file-system id
 //! and the inode generations are fixed, so the same input gives the same
 //! bytes.
+//!
+//! Memory and time, for trees of many small files: the scanned tree is an
+//! arena of 80-byte nodes with names in one shared buffer (no per-node
+//! allocation, no paths); directories are read and their entries stat'ed
+//! and opened relative to the directory's descriptor, a helper thread
+//! sharing the `lstat` calls; host files are read by two threads into a
+//! few recycled batches while this thread writes the image through the
+//! write-combining layer, which is not fsync'ed unless `--sync` asks.
 
 use crate::output::fail;
 use std::collections::HashMap;
@@ -127,6 +135,9 @@ struct SNode {
     kind: FileType,
     bits: u8,
 }
+
+// The arena's size is most of the memory a large tree needs.
+const _: () = assert!(std::mem::size_of::<SNode>() <= 80);
 
 fn ts(sec: i64, nsec: i64) -> Timespec {
     Timespec {
