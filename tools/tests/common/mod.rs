@@ -361,3 +361,49 @@ pub fn build_case(case: &Path) -> Case {
     assert!(st.success(), "{name}: ufs debug failed");
     Case { name, dir, img }
 }
+
+/// What the Linux kernel sees of `img`: boots user-mode-linux, mounts the
+/// image read-only with the ufs driver as `ufstype` (ufs2, 44bsd) and returns
+/// the manifest (tests/interop/uml-manifest.sh) it wrote to `out`. Panics
+/// with the guest's words when the mount or the listing fails.
+pub fn kernel_manifest(img: &Path, ufstype: &str, out: &Path) -> String {
+    let st = Command::new("bash")
+        .arg(interop_dir().join("uml-manifest.sh"))
+        .arg(img)
+        .arg(ufstype)
+        .arg(out)
+        .output()
+        .expect("uml-manifest.sh runs");
+    let got = std::fs::read_to_string(out).unwrap_or_default();
+    assert!(
+        st.status.success(),
+        "kernel mount of {} as {ufstype} failed: {got}\n{}",
+        img.display(),
+        String::from_utf8_lossy(&st.stderr)
+    );
+    got
+}
+
+/// The paths The Sleuth Kit's `fls -r -p` lists in `img` (read as `ty`,
+/// ufs1 or ufs2), sorted, without TSK's virtual $OrphanFiles directory.
+pub fn tsk_paths(img: &Path, ty: &str) -> Vec<String> {
+    let out = Command::new("fls")
+        .args(["-r", "-p", "-f", ty])
+        .arg(img)
+        .output()
+        .expect("fls runs");
+    assert!(
+        out.status.success(),
+        "fls {}: {}",
+        img.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Lines are "TYPE INODE:\tPATH".
+    let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t').map(|(_, p)| p.to_string()))
+        .filter(|p| p != "$OrphanFiles")
+        .collect();
+    got.sort();
+    got
+}
