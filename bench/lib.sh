@@ -6,7 +6,8 @@ declare -A WALL RSS
 
 # measure NAME REPS OUTDIR PREP... ::: CMD...: runs PREP (untimed), then CMD
 # under /usr/bin/time -v, REPS times; keeps the best wall time (seconds) in
-# WALL[NAME] and that run's peak RSS (KiB) in RSS[NAME].
+# WALL[NAME] and that run's peak RSS (KiB) in RSS[NAME]. A failing CMD
+# stops the script, or with KEEP_GOING set records WALL[NAME]=failed.
 measure() {
     local name=$1 reps=$2 outdir=$3 best= rss= i t r
     shift 3
@@ -16,8 +17,14 @@ measure() {
     [ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
     for ((i = 0; i < reps; i++)); do
         [ "${#prep[@]}" -eq 0 ] || "${prep[@]}"
-        /usr/bin/time -v -o "$outdir/$name.time" "$@" > "$outdir/$name.log" 2>&1 \
-            || { cat "$outdir/$name.log" "$outdir/$name.time" >&2; die "$name failed"; }
+        if ! /usr/bin/time -v -o "$outdir/$name.time" "$@" > "$outdir/$name.log" 2>&1; then
+            tail -n 5 "$outdir/$name.log" >&2
+            # A peer that cannot do the job at all is a result, not an error.
+            [ -n "${KEEP_GOING:-}" ] || die "$name failed"
+            echo "  $name run $((i + 1)): FAILED (log: $outdir/$name.log)" >&2
+            WALL[$name]=failed RSS[$name]=0
+            return 0
+        fi
         t=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0
                 for (k = 1; k <= n; k++) s = s * 60 + p[k]; print s }' "$outdir/$name.time")
         r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$outdir/$name.time")
