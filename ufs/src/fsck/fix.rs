@@ -74,8 +74,7 @@ impl<'a> Ctx<'a> {
             if !self.geo.frags_in_range(Frag(b), 1) {
                 continue;
             }
-            if let Some(pos) = self.duplist.iter().position(|&d| d == b) {
-                self.duplist.swap_remove(pos);
+            if self.duplist.take_one(b) {
                 continue;
             }
             if self.bmap.test(b) {
@@ -86,8 +85,9 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The extended-attribute blocks of a UFS2 inode as (address, frags).
-    pub fn ext_blocks(&self, ip: &Inode) -> Vec<(u64, u32)> {
+    /// The extended-attribute blocks of a UFS2 inode as (slot in
+    /// `di_extb`, address, frags).
+    pub fn ext_blocks(&self, ip: &Inode) -> Vec<(usize, u64, u32)> {
         let mut out = Vec::new();
         if self.geo.version != UfsVersion::Ufs2 || ip.extsize() == 0 {
             return out;
@@ -105,7 +105,7 @@ impl<'a> Ctx<'a> {
             };
             let a = ip.extb(k);
             if a != 0 {
-                out.push((a, nf));
+                out.push((k, a, nf));
             }
         }
         out
@@ -130,7 +130,7 @@ impl<'a> Ctx<'a> {
                 };
                 self.ckinode_addr(&ip, &mut visit, None);
                 if budget.is_none() {
-                    for (a, n) in self.ext_blocks(&ip) {
+                    for (_, a, n) in self.ext_blocks(&ip) {
                         self.release(a, n);
                     }
                 }

@@ -48,7 +48,7 @@ use crate::io::Device;
 use crate::ondisk::consts::fsflags;
 use crate::superblock::UfsVersion;
 use overlay::Overlay;
-use state::{BlockMap, Ctx, InoTable};
+use state::{BlockMap, Ctx, DupClaims, InoTable};
 use std::collections::HashMap;
 
 /// How to check.
@@ -380,7 +380,7 @@ fn run(
         softdep,
         dirs: Vec::new(),
         dir_index: HashMap::new(),
-        duplist: Vec::new(),
+        duplist: DupClaims::default(),
         n_files: 0,
         n_blks: 0,
         countdirs: 0,

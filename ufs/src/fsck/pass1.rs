@@ -358,10 +358,10 @@ fn pass1check(
                 ctx.ask(Finding::new(Problem::ExcessiveDup, text).ino(ino));
                 return Walk::Stop;
             }
-            if !ctx.charge("the duplicate-block list", 8) {
+            if !ctx.charge("the duplicate-block list", 24) {
                 return Walk::Stop;
             }
-            ctx.duplist.push(b);
+            ctx.duplist.add(b);
         }
         c.entryno += 1;
     }

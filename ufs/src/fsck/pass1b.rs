@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 
 pub(super) fn pass1b(ctx: &mut Ctx<'_>) {
     ctx.rerun = true;
-    let mut left: BTreeSet<u64> = ctx.duplist.iter().copied().collect();
+    let mut left: BTreeSet<u64> = ctx.duplist.frags().collect();
     let ninodes = u32::try_from(ctx.geo.ninodes).unwrap_or(u32::MAX);
     for ino in ROOTINO..ninodes {
         if left.is_empty() {
@@ -72,7 +72,7 @@ pub(super) fn pass1b(ctx: &mut Ctx<'_>) {
 /// type, too many duplicates to have been counted) are left to be
 /// cleared, and so is any file for which there is no room left.
 pub(super) fn clone_shared(ctx: &mut Ctx<'_>) {
-    let dups: BTreeSet<u64> = ctx.duplist.iter().copied().collect();
+    let dups: BTreeSet<u64> = ctx.duplist.frags().collect();
     let ninodes = u32::try_from(ctx.geo.ninodes).unwrap_or(u32::MAX);
     // Every marked inode is looked at, also once no claim is left: the
     // last sharer of a fragment goes back to ordinary too.
@@ -100,8 +100,8 @@ pub(super) fn clone_shared(ctx: &mut Ctx<'_>) {
             },
             None,
         );
-        for (k, (a, nf)) in ext_ptrs(ctx, &ip).into_iter().enumerate() {
-            if a != 0 && (0..u64::from(nf)).any(|j| dups.contains(&(a + j))) {
+        for (k, a, nf) in ctx.ext_blocks(&ip) {
+            if (0..u64::from(nf)).any(|j| dups.contains(&(a + j))) {
                 refs.push(Ptr::Ext(k, a, nf));
             }
         }
@@ -113,7 +113,7 @@ pub(super) fn clone_shared(ctx: &mut Ctx<'_>) {
             .into_iter()
             .filter(|p| {
                 let (a, nf) = p.run();
-                (0..u64::from(nf)).any(|k| ctx.duplist.contains(&(a + k)))
+                (0..u64::from(nf)).any(|k| ctx.duplist.contains(a + k))
             })
             .collect();
         if !shared.is_empty() {
@@ -187,14 +187,4 @@ impl Ptr {
             Ptr::Ext(_, a, n) => (*a, *n),
         }
     }
-}
-
-fn ext_ptrs(ctx: &Ctx<'_>, ip: &crate::inode::Inode) -> Vec<(u64, u32)> {
-    let mut out = vec![(0, 0); 2];
-    for (a, n) in ctx.ext_blocks(ip) {
-        if let Some(k) = (0..2).find(|&k| ip.extb(k) == a) {
-            out[k] = (a, n);
-        }
-    }
-    out
 }

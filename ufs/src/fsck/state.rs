@@ -140,6 +140,49 @@ impl InoTable {
     }
 }
 
+/// The duplicate claims phase 1 found (fsck_ffs's `duplist`): for each
+/// fragment claimed more than once, how many claims past the first. A map
+/// instead of fsck_ffs's list, so that "is this fragment shared?" and
+/// "drop one claim" cost a lookup, not a scan of every claim.
+#[derive(Debug, Default)]
+pub struct DupClaims {
+    extra: HashMap<u64, u32>,
+}
+
+impl DupClaims {
+    /// Records one more claim of fragment `b` past the first.
+    pub fn add(&mut self, b: u64) {
+        *self.extra.entry(b).or_insert(0) += 1;
+    }
+
+    /// Whether `b` still has a claim past the first.
+    pub fn contains(&self, b: u64) -> bool {
+        self.extra.contains_key(&b)
+    }
+
+    /// Drops one extra claim of `b`; false when it had none.
+    pub fn take_one(&mut self, b: u64) -> bool {
+        let Some(n) = self.extra.get_mut(&b) else {
+            return false;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.extra.remove(&b);
+        }
+        true
+    }
+
+    /// No duplicate claim is left.
+    pub fn is_empty(&self) -> bool {
+        self.extra.is_empty()
+    }
+
+    /// The fragments with extra claims, in no particular order.
+    pub fn frags(&self) -> impl Iterator<Item = u64> + '_ {
+        self.extra.keys().copied()
+    }
+}
+
 /// One bit per fragment: set when some inode (or the metadata) holds it.
 #[derive(Debug)]
 pub struct BlockMap {
@@ -258,7 +301,7 @@ pub struct Ctx<'a> {
     /// Directory number to index in `dirs`.
     pub dir_index: HashMap<u32, usize>,
     /// Every duplicate claim found in phase 1 (bounded per inode).
-    pub duplist: Vec<u64>,
+    pub duplist: DupClaims,
     /// Files counted in phase 1.
     pub n_files: u64,
     /// Fragments counted in phase 1.
