@@ -1882,7 +1882,7 @@ fn fit(
 
 /// File bytes one batch carries from a reader thread to the writer; also
 /// the size of a group of files (in scanned sizes) read by one reader.
-const BATCH_BYTES: usize = 256 << 10;
+const BATCH_BYTES: usize = 64 << 10;
 /// Batches each reader has (they are recycled): with the readers, the
 /// bound on file data held in memory at once.
 const BATCHES: usize = 3;

@@ -12,12 +12,12 @@
 //! too many, so the device sees large sequential writes. Reads see pending
 //! data (read your writes) and are served from memory when one run holds
 //! all the bytes asked for; [`Device::flush`] writes everything out first.
-//! Memory is bounded by about `(MAX_RUNS + 4) * 2 * RUN_LIMIT` (6 MiB).
+//! Memory is bounded by about `(MAX_RUNS + 4) * 2 * RUN_LIMIT` (1.5 MiB).
 
 use super::Device;
 
 /// Largest run kept before it is written out.
-pub const RUN_LIMIT: usize = 256 << 10;
+pub const RUN_LIMIT: usize = 64 << 10;
 /// Most runs kept at once.
 pub const MAX_RUNS: usize = 8;
 /// Largest run a write just before it is prepended to (the run's bytes
