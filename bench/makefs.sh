@@ -16,7 +16,9 @@
 #   3. checks ufs's image with `ufs fsck -n -f` (must be clean);
 #   4. prints a markdown table with ratios against NetBSD makefs.
 #
-# Environment: REPS (default 3), NFILES, NDIRS, MINBASE (1/0), TOOLS (the
+# Environment: REPS (default 3), NFILES, NDIRS, MINBASE (1/0), MEMSPLIT (1,
+# the default: one more untimed run per tool for its peak anonymous and
+# file-backed memory; 0: not), TOOLS (the
 # tools to time, default "ufs netbsd ext4 xfs"; netbsd is always timed, as
 # the ratios are against it), KEEP_GOING (set: a tool that fails, as NetBSD
 # makefs does past 2 GiB, is reported as failed instead of ending the run;
@@ -31,6 +33,7 @@ REPS=${REPS:-3}
 NFILES=${NFILES:-200000}
 NDIRS=${NDIRS:-200}
 MINBASE=${MINBASE:-1}
+MEMSPLIT=${MEMSPLIT:-1}
 TOOLS=${TOOLS:-ufs netbsd ext4 xfs}
 case " $TOOLS " in *" netbsd "*) ;; *) TOOLS="$TOOLS netbsd" ;; esac
 need=(makefs perl)
@@ -51,10 +54,22 @@ if [ "$MINBASE" = 1 ]; then
     fi
 fi
 
-declare -A BEST BRSS
+# tool_cmd TOOL IMAGE TREE: sets cmd to TOOL's command line
+# (entries, size_mb and proto are the current tree's).
+tool_cmd() {
+    case $1 in
+        ufs) cmd=("$ufs" makefs --timings "$2" "$3") ;;
+        netbsd) cmd=(makefs -t ffs -o version=2 -s "${size_mb}m" "$2" "$3") ;;
+        ext4) cmd=(mke2fs -q -F -t ext4 -N "$((entries * 2))" -d "$3" "$2" "${size_mb}M") ;;
+        xfs) cmd=(mkfs.xfs -q -f -d "file=1,name=$2,size=${size_mb}m" -p "$proto") ;;
+        *) die "unknown tool $1" ;;
+    esac
+}
+
+declare -A BEST BRSS ANON FILED
 out=$work/out
 mkdir -p -- "$out"
-printf '| tree | entries | data | tool | wall s | peak RSS MiB | vs NetBSD makefs |\n|---|---|---|---|---|---|---|\n' > "$out/table.md"
+printf '| tree | entries | data | tool | wall s | peak RSS MiB | anon / file MiB | vs NetBSD makefs |\n|---|---|---|---|---|---|---|---|\n' > "$out/table.md"
 for tree in "${trees[@]}"; do
     name=$(basename -- "$tree")
     entries=$(find "$tree" | wc -l)
@@ -71,13 +86,7 @@ for tree in "${trees[@]}"; do
         echo "$name, repetition $((rep + 1)) of $REPS:" >&2
         for tool in $TOOLS; do
             img=$out/$name.$tool.img
-            case $tool in
-                ufs) cmd=("$ufs" makefs --timings "$img" "$tree") ;;
-                netbsd) cmd=(makefs -t ffs -o version=2 -s "${size_mb}m" "$img" "$tree") ;;
-                ext4) cmd=(mke2fs -q -F -t ext4 -N "$((entries * 2))" -d "$tree" "$img" "${size_mb}M") ;;
-                xfs) cmd=(mkfs.xfs -q -f -d "file=1,name=$img,size=${size_mb}m" -p "$proto") ;;
-                *) die "unknown tool $tool" ;;
-            esac
+            tool_cmd "$tool" "$img" "$tree"
             measure "$name.$tool" 1 "$out" rm -f -- "$img" ::: "${cmd[@]}"
             k=$name.$tool
             if [ "${WALL[$k]}" = failed ]; then
@@ -91,11 +100,24 @@ for tree in "${trees[@]}"; do
         *" ufs "*) "$ufs" fsck -n -f "$out/$name.ufs.img" > "$out/$name.fsck.txt" \
             || die "ufs fsck -n -f of its own image failed: $out/$name.fsck.txt" ;;
     esac
+    # One more, untimed, run of each tool sampled for its peak anonymous
+    # and file-backed memory (bench/memsplit.py).
+    for tool in $TOOLS; do
+        k=$name.$tool ANON[$k]=- FILED[$k]=-
+        [ "$MEMSPLIT" = 1 ] && [ "${BEST[$k]}" != failed ] || continue
+        img=$out/$name.$tool.img
+        tool_cmd "$tool" "$img" "$tree"
+        rm -f -- "$img"
+        python3 "$here/memsplit.py" "$out/$k.mem" "${cmd[@]}" || die "$k failed under memsplit.py"
+        read -r a f < "$out/$k.mem"
+        ANON[$k]=$(awk -v a="$a" 'BEGIN { printf "%.1f", a / 1024 }')
+        FILED[$k]=$(awk -v a="$f" 'BEGIN { printf "%.1f", a / 1024 }')
+    done
     base=${BEST[$name.netbsd]}
     for tool in $TOOLS; do
         k=$name.$tool
-        printf '| %s | %s | %s MiB | %s | %s | %s | %s |\n' "$name" "$entries" "$((kb / 1024))" "$tool" "${BEST[$k]}" \
-            "$((BRSS[$k] / 1024))" "$(awk -v a="${BEST[$k]}" -v b="$base" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else printf "n/a" }')" >> "$out/table.md"
+        printf '| %s | %s | %s MiB | %s | %s | %s | %s / %s | %s |\n' "$name" "$entries" "$((kb / 1024))" "$tool" "${BEST[$k]}" \
+            "$((BRSS[$k] / 1024))" "${ANON[$k]}" "${FILED[$k]}" "$(awk -v a="${BEST[$k]}" -v b="$base" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else printf "n/a" }')" >> "$out/table.md"
     done
 done
 cat "$out/table.md"
