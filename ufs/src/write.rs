@@ -154,6 +154,17 @@ impl Ufs {
     /// Writes everything the session changed and marks the file system
     /// clean. The image is consistent on disk afterwards.
     pub fn sync(&mut self) -> Result<()> {
+        self.sync_marking(true)
+    }
+
+    /// Like [`sync`](Self::sync), but the superblock keeps saying "not
+    /// clean": for an edit forced onto an image that was not clean before
+    /// it, which only a check may declare clean again.
+    pub fn sync_unclean(&mut self) -> Result<()> {
+        self.sync_marking(false)
+    }
+
+    fn sync_marking(&mut self, clean: bool) -> Result<()> {
         let now = self.now();
         let Some(mut w) = self.w.take() else {
             return Ok(());
@@ -163,7 +174,7 @@ impl Ufs {
             .flush(self.dev.as_mut(), &self.geo, &mut self.sb, now.sec);
         self.w = Some(w);
         r?;
-        self.sb.fs.fs_clean = 1;
+        self.sb.fs.fs_clean = i8::from(clean);
         self.sb.fs.fs_time = now.sec;
         if self.geo.version == UfsVersion::Ufs1 {
             self.sb.fs.fs_old_time = now.sec as i32;

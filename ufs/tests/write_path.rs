@@ -260,3 +260,33 @@ fn read_only_open_refuses_changes() {
     assert!(matches!(e, ufskit::Error::ReadOnly), "{e}");
     let _ = &mut fs;
 }
+
+/// `sync` marks the image clean; `sync_unclean` writes the same changes
+/// but leaves the superblock saying "not clean" (a forced edit of an image
+/// that still needs a check must not hide that).
+#[test]
+fn sync_unclean_writes_everything_but_the_clean_flag() {
+    let mut images = Vec::new();
+    for clean in [true, false] {
+        let mut fs = open_rw(load_zst("populated/pop-ufs2-8m.img.zst"));
+        let f = fs
+            .create(Ino::ROOT, b"new", FileType::Regular, &NewNode::default())
+            .expect("create");
+        fs.write_file(f, 0, &pattern(70_000, 3)).expect("write");
+        if clean {
+            fs.sync().expect("sync");
+        } else {
+            fs.sync_unclean().expect("sync_unclean");
+        }
+        assert_eq!(fs.superblock().is_clean(), clean);
+        let img = image_bytes(fs);
+        let back = Ufs::open(Box::new(img.clone()), &OpenOptions::read_only()).expect("reopen");
+        assert_eq!(back.superblock().is_clean(), clean, "on disk");
+        let ino = back.lookup_bytes(b"/new", Follow::All).expect("lookup");
+        assert_eq!(back.read_all(ino).expect("read"), pattern(70_000, 3));
+        images.push(img);
+    }
+    // fsck -f finds both consistent: only the flag differs.
+    fsck_clean(&images[0], "synced clean");
+    fsck_clean(&images[1], "synced unclean");
+}

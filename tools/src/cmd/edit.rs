@@ -167,22 +167,13 @@ impl Session {
     /// Writes everything out and marks the image clean again (or, after a
     /// forced edit of an unclean image, leaves it marked unclean).
     fn finish(mut self) -> i32 {
-        let image = self.image.clone();
-        if let Err(e) = self.fs.sync() {
-            return crate::output::fail(&image, &e);
-        }
-        if self.was_unclean {
-            let mut sb = self.fs.superblock().clone();
-            sb.fs.fs_clean = 0;
-            let bytes = sb.encode();
-            let r = self
-                .fs
-                .device_mut()
-                .write_at(sb.location, &bytes)
-                .and_then(|()| self.fs.device_mut().flush());
-            if let Err(e) = r {
-                return crate::output::fail(&image, &format!("writing the superblock: {e}"));
-            }
+        let r = if self.was_unclean {
+            self.fs.sync_unclean()
+        } else {
+            self.fs.sync()
+        };
+        if let Err(e) = r {
+            return crate::output::fail(&self.image, &e);
         }
         if self.failed {
             crate::EXIT_FAILURE
@@ -190,6 +181,18 @@ impl Session {
             0
         }
     }
+}
+
+/// Opens `image` for editing, lets `body` do the command's work on the
+/// session (reporting each failed operand) and finishes it: the command's
+/// exit code.
+fn edit(image: &Path, common: &Common, body: impl FnOnce(&mut Session)) -> i32 {
+    let mut s = match Session::open(image, common) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    body(&mut s);
+    s.finish()
 }
 
 // ---- paths in the image -------------------------------------------------------
@@ -309,73 +312,72 @@ pub fn put(a: PutArgs) -> i32 {
     let Some((dest, sources)) = a.operands.split_last() else {
         return usage("put", "need HOSTPATH... IMGPATH");
     };
-    let mut s = match Session::open(&a.image, &a.common) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    let dest = bytes(dest).to_vec();
-    let into = match existing_dir(&s.fs, &dest) {
-        Ok(d) => d,
-        Err(e) => {
-            s.report(&dest, &Fail::from(e));
-            return s.finish();
-        }
-    };
-    if into.is_none() && sources.len() > 1 {
-        s.report(
-            &dest,
-            &Fail("copying several files needs an existing directory as the destination".into()),
-        );
-        return s.finish();
-    }
-    let mut p = Putter {
-        root: rustix::process::geteuid().is_root(),
-        reproducible: s.fixed,
-        errors: Vec::new(),
-        recursive: a.recursive,
-        verbose: a.verbose,
-        links: HashMap::new(),
-        dirs: Vec::new(),
-        buf: Vec::new(),
-    };
-    for src in sources {
-        let src = Path::new(src);
-        let (parent, name, shown) = match into {
-            Some(d) => {
-                let name = basename(src.as_os_str().as_bytes());
-                let mut shown = trim_slashes(&dest).to_vec();
-                shown.push(b'/');
-                shown.extend_from_slice(&name);
-                (d, name, shown)
+    edit(&a.image, &a.common, |s| {
+        let dest = bytes(dest).to_vec();
+        let into = match existing_dir(&s.fs, &dest) {
+            Ok(d) => d,
+            Err(e) => {
+                s.report(&dest, &Fail::from(e));
+                return;
             }
-            None => match split(&s.fs, &dest) {
-                Ok((d, n)) => (d, n, dest.clone()),
-                Err(f) => {
-                    s.report(&dest, &f);
-                    continue;
-                }
-            },
         };
-        if name.is_empty() || name == b"." || name == b".." {
+        if into.is_none() && sources.len() > 1 {
             s.report(
-                src.as_os_str().as_bytes(),
-                &Fail("cannot tell what name to give it in the image".into()),
+                &dest,
+                &Fail(
+                    "copying several files needs an existing directory as the destination".into(),
+                ),
             );
-            continue;
+            return;
         }
-        if let Err((path, f)) = p.put(&mut s.fs, src, parent, &name, &shown, 0) {
-            p.errors.push((path, f));
+        let mut p = Putter {
+            root: rustix::process::geteuid().is_root(),
+            reproducible: s.fixed,
+            errors: Vec::new(),
+            recursive: a.recursive,
+            verbose: a.verbose,
+            links: HashMap::new(),
+            dirs: Vec::new(),
+            buf: Vec::new(),
+        };
+        for src in sources {
+            let src = Path::new(src);
+            let (parent, name, shown) = match into {
+                Some(d) => {
+                    let name = basename(src.as_os_str().as_bytes());
+                    let mut shown = trim_slashes(&dest).to_vec();
+                    shown.push(b'/');
+                    shown.extend_from_slice(&name);
+                    (d, name, shown)
+                }
+                None => match split(&s.fs, &dest) {
+                    Ok((d, n)) => (d, n, dest.clone()),
+                    Err(f) => {
+                        s.report(&dest, &f);
+                        continue;
+                    }
+                },
+            };
+            if name.is_empty() || name == b"." || name == b".." {
+                s.report(
+                    src.as_os_str().as_bytes(),
+                    &Fail("cannot tell what name to give it in the image".into()),
+                );
+                continue;
+            }
+            if let Err((path, f)) = p.put(&mut s.fs, src, parent, &name, &shown, 0) {
+                p.errors.push((path, f));
+            }
+            for (path, f) in std::mem::take(&mut p.errors) {
+                s.report(&path, &f);
+            }
         }
-        for (path, f) in std::mem::take(&mut p.errors) {
-            s.report(&path, &f);
+        // Directory attributes last (children were added after they were
+        // set), deepest first: the list is in post-order.
+        for (ino, attr, shown) in std::mem::take(&mut p.dirs) {
+            s.each(&shown, |fs| Ok(fs.set_attr(ino, &attr)?));
         }
-    }
-    // Directory attributes last (children were added after they were
-    // set), deepest first: the list is in post-order.
-    for (ino, attr, shown) in std::mem::take(&mut p.dirs) {
-        s.each(&shown, |fs| Ok(fs.set_attr(ino, &attr)?));
-    }
-    s.finish()
+    })
 }
 
 /// Failure of `put`: the image path it concerns and what went wrong.
@@ -661,23 +663,20 @@ pub fn mkdir(a: MkdirArgs) -> i32 {
         },
         None => 0o755,
     };
-    let mut s = match Session::open(&a.image, &a.common) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    for p in &a.paths {
-        let path = bytes(p);
-        s.each(path, |fs| {
-            if a.parents {
-                mkdir_parents(fs, path, perm)
-            } else {
-                let (parent, name) = split(fs, path)?;
-                fs.mkdir(parent, &name, &new_node(fs, parent, perm)?)?;
-                Ok(())
-            }
-        });
-    }
-    s.finish()
+    edit(&a.image, &a.common, |s| {
+        for p in &a.paths {
+            let path = bytes(p);
+            s.each(path, |fs| {
+                if a.parents {
+                    mkdir_parents(fs, path, perm)
+                } else {
+                    let (parent, name) = split(fs, path)?;
+                    fs.mkdir(parent, &name, &new_node(fs, parent, perm)?)?;
+                    Ok(())
+                }
+            });
+        }
+    })
 }
 
 fn mkdir_parents(fs: &mut Ufs, path: &[u8], perm: u16) -> Result<(), Fail> {
@@ -733,41 +732,38 @@ pub struct RmArgs {
 
 /// Runs `ufs rm`.
 pub fn rm(a: RmArgs) -> i32 {
-    let mut s = match Session::open(&a.image, &a.common) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    for p in &a.paths {
-        let path = bytes(p);
-        s.each(path, |fs| {
-            let (parent, name) = match split(fs, path) {
-                Ok(x) => x,
-                Err(_)
-                    if a.force_missing
-                        && lookup_opt(fs, path, Follow::NotLast).ok() == Some(None) =>
-                {
-                    return Ok(());
-                }
-                Err(f) => return Err(f),
-            };
-            let Some(ino) = fs.dir_lookup(parent, &name)? else {
-                return if a.force_missing {
-                    Ok(())
-                } else {
-                    Err(Fail("no such file or directory".into()))
+    edit(&a.image, &a.common, |s| {
+        for p in &a.paths {
+            let path = bytes(p);
+            s.each(path, |fs| {
+                let (parent, name) = match split(fs, path) {
+                    Ok(x) => x,
+                    Err(_)
+                        if a.force_missing
+                            && lookup_opt(fs, path, Follow::NotLast).ok() == Some(None) =>
+                    {
+                        return Ok(());
+                    }
+                    Err(f) => return Err(f),
                 };
-            };
-            if fs.allocated_inode(ino)?.is_dir() {
-                if !a.recursive {
-                    return Err(Fail("is a directory (use -r)".into()));
+                let Some(ino) = fs.dir_lookup(parent, &name)? else {
+                    return if a.force_missing {
+                        Ok(())
+                    } else {
+                        Err(Fail("no such file or directory".into()))
+                    };
+                };
+                if fs.allocated_inode(ino)?.is_dir() {
+                    if !a.recursive {
+                        return Err(Fail("is a directory (use -r)".into()));
+                    }
+                    remove_tree(fs, parent, &name, 0)
+                } else {
+                    Ok(fs.unlink(parent, &name)?)
                 }
-                remove_tree(fs, parent, &name, 0)
-            } else {
-                Ok(fs.unlink(parent, &name)?)
-            }
-        });
-    }
-    s.finish()
+            });
+        }
+    })
 }
 
 fn remove_tree(fs: &mut Ufs, parent: Ino, name: &[u8], depth: u32) -> Result<(), Fail> {
@@ -807,30 +803,27 @@ pub struct MvArgs {
 
 /// Runs `ufs mv`.
 pub fn mv(a: MvArgs) -> i32 {
-    let mut s = match Session::open(&a.image, &a.common) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    let (src, dst) = (bytes(&a.src), bytes(&a.dst));
-    let mut blame = src.to_vec();
-    let r = (|| {
-        let fs = &mut s.fs;
-        let (sp, sname) = split(fs, src)?;
-        let sino = fs
-            .dir_lookup(sp, &sname)?
-            .ok_or_else(|| Fail("no such file or directory".into()))?;
-        blame = dst.to_vec();
-        let (dp, dname) = match existing_dir(fs, dst)? {
-            Some(d) if d != sino => (d, sname.clone()),
-            _ => split(fs, dst)?,
-        };
-        fs.rename(sp, &sname, dp, &dname)?;
-        Ok(())
-    })();
-    if let Err(f) = r {
-        s.report(&blame, &f);
-    }
-    s.finish()
+    edit(&a.image, &a.common, |s| {
+        let (src, dst) = (bytes(&a.src), bytes(&a.dst));
+        let mut blame = src.to_vec();
+        let r = (|| {
+            let fs = &mut s.fs;
+            let (sp, sname) = split(fs, src)?;
+            let sino = fs
+                .dir_lookup(sp, &sname)?
+                .ok_or_else(|| Fail("no such file or directory".into()))?;
+            blame = dst.to_vec();
+            let (dp, dname) = match existing_dir(fs, dst)? {
+                Some(d) if d != sino => (d, sname.clone()),
+                _ => split(fs, dst)?,
+            };
+            fs.rename(sp, &sname, dp, &dname)?;
+            Ok(())
+        })();
+        if let Err(f) = r {
+            s.report(&blame, &f);
+        }
+    })
 }
 
 // ---- ln -----------------------------------------------------------------------
@@ -858,49 +851,46 @@ pub struct LnArgs {
 
 /// Runs `ufs ln`.
 pub fn ln(a: LnArgs) -> i32 {
-    let mut s = match Session::open(&a.image, &a.common) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    let (target, linkpath) = (bytes(&a.target), bytes(&a.linkpath));
-    let mut blame = linkpath.to_vec();
-    let r = (|| {
-        let fs = &mut s.fs;
-        let (parent, name) = match existing_dir(fs, linkpath)? {
-            Some(d) => (d, basename(target)),
-            None => split(fs, linkpath)?,
-        };
-        if name.is_empty() || name == b"." || name == b".." {
-            return Err(Fail("cannot tell what name to give the link".into()));
+    edit(&a.image, &a.common, |s| {
+        let (target, linkpath) = (bytes(&a.target), bytes(&a.linkpath));
+        let mut blame = linkpath.to_vec();
+        let r = (|| {
+            let fs = &mut s.fs;
+            let (parent, name) = match existing_dir(fs, linkpath)? {
+                Some(d) => (d, basename(target)),
+                None => split(fs, linkpath)?,
+            };
+            if name.is_empty() || name == b"." || name == b".." {
+                return Err(Fail("cannot tell what name to give the link".into()));
+            }
+            if a.symbolic {
+                if a.replace {
+                    clear_way(fs, parent, &name)?;
+                }
+                // 0777 like the image's other links (FreeBSD's umask does not
+                // apply to an offline edit); the mode of a link is not used.
+                let attr = new_node(fs, parent, 0o777)?;
+                fs.symlink(parent, &name, target, &attr)?;
+            } else {
+                blame = target.to_vec();
+                let t = fs.lookup_bytes(target, Follow::NotLast)?;
+                if fs.allocated_inode(t)?.is_dir() {
+                    return Err(Fail(
+                        "is a directory (hard links to directories are not allowed)".into(),
+                    ));
+                }
+                blame = linkpath.to_vec();
+                if a.replace && fs.dir_lookup(parent, &name)? != Some(t) {
+                    clear_way(fs, parent, &name)?;
+                }
+                fs.link(parent, &name, t)?;
+            }
+            Ok(())
+        })();
+        if let Err(f) = r {
+            s.report(&blame, &f);
         }
-        if a.symbolic {
-            if a.replace {
-                clear_way(fs, parent, &name)?;
-            }
-            // 0777 like the image's other links (FreeBSD's umask does not
-            // apply to an offline edit); the mode of a link is not used.
-            let attr = new_node(fs, parent, 0o777)?;
-            fs.symlink(parent, &name, target, &attr)?;
-        } else {
-            blame = target.to_vec();
-            let t = fs.lookup_bytes(target, Follow::NotLast)?;
-            if fs.allocated_inode(t)?.is_dir() {
-                return Err(Fail(
-                    "is a directory (hard links to directories are not allowed)".into(),
-                ));
-            }
-            blame = linkpath.to_vec();
-            if a.replace && fs.dir_lookup(parent, &name)? != Some(t) {
-                clear_way(fs, parent, &name)?;
-            }
-            fs.link(parent, &name, t)?;
-        }
-        Ok(())
-    })();
-    if let Err(f) = r {
-        s.report(&blame, &f);
-    }
-    s.finish()
+    })
 }
 
 // ---- chmod --------------------------------------------------------------------
@@ -1040,26 +1030,23 @@ pub fn chmod(a: ChmodArgs) -> i32 {
     } else {
         Follow::All
     };
-    let mut s = match Session::open(&a.image, &a.common) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    for p in &a.paths {
-        s.each(bytes(p), |fs| {
-            let ino = fs.lookup_bytes(bytes(p), follow)?;
-            let i = fs.allocated_inode(ino)?;
-            let perm = f(i.perm(), i.is_dir());
-            fs.set_attr(
-                ino,
-                &SetAttr {
-                    perm: Some(perm),
-                    ..Default::default()
-                },
-            )?;
-            Ok(())
-        });
-    }
-    s.finish()
+    edit(&a.image, &a.common, |s| {
+        for p in &a.paths {
+            s.each(bytes(p), |fs| {
+                let ino = fs.lookup_bytes(bytes(p), follow)?;
+                let i = fs.allocated_inode(ino)?;
+                let perm = f(i.perm(), i.is_dir());
+                fs.set_attr(
+                    ino,
+                    &SetAttr {
+                        perm: Some(perm),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(())
+            });
+        }
+    })
 }
 
 // ---- chown --------------------------------------------------------------------
@@ -1130,6 +1117,8 @@ pub fn chown(a: ChownArgs) -> i32 {
     } else {
         Follow::All
     };
+    // Not `edit`: a name that does not resolve is a usage error, and the
+    // image, not written to yet, is left as it was.
     let mut s = match Session::open(&a.image, &a.common) {
         Ok(s) => s,
         Err(c) => return c,
@@ -1378,36 +1367,33 @@ pub fn touch(a: TouchArgs) -> i32 {
         (false, false) => (true, true),
         x => x,
     };
-    let mut s = match Session::open(&a.image, &a.common) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    for p in &a.paths {
-        let path = bytes(p);
-        s.each(path, |fs| {
-            let t = given.unwrap_or_else(|| fs.now());
-            let ino = match lookup_opt(fs, path, Follow::All)? {
-                Some(i) => i,
-                None if a.no_create => return Ok(()),
-                None => {
-                    let (parent, name) = split(fs, path)?;
-                    let mut attr = new_node(fs, parent, 0o644)?;
-                    attr.atime = Some(t);
-                    attr.mtime = Some(t);
-                    fs.create(parent, &name, FileType::Regular, &attr)?;
-                    return Ok(());
-                }
-            };
-            let attr = SetAttr {
-                atime: set_a.then_some(t),
-                mtime: set_m.then_some(t),
-                ..Default::default()
-            };
-            fs.set_attr(ino, &attr)?;
-            Ok(())
-        });
-    }
-    s.finish()
+    edit(&a.image, &a.common, |s| {
+        for p in &a.paths {
+            let path = bytes(p);
+            s.each(path, |fs| {
+                let t = given.unwrap_or_else(|| fs.now());
+                let ino = match lookup_opt(fs, path, Follow::All)? {
+                    Some(i) => i,
+                    None if a.no_create => return Ok(()),
+                    None => {
+                        let (parent, name) = split(fs, path)?;
+                        let mut attr = new_node(fs, parent, 0o644)?;
+                        attr.atime = Some(t);
+                        attr.mtime = Some(t);
+                        fs.create(parent, &name, FileType::Regular, &attr)?;
+                        return Ok(());
+                    }
+                };
+                let attr = SetAttr {
+                    atime: set_a.then_some(t),
+                    mtime: set_m.then_some(t),
+                    ..Default::default()
+                };
+                fs.set_attr(ino, &attr)?;
+                Ok(())
+            });
+        }
+    })
 }
 
 // ---- setfattr / getfattr ------------------------------------------------------
@@ -1537,28 +1523,25 @@ pub fn setfattr(a: SetfattrArgs) -> i32 {
     } else {
         Follow::All
     };
-    let mut s = match Session::open(&a.image, &a.common) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    let path = bytes(&a.path);
-    s.each(path, |fs| {
-        let ino = fs.lookup_bytes(path, follow)?;
-        let (ns, name, value) = &op;
-        match value {
-            Some(v) => fs.set_xattr(ino, *ns, name, v)?,
-            None => fs.remove_xattr(ino, *ns, name).map_err(|e| match e {
-                Error::NotFound { .. } => Fail(format!(
-                    "{}.{}: no such attribute",
-                    ns.prefix(),
-                    escape_name(name)
-                )),
-                e => e.into(),
-            })?,
-        }
-        Ok(())
-    });
-    s.finish()
+    edit(&a.image, &a.common, |s| {
+        let path = bytes(&a.path);
+        s.each(path, |fs| {
+            let ino = fs.lookup_bytes(path, follow)?;
+            let (ns, name, value) = &op;
+            match value {
+                Some(v) => fs.set_xattr(ino, *ns, name, v)?,
+                None => fs.remove_xattr(ino, *ns, name).map_err(|e| match e {
+                    Error::NotFound { .. } => Fail(format!(
+                        "{}.{}: no such attribute",
+                        ns.prefix(),
+                        escape_name(name)
+                    )),
+                    e => e.into(),
+                })?,
+            }
+            Ok(())
+        });
+    })
 }
 
 /// Arguments of `ufs getfattr`.
