@@ -206,6 +206,26 @@ impl Superblock {
         }))
     }
 
+    /// The version whose magic number sits at one of the standard
+    /// locations, in either byte order, nothing else checked: the quick
+    /// "does this already hold a file system?" test (newfs refusing to
+    /// overwrite one, mount choosing the driver's type), which must answer
+    /// even for a damaged superblock that [`find`](Self::find) rejects.
+    pub fn probe(dev: &dyn Device) -> Option<UfsVersion> {
+        let mut m = [0u8; 4];
+        SBLOCKSEARCH.iter().find_map(|&loc| {
+            dev.read_at(loc + crate::ondisk::FS_MAGIC_OFFSET as u64, &mut m)
+                .ok()?;
+            [i32::from_le_bytes(m), i32::from_be_bytes(m)]
+                .into_iter()
+                .find_map(|v| match v {
+                    FS_UFS2_MAGIC => Some(UfsVersion::Ufs2),
+                    FS_UFS1_MAGIC => Some(UfsVersion::Ufs1),
+                    _ => None,
+                })
+        })
+    }
+
     /// What each standard location holds, in search order (used by `find`,
     /// and by fsck to say which copies exist).
     pub fn candidates(dev: &dyn Device) -> Vec<Candidate> {

@@ -81,3 +81,28 @@ fn symlinks_resolve_inside_the_image() {
         .expect("long link resolves");
     assert_eq!(long, fs.lookup("/file1", Follow::All).expect("file1"));
 }
+
+/// `Superblock::probe` names the version from the magic alone, in either
+/// byte order, also where the rest of the superblock is damaged beyond
+/// what `find` accepts, and nothing for an image without a magic.
+#[test]
+fn probe_finds_the_magic_where_find_gives_up() {
+    use ufskit::io::Device;
+    use ufskit::Superblock;
+    for (name, want) in [
+        ("real/ufs-little.img.zst", UfsVersion::Ufs2),
+        ("real/ufs-big.img.zst", UfsVersion::Ufs2),
+        ("freebsd/ufs1-4m.img.zst", UfsVersion::Ufs1),
+    ] {
+        let mut img = load_zst(name);
+        assert_eq!(Superblock::probe(&img), Some(want), "{name}");
+        let (sb, _) = Superblock::find(&img).expect("find");
+        // fs_bsize (offset 48 in struct fs) zeroed: no longer a superblock
+        // find takes, but still the magic of one.
+        img.write_at(sb.location + 48, &[0; 4]).expect("poke");
+        assert!(Superblock::find(&img).is_err(), "{name}: find after damage");
+        assert_eq!(Superblock::probe(&img), Some(want), "{name}: damaged");
+    }
+    assert_eq!(Superblock::probe(&vec![0u8; 1 << 20]), None, "zeros");
+    assert_eq!(Superblock::probe(&vec![0u8; 100]), None, "too short");
+}

@@ -17,6 +17,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use ufskit::fsck::AnswerMode;
+use ufskit::UfsVersion;
 
 /// Arguments of `ufs mount`: parsed by hand, as mdmfs(8) does (options
 /// and fstab option strings), see `ufs mount --help`.
@@ -253,43 +254,17 @@ fn resolve_owner(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
     Ok((uid, gid))
 }
 
-/// Whether a file holds a UFS magic at a standard superblock location.
-fn holds_ufs(path: &Path) -> Option<UfsKind> {
-    use ufskit::io::Device;
-    use ufskit::ondisk::consts::{FS_UFS1_MAGIC, FS_UFS2_MAGIC, SBLOCKSEARCH};
+/// The version of the UFS a file holds, if any.
+fn holds_ufs(path: &Path) -> Option<UfsVersion> {
     let dev = ufskit::io::FileDevice::open_read_only(path).ok()?;
-    let mut m = [0u8; 4];
-    SBLOCKSEARCH.iter().find_map(|&loc| {
-        let at = loc + ufskit::ondisk::FS_MAGIC_OFFSET as u64;
-        dev.read_at(at, &mut m).ok()?;
-        [i32::from_le_bytes(m), i32::from_be_bytes(m)]
-            .into_iter()
-            .find_map(|v| match v {
-                FS_UFS2_MAGIC => Some(UfsKind::Ufs2),
-                FS_UFS1_MAGIC => Some(UfsKind::Ufs1),
-                _ => None,
-            })
-    })
+    ufskit::Superblock::probe(&dev)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum UfsKind {
-    Ufs1,
-    Ufs2,
-}
-
-impl UfsKind {
-    fn linux_ufstype(self) -> &'static str {
-        match self {
-            UfsKind::Ufs1 => "44bsd",
-            UfsKind::Ufs2 => "ufs2",
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            UfsKind::Ufs1 => "UFS1",
-            UfsKind::Ufs2 => "UFS2",
-        }
+/// The Linux ufs driver's `ufstype=` for a version.
+fn linux_ufstype(v: UfsVersion) -> &'static str {
+    match v {
+        UfsVersion::Ufs1 => "44bsd",
+        UfsVersion::Ufs2 => "ufs2",
     }
 }
 
@@ -343,15 +318,14 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
         }
         if let (Some(k), false) = (kind, spec.force) {
             return Err(usage(format!(
-                "{shown} already holds a {} file system; newfs would destroy it. \
-                 Use -P to mount it as it is, or --force to overwrite it",
-                k.name()
+                "{shown} already holds a {k} file system; newfs would destroy it. \
+                 Use -P to mount it as it is, or --force to overwrite it"
             )));
         }
         kind = Some(if spec.version.as_deref() == Some("1") {
-            UfsKind::Ufs1
+            UfsVersion::Ufs1
         } else {
-            UfsKind::Ufs2
+            UfsVersion::Ufs2
         });
     }
     let runner = Runner { dry: spec.dry_run };
@@ -446,11 +420,7 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
             Ok((sb, _)) => sb,
             Err(e) => return Err(Fail(4, format!("{shown}: no usable UFS superblock: {e}"))),
         };
-        kind = Some(if sb.version() == ufskit::UfsVersion::Ufs1 {
-            UfsKind::Ufs1
-        } else {
-            UfsKind::Ufs2
-        });
+        kind = Some(sb.version());
         if rw && !sb.is_clean() {
             return Err(Fail(
                 4,
@@ -465,7 +435,7 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
     // ---- attach ----
     match host {
         Host::FreeBsd => attach_freebsd(spec, &runner, &shown, rw)?,
-        Host::Linux => attach_linux(spec, &runner, &shown, kind.unwrap_or(UfsKind::Ufs2))?,
+        Host::Linux => attach_linux(spec, &runner, &shown, kind.unwrap_or(UfsVersion::Ufs2))?,
     }
 
     // ---- mount point owner and mode ----
@@ -568,7 +538,7 @@ fn attach_freebsd(spec: &MountSpec, r: &Runner, file: &str, rw: bool) -> Result<
     Ok(())
 }
 
-fn attach_linux(spec: &MountSpec, r: &Runner, file: &str, kind: UfsKind) -> Result<(), Fail> {
+fn attach_linux(spec: &MountSpec, r: &Runner, file: &str, kind: UfsVersion) -> Result<(), Fail> {
     let l: Vec<String> = vec![
         "losetup".into(),
         "--find".into(),
@@ -586,10 +556,7 @@ fn attach_linux(spec: &MountSpec, r: &Runner, file: &str, kind: UfsKind) -> Resu
         }
         d
     };
-    let mut o = vec![
-        "ro".to_string(),
-        format!("ufstype={}", kind.linux_ufstype()),
-    ];
+    let mut o = vec!["ro".to_string(), format!("ufstype={}", linux_ufstype(kind))];
     o.extend(
         spec.mount_opts
             .iter()

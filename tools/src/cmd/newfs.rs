@@ -11,11 +11,10 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use ufskit::io::{Device, FileDevice};
+use ufskit::io::FileDevice;
 use ufskit::newfs::layout::{compute, journal_text, summary_text};
 use ufskit::newfs::options::{parse_size_sectors, NewfsOptions, Optim};
 use ufskit::newfs::{newfs_with, EmitOptions, Generations, Zeroing};
-use ufskit::ondisk::consts::{FS_UFS1_MAGIC, FS_UFS2_MAGIC, SBLOCKSEARCH};
 use ufskit::UfsVersion;
 
 /// Arguments of `ufs newfs` (newfs(8)'s letters).
@@ -270,22 +269,6 @@ fn all_hole(m: &std::fs::Metadata) -> bool {
     }
 }
 
-/// The kind of UFS file system an image holds, if any.
-fn existing_ufs(dev: &dyn Device) -> Option<&'static str> {
-    let mut m = [0u8; 4];
-    SBLOCKSEARCH.iter().find_map(|&loc| {
-        let at = loc + ufskit::ondisk::FS_MAGIC_OFFSET as u64;
-        dev.read_at(at, &mut m).ok()?;
-        [i32::from_le_bytes(m), i32::from_be_bytes(m)]
-            .into_iter()
-            .find_map(|v| match v {
-                FS_UFS2_MAGIC => Some("UFS2"),
-                FS_UFS1_MAGIC => Some("UFS1"),
-                _ => None,
-            })
-    })
-}
-
 fn execute(a: &Args) -> Result<(), Refusal> {
     let (opts, gens) = options(a)?;
     let path = &a.image;
@@ -348,7 +331,7 @@ fn execute(a: &Args) -> Result<(), Refusal> {
     };
     let mut dev = FileDevice::from_file(file, true).map_err(|e| Refusal(e.to_string()))?;
     if !reads_zero && !a.force {
-        if let Some(kind) = existing_ufs(&dev) {
+        if let Some(kind) = ufskit::Superblock::probe(&dev) {
             return Err(Refusal(format!(
                 "{shown} already holds a {kind} file system; newfs would destroy \
                  everything in it (if this is the disk of a jail or VM that is in \
