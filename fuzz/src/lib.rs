@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use ufskit::fsck::{self, CollectingReporter, FsckOptions};
 use ufskit::inode::Timespec;
 use ufskit::io::SliceDevice;
-use ufskit::newfs::{compute, newfs, NewfsOptions};
+use ufskit::newfs::NewfsOptions;
 use ufskit::xattr::Namespace;
 use ufskit::{CgIdx, FileType, Follow, Ino, NewNode, OpenOptions, Ufs, UfsVersion};
 
@@ -142,10 +142,7 @@ pub fn fresh(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u
         random_id: Some(1),
         ..Default::default()
     };
-    let layout = compute(size, &opts).expect("layout");
-    let mut img = vec![0u8; size as usize];
-    newfs(&mut img, &layout, &opts).expect("newfs");
-    img
+    ufskit::newfs::in_memory(size, &opts).expect("newfs")
 }
 
 fn attr(perm: u16) -> NewNode {

@@ -119,7 +119,7 @@ fn fsck_summary_nbfree_overflow() {
 // ---- the write path (`edit_ops`) -------------------------------------------
 
 use ufskit::inode::Timespec;
-use ufskit::newfs::{compute, newfs, NewfsOptions};
+use ufskit::newfs::NewfsOptions;
 use ufskit::{NewNode, UfsVersion};
 
 const T: Timespec = Timespec {
@@ -139,9 +139,7 @@ fn fresh_rw(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u3
         random_id: Some(1),
         ..Default::default()
     };
-    let layout = compute(size, &opts).expect("layout");
-    let mut img = vec![0u8; size as usize];
-    newfs(&mut img, &layout, &opts).expect("newfs");
+    let img = ufskit::newfs::in_memory(size, &opts).expect("newfs");
     let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open");
     fs.set_fixed_time(Some(T));
     fs

@@ -2,7 +2,7 @@
 
 use ufskit::fsck::{check, CollectingReporter, FsckOptions, Verdict};
 use ufskit::inode::Timespec;
-use ufskit::newfs::{compute, newfs, NewfsOptions};
+use ufskit::newfs::NewfsOptions;
 use ufskit::populate::{Node, TreeBuilder};
 use ufskit::{FileType, Follow, NewNode, OpenOptions, Ufs, UfsVersion};
 
@@ -15,10 +15,7 @@ fn fresh(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u32>)
         time: Some(1_000_000_000),
         ..Default::default()
     };
-    let layout = compute(size, &opts).expect("layout");
-    let mut img = vec![0u8; size as usize];
-    newfs(&mut img, &layout, &opts).expect("newfs");
-    img
+    ufskit::newfs::in_memory(size, &opts).expect("newfs")
 }
 
 fn node(parent: usize, name: &str, kind: FileType, perm: u16) -> Node {
