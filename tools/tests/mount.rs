@@ -185,22 +185,20 @@ db {
 // ---- command line ----
 
 fn newfs(path: &Path) {
-    let o = ufs([
+    common::ufs_ok([
         "newfs".as_ref(),
         "-s".as_ref(),
         "8m".as_ref(),
         path.as_os_str(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 fn dirty(path: &Path) {
-    let o = ufs([
+    common::ufs_ok([
         "debug".as_ref(),
         path.as_os_str(),
         "set sb fs_clean 0".as_ref(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// Destroys the primary superblock's magic (and the rest of it).
@@ -228,12 +226,24 @@ fn run_in(dir: &Path, exe: &Path, argv: &[&str], env: &[(&str, &str)]) -> std::p
     o
 }
 
+/// [`run_in`], which must exit 0 (the failure shows its standard error).
+fn run_ok(dir: &Path, exe: &Path, argv: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let o = run_in(dir, exe, argv, env);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
 #[test]
 fn dry_run_freebsd_golden() {
     let t = tempfile::tempdir().expect("tmp");
     let d = t.path();
     std::fs::create_dir(d.join("j1")).expect("mkdir");
-    let o = run_in(
+    let o = run_ok(
         d,
         &common::ufs_bin(),
         &[
@@ -257,12 +267,6 @@ fn dry_run_freebsd_golden() {
         &[],
     );
     assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(
         String::from_utf8_lossy(&o.stdout),
         "ufs newfs -U -s 8m new.volume\n\
          ufs fsck -p new.volume\n\
@@ -277,17 +281,11 @@ fn dry_run_freebsd_golden() {
     newfs(&d.join("rootfs.volume"));
     let link = d.join("mount_md");
     std::os::unix::fs::symlink(common::ufs_bin(), &link).expect("symlink");
-    let o = run_in(
+    let o = run_ok(
         d,
         &link,
         &["-o", "rw,-P,-Frootfs.volume,-Tufs", "-X", "md7", "j1"],
         &[("UFS_HOST", "freebsd")],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
     );
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
@@ -330,17 +328,11 @@ fn dry_run_linux_golden() {
     let link = d.join("mount.md");
     std::os::unix::fs::symlink(common::ufs_bin(), &link).expect("symlink");
     // Linux mount(8) puts SPECIAL NODE first and -o last.
-    let o = run_in(
+    let o = run_ok(
         d,
         &link,
         &["md", "j1", "-o", "ro,-P,-Frootfs.volume,-tufs", "-X"],
         &[("UFS_HOST", "linux")],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
     );
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
@@ -555,17 +547,11 @@ fn freebsd_path_with_standins() {
     assert_eq!(mode & 0o7777, 0o700);
 
     // Unmount: the md unit comes from the recorded mount table.
-    let o = run_in(
+    run_ok(
         d,
         &common::ufs_bin(),
         &["umount", "--host", "freebsd", &j1],
         &env,
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
     );
     assert!(
         log(d).ends_with(&format!("umount {j1}\nmdconfig -d -u 3\n")),
@@ -641,17 +627,11 @@ fn checks_before_attach() {
     // mount_md -T: repair with -y and an undo file, then attach.
     let link = d.join("mount_md");
     std::os::unix::fs::symlink(common::ufs_bin(), &link).expect("symlink");
-    let o = run_in(
+    run_ok(
         d,
         &link,
         &["-o", "rw,-P,-Frootfs.volume,-Tufs", "md", &j1],
         &[("PATH", path.as_str()), ("UFS_HOST", "freebsd")],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
     );
     assert!(d.join("rootfs.volume.undo").exists(), "undo file kept");
     assert!(log(d).contains("mount -t ufs -o rw /dev/md3"));
@@ -659,8 +639,7 @@ fn checks_before_attach() {
     assert!(o.status.success());
     // The undo file puts the unclean superblock back.
     let undo = d.join("rootfs.volume.undo");
-    let o = ufs(["undo".as_ref(), undo.as_os_str(), vol.as_os_str()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::ufs_ok(["undo".as_ref(), undo.as_os_str(), vol.as_os_str()]);
     let o = ufs(["debug".as_ref(), vol.as_os_str(), "print sb".as_ref()]);
     assert!(String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -837,12 +816,11 @@ fn preflight_preen_cannot_fix() {
     let vol = d.join("rootfs.volume");
     newfs(&vol);
     // An unknown file type: preen stops on it, -y clears it.
-    let o = ufs([
+    common::ufs_ok([
         "debug".as_ref(),
         vol.as_os_str(),
         "set inode 3 di_mode 0o170644".as_ref(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let p = d.join("fstab.p");
     let y = d.join("fstab.y");
     std::fs::write(&p, format!("md /j/p md rw,-P,-F{},-tufs\n", vol.display())).expect("w");
@@ -902,13 +880,12 @@ fn linux_path_in_uml() {
     }
     let vol = w.join("rootfs.volume");
     newfs(&vol);
-    let o = ufs([
+    common::ufs_ok([
         "put".as_ref(),
         vol.as_os_str(),
         std::path::Path::new("/etc/hostname").as_os_str(),
         "/hello".as_ref(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::os::unix::fs::symlink(common::ufs_bin(), w.join("mount.md")).expect("symlink");
     let init = format!(
         r#"#!/bin/bash
