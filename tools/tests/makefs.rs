@@ -24,21 +24,6 @@ fn fixture(dir: &Path) -> std::path::PathBuf {
     tree
 }
 
-fn host_manifest(dir: &Path, out: &Path) -> String {
-    let st = Command::new("bash")
-        .arg(interop_dir().join("host-manifest.sh"))
-        .arg(dir)
-        .arg(out)
-        .output()
-        .expect("host-manifest.sh runs");
-    assert!(
-        st.status.success(),
-        "host-manifest.sh: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    std::fs::read_to_string(out).expect("manifest")
-}
-
 fn fsck_clean(img: &Path) {
     let out = ufs(["fsck", "-n", "-f"]
         .map(Into::into)

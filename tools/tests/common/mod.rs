@@ -407,3 +407,20 @@ pub fn tsk_paths(img: &Path, ty: &str) -> Vec<String> {
     got.sort();
     got
 }
+
+/// The manifest (tests/interop/manifest.sh) of a host directory, written
+/// to `out` and returned.
+pub fn host_manifest(dir: &Path, out: &Path) -> String {
+    let st = Command::new("bash")
+        .arg(interop_dir().join("host-manifest.sh"))
+        .arg(dir)
+        .arg(out)
+        .output()
+        .expect("host-manifest.sh runs");
+    assert!(
+        st.status.success(),
+        "host-manifest.sh: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    std::fs::read_to_string(out).expect("manifest")
+}
