@@ -46,23 +46,11 @@ die() { echo "uml-batch.sh: $*" >&2; exit 2; }
 [ -f "$listfile" ] || die "list not found: $listfile"
 [ -d "$outdir" ] || die "not a directory: $2"
 
-linux=${UML_LINUX:-}
-if [ -z "$linux" ]; then
-    linux=$(command -v linux.uml || command -v linux || true)
-fi
-if [ -z "$linux" ] || [ ! -x "$linux" ]; then
-    die "user-mode-linux kernel not found (apt-get install user-mode-linux)"
-fi
-
-# The module tree must match the guest kernel (as in uml-manifest.sh).
-kver=$("$linux" --version 2>/dev/null | head -n1 | tr -d '[:space:]' || true)
-moddir=/usr/lib/uml/modules/$kver
-if [ -z "$kver" ] || [ ! -d "$moddir" ]; then
-    moddir=$(find /usr/lib/uml/modules -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort -V | tail -n1)
-fi
-[ -n "$moddir" ] || die "no modules under /usr/lib/uml/modules"
-ufsko=$(find "$moddir/kernel/fs/ufs" -name 'ufs.ko*' 2>/dev/null | head -n1 || true)
-loopko=$(find "$moddir/kernel/drivers/block" -maxdepth 1 -name 'loop.ko*' 2>/dev/null | head -n1 || true)
+# shellcheck source=tests/interop/uml-lib.sh
+. "$here/uml-lib.sh"
+uml_find
+ufsko=$(uml_module kernel/fs/ufs ufs)
+loopko=$(uml_module kernel/drivers/block loop)
 [ -n "$ufsko" ] || die "ufs module not found under $moddir"
 
 # The checked list: absolute image paths, tab-separated, one per line.

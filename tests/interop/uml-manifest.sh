@@ -31,21 +31,11 @@ die() { echo "uml-manifest.sh: $*" >&2; exit 1; }
 [ -d "$(dirname -- "$out")" ] || die "output directory does not exist: $(dirname -- "$out")"
 case $ufstype in *[!a-z0-9]*|'') die "bad ufstype: $ufstype" ;; esac
 
-linux=${UML_LINUX:-}
-if [ -z "$linux" ]; then
-    linux=$(command -v linux.uml || command -v linux || true)
-fi
-[ -n "$linux" ] && [ -x "$linux" ] || die "user-mode-linux kernel not found (apt-get install user-mode-linux)"
-
-# The module tree must match the guest kernel; take the one whose version the
-# binary names, else the only one there is.
-kver=$("$linux" --version 2>/dev/null | head -n1 | tr -d '[:space:]' || true)
-moddir=/usr/lib/uml/modules/$kver
-if [ -z "$kver" ] || [ ! -d "$moddir" ]; then
-    moddir=$(find /usr/lib/uml/modules -mindepth 1 -maxdepth 1 -type d | sort -V | tail -n1)
-fi
-ufsko=$(find "$moddir/kernel/fs/ufs" -name 'ufs.ko*' 2>/dev/null | head -n1 || true)
-[ -n "$ufsko" ] || die "ufs module not found under /usr/lib/uml/modules"
+# shellcheck source=tests/interop/uml-lib.sh
+. "$here/uml-lib.sh"
+uml_find
+ufsko=$(uml_module kernel/fs/ufs ufs)
+[ -n "$ufsko" ] || die "ufs module not found under $moddir"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/uml-manifest.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
