@@ -383,6 +383,10 @@ pub struct Geometry {
     pub maxfilesize: u64,
     /// Number of inodes (`ncg * ipg`).
     pub ninodes: u64,
+    /// Where every group's tables and maps sit (they fit in `cgsize`).
+    pub cg_layout: crate::cg::CgLayout,
+    /// `fs_contigsumsize`: cluster sizes counted in each group's summary.
+    pub contigsumsize: u32,
 }
 
 impl Geometry {
@@ -563,6 +567,35 @@ impl Geometry {
                 consts::FS_MAXCONTIG
             ));
         }
+        let contigsumsize = u32::try_from(fs.fs_contigsumsize).unwrap_or(0);
+        let (old_cpg, old_nrpos) = match version {
+            UfsVersion::Ufs1 => (
+                u64::try_from(fs.fs_old_cpg).unwrap_or(u64::MAX),
+                u64::try_from(fs.fs_old_nrpos).unwrap_or(u64::MAX),
+            ),
+            UfsVersion::Ufs2 => (0, 0),
+        };
+        // A group whose maps run past its block cannot be read or rebuilt
+        // (fsck would write headers pointing outside it); newfs sizes
+        // fs_cgsize from this same layout (CGSIZE), so no real file system
+        // fails this.
+        let cg_layout = crate::cg::CgLayout::compute(
+            version,
+            old_cpg,
+            old_nrpos,
+            u64::from(ipg),
+            fpg,
+            fragshift,
+            u64::from(contigsumsize),
+        )
+        .filter(|l| l.nextfreeoff <= cgsize);
+        let Some(cg_layout) = cg_layout else {
+            return bad(format!(
+                "the maps of a group (fs_old_cpg {}, fs_old_nrpos {}, fs_ipg {ipg}, fs_fpg {fpg}, \
+                 fs_contigsumsize {contigsumsize}) do not fit in fs_cgsize {cgsize}",
+                fs.fs_old_cpg, fs.fs_old_nrpos
+            ));
+        };
         let maxsymlinklen = u32::try_from(fs.fs_maxsymlinklen).unwrap_or(0);
         let max_inline = match version {
             UfsVersion::Ufs1 => 60,
@@ -604,6 +637,8 @@ impl Geometry {
             metackhash: fs.fs_metackhash,
             maxfilesize: fs.fs_maxfilesize,
             ninodes,
+            cg_layout,
+            contigsumsize,
         })
     }
 

@@ -269,6 +269,18 @@ fn wrapping_size_superblock_fails_cleanly() {
 
 // ---- repair (`fsck_repair`, strict mode) -------------------------------------
 
+/// `fsck -y -f` in memory, at the fixed time.
+fn repair_yes(img: &mut Vec<u8>) -> ufskit::fsck::Outcome {
+    let opts = FsckOptions {
+        force: true,
+        answer: AnswerMode::Yes,
+        now: Some(T.sec),
+        ..Default::default()
+    };
+    let mut rep = CollectingReporter::default();
+    repair(img, &opts, &mut rep).expect("repair runs")
+}
+
 /// `fsck_repair` with `UFS_FUZZ_STRICT_REPAIR=1`, base `real/ufs-little`,
 /// one edit: byte 0x350002 (the third byte of `d_ino` of the `.` entry of
 /// `/dir1`, inode 768) set to 0x75, so `.` names inode 7,668,480. At
@@ -281,14 +293,48 @@ fn repair_dot_entry_naming_an_out_of_range_inode() {
     let mut img = common::load_zst("real/ufs-little.img.zst");
     assert_eq!(img[0x350002], 0, "the base image changed");
     img[0x350002] = 0x75;
-    let opts = FsckOptions {
-        force: true,
-        answer: AnswerMode::Yes,
-        now: Some(T.sec),
-        ..Default::default()
-    };
-    let mut rep = CollectingReporter::default();
-    let first = repair(&mut img, &opts, &mut rep).expect("repair runs");
+    let first = repair_yes(&mut img);
     assert!(first.modified);
     assert_eq!(fsck_verdict(&img), Ok(Verdict::Clean));
+}
+
+/// Found by `fsck_repair` (2026-12-04, after the 9-minute runs): an edit
+/// made a UFS1 superblock's `fs_old_nrpos` 37633. The rotational tables
+/// of a UFS1 group (`fs_old_cpg * fs_old_nrpos` 16-bit counts) then no
+/// longer fit in `fs_cgsize`, but the superblock was accepted, phase 5
+/// computed every group's map offsets from it (`cg_iusedoff` 75438 in a
+/// 512-byte group) and `-y` wrote those headers into all groups, leaving
+/// an image no check could read. Now such a superblock is rejected and
+/// the repair goes on from the alternate, as for any other superblock
+/// whose layout is impossible.
+#[test]
+fn ufs1_rotational_tables_must_fit_the_group() {
+    use ufskit::ondisk::FS_MAGIC_OFFSET;
+    let opts = NewfsOptions {
+        version: UfsVersion::Ufs1,
+        no_snap: true,
+        time: Some(T.sec),
+        random_id: Some(1),
+        ..Default::default()
+    };
+    let mut img = ufskit::newfs::in_memory(4 << 20, &opts).expect("newfs");
+    let (sb, _) = ufskit::Superblock::find(&SliceDevice(&img)).expect("fresh image");
+    assert_eq!(sb.fs.fs_old_nrpos, 1);
+    // fs_old_nrpos comes 12 bytes before the magic, then fs_spare5[2] (fs.h).
+    let at = sb.location as usize + FS_MAGIC_OFFSET - 12;
+    assert_eq!(img[at..at + 4], 1i32.to_le_bytes(), "fs_old_nrpos moved");
+    img[at..at + 4].copy_from_slice(&37_633i32.to_le_bytes());
+    assert!(
+        ufskit::Superblock::find(&SliceDevice(&img)).is_err(),
+        "a superblock whose groups cannot hold their maps is accepted"
+    );
+    let first = repair_yes(&mut img);
+    assert!(first.modified);
+    assert_eq!(fsck_verdict(&img), Ok(Verdict::Clean));
+    let (sb, geo) = ufskit::Superblock::find(&SliceDevice(&img)).expect("repaired");
+    assert_eq!(sb.fs.fs_old_nrpos, 1, "the alternate's value is back");
+    let fs = Ufs::open(Box::new(img), &OpenOptions::read_only()).expect("open");
+    for c in 0..geo.ncg {
+        fs.cg(CgIdx(c)).unwrap_or_else(|e| panic!("cg {c}: {e}"));
+    }
 }

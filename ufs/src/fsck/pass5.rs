@@ -37,32 +37,19 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
     let fs = ctx.sb.fs.clone();
     let endian = geo.endian;
     let frag = u64::from(geo.frag);
-    let contig = u32::try_from(fs.fs_contigsumsize).unwrap_or(0);
+    let contig = geo.contigsumsize;
     let ufs1 = geo.version == UfsVersion::Ufs1;
-    // Offsets of the rebuilt group.
-    let basesize = CgHeader::SIZE as u32;
-    let (btotoff, boff, iusedoff) = if ufs1 {
-        let cpg = u32::try_from(fs.fs_old_cpg).unwrap_or(0);
-        let nrpos = u32::try_from(fs.fs_old_nrpos).unwrap_or(0);
-        let b = basesize.saturating_add(cpg.saturating_mul(4));
-        (
-            basesize,
-            b,
-            b.saturating_add(cpg.saturating_mul(nrpos).saturating_mul(2)),
-        )
-    } else {
-        (0, 0, basesize)
-    };
-    let freeoff = iusedoff.saturating_add(geo.ipg.div_ceil(8));
-    let mut nextfreeoff =
-        freeoff.saturating_add(u32::try_from(geo.fpg.div_ceil(8)).unwrap_or(u32::MAX));
-    let (mut clustersumoff, mut clusteroff) = (0u32, 0u32);
-    if contig > 0 {
-        clustersumoff = (nextfreeoff - 4).div_ceil(4) * 4;
-        clusteroff = clustersumoff.saturating_add((contig + 1) * 4);
-        nextfreeoff = clusteroff
-            .saturating_add(u32::try_from((geo.fpg / frag).div_ceil(8)).unwrap_or(u32::MAX));
-    }
+    // Offsets of the rebuilt group: validated with the superblock to fit
+    // in the group's block.
+    let crate::cg::CgLayout {
+        old_btotoff: btotoff,
+        old_boff: boff,
+        iusedoff,
+        freeoff,
+        nextfreeoff,
+        clustersumoff,
+        clusteroff,
+    } = geo.cg_layout;
     let mapsize = nextfreeoff.saturating_sub(iusedoff) as usize;
     // The summary area.
     let mut csbuf = vec![0u8; geo.cssize as usize];

@@ -29,8 +29,6 @@ use std::fmt::Write as _;
 
 /// `sizeof(struct fs)`.
 const SIZEOF_FS: i64 = 1376;
-/// Offset of `cg_space` in `struct cg`: where the maps start.
-const CG_SPACE_OFF: i64 = 168;
 /// `sizeof(struct cg)` as `CGSIZE` counts it: the one-byte `cg_space[1]`
 /// placeholder padded to the struct's 8-byte alignment makes it 176, so the
 /// size estimate is 8 bytes above what the maps really need. That slack
@@ -925,21 +923,24 @@ fn init_cg(
     let u32c =
         |v: i64, what: &'static str| u32::try_from(v).map_err(|_| LayoutError::TooLarge(what));
     let nclusterblks = if g.contigsumsize > 0 { ndblk / frag } else { 0 };
-    let (iusedoff, old_btotoff, old_boff) = if ufs1 {
-        let btot = CG_SPACE_OFF;
-        let boff = btot + g.old_cpg * 4;
-        (boff + g.old_cpg * 2, btot, boff)
+    let version = if ufs1 {
+        UfsVersion::Ufs1
     } else {
-        (CG_SPACE_OFF, 0, 0)
+        UfsVersion::Ufs2
     };
-    let freeoff = iusedoff + howmany(ipg, 8)?;
-    let mut nextfreeoff = freeoff + howmany(fpg, 8)?;
-    let (mut clustersumoff, mut clusteroff) = (0, 0);
-    if g.contigsumsize > 0 {
-        clustersumoff = roundup(nextfreeoff, 4)? - 4;
-        clusteroff = clustersumoff + (g.contigsumsize + 1) * 4;
-        nextfreeoff = clusteroff + howmany(fpg >> g.fragshift, 8)?;
-    }
+    let u = |v: i64| u64::try_from(v).map_err(|_| ovf("cg layout"));
+    // One rotational position, as every FFS since rotational layout was
+    // dropped records (fs_old_nrpos).
+    let maps = crate::cg::CgLayout::compute(
+        version,
+        u(g.old_cpg)?,
+        1,
+        u(ipg)?,
+        u(fpg)?,
+        u32::try_from(g.fragshift).map_err(|_| ovf("fragshift"))?,
+        u(g.contigsumsize)?,
+    )
+    .ok_or(LayoutError::TooLarge("cg_nextfreeoff"))?;
 
     let mut nbfree = 0i64;
     let mut nffree = 0i64;
@@ -1015,13 +1016,13 @@ fn init_cg(
         initediblk,
         old_ncyl,
         old_niblk,
-        old_btotoff: old_btotoff as i32,
-        old_boff: old_boff as i32,
-        iusedoff: u32c(iusedoff, "cg_iusedoff")?,
-        freeoff: u32c(freeoff, "cg_freeoff")?,
-        nextfreeoff: u32c(nextfreeoff, "cg_nextfreeoff")?,
-        clustersumoff: u32c(clustersumoff, "cg_clustersumoff")?,
-        clusteroff: u32c(clusteroff, "cg_clusteroff")?,
+        old_btotoff: maps.old_btotoff as i32,
+        old_boff: maps.old_boff as i32,
+        iusedoff: maps.iusedoff,
+        freeoff: maps.freeoff,
+        nextfreeoff: maps.nextfreeoff,
+        clustersumoff: maps.clustersumoff,
+        clusteroff: maps.clusteroff,
         nclusterblks: u32c(nclusterblks, "cg_nclusterblks")?,
         dupper_rel: u32c(dupper_rel, "dupper")?,
         dlower_rel: if c > 0 { u32c(dlower, "dlower")? } else { 0 },
