@@ -86,6 +86,7 @@ printf '%s' "$ufsko" > "$work/ufsko"
 printf '%s' "$loopko" > "$work/loopko"
 printf '%s' "$outdir" > "$work/outdir"
 printf '%s' "$here/manifest.sh" > "$work/manifest"
+printf '%s' "$here/uml-lib.sh" > "$work/lib"
 
 # The guest's init. No `set -e`: whatever happens it must reach the
 # poweroff. $W/progress gets a line per finished image (so the host knows
@@ -96,17 +97,8 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 W=$(dirname -- "$0")
 export TMPDIR=$W/tmp
-# Loads a module, decompressing it first if need be.
-load() {
-    local ko=$1 tmp=$W/tmp/$2.ko
-    case $ko in
-        *.xz) xz -dc "$ko" > "$tmp" ;;
-        *.zst) zstd -qdc "$ko" > "$tmp" ;;
-        *.gz) gzip -dc "$ko" > "$tmp" ;;
-        *) tmp=$ko ;;
-    esac
-    insmod "$tmp"
-}
+# uml_load, from uml-lib.sh.
+. "$(cat "$W/lib")"
 # The kernel messages since the last call (the ring buffer is cleared).
 kmsg() { dmesg -c 2>/dev/null | grep -v "command line" || true; }
 fail() { # OUT NAME WHAT DETAILFILE...
@@ -142,8 +134,8 @@ run() {
     echo started > "$W/status"
     mount -t proc proc /proc 2>/dev/null
     mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev 2>/dev/null
-    grep -qw ufs /proc/filesystems || load "$(cat "$W/ufsko")" ufs || { echo insmod-ufs-failed > "$W/status"; return; }
-    [ -e /dev/loop-control ] || load "$(cat "$W/loopko")" loop || { echo insmod-loop-failed > "$W/status"; return; }
+    grep -qw ufs /proc/filesystems || uml_load "$(cat "$W/ufsko")" "$W/tmp/ufs.ko" || { echo insmod-ufs-failed > "$W/status"; return; }
+    [ -e /dev/loop-control ] || uml_load "$(cat "$W/loopko")" "$W/tmp/loop.ko" || { echo insmod-loop-failed > "$W/status"; return; }
     [ -e /dev/loop-control ] || { echo no-loop-control > "$W/status"; return; }
     local image ufstype name
     # The list on fd 3, so that nothing run for an image can eat it.

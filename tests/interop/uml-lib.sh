@@ -1,6 +1,7 @@
-# uml-lib.sh — sourced by uml-manifest.sh and uml-batch.sh (not run): finds
-# the user-mode-linux guest kernel and the module tree built for it. The
-# caller defines die().
+# uml-lib.sh — sourced by uml-manifest.sh and uml-batch.sh (not run), on the
+# host to find the user-mode-linux guest kernel and the module tree built for
+# it, and by their guest init scripts (through hostfs) to load modules. The
+# host caller defines die().
 
 # uml_find: sets `linux` (the guest kernel: UML_LINUX, else linux.uml or
 # linux on PATH) and `moddir` (its modules), or dies.
@@ -27,4 +28,18 @@ uml_find() {
 # under $moddir/SUBDIR, or nothing.
 uml_module() {
     find "$moddir/$1" -name "$2.ko*" 2>/dev/null | head -n1 || true
+}
+
+# uml_load KO SCRATCH (in the guest): inserts the module KO. insmod takes
+# only uncompressed modules, and Debian ships them compressed, so a
+# compressed KO is unpacked to the file SCRATCH first.
+uml_load() {
+    local ko=$1 tmp=$2
+    case $ko in
+        *.xz) xz -dc "$ko" > "$tmp" || return ;;
+        *.zst) zstd -qdc "$ko" > "$tmp" || return ;;
+        *.gz) gzip -dc "$ko" > "$tmp" || return ;;
+        *) tmp=$ko ;;
+    esac
+    insmod "$tmp"
 }

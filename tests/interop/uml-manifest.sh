@@ -50,6 +50,7 @@ printf '%s' "$ufstype" > "$work/ufstype"
 printf '%s' "$out" > "$work/out"
 printf '%s' "$statfs" > "$work/statfs"
 printf '%s' "$here/manifest.sh" > "$work/manifest"
+printf '%s' "$here/uml-lib.sh" > "$work/lib"
 
 # The guest's init. No `set -e`: whatever happens, it must reach the poweroff,
 # otherwise UML sits there until the timeout. Its result goes to $W/status.
@@ -65,12 +66,9 @@ run() {
     local ko out statfs dev
     ko=$(cat "$W/ufsko"); out=$(cat "$W/out"); statfs=$(cat "$W/statfs")
     if ! grep -qw ufs /proc/filesystems; then
-        case $ko in
-            *.xz) xz -dc "$ko" > "$W/tmp/ufs.ko" && ko=$W/tmp/ufs.ko ;;
-            *.zst) zstd -qdc "$ko" > "$W/tmp/ufs.ko" && ko=$W/tmp/ufs.ko ;;
-            *.gz) gzip -dc "$ko" > "$W/tmp/ufs.ko" && ko=$W/tmp/ufs.ko ;;
-        esac
-        if ! insmod "$ko" 2> "$W/insmod.err"; then
+        # uml_load, from uml-lib.sh.
+        . "$(cat "$W/lib")"
+        if ! uml_load "$ko" "$W/tmp/ufs.ko" 2> "$W/insmod.err"; then
             { echo "ERROR: insmod $ko failed:"; cat "$W/insmod.err"; } > "$out"
             echo insmod-failed > "$W/status"; return
         fi

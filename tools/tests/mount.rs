@@ -892,19 +892,14 @@ fn linux_path_in_uml() {
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 W={w}
 export TMPDIR=$W/tmp
-load() {{
-  for ko in "$@"; do
-    case $ko in *.xz) xz -dc $ko > $W/tmp/m.ko;; *.zst) zstd -qdc $ko > $W/tmp/m.ko;; *) cp $ko $W/tmp/m.ko;; esac
-    insmod $W/tmp/m.ko
-  done
-}}
+. {lib}
 run() {{
   mount -t proc proc /proc
   mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
-  load {mods}/drivers/block/loop.ko*
+  uml_load {mods}/drivers/block/loop.ko* $W/tmp/loop.ko
   $W/mount.md md $W/mnt -o ro,-P,-F$W/rootfs.volume,-tufs; echo "first rc=$?"
   echo "loops: $(losetup -a | wc -l)"
-  load {mods}/fs/ufs/ufs.ko*
+  uml_load {mods}/fs/ufs/ufs.ko* $W/tmp/ufs.ko
   $W/mount.md md $W/mnt -o ro,-P,-F$W/rootfs.volume,-tufs; echo "second rc=$?"
   echo "files: $(ls $W/mnt | tr '\n' ' ')"
   grep " $W/mnt " /proc/mounts
@@ -920,6 +915,9 @@ sleep 10
         w = w.display(),
         mods = mods.display(),
         ufs = common::ufs_bin().display(),
+        lib = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/interop/uml-lib.sh")
+            .display(),
     );
     let initp = w.join("init");
     std::fs::write(&initp, init).expect("write");
