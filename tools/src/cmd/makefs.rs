@@ -1700,7 +1700,12 @@ fn build(a: &Args) -> Result<String, String> {
             Ok(())
         })?;
     }
-    let mut buf = vec![0u8; 1 << 20];
+    // Only tar members still need copying; most builds have none.
+    let mut buf = if archives.is_empty() {
+        Vec::new()
+    } else {
+        vec![0u8; 1 << 20]
+    };
     for (k, path) in archives.iter().enumerate() {
         let ctx = |e: std::io::Error| format!("{}: {e}", path.display());
         // This archive's members that hold data, by ordinal.
