@@ -892,7 +892,7 @@ fn linux_path_in_uml() {
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 W={w}
 export TMPDIR=$W/tmp
-. {lib}
+. "{lib}"
 run() {{
   mount -t proc proc /proc
   mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
