@@ -549,12 +549,11 @@ impl Allocator {
         now: i64,
     ) -> Result<()> {
         let dirty: Vec<u32> = std::mem::take(&mut self.dirty).into_iter().collect();
-        let contig = sb.fs.fs_contigsumsize;
         for c in &dirty {
             let Some(cg) = self.cgs.get_mut(c) else {
                 continue;
             };
-            recount(cg, geo, contig);
+            recount(cg, geo);
             match geo.version {
                 UfsVersion::Ufs2 => cg.hdr.cg_time = now,
                 UfsVersion::Ufs1 => cg.hdr.cg_old_time = now as i32,
@@ -594,14 +593,14 @@ impl Allocator {
 /// Derives a group's counts from its bitmaps: `cg_cs` (but `cs_ndir`, which
 /// needs the inodes), `cg_frsum`, the cluster map and cluster summary. The
 /// same computation as fsck's pass 5.
-pub fn recount(cg: &mut CylGroup, geo: &Geometry, contigsumsize: i32) {
+pub fn recount(cg: &mut CylGroup, geo: &Geometry) {
     let frag = u64::from(geo.frag);
     let nblocks = cg.nfrags() / frag;
     let mut nbfree = 0i32;
     let mut nffree = 0i32;
     let mut frsum = [0u32; 8];
     let mut run_blocks = 0u32;
-    let css = u32::try_from(contigsumsize).unwrap_or(0);
+    let css = geo.contigsumsize;
     let mut clusters = vec![0u32; css as usize + 1];
     let total_blocks = cg.nfrags().div_ceil(frag);
     for b in 0..total_blocks {
