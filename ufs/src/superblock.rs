@@ -74,6 +74,21 @@ pub struct Candidate {
     pub result: Result<Superblock>,
 }
 
+/// The byte order and version whose magic number the four bytes at
+/// `fs_magic` hold, if any: how an image's byte order is decided.
+fn magic_kind(m: [u8; 4]) -> Option<(Endian, UfsVersion)> {
+    [
+        (Endian::Little, i32::from_le_bytes(m)),
+        (Endian::Big, i32::from_be_bytes(m)),
+    ]
+    .into_iter()
+    .find_map(|(endian, v)| match v {
+        FS_UFS2_MAGIC => Some((endian, UfsVersion::Ufs2)),
+        FS_UFS1_MAGIC => Some((endian, UfsVersion::Ufs1)),
+        _ => None,
+    })
+}
+
 impl Superblock {
     /// Decodes a superblock from `SBLOCKSIZE` (or fewer) raw bytes read at
     /// `location`, deciding the byte order from the magic. Does not validate
@@ -90,22 +105,13 @@ impl Superblock {
                 )
             })?;
         let m = [magic[0], magic[1], magic[2], magic[3]];
-        let endian = [Endian::Little, Endian::Big]
-            .into_iter()
-            .find(|e| {
-                let v = match e {
-                    Endian::Little => i32::from_le_bytes(m),
-                    Endian::Big => i32::from_be_bytes(m),
-                };
-                v == FS_UFS1_MAGIC || v == FS_UFS2_MAGIC
-            })
-            .ok_or_else(|| {
-                Error::corrupt(
-                    CorruptKind::NoSuperblock,
-                    at,
-                    format!("no UFS magic (found bytes {m:02x?})"),
-                )
-            })?;
+        let (endian, _) = magic_kind(m).ok_or_else(|| {
+            Error::corrupt(
+                CorruptKind::NoSuperblock,
+                at,
+                format!("no UFS magic (found bytes {m:02x?})"),
+            )
+        })?;
         let fs = Fs::decode(bytes, endian).ok_or_else(|| {
             Error::corrupt(
                 CorruptKind::Truncated,
@@ -214,15 +220,8 @@ impl Superblock {
     pub fn probe(dev: &dyn Device) -> Option<UfsVersion> {
         let mut m = [0u8; 4];
         SBLOCKSEARCH.iter().find_map(|&loc| {
-            dev.read_at(loc + crate::ondisk::FS_MAGIC_OFFSET as u64, &mut m)
-                .ok()?;
-            [i32::from_le_bytes(m), i32::from_be_bytes(m)]
-                .into_iter()
-                .find_map(|v| match v {
-                    FS_UFS2_MAGIC => Some(UfsVersion::Ufs2),
-                    FS_UFS1_MAGIC => Some(UfsVersion::Ufs1),
-                    _ => None,
-                })
+            dev.read_at(loc + FS_MAGIC_OFFSET as u64, &mut m).ok()?;
+            magic_kind(m).map(|(_, version)| version)
         })
     }
 
