@@ -10,16 +10,12 @@ use std::process::Command;
 
 fn fixture(dir: &Path) -> std::path::PathBuf {
     let tree = dir.join("tree");
-    let st = Command::new("bash")
-        .arg(repo_dir().join("tests/fixtures/mktree.sh"))
-        .arg("--small")
-        .arg(&tree)
-        .output()
-        .expect("mktree.sh runs");
-    assert!(
-        st.status.success(),
-        "mktree.sh: {}",
-        String::from_utf8_lossy(&st.stderr)
+    output_ok(
+        Command::new("bash")
+            .arg(repo_dir().join("tests/fixtures/mktree.sh"))
+            .arg("--small")
+            .arg(&tree),
+        "mktree.sh",
     );
     tree
 }

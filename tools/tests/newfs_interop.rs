@@ -8,47 +8,23 @@
 // A test reports failure by panicking.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{kernel_manifest, output_ok, require};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use ufskit::{OpenOptions, Ufs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ufs");
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Whether a test may go on without `tool`; panics if interop is required.
-fn have(tool: &str, found: bool) -> bool {
-    if found {
-        return true;
-    }
-    let why = format!("{tool} not found; skipping (set UFS_REQUIRE_INTEROP=1 to fail instead)");
-    if std::env::var("UFS_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("{why}");
-    }
-    println!("{why}");
-    false
-}
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-}
-
 /// Runs `ufs newfs ARGS IMG` (reproducibly) and returns the image path.
 fn make(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    let out = Command::new(BIN)
-        .current_dir(dir)
-        .args(["newfs", "--reproducible"])
-        .args(args)
-        .arg(name)
-        .output()
-        .expect("ufs newfs");
-    assert!(
-        out.status.success(),
-        "newfs {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    output_ok(
+        Command::new(BIN)
+            .current_dir(dir)
+            .args(["newfs", "--reproducible"])
+            .args(args)
+            .arg(name),
+        &format!("newfs {args:?}"),
     );
     dir.join(name)
 }
@@ -75,7 +51,7 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 #[test]
 fn sleuthkit_fsstat_reads_new_images() {
-    if !have("fsstat (The Sleuth Kit)", on_path("fsstat")) {
+    if !require("fsstat", "The Sleuth Kit") {
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
@@ -106,17 +82,11 @@ fn sleuthkit_fsstat_reads_new_images() {
     ];
     for (name, args, kind, shown) in cases {
         let img = make(tmp.path(), name, args);
-        let out = Command::new("fsstat")
-            .args(["-f", kind])
-            .arg(&img)
-            .output()
-            .expect("fsstat");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = output_ok(
+            Command::new("fsstat").args(["-f", kind]).arg(&img),
+            &format!("fsstat of newfs {args:?}"),
         );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (nbfree, nffree, nifree, _, _, _) = counts(&img);
         assert_eq!(field(&text, "File System Type:"), Some(shown), "{args:?}");
         assert_eq!(field(&text, "Root Directory:"), Some("2"), "{args:?}");
@@ -147,12 +117,12 @@ fn statfs_value(text: &str, key: &str) -> Option<i64> {
 
 #[test]
 fn linux_mounts_new_images_read_only() {
-    let linux = std::env::var_os("UML_LINUX").is_some() || on_path("linux.uml") || on_path("linux");
-    if !have("user-mode-linux (linux.uml / linux)", linux) {
+    // uml-manifest.sh also takes UML_LINUX or a kernel named `linux`.
+    let linux = std::env::var_os("UML_LINUX").is_some() || common::have("linux");
+    if !linux && !require("linux.uml", "apt-get install user-mode-linux") {
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
-    let script = repo().join("tests/interop/uml-manifest.sh");
     let cases: [(&str, &[&str], &str); 3] = [
         ("u2.img", &["-s", "64m"], "ufs2"),
         ("u1.img", &["-O1", "-s", "64m"], "44bsd"),
@@ -161,15 +131,7 @@ fn linux_mounts_new_images_read_only() {
     for (name, args, ufstype) in cases {
         let img = make(tmp.path(), name, args);
         let out_file = tmp.path().join(format!("{name}.manifest"));
-        let st = Command::new("bash")
-            .arg(&script)
-            .arg(&img)
-            .arg(ufstype)
-            .arg(&out_file)
-            .status()
-            .expect("uml-manifest.sh");
-        let manifest = std::fs::read_to_string(&out_file).unwrap_or_default();
-        assert!(st.success(), "{args:?}: mount failed: {manifest}");
+        let manifest = kernel_manifest(&img, ufstype, &out_file);
         let has_snap = manifest
             .lines()
             .any(|l| l.starts_with(".snap\tdir\t0775\t0\t5\t2"));

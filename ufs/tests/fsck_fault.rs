@@ -5,7 +5,8 @@
 
 mod common;
 
-use ufskit::fsck::{check, repair, AnswerMode, CollectingReporter, FsckOptions, Verdict};
+use common::fsck_is_clean;
+use ufskit::fsck::{repair, AnswerMode, CollectingReporter, FsckOptions};
 use ufskit::io::FaultyDevice;
 
 fn opts() -> FsckOptions {
@@ -25,15 +26,6 @@ fn fix(img: &mut Vec<u8>) -> bool {
         .unwrap_or(false)
 }
 
-fn clean(img: &Vec<u8>) -> bool {
-    let mut rep = CollectingReporter::default();
-    let o = FsckOptions {
-        force: true,
-        ..Default::default()
-    };
-    check(img, &o, &mut rep).is_ok_and(|o| o.verdict == Verdict::Clean)
-}
-
 #[test]
 fn every_interrupted_repair_is_finished_by_a_rerun() {
     let cases = [
@@ -51,7 +43,7 @@ fn every_interrupted_repair_is_finished_by_a_rerun() {
         repair(&mut counter, &opts(), &mut rep).expect("repair");
         let total = counter.writes();
         let mut good = counter.into_inner();
-        assert!(clean(&good), "{c}: not clean after one run");
+        assert!(fsck_is_clean(&good), "{c}: not clean after one run");
         let good_fs = ufskit::Ufs::open(
             Box::new(std::mem::take(&mut good)),
             &ufskit::OpenOptions::read_only(),
@@ -67,10 +59,13 @@ fn every_interrupted_repair_is_finished_by_a_rerun() {
             );
             let mut img = dev.into_inner();
             assert!(
-                fix(&mut img) || clean(&img),
+                fix(&mut img) || fsck_is_clean(&img),
                 "{c}: rerun after fault at {n} did not finish"
             );
-            assert!(clean(&img), "{c}: not clean after the rerun (fault at {n})");
+            assert!(
+                fsck_is_clean(&img),
+                "{c}: not clean after the rerun (fault at {n})"
+            );
             // Files the uninterrupted repair kept read the same.
             let fs =
                 ufskit::Ufs::open(Box::new(img), &ufskit::OpenOptions::read_only()).expect("open");

@@ -11,7 +11,8 @@
 
 mod common;
 
-use ufskit::fsck::{check, repair, AnswerMode, CollectingReporter, FsckOptions, Verdict};
+use common::fsck_is_clean;
+use ufskit::fsck::{repair, AnswerMode, CollectingReporter, FsckOptions};
 use ufskit::inode::Timespec;
 use ufskit::io::{Device, FaultyDevice};
 use ufskit::xattr::Namespace;
@@ -87,19 +88,15 @@ fn bytes_of(fs: Ufs) -> Vec<u8> {
     v
 }
 
-fn fsck_opts(answer: AnswerMode) -> FsckOptions {
+/// `fsck -f -y`.
+fn repair_opts() -> FsckOptions {
     FsckOptions {
         name: "img".into(),
         force: true,
-        answer,
+        answer: AnswerMode::Yes,
         now: Some(1_600_000_100),
         ..Default::default()
     }
-}
-
-fn is_clean(img: &Vec<u8>) -> bool {
-    let mut rep = CollectingReporter::default();
-    check(img, &fsck_opts(AnswerMode::No), &mut rep).is_ok_and(|o| o.verdict == Verdict::Clean)
 }
 
 /// A file's bytes; for a huge sparse file (the real images hold a 549 GB
@@ -158,7 +155,7 @@ fn every_interrupted_edit_is_detected_and_repaired() {
         "real/ufs-big.img.zst",
     ] {
         let orig = prepare(common::load_zst(base));
-        assert!(is_clean(&orig), "{base}: not clean once prepared");
+        assert!(fsck_is_clean(&orig), "{base}: not clean once prepared");
         let before: Vec<(String, Vec<u8>)> = files(orig.clone())
             .into_iter()
             .filter(|(p, _)| !p.starts_with("victims/"))
@@ -169,7 +166,7 @@ fn every_interrupted_edit_is_detected_and_repaired() {
         let mut fs = open_rw(FaultyDevice::new(orig.clone(), u64::MAX)).expect("open");
         session(&mut fs).expect("uninterrupted session");
         let done = bytes_of(fs);
-        assert!(is_clean(&done), "{base}: the uninterrupted session");
+        assert!(fsck_is_clean(&done), "{base}: the uninterrupted session");
 
         // Cut after 0, 1, 2, ... writes until the session gets through;
         // it must then have written exactly what the whole session did
@@ -201,10 +198,10 @@ fn every_interrupted_edit_is_detected_and_repaired() {
                 );
             }
             let mut rep = CollectingReporter::default();
-            repair(&mut img, &fsck_opts(AnswerMode::Yes), &mut rep)
+            repair(&mut img, &repair_opts(), &mut rep)
                 .unwrap_or_else(|e| panic!("{base}: fsck -y after a fault at {n}: {e}"));
             assert!(
-                is_clean(&img),
+                fsck_is_clean(&img),
                 "{base}: not clean after fsck -y (fault at write {n})"
             );
             let after = files(img);

@@ -121,6 +121,21 @@ where
         .unwrap_or_else(|e| panic!("ufs {args:?}: output is not UTF-8: {e}"))
 }
 
+/// Runs `cmd`, which must start and exit 0; a failure shows `what` and
+/// the command's standard error.
+pub fn output_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A line diff of two texts (`-` only in `want`, `+` only in `got`), at
 /// most `max` changed lines, or `None` when they are equal.
 pub fn diff(want: &str, got: &str) -> Option<String> {
@@ -387,16 +402,9 @@ pub fn kernel_manifest(img: &Path, ufstype: &str, out: &Path) -> String {
 /// The paths The Sleuth Kit's `fls -r -p` lists in `img` (read as `ty`,
 /// ufs1 or ufs2), sorted, without TSK's virtual $OrphanFiles directory.
 pub fn tsk_paths(img: &Path, ty: &str) -> Vec<String> {
-    let out = Command::new("fls")
-        .args(["-r", "-p", "-f", ty])
-        .arg(img)
-        .output()
-        .expect("fls runs");
-    assert!(
-        out.status.success(),
-        "fls {}: {}",
-        img.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        Command::new("fls").args(["-r", "-p", "-f", ty]).arg(img),
+        &format!("fls {}", img.display()),
     );
     // Lines are "TYPE INODE:\tPATH".
     let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -411,16 +419,12 @@ pub fn tsk_paths(img: &Path, ty: &str) -> Vec<String> {
 /// The manifest (tests/interop/manifest.sh) of a host directory, written
 /// to `out` and returned.
 pub fn host_manifest(dir: &Path, out: &Path) -> String {
-    let st = Command::new("bash")
-        .arg(interop_dir().join("host-manifest.sh"))
-        .arg(dir)
-        .arg(out)
-        .output()
-        .expect("host-manifest.sh runs");
-    assert!(
-        st.status.success(),
-        "host-manifest.sh: {}",
-        String::from_utf8_lossy(&st.stderr)
+    output_ok(
+        Command::new("bash")
+            .arg(interop_dir().join("host-manifest.sh"))
+            .arg(dir)
+            .arg(out),
+        "host-manifest.sh",
     );
     std::fs::read_to_string(out).expect("manifest")
 }

@@ -27,6 +27,17 @@ pub fn open_zst(rel: &str) -> ufskit::Ufs {
         .unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
+/// Whether `fsck -n -f` finds `img` clean (an error counts as not clean).
+pub fn fsck_is_clean(img: &[u8]) -> bool {
+    use ufskit::fsck::{check, CollectingReporter, FsckOptions, Verdict};
+    let opts = FsckOptions {
+        force: true,
+        ..Default::default()
+    };
+    let mut rep = CollectingReporter::default();
+    check(&ufskit::io::SliceDevice(img), &opts, &mut rep).is_ok_and(|o| o.verdict == Verdict::Clean)
+}
+
 pub mod manifest;
 
 /// The clean sources of the FreeBSD fsck reference cases (tests/images/fsck-ref).
