@@ -287,25 +287,12 @@ pub fn is_root() -> bool {
 
 /// Whether `tool` is on PATH.
 pub fn have(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
+    ufskit_testkit::have(tool)
 }
 
-/// Requires an external tool: `true` when present; when missing, prints
-/// why the test is skipped and returns `false`, or panics when
-/// `UFS_REQUIRE_INTEROP=1` (CI installs every tool, so a skip there would
-/// hide a failure).
+/// Requires an external tool (the one skip policy: `ufskit_testkit::require`).
 pub fn require(tool: &str, why: &str) -> bool {
-    if have(tool) {
-        return true;
-    }
-    let msg = format!("`{tool}` not found on PATH ({why})");
-    if std::env::var("UFS_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("{msg}, and UFS_REQUIRE_INTEROP=1");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
+    ufskit_testkit::require(tool, why)
 }
 
 /// Lists every path below `dir` (relative, sorted), without following symlinks.
