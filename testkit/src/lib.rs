@@ -137,3 +137,214 @@ pub mod freebsd {
         }
     }
 }
+
+/// The Linux kernel's ufs driver as a checker: tests/interop/kernel-*.sh
+/// boot a guest (user-mode-linux, or QEMU with KVM or its software CPU,
+/// whichever runs here; `UFS_KERNEL_BACKEND` forces one) that mounts
+/// images read-only and writes manifests of what the kernel sees.
+pub mod kernel {
+    use super::*;
+    use std::io::Write;
+    use std::process::{Command, Output};
+    use std::time::Instant;
+
+    /// Whether a kernel backend is installed (and the host tools the guest
+    /// runs: losetup, sha256sum); else [`skip`]. A backend that is installed
+    /// but cannot boot is not skipped: the check fails with its console.
+    pub fn available() -> bool {
+        if !require("losetup", "util-linux, run inside the guest")
+            || !require("sha256sum", "coreutils, run inside the guest")
+        {
+            return false;
+        }
+        let uml = (have("linux.uml") || std::env::var_os("UML_LINUX").is_some())
+            && Path::new("/usr/lib/uml/modules").is_dir();
+        let qemu = have("qemu-system-x86_64") && have("busybox");
+        let ok = match std::env::var("UFS_KERNEL_BACKEND").as_deref() {
+            Ok("uml") => uml,
+            Ok(b) if b.starts_with("qemu") => qemu,
+            _ => uml || qemu,
+        };
+        ok || skip(
+            "no Linux kernel backend installed (apt-get install qemu-system-x86 busybox-static, \
+             or user-mode-linux; see docs/testing.md)",
+        )
+    }
+
+    /// The interop scripts' directory.
+    pub fn scripts() -> PathBuf {
+        repo_dir().join("tests/interop")
+    }
+
+    /// Keeps a guest's console log (which lives in a temporary directory
+    /// that is about to go) under [`artifacts_dir`], and returns the kept
+    /// path with the log's last `lines` lines.
+    pub fn keep_console(log: &Path, what: &str, lines: usize) -> String {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let safe: String = what
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let kept = artifacts_dir().join(format!("{safe}-{stamp}.console.log"));
+        let _ = std::fs::write(&kept, &text);
+        let all: Vec<&str> = text.lines().collect();
+        let tail = all[all.len().saturating_sub(lines)..].join("\n  console: ");
+        format!(
+            "guest console kept in {}; its last lines:\n  console: {tail}",
+            kept.display()
+        )
+    }
+
+    /// Appends `test: backend …, what, seconds` to
+    /// `<artifacts>/kernel-checks.log` and to stderr, so every run's log
+    /// says which backend each kernel check used.
+    pub fn record(test: &str, backend: &str, what: &str, started: Instant) {
+        let line = format!(
+            "{test}: {backend}: {what}, {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        eprintln!("kernel check {line}");
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(artifacts_dir().join("kernel-checks.log"))
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+
+    /// What one kernel-batch.sh run produced.
+    pub struct Batch {
+        /// The backend's description (`uml (…)`, `qemu-tcg (…)`).
+        pub backend: String,
+        /// Files above this size were hashed in their first and last
+        /// 16 MiB only (`partial:`), in the guest and so in any manifest
+        /// compared with it.
+        pub partial_above: u64,
+        /// The script's exit status: 0 every image has a manifest, 1 some
+        /// have NAME.error.
+        pub status: i32,
+        /// The script's stderr.
+        pub log: String,
+    }
+
+    /// Runs tests/interop/kernel-batch.sh on `list` (lines
+    /// `IMAGE UFSTYPE NAME`) into `outdir`. Panics, with the guest's console
+    /// tail (the log kept under [`artifacts_dir`]), when the guest could
+    /// not be set up at all.
+    /// `fast_hash`: under QEMU's software CPU, files over 32 MiB may be
+    /// hashed partially (the caller compares with the same limit,
+    /// [`Batch::partial_above`]).
+    pub fn batch(list: &str, outdir: &Path, what: &str, fast_hash: bool) -> Batch {
+        std::fs::create_dir_all(outdir).expect("create the kernel output directory");
+        let lf = outdir.with_extension("list");
+        std::fs::write(&lf, list).expect("write the image list");
+        let o: Output = Command::new("bash")
+            .arg(scripts().join("kernel-batch.sh"))
+            .arg(&lf)
+            .arg(outdir)
+            .env("KERNEL_FAST_HASH", if fast_hash { "1" } else { "0" })
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run kernel-batch.sh");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let status = o.status.code().unwrap_or(-1);
+        if !matches!(status, 0 | 1) {
+            panic!(
+                "kernel-batch.sh for {what} failed (exit {status}):\n{log}\n{}",
+                keep_console(&outdir.join("console.log"), what, 25)
+            );
+        }
+        Batch {
+            backend: read_trim(&outdir.join("backend")),
+            partial_above: read_trim(&outdir.join("partial-above"))
+                .parse()
+                .unwrap_or(4 << 30),
+            status,
+            log,
+        }
+    }
+
+    fn read_trim(p: &Path) -> String {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// What the kernel sees of one image: its manifest, the statfs text
+    /// (`OUT.statfs`), and the batch facts. Panics with the guest's words
+    /// and console tail when the mount or a read fails.
+    /// `fast_hash` as in [`batch`].
+    pub fn manifest(
+        img: &Path,
+        ufstype: &str,
+        work: &Path,
+        fast_hash: bool,
+    ) -> (String, String, Batch) {
+        let outdir = work.join(format!(
+            "kernel-{}",
+            img.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        let b = batch(
+            &format!("{} {ufstype} image\n", img.display()),
+            &outdir,
+            &img.display().to_string(),
+            fast_hash,
+        );
+        let m = std::fs::read_to_string(outdir.join("image.manifest"));
+        match m {
+            Ok(m) if b.status == 0 => {
+                let statfs =
+                    std::fs::read_to_string(outdir.join("image.statfs")).unwrap_or_default();
+                (m, statfs, b)
+            }
+            _ => panic!(
+                "the kernel ({}) could not mount or read {} as {ufstype}:\n{}\n{}\n{}",
+                b.backend,
+                img.display(),
+                std::fs::read_to_string(outdir.join("image.error")).unwrap_or_default(),
+                b.log,
+                keep_console(&outdir.join("console.log"), &img.display().to_string(), 25)
+            ),
+        }
+    }
+
+    /// Boots a guest whose first process is the host script `init`
+    /// (tests/interop/kernel-run.sh): the guest sees the host's files at
+    /// the same paths, `$UFS_KMODDIR` names the guest kernel's modules and
+    /// kernel-lib.sh's `kernel_module`/`kernel_load`/`kernel_poweroff` are
+    /// there to source. Returns the backend's description; panics with the
+    /// console tail when the guest fails to boot or to power off in
+    /// `timeout_s`.
+    pub fn run_guest(init: &Path, timeout_s: u32, what: &str) -> String {
+        let log = init.with_extension("console.log");
+        let o = Command::new("bash")
+            .arg(scripts().join("kernel-run.sh"))
+            .arg(init)
+            .arg(&log)
+            .arg(timeout_s.to_string())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run kernel-run.sh");
+        let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        if !o.status.success() {
+            panic!(
+                "guest for {what} failed ({}):\n{out}{}\n{}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr),
+                keep_console(&log, what, 25)
+            );
+        }
+        out
+    }
+}

@@ -1,6 +1,6 @@
 #!/bin/bash
 # host-manifest.sh DIR OUTFILE — manifest of a host directory (a fixture tree,
-# or a tree extracted by `ufs`), in the same format as uml-manifest.sh.
+# or a tree extracted by `ufs`), in the same format as kernel-manifest.sh.
 set -euo pipefail
 if [ "$#" -ne 2 ]; then
     echo "usage: $0 DIR OUTFILE" >&2

@@ -6,7 +6,7 @@
 #   tree.mtree, tree.manifest         the source tree: mtree spec, manifest
 #   NAME.img (NAME.img.zst with --zstd), NAME.cmd (exact command line),
 #   NAME.makefs.txt (makefs output), NAME.mtree (symlink to tree.mtree)
-# With --check, also what the Linux kernel (uml-manifest.sh, UFS1 only: the
+# With --check, also what the Linux kernel (kernel-manifest.sh, UFS1 only: the
 # kernel cannot find NetBSD's UFS2 superblock at 8192) and The Sleuth Kit
 # (tsk-manifest.sh) read from each image, and their diffs against
 # tree.manifest: NAME.kernel.manifest/.diff, NAME.tsk.manifest/.diff, and a
@@ -87,7 +87,7 @@ for spec in "${images[@]}"; do
     if [ "$check" -eq 1 ]; then
         k=skipped
         if [[ $ufstype == 44bsd ]]; then
-            if "$here/uml-manifest.sh" "$img" "$ufstype" "$out/$name.kernel.manifest" 2> "$work/uml.err"; then
+            if "$here/kernel-manifest.sh" "$img" "$ufstype" "$out/$name.kernel.manifest" 2> "$work/uml.err"; then
                 if diff "$out/tree.manifest" "$out/$name.kernel.manifest" > "$out/$name.kernel.diff"; then
                     k=identical
                     ln -sfn tree.manifest "$out/$name.kernel.manifest"
@@ -100,7 +100,7 @@ for spec in "${images[@]}"; do
             fi
         else
             # The kernel looks for UFS2 only at 65536; record the refusal.
-            if "$here/uml-manifest.sh" "$img" "$ufstype" "$out/$name.kernel.manifest" 2> /dev/null; then
+            if "$here/kernel-manifest.sh" "$img" "$ufstype" "$out/$name.kernel.manifest" 2> /dev/null; then
                 k=mounted-unexpectedly
             else
                 k=mount-failed-as-expected

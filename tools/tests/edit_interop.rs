@@ -1,15 +1,15 @@
 //! Independent check of the editing commands: the Linux kernel's ufs driver
-//! (in user-mode-linux, tests/interop/uml-manifest.sh) mounts an image edited
+//! (in a guest, tests/interop/kernel-batch.sh) mounts an image edited
 //! by `ufs put/mkdir/rm/mv/ln/chmod/chown/touch/setfattr` and must see
 //! exactly the tree `ufs extract` gives (compared as manifests, every
 //! column), which in turn must hold what the edits were meant to do.
 //!
-//! Skipped, with the reason printed, when user-mode-linux is not installed;
+//! Skipped, with the reason printed, when no kernel backend is installed;
 //! set UFS_REQUIRE_INTEROP=1 to make that a failure instead.
 #![allow(clippy::panic)] // a failing test panics
 
 use std::ffi::OsStr;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,53 +17,13 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Whether `tool` can be run; if not, the test is skipped with the reason
-/// printed, or fails under UFS_REQUIRE_INTEROP=1.
+/// Whether `tool` can be run (the one skip policy, ufskit_testkit);
+/// "kernel" is the Linux kernel backend.
 fn require(tool: &str) -> bool {
-    let found = match tool {
-        "user-mode-linux" => {
-            let kernel = std::env::var_os("UML_LINUX")
-                .map(PathBuf::from)
-                .filter(|p| p.is_file())
-                .or_else(|| which("linux.uml"))
-                .or_else(|| which("linux"));
-            let module = std::fs::read_dir("/usr/lib/uml/modules")
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(false);
-            match (kernel, module) {
-                (Some(_), true) => None,
-                (None, _) => Some("no user-mode-linux kernel (linux.uml) on PATH".to_string()),
-                (Some(_), false) => {
-                    Some("no UML modules under /usr/lib/uml/modules (the ufs driver)".to_string())
-                }
-            }
-        }
-        other => match which(other) {
-            Some(_) => None,
-            None => Some(format!("{other} is not on PATH")),
-        },
-    };
-    match found {
-        None => true,
-        Some(why) => {
-            if std::env::var("UFS_REQUIRE_INTEROP").as_deref() == Ok("1") {
-                panic!("UFS_REQUIRE_INTEROP=1 but {why}");
-            }
-            eprintln!("SKIPPED: {why} (apt-get install user-mode-linux; UFS_REQUIRE_INTEROP=1 makes this fail)");
-            false
-        }
+    if tool == "kernel" {
+        return ufskit_testkit::kernel::available();
     }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| {
-            std::fs::metadata(p)
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
+    ufskit_testkit::require(tool, "run by the kernel check")
 }
 
 fn unpack(rel: &str, to: &Path) {
@@ -171,7 +131,7 @@ fn edit(img: &Path, host: &Path, ufs2: bool) {
 }
 
 fn kernel_sees_the_edits(base: &str, ufstype: &str, ufs2: bool) {
-    if !require("user-mode-linux") || !require("bash") || !require("sha256sum") {
+    if !require("kernel") || !require("bash") || !require("sha256sum") {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
@@ -182,20 +142,14 @@ fn kernel_sees_the_edits(base: &str, ufstype: &str, ufs2: bool) {
     edit(&img, &host, ufs2);
 
     // What the kernel sees.
-    let kernel = work.path().join("kernel.manifest");
-    let o = Command::new(repo().join("tests/interop/uml-manifest.sh"))
-        .arg(&img)
-        .arg(ufstype)
-        .arg(&kernel)
-        .output()
-        .expect("uml-manifest.sh");
-    assert!(
-        o.status.success(),
-        "uml-manifest.sh failed: {}{}",
-        String::from_utf8_lossy(&o.stderr),
-        std::fs::read_to_string(&kernel).unwrap_or_default()
+    let t = std::time::Instant::now();
+    let (kernel, _, b) = ufskit_testkit::kernel::manifest(&img, ufstype, work.path(), false);
+    ufskit_testkit::kernel::record(
+        &format!("edit_interop::{base}"),
+        &b.backend,
+        &format!("edited image as {ufstype}"),
+        t,
     );
-    let kernel = std::fs::read_to_string(&kernel).expect("kernel manifest");
 
     // What ufs extract gives.
     let ex = work.path().join("extracted");

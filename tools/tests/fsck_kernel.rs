@@ -2,16 +2,16 @@
 //! (tests/images/fsck/<case>/) and every FreeBSD reference corruption
 //! (tests/images/fsck-ref/<source>/<kind>.img.zst) is repaired with
 //! `ufs fsck -y -f`; a following `ufs fsck -n -f` must be clean; then the
-//! Linux kernel's ufs driver (user-mode-linux, tests/interop/uml-batch.sh:
-//! one boot for many images) mounts each repaired image read-only, must read
+//! Linux kernel's ufs driver (tests/interop/kernel-batch.sh: one guest boot
+//! for many images, user-mode-linux or QEMU) mounts each repaired image read-only, must read
 //! every file without an error, log no ufs error or warning, and see exactly
 //! the tree ufskit's reader sees (manifests compared, every column: type,
 //! mode, owner, link count, size, mtime, sha256 of the contents).
 //!
 //! Both byte orders: the Linux driver detects big-endian images by their
-//! magic, so nothing is skipped. Skipped, with the reason printed, when
-//! user-mode-linux is missing; `UFS_REQUIRE_INTEROP=1` makes that a failure.
-//! `UFS_UML_JOBS` sets how many guests run at once (default: 2, or 1 on a
+//! magic, so nothing is skipped. Skipped, with the reason printed, when no
+//! kernel backend is installed; `UFS_REQUIRE_INTEROP=1` makes that a failure.
+//! `UFS_KERNEL_JOBS` sets how many guests run at once (default: 2, or 1 on a
 //! single CPU); `UFS_KERNEL_ONLY=TEXT` shows the kernel only the images
 //! whose name (the case name, or `ref-SOURCE-KIND`) contains TEXT.
 #![allow(clippy::panic)] // a failing test panics
@@ -20,7 +20,7 @@ mod common;
 use common::*;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::time::Instant;
 
 /// The manifest computed from the library (as in interop.rs).
@@ -85,34 +85,6 @@ fn repair(img: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether user-mode-linux with its ufs and loop modules is installed;
-/// when not, the test is skipped with the reason (or fails under
-/// UFS_REQUIRE_INTEROP=1), as `common::require` does.
-fn require_uml() -> bool {
-    if !require("linux.uml", "apt-get install user-mode-linux")
-        || !require("losetup", "util-linux, run inside the guest")
-    {
-        return false;
-    }
-    let modules = std::fs::read_dir("/usr/lib/uml/modules")
-        .map(|d| {
-            d.filter_map(Result::ok).any(|e| {
-                let k = e.path().join("kernel");
-                k.join("fs/ufs").is_dir() && k.join("drivers/block").is_dir()
-            })
-        })
-        .unwrap_or(false);
-    if modules {
-        return true;
-    }
-    let msg = "no ufs/loop modules under /usr/lib/uml/modules (apt-get install user-mode-linux)";
-    if std::env::var("UFS_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("{msg}, and UFS_REQUIRE_INTEROP=1");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
-}
-
 /// Builds and repairs every case into `work`; failures of the repair itself
 /// go to `failures` (those images are not shown to the kernel).
 fn repaired_images(work: &Path, failures: &mut Vec<String>) -> Vec<Repaired> {
@@ -169,49 +141,52 @@ fn repaired_images(work: &Path, failures: &mut Vec<String>) -> Vec<Repaired> {
     out
 }
 
-/// Runs tests/interop/uml-batch.sh on `images`, split over `jobs` guests
-/// running at once; each image gets OUTDIR/NAME.manifest or NAME.error.
-fn kernel_manifests(images: &[Repaired], work: &Path, outdir: &Path, jobs: usize) {
-    let mut children = Vec::new();
-    for j in 0..jobs {
-        // Round robin, so that the slow images (big trees, huge sparse
-        // files) spread over the guests.
-        let list: String = images
+/// Runs tests/interop/kernel-batch.sh on `images`, split over `jobs`
+/// guests running at once; each image gets OUTDIR/J/NAME.manifest or
+/// NAME.error. Returns the backend and the partial-hash limit it used.
+fn kernel_manifests(images: &[Repaired], outdir: &Path, jobs: usize) -> (String, u64) {
+    let batches: Vec<(usize, String)> = (0..jobs)
+        .map(|j| {
+            // Round robin, so that the slow images (big trees, huge sparse
+            // files) spread over the guests.
+            let list: String = images
+                .iter()
+                .skip(j)
+                .step_by(jobs)
+                .map(|i| format!("{} {} {}\n", i.path.display(), i.ufstype, i.name))
+                .collect();
+            (j, list)
+        })
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    let results: Vec<ufskit_testkit::kernel::Batch> = std::thread::scope(|s| {
+        let hs: Vec<_> = batches
             .iter()
-            .skip(j)
-            .step_by(jobs)
-            .map(|i| format!("{} {} {}\n", i.path.display(), i.ufstype, i.name))
+            .map(|(j, list)| {
+                let dir = outdir.join(format!("{j}"));
+                s.spawn(move || {
+                    ufskit_testkit::kernel::batch(
+                        list,
+                        &dir,
+                        &format!("fsck_kernel guest {j}"),
+                        true,
+                    )
+                })
+            })
             .collect();
-        if list.is_empty() {
-            continue;
-        }
-        let lf = work.join(format!("batch{j}.list"));
-        std::fs::write(&lf, list).expect("write the list");
-        let log = std::fs::File::create(work.join(format!("batch{j}.log"))).expect("log");
-        let dir = outdir.join(format!("{j}"));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let child = Command::new("bash")
-            .arg(interop_dir().join("uml-batch.sh"))
-            .arg(&lf)
-            .arg(&dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn uml-batch.sh");
-        children.push((j, child));
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    for b in &results {
+        // Status 1 only says that some image has a NAME.error; those are
+        // reported one by one by the caller.
+        eprint!("{}", b.log);
     }
-    for (j, mut c) in children {
-        let st = c.wait().expect("wait for uml-batch.sh");
-        let log = std::fs::read_to_string(work.join(format!("batch{j}.log"))).unwrap_or_default();
-        eprint!("{log}");
-        // 1 only says that some image has a NAME.error; those are reported
-        // one by one below. 2: bad usage, or the guest could not be set up.
-        assert!(
-            matches!(st.code(), Some(0 | 1)),
-            "uml-batch.sh (guest {j}) failed ({st:?}):\n{log}"
-        );
-    }
+    let first = results
+        .first()
+        .map(|b| (b.backend.clone(), b.partial_above));
+    first.unwrap_or_else(|| ("none".into(), manifest::PARTIAL_ABOVE))
 }
 
 /// The kernel messages about an image other than the loop driver's
@@ -265,10 +240,10 @@ fn slowest(outdir: &Path, jobs: usize) {
     );
 }
 
-fn library_manifest(img: &Path) -> Result<String, String> {
+fn library_manifest(img: &Path, partial_above: u64) -> Result<String, String> {
     std::panic::catch_unwind(|| {
         let fs = ufskit::Ufs::open_path(img, ufskit::OpenOptions::read_only()).expect("open");
-        manifest::manifest(&fs)
+        manifest::manifest_partial(&fs, partial_above)
     })
     .map_err(|e| {
         e.downcast_ref::<String>()
@@ -280,7 +255,7 @@ fn library_manifest(img: &Path) -> Result<String, String> {
 
 #[test]
 fn linux_mounts_and_reads_every_repaired_image() {
-    if !require_uml() || !require("sha256sum", "coreutils, run inside the guest") {
+    if !ufskit_testkit::kernel::available() {
         return;
     }
     let t0 = Instant::now();
@@ -293,7 +268,7 @@ fn linux_mounts_and_reads_every_repaired_image() {
     }
     let repaired_s = t0.elapsed().as_secs_f64();
 
-    let jobs = std::env::var("UFS_UML_JOBS")
+    let jobs = std::env::var("UFS_KERNEL_JOBS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|&n| n > 0)
@@ -304,7 +279,7 @@ fn linux_mounts_and_reads_every_repaired_image() {
         });
     let outdir = work.path().join("kernel");
     let t1 = Instant::now();
-    kernel_manifests(&images, work.path(), &outdir, jobs);
+    let (backend, partial_above) = kernel_manifests(&images, &outdir, jobs);
     let kernel_s = t1.elapsed().as_secs_f64();
     slowest(&outdir, jobs);
 
@@ -331,7 +306,7 @@ fn linux_mounts_and_reads_every_repaired_image() {
                 said.join("\n")
             ));
         }
-        match library_manifest(&img.path) {
+        match library_manifest(&img.path, partial_above) {
             Err(e) => failures.push(format!("{what}: ufskit cannot read it: {e}")),
             Ok(ours) => {
                 if let Some(d) = diff(&ours, &kernel) {
@@ -348,6 +323,12 @@ fn linux_mounts_and_reads_every_repaired_image() {
          ({kernel_s:.1} s), {} failures",
         images.len(),
         failures.len()
+    );
+    ufskit_testkit::kernel::record(
+        "fsck_kernel",
+        &backend,
+        &format!("{checked} repaired images, files over {partial_above} bytes hashed partially"),
+        t0,
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -849,33 +849,19 @@ fn preflight_preen_cannot_fix() {
     );
 }
 
-/// The uml kernel and its modules directory, when installed.
-fn uml() -> Option<(PathBuf, PathBuf)> {
-    let linux = ["/usr/bin/linux.uml", "/usr/bin/linux"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())?;
-    let mods = std::fs::read_dir("/usr/lib/uml/modules")
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path().join("kernel"))
-        .find(|k| k.join("fs/ufs").exists() && k.join("drivers/block").exists())?;
-    Some((linux, mods))
-}
-
-/// The Linux path for real: inside user-mode-linux (hostfs root), as
-/// mount.md: a mount that fails (no ufs driver yet) detaches the loop
-/// device; with the driver the container mounts read-only and `ufs umount`
-/// detaches it again.
+/// The Linux path for real: inside a guest (user-mode-linux or QEMU, the
+/// host's tree as its root), as mount.md: a mount that fails (no ufs driver
+/// yet) detaches the loop device; with the driver the container mounts
+/// read-only and `ufs umount` detaches it again.
 #[test]
-fn linux_path_in_uml() {
-    let Some((linux, mods)) = uml() else {
-        eprintln!("skipped: user-mode-linux (linux.uml and /usr/lib/uml/modules) not installed");
+fn linux_path_in_a_guest() {
+    if !ufskit_testkit::kernel::available() {
         return;
-    };
+    }
+    let started = std::time::Instant::now();
     let t = tempfile::tempdir().expect("tmp");
     let w = t.path();
-    for d in ["mnt", "tmp", "uml"] {
+    for d in ["mnt", "tmp"] {
         std::fs::create_dir(w.join(d)).expect("mkdir");
     }
     let vol = w.join("rootfs.volume");
@@ -896,10 +882,10 @@ export TMPDIR=$W/tmp
 run() {{
   mount -t proc proc /proc
   mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
-  uml_load {mods}/drivers/block/loop.ko* $W/tmp/loop.ko
+  kernel_load "$(kernel_module kernel/drivers/block loop)" $W/tmp/loop.ko
   $W/mount.md md $W/mnt -o ro,-P,-F$W/rootfs.volume,-tufs; echo "first rc=$?"
   echo "loops: $(losetup -a | wc -l)"
-  uml_load {mods}/fs/ufs/ufs.ko* $W/tmp/ufs.ko
+  kernel_load "$(kernel_module kernel/fs/ufs ufs)" $W/tmp/ufs.ko
   $W/mount.md md $W/mnt -o ro,-P,-F$W/rootfs.volume,-tufs; echo "second rc=$?"
   echo "files: $(ls $W/mnt | tr '\n' ' ')"
   grep " $W/mnt " /proc/mounts
@@ -908,45 +894,24 @@ run() {{
   echo "loops: $(losetup -a | wc -l)"
 }}
 run > $W/init.log 2>&1
-sync
-echo o > /proc/sysrq-trigger
-sleep 10
+kernel_poweroff
 "#,
         w = w.display(),
-        mods = mods.display(),
         ufs = common::ufs_bin().display(),
-        lib = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/interop/uml-lib.sh")
+        lib = ufskit_testkit::kernel::scripts()
+            .join("kernel-lib.sh")
             .display(),
     );
     let initp = w.join("init");
     std::fs::write(&initp, init).expect("write");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&initp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let o = Command::new("timeout")
-        .args(["--kill-after=5", "90"])
-        .arg(&linux)
-        .args([
-            "mem=256M".to_string(),
-            format!("uml_dir={}", w.join("uml").display()),
-            "root=/dev/root".into(),
-            "rootfstype=hostfs".into(),
-            "rootflags=/".into(),
-            "rw".into(),
-            format!("init={}", initp.display()),
-            "con=null".into(),
-            "con0=fd:0,fd:1".into(),
-        ])
-        .env("TMPDIR", w.join("tmp"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("spawn uml");
+    let backend = ufskit_testkit::kernel::run_guest(&initp, 90, "mount.md in a guest");
     let log = std::fs::read_to_string(w.join("init.log")).unwrap_or_default();
     assert!(
         log.contains("umount rc="),
-        "guest did not finish ({:?}):\n{log}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout)
+        "guest ({backend}) did not finish:\n{log}\n{}",
+        ufskit_testkit::kernel::keep_console(&initp.with_extension("console.log"), "mount.md", 25)
     );
     assert!(log.contains("first rc=1"), "{log}");
     assert!(log.contains("loop device detached again"), "{log}");
@@ -958,6 +923,12 @@ sleep 10
     assert!(log.contains("rw rc=2"), "{log}");
     assert!(log.contains("umount rc=0"), "{log}");
     assert_eq!(log.matches("loops: 0").count(), 2, "{log}");
+    ufskit_testkit::kernel::record(
+        "mount::linux_path_in_a_guest",
+        &backend,
+        "mount.md and ufs umount",
+        started,
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Independent readers of `ufs newfs` images: The Sleuth Kit's `fsstat`, and
 //! the Linux kernel's ufs driver inside user-mode-linux
-//! (`tests/interop/uml-manifest.sh`).
+//! (`tests/interop/kernel-batch.sh`, user-mode-linux or QEMU).
 //!
 //! A missing tool skips its test with a printed reason, unless
 //! `UFS_REQUIRE_INTEROP=1`, which turns the skip into a failure.
@@ -117,9 +117,7 @@ fn statfs_value(text: &str, key: &str) -> Option<i64> {
 
 #[test]
 fn linux_mounts_new_images_read_only() {
-    // uml-manifest.sh also takes UML_LINUX or a kernel named `linux`.
-    let linux = std::env::var_os("UML_LINUX").is_some() || common::have("linux");
-    if !linux && !require("linux.uml", "apt-get install user-mode-linux") {
+    if !common::kernel_available() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");

@@ -364,26 +364,35 @@ pub fn build_case(case: &Path) -> Case {
     Case { name, dir, img }
 }
 
-/// What the Linux kernel sees of `img`: boots user-mode-linux, mounts the
-/// image read-only with the ufs driver as `ufstype` (ufs2, 44bsd) and returns
-/// the manifest (tests/interop/uml-manifest.sh) it wrote to `out`. Panics
-/// with the guest's words when the mount or the listing fails.
+/// Whether a Linux kernel backend is installed (else the test skips, or
+/// fails under UFS_REQUIRE_INTEROP=1): the one check for every kernel test.
+pub fn kernel_available() -> bool {
+    ufskit_testkit::kernel::available()
+}
+
+/// What the Linux kernel sees of `img`: boots a guest
+/// (tests/interop/kernel-batch.sh: user-mode-linux or QEMU), mounts the
+/// image read-only with the ufs driver as `ufstype` (ufs2, 44bsd) and
+/// returns the manifest, also written to `out` (and the kernel's statfs
+/// numbers to `out.statfs`). Panics with the guest's words and console
+/// tail when the mount or the listing fails; records the backend used.
 pub fn kernel_manifest(img: &Path, ufstype: &str, out: &Path) -> String {
-    let st = Command::new("bash")
-        .arg(interop_dir().join("uml-manifest.sh"))
-        .arg(img)
-        .arg(ufstype)
-        .arg(out)
-        .output()
-        .expect("uml-manifest.sh runs");
-    let got = std::fs::read_to_string(out).unwrap_or_default();
-    assert!(
-        st.status.success(),
-        "kernel mount of {} as {ufstype} failed: {got}\n{}",
-        img.display(),
-        String::from_utf8_lossy(&st.stderr)
+    let t = std::time::Instant::now();
+    let work = out.parent().unwrap_or(Path::new("."));
+    let (m, statfs, b) = ufskit_testkit::kernel::manifest(img, ufstype, work, false);
+    std::fs::write(out, &m).expect("write the kernel manifest");
+    std::fs::write(format!("{}.statfs", out.display()), statfs).expect("write statfs");
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("kernel_manifest")
+        .to_string();
+    ufskit_testkit::kernel::record(
+        &test,
+        &b.backend,
+        &format!("{} as {ufstype}", img.display()),
+        t,
     );
-    got
+    m
 }
 
 /// The paths The Sleuth Kit's `fls -r -p` lists in `img` (read as `ty`,

@@ -1,6 +1,8 @@
 //! The manifest format of tests/images/real/*.manifest (what the Linux
 //! kernel sees), computed by ufskit's reader.
 
+#![allow(dead_code)] // each test file uses a part
+
 use sha2::{Digest, Sha256};
 use ufskit::{FileType, Ino, Inode, Ufs};
 
@@ -10,13 +12,17 @@ fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn content(fs: &Ufs, inode: &Inode) -> String {
+/// Above this size a file's content column is `partial:` (its first and
+/// last 16 MiB), as manifest.sh's default.
+pub const PARTIAL_ABOVE: u64 = 4 << 30;
+
+fn content(fs: &Ufs, inode: &Inode, above: u64) -> String {
     match inode.file_type() {
         FileType::Regular => {
             let ext = fs.extents(inode).expect("extents");
             let size = inode.size();
             let mut h = Sha256::new();
-            let ranges: Vec<(u64, u64)> = if size > 4 << 30 {
+            let ranges: Vec<(u64, u64)> = if size > above {
                 vec![(0, PARTIAL), (size - PARTIAL, size)]
             } else {
                 vec![(0, size)]
@@ -34,7 +40,7 @@ fn content(fs: &Ufs, inode: &Inode) -> String {
                 }
             }
             let d = hex(&h.finalize());
-            if size > 4 << 30 {
+            if size > above {
                 format!("partial:{d}")
             } else {
                 d
@@ -51,7 +57,7 @@ fn content(fs: &Ufs, inode: &Inode) -> String {
     }
 }
 
-fn line(fs: &Ufs, path: &str, inode: &Inode) -> String {
+fn line(fs: &Ufs, path: &str, inode: &Inode, above: u64) -> String {
     let t = match inode.file_type() {
         FileType::Directory => "dir",
         FileType::Regular => "file",
@@ -74,16 +80,23 @@ fn line(fs: &Ufs, path: &str, inode: &Inode) -> String {
         inode.gid(),
         inode.nlink(),
         inode.mtime().sec,
-        content(fs, inode)
+        content(fs, inode, above)
     )
 }
 
 /// The manifest of the whole tree, sorted by path as `LC_ALL=C sort` does.
 pub fn manifest(fs: &Ufs) -> String {
+    manifest_partial(fs, PARTIAL_ABOVE)
+}
+
+/// [`manifest`] with files over `above` bytes hashed partially, to compare
+/// with a kernel manifest made with the same limit (kernel-batch.sh lowers
+/// it under an emulated CPU).
+pub fn manifest_partial(fs: &Ufs, above: u64) -> String {
     let root = fs.inode(Ino::ROOT).expect("root");
-    let mut lines = vec![line(fs, ".", &root)];
+    let mut lines = vec![line(fs, ".", &root, above)];
     fs.walk(Ino::ROOT, &mut |p, _e, inode| {
-        lines.push(line(fs, &String::from_utf8_lossy(p), inode));
+        lines.push(line(fs, &String::from_utf8_lossy(p), inode, above));
         Ok(())
     })
     .expect("walk");

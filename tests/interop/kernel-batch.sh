@@ -1,8 +1,9 @@
 #!/bin/bash
-# uml-batch.sh LISTFILE OUTDIR
+# kernel-batch.sh LISTFILE OUTDIR
 #
-# Like uml-manifest.sh, but for many images in one user-mode-linux boot
-# (a boot costs a few seconds, which over a hundred images adds up).
+# What the Linux kernel's ufs driver sees of many images, in one guest boot
+# (kernel-lib.sh: user-mode-linux, or QEMU with KVM or TCG; a boot costs
+# seconds, which over a hundred images adds up).
 # Each line of LISTFILE is
 #   IMAGE UFSTYPE NAME
 # (IMAGE may contain spaces: UFSTYPE and NAME are the last two words; empty
@@ -11,6 +12,7 @@
 # `mount -t ufs -o ro,ufstype=UFSTYPE`, writes the manifest of what the kernel
 # sees (manifest.sh: every regular file's contents are read and hashed, the
 # first and last 16 MiB of files over 4 GiB) to OUTDIR/NAME.manifest, then
+# writes the kernel's statfs numbers to OUTDIR/NAME.statfs (`stat -f`, `df`),
 # unmounts and detaches. OUTDIR/NAME.kmsg gets the kernel messages logged
 # while that image was being handled (empty when the kernel said nothing).
 #
@@ -20,18 +22,20 @@
 # and which holds the failing command's messages and the kernel's.
 #
 # A guest that dies, or hangs on an image (finishes none for
-# UML_IMAGE_TIMEOUT seconds, or the boot's UML_TIMEOUT runs out), leaves
+# KERNEL_IMAGE_TIMEOUT seconds, or the boot's KERNEL_TIMEOUT runs out), leaves
 # NAME.error for the image it was on, and the images after it are done in a
-# new boot. UML_BATCH (default 0: all) caps the images of one boot. The guest
-# consoles go to OUTDIR/console.log, and OUTDIR/progress.log gets a line
-# `NAME ok|error MILLISECONDS` per image. Exit status: 0 when every image has
-# a NAME.manifest, 1 when some have a NAME.error, 2 on bad usage or setup.
+# new boot. KERNEL_BATCH (default 0: all) caps the images of one boot. The guest
+# consoles go to OUTDIR/console.log, OUTDIR/backend gets the backend's
+# name, and OUTDIR/progress.log gets a line `NAME ok|error MILLISECONDS` per
+# image. Exit status: 0 when every image has a NAME.manifest, 1 when some
+# have a NAME.error, 2 on bad usage or when the guest cannot be set up (the
+# console's last lines are then on stderr).
 #
-# Environment: UML_LINUX (guest kernel, default: linux.uml/linux on PATH),
-# UML_IMAGE_TIMEOUT (default 180), UML_TIMEOUT (seconds for one boot,
-# default 120 + 60 per image), UML_MEM (default 256M), UML_MEMDIR (where UML
-# keeps the guest's RAM file, default a temporary directory; a tmpfs such as
-# /dev/shm is faster when it has room), UML_BATCH.
+# Environment: UFS_KERNEL_BACKEND and the rest of kernel-lib.sh's,
+# KERNEL_IMAGE_TIMEOUT (default 180, 600 under QEMU's TCG), KERNEL_TIMEOUT
+# (seconds for one boot, default 120 + 60 per image, four times that under
+# TCG), UFS_KERNEL_MEM (default 256M), KERNEL_BATCH, KERNEL_FAST_HASH and
+# KERNEL_PARTIAL_ABOVE (below).
 set -euo pipefail
 
 if [ "$#" -ne 2 ]; then
@@ -40,23 +44,23 @@ if [ "$#" -ne 2 ]; then
 fi
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 listfile=$1
-outdir=$(realpath -- "$2" 2>/dev/null) || { echo "uml-batch.sh: no such directory: $2" >&2; exit 2; }
+outdir=$(realpath -- "$2" 2>/dev/null) || { echo "kernel-batch.sh: no such directory: $2" >&2; exit 2; }
 
-die() { echo "uml-batch.sh: $*" >&2; exit 2; }
+die() { echo "kernel-batch.sh: $*" >&2; exit 2; }
 [ -f "$listfile" ] || die "list not found: $listfile"
 [ -d "$outdir" ] || die "not a directory: $2"
 
-# shellcheck source=tests/interop/uml-lib.sh
-. "$here/uml-lib.sh"
-uml_find
-ufsko=$(uml_module kernel/fs/ufs ufs)
-loopko=$(uml_module kernel/drivers/block loop)
-[ -n "$ufsko" ] || die "ufs module not found under $moddir"
+# shellcheck source=tests/interop/kernel-lib.sh
+. "$here/kernel-lib.sh"
+kernel_backend
+UFS_KMODDIR=$KERNEL_MODDIR
+[ -n "$(kernel_module kernel/fs/ufs ufs)" ] || die "ufs module not found under $KERNEL_MODDIR"
 
 # The checked list: absolute image paths, tab-separated, one per line.
-work=$(mktemp -d "${TMPDIR:-/tmp}/uml-batch.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/kernel-batch.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
-mkdir "$work/mnt" "$work/tmp" "$work/uml"
+mkdir "$work/mnt" "$work/tmp"
+echo "$KERNEL_DESC" > "$outdir/backend"
 declare -a images=() types=() names=()
 declare -A seen=()
 lineno=0
@@ -76,17 +80,16 @@ while IFS= read -r line || [ -n "$line" ]; do
     if [ -z "$image" ] || [ ! -f "$image" ]; then die "$listfile:$lineno: image not found: $given"; fi
     case $image in *$'\t'* | *$'\n'*) die "$listfile:$lineno: tab or newline in the image path" ;; esac
     images+=("$image"); types+=("$ufstype"); names+=("$name")
-    rm -f -- "$outdir/$name.manifest" "$outdir/$name.error" "$outdir/$name.kmsg"
+    rm -f -- "$outdir/$name.manifest" "$outdir/$name.error" "$outdir/$name.kmsg" "$outdir/$name.statfs"
 done < "$listfile"
 total=${#names[@]}
-[ "$total" -gt 0 ] || { echo "uml-batch.sh: $listfile lists no image" >&2; exit 0; }
+[ "$total" -gt 0 ] || { echo "kernel-batch.sh: $listfile lists no image" >&2; exit 0; }
 
-# Read by the guest through hostfs (paths with spaces survive that way).
-printf '%s' "$ufsko" > "$work/ufsko"
-printf '%s' "$loopko" > "$work/loopko"
+# Read by the guest from the shared tree (paths with spaces survive that
+# way, the kernel command line would split them).
 printf '%s' "$outdir" > "$work/outdir"
 printf '%s' "$here/manifest.sh" > "$work/manifest"
-printf '%s' "$here/uml-lib.sh" > "$work/lib"
+printf '%s' "$here/kernel-lib.sh" > "$work/lib"
 
 # The guest's init. No `set -e`: whatever happens it must reach the
 # poweroff. $W/progress gets a line per finished image (so the host knows
@@ -97,7 +100,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 W=$(dirname -- "$0")
 export TMPDIR=$W/tmp
-# uml_load, from uml-lib.sh.
+# kernel_load and kernel_module, from kernel-lib.sh.
 . "$(cat "$W/lib")"
 # The kernel messages since the last call (the ring buffer is cleared).
 kmsg() { dmesg -c 2>/dev/null | grep -v "command line" || true; }
@@ -119,12 +122,14 @@ one() { # IMAGE UFSTYPE NAME
         losetup -d "$dev"; return
     fi
     # A read error makes sha256sum (or find) fail, and with it manifest.sh.
-    if ! timeout "$(cat "$W/manifest_timeout")" "$(cat "$W/manifest")" "$W/mnt" "$out/$name.manifest" 2> "$W/manifest.err"; then
+    if ! MANIFEST_PARTIAL_ABOVE=$(cat "$W/partial_above") timeout "$(cat "$W/manifest_timeout")" "$(cat "$W/manifest")" "$W/mnt" "$out/$name.manifest" 2> "$W/manifest.err"; then
         rm -f -- "$out/$name.manifest"
         fail "$out" "$name" "manifest.sh on the mounted $image failed (a read error?):" "$W/manifest.err"
         umount "$W/mnt" || umount -l "$W/mnt"
         losetup -d "$dev"; return
     fi
+    { stat -f -c 'bsize=%S fbsize=%s blocks=%b bfree=%f bavail=%a files=%c ffree=%d namemax=%l type=%T' "$W/mnt"
+      df -k "$W/mnt" | tail -n +2 | awk '{print "total_kb="$2" used_kb="$3" avail_kb="$4}'; } > "$out/$name.statfs"
     umount "$W/mnt" 2> "$W/umount.err" || { cat "$W/umount.err"; umount -l "$W/mnt"; }
     losetup -d "$dev"
     kmsg > "$out/$name.kmsg"
@@ -134,8 +139,8 @@ run() {
     echo started > "$W/status"
     mount -t proc proc /proc 2>/dev/null
     mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev 2>/dev/null
-    grep -qw ufs /proc/filesystems || uml_load "$(cat "$W/ufsko")" "$W/tmp/ufs.ko" || { echo insmod-ufs-failed > "$W/status"; return; }
-    [ -e /dev/loop-control ] || uml_load "$(cat "$W/loopko")" "$W/tmp/loop.ko" || { echo insmod-loop-failed > "$W/status"; return; }
+    grep -qw ufs /proc/filesystems || kernel_load "$(kernel_module kernel/fs/ufs ufs)" "$W/tmp/ufs.ko" || { echo insmod-ufs-failed > "$W/status"; return; }
+    [ -e /dev/loop-control ] || kernel_load "$(kernel_module kernel/drivers/block loop)" "$W/tmp/loop.ko" || { echo insmod-loop-failed > "$W/status"; return; }
     [ -e /dev/loop-control ] || { echo no-loop-control > "$W/status"; return; }
     local image ufstype name
     # The list on fd 3, so that nothing run for an image can eat it.
@@ -145,18 +150,28 @@ run() {
     echo done > "$W/status"
 }
 run > "$W/init.log" 2>&1
-sync
-echo o > /proc/sysrq-trigger
-sleep 10
+kernel_poweroff
 INIT
 chmod +x "$work/init"
 
-image_timeout=${UML_IMAGE_TIMEOUT:-180}
-[ "$image_timeout" -ge 30 ] 2>/dev/null || die "UML_IMAGE_TIMEOUT must be a number of seconds, at least 30"
+# Software emulation runs the guest several times slower.
+slow=1
+[ "$KERNEL_BACKEND" != qemu-tcg ] || slow=4
+image_timeout=${KERNEL_IMAGE_TIMEOUT:-$((slow == 1 ? 180 : 600))}
+[ "$image_timeout" -ge 30 ] 2>/dev/null || die "KERNEL_IMAGE_TIMEOUT must be a number of seconds, at least 30"
+# Under TCG the guest reads and hashes at some 30 MB/s. A caller that can
+# compare partial hashes sets KERNEL_FAST_HASH=1: then, under TCG only,
+# files over 32 MiB (the 128 MiB sparse files of the real/ images) are
+# hashed in their first and last 16 MiB, and OUTDIR/partial-above says so.
+partial_above=$((4 * 1024 * 1024 * 1024))
+if [ "$slow" -ne 1 ] && [ "${KERNEL_FAST_HASH:-0}" = 1 ]; then partial_above=$((32 * 1024 * 1024)); fi
+partial_above=${KERNEL_PARTIAL_ABOVE:-$partial_above}
+echo "$partial_above" > "$work/partial_above"
+echo "$partial_above" > "$outdir/partial-above"
 # Inside the guest, a manifest that takes too long is stopped a little
 # earlier, so that it is reported with the kernel's messages.
 echo $((image_timeout - 20)) > "$work/manifest_timeout"
-batch=${UML_BATCH:-0}
+batch=${KERNEL_BATCH:-0}
 [ "$batch" -gt 0 ] 2>/dev/null || batch=$total
 next=0
 boots=0
@@ -168,22 +183,12 @@ while [ "$next" -lt "$total" ]; do
     done
     rm -f -- "$work/status" "$work/progress"
     : > "$work/progress"
-    timeout_s=${UML_TIMEOUT:-$((120 + 60 * (end - next)))}
+    timeout_s=${KERNEL_TIMEOUT:-$((slow * (120 + 60 * (end - next))))}
     boots=$((boots + 1))
     echo "==== boot $boots: images $((next + 1))..$end of $total ====" >> "$outdir/console.log"
-    # As in uml-manifest.sh: guest RAM is a file under TMPDIR, uml_dir keeps
-    # the pid/mconsole directory out of $HOME, timeout signals the process
-    # group (also when it is itself sent SIGTERM), and the console must not
-    # be a tty.
-    TMPDIR="${UML_MEMDIR:-$work/tmp}" timeout --kill-after=5 "$timeout_s" "$linux" \
-        "mem=${UML_MEM:-256M}" \
-        "uml_dir=$work/uml" \
-        root=/dev/root rootfstype=hostfs rootflags=/ rw \
-        "init=$work/init" \
-        con=null con0=fd:0,fd:1 \
-        < /dev/null >> "$outdir/console.log" 2>&1 &
+    (KERNEL_EXEC=exec kernel_boot "$work/init" "$outdir/console.log" "$timeout_s") &
     pid=$!
-    # The watchdog: a guest that finishes no image for UML_IMAGE_TIMEOUT
+    # The watchdog: a guest that finishes no image for KERNEL_IMAGE_TIMEOUT
     # seconds is stopped.
     stalled=
     seen_lines=-1
@@ -210,7 +215,7 @@ while [ "$next" -lt "$total" ]; do
     case $status in
         none | insmod-* | no-loop-control)
             # Nothing was tried: the guest did not start, or has no drivers.
-            echo "uml-batch.sh: guest setup failed (status '$status', linux exit $rc), see $outdir/console.log" >&2
+            echo "kernel-batch.sh: guest setup failed on $KERNEL_DESC (status '$status', exit $rc), see $outdir/console.log" >&2
             sed 's/^/  guest: /' "$work/init.log" >&2 2>/dev/null || true
             tail -n 20 "$outdir/console.log" | sed 's/^/  console: /' >&2
             for ((i = next; i < total; i++)); do
@@ -226,7 +231,7 @@ while [ "$next" -lt "$total" ]; do
         next=$end
         continue
     fi
-    why="linux exit $rc"
+    why="guest exit $rc"
     if [ -n "$stalled" ]; then why=$stalled
     elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then why="timed out after ${timeout_s}s"; fi
     {
@@ -235,7 +240,7 @@ while [ "$next" -lt "$total" ]; do
         echo "# end of the console log"; tail -n 40 "$outdir/console.log"
     } > "$outdir/${names[idx]}.error"
     rm -f -- "$outdir/${names[idx]}.manifest"
-    echo "uml-batch.sh: ${names[idx]}: guest stopped ($why); going on in a new boot" >&2
+    echo "kernel-batch.sh: ${names[idx]}: guest stopped ($why); going on in a new boot" >&2
     next=$((idx + 1))
 done
 
@@ -246,5 +251,5 @@ for name in "${names[@]}"; do
         [ -f "$outdir/$name.error" ] || echo "ERROR: no manifest was written" > "$outdir/$name.error"
     fi
 done
-echo "uml-batch.sh: $total images in $boots boot(s), $((total - errors)) manifests, $errors errors" >&2
+echo "kernel-batch.sh: $KERNEL_DESC: $total images in $boots boot(s), $((total - errors)) manifests, $errors errors" >&2
 [ "$errors" -eq 0 ]
