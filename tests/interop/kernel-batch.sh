@@ -98,42 +98,58 @@ cat > "$work/init" <<'INIT'
 #!/bin/bash
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
-W=$(dirname -- "$0")
+# Under an emulated CPU every program started costs a tenth of a second or
+# more, so whatever bash can do itself (reading files, clocks, filtering)
+# it does.
+W=${0%/*}
 export TMPDIR=$W/tmp
+read -r OUT < "$W/outdir"
+read -r MANIFEST < "$W/manifest"
+read -r PARTIAL < "$W/partial_above"
+read -r MTIMEOUT < "$W/manifest_timeout"
+read -r LIB < "$W/lib"
 # kernel_load and kernel_module, from kernel-lib.sh.
-. "$(cat "$W/lib")"
+. "$LIB"
+show() { # FILE...: prints the files that exist
+    local f l
+    for f; do
+        [ -f "$f" ] || continue
+        while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$f"
+    done
+}
 # The kernel messages since the last call (the ring buffer is cleared).
-kmsg() { dmesg -c 2>/dev/null | grep -v "command line" || true; }
-fail() { # OUT NAME WHAT DETAILFILE...
-    local out=$1 name=$2 what=$3; shift 3
-    { echo "ERROR: $what"; cat -- "$@" 2>/dev/null; echo "# kernel messages"; kmsg; } > "$out/$name.error"
-    echo "$name error $(( ($(date +%s%N) - start) / 1000000 )) ms" >> "$W/progress"
+kmsg() {
+    local l
+    while IFS= read -r l; do [[ $l == *"command line"* ]] || printf '%s\n' "$l"; done < <(dmesg -c 2>/dev/null)
+}
+elapsed_ms() { local now=${EPOCHREALTIME/./}; echo $(( (now - start) / 1000 )); }
+fail() { # NAME WHAT DETAILFILE...
+    local name=$1 what=$2; shift 2
+    { echo "ERROR: $what"; show "$@"; echo "# kernel messages"; kmsg; } > "$OUT/$name.error"
+    echo "$name error $(elapsed_ms) ms" >> "$W/progress"
 }
 one() { # IMAGE UFSTYPE NAME
-    local image=$1 ufstype=$2 name=$3 out dev start
-    out=$(cat "$W/outdir")
-    start=$(date +%s%N)
-    kmsg > /dev/null
+    local image=$1 ufstype=$2 name=$3 dev start=${EPOCHREALTIME/./}
+    dmesg -C 2>/dev/null
     if ! dev=$(losetup -r -f --show -- "$image" 2> "$W/losetup.err"); then
-        fail "$out" "$name" "losetup -r -f --show $image failed:" "$W/losetup.err"; return
+        fail "$name" "losetup -r -f --show $image failed:" "$W/losetup.err"; return
     fi
     if ! mount -t ufs -o "ro,ufstype=$ufstype" "$dev" "$W/mnt" 2> "$W/mount.err"; then
-        fail "$out" "$name" "mount -t ufs -o ro,ufstype=$ufstype $dev ($image) failed:" "$W/mount.err"
+        fail "$name" "mount -t ufs -o ro,ufstype=$ufstype $dev ($image) failed:" "$W/mount.err"
         losetup -d "$dev"; return
     fi
     # A read error makes sha256sum (or find) fail, and with it manifest.sh.
-    if ! MANIFEST_PARTIAL_ABOVE=$(cat "$W/partial_above") timeout "$(cat "$W/manifest_timeout")" "$(cat "$W/manifest")" "$W/mnt" "$out/$name.manifest" 2> "$W/manifest.err"; then
-        rm -f -- "$out/$name.manifest"
-        fail "$out" "$name" "manifest.sh on the mounted $image failed (a read error?):" "$W/manifest.err"
+    if ! MANIFEST_PARTIAL_ABOVE=$PARTIAL timeout "$MTIMEOUT" "$MANIFEST" "$W/mnt" "$OUT/$name.manifest" 2> "$W/manifest.err"; then
+        rm -f -- "$OUT/$name.manifest"
+        fail "$name" "manifest.sh on the mounted $image failed (a read error?):" "$W/manifest.err"
         umount "$W/mnt" || umount -l "$W/mnt"
         losetup -d "$dev"; return
     fi
-    { stat -f -c 'bsize=%S fbsize=%s blocks=%b bfree=%f bavail=%a files=%c ffree=%d namemax=%l type=%T' "$W/mnt"
-      df -k "$W/mnt" | tail -n +2 | awk '{print "total_kb="$2" used_kb="$3" avail_kb="$4}'; } > "$out/$name.statfs"
-    umount "$W/mnt" 2> "$W/umount.err" || { cat "$W/umount.err"; umount -l "$W/mnt"; }
+    stat -f -c 'bsize=%S fbsize=%s blocks=%b bfree=%f bavail=%a files=%c ffree=%d namemax=%l type=%T' "$W/mnt" > "$OUT/$name.statfs"
+    umount "$W/mnt" 2> "$W/umount.err" || { show "$W/umount.err"; umount -l "$W/mnt"; }
     losetup -d "$dev"
-    kmsg > "$out/$name.kmsg"
-    echo "$name ok $(( ($(date +%s%N) - start) / 1000000 )) ms" >> "$W/progress"
+    kmsg > "$OUT/$name.kmsg"
+    echo "$name ok $(elapsed_ms) ms" >> "$W/progress"
 }
 run() {
     echo started > "$W/status"

@@ -18,8 +18,11 @@ if [ "$#" -ne 2 ]; then
     exit 2
 fi
 dir=$1
-# Absolute, because the listing runs from inside DIR.
-out=$(realpath -m -- "$2")
+# Absolute, because the listing runs from inside DIR. Inside an emulated
+# guest each program started costs a tenth of a second, so the common case
+# (an absolute path) starts none, and the scratch files sit beside OUTFILE
+# instead of in mktemp's.
+case $2 in /*) out=$2 ;; *) out=$(realpath -m -- "$2") ;; esac
 if [ ! -d "$dir" ]; then
     echo "manifest.sh: not a directory: $dir" >&2
     exit 1
@@ -33,28 +36,33 @@ readonly BIG=${MANIFEST_PARTIAL_ABOVE:-$((4 * 1024 * 1024 * 1024))}
 [ "$BIG" -ge $((32 * 1024 * 1024)) ] || { echo "manifest.sh: MANIFEST_PARTIAL_ABOVE must be at least 32 MiB" >&2; exit 2; }
 readonly PART=$((16 * 1024 * 1024))
 
-tmp=$(mktemp "${out}.tmp.XXXXXX")
-work=$(mktemp -d "${TMPDIR:-/tmp}/manifest.XXXXXX")
-trap 'rm -rf -- "$tmp" "$work"' EXIT
+tmp=$out.tmp.$$
+trap 'rm -f -- "$tmp" "$tmp.records" "$tmp.small" "$tmp.sums"' EXIT
 
-# Forks are expensive (very much so inside UML), so there is one find for the
-# metadata, one batched sha256sum for the data, and no per-entry subshells.
-# Fields are NUL-separated so that any byte but NUL may appear in a name or a
-# symlink target. -P: never follow symlinks (the target is the content).
+# Forks are expensive (very much so inside a guest), so there is one find
+# for the metadata, one batched sha256sum for the data, and no per-entry
+# subshells. Fields are NUL-separated so that any byte but NUL may appear in
+# a name or a symlink target. -P: never follow symlinks (the target is the
+# content).
 cd -- "$dir"
-find -P . -printf '%y\0%m\0%U\0%G\0%n\0%s\0%T@\0%l\0%p\0' > "$work/records"
-find -P . -type f -size -$((BIG / 1024 + 1))k -print0 > "$work/small-files"
+find -P . -printf '%y\0%m\0%U\0%G\0%n\0%s\0%T@\0%l\0%p\0' > "$tmp.records"
+# One mapfile instead of nine reads per entry: each read is a system call
+# per byte inside UML, which made a 2,000-entry tree take seconds.
+mapfile -d '' -t rec < "$tmp.records"
+# The regular files hashed whole, listed from the records.
+for ((i = 0; i + 8 < ${#rec[@]}; i += 9)); do
+    if [ "${rec[i]}" = f ] && [ "${rec[i+5]}" -le "$BIG" ]; then
+        printf '%s\0' "${rec[i+8]}"
+    fi
+done > "$tmp.small"
 # -z: NUL-terminated lines and no escaping of odd file names.
-xargs -0 -r sha256sum -z -- < "$work/small-files" > "$work/sums"
+xargs -0 -r sha256sum -z -- < "$tmp.small" > "$tmp.sums"
 
 declare -A sum=()
 while IFS= read -r -d '' line; do
     sum[${line:66}]=${line:0:64}
-done < "$work/sums"
+done < "$tmp.sums"
 
-# One mapfile instead of nine reads per entry: each read is a system call
-# per byte inside UML, which made a 2,000-entry tree take seconds.
-mapfile -d '' -t rec < "$work/records"
 for ((i = 0; i + 8 < ${#rec[@]}; i += 9)); do
     y=${rec[i]} m=${rec[i+1]} uid=${rec[i+2]} gid=${rec[i+3]} nlink=${rec[i+4]}
     size=${rec[i+5]} mtime=${rec[i+6]} target=${rec[i+7]} p=${rec[i+8]}
@@ -91,5 +99,4 @@ for ((i = 0; i + 8 < ${#rec[@]}; i += 9)); do
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$rel" "$type" "$mode" "$uid" "$gid" "$nlink" "$size" "$sec" "$content"
 done | sort > "$tmp"
-chmod 0644 "$tmp"
 mv -f -- "$tmp" "$out"
