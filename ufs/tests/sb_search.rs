@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use ufskit::fsck::{repair, AnswerMode, CollectingReporter, FsckOptions, Verdict};
 use ufskit::ondisk::consts::SBLOCKSIZE;
 use ufskit::{superblock, CgIdx, CorruptKind, Superblock};
+use ufskit_testkit::noise;
 
 /// Every base image: each clean image of the fsck corpus and the
 /// reference images, across versions, byte orders and makers.
@@ -115,19 +116,6 @@ fn search_finds_a_copy_when_the_primary_and_the_first_copy_are_gone() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// A deterministic xorshift stream (no dependency needed for noise).
-fn noise(len: usize, mut x: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len);
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    v
 }
 
 /// Gives up cleanly (a `NoSuperblock` error naming what was searched) and
