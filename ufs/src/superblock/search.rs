@@ -38,10 +38,12 @@ use crate::units::CgIdx;
 use crate::Endian;
 
 /// Bytes of the image scanned sector by sector before predicting group
-/// starts: group 0's copy lies within the first 192 KiB for every block
-/// size newfs or makefs allows, and small images have several groups here.
+/// starts: group 0's copy starts at most 128 KiB in (`fs_sblkno` is the
+/// primary's end rounded up to a block, mkfs.c), and a small image has
+/// several groups here.
 pub const HEAD_SCAN_BYTES: u64 = 4 << 20;
-/// Groups whose metadata window is scanned for each predicted group size.
+/// Groups, counting group 0 (which the head covers), whose metadata window
+/// is scanned for each predicted group size.
 pub const MAX_GROUP_WINDOWS: u64 = 64;
 /// Predicted group sizes tried (distinct `(G, W)` pairs).
 pub const MAX_PREDICTIONS: usize = 16;
