@@ -54,6 +54,26 @@ fn fsck_yes(img: &mut Vec<u8>) -> (Verdict, String) {
     (o.verdict, rep.text)
 }
 
+/// FreeBSD fsck_ffs's verdict on the repaired `img`, when it checks the
+/// untouched `clean` base clean (12.1 cannot read big-endian images and
+/// does not know every feature of newer ones); `None` when the oracle is
+/// absent or not applicable.
+fn freebsd_verdict(clean: &[u8], img: &[u8]) -> Option<Result<(), String>> {
+    let tool = ufskit_testkit::freebsd::tool("fsck_ffs_check")?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("img");
+    std::fs::write(&p, clean).expect("write");
+    let base = ufskit_testkit::freebsd::command(&tool)
+        .arg(&p)
+        .output()
+        .expect("run fsck_ffs_check");
+    if base.status.code() != Some(0) {
+        return None;
+    }
+    std::fs::write(&p, img).expect("write");
+    ufskit_testkit::freebsd::fsck_clean(&p)
+}
+
 #[test]
 fn search_finds_a_copy_when_the_primary_and_the_first_copy_are_gone() {
     let mut failures = Vec::new();
@@ -104,6 +124,8 @@ fn search_finds_a_copy_when_the_primary_and_the_first_copy_are_gone() {
                         failures.push(format!("{base}: {what}: fsck -y did not use it: {text}"));
                     } else if !fsck_is_clean(&img) || Superblock::find(&img).is_err() {
                         failures.push(format!("{base}: {what}: not clean after fsck -y"));
+                    } else if let Some(Err(e)) = freebsd_verdict(&clean, &img) {
+                        failures.push(format!("{base}: {what}: FreeBSD's fsck_ffs after -y: {e}"));
                     }
                 }
                 Ok(f) => failures.push(format!(
