@@ -224,3 +224,61 @@ fn search_gives_up_fast_on_zeros_noise_and_ext4() {
         cli_gives_up(tmp.path(), "ext4.img");
     }
 }
+
+/// A big sparse image (groups of 625 MiB, far past the 4 MiB head scan)
+/// with the primary and group 0's copy zeroed: the search predicts the
+/// group starts from group 0's header and finds group 1's copy, fast;
+/// fsck -y (its `fsrecovery` record gone too) then restores the primary.
+#[test]
+fn big_image_copy_is_found_at_a_predicted_group_start() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let img = tmp.path().join("big.img");
+    let img_s = img.to_str().expect("utf-8 path");
+    ufs_ok(["newfs", "-s", "4g", img_s]);
+    let info = ufs_ok(["info", img_s]);
+    let backups: Vec<u64> = info
+        .lines()
+        .find_map(|l| l.strip_prefix("superblock backups (512-byte sectors, for fsck -b): "))
+        .expect("backups line")
+        .split(", ")
+        .map(|s| s.parse().expect("sector"))
+        .collect();
+    assert!(backups.len() > 2 && backups[1] * 512 > 64 << 20, "{info}");
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&img)
+            .expect("open");
+        // The primary, and newfs's fsrecovery record just before it
+        // (from which fsck_ffs would compute the alternates itself).
+        f.write_all_at(&[0; 8192 + 512], 65536 - 512)
+            .expect("zero the primary");
+        f.write_all_at(&[0; 8192], backups[0] * 512)
+            .expect("zero group 0's copy");
+    }
+    let t = Instant::now();
+    let o = ufs(["info", img_s]);
+    let took = t.elapsed();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "superblock copy at sector {} (found by search",
+            backups[1]
+        )),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(2), "the search took {took:?}");
+    let (code, out) = fsck(tmp.path(), &["-y", "-f"], "big.img");
+    assert!(code == 0 || code == 1, "fsck -y exit {code}:\n{out}");
+    assert!(
+        out.contains(&format!(
+            "USING ALTERNATE SUPERBLOCK AT {} (found by search)",
+            backups[1]
+        )),
+        "{out}"
+    );
+    let (code, out) = fsck(tmp.path(), &["-n", "-f"], "big.img");
+    assert_eq!(code, 0, "not clean after the repair:\n{out}");
+}
