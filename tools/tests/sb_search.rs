@@ -282,3 +282,37 @@ fn big_image_copy_is_found_at_a_predicted_group_start() {
     let (code, out) = fsck(tmp.path(), &["-n", "-f"], "big.img");
     assert_eq!(code, 0, "not clean after the repair:\n{out}");
 }
+
+/// `ufs mount` without a repair refuses a container whose primary is gone
+/// (the kernel reads only the primary), names the copy the search found
+/// and the repair to run, and attaches nothing or writes nothing.
+#[test]
+fn mount_without_fsck_names_the_copy_and_refuses() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let img = tmp.path().join("c.img");
+    let img_s = img.to_str().expect("utf-8 path");
+    ufs_ok(["newfs", "-s", "8m", img_s]);
+    zero_magic(&img, 65536 + 1372);
+    let before = std::fs::read(&img).expect("read");
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).expect("mkdir");
+    let o = ufs([
+        "mount",
+        "--host",
+        "freebsd",
+        "--fsck=no",
+        "-P",
+        "-F",
+        img_s,
+        "md",
+        mnt.to_str().expect("utf-8"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("no usable primary superblock, but a superblock copy at sector 192")
+            && err.contains("ufs fsck -y"),
+        "{err}"
+    );
+    assert!(std::fs::read(&img).expect("read") == before, "mount wrote");
+}
