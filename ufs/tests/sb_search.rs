@@ -214,3 +214,22 @@ fn search_rejects_a_lone_superblock_without_its_cylinder_groups() {
     img[at..at + SBLOCKSIZE].copy_from_slice(&clean[65536..65536 + SBLOCKSIZE]);
     gives_up("a superblock copy in noise", img);
 }
+
+/// A hostile image: every sector holds a superblock magic and a
+/// cylinder-group header (so every sector is a candidate and every header
+/// predicts group starts). The caps on candidates and predictions keep
+/// the search short, and nothing is accepted.
+#[test]
+fn search_is_bounded_on_an_image_full_of_magic_numbers() {
+    use ufskit::ondisk::consts::{CG_MAGIC, FS_UFS2_MAGIC};
+    let mut img = noise(64 << 20, 11);
+    for (i, s) in img.chunks_exact_mut(512).enumerate() {
+        s[4..8].copy_from_slice(&CG_MAGIC.to_le_bytes());
+        s[12..16].copy_from_slice(&(i as u32 % 7).to_le_bytes()); // cg_cgx
+        s[20..24].copy_from_slice(&(1000 + i as u32 % 13).to_le_bytes()); // cg_ndblk
+    }
+    for at in (0..img.len() - 2048).step_by(512) {
+        img[at + 1372..at + 1376].copy_from_slice(&FS_UFS2_MAGIC.to_le_bytes());
+    }
+    gives_up("an image full of magic numbers", img);
+}
