@@ -67,6 +67,11 @@ fn superblock(mut u: Unstructured) -> arbitrary::Result<()> {
     if let Ok((sb, geo)) = Superblock::find(&dev) {
         geometry(&sb, &geo, dev.len() as u64);
     }
+    // The search reads the whole payload (it is below the head-scan size):
+    // whatever it accepts must be a geometry the crate can use.
+    if let Ok(f) = ufskit::superblock::search(&dev) {
+        geometry(&f.sb, &f.geo, dev.len() as u64);
+    }
     let Ok(sb) = Superblock::decode(bytes, loc) else {
         return Ok(());
     };

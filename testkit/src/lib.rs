@@ -348,3 +348,18 @@ pub mod kernel {
         out
     }
 }
+
+/// `len` bytes of deterministic noise from `seed` (xorshift64): images
+/// that hold no file system, the same on every run and host.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}

@@ -1,6 +1,7 @@
 //! Shared front-end plumbing: opening images, one-line errors, exit codes.
 
 use std::path::Path;
+use ufskit::superblock::SearchWhen;
 use ufskit::{OpenOptions, Ufs};
 
 /// Prints `ufs: <context>: <error>` on stderr and returns the failure status.
@@ -9,13 +10,50 @@ pub fn fail(context: &str, err: &dyn std::fmt::Display) -> i32 {
     crate::EXIT_FAILURE
 }
 
-/// Opens an image read-only, with an alternate superblock if given.
+/// `--search-sb`, shared by the commands that read an image.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct SearchSb {
+    /// Ignore the primary superblock and search the image for a copy (a
+    /// search happens anyway when the standard locations hold none).
+    #[arg(long = "search-sb")]
+    pub search_sb: bool,
+}
+
+impl SearchSb {
+    /// When the open searches.
+    pub fn when(self) -> SearchWhen {
+        if self.search_sb {
+            SearchWhen::Always
+        } else {
+            SearchWhen::IfMissing
+        }
+    }
+}
+
+/// Opens an image read-only, with an alternate superblock if given; when
+/// the standard locations hold none, with a copy found by searching.
 pub fn open_ro(image: &Path, superblock_at: Option<u64>) -> Result<Ufs, i32> {
+    open_ro_search(image, superblock_at, SearchSb::default())
+}
+
+/// [`open_ro`] with the `--search-sb` choice. Says on stderr when the
+/// superblock came from a search: the output describes a copy, which may
+/// be older than the lost primary.
+pub fn open_ro_search(
+    image: &Path,
+    superblock_at: Option<u64>,
+    search: SearchSb,
+) -> Result<Ufs, i32> {
     let opts = OpenOptions {
         superblock_at,
+        search: search.when(),
         ..OpenOptions::read_only()
     };
-    Ufs::open_path(image, opts).map_err(|e| fail(&image.display().to_string(), &e))
+    let fs = Ufs::open_path(image, opts).map_err(|e| fail(&image.display().to_string(), &e))?;
+    if let Some(r) = fs.found_by_search() {
+        eprintln!("ufs: {}: using the {r}", image.display());
+    }
+    Ok(fs)
 }
 
 /// Formats a time as `YYYY-MM-DD HH:MM:SS` UTC.

@@ -212,6 +212,17 @@ fn break_magic(path: &Path) {
     f.write_all(&[0u8; 8192]).expect("write");
 }
 
+/// Zeroes the whole container: no superblock copy is left for the search
+/// to find, so even fsck -y cannot repair it.
+fn destroy(path: &Path) {
+    let len = std::fs::metadata(path).expect("stat").len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open");
+    f.set_len(0).and_then(|()| f.set_len(len)).expect("zero");
+}
+
 fn run_in(dir: &Path, exe: &Path, argv: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut c = Command::new(exe);
     c.args(argv)
@@ -700,7 +711,7 @@ fn jails(with_broken: bool) -> Jails {
                 ",-tufs"
             }
             "broken" => {
-                break_magic(&vol);
+                destroy(&vol);
                 ",-Tufs"
             }
             _ => "",
@@ -957,4 +968,47 @@ fn preflight_jail_conf() {
     );
     let o = ufs(["preflight"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// A container whose primary superblock is gone is not broken: the search
+/// finds a copy, so preflight says fsck -y repairs it, and --repair does.
+#[test]
+fn preflight_lost_primary_is_repairable() {
+    let t = tempfile::tempdir().expect("tmp");
+    let d = t.path();
+    let vol = d.join("rootfs.volume");
+    newfs(&vol);
+    break_magic(&vol);
+    let fstab = d.join("fstab.lost");
+    std::fs::write(
+        &fstab,
+        format!(
+            "md {} md rw,-P,-F{},-Tufs\n",
+            d.join("root").display(),
+            vol.display()
+        ),
+    )
+    .expect("write");
+    let o = ufs(["preflight".as_ref(), "--fstab".as_ref(), fstab.as_os_str()]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        row(&out, "lost").contains("no usable primary superblock; superblock copy at sector"),
+        "{out}"
+    );
+    assert!(
+        row(&out, "lost").ends_with("fsck -y repairs it (undo kept), then mounts"),
+        "{out}"
+    );
+    let o = ufs([
+        "preflight".as_ref(),
+        "--repair".as_ref(),
+        "--fstab".as_ref(),
+        fstab.as_os_str(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(row(&out, "lost").contains("repaired (undo: "), "{out}");
+    let o = ufs(["preflight".as_ref(), "--fstab".as_ref(), fstab.as_os_str()]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(row(&out, "lost").contains("  clean  "), "{out}");
 }

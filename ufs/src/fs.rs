@@ -37,6 +37,9 @@ pub struct OpenOptions {
     pub superblock_at: Option<u64>,
     /// Map the file into memory instead of positioned reads (read-only).
     pub mmap: bool,
+    /// Whether to search the image for a superblock copy (ignored with
+    /// `superblock_at`).
+    pub search: crate::superblock::SearchWhen,
 }
 
 impl OpenOptions {
@@ -102,6 +105,8 @@ pub struct Ufs {
     pub(crate) geo: Geometry,
     /// Allocation state, created by the first change (see `write.rs`).
     pub(crate) w: Option<crate::write::WriteState>,
+    /// How the superblock was found, when the image was searched for it.
+    pub(crate) found_by_search: Option<crate::superblock::search::Report>,
     /// Fixed time for every stamp the write path makes (reproducible images).
     pub(crate) fixed_time: Option<crate::inode::Timespec>,
     /// Zeros owed right after the next data write (see `write.rs`).
@@ -117,18 +122,19 @@ impl std::fmt::Debug for Ufs {
 impl Ufs {
     /// Opens an image on any device.
     pub fn open(dev: Box<dyn Device>, opts: &OpenOptions) -> Result<Ufs> {
-        let (sb, geo) = match opts.superblock_at {
+        let (sb, geo, found_by_search) = match opts.superblock_at {
             Some(at) => {
                 let sb = Superblock::read_at(dev.as_ref(), at)?;
                 let geo = sb.validate(dev.len())?;
-                (sb, geo)
+                (sb, geo, None)
             }
-            None => Superblock::find(dev.as_ref())?,
+            None => Superblock::find_with(dev.as_ref(), opts.search)?,
         };
         Ok(Ufs {
             dev,
             sb,
             geo,
+            found_by_search,
             w: None,
             fixed_time: None,
             deferred_zeros: None,
@@ -150,6 +156,12 @@ impl Ufs {
     /// The superblock in use.
     pub fn superblock(&self) -> &Superblock {
         &self.sb
+    }
+
+    /// How the superblock in use was found when the image had to be
+    /// searched for it (`None`: a standard location, or `superblock_at`).
+    pub fn found_by_search(&self) -> Option<&crate::superblock::search::Report> {
+        self.found_by_search.as_ref()
     }
 
     /// The validated geometry.

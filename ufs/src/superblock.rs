@@ -15,6 +15,9 @@ use crate::ondisk::{Fs, FS_CKHASH_OFFSET, FS_MAGIC_OFFSET};
 use crate::units::{CgIdx, Frag, Ino};
 use crate::Endian;
 
+pub mod search;
+pub use search::search;
+
 /// UFS1 (4.4BSD FFS, 32-bit block pointers) or UFS2 (64-bit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UfsVersion {
@@ -63,6 +66,21 @@ pub struct Superblock {
     pub endian: Endian,
     /// Byte offset this copy was read from.
     pub location: u64,
+}
+
+/// When opening an image searches it for a superblock copy
+/// ([`Superblock::find_with`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchWhen {
+    /// Only the standard locations (the library's default: a program that
+    /// writes must not quietly work from a stale backup).
+    #[default]
+    Never,
+    /// When the standard locations hold nothing usable.
+    IfMissing,
+    /// Always, ignoring the primary (`--search-sb`: the primary is
+    /// suspect even though it validates).
+    Always,
 }
 
 /// Outcome of checking one candidate location.
@@ -148,6 +166,52 @@ impl Superblock {
             endian,
             location,
         })
+    }
+
+    /// Reads and decodes the superblock copy at byte `location` without
+    /// checking its hash or geometry (fsck and the search judge a copy by
+    /// other means: backups are not always rehashed).
+    pub fn read_unverified(dev: &dyn Device, location: u64) -> Result<Superblock> {
+        let avail = dev.len().saturating_sub(location).min(SBLOCKSIZE as u64);
+        let mut buf = vec![0u8; avail as usize];
+        io::read_exact(dev, location, &mut buf)?;
+        Superblock::decode(&buf, location)
+    }
+
+    /// [`find`](Self::find), and when the standard locations hold nothing
+    /// usable (or `when` is [`SearchWhen::Always`]), a [`search`] of the
+    /// image for a copy. Returns how the copy was found when searched; on
+    /// failure, the error of the standard locations with the search's
+    /// outcome appended.
+    pub fn find_with(
+        dev: &dyn Device,
+        when: SearchWhen,
+    ) -> Result<(Superblock, Geometry, Option<search::Report>)> {
+        let primary = match when {
+            SearchWhen::Always => None,
+            _ => match Self::find(dev) {
+                Ok((sb, geo)) => return Ok((sb, geo, None)),
+                // An I/O error is not a missing superblock: report it as is.
+                Err(e @ Error::Io { .. }) => return Err(e),
+                Err(e) if when == SearchWhen::Never => return Err(e),
+                Err(e) => Some(e),
+            },
+        };
+        match search(dev) {
+            Ok(f) => Ok((f.sb, f.geo, Some(f.report))),
+            Err(s) => Err(match primary {
+                None => s,
+                Some(Error::Corrupt(mut c)) => {
+                    let how = match &s {
+                        Error::Corrupt(sc) => sc.detail.clone(),
+                        other => other.to_string(),
+                    };
+                    c.detail = format!("{}; and {how}", c.detail);
+                    Error::Corrupt(c)
+                }
+                Some(e) => e,
+            }),
+        }
     }
 
     /// Reads and decodes the superblock copy at byte `location`, and checks

@@ -14,7 +14,7 @@
 //! becomes setuid to the wrong user. Device nodes need root too; without it
 //! they are skipped with a warning.
 
-use crate::output::{escape_name, fail, open_ro, resolve};
+use crate::output::{escape_name, fail, open_ro_search, resolve};
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -45,11 +45,14 @@ pub struct Args {
     /// Print each path as it is extracted.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Where to look for the superblock (`--search-sb`).
+    #[command(flatten)]
+    pub sb: crate::output::SearchSb,
 }
 
 /// Runs `ufs extract`.
 pub fn run(a: Args) -> i32 {
-    let fs = match open_ro(&a.image, None) {
+    let fs = match open_ro_search(&a.image, None, a.sb) {
         Ok(fs) => fs,
         Err(c) => return c,
     };

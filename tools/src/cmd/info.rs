@@ -1,7 +1,7 @@
 //! `ufs info`: what the superblock says, as a summary, as FreeBSD dumpfs(8)
 //! prints it (`--dumpfs`), or as JSON; `--cg N` shows one cylinder group.
 
-use crate::output::{ctime, fail, open_ro};
+use crate::output::{ctime, fail, open_ro_search};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use ufskit::cg::CylGroup;
@@ -23,13 +23,16 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// Use the superblock copy at this byte offset.
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", conflicts_with = "search_sb")]
     pub superblock: Option<u64>,
+    /// Where to look for the superblock (`--search-sb`).
+    #[command(flatten)]
+    pub sb: crate::output::SearchSb,
 }
 
 /// Runs `ufs info`.
 pub fn run(a: Args) -> i32 {
-    let fs = match open_ro(&a.image, a.superblock) {
+    let fs = match open_ro_search(&a.image, a.superblock, a.sb) {
         Ok(fs) => fs,
         Err(code) => return code,
     };

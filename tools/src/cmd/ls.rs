@@ -1,6 +1,6 @@
 //! `ufs ls`: list a directory of the image.
 
-use crate::output::{escape_name, fail, format_time, mode_string, open_ro, resolve};
+use crate::output::{escape_name, fail, format_time, mode_string, open_ro_search, resolve};
 use std::path::PathBuf;
 use ufskit::{DirEntry, FileType, Follow, Ino, Ufs};
 
@@ -24,11 +24,14 @@ pub struct Args {
     /// Directory (or file) in the image, or `#INO`.
     #[arg(default_value = "/")]
     pub path: String,
+    /// Where to look for the superblock (`--search-sb`).
+    #[command(flatten)]
+    pub sb: crate::output::SearchSb,
 }
 
 /// Runs `ufs ls`.
 pub fn run(a: Args) -> i32 {
-    let fs = match open_ro(&a.image, None) {
+    let fs = match open_ro_search(&a.image, None, a.sb) {
         Ok(fs) => fs,
         Err(c) => return c,
     };

@@ -17,6 +17,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use ufskit::fsck::AnswerMode;
+use ufskit::superblock::SearchWhen;
 use ufskit::UfsVersion;
 
 /// Arguments of `ufs mount`: parsed by hand, as mdmfs(8) does (options
@@ -416,8 +417,19 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
         }
         let dev = ufskit::io::FileDevice::open_read_only(&file)
             .map_err(|e| Fail(4, format!("{shown}: {e}")))?;
-        let sb = match ufskit::Superblock::find(&dev) {
-            Ok((sb, _)) => sb,
+        // The kernel reads only the primary: a copy found by search means
+        // a repair is due, not an attach.
+        let sb = match ufskit::Superblock::find_with(&dev, SearchWhen::IfMissing) {
+            Ok((sb, _, None)) => sb,
+            Ok((_, _, Some(r))) => {
+                return Err(Fail(
+                    4,
+                    format!(
+                        "{shown}: no usable primary superblock, but a {r}; \
+                         repair with `ufs fsck -y {shown}` or mount with --fsck=yes"
+                    ),
+                ))
+            }
             Err(e) => return Err(Fail(4, format!("{shown}: no usable UFS superblock: {e}"))),
         };
         kind = Some(sb.version());

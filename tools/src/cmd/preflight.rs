@@ -30,6 +30,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Where to look for the superblock (`--search-sb`).
+    #[command(flatten)]
+    pub sb: crate::output::SearchSb,
 }
 
 /// One row.
@@ -227,7 +230,7 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
             ));
             continue;
         }
-        let mut look = check::look(&file, a.full);
+        let mut look = check::look(&file, a.full, a.sb.when());
         let mut result = match &look.health {
             Health::Clean => "clean".to_string(),
             h => format!("{}: {}", h.word(), h.detail()),
@@ -237,7 +240,7 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
             match check::repair_file(&file, AnswerMode::Yes, Some(&u)) {
                 Ok(o) if check::fixed(&o) => {
                     result = format!("repaired (undo: {})", u.display());
-                    look = check::look(&file, false);
+                    look = check::look(&file, false, a.sb.when());
                 }
                 Ok(_) => result = format!("{result}; fsck -y did not fix it"),
                 Err(err) => result = format!("{result}; repair failed: {err}"),

@@ -15,9 +15,7 @@ use super::problem::Problem;
 use super::report::{Answer, Finding, Reporter};
 use super::{AnswerMode, FsckOptions, Outcome, Verdict};
 use crate::io::{self, Device};
-use crate::ondisk::consts::{
-    ckhash, FS_UFS1_MAGIC, FS_UFS2_MAGIC, SBLOCKSEARCH, SBLOCKSIZE, SBLOCK_UFS2,
-};
+use crate::ondisk::consts::{ckhash, FS_UFS1_MAGIC, FS_UFS2_MAGIC, SBLOCKSEARCH, SBLOCK_UFS2};
 use crate::ondisk::{Fs, FsRecovery};
 use crate::superblock::{Geometry, Superblock, UfsVersion};
 use crate::Endian;
@@ -76,10 +74,7 @@ pub(super) fn cstotal(sb: &Superblock) -> Totals {
 
 /// Reads and decodes a superblock copy without checking its hash.
 pub(super) fn read_raw(dev: &dyn Device, loc: u64) -> crate::Result<Superblock> {
-    let avail = dev.len().saturating_sub(loc).min(SBLOCKSIZE as u64);
-    let mut buf = vec![0u8; avail as usize];
-    io::read_exact(dev, loc, &mut buf)?;
-    Superblock::decode(&buf, loc)
+    Superblock::read_unverified(dev, loc)
 }
 
 fn hash_mismatch(sb: &Superblock) -> Option<(u32, u32)> {
@@ -266,7 +261,12 @@ fn fail(
     let f = Finding::new(problem, text).question(q);
     let answer = q.map(|_| decide(mode, rep, &f));
     rep.finding(&f, answer);
-    let alts = alternates(dev, damaged);
+    let mut alts = alternates(dev, damaged);
+    if alts.is_empty() && answer != Some(Answer::Yes) && opts.alt_sector.is_none() {
+        // Without leave to use one, still say where a copy is (the search
+        // is read-only).
+        alts.extend(crate::superblock::search(dev).map(|f| f.report.sector()));
+    }
     if answer == Some(Answer::Yes) {
         // fsck_ffs: try each alternate in turn; the first usable one is
         // used, and the primary is rewritten from it at the end.
@@ -282,6 +282,21 @@ fn fail(
             return Setup::Ready {
                 sb: Box::new(sb),
                 geo: Box::new(geo),
+                problems: 1,
+                from_alternate: true,
+                fix_hash: true,
+            };
+        }
+        // Beyond fsck_ffs: the copies are not where newfs would put them
+        // (another tool made the image), so look for them in the image.
+        if let Ok(found) = crate::superblock::search(dev) {
+            rep.note(&format!(
+                "USING ALTERNATE SUPERBLOCK AT {} (found by search)\n",
+                found.report.sector()
+            ));
+            return Setup::Ready {
+                sb: Box::new(found.sb),
+                geo: Box::new(found.geo),
                 problems: 1,
                 from_alternate: true,
                 fix_hash: true,

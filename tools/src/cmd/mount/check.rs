@@ -8,6 +8,7 @@ use ufskit::cg::CylGroup;
 use ufskit::fsck::{check, repair, AnswerMode, CollectingReporter, FsckOptions, Outcome, Verdict};
 use ufskit::io::{Device, FileDevice, UndoDevice};
 use ufskit::ondisk::consts::fsflags;
+use ufskit::superblock::SearchWhen;
 use ufskit::{CgIdx, Superblock, UfsVersion};
 
 /// What a look at a container found.
@@ -108,7 +109,9 @@ pub fn fixed(o: &Outcome) -> bool {
 /// Looks at `path` read-only: superblock (with its check hash), every
 /// cylinder group's check hash, the clean flag; a full fsck -n when not
 /// clean, a hash failed or `full`; then what preen and -y would do.
-pub fn look(path: &Path, full: bool) -> Look {
+/// The superblock is searched for as `search` says; a primary that is
+/// missing makes the container need fsck -y (which restores it).
+pub fn look(path: &Path, full: bool, search: SearchWhen) -> Look {
     let dev = match FileDevice::open_read_only(path) {
         Ok(d) => d,
         Err(e) => {
@@ -118,7 +121,7 @@ pub fn look(path: &Path, full: bool) -> Look {
             }
         }
     };
-    let (sb, geo) = match Superblock::find(&dev) {
+    let (sb, geo, found) = match Superblock::find_with(&dev, search) {
         Ok(x) => x,
         Err(e) => {
             return Look {
@@ -129,6 +132,9 @@ pub fn look(path: &Path, full: bool) -> Look {
     };
     let version = Some(sb.version());
     let mut why = Vec::new();
+    if let Some(r) = found.filter(|_| Superblock::find(&dev).is_err()) {
+        why.push(format!("no usable primary superblock; {r}"));
+    }
     if !sb.is_clean() {
         why.push("clean flag not set".to_string());
     }
