@@ -38,6 +38,22 @@ pub struct WriteState {
     room_hint: HashMap<Ino, u64>,
 }
 
+/// Space and inode counts as a statfs(2) caller sees them, in fragments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Space {
+    /// Fragments that can hold data (`fs_dsize`).
+    pub data_frags: u64,
+    /// Free fragments, whole free blocks included.
+    pub free_frags: u64,
+    /// Free fragments an unprivileged writer may use: the free ones less
+    /// the `fs_minfree` percent reserve (what df shows as available).
+    pub avail_frags: u64,
+    /// Inodes in all cylinder groups.
+    pub inodes: u64,
+    /// Free inodes.
+    pub free_inodes: u64,
+}
+
 /// Attributes of a new node.
 #[derive(Clone, Debug, Default)]
 pub struct NewNode {
@@ -189,6 +205,34 @@ impl Ufs {
         // A later change starts a new session (and clears the flag again).
         self.w = None;
         Ok(())
+    }
+
+    /// Space and inode counts as of now: a write session's own counts
+    /// while one is open (they include changes not yet on disk), else the
+    /// cylinder-group summaries on disk.
+    pub fn space(&self) -> Result<Space> {
+        let sums: Vec<crate::ondisk::Csum> = match &self.w {
+            Some(w) => (0..self.geo.ncg)
+                .filter_map(|c| w.alloc.summary(c).cloned())
+                .collect(),
+            None => self.cg_summaries()?,
+        };
+        let frag = u64::from(self.geo.frag);
+        let nonneg = |v: i32| u64::try_from(v).unwrap_or(0);
+        let free_frags: u64 = sums
+            .iter()
+            .map(|s| nonneg(s.cs_nbfree) * frag + nonneg(s.cs_nffree))
+            .sum();
+        let free_inodes = sums.iter().map(|s| nonneg(s.cs_nifree)).sum();
+        let minfree = u64::try_from(self.sb.fs.fs_minfree.clamp(0, 99)).unwrap_or(0);
+        let reserve = self.geo.dsize * minfree / 100;
+        Ok(Space {
+            data_frags: self.geo.dsize,
+            free_frags,
+            avail_frags: free_frags.saturating_sub(reserve),
+            inodes: self.geo.ninodes,
+            free_inodes,
+        })
     }
 
     /// Syncs and consumes the handle, reporting any error.
