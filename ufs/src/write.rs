@@ -521,15 +521,64 @@ impl Ufs {
 
     fn drop_link(&mut self, inode: &mut Inode) -> Result<()> {
         let n = inode.nlink() - 1;
-        if n <= 0 {
-            self.truncate_inode(inode, 0)?;
-            self.clear_xattrs(inode)?;
-            self.free_inode(inode.ino, false)
+        if n <= 0 && self.holds.contains_key(&inode.ino) {
+            // Still open somewhere: an orphan with no name and a link count
+            // of 0 until its last hold goes (a crash before that leaves it
+            // to fsck, which clears unreferenced inodes of count 0).
+            inode.set_nlink(0);
+            inode.set_ctime(self.now());
+            inode.write(self.dev.as_mut(), &self.geo)
+        } else if n <= 0 {
+            self.free_orphan(inode)
         } else {
             inode.set_nlink(n);
             inode.set_ctime(self.now());
             inode.write(self.dev.as_mut(), &self.geo)
         }
+    }
+
+    fn free_orphan(&mut self, inode: &mut Inode) -> Result<()> {
+        self.truncate_inode(inode, 0)?;
+        self.clear_xattrs(inode)?;
+        self.free_inode(inode.ino, false)
+    }
+
+    /// Keeps `ino` alive while something (an open file) uses it: removing
+    /// its last name then leaves it allocated with a link count of 0, and
+    /// reads and writes go on working, as POSIX wants of an open file that
+    /// was unlinked. Every hold needs an [`unhold`](Self::unhold).
+    pub fn hold(&mut self, ino: Ino) {
+        *self.holds.entry(ino).or_insert(0) += 1;
+    }
+
+    /// Drops a hold; with the last one, an inode whose names are all gone
+    /// is freed with its blocks.
+    pub fn unhold(&mut self, ino: Ino) -> Result<()> {
+        match self.holds.get_mut(&ino) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                return Ok(());
+            }
+            Some(_) => {
+                self.holds.remove(&ino);
+            }
+            None => return Ok(()),
+        }
+        let mut inode = self.inode(ino)?;
+        if inode.is_allocated() && inode.nlink() <= 0 {
+            self.free_orphan(&mut inode)?;
+        }
+        Ok(())
+    }
+
+    /// Drops every hold (freeing the orphans), before a clean close.
+    pub fn unhold_all(&mut self) -> Result<()> {
+        let held: Vec<Ino> = self.holds.keys().copied().collect();
+        for ino in held {
+            self.holds.insert(ino, 1);
+            self.unhold(ino)?;
+        }
+        Ok(())
     }
 
     /// Removes an empty directory.

@@ -404,7 +404,11 @@ impl Filesystem for UfsFuse {
         let (tx, rx) = mpsc::channel();
         let read_only = self.read_only;
         self.run(move |fs| {
-            let r = if read_only { Ok(()) } else { fs.sync() };
+            let r = if read_only {
+                Ok(())
+            } else {
+                fs.unhold_all().and_then(|()| fs.sync())
+            };
             let _ = tx.send(r);
         });
         match rx.recv() {
@@ -691,12 +695,35 @@ impl Filesystem for UfsFuse {
         });
     }
 
-    fn open(&self, _req: &Request, _ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let writing = flags.0 & 0o3 != 0 || flags.0 & 0o1000 != 0;
         if self.read_only && writing {
             return reply.error(Errno::EROFS);
         }
-        reply.opened(FileHandle(0), FopenFlags::empty());
+        // An open file outlives its last name (POSIX): the hold keeps the
+        // inode until release.
+        let i = ufs_ino(ino);
+        self.run(move |fs| {
+            fs.hold(i);
+            reply.opened(FileHandle(0), FopenFlags::empty());
+        });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let i = ufs_ino(ino);
+        self.run(move |fs| match fs.unhold(i) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        });
     }
 
     fn read(
@@ -947,13 +974,16 @@ impl Filesystem for UfsFuse {
                 .create(p, &n, FileType::Regular, &node)
                 .and_then(|ino| fs.inode(ino));
             match r {
-                Ok(i) => reply.created(
-                    &TTL,
-                    &attr(fs, &i),
-                    Generation(u64::from(i.gen())),
-                    FileHandle(0),
-                    FopenFlags::empty(),
-                ),
+                Ok(i) => {
+                    fs.hold(i.ino);
+                    reply.created(
+                        &TTL,
+                        &attr(fs, &i),
+                        Generation(u64::from(i.gen())),
+                        FileHandle(0),
+                        FopenFlags::empty(),
+                    )
+                }
                 Err(e) => reply.error(errno(&e)),
             }
         });
