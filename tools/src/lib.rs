@@ -89,6 +89,9 @@ pub enum Cmd {
     Umount(cmd::mount::UmountArgs),
     /// Check every md container the jail definitions attach (before a boot).
     Preflight(cmd::preflight::Args),
+    /// Mount the image read-write through FUSE (Linux).
+    #[cfg(target_os = "linux")]
+    Fuse(cmd::fuse::Args),
 }
 
 /// Runs the program with the given argv and returns the exit status.
@@ -138,6 +141,8 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::Mount(a) => cmd::mount::run(a),
         Cmd::Umount(a) => cmd::mount::umount(a),
         Cmd::Preflight(a) => cmd::preflight::run(a),
+        #[cfg(target_os = "linux")]
+        Cmd::Fuse(a) => cmd::fuse::run(a),
     }
 }
 

@@ -8,17 +8,6 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-fn fixture(dir: &Path) -> std::path::PathBuf {
-    let tree = dir.join("tree");
-    output_ok(
-        Command::new("bash")
-            .arg(repo_dir().join("tests/fixtures/mktree.sh"))
-            .arg("--small")
-            .arg(&tree),
-        "mktree.sh",
-    );
-    tree
-}
 
 fn fsck_clean(img: &Path) {
     let out = ufs(["fsck", "-n", "-f"]
@@ -87,7 +76,7 @@ fn check_round_trip(tmp: &Path, tree: &Path, img: &Path, want: &str) {
 #[test]
 fn fixture_tree_round_trips_through_ufs1_and_ufs2() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let tree = fixture(tmp.path());
+    let tree = fixture_tree(tmp.path());
     let want = host_manifest(&tree, &tmp.path().join("want.manifest"));
     for v in ["1", "2"] {
         let img = tmp.path().join(format!("ufs{v}.img"));
@@ -109,7 +98,7 @@ fn fixture_tree_round_trips_through_ufs1_and_ufs2() {
 #[test]
 fn tar_archives_in_every_compression_give_the_same_tree() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let tree = fixture(tmp.path());
+    let tree = fixture_tree(tmp.path());
     let want = host_manifest(&tree, &tmp.path().join("want.manifest"));
     let tar = tmp.path().join("tree.tar");
     if !require("tar", "GNU tar makes the archives") {
@@ -152,7 +141,7 @@ fn tar_archives_in_every_compression_give_the_same_tree() {
 #[test]
 fn reproducible_builds_are_byte_identical() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let tree = fixture(tmp.path());
+    let tree = fixture_tree(tmp.path());
     let a = tmp.path().join("a.img");
     let b = tmp.path().join("b.img");
     for img in [&a, &b] {
@@ -283,7 +272,7 @@ fn the_linux_kernel_reads_makefs_images_as_the_source_tree() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
-    let tree = fixture(tmp.path());
+    let tree = fixture_tree(tmp.path());
     let want = host_manifest(&tree, &tmp.path().join("want.manifest"));
     for (v, ty) in [("2", "ufs2"), ("1", "44bsd")] {
         let img = tmp.path().join(format!("k{v}.img"));
@@ -305,7 +294,7 @@ fn the_sleuth_kit_lists_the_source_tree() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
-    let tree = fixture(tmp.path());
+    let tree = fixture_tree(tmp.path());
     let img = tmp.path().join("tsk.img");
     ufs_ok(["makefs".as_ref(), img.as_os_str(), tree.as_os_str()]);
     assert_eq!(

@@ -111,6 +111,8 @@ pub struct Ufs {
     pub(crate) fixed_time: Option<crate::inode::Timespec>,
     /// Zeros owed right after the next data write (see `write.rs`).
     pub(crate) deferred_zeros: Option<(u64, u64)>,
+    /// Inodes kept alive by open files (see [`Ufs::hold`]): how many holds.
+    pub(crate) holds: std::collections::HashMap<Ino, u32>,
 }
 
 impl std::fmt::Debug for Ufs {
@@ -138,6 +140,7 @@ impl Ufs {
             w: None,
             fixed_time: None,
             deferred_zeros: None,
+            holds: std::collections::HashMap::new(),
         })
     }
 

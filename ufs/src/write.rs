@@ -38,6 +38,22 @@ pub struct WriteState {
     room_hint: HashMap<Ino, u64>,
 }
 
+/// Space and inode counts as a statfs(2) caller sees them, in fragments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Space {
+    /// Fragments that can hold data (`fs_dsize`).
+    pub data_frags: u64,
+    /// Free fragments, whole free blocks included.
+    pub free_frags: u64,
+    /// Free fragments an unprivileged writer may use: the free ones less
+    /// the `fs_minfree` percent reserve (what df shows as available).
+    pub avail_frags: u64,
+    /// Inodes in all cylinder groups.
+    pub inodes: u64,
+    /// Free inodes.
+    pub free_inodes: u64,
+}
+
 /// Attributes of a new node.
 #[derive(Clone, Debug, Default)]
 pub struct NewNode {
@@ -189,6 +205,34 @@ impl Ufs {
         // A later change starts a new session (and clears the flag again).
         self.w = None;
         Ok(())
+    }
+
+    /// Space and inode counts as of now: a write session's own counts
+    /// while one is open (they include changes not yet on disk), else the
+    /// cylinder-group summaries on disk.
+    pub fn space(&self) -> Result<Space> {
+        let sums: Vec<crate::ondisk::Csum> = match &self.w {
+            Some(w) => (0..self.geo.ncg)
+                .filter_map(|c| w.alloc.summary(c).cloned())
+                .collect(),
+            None => self.cg_summaries()?,
+        };
+        let frag = u64::from(self.geo.frag);
+        let nonneg = |v: i32| u64::try_from(v).unwrap_or(0);
+        let free_frags: u64 = sums
+            .iter()
+            .map(|s| nonneg(s.cs_nbfree) * frag + nonneg(s.cs_nffree))
+            .sum();
+        let free_inodes = sums.iter().map(|s| nonneg(s.cs_nifree)).sum();
+        let minfree = u64::try_from(self.sb.fs.fs_minfree.clamp(0, 99)).unwrap_or(0);
+        let reserve = self.geo.dsize * minfree / 100;
+        Ok(Space {
+            data_frags: self.geo.dsize,
+            free_frags,
+            avail_frags: free_frags.saturating_sub(reserve),
+            inodes: self.geo.ninodes,
+            free_inodes,
+        })
     }
 
     /// Syncs and consumes the handle, reporting any error.
@@ -477,15 +521,64 @@ impl Ufs {
 
     fn drop_link(&mut self, inode: &mut Inode) -> Result<()> {
         let n = inode.nlink() - 1;
-        if n <= 0 {
-            self.truncate_inode(inode, 0)?;
-            self.clear_xattrs(inode)?;
-            self.free_inode(inode.ino, false)
+        if n <= 0 && self.holds.contains_key(&inode.ino) {
+            // Still open somewhere: an orphan with no name and a link count
+            // of 0 until its last hold goes (a crash before that leaves it
+            // to fsck, which clears unreferenced inodes of count 0).
+            inode.set_nlink(0);
+            inode.set_ctime(self.now());
+            inode.write(self.dev.as_mut(), &self.geo)
+        } else if n <= 0 {
+            self.free_orphan(inode)
         } else {
             inode.set_nlink(n);
             inode.set_ctime(self.now());
             inode.write(self.dev.as_mut(), &self.geo)
         }
+    }
+
+    fn free_orphan(&mut self, inode: &mut Inode) -> Result<()> {
+        self.truncate_inode(inode, 0)?;
+        self.clear_xattrs(inode)?;
+        self.free_inode(inode.ino, false)
+    }
+
+    /// Keeps `ino` alive while something (an open file) uses it: removing
+    /// its last name then leaves it allocated with a link count of 0, and
+    /// reads and writes go on working, as POSIX wants of an open file that
+    /// was unlinked. Every hold needs an [`unhold`](Self::unhold).
+    pub fn hold(&mut self, ino: Ino) {
+        *self.holds.entry(ino).or_insert(0) += 1;
+    }
+
+    /// Drops a hold; with the last one, an inode whose names are all gone
+    /// is freed with its blocks.
+    pub fn unhold(&mut self, ino: Ino) -> Result<()> {
+        match self.holds.get_mut(&ino) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                return Ok(());
+            }
+            Some(_) => {
+                self.holds.remove(&ino);
+            }
+            None => return Ok(()),
+        }
+        let mut inode = self.inode(ino)?;
+        if inode.is_allocated() && inode.nlink() <= 0 {
+            self.free_orphan(&mut inode)?;
+        }
+        Ok(())
+    }
+
+    /// Drops every hold (freeing the orphans), before a clean close.
+    pub fn unhold_all(&mut self) -> Result<()> {
+        let held: Vec<Ino> = self.holds.keys().copied().collect();
+        for ino in held {
+            self.holds.insert(ino, 1);
+            self.unhold(ino)?;
+        }
+        Ok(())
     }
 
     /// Removes an empty directory.

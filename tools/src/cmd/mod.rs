@@ -5,6 +5,8 @@ pub mod debug;
 pub mod edit;
 pub mod extract;
 pub mod fsck;
+#[cfg(target_os = "linux")]
+pub mod fuse;
 pub mod info;
 pub mod ls;
 pub mod makefs;

@@ -424,3 +424,18 @@ pub fn host_manifest(dir: &Path, out: &Path) -> String {
     );
     std::fs::read_to_string(out).expect("manifest")
 }
+
+/// The small fixture tree (tests/fixtures/mktree.sh --small) built in
+/// `dir/tree`: hard links, symlinks, device nodes, fifos, owners, set-id
+/// bits, times from before 1970 to 2038.
+pub fn fixture_tree(dir: &Path) -> PathBuf {
+    let tree = dir.join("tree");
+    output_ok(
+        Command::new("bash")
+            .arg(repo_dir().join("tests/fixtures/mktree.sh"))
+            .arg("--small")
+            .arg(&tree),
+        "mktree.sh",
+    );
+    tree
+}

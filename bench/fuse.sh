@@ -1,0 +1,115 @@
+#!/bin/bash
+# bench/fuse.sh [pjdfstest|throughput|all] — `ufs fuse` against its peers,
+# in one run on one machine (docs/performance.md, docs/fuse.md):
+#
+#   pjdfstest   the whole pjdfstest suite on ufs fuse (fresh UFS2 and UFS1
+#               images), on fuse2fs (fresh ext4) and on fuse-ufs (fresh
+#               UFS2, `cargo install --locked fuse-ufs`, found on PATH or in
+#               FUSE_UFS); failed test files of each.
+#   throughput  cp -a of a generated tree (FILES files of 0-8 KiB in
+#               directories of 1,000; default 20000) into the mount, then
+#               tar cf /dev/null of it; one 1 GiB file written and read
+#               back with dd. ufs fuse and fuse2fs interleaved, REPS
+#               repetitions (default 3), best wall time and peak RSS of the
+#               FUSE server.
+#
+# Needs root, fuse3, fuse2fs, e2fsprogs, perl's prove, and pjdfstest built
+# in PJDFSTEST (default /var/tmp/ufskit-pjdfstest; .ci/run builds it).
+set -euo pipefail
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname -- "$here")
+what=${1:-all}
+ufs=${UFS:-$repo/target/release/ufs}
+pjd=${PJDFSTEST:-/var/tmp/ufskit-pjdfstest}
+fuse_ufs=${FUSE_UFS:-$(command -v fuse-ufs || echo /var/tmp/fuse-ufs/bin/fuse-ufs)}
+files=${FILES:-20000}
+reps=${REPS:-3}
+die() { echo "bench/fuse.sh: $*" >&2; exit 1; }
+[ -x "$ufs" ] || die "build first: cargo build --release ($ufs)"
+work=$(mktemp -d /var/tmp/bench-fuse.XXXXXX)
+trap 'for m in "$work"/m*; do umount -l "$m" 2>/dev/null || true; done; rm -rf -- "$work"' EXIT
+mkdir -p "$work/mnt"
+
+# mount_fs KIND IMAGE: mounts IMAGE on $work/mnt with the KIND's server in
+# the background; sets srv (its pid).
+mount_fs() {
+    local kind=$1 img=$2
+    case $kind in
+        ufs2 | ufs1) "$ufs" fuse -o allow_other "$img" "$work/mnt" & srv=$! ;;
+        ext4) fuse2fs "$img" "$work/mnt" -o allow_other -f & srv=$! ;;
+        fuse-ufs) "$fuse_ufs" -f -o allow_other,rw "$img" "$work/mnt" & srv=$! ;;
+    esac
+    for _ in $(seq 200); do mountpoint -q "$work/mnt" && return 0; sleep 0.05; done
+    die "$kind: no mount"
+}
+unmount_fs() {
+    umount "$work/mnt" || umount -l "$work/mnt"
+    wait "$srv" 2>/dev/null || true
+}
+make_image() { # KIND IMAGE SIZE
+    rm -f -- "$2"
+    case $1 in
+        ufs2 | fuse-ufs) "$ufs" newfs -s "$3" "$2" > /dev/null ;;
+        ufs1) "$ufs" newfs -O1 -s "$3" "$2" > /dev/null ;;
+        ext4) truncate -s "$3" "$2"; mkfs.ext4 -q -F "$2" ;;
+    esac
+}
+# The peak RSS (KiB) of process PID so far.
+peak_rss() { awk '/VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+if [ "$what" = pjdfstest ] || [ "$what" = all ]; then
+    [ -x "$pjd/pjdfstest" ] || die "no pjdfstest in $pjd (see docs/fuse.md)"
+    echo "== pjdfstest ($(date -u +%F\ %H:%M) UTC, $(nproc) cores)"
+    for kind in ufs2 ufs1 ext4 fuse-ufs; do
+        if [ "$kind" = fuse-ufs ] && [ ! -x "$fuse_ufs" ]; then echo "$kind: not installed"; continue; fi
+        make_image "$kind" "$work/p.img" 256m
+        mount_fs "$kind" "$work/p.img"
+        t0=$SECONDS
+        (cd "$work/mnt" && timeout 1800 prove -r "$pjd/tests" > "$work/prove-$kind.log" 2>&1) || true
+        unmount_fs
+        failed=$(sed -n '/Test Summary Report/,$p' "$work/prove-$kind.log" \
+            | awk '/\(Wstat: / { w = $0; sub(/.*Wstat: /, "", w); split(w, a, " ");
+                                f = $0; sub(/.*Failed: /, "", f); sub(/\).*/, "", f);
+                                if (a[1] != 0 || f != 0) { n = $1; sub(/.*\/tests\//, "", n); print n } }')
+        nfailed=$(printf '%s' "$failed" | grep -c . || true)
+        files_line=$(grep '^Files=' "$work/prove-$kind.log" | cut -d, -f1-2)
+        printf '%-9s %s: %d failed files in %d s: %s\n' "$kind" "$files_line" "$nfailed" $((SECONDS - t0)) "$(echo $failed)"
+        cp -- "$work/prove-$kind.log" "/var/tmp/bench-fuse-prove-$kind.log"
+    done
+fi
+
+if [ "$what" = throughput ] || [ "$what" = all ]; then
+    echo "== throughput: $files files, 1 GiB file, best of $reps ($(date -u +%F\ %H:%M) UTC)"
+    src=$work/src
+    mkdir -p "$src"
+    for ((i = 0; i < files; i++)); do
+        d=$src/d$((i / 1000))
+        [ -d "$d" ] || mkdir "$d"
+        head -c $(( (i * 2654435761) % 8193 )) /dev/zero > "$d/f$i"
+    done
+    declare -A best=()
+    for ((r = 0; r < reps; r++)); do
+        for kind in ufs2 ext4; do
+            make_image "$kind" "$work/t.img" 4g
+            mount_fs "$kind" "$work/t.img"
+            t=$(date +%s.%N); cp -a "$src/." "$work/mnt/"; sync; c=$(echo "$(date +%s.%N) - $t" | bc)
+            t=$(date +%s.%N); tar cf /dev/null -C "$work/mnt" .; rd=$(echo "$(date +%s.%N) - $t" | bc)
+            t=$(date +%s.%N); dd if=/dev/zero of="$work/mnt/big" bs=1M count=1024 conv=fsync status=none; w=$(echo "$(date +%s.%N) - $t" | bc)
+            echo 3 > /proc/sys/vm/drop_caches
+            t=$(date +%s.%N); dd if="$work/mnt/big" of=/dev/null bs=1M status=none; br=$(echo "$(date +%s.%N) - $t" | bc)
+            rss=$(peak_rss "$srv")
+            unmount_fs
+            printf '  %-5s run %d: cp -a %.2f s, tar %.2f s, 1 GiB write %.2f s, read %.2f s, server peak %d KiB\n' \
+                "$kind" $((r + 1)) "$c" "$rd" "$w" "$br" "$rss"
+            for k in cp tar write read; do
+                case $k in cp) v=$c ;; tar) v=$rd ;; write) v=$w ;; read) v=$br ;; esac
+                cur=${best[$kind.$k]:-}
+                if [ -z "$cur" ] || [ "$(echo "$v < $cur" | bc)" = 1 ]; then best[$kind.$k]=$v; fi
+            done
+        done
+    done
+    for k in cp tar write read; do
+        printf '%-6s ufs fuse %.2f s, fuse2fs %.2f s, ratio %.2fx\n' "$k" "${best[ufs2.$k]}" "${best[ext4.$k]}" \
+            "$(echo "${best[ufs2.$k]} / ${best[ext4.$k]}" | bc -l)"
+    done
+fi

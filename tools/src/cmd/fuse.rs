@@ -1,0 +1,1047 @@
+//! `ufs fuse IMAGE DIR`: the image as a read-write file system on Linux,
+//! through FUSE, backed by the library's write path.
+//!
+//! The `Ufs` handle is not shared between threads: it lives on one worker
+//! thread, and every FUSE request becomes a job queued to it (the reply
+//! travels with the job). So the library's write session, with its
+//! crash-ordered writes and clean-flag policy, is used exactly as the
+//! editing commands use it: the first change marks the image not clean, an
+//! `fsync` writes everything out but leaves it so (a crash after it is
+//! repaired by `fsck -y` with the synced files intact), and a clean unmount
+//! marks it clean.
+//!
+//! FUSE's root is inode 1; UFS's is 2 (1 is reserved and never named by a
+//! directory), so the two swap nothing else: FUSE inode 1 is UFS inode 2 and
+//! every other number is the same.
+
+use crate::EXIT_FAILURE;
+use clap::Parser;
+use fuser::{
+    Config, Errno, FileAttr, FileHandle, FileType as FType, Filesystem, FopenFlags, Generation,
+    INodeNo, MountOption, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
+    Request, SessionACL, TimeOrNow, WriteFlags,
+};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use ufskit::inode::{dev_split, Timespec};
+use ufskit::write::{NewNode, SetAttr};
+use ufskit::xattr::Namespace;
+use ufskit::{Error, FileType, Ino, Inode, OpenOptions, Ufs};
+
+/// Arguments of `ufs fuse`.
+#[derive(Parser, Debug)]
+pub struct Args {
+    /// The image file.
+    pub image: PathBuf,
+    /// The directory to mount it on.
+    pub dir: PathBuf,
+    /// Mount options, comma-separated: `ro`, `rw` (the default),
+    /// `allow_other`, `allow_root`, `default_permissions` (always on),
+    /// `fsname=NAME`; others are handed to the kernel as they are.
+    #[arg(short = 'o', value_name = "OPTIONS")]
+    pub options: Vec<String>,
+    /// Stay in the foreground (the only mode: the command returns when the
+    /// file system is unmounted, so run it in the background or under a
+    /// service manager).
+    #[arg(short = 'f', long)]
+    pub foreground: bool,
+}
+
+/// Runs `ufs fuse`.
+pub fn run(a: Args) -> i32 {
+    match mount(&a) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ufs fuse: {}: {e}", a.image.display());
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// How long the kernel may cache names and attributes. Every change goes
+/// through this process, so the kernel's cache can only go stale by our own
+/// replies, which carry the new attributes.
+const TTL: Duration = Duration::from_secs(1);
+
+type Job = Box<dyn FnOnce(&mut Ufs) + Send>;
+
+/// The FUSE side: a queue to the thread that owns the image.
+struct UfsFuse {
+    jobs: Mutex<mpsc::Sender<Job>>,
+    read_only: bool,
+}
+
+fn mount(a: &Args) -> Result<(), String> {
+    let mut read_only = false;
+    let mut opts = vec![
+        MountOption::FSName(a.image.display().to_string()),
+        MountOption::Subtype("ufskit".into()),
+        // The kernel checks permissions against the attributes we return,
+        // as for a local file system.
+        MountOption::DefaultPermissions,
+    ];
+    let mut acl = SessionACL::Owner;
+    for o in a.options.iter().flat_map(|s| s.split(',')) {
+        match o {
+            "" | "rw" | "default_permissions" | "dev" | "suid" => {}
+            "ro" => read_only = true,
+            "allow_other" => acl = SessionACL::All,
+            "allow_root" => acl = SessionACL::RootAndOwner,
+            o if o.starts_with("fsname=") => {
+                opts[0] = MountOption::FSName(o["fsname=".len()..].to_string())
+            }
+            other => opts.push(MountOption::CUSTOM(other.to_string())),
+        }
+    }
+    opts.push(if read_only {
+        MountOption::RO
+    } else {
+        MountOption::RW
+    });
+    // Lock before anything is written: a second writer (another `ufs fuse`,
+    // an editing command) or an attached loop device would see its blocks
+    // change underneath.
+    let lock = if read_only {
+        None
+    } else {
+        Some(lock_image(&a.image)?)
+    };
+    if !read_only {
+        if let Some(dev) = loop_device_of(&a.image) {
+            return Err(format!(
+                "the image is attached to {dev}: detach it (losetup -d) before mounting it read-write"
+            ));
+        }
+    }
+    let (jobs, ready) = spawn_owner(a.image.clone(), read_only)?;
+    ready?;
+    let fs = UfsFuse {
+        jobs: Mutex::new(jobs),
+        read_only,
+    };
+    let mut cfg = Config::default();
+    cfg.mount_options = opts;
+    cfg.acl = acl;
+    let r =
+        fuser::mount(fs, &a.dir, &cfg).map_err(|e| format!("mount on {}: {e}", a.dir.display()));
+    drop(lock);
+    r
+}
+
+/// Takes an exclusive advisory lock on the image, the one the editing
+/// commands take too, so two writers never share it.
+fn lock_image(image: &Path) -> Result<std::fs::File, String> {
+    let f = std::fs::File::open(image).map_err(|e| e.to_string())?;
+    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            Err("the image is in use by another process (ufs fuse or an editing command)".into())
+        }
+        // A file system without locks is no reason to refuse.
+        _ => Ok(f),
+    }
+}
+
+/// The loop device whose backing file is `image`, if any
+/// (/sys/block/loop*/loop/backing_file).
+fn loop_device_of(image: &Path) -> Option<String> {
+    let want = std::fs::canonicalize(image).ok()?;
+    for e in std::fs::read_dir("/sys/block").ok()?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("loop") {
+            continue;
+        }
+        if let Ok(b) = std::fs::read_to_string(e.path().join("loop/backing_file")) {
+            if Path::new(b.trim_end_matches('\n')) == want {
+                return Some(format!("/dev/{name}"));
+            }
+        }
+    }
+    None
+}
+
+/// Starts the thread that opens and owns the image; returns its queue and
+/// the open's result.
+fn spawn_owner(
+    image: PathBuf,
+    read_only: bool,
+) -> Result<(mpsc::Sender<Job>, Result<(), String>), String> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let (otx, orx) = mpsc::channel::<Result<(), String>>();
+    std::thread::Builder::new()
+        .name("ufs-image".into())
+        .spawn(move || {
+            let opts = if read_only {
+                OpenOptions::read_only()
+            } else {
+                OpenOptions::read_write()
+            };
+            let mut fs = match Ufs::open_path(&image, opts) {
+                Ok(fs) => fs,
+                Err(e) => {
+                    let _ = otx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let sb = &fs.superblock().fs;
+            let unclean = sb.fs_clean == 0
+                || sb.fs_flags
+                    & (ufskit::ondisk::consts::fsflags::FS_UNCLEAN
+                        | ufskit::ondisk::consts::fsflags::FS_NEEDSFSCK)
+                    != 0;
+            if !read_only && unclean {
+                let _ = otx.send(Err(
+                    "the file system is not clean: run `ufs fsck -y` on it first".into(),
+                ));
+                return;
+            }
+            let _ = otx.send(Ok(()));
+            for job in rx {
+                job(&mut fs);
+            }
+        })
+        .map_err(|e| format!("cannot start the image thread: {e}"))?;
+    let ready = orx
+        .recv()
+        .unwrap_or_else(|_| Err("the image thread stopped".into()));
+    Ok((tx, ready))
+}
+
+impl UfsFuse {
+    /// Queues `f` to the image's thread.
+    fn run(&self, f: impl FnOnce(&mut Ufs) + Send + 'static) {
+        if let Ok(tx) = self.jobs.lock() {
+            let _ = tx.send(Box::new(f));
+        }
+    }
+}
+
+fn ufs_ino(i: INodeNo) -> Ino {
+    if i.0 == 1 {
+        Ino::ROOT
+    } else {
+        Ino(u32::try_from(i.0).unwrap_or(u32::MAX))
+    }
+}
+
+fn fuse_ino(i: Ino) -> INodeNo {
+    if i == Ino::ROOT {
+        INodeNo::ROOT
+    } else {
+        INodeNo(u64::from(i.0))
+    }
+}
+
+/// The errno a library error means to a program.
+fn errno(e: &Error) -> Errno {
+    match e {
+        Error::NotFound { .. } => Errno::ENOENT,
+        Error::NotADirectory { .. } => Errno::ENOTDIR,
+        Error::IsADirectory { .. } => Errno::EISDIR,
+        Error::ReadOnly => Errno::EROFS,
+        Error::NoSpace(_) => Errno::ENOSPC,
+        Error::Exists { .. } => Errno::EEXIST,
+        Error::NotEmpty { .. } => Errno::ENOTEMPTY,
+        Error::Unsupported(_) => Errno::EOPNOTSUPP,
+        Error::InvalidInput(m) if m.contains("too many links") => Errno::EMLINK,
+        Error::InvalidInput(_) => Errno::EINVAL,
+        _ => Errno::EIO,
+    }
+}
+
+fn system_time(t: Timespec) -> SystemTime {
+    if t.sec >= 0 {
+        UNIX_EPOCH + Duration::new(t.sec as u64, t.nsec.min(999_999_999))
+    } else {
+        UNIX_EPOCH - Duration::from_secs(t.sec.unsigned_abs())
+            + Duration::from_nanos(u64::from(t.nsec.min(999_999_999)))
+    }
+}
+
+fn timespec(t: SystemTime) -> Timespec {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => Timespec {
+            sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            nsec: d.subsec_nanos(),
+        },
+        Err(e) => {
+            let d = e.duration();
+            let (sec, nsec) = if d.subsec_nanos() == 0 {
+                (-(d.as_secs() as i64), 0)
+            } else {
+                (-(d.as_secs() as i64) - 1, 1_000_000_000 - d.subsec_nanos())
+            };
+            Timespec { sec, nsec }
+        }
+    }
+}
+
+fn kind(t: FileType) -> FType {
+    match t {
+        FileType::Directory => FType::Directory,
+        FileType::Symlink => FType::Symlink,
+        FileType::CharDevice => FType::CharDevice,
+        FileType::BlockDevice => FType::BlockDevice,
+        FileType::Fifo => FType::NamedPipe,
+        FileType::Socket => FType::Socket,
+        _ => FType::RegularFile,
+    }
+}
+
+fn kind_dt(d: u8) -> FType {
+    use ufskit::ondisk::consts::dt;
+    match d {
+        dt::DT_DIR => FType::Directory,
+        dt::DT_LNK => FType::Symlink,
+        dt::DT_CHR => FType::CharDevice,
+        dt::DT_BLK => FType::BlockDevice,
+        dt::DT_FIFO => FType::NamedPipe,
+        dt::DT_SOCK => FType::Socket,
+        _ => FType::RegularFile,
+    }
+}
+
+/// Linux's `dev_t` encoding (glibc's makedev) of a major and minor.
+fn linux_dev(major: u32, minor: u32) -> u32 {
+    (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12)
+}
+
+fn linux_major_minor(rdev: u32) -> (u32, u32) {
+    (
+        (rdev >> 8) & 0xfff,
+        (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+    )
+}
+
+fn attr(fs: &Ufs, i: &Inode) -> FileAttr {
+    let t = i.file_type();
+    let rdev = if matches!(t, FileType::CharDevice | FileType::BlockDevice) {
+        let (ma, mi) = dev_split(i.rdev());
+        linux_dev(ma, mi)
+    } else {
+        0
+    };
+    FileAttr {
+        ino: fuse_ino(i.ino),
+        size: i.size(),
+        // di_blocks counts DEV_BSIZE (512-byte) units, as st_blocks does.
+        blocks: i.blocks(),
+        atime: system_time(i.atime()),
+        mtime: system_time(i.mtime()),
+        ctime: system_time(i.ctime()),
+        crtime: system_time(i.birthtime().unwrap_or(i.ctime())),
+        kind: kind(t),
+        perm: i.perm(),
+        nlink: u32::try_from(i.nlink().max(0)).unwrap_or(0),
+        uid: i.uid(),
+        gid: i.gid(),
+        rdev,
+        blksize: fs.geometry().bsize,
+        flags: i.flags(),
+    }
+}
+
+fn name_bytes(n: &OsStr) -> Vec<u8> {
+    n.as_bytes().to_vec()
+}
+
+/// Names over 255 bytes are refused before the library sees them, with
+/// the errno programs expect.
+fn too_long(n: &[u8]) -> bool {
+    n.len() > 255
+}
+
+/// The attributes of a node created now by `req` in `parent`: Linux's
+/// rules (the caller's ids; the directory's group and, for directories,
+/// its setgid bit when the directory has it).
+fn new_node(fs: &Ufs, req_uid: u32, req_gid: u32, parent: Ino, perm: u16, dir: bool) -> NewNode {
+    let mut n = NewNode {
+        perm,
+        uid: req_uid,
+        gid: req_gid,
+        ..NewNode::default()
+    };
+    if let Ok(p) = fs.inode(parent) {
+        if p.perm() & 0o2000 != 0 {
+            n.gid = p.gid();
+            if dir {
+                n.perm |= 0o2000;
+            }
+        }
+    }
+    n
+}
+
+fn reply_entry(fs: &Ufs, ino: Ino, reply: ReplyEntry) {
+    match fs.inode(ino) {
+        Ok(i) => reply.entry(&TTL, &attr(fs, &i), Generation(u64::from(i.gen()))),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+fn reply_attr(fs: &Ufs, ino: Ino, reply: ReplyAttr) {
+    match fs.inode(ino) {
+        Ok(i) => reply.attr(&TTL, &attr(fs, &i)),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+fn xattr_name(name: &OsStr) -> Option<(Namespace, Vec<u8>)> {
+    let b = name.as_bytes();
+    b.strip_prefix(b"user.")
+        .map(|n| (Namespace::User, n.to_vec()))
+        .filter(|(_, n)| !n.is_empty())
+}
+
+impl Filesystem for UfsFuse {
+    fn destroy(&mut self) {
+        // The clean unmount: write everything out and mark the image clean,
+        // then wait until the owner thread has done it.
+        let (tx, rx) = mpsc::channel();
+        let read_only = self.read_only;
+        self.run(move |fs| {
+            let r = if read_only {
+                Ok(())
+            } else {
+                fs.unhold_all().and_then(|()| fs.sync())
+            };
+            let _ = tx.send(r);
+        });
+        match rx.recv() {
+            Ok(Err(e)) => eprintln!("ufs fuse: writing the image at unmount failed: {e}"),
+            Err(_) => eprintln!("ufs fuse: the image thread stopped before the unmount"),
+            Ok(Ok(())) => {}
+        }
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let (p, n) = (ufs_ino(parent), name_bytes(name));
+        self.run(move |fs| {
+            if too_long(&n) {
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            match fs.dir_lookup(p, &n) {
+                Ok(Some(ino)) => reply_entry(fs, ino, reply),
+                Ok(None) => reply.error(Errno::ENOENT),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let i = ufs_ino(ino);
+        self.run(move |fs| reply_attr(fs, i, reply));
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let i = ufs_ino(ino);
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            let now = fs.now();
+            let when = |t: Option<TimeOrNow>| {
+                t.map(|t| match t {
+                    TimeOrNow::Now => now,
+                    TimeOrNow::SpecificTime(s) => timespec(s),
+                })
+            };
+            let a = SetAttr {
+                perm: mode.map(|m| (m & 0o7777) as u16),
+                uid,
+                gid,
+                atime: when(atime),
+                mtime: when(mtime),
+                birthtime: crtime.map(timespec),
+                flags: None,
+            };
+            let r = (|| -> Result<(), Error> {
+                if let Some(s) = size {
+                    fs.truncate(i, s)?;
+                }
+                if a.perm.is_some()
+                    || a.uid.is_some()
+                    || a.gid.is_some()
+                    || a.atime.is_some()
+                    || a.mtime.is_some()
+                    || a.birthtime.is_some()
+                {
+                    fs.set_attr(i, &a)?;
+                }
+                Ok(())
+            })();
+            match r {
+                Ok(()) => reply_attr(fs, i, reply),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let i = ufs_ino(ino);
+        self.run(move |fs| match fs.readlink(i) {
+            Ok(t) => reply.data(&t),
+            Err(e) => reply.error(errno(&e)),
+        });
+    }
+
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            if too_long(&n) {
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            let t = FileType::from_mode((mode & 0o170000) as u16);
+            let mut node = new_node(fs, uid, gid, p, (mode & !umask & 0o7777) as u16, false);
+            if matches!(t, FileType::CharDevice | FileType::BlockDevice) {
+                node.rdev = Some(linux_major_minor(rdev));
+            }
+            let t = if t == FileType::Unknown {
+                FileType::Regular
+            } else {
+                t
+            };
+            match fs.create(p, &n, t, &node) {
+                Ok(ino) => reply_entry(fs, ino, reply),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            if too_long(&n) {
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            let node = new_node(fs, uid, gid, p, (mode & !umask & 0o7777) as u16, true);
+            match fs.mkdir(p, &n, &node) {
+                Ok(ino) => reply_entry(fs, ino, reply),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let (p, n) = (ufs_ino(parent), name_bytes(name));
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| match fs.unlink(p, &n) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        });
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let (p, n) = (ufs_ino(parent), name_bytes(name));
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            if n == b"." {
+                return reply.error(Errno::EINVAL);
+            }
+            match fs.rmdir(p, &n) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        let (p, n, t) = (
+            ufs_ino(parent),
+            name_bytes(link_name),
+            target.as_os_str().as_bytes().to_vec(),
+        );
+        let (uid, gid) = (req.uid(), req.gid());
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            if too_long(&n) {
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            if t.len() >= 1024 {
+                // PATH_MAX, counting the NUL.
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            let node = new_node(fs, uid, gid, p, 0o777, false);
+            match fs.symlink(p, &n, &t, &node) {
+                Ok(ino) => reply_entry(fs, ino, reply),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let (sp, sn, dp, dn) = (
+            ufs_ino(parent),
+            name_bytes(name),
+            ufs_ino(newparent),
+            name_bytes(newname),
+        );
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            if too_long(&dn) {
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+                return reply.error(Errno::EINVAL);
+            }
+            if flags.contains(RenameFlags::RENAME_NOREPLACE) {
+                match fs.dir_lookup(dp, &dn) {
+                    Ok(Some(_)) => return reply.error(Errno::EEXIST),
+                    Ok(None) => {}
+                    Err(e) => return reply.error(errno(&e)),
+                }
+            }
+            // A directory over a non-empty one is ENOTEMPTY (the library
+            // says so through rmdir).
+            match fs.rename(sp, &sn, dp, &dn) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        let (i, p, n) = (ufs_ino(ino), ufs_ino(newparent), name_bytes(newname));
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            if too_long(&n) {
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            match fs.inode(i) {
+                Ok(t) if t.is_dir() => return reply.error(Errno::EPERM),
+                _ => {}
+            }
+            match fs.link(p, &n, i) {
+                Ok(()) => reply_entry(fs, i, reply),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let writing = flags.0 & 0o3 != 0 || flags.0 & 0o1000 != 0;
+        if self.read_only && writing {
+            return reply.error(Errno::EROFS);
+        }
+        // An open file outlives its last name (POSIX): the hold keeps the
+        // inode until release.
+        let i = ufs_ino(ino);
+        self.run(move |fs| {
+            fs.hold(i);
+            reply.opened(FileHandle(0), FopenFlags::empty());
+        });
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let i = ufs_ino(ino);
+        self.run(move |fs| match fs.unhold(i) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        });
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyData,
+    ) {
+        let i = ufs_ino(ino);
+        self.run(move |fs| {
+            let r = (|| -> Result<Vec<u8>, Error> {
+                let inode = fs.inode(i)?;
+                let ext = fs.extents(&inode)?;
+                // Bounded by the kernel's request (max_read), not by the file.
+                let mut buf = vec![0u8; size as usize];
+                let n = fs.read_at(&inode, &ext, offset, &mut buf)?;
+                buf.truncate(n);
+                Ok(buf)
+            })();
+            match r {
+                Ok(b) => reply.data(&b),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let (i, d) = (ufs_ino(ino), data.to_vec());
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            if offset.saturating_add(d.len() as u64) > fs.geometry().maxfilesize {
+                return reply.error(Errno::EFBIG);
+            }
+            match fs.write_file(i, offset, &d) {
+                Ok(()) => reply.written(u32::try_from(d.len()).unwrap_or(u32::MAX)),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: fuser::LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.sync_reply(reply);
+    }
+
+    fn opendir(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        reply.opened(FileHandle(0), FopenFlags::empty());
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let i = ufs_ino(ino);
+        self.run(move |fs| {
+            let entries = match fs.read_dir(i) {
+                Ok(e) => e,
+                Err(e) => return reply.error(errno(&e)),
+            };
+            // The offset handed back is the index of the next entry.
+            for (k, e) in entries.iter().enumerate().skip(offset as usize) {
+                let t = kind_dt(e.dtype);
+                if reply.add(fuse_ino(e.ino), k as u64 + 1, t, OsStr::from_bytes(&e.name)) {
+                    break;
+                }
+            }
+            reply.ok();
+        });
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.sync_reply(reply);
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        self.run(move |fs| match fs.space() {
+            Ok(s) => {
+                let g = fs.geometry();
+                reply.statfs(
+                    s.data_frags,
+                    s.free_frags,
+                    s.avail_frags,
+                    s.inodes,
+                    s.free_inodes,
+                    g.bsize,
+                    255,
+                    g.fsize,
+                )
+            }
+            Err(e) => reply.error(errno(&e)),
+        });
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        let i = ufs_ino(ino);
+        let Some((ns, n)) = xattr_name(name) else {
+            return reply.error(Errno::EOPNOTSUPP);
+        };
+        let v = value.to_vec();
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            // XATTR_CREATE = 1, XATTR_REPLACE = 2.
+            if flags & 3 != 0 {
+                let exists = match fs.inode(i).and_then(|inode| fs.xattrs(&inode)) {
+                    Ok(x) => x.iter().any(|x| x.namespace == ns && x.name == n),
+                    Err(e) => return reply.error(errno(&e)),
+                };
+                if flags & 1 != 0 && exists {
+                    return reply.error(Errno::EEXIST);
+                }
+                if flags & 2 != 0 && !exists {
+                    return reply.error(Errno::ENODATA);
+                }
+            }
+            match fs.set_xattr(i, ns, &n, &v) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let i = ufs_ino(ino);
+        let Some((ns, n)) = xattr_name(name) else {
+            return reply.error(Errno::ENODATA);
+        };
+        self.run(move |fs| {
+            let found = match fs.inode(i).and_then(|inode| fs.xattrs(&inode)) {
+                Ok(x) => x.into_iter().find(|x| x.namespace == ns && x.name == n),
+                Err(e) => return reply.error(errno(&e)),
+            };
+            match found {
+                None => reply.error(Errno::ENODATA),
+                Some(x) => xattr_reply(&x.value, size, reply),
+            }
+        });
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let i = ufs_ino(ino);
+        self.run(move |fs| {
+            let list = match fs.inode(i).and_then(|inode| fs.xattrs(&inode)) {
+                Ok(x) => x,
+                Err(e) => return reply.error(errno(&e)),
+            };
+            let mut out = Vec::new();
+            for x in list.iter().filter(|x| x.namespace == Namespace::User) {
+                out.extend_from_slice(b"user.");
+                out.extend_from_slice(&x.name);
+                out.push(0);
+            }
+            xattr_reply(&out, size, reply);
+        });
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let i = ufs_ino(ino);
+        let Some((ns, n)) = xattr_name(name) else {
+            return reply.error(Errno::ENODATA);
+        };
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| match fs.remove_xattr(i, ns, &n) {
+            Ok(()) => reply.ok(),
+            Err(Error::NotFound { .. }) => reply.error(Errno::ENODATA),
+            Err(e) => reply.error(errno(&e)),
+        });
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run(move |fs| {
+            if too_long(&n) {
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            let node = new_node(fs, uid, gid, p, (mode & !umask & 0o7777) as u16, false);
+            let r = fs
+                .create(p, &n, FileType::Regular, &node)
+                .and_then(|ino| fs.inode(ino));
+            match r {
+                Ok(i) => {
+                    fs.hold(i.ino);
+                    reply.created(
+                        &TTL,
+                        &attr(fs, &i),
+                        Generation(u64::from(i.gen())),
+                        FileHandle(0),
+                        FopenFlags::empty(),
+                    )
+                }
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+}
+
+impl UfsFuse {
+    /// fsync and fsyncdir: everything the session changed goes to the image
+    /// (and the device is flushed), but the image stays marked not clean
+    /// until the unmount.
+    fn sync_reply(&self, reply: ReplyEmpty) {
+        if self.read_only {
+            return reply.ok();
+        }
+        self.run(move |fs| match fs.sync_unclean() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        });
+    }
+}
+
+fn xattr_reply(data: &[u8], size: u32, reply: ReplyXattr) {
+    if size == 0 {
+        reply.size(u32::try_from(data.len()).unwrap_or(u32::MAX));
+    } else if data.len() > size as usize {
+        reply.error(Errno::ERANGE);
+    } else {
+        reply.data(data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_numbers_round_trip_through_linux_encoding() {
+        for (ma, mi) in [(1, 3), (8, 1), (4095, 255), (259, 65536), (0, 1_048_575)] {
+            assert_eq!(linux_major_minor(linux_dev(ma, mi)), (ma, mi));
+        }
+        // glibc: makedev(8, 1) == 0x801.
+        assert_eq!(linux_dev(8, 1), 0x801);
+    }
+
+    #[test]
+    fn times_before_1970_round_trip() {
+        for t in [
+            Timespec {
+                sec: -14_182_940,
+                nsec: 0,
+            },
+            Timespec { sec: -1, nsec: 500 },
+            Timespec {
+                sec: 1_700_000_000,
+                nsec: 123_456_789,
+            },
+        ] {
+            assert_eq!(timespec(system_time(t)), t);
+        }
+    }
+}
