@@ -141,7 +141,6 @@ fn without_snap_and_root(m: &str) -> String {
         .collect()
 }
 
-
 /// `cp -a` of the fixture tree (hard links, symlinks, device nodes, fifos,
 /// owners, set-id bits, old and far-future times) into a mounted fresh
 /// image; after the unmount the image is clean for both checkers and

@@ -8,7 +8,6 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-
 fn fsck_clean(img: &Path) {
     let out = ufs(["fsck", "-n", "-f"]
         .map(Into::into)

@@ -210,10 +210,24 @@ mod tests {
     }
 }
 
+/// Whether `name` can stand in a directory entry: 1 to `MAXNAMLEN` (255)
+/// bytes, no `/` and no NUL (`.` and `..` included: every directory has
+/// them).
+pub fn valid_entry_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.len() <= MAXNAMLEN && !name.contains(&b'/') && !name.contains(&0)
+}
+
 /// Packs entries into `DIRBLKSIZ` chunks the way FreeBSD lays out a new
 /// directory: in order, each chunk's last entry taking the chunk's slack.
-/// Names must be valid (1..=255 bytes, no `/` or NUL).
-pub fn pack(entries: &[(&[u8], Ino, u8)], endian: Endian) -> Vec<u8> {
+/// A name that [`valid_entry_name`] refuses is an error, never a corrupt
+/// directory.
+pub fn pack(entries: &[(&[u8], Ino, u8)], endian: Endian) -> crate::error::Result<Vec<u8>> {
+    if let Some((bad, _, _)) = entries.iter().find(|(n, _, _)| !valid_entry_name(n)) {
+        return Err(crate::error::Error::InvalidInput(format!(
+            "invalid file name {:?} (1 to 255 bytes, no '/' or NUL)",
+            String::from_utf8_lossy(bad)
+        )));
+    }
     let mut out: Vec<u8> = Vec::new();
     let mut chunk_start = 0usize;
     let mut last: Option<usize> = None;
@@ -235,7 +249,8 @@ pub fn pack(entries: &[(&[u8], Ino, u8)], endian: Endian) -> Vec<u8> {
         }
         let pos = out.len();
         out.resize(pos + need, 0);
-        encode_entry(&mut out[pos..], *ino, need as u16, *dtype, name, endian);
+        // Cannot fail: the name was checked and `need` bytes were made.
+        let _ = encode_entry(&mut out[pos..], *ino, need as u16, *dtype, name, endian);
         last = Some(pos);
     }
     if let Some(l) = last {
@@ -246,7 +261,7 @@ pub fn pack(entries: &[(&[u8], Ino, u8)], endian: Endian) -> Vec<u8> {
         }
         out.resize(chunk_start + DIRBLKSIZ, 0);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -263,10 +278,26 @@ mod pack_tests {
             .enumerate()
             .map(|(i, n)| (n.as_slice(), Ino(i as u32 + 3), 8))
             .collect();
-        let data = pack(&entries, Endian::Big);
+        let data = pack(&entries, Endian::Big).expect("valid names");
         assert_eq!(data.len() % DIRBLKSIZ, 0);
         let got = parse_all(Ino(2), &data, Endian::Big).expect("valid");
         assert_eq!(got.len(), 300);
         assert!(got.iter().zip(&names).all(|(e, n)| &e.name == n));
+    }
+
+    #[test]
+    fn invalid_names_are_refused_not_packed() {
+        let long = vec![b'x'; 256];
+        for bad in [&b""[..], b"a/b", b"nul\0", &long] {
+            let e = [(bad, Ino(3), 8u8)];
+            assert!(pack(&e, Endian::Little).is_err(), "{bad:?}");
+        }
+        let max = vec![b'y'; 255];
+        let ok = [
+            (&b"."[..], Ino(2), 4u8),
+            (b"..", Ino(2), 4),
+            (&max[..], Ino(3), 8),
+        ];
+        assert!(pack(&ok, Endian::Little).is_ok());
     }
 }

@@ -167,6 +167,16 @@ impl<'a, N: Nodes> TreeBuilder<'a, N> {
                 }
             }
         }
+        // di_nlink is 16 bits signed: more names (or subdirectories) than
+        // LINK_MAX (32767) would wrap into a count fsck calls wrong.
+        if let Some(i) = (0..n).find(|&i| nlink[i] > i16::MAX as u32) {
+            return Err(Error::InvalidInput(format!(
+                "{} has {} links (hard links or subdirectories); UFS allows at most {}",
+                String::from_utf8_lossy(nodes.name(i)),
+                nlink[i],
+                i16::MAX
+            )));
+        }
         // The root's own entry in itself stands for the name a parent gives.
         for i in 0..n {
             let ino = if i == 0 {
@@ -329,7 +339,7 @@ impl<'a, N: Nodes> TreeBuilder<'a, N> {
                 };
                 entries.push((self.nodes.name(k), self.placed[k], kind.dt()));
             }
-            let data = dir::pack(&entries, endian);
+            let data = dir::pack(&entries, endian)?;
             let attr = self.nodes.attr(d);
             let mut inode = if d == 0 {
                 // The root exists: drop its old contents, keep the inode.

@@ -24,7 +24,7 @@ use crate::error::{CorruptKind, Error, Location, Result};
 use crate::fs::Ufs;
 use crate::inode::{dev_join, FileType, Inode, Timespec};
 use crate::io;
-use crate::ondisk::consts::{dt, DIRBLKSIZ, MAXNAMLEN, NDADDR, NXADDR};
+use crate::ondisk::consts::{dt, DIRBLKSIZ, NDADDR, NXADDR};
 use crate::superblock::UfsVersion;
 use crate::units::{Frag, Ino};
 use crate::xattr::{self, Namespace, Xattr};
@@ -97,13 +97,7 @@ pub struct SetAttr {
 }
 
 fn check_name(name: &[u8]) -> Result<()> {
-    if name.is_empty()
-        || name.len() > MAXNAMLEN
-        || name == b"."
-        || name == b".."
-        || name.contains(&b'/')
-        || name.contains(&0)
-    {
+    if !crate::dir::valid_entry_name(name) || name == b"." || name == b".." {
         return Err(Error::InvalidInput(format!(
             "invalid file name {:?} (1 to 255 bytes, no '/' or NUL, not . or ..)",
             String::from_utf8_lossy(name)

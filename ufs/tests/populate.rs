@@ -117,3 +117,22 @@ fn a_built_tree_reads_back_and_checks_clean() {
         );
     }
 }
+
+/// di_nlink is a signed 16-bit count: a file with more names than 32767
+/// is refused with the reason, never written with a wrapped count.
+#[test]
+fn more_links_than_link_max_is_refused_not_wrapped() {
+    let img = fresh(UfsVersion::Ufs2, 32 << 20, None, None);
+    let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open");
+    let mut nodes = vec![node(0, "", FileType::Directory, 0o755)];
+    nodes.push(node(0, "target", FileType::Regular, 0o644));
+    for i in 0..32767 {
+        let mut l = node(0, &format!("l{i}"), FileType::Regular, 0o644);
+        l.link_to = Some(1);
+        nodes.push(l);
+    }
+    let Err(e) = TreeBuilder::new(&mut fs, nodes) else {
+        panic!("32768 names must be refused");
+    };
+    assert!(e.to_string().contains("32768 links"), "{e}");
+}
