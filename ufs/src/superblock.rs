@@ -305,6 +305,15 @@ impl Superblock {
         self.fs.fs_clean != 0
     }
 
+    /// Whether the superblock asks for a check: the clean flag is not set,
+    /// or `FS_UNCLEAN` / `FS_NEEDSFSCK` is (mounted, crashed, or an edit
+    /// or a check was interrupted). The one reading of "unclean" that
+    /// fsck's skip rule, the editors and preflight share.
+    pub fn needs_fsck(&self) -> bool {
+        use crate::ondisk::consts::fsflags;
+        !self.is_clean() || self.fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) != 0
+    }
+
     /// Checks every field the rest of the crate relies on and returns the
     /// derived [`Geometry`]. `image_len` is the device size in bytes.
     pub fn validate(&self, image_len: u64) -> Result<Geometry> {

@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use ufskit::cg::CylGroup;
-use ufskit::fsck::{check, repair, AnswerMode, CollectingReporter, FsckOptions, Outcome, Verdict};
+use ufskit::fsck::{
+    check, repair, AnswerMode, CollectingReporter, Convention, FsckOptions, Outcome, Verdict,
+};
 use ufskit::io::{Device, FileDevice, UndoDevice};
-use ufskit::ondisk::consts::fsflags;
 use ufskit::{CgIdx, Superblock, UfsVersion};
 
 /// What a look at a container found.
@@ -84,16 +85,10 @@ impl Device for Cow<'_> {
     }
 }
 
+/// Options as mount's check runs fsck: FreeBSD's clean-flag rule (preen
+/// skips a clean file system, `-y` and `-n` check it fully).
 fn opts(name: &str, mode: AnswerMode, force: bool) -> FsckOptions {
-    FsckOptions {
-        name: name.to_string(),
-        force,
-        alt_sector: None,
-        preen: mode == AnswerMode::Preen,
-        answer: mode,
-        now: None,
-        max_memory: None,
-    }
+    FsckOptions::for_front_end(name, Convention::FreeBsd, mode, force)
 }
 
 /// Whether a repair outcome leaves a file system that may be attached.
@@ -129,11 +124,15 @@ pub fn look(path: &Path, full: bool) -> Look {
     };
     let version = Some(sb.version());
     let mut why = Vec::new();
-    if !sb.is_clean() {
-        why.push("clean flag not set".to_string());
-    }
-    if sb.fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) != 0 {
-        why.push("marked as needing fsck".to_string());
+    if sb.needs_fsck() {
+        why.push(
+            if sb.is_clean() {
+                "marked as needing fsck"
+            } else {
+                "clean flag not set"
+            }
+            .to_string(),
+        );
     }
     for i in 0..geo.ncg {
         if let Err(e) = CylGroup::read(&dev, &geo, CgIdx(i)) {
