@@ -272,12 +272,22 @@ pub struct Extent {
 
 /// The data extents of a file up to its size, in logical order, with
 /// contiguous blocks merged. Holes are simply absent. Fails on a pointer
-/// outside the file system.
+/// outside the file system, and on a size beyond what the block tree can
+/// address ([`Geometry::addressable_bytes`]): such a file is damage, not
+/// a sparse file to be read as zeros.
 pub fn extents(dev: &dyn Device, geo: &Geometry, inode: &Inode) -> Result<Vec<Extent>> {
     let size = inode.size();
+    let ino = inode.ino;
+    let cap = geo.addressable_bytes();
+    if size > cap {
+        return Err(Error::corrupt(
+            CorruptKind::BadInode,
+            Location::Inode(ino),
+            format!("size {size} is more than its block tree can address ({cap} bytes)"),
+        ));
+    }
     let limit = size_blocks(geo, size);
     let mut out: Vec<Extent> = Vec::new();
-    let ino = inode.ino;
     walk(dev, geo, inode, Some(limit), &mut |r| {
         if !r.in_range {
             return Err(Error::corrupt(

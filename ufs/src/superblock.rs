@@ -750,6 +750,19 @@ impl Geometry {
         }
     }
 
+    /// The most bytes a file's block tree can address: the direct blocks
+    /// and three levels of indirection (`NDADDR + NINDIR + NINDIR² +
+    /// NINDIR³` blocks), saturating. A size beyond it is damage, whatever
+    /// `fs_maxfilesize` says.
+    pub fn addressable_bytes(&self) -> u64 {
+        let n = self.nindir;
+        let blocks = (consts::NDADDR as u64)
+            .saturating_add(n)
+            .saturating_add(n.saturating_mul(n))
+            .saturating_add(n.saturating_mul(n).saturating_mul(n));
+        blocks.saturating_mul(self.bsize64())
+    }
+
     /// Block size in bytes as `u64`.
     pub fn bsize64(&self) -> u64 {
         u64::from(self.bsize)

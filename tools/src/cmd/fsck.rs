@@ -391,8 +391,9 @@ fn json_doc(
     })
 }
 
-/// `--max-memory`: bytes, or with a k/m/g/t suffix.
-fn parse_mem(s: &str) -> Result<u64, String> {
+/// A byte count, optionally with a k/m/g/t suffix (`--max-memory`,
+/// `mtree --max-hash-bytes`).
+pub(crate) fn parse_mem(s: &str) -> Result<u64, String> {
     ufskit::newfs::options::parse_size_sectors(s, 1)
         .map_err(|_| format!("{s}: expected a byte count, optionally with a k, m, g or t suffix"))
 }
