@@ -3,13 +3,15 @@
 //! do (tried on a copy-on-write view, the file is not touched), and the
 //! real repair before an attach.
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use ufskit::cg::CylGroup;
+use ufskit::fsck::overlay::Overlay;
 use ufskit::fsck::{
     check, repair, AnswerMode, CollectingReporter, Convention, FsckOptions, Outcome, Verdict,
 };
-use ufskit::io::{Device, FileDevice, UndoDevice};
-use ufskit::{CgIdx, Superblock, UfsVersion};
+use ufskit::io::{FileDevice, UndoDevice};
+use ufskit::{CgIdx, Ino, OpenOptions, Superblock, Ufs, UfsVersion};
 
 /// What a look at a container found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,39 +52,137 @@ pub struct Look {
     pub version: Option<UfsVersion>,
     /// Health.
     pub health: Health,
+    /// What the repair a boot would run (preen when it fixes everything,
+    /// else -y, also when -y does not finish) does to the tree, tried on
+    /// an in-memory overlay; `None` when no repair was needed or tried.
+    pub effect: Option<Effect>,
 }
 
-/// Writes kept in memory over a read-only device.
-struct Cow<'a> {
-    base: &'a dyn Device,
-    writes: Vec<(u64, Vec<u8>)>,
+/// What a repair does to the tree, found by doing it on an in-memory
+/// copy-on-write overlay and comparing the tree before and after.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effect {
+    /// The repair reads the file system from the alternate superblock at
+    /// this 512-byte sector (the primary is unusable) and rewrites the
+    /// primary from it.
+    pub alternate: Option<u64>,
+    /// Paths the repair takes out of the tree (entries removed, their
+    /// inodes cleared or not reconnected), sorted.
+    pub removed: Vec<String>,
+    /// Paths whose inode ends up in lost+found (disconnected), sorted.
+    pub lost_found: Vec<String>,
+    /// Paths whose file shrinks (size after < size before), sorted.
+    pub truncated: Vec<String>,
 }
 
-impl Device for Cow<'_> {
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        self.base.read_at(offset, buf)?;
-        let end = offset + buf.len() as u64;
-        for (o, d) in &self.writes {
-            let de = o + d.len() as u64;
-            if *o < end && de > offset {
-                let s = (*o).max(offset);
-                let e = de.min(end);
-                buf[(s - offset) as usize..(e - offset) as usize]
-                    .copy_from_slice(&d[(s - o) as usize..(e - o) as usize]);
+impl Effect {
+    /// Whether the repair takes any file out of its place in the tree.
+    pub fn loses_files(&self) -> bool {
+        !self.removed.is_empty() || !self.lost_found.is_empty()
+    }
+
+    /// One line: "repair would remove N files (a, b, c, …)", the moves to
+    /// lost+found and the truncations likewise, each with the first
+    /// `first` paths; the alternate superblock first. Empty when the
+    /// repair leaves every path as it was.
+    pub fn describe(&self, first: usize) -> String {
+        let list = |v: &[String]| {
+            let mut s: Vec<String> = v.iter().take(first).cloned().collect();
+            if v.len() > first {
+                s.push("…".into());
+            }
+            s.join(", ")
+        };
+        let mut parts = Vec::new();
+        if let Some(a) = self.alternate {
+            parts.push(format!("repairs from alternate superblock at {a}"));
+        }
+        for (v, what) in [
+            (&self.removed, "remove"),
+            (&self.lost_found, "move to lost+found"),
+            (&self.truncated, "truncate"),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!(
+                    "repair would {what} {} file{} ({})",
+                    v.len(),
+                    if v.len() == 1 { "" } else { "s" },
+                    list(v)
+                ));
             }
         }
-        Ok(())
+        parts.join("; ")
     }
-    fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
-        self.writes.push((offset, buf.to_vec()));
-        Ok(())
+}
+
+/// Every path below the root (`/a/b`) with its inode
+/// number and size, reading past damage (an unreadable directory or inode
+/// is left out, as `ufs ls -R` cannot show it either).
+fn tree(fs: &Ufs) -> BTreeMap<String, (u64, u64)> {
+    let mut m = BTreeMap::new();
+    let _ = fs.walk_past_damage(
+        Ino(ufskit::ondisk::consts::ROOTINO),
+        &mut |rel, e, inode| {
+            m.insert(
+                format!("/{}", String::from_utf8_lossy(rel)),
+                (u64::from(e.ino.0), inode.size()),
+            );
+            Ok(())
+        },
+        &mut |_, _| {},
+    );
+    m
+}
+
+/// Compares the tree before and after a repair.
+fn compare(before: &BTreeMap<String, (u64, u64)>, after: &BTreeMap<String, (u64, u64)>) -> Effect {
+    let in_lost_found: HashSet<u64> = after
+        .iter()
+        .filter(|(p, _)| p.starts_with("/lost+found/"))
+        .map(|(_, (ino, _))| *ino)
+        .collect();
+    let mut e = Effect::default();
+    for (path, (ino, size)) in before {
+        match after.get(path) {
+            None if in_lost_found.contains(ino) => e.lost_found.push(path.clone()),
+            None => e.removed.push(path.clone()),
+            Some((i, s)) if i == ino && s < size => e.truncated.push(path.clone()),
+            Some(_) => {}
+        }
     }
-    fn len(&self) -> u64 {
-        self.base.len()
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    e
+}
+
+/// Runs the repair `mode` would make on an in-memory copy-on-write overlay
+/// of `path` (the file is opened read-only and never written) and says
+/// what it does to the tree. `alternate`: the sector of the superblock the
+/// repair falls back to when the primary is unusable (the tree before is
+/// read through it). Returns the repair's outcome and its effect.
+pub fn predict(
+    path: &Path,
+    mode: AnswerMode,
+    alternate: Option<u64>,
+) -> ufskit::Result<(Outcome, Effect)> {
+    let name = path.display().to_string();
+    let open = || FileDevice::open_read_only(path);
+    let before = {
+        let o = OpenOptions {
+            superblock_at: alternate.map(|s| s * 512),
+            ..OpenOptions::read_only()
+        };
+        Ufs::open(Box::new(open()?), &o)
+            .map(|fs| tree(&fs))
+            .unwrap_or_default()
+    };
+    let mut ov = Overlay::owning(Box::new(open()?));
+    let mut rep = CollectingReporter::default();
+    let o = repair(&mut ov, &opts(&name, mode, true), &mut rep)?;
+    let after = Ufs::open(Box::new(ov), &OpenOptions::read_only())
+        .map(|fs| tree(&fs))
+        .unwrap_or_default();
+    let mut e = compare(&before, &after);
+    e.alternate = alternate;
+    Ok((o, e))
 }
 
 /// Options as mount's check runs fsck: FreeBSD's clean-flag rule (preen
@@ -102,89 +202,103 @@ pub fn fixed(o: &Outcome) -> bool {
 
 /// Looks at `path` read-only: superblock (with its check hash), every
 /// cylinder group's check hash, the clean flag; a full fsck -n when not
-/// clean, a hash failed or `full`; then what preen and -y would do.
+/// clean, a hash failed, the primary superblock is unusable, or `full`;
+/// then what preen and -y would do, each tried on an in-memory overlay,
+/// and what the repair that fixes it does to the tree.
 pub fn look(path: &Path, full: bool) -> Look {
+    let broken = |version, why: String| Look {
+        version,
+        health: Health::Broken(why),
+        effect: None,
+    };
     let dev = match FileDevice::open_read_only(path) {
         Ok(d) => d,
-        Err(e) => {
-            return Look {
-                version: None,
-                health: Health::Broken(e.to_string()),
-            }
-        }
+        Err(e) => return broken(None, e.to_string()),
     };
-    let (sb, geo) = match Superblock::find(&dev) {
-        Ok(x) => x,
-        Err(e) => {
-            return Look {
-                version: None,
-                health: Health::Broken(format!("no usable superblock: {e}")),
-            }
-        }
-    };
-    let version = Some(sb.version());
     let mut why = Vec::new();
-    if sb.needs_fsck() {
-        why.push(
-            if sb.is_clean() {
-                "marked as needing fsck"
-            } else {
-                "clean flag not set"
+    let mut version = None;
+    let mut primary_bad = None;
+    match Superblock::find(&dev) {
+        Ok((sb, geo)) => {
+            version = Some(sb.version());
+            if sb.needs_fsck() {
+                why.push(
+                    if sb.is_clean() {
+                        "marked as needing fsck"
+                    } else {
+                        "clean flag not set"
+                    }
+                    .to_string(),
+                );
             }
-            .to_string(),
-        );
-    }
-    for i in 0..geo.ncg {
-        if let Err(e) = CylGroup::read(&dev, &geo, CgIdx(i)) {
-            why.push(format!("cylinder group {i}: {e}"));
-            break;
+            for i in 0..geo.ncg {
+                if let Err(e) = CylGroup::read(&dev, &geo, CgIdx(i)) {
+                    // The error names the group itself.
+                    why.push(e.to_string());
+                    break;
+                }
+            }
+            if why.is_empty() && !full {
+                return Look {
+                    version,
+                    health: Health::Clean,
+                    effect: None,
+                };
+            }
         }
-    }
-    if why.is_empty() && !full {
-        return Look {
-            version,
-            health: Health::Clean,
-        };
+        Err(e) => {
+            why.push(format!("primary superblock unusable: {e}"));
+            primary_bad = Some(e);
+        }
     }
     let name = path.display().to_string();
     let mut rep = CollectingReporter::default();
     let o = match check(&dev, &opts(&name, AnswerMode::No, true), &mut rep) {
         Ok(o) => o,
-        Err(e) => {
-            return Look {
-                version,
-                health: Health::Broken(e.to_string()),
-            }
-        }
+        Err(e) => return broken(version, e.to_string()),
     };
     if o.verdict == Verdict::Clean && why.is_empty() {
         return Look {
             version,
             health: Health::Clean,
+            effect: None,
         };
     }
     if o.problems > 0 {
         why.push(format!("{} problem(s)", o.problems));
     }
-    let why = why.join("; ");
-    let try_mode = |mode| {
-        let mut cow = Cow {
-            base: &dev,
-            writes: Vec::new(),
-        };
-        let mut r = CollectingReporter::default();
-        repair(&mut cow, &opts(&name, mode, true), &mut r)
-            .map(|o| fixed(&o))
-            .unwrap_or(false)
-    };
-    let health = if try_mode(AnswerMode::Preen) {
-        Health::PreenFixes(why)
-    } else if try_mode(AnswerMode::Yes) {
-        Health::NeedsYes(why)
+    let alternate = if primary_bad.is_some() {
+        o.alternates.first().copied()
     } else {
-        Health::Broken(format!("{why}; fsck -y cannot repair it"))
+        None
     };
-    Look { version, health }
+    let why = why.join("; ");
+    let attempt = |mode| match predict(path, mode, alternate) {
+        Ok((o, e)) => Some((fixed(&o), e)),
+        Err(_) => None,
+    };
+    let (health, effect) = match attempt(AnswerMode::Preen) {
+        Some((true, e)) => (Health::PreenFixes(why), Some(e)),
+        _ => match (attempt(AnswerMode::Yes), primary_bad) {
+            (Some((true, e)), _) => (Health::NeedsYes(why), Some(e)),
+            (_, Some(e)) => (Health::Broken(format!("no usable superblock: {e}")), None),
+            // What the unfinished repair would still do is worth saying.
+            (y, None) => (
+                Health::Broken(format!("{why}; fsck -y does not repair it in one run")),
+                y.map(|(_, e)| e),
+            ),
+        },
+    };
+    if version.is_none() && effect.is_some() {
+        version = alternate
+            .and_then(|s| Superblock::read_at(&dev, s * 512).ok())
+            .map(|sb| sb.version());
+    }
+    Look {
+        version,
+        health,
+        effect,
+    }
 }
 
 /// A free undo file name next to the container: `FILE.undo`, else
