@@ -225,4 +225,14 @@ fn a_repair_that_removes_files_is_not_ok() {
     let row = prediction_matches_repair(&c, &before);
     assert_eq!(row["ok"], false);
     assert_eq!(row["would_remove"], serde_json::json!(["/docs"]));
+    // The clean flag is still set, but -T's fsck -y checks fully at boot
+    // (FreeBSD's rule): preflight does without --full too.
+    let o = ufs([
+        "preflight".as_ref(),
+        "--fstab".as_ref(),
+        c.fstab.as_os_str(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(!out.contains("  clean  "), "{out}");
 }

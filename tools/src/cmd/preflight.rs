@@ -345,7 +345,9 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
             ));
             continue;
         }
-        let mut look = check::look(&file, a.full);
+        // fsck -y at boot checks a clean-flagged file system fully too
+        // (FreeBSD's rule): so does the prediction for such a container.
+        let mut look = check::look(&file, a.full || spec.fsck == FsckMode::Yes);
         let effect = look.effect.clone();
         let mut result = match &look.health {
             Health::Clean => "clean".to_string(),
