@@ -4,63 +4,14 @@
 
 mod common;
 
-use common::{ufs_bin, unpack, unpack_to};
+use common::{run_bounded, ufs_bin, unpack, unpack_to};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 /// The size the issue saw.
 const HUGE: u64 = 119_846_767_427_584;
-
-/// Runs `cmd` with a watchdog: killed (and the test failed) after
-/// `limit`. Returns the output and how long it took; fails on a panic.
-pub fn run_bounded(cmd: &mut Command, limit: Duration) -> (Output, Duration) {
-    let what = format!("{cmd:?}");
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // Drain the pipes in threads so a large output never blocks the child.
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut so, &mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut se, &mut v);
-        v
-    });
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} still running after {limit:?}: killed");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let took = start.elapsed();
-    let out = Output {
-        status,
-        stdout: t_out.join().expect("stdout thread"),
-        stderr: t_err.join().expect("stderr thread"),
-    };
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        status.code().is_some_and(|c| c != 101) && !err.contains("panicked"),
-        "{what} panicked or was killed ({status:?}):\n{err}"
-    );
-    (out, took)
-}
 
 fn ufs(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Command {
     let mut c = Command::new(ufs_bin());

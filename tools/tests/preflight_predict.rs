@@ -161,15 +161,8 @@ fn zeroed_cylinder_group_header_is_predicted_as_repaired() {
     let c = container("pop-ufs2-16m-b4096");
     let before = ls_r(&c.img);
     // Cylinder group 1's header: fragment fpg + cblkno, fsize bytes each.
-    let d = ufs_ok(["info".as_ref(), "--dumpfs".as_ref(), c.img.as_os_str()]);
-    let field = |name: &str| -> u64 {
-        d.split_whitespace()
-            .skip_while(|w| *w != name)
-            .nth(1)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in dumpfs"))
-    };
-    let at = (field("fpg") + field("cblkno")) * field("fsize");
+    let f = common::dumpfs_fields(&c.img, &["fpg", "cblkno", "fsize"]);
+    let at = (f[0] + f[1]) * f[2];
     {
         use std::os::unix::fs::FileExt;
         let f = std::fs::OpenOptions::new()
