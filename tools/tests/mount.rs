@@ -996,3 +996,52 @@ fn preflight_jail_conf() {
     let o = ufs(["preflight"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// FreeBSD's clean-flag rule at attach time: `-t` (fsck -p) skips a
+/// clean-flagged container even when its inodes are damaged; `-T`
+/// (fsck -y) checks it fully and repairs it before attaching.
+#[test]
+fn yes_checks_a_clean_flagged_container_fully() {
+    let t = tempfile::tempdir().expect("tmp");
+    let d = t.path();
+    std::fs::create_dir(d.join("j1")).expect("mkdir");
+    let bin = standins(d);
+    let path = path_with(&bin);
+    let j1 = d.join("j1").display().to_string();
+    let vol = d.join("rootfs.volume");
+    newfs(&vol);
+    // The root's link count wrong, the clean flag still set.
+    common::ufs_ok([
+        "debug".as_ref(),
+        vol.as_os_str(),
+        "set inode 2 di_nlink 9".as_ref(),
+    ]);
+    let forced = |vol: &Path| {
+        ufs([
+            "fsck".as_ref(),
+            "-n".as_ref(),
+            "-f".as_ref(),
+            vol.as_os_str(),
+        ])
+        .status
+        .code()
+    };
+    assert_eq!(forced(&vol), Some(4));
+    let link = d.join("mount_md");
+    std::os::unix::fs::symlink(common::ufs_bin(), &link).expect("symlink");
+    let env = [("PATH", path.as_str()), ("UFS_HOST", "freebsd")];
+    run_ok(
+        d,
+        &link,
+        &["-o", "rw,-P,-Frootfs.volume,-tufs", "md", &j1],
+        &env,
+    );
+    assert_eq!(forced(&vol), Some(4), "preen skipped it: still damaged");
+    run_ok(
+        d,
+        &link,
+        &["-o", "rw,-P,-Frootfs.volume,-Tufs", "md", &j1],
+        &env,
+    );
+    assert_eq!(forced(&vol), Some(0), "-T repaired it before attaching");
+}
