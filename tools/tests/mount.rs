@@ -505,19 +505,26 @@ fn path_with(bin: &Path) -> String {
     )
 }
 
+/// A scratch directory with stand-in mdconfig/mount/umount and a jail
+/// directory `j1`: (the directory, PATH with the stand-ins first, j1).
+fn standin_scene() -> (tempfile::TempDir, String, String) {
+    let t = tempfile::tempdir().expect("tmp");
+    let d = t.path();
+    std::fs::create_dir(d.join("j1")).expect("mkdir");
+    let path = path_with(&standins(d));
+    let j1 = d.join("j1").display().to_string();
+    (t, path, j1)
+}
+
 fn log(d: &Path) -> String {
     std::fs::read_to_string(d.join("log")).unwrap_or_default()
 }
 
 #[test]
 fn freebsd_path_with_standins() {
-    let t = tempfile::tempdir().expect("tmp");
+    let (t, path, j1) = standin_scene();
     let d = t.path();
-    std::fs::create_dir(d.join("j1")).expect("mkdir");
-    let bin = standins(d);
-    let path = path_with(&bin);
     let env = [("PATH", path.as_str())];
-    let j1 = d.join("j1").display().to_string();
 
     // New container: newfs, check, attach, mount, chmod.
     let o = run_in(
@@ -588,13 +595,9 @@ fn freebsd_path_with_standins() {
 
 #[test]
 fn checks_before_attach() {
-    let t = tempfile::tempdir().expect("tmp");
+    let (t, path, j1) = standin_scene();
     let d = t.path();
-    std::fs::create_dir(d.join("j1")).expect("mkdir");
-    let bin = standins(d);
-    let path = path_with(&bin);
     let env = [("PATH", path.as_str())];
-    let j1 = d.join("j1").display().to_string();
     let vol = d.join("rootfs.volume");
     newfs(&vol);
     dirty(&vol);
@@ -1002,12 +1005,8 @@ fn preflight_jail_conf() {
 /// (fsck -y) checks it fully and repairs it before attaching.
 #[test]
 fn yes_checks_a_clean_flagged_container_fully() {
-    let t = tempfile::tempdir().expect("tmp");
+    let (t, path, j1) = standin_scene();
     let d = t.path();
-    std::fs::create_dir(d.join("j1")).expect("mkdir");
-    let bin = standins(d);
-    let path = path_with(&bin);
-    let j1 = d.join("j1").display().to_string();
     let vol = d.join("rootfs.volume");
     newfs(&vol);
     // The root's link count wrong, the clean flag still set.
