@@ -135,7 +135,7 @@ fn max_hash_bytes_limits_the_holes_hashed() {
     );
     assert_eq!(m.status.code(), Some(1), "{}", stderr(&m));
     assert!(
-        stderr(&m).contains("docs/empty: no sha256digest: 1048576 bytes of holes, more than --max-hash-bytes 524288"),
+        stderr(&m).contains("docs/empty: no sha256digest: 1048576 bytes of holes, more than the 524288 left of --max-hash-bytes"),
         "{}",
         stderr(&m)
     );

@@ -3,7 +3,9 @@
 //! and `fsck -n -f`: every command finishes within 5 s and never panics.
 //!
 //! `UFS_SWEEP_MUTATIONS` sets the number of mutated images (default 100;
-//! docs/testing.md records a 1,000 run), `UFS_SWEEP_SEED` the seed.
+//! docs/testing.md records a 1,000 run), `UFS_SWEEP_SEED` the seed,
+//! `UFS_SWEEP_FIRST` the first image's index (a failure names its index;
+//! `UFS_SWEEP_FIRST=i UFS_SWEEP_MUTATIONS=1` replays it alone).
 
 mod common;
 
@@ -122,11 +124,14 @@ fn random_metadata_mutations_are_read_quickly_and_without_panic() {
     let base = unpack("populated/pop-ufs2-16m-b4096.img.zst");
     let regions = metadata(&base.path);
     let pristine = std::fs::read(&base.path).expect("read");
-    let mut rng = Rng(seed);
+    let first = env_u64("UFS_SWEEP_FIRST", 0);
     let mut worst: BTreeMap<&str, (Duration, String)> = BTreeMap::new();
     let mut codes: BTreeMap<(&str, i32), u64> = BTreeMap::new();
     let started = std::time::Instant::now();
-    for i in 0..n {
+    for i in first..first + n {
+        // Each image from its own stream: any one replays alone
+        // (UFS_SWEEP_FIRST=i UFS_SWEEP_MUTATIONS=1).
+        let mut rng = Rng(seed ^ i.wrapping_mul(0xa076_1d64_78bd_642f));
         let mut bytes = pristine.clone();
         let k = 1 + rng.below(4);
         let what: Vec<String> = (0..k)

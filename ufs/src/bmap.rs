@@ -288,6 +288,11 @@ pub fn extents(dev: &dyn Device, geo: &Geometry, inode: &Inode) -> Result<Vec<Ex
     }
     let limit = size_blocks(geo, size);
     let mut out: Vec<Extent> = Vec::new();
+    // A file cannot hold more data than the file system: pointers that
+    // say so (repeated or garbage addresses) are damage, found before the
+    // list grows past the image's own size.
+    let fs_bytes = geo.size.saturating_mul(u64::from(geo.fsize));
+    let mut data = 0u64;
     walk(dev, geo, inode, Some(limit), &mut |r| {
         if !r.in_range {
             return Err(Error::corrupt(
@@ -303,6 +308,17 @@ pub fn extents(dev: &dyn Device, geo: &Geometry, inode: &Inode) -> Result<Vec<Ex
             let len = geo
                 .blksize(size, lbn)
                 .min(u64::from(r.nfrags) << geo.fshift);
+            data = data.saturating_add(len);
+            if data > fs_bytes {
+                return Err(Error::corrupt(
+                    CorruptKind::BadInode,
+                    Location::Inode(ino),
+                    format!(
+                        "its block pointers claim more data than the file system holds \
+                         ({fs_bytes} bytes)"
+                    ),
+                ));
+            }
             if let Some(last) = out.last_mut() {
                 let next_lbn = last.lbn + last.len.div_ceil(geo.bsize64());
                 let next_addr = last.addr.0 + (last.len >> geo.fshift);

@@ -23,11 +23,11 @@ pub struct Args {
     /// Leave out file digests (faster; no file data is read).
     #[arg(long)]
     pub no_digest: bool,
-    /// Leave out the digest of a file with more than SIZE bytes of holes
-    /// (k, m, g, t suffixes; default 4g): hashing them costs time and
-    /// proves nothing. Each omission is a warning and makes the exit
-    /// status 1.
-    #[arg(long, value_name = "SIZE", default_value = "4g", value_parser = super::fsck::parse_mem)]
+    /// Hash at most SIZE bytes of holes in all (k, m, g, t suffixes;
+    /// default 1g, about a second): a sparse file whose holes would pass
+    /// what is left gets no digest. Each omission is a warning and makes
+    /// the exit status 1.
+    #[arg(long, value_name = "SIZE", default_value = "1g", value_parser = super::fsck::parse_mem)]
     pub max_hash_bytes: u64,
 }
 
@@ -36,7 +36,8 @@ struct Spec<'a> {
     fs: &'a Ufs,
     /// Digests wanted.
     digest: bool,
-    /// The most hole bytes a digest hashes.
+    /// Hole bytes the digests may still hash (`--max-hash-bytes`, spent
+    /// as files are hashed).
     max_holes: u64,
     /// The image, for warnings.
     image: String,
@@ -105,8 +106,9 @@ enum FileDigest {
 
 /// SHA-256 of a regular file's contents: its extents read from the image,
 /// its holes fed as zeros by extent (never looked up block by block).
-/// Files with more than `max_holes` bytes of holes are not hashed.
-fn digest(fs: &Ufs, inode: &Inode, max_holes: u64) -> Result<FileDigest, ufskit::Error> {
+/// Files with more than `max_holes` bytes of holes are not hashed; the
+/// holes hashed are taken off `max_holes`.
+fn digest(fs: &Ufs, inode: &Inode, max_holes: &mut u64) -> Result<FileDigest, ufskit::Error> {
     static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
     let size = inode.size();
     let extents = fs.extents(inode)?;
@@ -123,11 +125,12 @@ fn digest(fs: &Ufs, inode: &Inode, max_holes: u64) -> Result<FileDigest, ufskit:
         })
         .sum();
     let holes = size.saturating_sub(data);
-    if holes > max_holes {
+    if holes > *max_holes {
         return Ok(FileDigest::Omitted(format!(
-            "{holes} bytes of holes, more than --max-hash-bytes {max_holes}"
+            "{holes} bytes of holes, more than the {max_holes} left of --max-hash-bytes"
         )));
     }
+    *max_holes -= holes;
     let mut h = Sha256::new();
     let zeros = |h: &mut Sha256, mut n: u64| {
         while n > 0 {
@@ -187,7 +190,7 @@ impl Spec<'_> {
             FileType::Regular => {
                 s.push_str(&format!(" size={}", inode.size()));
                 if self.digest {
-                    let why = match digest(fs, inode, self.max_holes) {
+                    let why = match digest(fs, inode, &mut self.max_holes) {
                         Ok(FileDigest::Hex(d)) => {
                             s.push_str(&format!(" sha256digest={d}"));
                             return Ok(s);
