@@ -291,7 +291,12 @@ pub fn extents(dev: &dyn Device, geo: &Geometry, inode: &Inode) -> Result<Vec<Ex
     // A file cannot hold more data than the file system: pointers that
     // say so (repeated or garbage addresses) are damage, found before the
     // list grows past the image's own size.
-    let fs_bytes = geo.size.saturating_mul(u64::from(geo.fsize));
+    // (One block of slack: a snapshot file as large as the file system
+    // rounds its last block up.)
+    let fs_bytes = geo
+        .size
+        .saturating_mul(u64::from(geo.fsize))
+        .saturating_add(geo.bsize64());
     let mut data = 0u64;
     walk(dev, geo, inode, Some(limit), &mut |r| {
         if !r.in_range {
