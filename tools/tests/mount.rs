@@ -289,7 +289,7 @@ fn dry_run_freebsd_golden() {
     );
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "ufs fsck -y --undo rootfs.volume.undo rootfs.volume\n\
+        "ufs fsck -y -f --undo rootfs.volume.undo rootfs.volume\n\
          mdconfig -a -t vnode -f rootfs.volume -u 7\n\
          mount -t ufs -o rw /dev/md7 j1\n"
     );

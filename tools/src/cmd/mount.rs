@@ -372,7 +372,9 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
             runner.show(&["ufs".into(), "fsck".into(), "-p".into(), shown.clone()]);
         }
         FsckMode::Yes => {
-            let mut v: Vec<String> = vec!["ufs".into(), "fsck".into(), "-y".into()];
+            // -f: the check runs under FreeBSD's rule (fsck -y checks a
+            // clean-flagged file system fully); `ufs fsck` needs -f for it.
+            let mut v: Vec<String> = vec!["ufs".into(), "fsck".into(), "-y".into(), "-f".into()];
             if let Some(u) = &undo {
                 v.extend(["--undo".into(), u.display().to_string()]);
             }
