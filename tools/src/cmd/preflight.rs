@@ -352,7 +352,7 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
         let mut result = match &look.health {
             Health::Clean => "clean".to_string(),
             // What the repair does first: it is what the table keeps.
-            h => match effect.as_ref().map(|e| e.describe(FIRST)) {
+            h => match effect.as_ref().map(|e| check::describe(e, FIRST)) {
                 Some(said) if !said.is_empty() => format!("{}: {said}; {}", h.word(), h.detail()),
                 _ => format!("{}: {}", h.word(), h.detail()),
             },

@@ -26,6 +26,7 @@
 //! checked once more, read-only; only a clean result marks it clean.
 
 pub mod overlay;
+pub mod predict;
 pub mod problem;
 pub mod report;
 pub mod state;

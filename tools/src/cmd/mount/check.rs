@@ -3,15 +3,14 @@
 //! do (tried on a copy-on-write view, the file is not touched), and the
 //! real repair before an attach.
 
-use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use ufskit::cg::CylGroup;
-use ufskit::fsck::overlay::Overlay;
+pub use ufskit::fsck::predict::Effect;
 use ufskit::fsck::{
     check, repair, AnswerMode, CollectingReporter, Convention, FsckOptions, Outcome, Verdict,
 };
-use ufskit::io::{FileDevice, UndoDevice};
-use ufskit::{CgIdx, Ino, OpenOptions, Superblock, Ufs, UfsVersion};
+use ufskit::io::{Device, FileDevice, UndoDevice};
+use ufskit::{CgIdx, Superblock, UfsVersion};
 
 /// What a look at a container found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,131 +57,50 @@ pub struct Look {
     pub effect: Option<Effect>,
 }
 
-/// What a repair does to the tree, found by doing it on an in-memory
-/// copy-on-write overlay and comparing the tree before and after.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Effect {
-    /// The repair reads the file system from the alternate superblock at
-    /// this 512-byte sector (the primary is unusable) and rewrites the
-    /// primary from it.
-    pub alternate: Option<u64>,
-    /// Paths the repair takes out of the tree (entries removed, their
-    /// inodes cleared or not reconnected), sorted.
-    pub removed: Vec<String>,
-    /// Paths whose inode ends up in lost+found (disconnected), sorted.
-    pub lost_found: Vec<String>,
-    /// Paths whose file shrinks (size after < size before), sorted.
-    pub truncated: Vec<String>,
-}
-
-impl Effect {
-    /// Whether the repair takes any file out of its place in the tree.
-    pub fn loses_files(&self) -> bool {
-        !self.removed.is_empty() || !self.lost_found.is_empty()
-    }
-
-    /// One line: "repair would remove N files (a, b, c, …)", the moves to
-    /// lost+found and the truncations likewise, each with the first
-    /// `first` paths; the alternate superblock first. Empty when the
-    /// repair leaves every path as it was.
-    pub fn describe(&self, first: usize) -> String {
-        let list = |v: &[String]| {
-            let mut s: Vec<String> = v.iter().take(first).cloned().collect();
-            if v.len() > first {
-                s.push("…".into());
-            }
-            s.join(", ")
-        };
-        let mut parts = Vec::new();
-        if let Some(a) = self.alternate {
-            parts.push(format!("repairs from alternate superblock at {a}"));
+/// One line: "repair would remove N files (a, b, c, …)", the moves to
+/// lost+found and the truncations likewise, each with the first `first`
+/// paths; the alternate superblock first. Empty when the repair leaves
+/// every path as it was.
+pub fn describe(e: &Effect, first: usize) -> String {
+    let list = |v: &[String]| {
+        let mut s: Vec<String> = v.iter().take(first).cloned().collect();
+        if v.len() > first {
+            s.push("…".into());
         }
-        for (v, what) in [
-            (&self.removed, "remove"),
-            (&self.lost_found, "move to lost+found"),
-            (&self.truncated, "truncate"),
-        ] {
-            if !v.is_empty() {
-                parts.push(format!(
-                    "repair would {what} {} file{} ({})",
-                    v.len(),
-                    if v.len() == 1 { "" } else { "s" },
-                    list(v)
-                ));
-            }
-        }
-        parts.join("; ")
+        s.join(", ")
+    };
+    let mut parts = Vec::new();
+    if let Some(a) = e.alternate {
+        parts.push(format!("repairs from alternate superblock at {a}"));
     }
-}
-
-/// Every path below the root (`/a/b`) with its inode
-/// number and size, reading past damage (an unreadable directory or inode
-/// is left out, as `ufs ls -R` cannot show it either).
-fn tree(fs: &Ufs) -> BTreeMap<String, (u64, u64)> {
-    let mut m = BTreeMap::new();
-    let _ = fs.walk_past_damage(
-        Ino(ufskit::ondisk::consts::ROOTINO),
-        &mut |rel, e, inode| {
-            m.insert(
-                format!("/{}", String::from_utf8_lossy(rel)),
-                (u64::from(e.ino.0), inode.size()),
-            );
-            Ok(())
-        },
-        &mut |_, _| {},
-    );
-    m
-}
-
-/// Compares the tree before and after a repair.
-fn compare(before: &BTreeMap<String, (u64, u64)>, after: &BTreeMap<String, (u64, u64)>) -> Effect {
-    let in_lost_found: HashSet<u64> = after
-        .iter()
-        .filter(|(p, _)| p.starts_with("/lost+found/"))
-        .map(|(_, (ino, _))| *ino)
-        .collect();
-    let mut e = Effect::default();
-    for (path, (ino, size)) in before {
-        match after.get(path) {
-            None if in_lost_found.contains(ino) => e.lost_found.push(path.clone()),
-            None => e.removed.push(path.clone()),
-            Some((i, s)) if i == ino && s < size => e.truncated.push(path.clone()),
-            Some(_) => {}
+    for (v, what) in [
+        (&e.removed, "remove"),
+        (&e.lost_found, "move to lost+found"),
+        (&e.truncated, "truncate"),
+    ] {
+        if !v.is_empty() {
+            parts.push(format!(
+                "repair would {what} {} file{} ({})",
+                v.len(),
+                if v.len() == 1 { "" } else { "s" },
+                list(v)
+            ));
         }
     }
-    e
+    parts.join("; ")
 }
 
-/// Runs the repair `mode` would make on an in-memory copy-on-write overlay
-/// of `path` (the file is opened read-only and never written) and says
-/// what it does to the tree. `alternate`: the sector of the superblock the
-/// repair falls back to when the primary is unusable (the tree before is
-/// read through it). Returns the repair's outcome and its effect.
-pub fn predict(
+/// What the repair `mode` would do to `path`, tried on an in-memory
+/// overlay (the file is opened read-only and never written).
+fn predict(
     path: &Path,
     mode: AnswerMode,
     alternate: Option<u64>,
 ) -> ufskit::Result<(Outcome, Effect)> {
+    let open =
+        || -> ufskit::Result<Box<dyn Device>> { Ok(Box::new(FileDevice::open_read_only(path)?)) };
     let name = path.display().to_string();
-    let open = || FileDevice::open_read_only(path);
-    let before = {
-        let o = OpenOptions {
-            superblock_at: alternate.map(|s| s * 512),
-            ..OpenOptions::read_only()
-        };
-        Ufs::open(Box::new(open()?), &o)
-            .map(|fs| tree(&fs))
-            .unwrap_or_default()
-    };
-    let mut ov = Overlay::owning(Box::new(open()?));
-    let mut rep = CollectingReporter::default();
-    let o = repair(&mut ov, &opts(&name, mode, true), &mut rep)?;
-    let after = Ufs::open(Box::new(ov), &OpenOptions::read_only())
-        .map(|fs| tree(&fs))
-        .unwrap_or_default();
-    let mut e = compare(&before, &after);
-    e.alternate = alternate;
-    Ok((o, e))
+    ufskit::fsck::predict::predict(&open, &opts(&name, mode, true), alternate)
 }
 
 /// Options as mount's check runs fsck: FreeBSD's clean-flag rule (preen
