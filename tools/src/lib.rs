@@ -87,7 +87,8 @@ pub enum Cmd {
     Mount(cmd::mount::Args),
     /// Unmount a mounted container and detach its md or loop device.
     Umount(cmd::mount::UmountArgs),
-    /// Check every md container the jail definitions attach (before a boot).
+    /// Check every md container the jail definitions attach (before a boot);
+    /// a needed repair is tried in memory and what it would remove is said.
     Preflight(cmd::preflight::Args),
     /// Mount the image read-write through FUSE (Linux).
     #[cfg(target_os = "linux")]

@@ -300,7 +300,7 @@ fn dry_run_freebsd_golden() {
     );
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "ufs fsck -y --undo rootfs.volume.undo rootfs.volume\n\
+        "ufs fsck -y -f --undo rootfs.volume.undo rootfs.volume\n\
          mdconfig -a -t vnode -f rootfs.volume -u 7\n\
          mount -t ufs -o rw /dev/md7 j1\n"
     );
@@ -516,19 +516,26 @@ fn path_with(bin: &Path) -> String {
     )
 }
 
+/// A scratch directory with stand-in mdconfig/mount/umount and a jail
+/// directory `j1`: (the directory, PATH with the stand-ins first, j1).
+fn standin_scene() -> (tempfile::TempDir, String, String) {
+    let t = tempfile::tempdir().expect("tmp");
+    let d = t.path();
+    std::fs::create_dir(d.join("j1")).expect("mkdir");
+    let path = path_with(&standins(d));
+    let j1 = d.join("j1").display().to_string();
+    (t, path, j1)
+}
+
 fn log(d: &Path) -> String {
     std::fs::read_to_string(d.join("log")).unwrap_or_default()
 }
 
 #[test]
 fn freebsd_path_with_standins() {
-    let t = tempfile::tempdir().expect("tmp");
+    let (t, path, j1) = standin_scene();
     let d = t.path();
-    std::fs::create_dir(d.join("j1")).expect("mkdir");
-    let bin = standins(d);
-    let path = path_with(&bin);
     let env = [("PATH", path.as_str())];
-    let j1 = d.join("j1").display().to_string();
 
     // New container: newfs, check, attach, mount, chmod.
     let o = run_in(
@@ -599,13 +606,9 @@ fn freebsd_path_with_standins() {
 
 #[test]
 fn checks_before_attach() {
-    let t = tempfile::tempdir().expect("tmp");
+    let (t, path, j1) = standin_scene();
     let d = t.path();
-    std::fs::create_dir(d.join("j1")).expect("mkdir");
-    let bin = standins(d);
-    let path = path_with(&bin);
     let env = [("PATH", path.as_str())];
-    let j1 = d.join("j1").display().to_string();
     let vol = d.join("rootfs.volume");
     newfs(&vol);
     dirty(&vol);
@@ -711,6 +714,8 @@ fn jails(with_broken: bool) -> Jails {
                 ",-tufs"
             }
             "broken" => {
+                // No superblock anywhere (a primary alone is repaired from
+                // an alternate: tests/preflight_predict.rs).
                 destroy(&vol);
                 ",-Tufs"
             }
@@ -746,22 +751,25 @@ fn row<'a>(out: &'a str, jail: &str) -> &'a str {
 fn preflight_verdicts() {
     let j = jails(true);
     let rc = j.d.join("rc.conf");
-    let o = ufs(["preflight".as_ref(), "--rc-conf".as_ref(), rc.as_os_str()]);
+    // -v: the table (results wrapped to fit) and every full result.
+    let o = ufs([
+        "preflight".as_ref(),
+        "-v".as_ref(),
+        "--rc-conf".as_ref(),
+        rc.as_os_str(),
+    ]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
         row(&out, "clean").contains("clean") && row(&out, "clean").ends_with("mounts"),
         "{out}"
     );
-    assert!(row(&out, "dirty").contains("clean flag not set"), "{out}");
+    assert!(out.contains("\n  dirty: clean flag not set\n"), "{out}");
     assert!(
         row(&out, "dirty").ends_with("preen fixes it, then mounts"),
         "{out}"
     );
-    assert!(
-        row(&out, "broken").contains("no usable superblock"),
-        "{out}"
-    );
+    assert!(out.contains("\n  broken: no usable superblock: "), "{out}");
     assert!(
         row(&out, "broken").ends_with("attach refused (broken)"),
         "{out}"
@@ -851,13 +859,16 @@ fn preflight_preen_cannot_fix() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(row(&out, "p").contains("inconsistent"), "{out}");
     assert!(
-        row(&out, "p").ends_with("attach refused (preen cannot fix)"),
+        row(&out, "p").ends_with("refused (preen cannot fix)"),
         "{out}"
     );
+    // -y clears inode 3, /.snap: the prediction says so, and a repair
+    // that removes a file is not ok.
     assert!(
-        row(&out, "y").ends_with("fsck -y repairs it (undo kept), then mounts"),
+        row(&out, "y").ends_with("fsck -y repairs, loses files"),
         "{out}"
     );
+    assert!(out.contains("(/.snap)"), "{out}");
 }
 
 /// The Linux path for real: inside a guest (user-mode-linux or QEMU, the
@@ -989,15 +1000,25 @@ fn preflight_lost_primary_is_repairable() {
         ),
     )
     .expect("write");
-    let o = ufs(["preflight".as_ref(), "--fstab".as_ref(), fstab.as_os_str()]);
+    let o = ufs([
+        "preflight".as_ref(),
+        "-v".as_ref(),
+        "--fstab".as_ref(),
+        fstab.as_os_str(),
+    ]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(0), "{out}");
+    // The full result (-v) names the copy the search found.
     assert!(
-        row(&out, "lost").contains("no usable primary superblock; superblock copy at sector"),
+        out.contains("no usable primary superblock; superblock copy at sector"),
         "{out}"
     );
     assert!(
-        row(&out, "lost").ends_with("fsck -y repairs it (undo kept), then mounts"),
+        out.contains("repairs from alternate superblock at"),
+        "{out}"
+    );
+    assert!(
+        row(&out, "lost").ends_with("fsck -y repairs, then mounts"),
         "{out}"
     );
     let o = ufs([
@@ -1011,4 +1032,49 @@ fn preflight_lost_primary_is_repairable() {
     let o = ufs(["preflight".as_ref(), "--fstab".as_ref(), fstab.as_os_str()]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(row(&out, "lost").contains("  clean  "), "{out}");
+}
+
+/// FreeBSD's clean-flag rule at attach time: `-t` (fsck -p) skips a
+/// clean-flagged container even when its inodes are damaged; `-T`
+/// (fsck -y) checks it fully and repairs it before attaching.
+#[test]
+fn yes_checks_a_clean_flagged_container_fully() {
+    let (t, path, j1) = standin_scene();
+    let d = t.path();
+    let vol = d.join("rootfs.volume");
+    newfs(&vol);
+    // The root's link count wrong, the clean flag still set.
+    common::ufs_ok([
+        "debug".as_ref(),
+        vol.as_os_str(),
+        "set inode 2 di_nlink 9".as_ref(),
+    ]);
+    let forced = |vol: &Path| {
+        ufs([
+            "fsck".as_ref(),
+            "-n".as_ref(),
+            "-f".as_ref(),
+            vol.as_os_str(),
+        ])
+        .status
+        .code()
+    };
+    assert_eq!(forced(&vol), Some(4));
+    let link = d.join("mount_md");
+    std::os::unix::fs::symlink(common::ufs_bin(), &link).expect("symlink");
+    let env = [("PATH", path.as_str()), ("UFS_HOST", "freebsd")];
+    run_ok(
+        d,
+        &link,
+        &["-o", "rw,-P,-Frootfs.volume,-tufs", "md", &j1],
+        &env,
+    );
+    assert_eq!(forced(&vol), Some(4), "preen skipped it: still damaged");
+    run_ok(
+        d,
+        &link,
+        &["-o", "rw,-P,-Frootfs.volume,-Tufs", "md", &j1],
+        &env,
+    );
+    assert_eq!(forced(&vol), Some(0), "-T repaired it before attaching");
 }

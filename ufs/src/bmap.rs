@@ -272,12 +272,32 @@ pub struct Extent {
 
 /// The data extents of a file up to its size, in logical order, with
 /// contiguous blocks merged. Holes are simply absent. Fails on a pointer
-/// outside the file system.
+/// outside the file system, and on a size beyond what the block tree can
+/// address ([`Geometry::addressable_bytes`]): such a file is damage, not
+/// a sparse file to be read as zeros.
 pub fn extents(dev: &dyn Device, geo: &Geometry, inode: &Inode) -> Result<Vec<Extent>> {
     let size = inode.size();
+    let ino = inode.ino;
+    let cap = geo.addressable_bytes();
+    if size > cap {
+        return Err(Error::corrupt(
+            CorruptKind::BadInode,
+            Location::Inode(ino),
+            format!("size {size} is more than its block tree can address ({cap} bytes)"),
+        ));
+    }
     let limit = size_blocks(geo, size);
     let mut out: Vec<Extent> = Vec::new();
-    let ino = inode.ino;
+    // A file cannot hold more data than the file system: pointers that
+    // say so (repeated or garbage addresses) are damage, found before the
+    // list grows past the image's own size.
+    // (One block of slack: a snapshot file as large as the file system
+    // rounds its last block up.)
+    let fs_bytes = geo
+        .size
+        .saturating_mul(u64::from(geo.fsize))
+        .saturating_add(geo.bsize64());
+    let mut data = 0u64;
     walk(dev, geo, inode, Some(limit), &mut |r| {
         if !r.in_range {
             return Err(Error::corrupt(
@@ -293,6 +313,17 @@ pub fn extents(dev: &dyn Device, geo: &Geometry, inode: &Inode) -> Result<Vec<Ex
             let len = geo
                 .blksize(size, lbn)
                 .min(u64::from(r.nfrags) << geo.fshift);
+            data = data.saturating_add(len);
+            if data > fs_bytes {
+                return Err(Error::corrupt(
+                    CorruptKind::BadInode,
+                    Location::Inode(ino),
+                    format!(
+                        "its block pointers claim more data than the file system holds \
+                         ({fs_bytes} bytes)"
+                    ),
+                ));
+            }
             if let Some(last) = out.last_mut() {
                 let next_lbn = last.lbn + last.len.div_ceil(geo.bsize64());
                 let next_addr = last.addr.0 + (last.len >> geo.fshift);

@@ -98,6 +98,10 @@ impl From<RawEntry> for DirEntry {
 /// What [`Ufs::walk`] calls for every entry: its path, the entry, its inode.
 pub type Visitor<'a> = dyn FnMut(&[u8], &DirEntry, &Inode) -> Result<()> + 'a;
 
+/// What [`Ufs::walk_past_damage`] calls for a part of the tree it could
+/// not read: the path below the start and the error.
+pub type Skipped<'a> = dyn FnMut(&[u8], Error) + 'a;
+
 /// An opened UFS image.
 pub struct Ufs {
     pub(crate) dev: Box<dyn Device>,
@@ -519,10 +523,33 @@ impl Ufs {
     /// A directory reached twice (hard-linked directories, corrupt `..`) is
     /// visited but not descended into again; depth is bounded.
     pub fn walk(&self, start: Ino, visit: &mut Visitor<'_>) -> Result<()> {
+        self.walk_with(start, visit, None)
+    }
+
+    /// [`Ufs::walk`] that goes on past damage: a directory whose entries
+    /// cannot be read, or an entry whose inode cannot, is given to
+    /// `skipped` (the path below `start`, empty for `start` itself, and
+    /// the error) and the walk continues with the next entry. Errors
+    /// `visit` returns still end the walk.
+    pub fn walk_past_damage(
+        &self,
+        start: Ino,
+        visit: &mut Visitor<'_>,
+        skipped: &mut Skipped<'_>,
+    ) -> Result<()> {
+        self.walk_with(start, visit, Some(skipped))
+    }
+
+    fn walk_with(
+        &self,
+        start: Ino,
+        visit: &mut Visitor<'_>,
+        mut skipped: Option<&mut Skipped<'_>>,
+    ) -> Result<()> {
         let mut seen = HashSet::new();
         seen.insert(start);
         let mut path = Vec::new();
-        self.walk_dir(start, &mut path, &mut seen, 0, visit)
+        self.walk_dir(start, &mut path, &mut seen, 0, visit, &mut skipped)
     }
 
     fn walk_dir(
@@ -532,6 +559,7 @@ impl Ufs {
         seen: &mut HashSet<Ino>,
         depth: u32,
         visit: &mut Visitor<'_>,
+        skipped: &mut Option<&mut Skipped<'_>>,
     ) -> Result<()> {
         // Deeper than any real tree: a FreeBSD path is at most 1024 bytes.
         if depth > 4096 {
@@ -541,19 +569,35 @@ impl Ufs {
                 "directory tree deeper than 4096",
             ));
         }
-        for e in self.read_dir(dir)? {
+        let entries = match (self.read_dir(dir), skipped.as_mut()) {
+            (Ok(v), _) => v,
+            (Err(e), Some(skip)) => {
+                skip(path, e);
+                return Ok(());
+            }
+            (Err(e), None) => return Err(e),
+        };
+        for e in entries {
             if e.name == b"." || e.name == b".." {
                 continue;
             }
-            let inode = self.inode(e.ino)?;
             let len = path.len();
             if !path.is_empty() {
                 path.push(b'/');
             }
             path.extend_from_slice(&e.name);
+            let inode = match (self.inode(e.ino), skipped.as_mut()) {
+                (Ok(i), _) => i,
+                (Err(err), Some(skip)) => {
+                    skip(path, err);
+                    path.truncate(len);
+                    continue;
+                }
+                (Err(err), None) => return Err(err),
+            };
             visit(path, &e, &inode)?;
             if inode.is_dir() && seen.insert(e.ino) {
-                self.walk_dir(e.ino, path, seen, depth + 1, visit)?;
+                self.walk_dir(e.ino, path, seen, depth + 1, visit, skipped)?;
             }
             path.truncate(len);
         }

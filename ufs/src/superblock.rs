@@ -369,6 +369,15 @@ impl Superblock {
         self.fs.fs_clean != 0
     }
 
+    /// Whether the superblock asks for a check: the clean flag is not set,
+    /// or `FS_UNCLEAN` / `FS_NEEDSFSCK` is (mounted, crashed, or an edit
+    /// or a check was interrupted). The one reading of "unclean" that
+    /// fsck's skip rule, the editors and preflight share.
+    pub fn needs_fsck(&self) -> bool {
+        use crate::ondisk::consts::fsflags;
+        !self.is_clean() || self.fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) != 0
+    }
+
     /// Checks every field the rest of the crate relies on and returns the
     /// derived [`Geometry`]. `image_len` is the device size in bytes.
     pub fn validate(&self, image_len: u64) -> Result<Geometry> {
@@ -803,6 +812,19 @@ impl Geometry {
             let rem = size & (bsize - 1);
             rem.div_ceil(u64::from(self.fsize)) * u64::from(self.fsize)
         }
+    }
+
+    /// The most bytes a file's block tree can address: the direct blocks
+    /// and three levels of indirection (`NDADDR + NINDIR + NINDIR² +
+    /// NINDIR³` blocks), saturating. A size beyond it is damage, whatever
+    /// `fs_maxfilesize` says.
+    pub fn addressable_bytes(&self) -> u64 {
+        let n = self.nindir;
+        let blocks = (consts::NDADDR as u64)
+            .saturating_add(n)
+            .saturating_add(n.saturating_mul(n))
+            .saturating_add(n.saturating_mul(n).saturating_mul(n));
+        blocks.saturating_mul(self.bsize64())
     }
 
     /// Block size in bytes as `u64`.

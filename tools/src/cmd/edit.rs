@@ -32,7 +32,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use ufskit::inode::Timespec;
-use ufskit::ondisk::consts::fsflags;
 use ufskit::xattr::Namespace;
 use ufskit::{Error, FileType, Follow, Ino, NewNode, OpenOptions, SetAttr, Ufs};
 
@@ -132,8 +131,7 @@ impl Session {
         }
         let mut fs = Ufs::open_path(image, OpenOptions::read_write()).map_err(|e| err(&e))?;
         let sb = fs.superblock();
-        let unclean = sb.fs.fs_clean == 0
-            || sb.fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) != 0;
+        let unclean = sb.needs_fsck();
         if unclean && !common.force {
             return Err(err(&format!(
                 "file system is not clean (mounted, or not checked since a crash or an interrupted edit); \

@@ -13,6 +13,11 @@
 //! setuid and setgid bits are kept only when owners are, so a file never
 //! becomes setuid to the wrong user. Device nodes need root too; without it
 //! they are skipped with a warning.
+//!
+//! An item that cannot be extracted (a name already taken, a host limit
+//! such as `File too large`, a file whose block tree is damaged) is named
+//! on standard error with the reason, and the extraction goes on; the exit
+//! status is 1 at the end, as tar and cp do.
 
 use crate::output::{escape_name, fail, open_ro_search, resolve};
 use std::collections::HashMap;
@@ -67,6 +72,7 @@ pub fn run(a: Args) -> i32 {
         symlinks: Vec::new(),
         dirs: Vec::new(),
         warnings: 0,
+        failures: 0,
         buf: vec![0u8; 1 << 20],
     };
     match x.run(&a) {
@@ -76,6 +82,13 @@ pub fn run(a: Args) -> i32 {
                     "ufs extract: {} item(s) skipped (see warnings above)",
                     x.warnings
                 );
+            }
+            if x.failures > 0 {
+                eprintln!(
+                    "ufs extract: {} item(s) could not be extracted (see errors above)",
+                    x.failures
+                );
+                return crate::EXIT_FAILURE;
             }
             0
         }
@@ -100,6 +113,9 @@ struct Extractor<'a> {
     /// Directories whose metadata is applied at the end.
     dirs: Vec<(PathBuf, Inode)>,
     warnings: u32,
+    /// Items that could not be extracted (each named on stderr); the
+    /// extraction goes on past them, as tar and cp do.
+    failures: u32,
     buf: Vec<u8>,
 }
 
@@ -157,18 +173,20 @@ impl Extractor<'_> {
         }
         if inode.is_dir() {
             let dest = self.dest.clone();
-            self.fs.walk(start, &mut |rel, _e, child| {
-                let path = dest.join(OsStr::from_bytes(rel));
-                self.one(&path, rel, child).map_err(|e| match e {
-                    XError::Ufs(u) => u,
-                    XError::Host(p, io) => ufskit::Error::Io {
-                        op: "extracting",
-                        offset: 0,
-                        len: 0,
-                        source: io::Error::new(io.kind(), format!("{}: {io}", p.display())),
-                    },
-                })
-            })?;
+            let mut unreadable = Vec::new();
+            self.fs.walk_past_damage(
+                start,
+                &mut |rel, _e, child| {
+                    let path = dest.join(OsStr::from_bytes(rel));
+                    let r = self.one(&path, rel, child);
+                    self.failed(&path, r);
+                    Ok(())
+                },
+                &mut |rel, e| unreadable.push((dest.join(OsStr::from_bytes(rel)), e)),
+            )?;
+            for (path, e) in unreadable {
+                self.failed(&path, Err(XError::Ufs(e)));
+            }
             let dest = self.dest.clone();
             self.check_dots(&dest, &inode)?;
             self.dirs.push((dest, inode));
@@ -180,9 +198,23 @@ impl Extractor<'_> {
                 .unwrap_or("file")
                 .to_string();
             let path = self.dest.join(&name);
-            self.one(&path, name.as_bytes(), &inode)?;
+            let r = self.one(&path, name.as_bytes(), &inode);
+            self.failed(&path, r);
         }
-        self.finish()
+        self.finish();
+        Ok(())
+    }
+
+    /// Reports a failed item (path and reason) and counts it.
+    fn failed(&mut self, path: &Path, r: Result<(), XError>) {
+        if let Err(e) = r {
+            match e {
+                // The host error already names its path.
+                XError::Host(..) => eprintln!("ufs extract: {e}"),
+                XError::Ufs(_) => eprintln!("ufs extract: {}: {e}", path.display()),
+            }
+            self.failures += 1;
+        }
     }
 
     fn one(&mut self, path: &Path, rel: &[u8], inode: &Inode) -> Result<(), XError> {
@@ -230,7 +262,10 @@ impl Extractor<'_> {
     /// directory has such entries beyond its own two (a corrupt or hostile
     /// image hiding a file under those names), rather than drop it silently.
     fn check_dots(&mut self, path: &Path, inode: &Inode) -> Result<(), XError> {
-        let entries = self.fs.read_dir_inode(inode)?;
+        // A directory that cannot be read is reported by the walk.
+        let Ok(entries) = self.fs.read_dir_inode(inode) else {
+            return Ok(());
+        };
         let dots = entries.iter().filter(|e| e.name == b".").count();
         let dotdots = entries.iter().filter(|e| e.name == b"..").count();
         let self_ok = entries.iter().any(|e| e.name == b"." && e.ino == inode.ino);
@@ -262,6 +297,8 @@ impl Extractor<'_> {
     }
 
     fn file(&mut self, path: &Path, inode: &Inode) -> Result<(), XError> {
+        // A damaged block tree is named before anything is created.
+        let extents = self.fs.extents(inode)?;
         let f = host(
             path,
             OpenOptions::new()
@@ -270,7 +307,6 @@ impl Extractor<'_> {
                 .mode(0o600)
                 .open(path),
         )?;
-        let extents = self.fs.extents(inode)?;
         let bsize = self.fs.geometry().bsize64();
         let size = inode.size();
         // Write only the extents: holes in the image stay holes on the host.
@@ -357,37 +393,44 @@ impl Extractor<'_> {
         }
     }
 
-    fn finish(&mut self) -> Result<(), XError> {
+    /// Symbolic links, then directory metadata; each failure is reported
+    /// and counted, and the rest still done.
+    fn finish(&mut self) {
         for (path, target, inode) in std::mem::take(&mut self.symlinks) {
-            host(
+            let r = host(
                 &path,
                 std::os::unix::fs::symlink(OsStr::from_bytes(&target), &path),
-            )?;
-            if self.owners {
-                host(
-                    &path,
-                    std::os::unix::fs::lchown(&path, Some(inode.uid()), Some(inode.gid())),
-                )?;
-            }
-            set_times(&path, inode.atime(), inode.mtime())?;
+            )
+            .and_then(|()| {
+                if self.owners {
+                    host(
+                        &path,
+                        std::os::unix::fs::lchown(&path, Some(inode.uid()), Some(inode.gid())),
+                    )?;
+                }
+                set_times(&path, inode.atime(), inode.mtime())
+            });
+            self.failed(&path, r);
         }
         // Deepest first, so setting a parent's time is not undone by a child.
         let mut dirs = std::mem::take(&mut self.dirs);
         dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
         for (path, inode) in dirs {
-            if self.owners {
+            let r = (|| {
+                if self.owners {
+                    host(
+                        &path,
+                        std::os::unix::fs::lchown(&path, Some(inode.uid()), Some(inode.gid())),
+                    )?;
+                }
                 host(
                     &path,
-                    std::os::unix::fs::lchown(&path, Some(inode.uid()), Some(inode.gid())),
+                    fs::set_permissions(&path, fs::Permissions::from_mode(self.perm(&inode))),
                 )?;
-            }
-            host(
-                &path,
-                fs::set_permissions(&path, fs::Permissions::from_mode(self.perm(&inode))),
-            )?;
-            set_times(&path, inode.atime(), inode.mtime())?;
+                set_times(&path, inode.atime(), inode.mtime())
+            })();
+            self.failed(&path, r);
         }
-        Ok(())
     }
 }
 

@@ -14,8 +14,8 @@
 use std::ffi::OsString;
 use std::io::Write;
 use ufskit::fsck::{
-    check, render, repair, Answer, AnswerMode, CollectingReporter, Finding, FsckOptions, Outcome,
-    Phase, Reporter, TextReporter, Verdict,
+    check, render, repair, Answer, AnswerMode, CollectingReporter, Convention, Finding,
+    FsckOptions, Outcome, Phase, Reporter, TextReporter, Verdict,
 };
 
 /// Arguments.
@@ -31,7 +31,10 @@ pub struct Args {
     /// (`ufs undo FILE IMAGE` puts them back).
     #[arg(long, value_name = "FILE")]
     pub undo: Option<std::path::PathBuf>,
-    /// Check even if the superblock says the file system is clean.
+    /// Check even if the superblock says the file system is clean. Without
+    /// it, `ufs fsck` and `fsck.ufs` skip a clean file system in every mode
+    /// (as e2fsck); `fsck_ffs` and `fsck_ufs` skip it only with -p and check
+    /// it fully with -n and -y (as FreeBSD's fsck_ffs).
     #[arg(short = 'f')]
     pub force: bool,
     /// Preen: skip clean file systems, fix only safe problems, stop on others.
@@ -144,15 +147,19 @@ fn run_styled(a: Args, style: Style) -> i32 {
     let mut status = 0;
     let mut docs = Vec::new();
     for img in &a.images {
-        let opts = FsckOptions {
-            name: img.display().to_string(),
-            force: a.force,
-            alt_sector: a.block,
-            preen: a.preen,
-            answer: mode,
-            now: None,
-            max_memory: a.max_memory,
+        let convention = match style {
+            Style::Linux => Convention::Linux,
+            Style::FreeBsd => Convention::FreeBsd,
         };
+        // `-p` decides the clean-flag rule even with `-n` (fsck_ffs's
+        // `ckclean`); the answers follow `mode`.
+        let rule = if a.preen { AnswerMode::Preen } else { mode };
+        let mut opts =
+            FsckOptions::for_front_end(&img.display().to_string(), convention, rule, a.force);
+        opts.answer = mode;
+        opts.alt_sector = a.block;
+        opts.preen = a.preen;
+        opts.max_memory = a.max_memory;
         let writing = mode != AnswerMode::No;
         let mut rep: Box<dyn Reporter> = if a.json {
             Box::new(CollectingReporter::default())
@@ -384,8 +391,9 @@ fn json_doc(
     })
 }
 
-/// `--max-memory`: bytes, or with a k/m/g/t suffix.
-fn parse_mem(s: &str) -> Result<u64, String> {
+/// A byte count, optionally with a k/m/g/t suffix (`--max-memory`,
+/// `mtree --max-hash-bytes`).
+pub(crate) fn parse_mem(s: &str) -> Result<u64, String> {
     ufskit::newfs::options::parse_size_sectors(s, 1)
         .map_err(|_| format!("{s}: expected a byte count, optionally with a k, m, g or t suffix"))
 }

@@ -67,8 +67,9 @@ may also come inside an fstab option string: -o rw,-P,-F/path/rootfs.volume,-Tuf
   -p MODE        mode (octal) of the mount point after mounting
   -E PATH        the mdconfig program
   -X, -N         print what would be done; do nothing
-  --fsck=preen|yes|no  check before attaching (default preen); yes repairs
-                 with -y keeping FILE.undo (ufs undo FILE.undo FILE)
+  --fsck=preen|yes|no  check before attaching (default preen: skips a clean
+                 file system); yes checks fully and repairs with -y keeping
+                 FILE.undo (ufs undo FILE.undo FILE)
   --no-undo      no undo file for --fsck=yes
   --force        let newfs overwrite a container that holds UFS
   --host freebsd|linux  command style (default: UFS_HOST, else this OS)
@@ -372,7 +373,9 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
             runner.show(&["ufs".into(), "fsck".into(), "-p".into(), shown.clone()]);
         }
         FsckMode::Yes => {
-            let mut v: Vec<String> = vec!["ufs".into(), "fsck".into(), "-y".into()];
+            // -f: the check runs under FreeBSD's rule (fsck -y checks a
+            // clean-flagged file system fully); `ufs fsck` needs -f for it.
+            let mut v: Vec<String> = vec!["ufs".into(), "fsck".into(), "-y".into(), "-f".into()];
             if let Some(u) = &undo {
                 v.extend(["--undo".into(), u.display().to_string()]);
             }

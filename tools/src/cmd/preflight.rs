@@ -1,8 +1,12 @@
 //! `ufs preflight`: before a boot, look at every md container the jail
-//! definitions attach and say what would happen. Exit 0 only when every
-//! jail would attach; 1 when one would not; 2 usage error.
+//! definitions attach and say what would happen. A container that needs
+//! a repair has it tried on an in-memory overlay (nothing written), and
+//! the row says what that repair does to the tree (files removed, moved
+//! to lost+found, truncated; an alternate superblock used). Exit 0 only
+//! when every jail would attach without losing a file; 1 otherwise; 2
+//! usage error.
 
-use super::mount::check::{self, Health};
+use super::mount::check::{self, Effect, Health};
 use super::mount::conf::{self, Jail};
 use super::mount::opts::FsckMode;
 use std::path::PathBuf;
@@ -20,7 +24,8 @@ pub struct Args {
     /// jail.conf with `mount.fstab`.
     #[arg(long, value_name = "FILE")]
     pub jail_conf: Vec<PathBuf>,
-    /// Run a full `fsck -n` on every container, not only unclean ones.
+    /// Run a full `fsck -n` on every container, not only unclean ones
+    /// (and predict the repair of any it finds damaged).
     #[arg(long)]
     pub full: bool,
     /// Repair containers that need it with fsck -y (undo file kept next
@@ -30,6 +35,10 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Print each container's full result below the table (the table
+    /// abbreviates it to fit 100 columns).
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Where to look for the superblock (`--search-sb`).
     #[command(flatten)]
     pub sb: crate::output::SearchSb,
@@ -43,7 +52,18 @@ struct Row {
     result: String,
     boot: String,
     ok: bool,
+    /// What the repair at boot would do, tried on an overlay.
+    effect: Option<Effect>,
 }
+
+/// The table's width.
+const WIDTH: usize = 100;
+/// Paths named in the text per kind of change.
+const FIRST: usize = 3;
+/// The container column's width (longer paths lose their start).
+const CONTAINER: usize = 24;
+/// The mount point column's width (likewise).
+const NODE: usize = 16;
 
 /// Runs the command.
 pub fn run(a: Args) -> i32 {
@@ -91,16 +111,31 @@ pub fn run(a: Args) -> i32 {
         let v: Vec<_> = rows
             .iter()
             .map(|r| {
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "jail": r.jail, "mount_point": r.node, "container": r.container,
                     "result": r.result, "at_boot": r.boot, "ok": r.ok,
-                })
+                });
+                if let Some(e) = &r.effect {
+                    v["would_remove"] = serde_json::json!(e.removed);
+                    v["would_move_to_lost_found"] = serde_json::json!(e.lost_found);
+                    v["would_truncate"] = serde_json::json!(e.truncated);
+                    v["repairs_from_alternate_superblock"] = serde_json::json!(e.alternate);
+                }
+                v
             })
             .collect();
         let doc = serde_json::json!({ "ok": all_ok, "containers": v });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print_table(&rows);
+        if a.verbose {
+            for r in &rows {
+                println!(
+                    "\n{} {} ({}):\n  {}\n  at boot: {}",
+                    r.jail, r.node, r.container, r.result, r.boot
+                );
+            }
+        }
     }
     if all_ok {
         0
@@ -109,26 +144,107 @@ pub fn run(a: Args) -> i32 {
     }
 }
 
+/// `s` without its start when longer than `max` characters (`…` and
+/// the end, which names the file).
+fn abbreviate_left(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let tail: String = s.chars().skip(n - max.saturating_sub(1)).collect();
+    format!("…{tail}")
+}
+
+/// `s` cut to `max` characters, the cut marked with `…`.
+fn abbreviate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
+/// `s` in lines of at most `max` characters, broken after `; `, `, ` or
+/// a space where one falls in the line; at most `lines` lines, the last
+/// abbreviated.
+fn wrap(s: &str, max: usize, lines: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest: Vec<char> = s.chars().collect();
+    while !rest.is_empty() && out.len() + 1 < lines {
+        if rest.len() <= max {
+            break;
+        }
+        let cut = (1..=max).rev().find(|&k| rest[k - 1] == ' ').unwrap_or(max);
+        out.push(
+            rest[..cut]
+                .iter()
+                .collect::<String>()
+                .trim_end()
+                .to_string(),
+        );
+        rest.drain(..cut);
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push(abbreviate(&rest.iter().collect::<String>(), max));
+    }
+    out
+}
+
 fn print_table(rows: &[Row]) {
     let head = ["JAIL", "MOUNT POINT", "CONTAINER", "RESULT", "AT BOOT"];
-    let cells: Vec<[&str; 5]> = rows
+    let cells: Vec<[String; 5]> = rows
         .iter()
         .map(|r| {
             [
-                r.jail.as_str(),
-                r.node.as_str(),
-                r.container.as_str(),
-                r.result.as_str(),
-                r.boot.as_str(),
+                r.jail.clone(),
+                abbreviate_left(&r.node, NODE),
+                abbreviate_left(&r.container, CONTAINER),
+                r.result.clone(),
+                r.boot.clone(),
             ]
         })
         .collect();
-    let mut w = [0usize; 5];
-    for c in std::iter::once(&head).chain(cells.iter()) {
-        for (i, s) in c.iter().enumerate() {
-            w[i] = w[i].max(s.chars().count());
+    let width = |cells: &[[String; 5]], i: usize| {
+        cells
+            .iter()
+            .map(|c| c[i].chars().count())
+            .chain(std::iter::once(head[i].len()))
+            .max()
+            .unwrap_or(0)
+    };
+    // The result column takes what the others leave of WIDTH (at least
+    // 12 characters); longer results are wrapped, then cut (the full
+    // text: -v, --json).
+    let fixed: usize = [0, 1, 2, 4].iter().map(|&i| width(&cells, i) + 2).sum();
+    let room = WIDTH.saturating_sub(fixed).max(12);
+    // Each result wrapped to at most three lines of the column, the rest
+    // cut: continuation lines leave the other columns empty.
+    let mut lines: Vec<[String; 5]> = Vec::new();
+    for c in &cells {
+        let wrapped = wrap(&c[3], room, 3);
+        for (k, part) in wrapped.into_iter().enumerate() {
+            if k == 0 {
+                let mut first = c.clone();
+                first[3] = part;
+                lines.push(first);
+            } else {
+                lines.push([
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    part,
+                    String::new(),
+                ]);
+            }
         }
     }
+    let cells = lines;
+    let mut w = [0usize; 5];
+    for (i, x) in w.iter_mut().enumerate() {
+        *x = width(&cells, i);
+    }
+    let head: [String; 5] = head.map(String::from);
     for c in std::iter::once(&head).chain(cells.iter()) {
         let line: Vec<String> = c
             .iter()
@@ -137,7 +253,8 @@ fn print_table(rows: &[Row]) {
                 if i == 4 {
                     s.to_string()
                 } else {
-                    format!("{s:<width$}", width = w[i])
+                    let pad = w[i].saturating_sub(s.chars().count());
+                    format!("{s}{}", " ".repeat(pad))
                 }
             })
             .collect();
@@ -156,6 +273,7 @@ fn row(j: &Jail, node: &str, container: &str, result: String, boot: &str, ok: bo
         result,
         boot: boot.into(),
         ok,
+        effect: None,
     }
 }
 
@@ -203,7 +321,7 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
                 &e.node,
                 &shown,
                 "not checked".into(),
-                "not mounted (mount_enable is not YES)",
+                "not mounted (not enabled)",
                 true,
             ));
             continue;
@@ -230,10 +348,17 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
             ));
             continue;
         }
-        let mut look = check::look(&file, a.full, a.sb.when());
+        // fsck -y at boot checks a clean-flagged file system fully too
+        // (FreeBSD's rule): so does the prediction for such a container.
+        let mut look = check::look(&file, a.full || spec.fsck == FsckMode::Yes, a.sb.when());
+        let effect = look.effect.clone();
         let mut result = match &look.health {
             Health::Clean => "clean".to_string(),
-            h => format!("{}: {}", h.word(), h.detail()),
+            // What the repair does first: it is what the table keeps.
+            h => match effect.as_ref().map(|e| check::describe(e, FIRST)) {
+                Some(said) if !said.is_empty() => format!("{}: {said}; {}", h.word(), h.detail()),
+                _ => format!("{}: {}", h.word(), h.detail()),
+            },
         };
         if a.repair && !matches!(look.health, Health::Clean | Health::Broken(_)) {
             let u = check::undo_path(&file);
@@ -247,18 +372,34 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
             }
         }
         let rw = spec.read_write();
+        let loses = |e: &Option<Effect>| e.as_ref().is_some_and(Effect::loses_files);
         let (boot, ok) = match (&look.health, spec.fsck) {
-            (Health::Clean, _) => ("mounts", true),
-            (Health::Broken(_), _) => ("attach refused (broken)", false),
-            (Health::PreenFixes(_), FsckMode::Preen) => ("preen fixes it, then mounts", true),
-            (Health::PreenFixes(_) | Health::NeedsYes(_), FsckMode::Yes) => {
-                ("fsck -y repairs it (undo kept), then mounts", true)
+            (Health::Clean, _) => ("mounts".to_string(), true),
+            (Health::Broken(_), _) => ("attach refused (broken)".into(), false),
+            (Health::PreenFixes(_), FsckMode::Preen) if loses(&effect) => {
+                ("preen repairs, loses files".into(), false)
             }
-            (Health::NeedsYes(_), FsckMode::Preen) => ("attach refused (preen cannot fix)", false),
-            (_, FsckMode::No) if rw => ("attach refused (not clean, rw)", false),
-            (_, FsckMode::No) => ("mounts read-only, unchecked", true),
+            (Health::PreenFixes(_), FsckMode::Preen) => {
+                ("preen fixes it, then mounts".into(), true)
+            }
+            (Health::PreenFixes(_) | Health::NeedsYes(_), FsckMode::Yes) if loses(&effect) => {
+                ("fsck -y repairs, loses files".into(), false)
+            }
+            (Health::PreenFixes(_) | Health::NeedsYes(_), FsckMode::Yes) => {
+                ("fsck -y repairs, then mounts".into(), true)
+            }
+            (Health::NeedsYes(_), FsckMode::Preen) => ("refused (preen cannot fix)".into(), false),
+            (_, FsckMode::No) if rw => ("attach refused (not clean, rw)".into(), false),
+            (_, FsckMode::No) => ("mounts read-only, unchecked".into(), true),
         };
-        out.push(row(j, &e.node, &shown, result, boot, ok));
+        let effect = if matches!(look.health, Health::Clean) {
+            None
+        } else {
+            effect
+        };
+        let mut r = row(j, &e.node, &shown, result, &boot, ok);
+        r.effect = effect;
+        out.push(r);
     }
     out
 }

@@ -439,3 +439,68 @@ pub fn fixture_tree(dir: &Path) -> PathBuf {
     );
     tree
 }
+
+/// Runs `cmd` with a watchdog: killed (and the test failed) after
+/// `limit`. Returns the output and how long it took; fails on a panic.
+pub fn run_bounded(cmd: &mut Command, limit: std::time::Duration) -> (Output, std::time::Duration) {
+    let what = format!("{cmd:?}");
+    let start = std::time::Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Drain the pipes in threads so a large output never blocks the child.
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut so, &mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut se, &mut v);
+        v
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still running after {limit:?}: killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let took = start.elapsed();
+    let out = Output {
+        status,
+        stdout: t_out.join().expect("stdout thread"),
+        stderr: t_err.join().expect("stderr thread"),
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.code().is_some_and(|c| c != 101) && !err.contains("panicked"),
+        "{what} panicked or was killed ({status:?}):\n{err}"
+    );
+    (out, took)
+}
+
+/// Fields of `ufs info --dumpfs IMG` (the number after each name, as
+/// dumpfs prints `name value`), in the order asked.
+pub fn dumpfs_fields(img: &Path, names: &[&str]) -> Vec<u64> {
+    let d = ufs_ok(["info".as_ref(), "--dumpfs".as_ref(), img.as_os_str()]);
+    names
+        .iter()
+        .map(|name| {
+            d.split_whitespace()
+                .skip_while(|w| w != name)
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} in dumpfs"))
+        })
+        .collect()
+}

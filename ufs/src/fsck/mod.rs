@@ -26,6 +26,7 @@
 //! checked once more, read-only; only a clean result marks it clean.
 
 pub mod overlay;
+pub mod predict;
 pub mod problem;
 pub mod report;
 pub mod state;
@@ -56,7 +57,8 @@ use std::collections::HashMap;
 pub struct FsckOptions {
     /// The name printed in the header (`** NAME (NO WRITE)`).
     pub name: String,
-    /// Check even when the superblock says the file system is clean (`-f`).
+    /// Check even when the superblock says the file system is clean (`-f`,
+    /// or the front end's convention: see [`FsckOptions::for_front_end`]).
     pub force: bool,
     /// Use the superblock at this 512-byte sector (`-b`).
     pub alt_sector: Option<u64>,
@@ -71,6 +73,53 @@ pub struct FsckOptions {
     /// (`--max-memory`): on a huge image the run stops with
     /// [`crate::Error::MemoryLimit`] instead of exhausting the host.
     pub max_memory: Option<u64>,
+}
+
+impl FsckOptions {
+    /// Options for a front end (a command, a personality, mount's check):
+    /// `force` is `-f` as given; the clean-flag policy ([`skips_clean`])
+    /// decides from `convention` and `answer` whether a file system whose
+    /// superblock says clean is checked anyway.
+    pub fn for_front_end(
+        name: &str,
+        convention: Convention,
+        answer: AnswerMode,
+        force: bool,
+    ) -> FsckOptions {
+        FsckOptions {
+            name: name.to_string(),
+            force: !skips_clean(convention, answer, force),
+            preen: answer == AnswerMode::Preen,
+            answer,
+            ..Default::default()
+        }
+    }
+}
+
+/// Whose rules a front end follows for a file system whose superblock
+/// says clean.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Convention {
+    /// FreeBSD fsck_ffs (12.1 setup.c: `skipclean && ckclean &&
+    /// fs_clean`): only preen (`-p`) skips a clean file system; `-y`, `-n`
+    /// and interactive runs check it fully.
+    #[default]
+    FreeBsd,
+    /// Linux fsck(8) helpers as e2fsck: every mode skips a clean file
+    /// system unless `-f` is given.
+    Linux,
+}
+
+/// The clean-flag policy, decided here only: whether a check in `mode`
+/// under `convention` skips a file system whose superblock says clean
+/// (and does not ask for a check, see
+/// [`crate::Superblock::needs_fsck`]). `force` is `-f`, which never skips.
+pub fn skips_clean(convention: Convention, mode: AnswerMode, force: bool) -> bool {
+    !force
+        && match convention {
+            Convention::FreeBsd => mode == AnswerMode::Preen,
+            Convention::Linux => true,
+        }
 }
 
 /// How questions are answered.
@@ -304,21 +353,14 @@ fn run(
         blocks: t.nbfree,
         dsize,
     };
-    if !opts.force
-        && early == 0
-        && !from_alt
-        && sb.fs.fs_clean != 0
-        && flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) == 0
-    {
+    if !opts.force && early == 0 && !from_alt && !sb.needs_fsck() {
         let s = summary_from(&totals, 0, 0);
         let pfx = if preen {
             format!("{}: ", opts.name)
         } else {
             String::new()
         };
-        if !preen {
-            report.note("FILE SYSTEM CLEAN; SKIPPING CHECKS\n");
-        }
+        report.note(&format!("{pfx}FILE SYSTEM CLEAN; SKIPPING CHECKS\n"));
         report.note(&format!(
             "{pfx}clean, {} free ({} frags, {} blocks, {:.1}% fragmentation)\n",
             s.free,

@@ -38,16 +38,41 @@ pub enum WriteClass {
 
 /// Sectors changed by a repair, over a read-only image.
 pub struct Overlay<'a> {
-    base: &'a dyn Device,
+    base: Base<'a>,
     pages: RefCell<BTreeMap<u64, (WriteClass, Vec<u8>)>>,
+}
+
+/// The image under an overlay: borrowed (a check, a repair before its
+/// commit) or owned (a prediction that outlives the code that opened the
+/// image, e.g. to open the repaired state with [`crate::Ufs::open`]).
+enum Base<'a> {
+    Borrowed(&'a dyn Device),
+    Owned(Box<dyn Device>),
 }
 
 impl<'a> Overlay<'a> {
     /// An empty overlay over `base`.
     pub fn new(base: &'a dyn Device) -> Self {
         Overlay {
-            base,
+            base: Base::Borrowed(base),
             pages: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// An empty overlay that owns its image: writes (a whole
+    /// [`crate::fsck::repair`] through it) stay in memory, so what a
+    /// repair would do can be tried and looked at with the file untouched.
+    pub fn owning(base: Box<dyn Device>) -> Overlay<'static> {
+        Overlay {
+            base: Base::Owned(base),
+            pages: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    fn base(&self) -> &dyn Device {
+        match &self.base {
+            Base::Borrowed(d) => *d,
+            Base::Owned(d) => d.as_ref(),
         }
     }
 
@@ -68,8 +93,8 @@ impl<'a> Overlay<'a> {
         }
         let mut v = vec![0u8; PAGE as usize];
         let off = p * PAGE;
-        let avail = self.base.len().saturating_sub(off).min(PAGE) as usize;
-        if avail > 0 && self.base.read_at(off, &mut v[..avail]).is_err() {
+        let avail = self.base().len().saturating_sub(off).min(PAGE) as usize;
+        if avail > 0 && self.base().read_at(off, &mut v[..avail]).is_err() {
             v.fill(0);
         }
         v
@@ -80,7 +105,7 @@ impl<'a> Overlay<'a> {
     pub fn put(&self, off: u64, data: &[u8], class: WriteClass) -> std::io::Result<()> {
         let end = off
             .checked_add(data.len() as u64)
-            .filter(|&e| e <= self.base.len())
+            .filter(|&e| e <= self.base().len())
             .ok_or_else(|| std::io::Error::other("write past the end of the image"))?;
         let mut pos = off;
         while pos < end {
@@ -116,7 +141,7 @@ impl<'a> Overlay<'a> {
             }
             by_class.push((c, p * PAGE, v.clone()));
         }
-        let len = self.base.len();
+        let len = self.base().len();
         for (_, off, buf) in &mut by_class {
             let keep = len.saturating_sub(*off).min(buf.len() as u64) as usize;
             buf.truncate(keep);
@@ -130,13 +155,13 @@ impl Device for Overlay<'_> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         let pages = self.pages.borrow();
         if pages.is_empty() {
-            return self.base.read_at(offset, buf);
+            return self.base().read_at(offset, buf);
         }
         let end = offset
             .checked_add(buf.len() as u64)
             .ok_or_else(|| std::io::Error::other("offset overflow"))?;
         // Unchanged ranges come from the image in one read.
-        self.base.read_at(offset, buf)?;
+        self.base().read_at(offset, buf)?;
         let first = offset / PAGE;
         let last = end.div_ceil(PAGE);
         for (&p, (_, v)) in pages.range(first..last) {
@@ -154,7 +179,7 @@ impl Device for Overlay<'_> {
         self.put(offset, buf, WriteClass::Data)
     }
     fn len(&self) -> u64 {
-        self.base.len()
+        self.base().len()
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())

@@ -5,9 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use ufskit::cg::CylGroup;
-use ufskit::fsck::{check, repair, AnswerMode, CollectingReporter, FsckOptions, Outcome, Verdict};
+pub use ufskit::fsck::predict::Effect;
+use ufskit::fsck::{
+    check, repair, AnswerMode, CollectingReporter, Convention, FsckOptions, Outcome, Verdict,
+};
 use ufskit::io::{Device, FileDevice, UndoDevice};
-use ufskit::ondisk::consts::fsflags;
 use ufskit::superblock::SearchWhen;
 use ufskit::{CgIdx, Superblock, UfsVersion};
 
@@ -50,51 +52,62 @@ pub struct Look {
     pub version: Option<UfsVersion>,
     /// Health.
     pub health: Health,
+    /// What the repair a boot would run (preen when it fixes everything,
+    /// else -y, also when -y does not finish) does to the tree, tried on
+    /// an in-memory overlay; `None` when no repair was needed or tried.
+    pub effect: Option<Effect>,
 }
 
-/// Writes kept in memory over a read-only device.
-struct Cow<'a> {
-    base: &'a dyn Device,
-    writes: Vec<(u64, Vec<u8>)>,
-}
-
-impl Device for Cow<'_> {
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        self.base.read_at(offset, buf)?;
-        let end = offset + buf.len() as u64;
-        for (o, d) in &self.writes {
-            let de = o + d.len() as u64;
-            if *o < end && de > offset {
-                let s = (*o).max(offset);
-                let e = de.min(end);
-                buf[(s - offset) as usize..(e - offset) as usize]
-                    .copy_from_slice(&d[(s - o) as usize..(e - o) as usize]);
-            }
+/// One line: "repair would remove N files (a, b, c, …)", the moves to
+/// lost+found and the truncations likewise, each with the first `first`
+/// paths; the alternate superblock first. Empty when the repair leaves
+/// every path as it was.
+pub fn describe(e: &Effect, first: usize) -> String {
+    let list = |v: &[String]| {
+        let mut s: Vec<String> = v.iter().take(first).cloned().collect();
+        if v.len() > first {
+            s.push("…".into());
         }
-        Ok(())
+        s.join(", ")
+    };
+    let mut parts = Vec::new();
+    if let Some(a) = e.alternate {
+        parts.push(format!("repairs from alternate superblock at {a}"));
     }
-    fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
-        self.writes.push((offset, buf.to_vec()));
-        Ok(())
+    for (v, what) in [
+        (&e.removed, "remove"),
+        (&e.lost_found, "move to lost+found"),
+        (&e.truncated, "truncate"),
+    ] {
+        if !v.is_empty() {
+            parts.push(format!(
+                "repair would {what} {} file{} ({})",
+                v.len(),
+                if v.len() == 1 { "" } else { "s" },
+                list(v)
+            ));
+        }
     }
-    fn len(&self) -> u64 {
-        self.base.len()
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    parts.join("; ")
 }
 
+/// What the repair `mode` would do to `path`, tried on an in-memory
+/// overlay (the file is opened read-only and never written).
+fn predict(
+    path: &Path,
+    mode: AnswerMode,
+    alternate: Option<u64>,
+) -> ufskit::Result<(Outcome, Effect)> {
+    let open =
+        || -> ufskit::Result<Box<dyn Device>> { Ok(Box::new(FileDevice::open_read_only(path)?)) };
+    let name = path.display().to_string();
+    ufskit::fsck::predict::predict(&open, &opts(&name, mode, true), alternate)
+}
+
+/// Options as mount's check runs fsck: FreeBSD's clean-flag rule (preen
+/// skips a clean file system, `-y` and `-n` check it fully).
 fn opts(name: &str, mode: AnswerMode, force: bool) -> FsckOptions {
-    FsckOptions {
-        name: name.to_string(),
-        force,
-        alt_sector: None,
-        preen: mode == AnswerMode::Preen,
-        answer: mode,
-        now: None,
-        max_memory: None,
-    }
+    FsckOptions::for_front_end(name, Convention::FreeBsd, mode, force)
 }
 
 /// Whether a repair outcome leaves a file system that may be attached.
@@ -108,90 +121,111 @@ pub fn fixed(o: &Outcome) -> bool {
 
 /// Looks at `path` read-only: superblock (with its check hash), every
 /// cylinder group's check hash, the clean flag; a full fsck -n when not
-/// clean, a hash failed or `full`; then what preen and -y would do.
-/// The superblock is searched for as `search` says; a primary that is
-/// missing makes the container need fsck -y (which restores it).
+/// clean, a hash failed, the primary superblock is unusable, or `full`;
+/// then what preen and -y would do, each tried on an in-memory overlay,
+/// and what the repair that fixes it does to the tree. The superblock is
+/// searched for as `search` says; a primary that is missing makes the
+/// container need fsck -y (which restores it from the copy found).
 pub fn look(path: &Path, full: bool, search: SearchWhen) -> Look {
+    let broken = |version, why: String| Look {
+        version,
+        health: Health::Broken(why),
+        effect: None,
+    };
     let dev = match FileDevice::open_read_only(path) {
         Ok(d) => d,
-        Err(e) => {
-            return Look {
-                version: None,
-                health: Health::Broken(e.to_string()),
-            }
-        }
+        Err(e) => return broken(None, e.to_string()),
     };
-    let (sb, geo, found) = match Superblock::find_with(&dev, search) {
-        Ok(x) => x,
-        Err(e) => {
-            return Look {
-                version: None,
-                health: Health::Broken(format!("no usable superblock: {e}")),
-            }
-        }
-    };
-    let version = Some(sb.version());
     let mut why = Vec::new();
-    if let Some(r) = found.filter(|_| Superblock::find(&dev).is_err()) {
-        why.push(format!("no usable primary superblock; {r}"));
-    }
-    if !sb.is_clean() {
-        why.push("clean flag not set".to_string());
-    }
-    if sb.fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) != 0 {
-        why.push("marked as needing fsck".to_string());
-    }
-    for i in 0..geo.ncg {
-        if let Err(e) = CylGroup::read(&dev, &geo, CgIdx(i)) {
-            why.push(format!("cylinder group {i}: {e}"));
-            break;
+    let mut version = None;
+    let mut primary_bad = None;
+    match Superblock::find_with(&dev, search) {
+        Ok((sb, geo, found)) => {
+            version = Some(sb.version());
+            if let Some(r) = found {
+                if let Err(e) = Superblock::find(&dev) {
+                    why.push(format!("no usable primary superblock; {r}"));
+                    primary_bad = Some(e);
+                }
+            }
+            if sb.needs_fsck() {
+                why.push(
+                    if sb.is_clean() {
+                        "marked as needing fsck"
+                    } else {
+                        "clean flag not set"
+                    }
+                    .to_string(),
+                );
+            }
+            for i in 0..geo.ncg {
+                if let Err(e) = CylGroup::read(&dev, &geo, CgIdx(i)) {
+                    // The error names the group itself.
+                    why.push(e.to_string());
+                    break;
+                }
+            }
+            if why.is_empty() && !full {
+                return Look {
+                    version,
+                    health: Health::Clean,
+                    effect: None,
+                };
+            }
         }
-    }
-    if why.is_empty() && !full {
-        return Look {
-            version,
-            health: Health::Clean,
-        };
+        Err(e) => {
+            why.push(format!("primary superblock unusable: {e}"));
+            primary_bad = Some(e);
+        }
     }
     let name = path.display().to_string();
     let mut rep = CollectingReporter::default();
     let o = match check(&dev, &opts(&name, AnswerMode::No, true), &mut rep) {
         Ok(o) => o,
-        Err(e) => {
-            return Look {
-                version,
-                health: Health::Broken(e.to_string()),
-            }
-        }
+        Err(e) => return broken(version, e.to_string()),
     };
     if o.verdict == Verdict::Clean && why.is_empty() {
         return Look {
             version,
             health: Health::Clean,
+            effect: None,
         };
     }
     if o.problems > 0 {
         why.push(format!("{} problem(s)", o.problems));
     }
-    let why = why.join("; ");
-    let try_mode = |mode| {
-        let mut cow = Cow {
-            base: &dev,
-            writes: Vec::new(),
-        };
-        let mut r = CollectingReporter::default();
-        repair(&mut cow, &opts(&name, mode, true), &mut r)
-            .map(|o| fixed(&o))
-            .unwrap_or(false)
-    };
-    let health = if try_mode(AnswerMode::Preen) {
-        Health::PreenFixes(why)
-    } else if try_mode(AnswerMode::Yes) {
-        Health::NeedsYes(why)
+    let alternate = if primary_bad.is_some() {
+        o.alternates.first().copied()
     } else {
-        Health::Broken(format!("{why}; fsck -y cannot repair it"))
+        None
     };
-    Look { version, health }
+    let why = why.join("; ");
+    let attempt = |mode| match predict(path, mode, alternate) {
+        Ok((o, e)) => Some((fixed(&o), e)),
+        Err(_) => None,
+    };
+    let (health, effect) = match attempt(AnswerMode::Preen) {
+        Some((true, e)) => (Health::PreenFixes(why), Some(e)),
+        _ => match (attempt(AnswerMode::Yes), primary_bad) {
+            (Some((true, e)), _) => (Health::NeedsYes(why), Some(e)),
+            (_, Some(e)) => (Health::Broken(format!("no usable superblock: {e}")), None),
+            // What the unfinished repair would still do is worth saying.
+            (y, None) => (
+                Health::Broken(format!("{why}; fsck -y does not repair it in one run")),
+                y.map(|(_, e)| e),
+            ),
+        },
+    };
+    if version.is_none() && effect.is_some() {
+        version = alternate
+            .and_then(|s| Superblock::read_at(&dev, s * 512).ok())
+            .map(|sb| sb.version());
+    }
+    Look {
+        version,
+        health,
+        effect,
+    }
 }
 
 /// A free undo file name next to the container: `FILE.undo`, else
