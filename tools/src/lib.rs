@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
 
 pub mod cmd;
+pub mod image;
 pub mod output;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,10 @@ pub const EXIT_USAGE: i32 = 2;
 #[derive(Parser, Debug)]
 #[command(name = "ufs", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
+    /// Work in partition N of a disk image (GPT/MBR index as in ada0p2 or
+    /// ada0s2, BSD label entry as in 1a or a); also spelled IMAGE@N.
+    #[arg(long, global = true, value_name = "N")]
+    pub partition: Option<String>,
     /// The subcommand.
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -112,6 +117,23 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             return code;
         }
     };
+    if cli.partition.is_some() {
+        // These create, attach or scan whole containers; a partition of a
+        // disk image is not something they can work in yet.
+        let whole_only = match &cli.cmd {
+            Cmd::Newfs(_) => Some("newfs"),
+            Cmd::Makefs(_) => Some("makefs"),
+            Cmd::Mount(_) => Some("mount"),
+            Cmd::Umount(_) => Some("umount"),
+            Cmd::Preflight(_) => Some("preflight"),
+            _ => None,
+        };
+        if let Some(name) = whole_only {
+            eprintln!("ufs {name}: --partition is not supported; it works on whole images");
+            return EXIT_USAGE;
+        }
+    }
+    image::set_partition(cli.partition);
     match cli.cmd {
         Cmd::Info(a) => cmd::info::run(a),
         Cmd::Ls(a) => cmd::ls::run(a),

@@ -15,7 +15,7 @@ pub fn open_ro(image: &Path, superblock_at: Option<u64>) -> Result<Ufs, i32> {
         superblock_at,
         ..OpenOptions::read_only()
     };
-    Ufs::open_path(image, opts).map_err(|e| fail(&image.display().to_string(), &e))
+    crate::image::open_ufs(image, opts).map_err(|e| fail(&image.display().to_string(), &e))
 }
 
 /// Formats a time as `YYYY-MM-DD HH:MM:SS` UTC.

@@ -44,6 +44,7 @@ pub mod bmap;
 pub mod cg;
 pub mod checkhash;
 pub mod dir;
+pub mod disk;
 pub mod edit;
 pub mod error;
 pub mod fs;

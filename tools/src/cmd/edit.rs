@@ -122,7 +122,8 @@ impl Session {
         let shown = image.display().to_string();
         let err = |msg: &dyn std::fmt::Display| crate::output::fail(&shown, msg);
         let fixed = fixed_time(common.reproducible).map_err(|m| err(&m))?;
-        let lock = File::open(image).map_err(|e| err(&Error::Open(e)))?;
+        let lock =
+            File::open(crate::image::target(image).path).map_err(|e| err(&Error::Open(e)))?;
         // Other errors (locks not supported, as on some network file
         // systems) are no reason not to go on.
         if let Err(rustix::io::Errno::WOULDBLOCK) =
@@ -130,7 +131,8 @@ impl Session {
         {
             return Err(err(&"the image is being edited by another process"));
         }
-        let mut fs = Ufs::open_path(image, OpenOptions::read_write()).map_err(|e| err(&e))?;
+        let mut fs =
+            crate::image::open_ufs(image, OpenOptions::read_write()).map_err(|e| err(&e))?;
         let sb = fs.superblock();
         let unclean = sb.fs.fs_clean == 0
             || sb.fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) != 0;

@@ -167,7 +167,7 @@ fn run_styled(a: Args, style: Style) -> i32 {
         let r = if writing {
             run_repair(img, &opts, a.undo.as_deref(), rep.as_mut())
         } else {
-            match ufskit::io::FileDevice::open_read_only(img) {
+            match crate::image::open_device(img, false) {
                 Ok(dev) => check(&dev, &opts, rep.as_mut()),
                 Err(e) => Err(e),
             }
@@ -211,7 +211,7 @@ fn run_repair(
     undo: Option<&std::path::Path>,
     rep: &mut dyn Reporter,
 ) -> ufskit::Result<Outcome> {
-    let dev = ufskit::io::FileDevice::open_read_write(img)?;
+    let dev = crate::image::open_device(img, true)?;
     match undo {
         None => {
             let mut dev = dev;

@@ -21,7 +21,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(a: Args) -> i32 {
-    let mut dev = match ufskit::io::FileDevice::open_read_write(&a.image) {
+    let mut dev = match crate::image::open_device(&a.image, true) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("ufs undo: {}: {e}", a.image.display());
