@@ -23,6 +23,20 @@ pub mod output;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 
+/// The names the binary answers to besides `ufs` (see the table above);
+/// `ufs install-links` makes one link for each.
+pub const PERSONALITIES: &[&str] = &[
+    "fsck.ufs",
+    "fsck_ufs",
+    "fsck_ffs",
+    "newfs.ufs",
+    "mkfs.ufs",
+    "newfs_ufs",
+    "mdmfs",
+    "mount_md",
+    "mount.md",
+];
+
 /// Exit status for a failed command (bad image, I/O error).
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit status for a usage error (clap's convention).
@@ -94,6 +108,12 @@ pub enum Cmd {
     Umount(cmd::mount::UmountArgs),
     /// Check every md container the jail definitions attach (before a boot).
     Preflight(cmd::preflight::Args),
+    /// Link fsck.ufs, mount.md, ... where fsck(8) and mount(8) find them.
+    InstallLinks(cmd::install::Args),
+    /// Write manual pages (section 8) for ufs, its subcommands and helpers.
+    Man(cmd::man::ManArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::man::CompletionArgs),
 }
 
 /// Runs the program with the given argv and returns the exit status.
@@ -109,10 +129,15 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         "mdmfs" | "mount_md" | "mount.md" => return cmd::mount::run_personality(&argv0, argv),
         _ => {}
     }
+    // `ufs fsck` keeps fsck(8)'s usage status (16), not clap's 2.
+    let usage_code = match subcommand_name(&argv) {
+        Some("fsck") => cmd::fsck::EXIT_USAGE_LINUX,
+        _ => EXIT_USAGE,
+    };
     let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let code = if e.use_stderr() { usage_code } else { 0 };
             let _ = e.print();
             return code;
         }
@@ -160,7 +185,23 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::Mount(a) => cmd::mount::run(a),
         Cmd::Umount(a) => cmd::mount::umount(a),
         Cmd::Preflight(a) => cmd::preflight::run(a),
+        Cmd::InstallLinks(a) => cmd::install::run(a),
+        Cmd::Man(a) => cmd::man::man(a),
+        Cmd::Completions(a) => cmd::man::completions(a),
     }
+}
+
+/// The subcommand word of `ufs [--partition N] SUB ...`, before parsing.
+fn subcommand_name(argv: &[OsString]) -> Option<&str> {
+    let mut words = argv.iter().skip(1).filter_map(|a| a.to_str());
+    while let Some(w) = words.next() {
+        if w == "--partition" {
+            words.next();
+        } else if !w.starts_with('-') {
+            return Some(w);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
