@@ -132,22 +132,11 @@ fn mbr_disk(dir: &Path) -> Option<PathBuf> {
         return None;
     }
     let disk = blank(dir, "mbr.img", 30 * MIB);
-    let mut c = Command::new("sfdisk")
-        .arg("-q")
-        .arg(&disk)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(
-            b"label: dos\nstart=2048, size=2048, type=83\nstart=4096, size=40960, type=5\n\
-              start=6144, size=16384, type=a9\nstart=24576, size=16384, type=a5\n",
-        )
-        .unwrap();
-    assert!(c.wait().unwrap().success(), "sfdisk failed");
+    common::sfdisk(
+        &disk,
+        "label: dos\nstart=2048, size=2048, type=83\nstart=4096, size=40960, type=5\n\
+         start=6144, size=16384, type=a9\nstart=24576, size=16384, type=a5\n",
+    );
     Some(disk)
 }
 

@@ -54,6 +54,7 @@ pub mod io;
 pub mod newfs;
 pub mod ondisk;
 pub mod populate;
+pub mod signature;
 pub mod superblock;
 pub mod timefmt;
 pub mod units;

@@ -73,6 +73,10 @@ pub struct Args {
     /// is left to the page cache, as cp and NetBSD makefs leave theirs.
     #[arg(long)]
     pub sync: bool,
+    /// Replace an image that holds another file system or a partition table
+    /// (an existing UFS image is replaced without it, as makefs does).
+    #[arg(long)]
+    pub force: bool,
     /// Image file to write (replaced).
     pub image: PathBuf,
     /// Directories and tar archives (plain, gzip, xz, zstd), merged in order.
@@ -1430,16 +1434,102 @@ fn apply_o(opts: &mut NewfsOptions, list: &[String]) -> Result<(), String> {
 
 /// Runs `ufs makefs`.
 pub fn run(a: Args) -> i32 {
-    match build(&a) {
+    let context = format!("makefs {}", a.image.display());
+    let r = refuse_foreign(&a).and_then(|()| {
+        let staged = Staged::beside(&a.image)?;
+        let msg = build(&a, staged.path())?;
+        staged.commit(&a.image)?;
+        Ok(msg)
+    });
+    match r {
         Ok(msg) => {
             println!("{msg}");
             0
         }
-        Err(e) => fail(&format!("makefs {}", a.image.display()), &e),
+        Err(e) => fail(&context, &e),
     }
 }
 
-fn build(a: &Args) -> Result<String, String> {
+/// Refuses (without --force) to replace an image that holds something
+/// other than UFS: a file system of another kind or a partition table.
+fn refuse_foreign(a: &Args) -> Result<(), String> {
+    if a.force {
+        return Ok(());
+    }
+    let Ok(dev) = ufskit::io::FileDevice::open_read_only(&a.image) else {
+        return Ok(()); // missing (or unreadable: the build will say why)
+    };
+    if ufskit::Superblock::probe(&dev).is_some() {
+        return Ok(());
+    }
+    match ufskit::signature::foreign(&dev) {
+        Some(f) => Err(super::newfs::overwrite_refusal(
+            &a.image.display().to_string(),
+            &f,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Where the image is built: a temporary file beside the target, renamed
+/// over it only when the build succeeded, so a failed build (out of space,
+/// an unreadable source) leaves the old image, or nothing, never a
+/// half-built one. A target that is not a regular file (a device) is
+/// written in place.
+enum Staged {
+    Temp(tempfile::NamedTempFile),
+    InPlace(PathBuf),
+}
+
+impl Staged {
+    fn beside(target: &Path) -> Result<Staged, String> {
+        let shown = |e: std::io::Error| format!("{}: {e}", target.display());
+        match std::fs::metadata(target) {
+            Ok(m) if !m.is_file() => return Ok(Staged::InPlace(target.to_path_buf())),
+            _ => {}
+        }
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let prefix = format!(".{name}.");
+        let mut b = tempfile::Builder::new();
+        b.prefix(&prefix).suffix(".partial");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // As a file created by open(2) with 0666: the umask applies.
+            b.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        b.tempfile_in(dir).map(Staged::Temp).map_err(shown)
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Staged::Temp(t) => t.path(),
+            Staged::InPlace(p) => p,
+        }
+    }
+
+    fn commit(self, target: &Path) -> Result<(), String> {
+        let Staged::Temp(t) = self else {
+            return Ok(());
+        };
+        // A replaced image keeps its permissions.
+        if let Ok(m) = std::fs::metadata(target) {
+            let _ = std::fs::set_permissions(t.path(), m.permissions());
+        }
+        t.persist(target)
+            .map(drop)
+            .map_err(|e| format!("{}: {}", target.display(), e.error))
+    }
+}
+
+fn build(a: &Args, out: &Path) -> Result<String, String> {
     let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => Some(
             v.trim()
@@ -1592,7 +1682,7 @@ fn build(a: &Args) -> Result<String, String> {
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&a.image)
+        .open(out)
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
     file.set_len(size)
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
@@ -1756,7 +1846,7 @@ fn build(a: &Args) -> Result<String, String> {
     fs.close().map_err(|e| e.to_string())?;
     timer.mark("directories");
     if a.sync {
-        File::open(&a.image)
+        File::open(out)
             .and_then(|f| f.sync_all())
             .map_err(|e| format!("{}: {e}", a.image.display()))?;
         timer.mark("sync");

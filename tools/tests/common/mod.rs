@@ -415,3 +415,24 @@ pub fn host_manifest(dir: &Path, out: &Path) -> String {
     );
     std::fs::read_to_string(out).expect("manifest")
 }
+
+/// Writes the partition table `script` (sfdisk's input format) to `img`
+/// with util-linux sfdisk, which reads it from standard input.
+pub fn sfdisk(img: &Path, script: &str) {
+    use std::io::Write;
+    let mut c = Command::new("sfdisk")
+        .arg("-q")
+        .arg(img)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("run sfdisk");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write to sfdisk");
+    assert!(
+        c.wait().expect("wait for sfdisk").success(),
+        "sfdisk failed on {script:?}"
+    );
+}
