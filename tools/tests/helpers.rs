@@ -327,3 +327,13 @@ fn dry_run_is_the_long_spelling_of_x() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn put_usage_line_reads_as_cp_does() {
+    let o = Command::new(BIN).args(["put", "--help"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Usage: ufs put [OPTIONS] IMAGE HOSTPATH... IMGPATH\n"),
+        "{out}"
+    );
+}

@@ -291,6 +291,8 @@ fn clear_way(fs: &mut Ufs, parent: Ino, name: &[u8]) -> Result<(), Fail> {
 
 /// Arguments of `ufs put`.
 #[derive(clap::Args, Debug)]
+// clap would print the operands as `<HOSTPATH... IMGPATH> <HOSTPATH... IMGPATH>...`.
+#[command(override_usage = "ufs put [OPTIONS] IMAGE HOSTPATH... IMGPATH")]
 pub struct PutArgs {
     /// Copy directories recursively.
     #[arg(short = 'r', short_alias = 'R')]
@@ -302,7 +304,7 @@ pub struct PutArgs {
     pub image: PathBuf,
     /// Host files (and with -r directories) to copy, then the destination
     /// in the image: an existing directory to copy into, or the new name.
-    #[arg(required = true, num_args = 2.., value_name = "HOSTPATH... IMGPATH")]
+    #[arg(required = true, num_args = 2.., value_name = "PATH")]
     pub operands: Vec<OsString>,
     /// Common editing options.
     #[command(flatten)]
