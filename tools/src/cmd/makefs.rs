@@ -5,8 +5,9 @@
 //! written with the library's bulk builder (`ufskit::populate`): inodes
 //! allocated up front, file contents streamed in (tar archives are read a
 //! second time for their data, in archive order), each directory written
-//! once. Holes in host files are kept (SEEK_DATA/SEEK_HOLE); tar GNU sparse
-//! members are stored as their expanded data. Output is deterministic:
+//! once. Holes in host files are kept (SEEK_DATA/SEEK_HOLE); in tar members
+//! (GNU sparse, PAX sparse 0.0/0.1/1.0, or plain) every 4 KiB piece of
+//! zeros is left as a hole (`tarsparse.rs`). Output is deterministic:
 //! entries are sorted by name, and with `--reproducible` or
 //! `SOURCE_DATE_EPOCH` every time stamp the build makes, the file-system id
 //! and the inode generations are fixed, so the same input gives the same
@@ -989,6 +990,21 @@ fn fflags(names: &str) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
+/// The PAX sparse records of a member (none for most).
+fn member_sparse<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+) -> Result<super::tarsparse::PaxSparse, String> {
+    let Ok(Some(exts)) = entry.pax_extensions() else {
+        return Ok(Default::default());
+    };
+    let records: Vec<(String, Vec<u8>)> = exts
+        .flatten()
+        .filter_map(|e| Some((e.key().ok()?.to_string(), e.value_bytes().to_vec())))
+        .filter(|(k, _)| k.starts_with("GNU.sparse."))
+        .collect();
+    super::tarsparse::from_pax(records.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+}
+
 /// Scans tar archive number `archive` into the tree (metadata only; the
 /// data is read in a second pass, matched by each member's ordinal).
 fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
@@ -1000,8 +1016,6 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
             .ok()
             .filter(|&o| o < NONE)
             .ok_or_else(|| format!("{}: too many members", path.display()))?;
-        let raw_path = entry.path_bytes().into_owned();
-        let comps = components(&raw_path)?;
         let h = entry.header().clone();
         let mut flags = 0;
         let mut mtime = ts(h.mtime().map_or(0, |t| i64::try_from(t).unwrap_or(0)), 0);
@@ -1017,6 +1031,14 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
                 }
             }
         }
+        // A PAX sparse member is stored under a made-up name, with only its
+        // data chunks: its real name and size are in the records.
+        let sparse = member_sparse(&mut entry).map_err(|e| format!("{}: {e}", path.display()))?;
+        let raw_path = sparse
+            .name
+            .clone()
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
+        let comps = components(&raw_path)?;
         let et = h.entry_type();
         let kind = match et {
             tar::EntryType::Directory => FileType::Directory,
@@ -1055,7 +1077,10 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
         match kind {
             FileType::Symlink => node.data = tree.store_target(&target)?,
             FileType::Regular if et != tar::EntryType::Link => {
-                node.data = entry.size();
+                node.data = match sparse.size {
+                    Some(s) if sparse.is_sparse() => s,
+                    _ => entry.size(),
+                };
                 node.content = Content::Tar(archive);
                 node.aux = ordinal;
             }
@@ -1819,19 +1844,17 @@ fn build(a: &Args, out: &Path) -> Result<String, String> {
             }
             next.next();
             let p = flat.data_pos(i) as usize;
-            let mut off = 0u64;
-            loop {
-                let n = entry.read(&mut buf).map_err(ctx)?;
-                if n == 0 {
-                    break;
-                }
-                b.write(p, off, &buf[..n]).map_err(|e| {
-                    format!("{}: {e}", String::from_utf8_lossy(&entry.path_bytes()))
-                })?;
-                off += n as u64;
-                if let Some(bar) = &bar {
-                    bar.inc(n as u64);
-                }
+            let sparse =
+                member_sparse(&mut entry).map_err(|e| format!("{}: {e}", path.display()))?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            // Zero pieces are left as holes, so sparse members (GNU or
+            // PAX) stay sparse.
+            let read = super::tarsparse::copy(&mut entry, &sparse, &mut buf, &mut |off, d| {
+                b.write(p, off, d).map_err(|e| e.to_string())
+            })
+            .map_err(|e| format!("{name}: {e}"))?;
+            if let Some(bar) = &bar {
+                bar.inc(read);
             }
             b.set_size(p, tree.nodes[i as usize].size())
                 .map_err(|e| e.to_string())?;
