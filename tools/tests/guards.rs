@@ -174,17 +174,32 @@ fn a_failed_makefs_leaves_no_half_built_image() {
         v.sort();
         v
     };
-    // Out of space in a new image: nothing is left behind.
+    // A member that fails only while its data is written (a PAX sparse
+    // map reaching past the file's size), into a new image: nothing is
+    // left behind.
+    let bad = d.join("bad.tar");
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(&bad).unwrap());
+        b.append_pax_extensions([
+            ("GNU.sparse.size", &b"10"[..]),
+            ("GNU.sparse.map", &b"0,20"[..]),
+        ])
+        .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_size(20);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "f", &[1u8; 20][..]).unwrap();
+        b.finish().unwrap();
+    }
     let o = ufs(&[
         "makefs",
-        "-s",
-        "2m",
         d.join("new.img").to_str().unwrap(),
-        tree.to_str().unwrap(),
+        bad.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no space"));
-    assert_eq!(listing(), ["tree"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("past the file's size"));
+    assert_eq!(listing(), ["bad.tar", "tree"]);
     // Over an existing image: the old one is still there, byte for byte.
     let small = d.join("small");
     std::fs::create_dir(&small).unwrap();
@@ -203,14 +218,10 @@ fn a_failed_makefs_leaves_no_half_built_image() {
         tree.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    let o = ufs(&[
-        "makefs",
-        img.to_str().unwrap(),
-        d.join("missing").to_str().unwrap(),
-    ]);
+    let o = ufs(&["makefs", img.to_str().unwrap(), bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(sha(&img), before);
-    assert_eq!(listing(), ["old.img", "small", "tree"]);
+    assert_eq!(listing(), ["bad.tar", "old.img", "small", "tree"]);
 }
 
 #[test]

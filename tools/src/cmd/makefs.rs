@@ -1696,7 +1696,7 @@ fn build(a: &Args, out: &Path) -> Result<String, String> {
     let (size, layout) = match &a.size {
         Some(s) => {
             let size = newfs::parse_size(s).map_err(|e| e.to_string())?;
-            let layout = newfs::compute(size, &opts).map_err(|e| e.to_string())?;
+            let layout = sized(size, &mut opts, data, inodes + 3, need_inodes, fsize)?;
             (size, layout)
         }
         None => fit(&mut opts, need_frags, need_inodes, fsize)?,
@@ -1969,6 +1969,66 @@ impl VersionName for NewfsOptions {
 
 /// The smallest image (in 64 KiB steps of growth) whose fresh file system
 /// has `frags` free fragments and `inodes` free inodes.
+/// Free fragments and free inodes a layout leaves.
+fn room(layout: &newfs::Layout) -> (u64, u64) {
+    let f = &layout.sb;
+    let free = u64::try_from(f.fs_cstotal[1]).unwrap_or(0) * u64::try_from(f.fs_frag).unwrap_or(8)
+        + u64::try_from(f.fs_cstotal[3]).unwrap_or(0);
+    (free, u64::try_from(f.fs_cstotal[2]).unwrap_or(0))
+}
+
+/// The layout for a size given with -s. Without -o density, the inode
+/// count follows the tree, as FreeBSD's and NetBSD's makefs choose it: the
+/// default density when that gives `want_inodes`, else a density of about
+/// size / `want_inodes`. When the tree cannot fit (`frags` of data,
+/// `inodes` inodes), says what size (or density) would.
+fn sized(
+    size: u64,
+    opts: &mut NewfsOptions,
+    frags: u64,
+    inodes: u64,
+    want_inodes: u64,
+    fsize: u64,
+) -> Result<newfs::Layout, String> {
+    let given = opts.density;
+    let mut layout = newfs::compute(size, opts).map_err(|e| e.to_string())?;
+    if given.is_none() && room(&layout).1 < want_inodes {
+        // A fragment per inode is as dense as newfs goes.
+        let mut d = (size / want_inodes.max(1) * 9 / 10).max(fsize);
+        for _ in 0..12 {
+            opts.density = Some(u32::try_from(d).unwrap_or(u32::MAX));
+            let l = newfs::compute(size, opts).map_err(|e| e.to_string())?;
+            let (free, ifree) = room(&l);
+            layout = l;
+            if (ifree >= want_inodes && free >= frags) || d <= fsize {
+                break;
+            }
+            d = (d * 4 / 5).max(fsize);
+        }
+    }
+    let (free, ifree) = room(&layout);
+    if free >= frags && ifree >= inodes {
+        return Ok(layout);
+    }
+    let mut o = opts.clone();
+    o.density = given;
+    let need = format!(
+        "no space for the tree: it needs {inodes} inodes and {} bytes of blocks; -s {size} gives {ifree} inodes and {} bytes",
+        frags * fsize,
+        free * fsize
+    );
+    match (given, fit(&mut o, frags, inodes, fsize)) {
+        (Some(d), _) if free >= frags => Err(format!(
+            "{need}: -o density={d} is too sparse; density={} or less would fit, or leave it out",
+            (size / inodes.max(1) * 9 / 10).max(fsize)
+        )),
+        (_, Ok((s, _))) => Err(format!(
+            "{need}: -s {s} would fit (or leave -s out to size the image to the tree)"
+        )),
+        (_, Err(e)) => Err(format!("{need}: {e}")),
+    }
+}
+
 fn fit(
     opts: &mut NewfsOptions,
     frags: u64,
@@ -1985,11 +2045,7 @@ fn fit(
             opts.density = Some(d as u32);
         }
         let layout = newfs::compute(size, opts).map_err(|e| e.to_string())?;
-        let f = &layout.sb;
-        let free = u64::try_from(f.fs_cstotal[1]).unwrap_or(0)
-            * u64::try_from(f.fs_frag).unwrap_or(8)
-            + u64::try_from(f.fs_cstotal[3]).unwrap_or(0);
-        let ifree = u64::try_from(f.fs_cstotal[2]).unwrap_or(0);
+        let (free, ifree) = room(&layout);
         if free >= frags && ifree >= inodes {
             return Ok((size, layout));
         }
