@@ -17,6 +17,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
 
 pub mod cmd;
+#[cfg(unix)]
+pub mod hostxattr;
 pub mod image;
 pub mod output;
 

@@ -300,6 +300,10 @@ pub struct PutArgs {
     /// Print each path as it is copied.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Do not copy extended attributes (by default a host file's `user.*`
+    /// attributes go to the UFS2 user namespace).
+    #[arg(long)]
+    pub no_xattrs: bool,
     /// Image file.
     pub image: PathBuf,
     /// Host files (and with -r directories) to copy, then the destination
@@ -343,6 +347,8 @@ pub fn put(a: PutArgs) -> i32 {
             links: HashMap::new(),
             dirs: Vec::new(),
             buf: Vec::new(),
+            xattrs: !a.no_xattrs,
+            skipped: std::collections::BTreeSet::new(),
         };
         for src in sources {
             let src = Path::new(src);
@@ -376,6 +382,13 @@ pub fn put(a: PutArgs) -> i32 {
                 s.report(&path, &f);
             }
         }
+        if !p.skipped.is_empty() {
+            let names: Vec<_> = std::mem::take(&mut p.skipped).into_iter().collect();
+            eprintln!(
+                "ufs put: extended attributes not copied (only user.* has a UFS2 counterpart): {}",
+                names.join(", ")
+            );
+        }
         // Directory attributes last (children were added after they were
         // set), deepest first: the list is in post-order.
         for (ino, attr, shown) in std::mem::take(&mut p.dirs) {
@@ -401,6 +414,10 @@ struct Putter {
     /// Directories whose attributes are applied at the end.
     dirs: Vec<(Ino, SetAttr, Vec<u8>)>,
     buf: Vec<u8>,
+    /// Copy host `user.*` extended attributes.
+    xattrs: bool,
+    /// Names of host attributes that have no UFS2 counterpart.
+    skipped: std::collections::BTreeSet<String>,
 }
 
 fn ts(sec: i64, nsec: i64) -> Timespec {
@@ -501,6 +518,7 @@ impl Putter {
                     self.errors.push(e);
                 }
             }
+            self.copy_xattrs(fs, src, ino).map_err(at)?;
             self.dirs
                 .push((ino, Self::set_times(&attr), shown.to_vec()));
             return Ok(());
@@ -548,11 +566,41 @@ impl Putter {
             fs.create(parent, name, kind, &a)
                 .map_err(|e| at(e.into()))?
         };
+        self.copy_xattrs(fs, src, ino).map_err(at)?;
         // Writing the data moved the times; put the host's back.
         fs.set_attr(ino, &Self::set_times(&attr))
             .map_err(|e| at(e.into()))?;
         if md.nlink() > 1 {
             self.links.insert(key, ino);
+        }
+        Ok(())
+    }
+
+    /// Copies the host file's `user.*` attributes to the UFS2 user
+    /// namespace; notes the names of the others.
+    fn copy_xattrs(&mut self, fs: &mut Ufs, src: &Path, ino: Ino) -> Result<(), Fail> {
+        if !self.xattrs {
+            return Ok(());
+        }
+        let x =
+            crate::hostxattr::read(src).map_err(|e| Fail(format!("extended attributes: {e}")))?;
+        self.skipped.extend(x.skipped);
+        for (name, value) in &x.user {
+            match fs.set_xattr(ino, ufskit::xattr::Namespace::User, name, value) {
+                Ok(()) => {}
+                // UFS1 has no extended attributes: the file is still copied.
+                Err(Error::Unsupported(_)) => {
+                    self.skipped
+                        .insert(format!("user.{} (UFS1 has none)", escape_name(name)));
+                }
+                Err(e) => {
+                    return Err(Fail(format!(
+                        "user.{}: {}",
+                        escape_name(name),
+                        describe(&e)
+                    )))
+                }
+            }
         }
         Ok(())
     }
