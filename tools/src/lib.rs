@@ -131,15 +131,10 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         "mdmfs" | "mount_md" | "mount.md" => return cmd::mount::run_personality(&argv0, argv),
         _ => {}
     }
-    // `ufs fsck` keeps fsck(8)'s usage status (16), not clap's 2.
-    let usage_code = match subcommand_name(&argv) {
-        Some("fsck") => cmd::fsck::EXIT_USAGE_LINUX,
-        _ => EXIT_USAGE,
-    };
     let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { usage_code } else { 0 };
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
             let _ = e.print();
             return code;
         }
@@ -191,19 +186,6 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::Man(a) => cmd::man::man(a),
         Cmd::Completions(a) => cmd::man::completions(a),
     }
-}
-
-/// The subcommand word of `ufs [--partition N] SUB ...`, before parsing.
-fn subcommand_name(argv: &[OsString]) -> Option<&str> {
-    let mut words = argv.iter().skip(1).filter_map(|a| a.to_str());
-    while let Some(w) = words.next() {
-        if w == "--partition" {
-            words.next();
-        } else if !w.starts_with('-') {
-            return Some(w);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

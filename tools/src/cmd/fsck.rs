@@ -114,8 +114,8 @@ pub fn run_personality(argv0: &str, argv: Vec<OsString>) -> i32 {
     }
 }
 
-/// Usage-error status of `ufs fsck` and `fsck.ufs`, as e2fsck(8) and
-/// util-linux fsck(8) define it.
+/// Usage-error status of `fsck.ufs`, as e2fsck(8) and util-linux fsck(8)
+/// define it (`ufs fsck` keeps every `ufs` subcommand's 2).
 pub const EXIT_USAGE_LINUX: i32 = 16;
 
 /// Accepts what util-linux fsck(8) and habit pass to a `fsck.TYPE` helper,
