@@ -17,10 +17,27 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
 
 pub mod cmd;
+#[cfg(unix)]
+pub mod hostxattr;
+pub mod image;
 pub mod output;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
+
+/// The names the binary answers to besides `ufs` (see the table above);
+/// `ufs install-links` makes one link for each.
+pub const PERSONALITIES: &[&str] = &[
+    "fsck.ufs",
+    "fsck_ufs",
+    "fsck_ffs",
+    "newfs.ufs",
+    "mkfs.ufs",
+    "newfs_ufs",
+    "mdmfs",
+    "mount_md",
+    "mount.md",
+];
 
 /// Exit status for a failed command (bad image, I/O error).
 pub const EXIT_FAILURE: i32 = 1;
@@ -31,6 +48,10 @@ pub const EXIT_USAGE: i32 = 2;
 #[derive(Parser, Debug)]
 #[command(name = "ufs", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
+    /// Work in partition N of a disk image (GPT/MBR index as in ada0p2 or
+    /// ada0s2, BSD label entry as in 1a or a); also spelled IMAGE@N.
+    #[arg(long, global = true, value_name = "N")]
+    pub partition: Option<String>,
     /// The subcommand.
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -93,6 +114,12 @@ pub enum Cmd {
     /// Mount the image read-write through FUSE (Linux).
     #[cfg(target_os = "linux")]
     Fuse(cmd::fuse::Args),
+    /// Link fsck.ufs, mount.md, ... where fsck(8) and mount(8) find them.
+    InstallLinks(cmd::install::Args),
+    /// Write manual pages (section 8) for ufs, its subcommands and helpers.
+    Man(cmd::man::ManArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::man::CompletionArgs),
 }
 
 /// Runs the program with the given argv and returns the exit status.
@@ -116,6 +143,23 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             return code;
         }
     };
+    if cli.partition.is_some() {
+        // These create, attach or scan whole containers; a partition of a
+        // disk image is not something they can work in yet.
+        let whole_only = match &cli.cmd {
+            Cmd::Newfs(_) => Some("newfs"),
+            Cmd::Makefs(_) => Some("makefs"),
+            Cmd::Mount(_) => Some("mount"),
+            Cmd::Umount(_) => Some("umount"),
+            Cmd::Preflight(_) => Some("preflight"),
+            _ => None,
+        };
+        if let Some(name) = whole_only {
+            eprintln!("ufs {name}: --partition is not supported; it works on whole images");
+            return EXIT_USAGE;
+        }
+    }
+    image::set_partition(cli.partition);
     match cli.cmd {
         Cmd::Info(a) => cmd::info::run(a),
         Cmd::Ls(a) => cmd::ls::run(a),
@@ -144,6 +188,9 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::Preflight(a) => cmd::preflight::run(a),
         #[cfg(target_os = "linux")]
         Cmd::Fuse(a) => cmd::fuse::run(a),
+        Cmd::InstallLinks(a) => cmd::install::run(a),
+        Cmd::Man(a) => cmd::man::man(a),
+        Cmd::Completions(a) => cmd::man::completions(a),
     }
 }
 

@@ -5,8 +5,14 @@ use ufskit::superblock::SearchWhen;
 use ufskit::{OpenOptions, Ufs};
 
 /// Prints `ufs: <context>: <error>` on stderr and returns the failure status.
+/// A reader that went away (`ufs ls img | head`) is no failure: the command
+/// ends quietly, as Unix tools do.
 pub fn fail(context: &str, err: &dyn std::fmt::Display) -> i32 {
-    eprintln!("ufs: {context}: {err}");
+    let text = err.to_string();
+    if is_broken_pipe(&text) {
+        return EXIT_BROKEN_PIPE;
+    }
+    eprintln!("ufs: {context}: {text}");
     crate::EXIT_FAILURE
 }
 
@@ -30,6 +36,45 @@ impl SearchSb {
     }
 }
 
+/// The status a shell reports for a command ended by SIGPIPE (128 + 13),
+/// which is what `ls | head` gives; `set -o pipefail` scripts see the same.
+pub const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// Whether an error's text ends with the OS's message for EPIPE. Errors
+/// reach here as text (ufskit errors wrap the io::Error with context), and
+/// the OS message is the one part every wrapper keeps.
+fn is_broken_pipe(text: &str) -> bool {
+    #[cfg(unix)]
+    {
+        let epipe = std::io::Error::from(rustix::io::Errno::PIPE).to_string();
+        text.ends_with(&epipe)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = text;
+        false
+    }
+}
+
+/// Makes `print!` on a closed pipe end the program quietly: std panics
+/// with "failed printing to stdout" there, and only that panic is turned
+/// into [`EXIT_BROKEN_PIPE`]; every other panic keeps the default report.
+pub fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && is_broken_pipe(msg) {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        default(info);
+    }));
+}
+
 /// Opens an image read-only, with an alternate superblock if given; when
 /// the standard locations hold none, with a copy found by searching.
 pub fn open_ro(image: &Path, superblock_at: Option<u64>) -> Result<Ufs, i32> {
@@ -49,7 +94,8 @@ pub fn open_ro_search(
         search: search.when(),
         ..OpenOptions::read_only()
     };
-    let fs = Ufs::open_path(image, opts).map_err(|e| fail(&image.display().to_string(), &e))?;
+    let fs = crate::image::open_ufs(image, opts)
+        .map_err(|e| fail(&image.display().to_string(), &e))?;
     if let Some(r) = fs.found_by_search() {
         eprintln!("ufs: {}: using the {r}", image.display());
     }

@@ -217,6 +217,17 @@ fn spec_file_sets_owners_and_modes() {
     );
 }
 
+/// Runs `ufs makefs -s SIZE IMG TREE`.
+fn makefs_sized(size: &str, img: &Path, tree: &Path) -> std::process::Output {
+    ufs([
+        "makefs".as_ref(),
+        "-s".as_ref(),
+        size.as_ref(),
+        img.as_os_str(),
+        tree.as_os_str(),
+    ])
+}
+
 #[test]
 fn a_size_too_small_is_a_clear_error() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -224,13 +235,7 @@ fn a_size_too_small_is_a_clear_error() {
     std::fs::create_dir_all(&tree).expect("mkdir");
     std::fs::write(tree.join("big"), vec![1u8; 3 << 20]).expect("write");
     let img = tmp.path().join("small.img");
-    let out = ufs([
-        "makefs".as_ref(),
-        "-s".as_ref(),
-        "2m".as_ref(),
-        img.as_os_str(),
-        tree.as_os_str(),
-    ]);
+    let out = makefs_sized("2m", &img, &tree);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -356,4 +361,34 @@ fn a_debootstrap_minbase_tree_reads_back_everywhere() {
         }
         std::fs::remove_file(&img).expect("rm image");
     }
+}
+
+/// With -s and no density, the inode count follows the tree (as FreeBSD's
+/// and NetBSD's makefs choose it); when the size cannot hold the tree,
+/// the error says what size would.
+#[test]
+fn a_given_size_gets_the_inodes_the_tree_needs() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tree = tmp.path().join("t");
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    for i in 0..20_000 {
+        std::fs::write(tree.join(format!("f{i:05}")), "").expect("write");
+    }
+    let img = tmp.path().join("a.img");
+    let out = makefs_sized("100m", &img, &tree);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fsck_clean(&img);
+    let small = tmp.path().join("b.img");
+    let out = makefs_sized("16m", &small, &tree);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("20004 inodes") && err.contains("would fit"),
+        "{err}"
+    );
+    assert!(!small.exists());
 }

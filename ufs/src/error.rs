@@ -76,6 +76,9 @@ pub enum Error {
         /// The path as given.
         path: String,
     },
+    /// No partition of a disk image could be chosen.
+    #[error("{0}")]
+    Disk(#[from] crate::disk::DiskError),
     /// A run would need more memory than it was allowed (`--max-memory`).
     #[error("memory limit: {0}")]
     MemoryLimit(String),

@@ -24,7 +24,7 @@
 use ufskit::bmap::{self, BlockKind, Walk};
 use ufskit::edit::{self, FieldDesc};
 use ufskit::fsck::overlay::{Overlay, WriteClass, PAGE};
-use ufskit::io::{Device, FileDevice};
+use ufskit::io::Device;
 use ufskit::ondisk::consts::{ckhash, SBLOCKSEARCH};
 use ufskit::superblock::{Geometry, Superblock, UfsVersion};
 use ufskit::{CgIdx, Endian, Frag, Ino};
@@ -65,11 +65,7 @@ pub fn run(a: Args) -> i32 {
     // The image is read where the commands look and their changes are
     // kept as sectors over it, so memory follows what the commands touch,
     // not the image size.
-    let file = match std::fs::File::open(&a.image) {
-        Ok(f) => f,
-        Err(e) => return crate::output::fail(&a.image.display().to_string(), &e),
-    };
-    let base: Rc<dyn Device> = match FileDevice::from_file(file, false) {
+    let base: Rc<dyn Device> = match crate::image::open_device(&a.image, false) {
         Ok(d) => Rc::new(d),
         Err(e) => return crate::output::fail(&a.image.display().to_string(), &e),
     };
@@ -202,13 +198,13 @@ impl Device for Snapshot {
 /// truncation), so a sparse image stays sparse and a small edit of a large
 /// image is a small write. The file is not opened for writing when
 /// nothing changed.
-fn write_changes(path: &std::path::Path, img: &Image<'_>) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
+fn write_changes(path: &std::path::Path, img: &Image<'_>) -> ufskit::Result<()> {
     let sector = PAGE as usize;
-    let mut file: Option<std::fs::File> = None;
+    // Opened like the image was (the same partition), so offsets match.
+    let mut file: Option<ufskit::io::FileDevice> = None;
     for (_, off, new) in img.ov.runs() {
         let mut old = vec![0u8; new.len()];
-        img.base.read_at(off, &mut old)?;
+        ufskit::io::read_exact(&*img.base, off, &mut old)?;
         // Maximal stretches of differing sectors.
         let mut k = 0;
         while k < new.len() {
@@ -225,15 +221,20 @@ fn write_changes(path: &std::path::Path, img: &Image<'_>) -> std::io::Result<()>
                 k += sector;
             }
             let e = k.min(new.len());
-            let f = match &file {
+            let f = match &mut file {
                 Some(f) => f,
-                None => file.insert(std::fs::OpenOptions::new().write(true).open(path)?),
+                None => file.insert(crate::image::open_device(path, true)?),
             };
-            f.write_all_at(&new[s..e], off + s as u64)?;
+            ufskit::io::write_all(f, off + s as u64, &new[s..e])?;
         }
     }
-    if let Some(f) = file {
-        f.sync_all()?;
+    if let Some(mut f) = file {
+        f.flush().map_err(|source| ufskit::Error::Io {
+            op: "syncing",
+            offset: 0,
+            len: 0,
+            source,
+        })?;
     }
     Ok(())
 }

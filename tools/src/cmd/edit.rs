@@ -121,7 +121,8 @@ impl Session {
         let shown = image.display().to_string();
         let err = |msg: &dyn std::fmt::Display| crate::output::fail(&shown, msg);
         let fixed = fixed_time(common.reproducible).map_err(|m| err(&m))?;
-        let lock = File::open(image).map_err(|e| err(&Error::Open(e)))?;
+        let lock =
+            File::open(crate::image::target(image).path).map_err(|e| err(&Error::Open(e)))?;
         // Other errors (locks not supported, as on some network file
         // systems) are no reason not to go on.
         if let Err(rustix::io::Errno::WOULDBLOCK) =
@@ -129,7 +130,8 @@ impl Session {
         {
             return Err(err(&"the image is being edited by another process"));
         }
-        let mut fs = Ufs::open_path(image, OpenOptions::read_write()).map_err(|e| err(&e))?;
+        let mut fs =
+            crate::image::open_ufs(image, OpenOptions::read_write()).map_err(|e| err(&e))?;
         let sb = fs.superblock();
         let unclean = sb.needs_fsck();
         if unclean && !common.force {
@@ -287,6 +289,8 @@ fn clear_way(fs: &mut Ufs, parent: Ino, name: &[u8]) -> Result<(), Fail> {
 
 /// Arguments of `ufs put`.
 #[derive(clap::Args, Debug)]
+// clap would print the operands as `<HOSTPATH... IMGPATH> <HOSTPATH... IMGPATH>...`.
+#[command(override_usage = "ufs put [OPTIONS] IMAGE HOSTPATH... IMGPATH")]
 pub struct PutArgs {
     /// Copy directories recursively.
     #[arg(short = 'r', short_alias = 'R')]
@@ -294,11 +298,15 @@ pub struct PutArgs {
     /// Print each path as it is copied.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Do not copy extended attributes (by default a host file's `user.*`
+    /// attributes go to the UFS2 user namespace).
+    #[arg(long)]
+    pub no_xattrs: bool,
     /// Image file.
     pub image: PathBuf,
     /// Host files (and with -r directories) to copy, then the destination
     /// in the image: an existing directory to copy into, or the new name.
-    #[arg(required = true, num_args = 2.., value_name = "HOSTPATH... IMGPATH")]
+    #[arg(required = true, num_args = 2.., value_name = "PATH")]
     pub operands: Vec<OsString>,
     /// Common editing options.
     #[command(flatten)]
@@ -337,6 +345,8 @@ pub fn put(a: PutArgs) -> i32 {
             links: HashMap::new(),
             dirs: Vec::new(),
             buf: Vec::new(),
+            xattrs: !a.no_xattrs,
+            skipped: std::collections::BTreeSet::new(),
         };
         for src in sources {
             let src = Path::new(src);
@@ -370,6 +380,13 @@ pub fn put(a: PutArgs) -> i32 {
                 s.report(&path, &f);
             }
         }
+        if !p.skipped.is_empty() {
+            let names: Vec<_> = std::mem::take(&mut p.skipped).into_iter().collect();
+            eprintln!(
+                "ufs put: extended attributes not copied (only user.* has a UFS2 counterpart): {}",
+                names.join(", ")
+            );
+        }
         // Directory attributes last (children were added after they were
         // set), deepest first: the list is in post-order.
         for (ino, attr, shown) in std::mem::take(&mut p.dirs) {
@@ -395,6 +412,10 @@ struct Putter {
     /// Directories whose attributes are applied at the end.
     dirs: Vec<(Ino, SetAttr, Vec<u8>)>,
     buf: Vec<u8>,
+    /// Copy host `user.*` extended attributes.
+    xattrs: bool,
+    /// Names of host attributes that have no UFS2 counterpart.
+    skipped: std::collections::BTreeSet<String>,
 }
 
 fn ts(sec: i64, nsec: i64) -> Timespec {
@@ -495,6 +516,7 @@ impl Putter {
                     self.errors.push(e);
                 }
             }
+            self.copy_xattrs(fs, src, ino).map_err(at)?;
             self.dirs
                 .push((ino, Self::set_times(&attr), shown.to_vec()));
             return Ok(());
@@ -542,11 +564,41 @@ impl Putter {
             fs.create(parent, name, kind, &a)
                 .map_err(|e| at(e.into()))?
         };
+        self.copy_xattrs(fs, src, ino).map_err(at)?;
         // Writing the data moved the times; put the host's back.
         fs.set_attr(ino, &Self::set_times(&attr))
             .map_err(|e| at(e.into()))?;
         if md.nlink() > 1 {
             self.links.insert(key, ino);
+        }
+        Ok(())
+    }
+
+    /// Copies the host file's `user.*` attributes to the UFS2 user
+    /// namespace; notes the names of the others.
+    fn copy_xattrs(&mut self, fs: &mut Ufs, src: &Path, ino: Ino) -> Result<(), Fail> {
+        if !self.xattrs {
+            return Ok(());
+        }
+        let x =
+            crate::hostxattr::read(src).map_err(|e| Fail(format!("extended attributes: {e}")))?;
+        self.skipped.extend(x.skipped);
+        for (name, value) in &x.user {
+            match fs.set_xattr(ino, ufskit::xattr::Namespace::User, name, value) {
+                Ok(()) => {}
+                // UFS1 has no extended attributes: the file is still copied.
+                Err(Error::Unsupported(_)) => {
+                    self.skipped
+                        .insert(format!("user.{} (UFS1 has none)", escape_name(name)));
+                }
+                Err(e) => {
+                    return Err(Fail(format!(
+                        "user.{}: {}",
+                        escape_name(name),
+                        describe(&e)
+                    )))
+                }
+            }
         }
         Ok(())
     }

@@ -73,7 +73,12 @@ pub fn run(a: Args) -> i32 {
 /// Runs under a personality name (argv[0]).
 pub fn run_personality(argv0: &str, argv: Vec<OsString>) -> i32 {
     #[derive(clap::Parser, Debug)]
-    #[command(disable_version_flag = true)]
+    // Without an about of its own, clap would take the flattened struct's
+    // doc comment ("Arguments") as the first line of --help.
+    #[command(
+        disable_version_flag = true,
+        about = "Check and repair a UFS image (fsck_ffs(8) and e2fsck-style flags)"
+    )]
     struct P {
         #[command(flatten)]
         args: Args,
@@ -88,6 +93,11 @@ pub fn run_personality(argv0: &str, argv: Vec<OsString>) -> i32 {
         "fsck_ufs" => "fsck_ufs",
         _ => "fsck_ffs",
     };
+    let argv = if style == Style::Linux {
+        util_linux_args(argv)
+    } else {
+        argv
+    };
     let mut cmd = <P as clap::CommandFactory>::command().name(name);
     let parsed = cmd
         .try_get_matches_from_mut(argv)
@@ -96,13 +106,71 @@ pub fn run_personality(argv0: &str, argv: Vec<OsString>) -> i32 {
         Ok(p) => run_styled(p.args, style),
         Err(e) => {
             let _ = e.print();
-            if e.use_stderr() {
-                16
-            } else {
-                0
+            match (e.use_stderr(), style) {
+                (false, _) => 0,
+                // e2fsck's usage status; FreeBSD's 16 would mean "rerun",
+                // and its fsck_ffs usage() exits 1.
+                (true, Style::Linux) => EXIT_USAGE_LINUX,
+                (true, Style::FreeBsd) => 1,
             }
         }
     }
+}
+
+/// Usage-error status of `fsck.ufs`, as e2fsck(8) and util-linux fsck(8)
+/// define it (`ufs fsck` keeps every `ufs` subcommand's 2).
+pub const EXIT_USAGE_LINUX: i32 = 16;
+
+/// Accepts what util-linux fsck(8) and habit pass to a `fsck.TYPE` helper,
+/// as e2fsck does: `-a` is preen (`-p`); `-r` (interactive), `-V`
+/// (verbose), `-M`, `-T`, `-l` and `-C FD` (progress to a descriptor) are
+/// taken and dropped. Other arguments are left for clap.
+fn util_linux_args(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut it = argv.into_iter();
+    out.extend(it.next());
+    let mut only_operands = false;
+    while let Some(a) = it.next() {
+        let s = a.to_str().unwrap_or("");
+        if only_operands || s == "-" || !s.starts_with('-') || s.starts_with("--") {
+            only_operands |= s == "--";
+            out.push(a);
+            continue;
+        }
+        let mut kept = String::from("-");
+        let mut chars = s[1..].chars();
+        while let Some(c) = chars.next() {
+            match c {
+                'a' => kept.push('p'),
+                'r' | 'V' | 'M' | 'T' | 'l' => {}
+                'C' => {
+                    // The descriptor is attached (-C0) or the next argument.
+                    if chars.as_str().is_empty() {
+                        let mut peek = it.clone();
+                        if peek
+                            .next()
+                            .and_then(|n| n.to_str()?.parse::<i32>().ok())
+                            .is_some()
+                        {
+                            it = peek;
+                        }
+                    }
+                    break;
+                }
+                // -b takes the rest of the word (or the next word) as its value.
+                'b' => {
+                    kept.push('b');
+                    kept.push_str(chars.as_str());
+                    break;
+                }
+                other => kept.push(other),
+            }
+        }
+        if kept.len() > 1 {
+            out.push(kept.into());
+        }
+    }
+    out
 }
 
 fn code(style: Style, o: &Outcome, writing: bool) -> i32 {
@@ -174,7 +242,7 @@ fn run_styled(a: Args, style: Style) -> i32 {
         let r = if writing {
             run_repair(img, &opts, a.undo.as_deref(), rep.as_mut())
         } else {
-            match ufskit::io::FileDevice::open_read_only(img) {
+            match crate::image::open_device(img, false) {
                 Ok(dev) => check(&dev, &opts, rep.as_mut()),
                 Err(e) => Err(e),
             }
@@ -218,7 +286,7 @@ fn run_repair(
     undo: Option<&std::path::Path>,
     rep: &mut dyn Reporter,
 ) -> ufskit::Result<Outcome> {
-    let dev = ufskit::io::FileDevice::open_read_write(img)?;
+    let dev = crate::image::open_device(img, true)?;
     match undo {
         None => {
             let mut dev = dev;

@@ -30,16 +30,81 @@ pub struct Args {
     pub sb: crate::output::SearchSb,
 }
 
+/// The partition table of IMAGE, if it is a disk image.
+fn disk(image: &std::path::Path) -> Option<ufskit::disk::Disk> {
+    let dev = ufskit::io::FileDevice::open_read_only(&crate::image::target(image).path).ok()?;
+    ufskit::disk::disk_of(&dev)
+}
+
+/// The partition list `ufs info` prints before the file system of a disk.
+fn disk_text(d: &ufskit::disk::Disk) -> String {
+    let mut s = format!("disk:               {} partition table\n", d.scheme);
+    for n in &d.notes {
+        let _ = writeln!(s, "note:               {n}");
+    }
+    let _ = writeln!(
+        s,
+        "  {:<6} {:<6} {:<22} {:>14} {:>14}",
+        "part", "scheme", "type", "offset", "size"
+    );
+    for p in &d.partitions {
+        let _ = writeln!(
+            s,
+            "  {:<6} {:<6} {:<22} {:>14} {:>14}",
+            p.name, p.scheme, p.kind, p.offset, p.size
+        );
+    }
+    s
+}
+
+fn disk_json(d: &ufskit::disk::Disk) -> serde_json::Value {
+    serde_json::json!({
+        "scheme": d.scheme.to_string(),
+        "notes": d.notes,
+        "partitions": d.partitions.iter().map(|p| serde_json::json!({
+            "name": p.name,
+            "scheme": p.scheme.to_string(),
+            "type": p.kind,
+            "offset": p.offset,
+            "size": p.size,
+            "ufs_type": p.ufs_type,
+            "container": p.container,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// Runs `ufs info`.
 pub fn run(a: Args) -> i32 {
+    let disk = if a.dumpfs { None } else { disk(&a.image) };
+    if let Some(d) = &disk {
+        if !a.json {
+            print!("{}", disk_text(d));
+        }
+    }
     let fs = match open_ro_search(&a.image, a.superblock, a.sb) {
         Ok(fs) => fs,
-        Err(code) => return code,
+        // A disk with no single UFS partition is still worth listing.
+        Err(code) => {
+            if let (Some(d), true) = (&disk, a.json) {
+                let v = serde_json::json!({ "disk": disk_json(d) });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            }
+            return code;
+        }
     };
+    if disk.is_some() && !a.json {
+        println!();
+    }
     let out = if a.dumpfs {
         dumpfs(&fs, a.cg)
     } else if a.json {
         json(&fs, a.cg)
+            .map(|mut v| {
+                if let (Some(d), Some(o)) = (&disk, v.as_object_mut()) {
+                    o.insert("disk".into(), disk_json(d));
+                }
+                v
+            })
             .map(|v| format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()))
     } else if let Some(c) = a.cg {
         fs.cg(CgIdx(c))

@@ -5,8 +5,9 @@
 //! written with the library's bulk builder (`ufskit::populate`): inodes
 //! allocated up front, file contents streamed in (tar archives are read a
 //! second time for their data, in archive order), each directory written
-//! once. Holes in host files are kept (SEEK_DATA/SEEK_HOLE); tar GNU sparse
-//! members are stored as their expanded data. Output is deterministic:
+//! once. Holes in host files are kept (SEEK_DATA/SEEK_HOLE); in tar members
+//! (GNU sparse, PAX sparse 0.0/0.1/1.0, or plain) every 4 KiB piece of
+//! zeros is left as a hole (`tarsparse.rs`). Output is deterministic:
 //! entries are sorted by name, and with `--reproducible` or
 //! `SOURCE_DATE_EPOCH` every time stamp the build makes, the file-system id
 //! and the inode generations are fixed, so the same input gives the same
@@ -73,6 +74,10 @@ pub struct Args {
     /// is left to the page cache, as cp and NetBSD makefs leave theirs.
     #[arg(long)]
     pub sync: bool,
+    /// Replace an image that holds another file system or a partition table
+    /// (an existing UFS image is replaced without it, as makefs does).
+    #[arg(long)]
+    pub force: bool,
     /// Image file to write (replaced).
     pub image: PathBuf,
     /// Directories and tar archives (plain, gzip, xz, zstd), merged in order.
@@ -985,6 +990,21 @@ fn fflags(names: &str) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
+/// The PAX sparse records of a member (none for most).
+fn member_sparse<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+) -> Result<super::tarsparse::PaxSparse, String> {
+    let Ok(Some(exts)) = entry.pax_extensions() else {
+        return Ok(Default::default());
+    };
+    let records: Vec<(String, Vec<u8>)> = exts
+        .flatten()
+        .filter_map(|e| Some((e.key().ok()?.to_string(), e.value_bytes().to_vec())))
+        .filter(|(k, _)| k.starts_with("GNU.sparse."))
+        .collect();
+    super::tarsparse::from_pax(records.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+}
+
 /// Scans tar archive number `archive` into the tree (metadata only; the
 /// data is read in a second pass, matched by each member's ordinal).
 fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
@@ -996,8 +1016,6 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
             .ok()
             .filter(|&o| o < NONE)
             .ok_or_else(|| format!("{}: too many members", path.display()))?;
-        let raw_path = entry.path_bytes().into_owned();
-        let comps = components(&raw_path)?;
         let h = entry.header().clone();
         let mut flags = 0;
         let mut mtime = ts(h.mtime().map_or(0, |t| i64::try_from(t).unwrap_or(0)), 0);
@@ -1013,6 +1031,14 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
                 }
             }
         }
+        // A PAX sparse member is stored under a made-up name, with only its
+        // data chunks: its real name and size are in the records.
+        let sparse = member_sparse(&mut entry).map_err(|e| format!("{}: {e}", path.display()))?;
+        let raw_path = sparse
+            .name
+            .clone()
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
+        let comps = components(&raw_path)?;
         let et = h.entry_type();
         let kind = match et {
             tar::EntryType::Directory => FileType::Directory,
@@ -1051,7 +1077,10 @@ fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
         match kind {
             FileType::Symlink => node.data = tree.store_target(&target)?,
             FileType::Regular if et != tar::EntryType::Link => {
-                node.data = entry.size();
+                node.data = match sparse.size {
+                    Some(s) if sparse.is_sparse() => s,
+                    _ => entry.size(),
+                };
                 node.content = Content::Tar(archive);
                 node.aux = ordinal;
             }
@@ -1430,16 +1459,102 @@ fn apply_o(opts: &mut NewfsOptions, list: &[String]) -> Result<(), String> {
 
 /// Runs `ufs makefs`.
 pub fn run(a: Args) -> i32 {
-    match build(&a) {
+    let context = format!("makefs {}", a.image.display());
+    let r = refuse_foreign(&a).and_then(|()| {
+        let staged = Staged::beside(&a.image)?;
+        let msg = build(&a, staged.path())?;
+        staged.commit(&a.image)?;
+        Ok(msg)
+    });
+    match r {
         Ok(msg) => {
             println!("{msg}");
             0
         }
-        Err(e) => fail(&format!("makefs {}", a.image.display()), &e),
+        Err(e) => fail(&context, &e),
     }
 }
 
-fn build(a: &Args) -> Result<String, String> {
+/// Refuses (without --force) to replace an image that holds something
+/// other than UFS: a file system of another kind or a partition table.
+fn refuse_foreign(a: &Args) -> Result<(), String> {
+    if a.force {
+        return Ok(());
+    }
+    let Ok(dev) = ufskit::io::FileDevice::open_read_only(&a.image) else {
+        return Ok(()); // missing (or unreadable: the build will say why)
+    };
+    if ufskit::Superblock::probe(&dev).is_some() {
+        return Ok(());
+    }
+    match ufskit::signature::foreign(&dev) {
+        Some(f) => Err(super::newfs::overwrite_refusal(
+            &a.image.display().to_string(),
+            &f,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Where the image is built: a temporary file beside the target, renamed
+/// over it only when the build succeeded, so a failed build (out of space,
+/// an unreadable source) leaves the old image, or nothing, never a
+/// half-built one. A target that is not a regular file (a device) is
+/// written in place.
+enum Staged {
+    Temp(tempfile::NamedTempFile),
+    InPlace(PathBuf),
+}
+
+impl Staged {
+    fn beside(target: &Path) -> Result<Staged, String> {
+        let shown = |e: std::io::Error| format!("{}: {e}", target.display());
+        match std::fs::metadata(target) {
+            Ok(m) if !m.is_file() => return Ok(Staged::InPlace(target.to_path_buf())),
+            _ => {}
+        }
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let prefix = format!(".{name}.");
+        let mut b = tempfile::Builder::new();
+        b.prefix(&prefix).suffix(".partial");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // As a file created by open(2) with 0666: the umask applies.
+            b.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        b.tempfile_in(dir).map(Staged::Temp).map_err(shown)
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Staged::Temp(t) => t.path(),
+            Staged::InPlace(p) => p,
+        }
+    }
+
+    fn commit(self, target: &Path) -> Result<(), String> {
+        let Staged::Temp(t) = self else {
+            return Ok(());
+        };
+        // A replaced image keeps its permissions.
+        if let Ok(m) = std::fs::metadata(target) {
+            let _ = std::fs::set_permissions(t.path(), m.permissions());
+        }
+        t.persist(target)
+            .map(drop)
+            .map_err(|e| format!("{}: {}", target.display(), e.error))
+    }
+}
+
+fn build(a: &Args, out: &Path) -> Result<String, String> {
     let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => Some(
             v.trim()
@@ -1581,7 +1696,7 @@ fn build(a: &Args) -> Result<String, String> {
     let (size, layout) = match &a.size {
         Some(s) => {
             let size = newfs::parse_size(s).map_err(|e| e.to_string())?;
-            let layout = newfs::compute(size, &opts).map_err(|e| e.to_string())?;
+            let layout = sized(size, &mut opts, data, inodes + 3, need_inodes, fsize)?;
             (size, layout)
         }
         None => fit(&mut opts, need_frags, need_inodes, fsize)?,
@@ -1592,7 +1707,7 @@ fn build(a: &Args) -> Result<String, String> {
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&a.image)
+        .open(out)
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
     file.set_len(size)
         .map_err(|e| format!("{}: {e}", a.image.display()))?;
@@ -1729,19 +1844,17 @@ fn build(a: &Args) -> Result<String, String> {
             }
             next.next();
             let p = flat.data_pos(i) as usize;
-            let mut off = 0u64;
-            loop {
-                let n = entry.read(&mut buf).map_err(ctx)?;
-                if n == 0 {
-                    break;
-                }
-                b.write(p, off, &buf[..n]).map_err(|e| {
-                    format!("{}: {e}", String::from_utf8_lossy(&entry.path_bytes()))
-                })?;
-                off += n as u64;
-                if let Some(bar) = &bar {
-                    bar.inc(n as u64);
-                }
+            let sparse =
+                member_sparse(&mut entry).map_err(|e| format!("{}: {e}", path.display()))?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            // Zero pieces are left as holes, so sparse members (GNU or
+            // PAX) stay sparse.
+            let read = super::tarsparse::copy(&mut entry, &sparse, &mut buf, &mut |off, d| {
+                b.write(p, off, d).map_err(|e| e.to_string())
+            })
+            .map_err(|e| format!("{name}: {e}"))?;
+            if let Some(bar) = &bar {
+                bar.inc(read);
             }
             b.set_size(p, tree.nodes[i as usize].size())
                 .map_err(|e| e.to_string())?;
@@ -1756,7 +1869,7 @@ fn build(a: &Args) -> Result<String, String> {
     fs.close().map_err(|e| e.to_string())?;
     timer.mark("directories");
     if a.sync {
-        File::open(&a.image)
+        File::open(out)
             .and_then(|f| f.sync_all())
             .map_err(|e| format!("{}: {e}", a.image.display()))?;
         timer.mark("sync");
@@ -1856,6 +1969,66 @@ impl VersionName for NewfsOptions {
 
 /// The smallest image (in 64 KiB steps of growth) whose fresh file system
 /// has `frags` free fragments and `inodes` free inodes.
+/// Free fragments and free inodes a layout leaves.
+fn room(layout: &newfs::Layout) -> (u64, u64) {
+    let f = &layout.sb;
+    let free = u64::try_from(f.fs_cstotal[1]).unwrap_or(0) * u64::try_from(f.fs_frag).unwrap_or(8)
+        + u64::try_from(f.fs_cstotal[3]).unwrap_or(0);
+    (free, u64::try_from(f.fs_cstotal[2]).unwrap_or(0))
+}
+
+/// The layout for a size given with -s. Without -o density, the inode
+/// count follows the tree, as FreeBSD's and NetBSD's makefs choose it: the
+/// default density when that gives `want_inodes`, else a density of about
+/// size / `want_inodes`. When the tree cannot fit (`frags` of data,
+/// `inodes` inodes), says what size (or density) would.
+fn sized(
+    size: u64,
+    opts: &mut NewfsOptions,
+    frags: u64,
+    inodes: u64,
+    want_inodes: u64,
+    fsize: u64,
+) -> Result<newfs::Layout, String> {
+    let given = opts.density;
+    let mut layout = newfs::compute(size, opts).map_err(|e| e.to_string())?;
+    if given.is_none() && room(&layout).1 < want_inodes {
+        // A fragment per inode is as dense as newfs goes.
+        let mut d = (size / want_inodes.max(1) * 9 / 10).max(fsize);
+        for _ in 0..12 {
+            opts.density = Some(u32::try_from(d).unwrap_or(u32::MAX));
+            let l = newfs::compute(size, opts).map_err(|e| e.to_string())?;
+            let (free, ifree) = room(&l);
+            layout = l;
+            if (ifree >= want_inodes && free >= frags) || d <= fsize {
+                break;
+            }
+            d = (d * 4 / 5).max(fsize);
+        }
+    }
+    let (free, ifree) = room(&layout);
+    if free >= frags && ifree >= inodes {
+        return Ok(layout);
+    }
+    let mut o = opts.clone();
+    o.density = given;
+    let need = format!(
+        "no space for the tree: it needs {inodes} inodes and {} bytes of blocks; -s {size} gives {ifree} inodes and {} bytes",
+        frags * fsize,
+        free * fsize
+    );
+    match (given, fit(&mut o, frags, inodes, fsize)) {
+        (Some(d), _) if free >= frags => Err(format!(
+            "{need}: -o density={d} is too sparse; density={} or less would fit, or leave it out",
+            (size / inodes.max(1) * 9 / 10).max(fsize)
+        )),
+        (_, Ok((s, _))) => Err(format!(
+            "{need}: -s {s} would fit (or leave -s out to size the image to the tree)"
+        )),
+        (_, Err(e)) => Err(format!("{need}: {e}")),
+    }
+}
+
 fn fit(
     opts: &mut NewfsOptions,
     frags: u64,
@@ -1872,11 +2045,7 @@ fn fit(
             opts.density = Some(d as u32);
         }
         let layout = newfs::compute(size, opts).map_err(|e| e.to_string())?;
-        let f = &layout.sb;
-        let free = u64::try_from(f.fs_cstotal[1]).unwrap_or(0)
-            * u64::try_from(f.fs_frag).unwrap_or(8)
-            + u64::try_from(f.fs_cstotal[3]).unwrap_or(0);
-        let ifree = u64::try_from(f.fs_cstotal[2]).unwrap_or(0);
+        let (free, ifree) = room(&layout);
         if free >= frags && ifree >= inodes {
             return Ok((size, layout));
         }

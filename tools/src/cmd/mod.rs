@@ -8,12 +8,15 @@ pub mod fsck;
 #[cfg(target_os = "linux")]
 pub mod fuse;
 pub mod info;
+pub mod install;
 pub mod ls;
 pub mod makefs;
+pub mod man;
 pub mod mount;
 pub mod mtree;
 pub mod newfs;
 pub mod preflight;
 pub mod readlink;
 pub mod stat;
+pub mod tarsparse;
 pub mod undo;

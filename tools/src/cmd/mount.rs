@@ -37,7 +37,7 @@ pub struct UmountArgs {
     #[arg(short = 'f')]
     pub force: bool,
     /// Print the commands only.
-    #[arg(short = 'X')]
+    #[arg(short = 'X', long = "dry-run")]
     pub dry_run: bool,
     /// Host style: freebsd or linux (default: UFS_HOST, else the running OS).
     #[arg(long, value_name = "freebsd|linux")]
@@ -46,7 +46,7 @@ pub struct UmountArgs {
     pub node: PathBuf,
 }
 
-const HELP_MDMFS: &str = "\
+pub(crate) const HELP_MDMFS: &str = "\
 usage: ufs mount [options] SPECIAL NODE      (also: mdmfs)
 
 Check a UFS container file offline, then attach it as a memory disk and
@@ -66,7 +66,8 @@ may also come inside an fstab option string: -o rw,-P,-F/path/rootfs.volume,-Tuf
   -w USER:GROUP  owner of the mount point after mounting
   -p MODE        mode (octal) of the mount point after mounting
   -E PATH        the mdconfig program
-  -X, -N         print what would be done; do nothing
+  -X, -N, --dry-run
+                 print what would be done; do nothing
   --fsck=preen|yes|no  check before attaching (default preen: skips a clean
                  file system); yes checks fully and repairs with -y keeping
                  FILE.undo (ufs undo FILE.undo FILE)
@@ -78,7 +79,7 @@ Exit status: 0 mounted; 1 a step failed (what was attached is detached);
 2 usage error (nothing done); 4 the check refused the container.
 ";
 
-const HELP_MOUNT_MD: &str = "\
+pub(crate) const HELP_MOUNT_MD: &str = "\
 usage: mount_md [options] SPECIAL NODE       (also: mount.md)
 
 mount(8)'s helper for fstab type md, with the 2006 mdmfs fsck patch's
@@ -89,7 +90,7 @@ meanings:
   (neither)      no check; a read-write attach still needs a clean superblock
 
 Both name the file system type (ufs). Every other option is mdmfs's (see
-`ufs mount --help`): -F FILE, -P, -s, -U, -S, -n, -o, -w, -p, -X, and
+`ufs mount --help`): -F FILE, -P, -s, -U, -S, -n, -o, -w, -p, -X (--dry-run), and
 --fsck=, --no-undo, --force, --host (default: UFS_HOST, else this OS).
 
 fstab:  md /var/jails/j1 md rw,-P,-F/jails/j1/rootfs.volume,-Tufs 0 0
@@ -119,7 +120,26 @@ pub fn run_personality(argv0: &str, argv: Vec<OsString>) -> i32 {
     } else {
         Personality::MountMd
     };
-    run_args(argv0, p, argv.get(1..).unwrap_or(&[]))
+    let args = argv.get(1..).unwrap_or(&[]);
+    if argv0 != "mount.md" {
+        return run_args(argv0, p, args);
+    }
+    // Linux mount(8) calls mount.md with its own flags in front.
+    let strs: Option<Vec<String>> = args.iter().map(|a| a.to_str().map(String::from)).collect();
+    let Some(strs) = strs else {
+        return run_args(argv0, p, args);
+    };
+    match opts::from_mount_helper(&strs) {
+        Ok(v) => run_args(
+            argv0,
+            p,
+            &v.into_iter().map(OsString::from).collect::<Vec<_>>(),
+        ),
+        Err(e) => {
+            eprintln!("{argv0}: {e}");
+            crate::EXIT_USAGE
+        }
+    }
 }
 
 fn run_args(prog: &str, p: Personality, args: &[OsString]) -> i32 {

@@ -103,7 +103,8 @@ pub struct Args {
     /// time instead of 1000000000.
     #[arg(long)]
     pub reproducible: bool,
-    /// Overwrite an image that already holds a UFS file system.
+    /// Overwrite an image that already holds a file system (UFS or any
+    /// other newfs recognizes) or a partition table.
     #[arg(long)]
     pub force: bool,
     /// Defaults of `current` FreeBSD (check hashes 0x7, MAXPHYS 1 MiB) or
@@ -256,6 +257,15 @@ fn target(path: &Path) -> Result<Target, Refusal> {
     }
 }
 
+/// The refusal newfs and makefs give for an image holding something else.
+pub fn overwrite_refusal(shown: &str, f: &ufskit::signature::Found) -> String {
+    format!(
+        "{shown} holds {} (signature at byte {}); creating a UFS file system \
+         would destroy it. Use --force to overwrite it.",
+        f.what, f.offset
+    )
+}
+
 /// Whether a file has no data blocks, so it reads as zeros everywhere.
 fn all_hole(m: &std::fs::Metadata) -> bool {
     #[cfg(unix)]
@@ -337,6 +347,9 @@ fn execute(a: &Args) -> Result<(), Refusal> {
                  everything in it (if this is the disk of a jail or VM that is in \
                  use, that system is gone). Use --force to overwrite it."
             )));
+        }
+        if let Some(f) = ufskit::signature::foreign(&dev) {
+            return Err(Refusal(overwrite_refusal(&shown, &f)));
         }
     }
     let mut zeroed = reads_zero;

@@ -21,7 +21,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(a: Args) -> i32 {
-    let mut dev = match ufskit::io::FileDevice::open_read_write(&a.image) {
+    let mut dev = match crate::image::open_device(&a.image, true) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("ufs undo: {}: {e}", a.image.display());
@@ -29,6 +29,14 @@ pub fn run(a: Args) -> i32 {
         }
     };
     match ufskit::io::undo_restore(&a.undo_file, &mut dev, a.force) {
+        Ok(s) if s.already_applied => {
+            println!(
+                "{}: already undone: the image holds the bytes {} saved; nothing to do",
+                a.image.display(),
+                a.undo_file.display()
+            );
+            0
+        }
         Ok(s) => {
             println!(
                 "{}: restored {} bytes in {} ranges{}",

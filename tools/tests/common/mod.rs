@@ -504,3 +504,24 @@ pub fn dumpfs_fields(img: &Path, names: &[&str]) -> Vec<u64> {
         })
         .collect()
 }
+
+/// Writes the partition table `script` (sfdisk's input format) to `img`
+/// with util-linux sfdisk, which reads it from standard input.
+pub fn sfdisk(img: &Path, script: &str) {
+    use std::io::Write;
+    let mut c = Command::new("sfdisk")
+        .arg("-q")
+        .arg(img)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("run sfdisk");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write to sfdisk");
+    assert!(
+        c.wait().expect("wait for sfdisk").success(),
+        "sfdisk failed on {script:?}"
+    );
+}

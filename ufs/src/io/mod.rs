@@ -137,6 +137,10 @@ pub struct FileDevice {
     file: File,
     len: u64,
     writable: bool,
+    /// Where the device starts in the file: non-zero for a partition.
+    base: u64,
+    /// A partition has a fixed length; a whole file may grow.
+    fixed: bool,
 }
 
 impl FileDevice {
@@ -174,7 +178,44 @@ impl FileDevice {
             file,
             len,
             writable,
+            base: 0,
+            fixed: false,
         })
+    }
+
+    /// Narrows the device to `len` bytes from byte `offset` of the file (a
+    /// partition of a disk image): offsets count from there, and nothing
+    /// before or after it can be read or written.
+    pub fn window(self, offset: u64, len: u64) -> Result<Self> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(Error::InvalidInput(format!(
+                "{len} bytes from byte {offset} are not all inside the {}-byte image",
+                self.len
+            )));
+        }
+        Ok(FileDevice {
+            base: self.base + offset,
+            len,
+            fixed: true,
+            ..self
+        })
+    }
+
+    /// Where the device starts in the file (0 unless it is a window).
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Checks a transfer against a window's end and gives its file offset.
+    fn file_offset(&self, offset: u64, len: usize) -> std::io::Result<u64> {
+        let end = offset.checked_add(len as u64).ok_or_else(eof)?;
+        if self.fixed && end > self.len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "past the end of the partition",
+            ));
+        }
+        self.base.checked_add(offset).ok_or_else(eof)
     }
 
     /// The underlying file.
@@ -185,6 +226,7 @@ impl FileDevice {
 
 impl Device for FileDevice {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let offset = self.file_offset(offset, buf.len())?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::FileExt;
@@ -213,6 +255,8 @@ impl Device for FileDevice {
                 "image opened read-only",
             ));
         }
+        let at = offset;
+        let offset = self.file_offset(at, buf.len())?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::FileExt;
@@ -226,7 +270,7 @@ impl Device for FileDevice {
                 done += self.file.seek_write(&buf[done..], offset + done as u64)?;
             }
         }
-        self.len = self.len.max(offset.saturating_add(buf.len() as u64));
+        self.len = self.len.max(at.saturating_add(buf.len() as u64));
         Ok(())
     }
     fn len(&self) -> u64 {
@@ -333,6 +377,30 @@ mod tests {
         assert!(d.write_at(0, &[1]).is_ok());
         assert!(d.write_at(1, &[1]).is_err());
         assert_eq!(d.into_inner()[..2], [1, 0]);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_window_neither_reads_nor_writes_outside_itself() {
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &[7u8; 64]).unwrap();
+        let mut d = FileDevice::from_file(f, true)
+            .unwrap()
+            .window(16, 32)
+            .unwrap();
+        assert_eq!(d.len(), 32);
+        write_all(&mut d, 0, &[1; 32]).unwrap();
+        assert!(write_all(&mut d, 31, &[1, 1]).is_err());
+        assert!(read_exact(&d, 30, &mut [0; 4]).is_err());
+        let mut all = [0u8; 64];
+        std::os::unix::fs::FileExt::read_exact_at(d.file(), &mut all, 0).unwrap();
+        assert_eq!(all[..16], [7; 16]);
+        assert_eq!(all[16..48], [1; 32]);
+        assert_eq!(all[48..], [7; 16]);
+        assert!(FileDevice::open_read_only(Path::new("/dev/null"))
+            .unwrap()
+            .window(0, 1)
+            .is_err());
     }
 
     #[test]

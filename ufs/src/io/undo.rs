@@ -192,6 +192,9 @@ pub struct UndoSummary {
     pub bytes: u64,
     /// The file had a trailer (the repair finished).
     pub complete: bool,
+    /// The image already held every saved byte (the undo had been applied
+    /// before), so nothing was written.
+    pub already_applied: bool,
 }
 
 /// Puts the bytes saved in the undo file at `path` back into `dev`.
@@ -204,7 +207,8 @@ pub fn restore(path: &Path, dev: &mut dyn Device, force: bool) -> Result<UndoSum
         .map_err(Error::Open)?
         .read_to_end(&mut data)
         .map_err(|e| io_err("reading the undo file", 0, e))?;
-    let fail = |m: &str| Err(io_err("reading the undo file", 0, bad(m)));
+    // Refusals are about the files, not the device: plain words.
+    let fail = |m: &str| Err(Error::InvalidInput(m.to_string()));
     if data.len() < 28 || &data[..8] != MAGIC {
         return fail("not a ufskit undo file");
     }
@@ -278,8 +282,29 @@ pub fn restore(path: &Path, dev: &mut dyn Device, force: bool) -> Result<UndoSum
             crate::io::read_exact(dev, o, &mut buf)?;
             now.update(&buf);
         }
-        if now.finalize() != post && !force {
-            return fail("the image changed since the repair; refusing to undo (use --force)");
+        if now.finalize() != post {
+            // Saved ranges are disjoint (each byte is saved before its
+            // first write only), so the image is the original exactly
+            // when every range holds its saved bytes.
+            let mut applied = true;
+            for (o, b) in &recs {
+                let mut buf = vec![0u8; b.len()];
+                crate::io::read_exact(dev, *o, &mut buf)?;
+                applied &= buf == *b;
+            }
+            if applied {
+                return Ok(UndoSummary {
+                    complete,
+                    already_applied: true,
+                    ..Default::default()
+                });
+            }
+            if !force {
+                return fail(
+                    "the image changed since the repair (it is neither what the repair \
+                     left nor what it started from); nothing was undone (--force restores anyway)",
+                );
+            }
         }
     } else if !force {
         return fail("undo file has no trailer: the repair did not finish (use --force)");
@@ -321,6 +346,15 @@ mod tests {
         d.write_at(0, &[9; 8]).unwrap();
         let mut img = d.finish().unwrap();
         img[0] = 1;
-        assert!(restore(&p, &mut img, false).is_err());
+        let e = restore(&p, &mut img, false).unwrap_err().to_string();
+        assert!(e.starts_with("the image changed since the repair"), "{e}");
+        // Twice: the second run finds the original and writes nothing.
+        let mut d = UndoDevice::create(orig.clone(), &p).unwrap();
+        d.write_at(10, &[9; 8]).unwrap();
+        let mut img = d.finish().unwrap();
+        assert!(!restore(&p, &mut img, false).unwrap().already_applied);
+        let again = restore(&p, &mut img, false).unwrap();
+        assert!(again.already_applied && again.records == 0);
+        assert_eq!(img, orig);
     }
 }

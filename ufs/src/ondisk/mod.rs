@@ -9,6 +9,7 @@
 //! because they must be able to look at values that fail validation.
 
 pub mod consts;
+pub mod disk;
 pub mod wire;
 
 use wire::wire_struct;

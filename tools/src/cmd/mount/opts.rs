@@ -336,6 +336,8 @@ fn parse_into(
                 "host" => s.host = Some(Host::parse(&value("host")?)?),
                 "no-undo" if inline.is_none() => s.no_undo = true,
                 "force" if inline.is_none() => s.force = true,
+                // The long spelling of -X/-N.
+                "dry-run" if inline.is_none() => s.dry_run = true,
                 "help" if inline.is_none() => s.help = true,
                 _ => return Err(format!("{a}: unknown option (see --help)")),
             }
@@ -402,6 +404,43 @@ pub fn parse(p: Personality, args: &[String]) -> Result<MountSpec, String> {
         );
     }
     Ok(s)
+}
+
+/// Rewrites the command line util-linux mount(8) gives an external helper
+/// (`/sbin/mount.md SPEC DIR [-sfnv] [-N NS] [-o OPTIONS] [-t TYPE]`, see
+/// mount(8) "EXTERNAL HELPERS") into mdmfs's: there the single letters are
+/// mount(8)'s own flags, not mdmfs's `-s SIZE`, `-n` or `-v VERSION`, and
+/// mdmfs options come inside `-o` (`-o -F/j/rootfs.volume,-P,-Tufs`).
+/// `-f` (fake) becomes a dry run; `-s` (sloppy), `-n` (no mtab) and `-v`
+/// (verbose) change nothing here. Anything else is passed on, so
+/// `mount.md -F FILE -P md /mnt` typed by hand keeps working.
+pub fn from_mount_helper(args: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        let letters = a.strip_prefix('-').unwrap_or("");
+        if !letters.is_empty() && letters.chars().all(|c| "sfnv".contains(c)) {
+            if letters.contains('f') {
+                out.push("-X".into());
+            }
+            continue;
+        }
+        match a.as_str() {
+            // mount(8) passes the type as TYPE.SUBTYPE; only md's own makes sense.
+            "-t" => {
+                let t = args.get(i).ok_or("-t: needs a value")?;
+                i += 1;
+                if t != "md" && !t.starts_with("md.") {
+                    return Err(format!("-t {t}: this helper mounts type md"));
+                }
+            }
+            "-N" => return Err("-N: mount namespaces are not supported by mount.md".into()),
+            _ => out.push(a.clone()),
+        }
+    }
+    Ok(out)
 }
 
 /// `md` (any unit), `mdN` or `/dev/mdN` (unit N).
