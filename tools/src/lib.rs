@@ -89,6 +89,8 @@ pub enum Cmd {
     Umount(cmd::mount::UmountArgs),
     /// Check every md container the jail definitions attach (before a boot).
     Preflight(cmd::preflight::Args),
+    /// Change tunable superblock fields (FreeBSD tunefs(8)).
+    Tunefs(cmd::tunefs::Args),
 }
 
 /// Runs the program with the given argv and returns the exit status.
@@ -138,6 +140,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::Mount(a) => cmd::mount::run(a),
         Cmd::Umount(a) => cmd::mount::umount(a),
         Cmd::Preflight(a) => cmd::preflight::run(a),
+        Cmd::Tunefs(a) => cmd::tunefs::run(a),
     }
 }
 

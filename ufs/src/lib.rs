@@ -55,6 +55,7 @@ pub mod ondisk;
 pub mod populate;
 pub mod superblock;
 pub mod timefmt;
+pub mod tunefs;
 pub mod units;
 pub mod write;
 pub mod xattr;

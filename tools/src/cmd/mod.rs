@@ -14,4 +14,5 @@ pub mod newfs;
 pub mod preflight;
 pub mod readlink;
 pub mod stat;
+pub mod tunefs;
 pub mod undo;
