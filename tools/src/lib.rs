@@ -89,6 +89,8 @@ pub enum Cmd {
     Umount(cmd::mount::UmountArgs),
     /// Check every md container the jail definitions attach (before a boot).
     Preflight(cmd::preflight::Args),
+    /// Grow a file system into a larger image (FreeBSD growfs(8)).
+    Growfs(cmd::growfs::Args),
     /// Change tunable superblock fields (FreeBSD tunefs(8)).
     Tunefs(cmd::tunefs::Args),
 }
@@ -141,6 +143,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::Umount(a) => cmd::mount::umount(a),
         Cmd::Preflight(a) => cmd::preflight::run(a),
         Cmd::Tunefs(a) => cmd::tunefs::run(a),
+        Cmd::Growfs(a) => cmd::growfs::run(a),
     }
 }
 

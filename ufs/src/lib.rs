@@ -48,6 +48,7 @@ pub mod edit;
 pub mod error;
 pub mod fs;
 pub mod fsck;
+pub mod growfs;
 pub mod inode;
 pub mod io;
 pub mod newfs;

@@ -5,6 +5,7 @@ pub mod debug;
 pub mod edit;
 pub mod extract;
 pub mod fsck;
+pub mod growfs;
 pub mod info;
 pub mod ls;
 pub mod makefs;
