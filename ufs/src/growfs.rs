@@ -24,10 +24,10 @@
 //! it changes are derived from their maps ([`crate::alloc::recount`]).
 
 use crate::alloc::recount;
-use crate::cg::CylGroup;
+use crate::cg::{ufs1_old_ncyl, CylGroup};
 use crate::error::{Error, Result};
 use crate::io::{self, Device};
-use crate::ondisk::consts::{fsflags, FS_UFS1_MAGIC};
+use crate::ondisk::consts::fsflags;
 use crate::ondisk::Csum;
 use crate::superblock::{Geometry, Superblock, UfsVersion};
 use crate::units::CgIdx;
@@ -219,9 +219,8 @@ pub fn plan(
     if frags <= old_geo.size {
         return Err(GrowError::NotEnoughNewSpace);
     }
-    let ncg32 = u32::try_from(ncg).map_err(|_| {
-        GrowError::Ufs(Error::InvalidInput(format!("{ncg} cylinder groups")))
-    })?;
+    let ncg32 = u32::try_from(ncg)
+        .map_err(|_| GrowError::Ufs(Error::InvalidInput(format!("{ncg} cylinder groups"))))?;
     let cssize = fragroundup(ncg * Csum::SIZE as u64, fsize);
     let old_csfrags = old_geo.cssize.div_ceil(fsize);
     let new_csfrags = cssize / fsize;
@@ -311,7 +310,7 @@ fn put(dev: &mut dyn Device, off: u64, bytes: &[u8], written: &mut u64) -> Resul
 
 /// A brand-new group `c` as growfs's `initcg` lays it out, counts derived
 /// from its maps.
-fn new_group(g: &Geometry, c: u32, now: i64, summary_frags: u64, old_cpg: i16) -> CylGroup {
+fn new_group(g: &Geometry, c: u32, now: i64, summary_frags: u64, old_cpg: i32) -> CylGroup {
     let idx = CgIdx(c);
     let mut cg = CylGroup::from_bytes(vec![0u8; g.cgsize as usize], g, idx);
     let l = g.cg_layout;
@@ -337,7 +336,7 @@ fn new_group(g: &Geometry, c: u32, now: i64, summary_frags: u64, old_cpg: i16) -
         UfsVersion::Ufs1 => {
             h.cg_old_time = now as i32;
             h.cg_old_niblk = g.ipg as i16;
-            h.cg_old_ncyl = old_cpg;
+            h.cg_old_ncyl = ufs1_old_ncyl(g, old_cpg, idx, ndblk);
             h.cg_old_btotoff = l.old_btotoff as i32;
             h.cg_old_boff = l.old_boff as i32;
         }
@@ -393,7 +392,7 @@ pub fn apply(
     let mut jcg = CylGroup::read(old, og, CgIdx(last))?;
     let old_ndblk = u64::from(jcg.hdr.cg_ndblk);
     let mut jcg = CylGroup::from_bytes(jcg.encode(og).to_vec(), ng, CgIdx(last));
-    let cpg = jcg_ncyl(&sb, last, ng.ncg);
+    let cpg = ufs1_old_ncyl(ng, sb.fs.fs_old_cpg, CgIdx(last), ng.cg_frags(CgIdx(last)));
     if og.cgbase(CgIdx(last + 1)).0 == og.size {
         if ufs1 {
             jcg.hdr.cg_old_ncyl = cpg;
@@ -426,7 +425,7 @@ pub fn apply(
         } else {
             0
         };
-        let mut cg = new_group(ng, c, now, summary, sb.fs.fs_old_cpg as i16);
+        let mut cg = new_group(ng, c, now, summary, sb.fs.fs_old_cpg);
         let base = ng.cgbase(CgIdx(c)).0;
         let dlower = ng.cgsblock(CgIdx(c)).0 - base;
         let dupper = ng.cgdmin(CgIdx(c)).0 - base;
@@ -443,7 +442,12 @@ pub fn apply(
             &mut st.fresh_bytes,
         )?;
         let bytes = cg.encode(ng).to_vec();
-        put(fresh, ng.frag_offset(ng.cgtod(CgIdx(c))), &bytes, &mut st.fresh_bytes)?;
+        put(
+            fresh,
+            ng.frag_offset(ng.cgtod(CgIdx(c))),
+            &bytes,
+            &mut st.fresh_bytes,
+        )?;
         cs.push(csum_of(&cg));
     }
 
@@ -517,7 +521,12 @@ pub fn apply(
     // Phase two: what the old file system sees, the superblock last.
     for (&c, cg) in changed.iter_mut() {
         let bytes = cg.encode(ng).to_vec();
-        put(old, ng.frag_offset(ng.cgtod(CgIdx(c))), &bytes, &mut st.old_bytes)?;
+        put(
+            old,
+            ng.frag_offset(ng.cgtod(CgIdx(c))),
+            &bytes,
+            &mut st.old_bytes,
+        )?;
     }
     if !plan.moves_summary {
         put(old, cs_off, &area, &mut st.old_bytes)?;
@@ -531,19 +540,4 @@ pub fn apply(
     put(old, loc, &sb_bytes(&mut sb, loc), &mut st.old_bytes)?;
     flush(old)?;
     Ok(st)
-}
-
-/// `cg_old_ncyl` of the former last group `c` after the grow (UFS1):
-/// `fs_old_cpg`, or the remainder when it is still the last group.
-fn jcg_ncyl(sb: &Superblock, c: u32, ncg: u32) -> i16 {
-    if sb.fs.fs_magic != FS_UFS1_MAGIC {
-        return 0;
-    }
-    let cpg = sb.fs.fs_old_cpg.max(1);
-    let v = if c + 1 == ncg {
-        sb.fs.fs_old_ncyl % cpg
-    } else {
-        cpg
-    };
-    v as i16
 }

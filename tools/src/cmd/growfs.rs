@@ -64,7 +64,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     }
     .map_err(|_| format!("bad size {s:?}"))?;
     let shift = match suffix {
-        "" => return n.checked_mul(512).ok_or_else(|| format!("size {s} too large")),
+        "" => {
+            return n
+                .checked_mul(512)
+                .ok_or_else(|| format!("size {s} too large"))
+        }
         "b" | "B" => 0,
         "k" | "K" => 10,
         "m" | "M" => 20,
@@ -194,8 +198,9 @@ pub fn run(a: Args) -> i32 {
     let t = now();
     let result = match &undo_path {
         Some(p) => match UndoDevice::create(old, p) {
-            Ok(mut u) => growfs::apply(&plan, &mut fresh, &mut u, t)
-                .and_then(|s| u.finish().map(|_| s)),
+            Ok(mut u) => {
+                growfs::apply(&plan, &mut fresh, &mut u, t).and_then(|s| u.finish().map(|_| s))
+            }
             Err(e) => return fail(EXIT_IO, format!("{}: {e}", p.display())),
         },
         None => {
