@@ -125,6 +125,15 @@ fn compare(dir: &Path, base: &Path, to: u64, label: &str) {
     }
 }
 
+/// `ufs growfs -y --no-undo IMG`.
+fn ufs_grow(img: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["growfs", "-y", "--no-undo"])
+        .arg(img)
+        .output()
+        .unwrap()
+}
+
 fn have_tools() -> bool {
     ["newfs", "growfs", "dumpfs", "fsck_ffs_check"]
         .iter()
@@ -238,11 +247,7 @@ fn dry_run_undo_and_refusals() {
     dirty[65536 + 209] = 0;
     std::fs::write(&base, &dirty).unwrap();
     set_len(&base, 256 * MIB);
-    let o = Command::new(BIN)
-        .args(["growfs", "-y", "--no-undo"])
-        .arg(&base)
-        .output()
-        .unwrap();
+    let o = ufs_grow(&base);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("not clean - run fsck"));
     let now = std::fs::read(&base).unwrap();
@@ -268,19 +273,11 @@ fn summary_growth_with_one_new_group_is_refused_unchanged() {
     );
     let fpg_bytes = 18952u64 * 512;
     set_len(&base, 32 * fpg_bytes);
-    output_ok(
-        Command::new(BIN)
-            .args(["growfs", "-y", "--no-undo"])
-            .arg(&base),
-        "grow to 32 groups",
-    );
+    let o = ufs_grow(&base);
+    assert!(o.status.success(), "grow to 32 groups: {o:?}");
     let before = std::fs::read(&base).unwrap();
     set_len(&base, 33 * fpg_bytes);
-    let o = Command::new(BIN)
-        .args(["growfs", "-y", "--no-undo"])
-        .arg(&base)
-        .output()
-        .unwrap();
+    let o = ufs_grow(&base);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("at least two new cylinder groups"));
     assert_eq!(&std::fs::read(&base).unwrap()[..before.len()], &before[..]);
