@@ -541,3 +541,21 @@ pub fn apply(
     flush(old)?;
     Ok(st)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::humanize;
+
+    /// Values checked against FreeBSD 12.1 growfs's messages (the oracle):
+    /// "leaving 2.3MB unused", "64MB", "1.0GB".
+    #[test]
+    fn humanize_matches_growfs_messages() {
+        assert_eq!(humanize(512), "512B");
+        assert_eq!(humanize(64 << 20), "64MB");
+        assert_eq!(humanize(256 << 20), "256MB");
+        assert_eq!(humanize(1 << 30), "1.0GB");
+        assert_eq!(humanize(1000 * 1024), "1.0MB");
+        assert_eq!(humanize(1 << 40), "1.0TB");
+        assert_eq!(humanize(2_411_520), "2.3MB");
+    }
+}

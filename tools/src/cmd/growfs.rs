@@ -224,3 +224,20 @@ pub fn run(a: Args) -> i32 {
         Err(e) => fail(EXIT_IO, format!("{name}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_as_growfs_reads_them() {
+        assert_eq!(parse_size("2048"), Ok(2048 * 512));
+        assert_eq!(parse_size("4096b"), Ok(4096));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("2t"), Ok(2 << 40));
+        assert_eq!(parse_size("0x10"), Ok(16 * 512));
+        assert!(parse_size("5q").is_err());
+        assert!(parse_size("").is_err());
+    }
+}
