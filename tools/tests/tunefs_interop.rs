@@ -11,7 +11,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{diff, output_ok};
+use common::{diff, output_ok, unpack_to};
 use std::path::Path;
 use std::process::Command;
 use ufskit_testkit::freebsd::{command, fsck_clean, tool};
@@ -106,8 +106,16 @@ fn compare(dir: &Path, base: &Path, sb: usize, opts: &[&str], unclean: bool, lab
             std::fs::write(p, b).unwrap();
         }
     }
-    let (tc, tt) = run(command(&tunefs).args(opts).arg(&theirs));
-    let (oc, ot) = run(Command::new(BIN).arg("tunefs").args(opts).arg(&ours));
+    let to = command(&tunefs).args(opts).arg(&theirs).output().unwrap();
+    let oo = Command::new(BIN)
+        .arg("tunefs")
+        .args(opts)
+        .arg(&ours)
+        .output()
+        .unwrap();
+    assert_eq!(to.stdout, oo.stdout, "{label} {opts:?}: standard output");
+    let (tc, tt) = (to.status.code(), String::from_utf8_lossy(&to.stderr));
+    let (oc, ot) = (oo.status.code(), String::from_utf8_lossy(&oo.stderr));
     let ot = ot.replace("ufs tunefs", "tunefs");
     assert_eq!(
         tc, oc,
@@ -185,4 +193,31 @@ fn tunefs_print_matches_freebsd() {
             }
         }
     }
+}
+
+#[test]
+fn tunefs_j_disable_matches_freebsd() {
+    if tool("tunefs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("suj.img");
+    unpack_to("freebsd/ufs2-16m-U-j.img.zst", &base);
+    for opts in [
+        &["-j", "disable"][..],
+        &["-m", "3", "-j", "disable", "-n", "disable"],
+    ] {
+        compare(tmp.path(), &base, 65536, opts, false, "SU+J");
+    }
+    // Without a journal: "remains unchanged".
+    let plain = tmp.path().join("plain.img");
+    unpack_to("freebsd/ufs2-16m.img.zst", &plain);
+    compare(
+        tmp.path(),
+        &plain,
+        65536,
+        &["-j", "disable"],
+        false,
+        "no SU+J",
+    );
 }

@@ -19,14 +19,17 @@
 //! - `-k` rounds down to a block (`blknum`) and is capped at half a group;
 //!   the "remains unchanged" test compares the value as given;
 //! - the superblock is written with `fs_time` set to now; UFS1's `fs_old_*`
-//!   copies are not touched (12.1 has no `ffs_oldfscompat_write` in userland).
+//!   copies are not touched (12.1 has no `ffs_oldfscompat_write` in userland);
+//! - `-j disable` clears the flags of `/.sujournal`'s inode, `FS_SUJ` and
+//!   `fs_sujfree`, and leaves the file; `-j enable` is not implemented.
 
 use crate::error::{Error, Result};
+use crate::inode::Inode;
 use crate::io::{self, Device};
 use crate::newfs::options::Optim;
 use crate::ondisk::consts::{fsflags, MAXVOLLEN};
 use crate::superblock::Superblock;
-use crate::units::CgIdx;
+use crate::units::{CgIdx, Ino};
 
 /// `MINFREE` (fs.h): below it tunefs advises optimizing for space.
 pub const MINFREE: i32 = 8;
@@ -60,7 +63,8 @@ pub struct TunefsOptions {
     pub maxbpg: Option<i32>,
     /// `-f`: `fs_avgfilesize`.
     pub avgfilesize: Option<i32>,
-    /// `-j`: soft-updates journaling (not implemented: refused).
+    /// `-j`: soft-updates journaling. `disable` is implemented (the
+    /// journal's inode flags cleared, `FS_SUJ` off); `enable` is refused.
     pub sujournal: Option<Switch>,
     /// `-J`: gjournal (`FS_GJOURNAL`).
     pub gjournal: Option<Switch>,
@@ -204,6 +208,8 @@ pub struct Plan {
     pub sb: Superblock,
     /// tunefs's messages, in its order, without the `tunefs: ` prefix.
     pub messages: Vec<String>,
+    /// The `.sujournal` inode whose flags `-j disable` clears.
+    pub clear_journal_flags: Option<Ino>,
 }
 
 fn optim_word(v: i32) -> &'static str {
@@ -276,15 +282,21 @@ fn apply_count(field: &mut i32, name: &str, v: i32, suffix: &str, out: &mut Vec<
     }
 }
 
-/// Computes tunefs's result for `opts` on `sb` without any I/O.
-pub fn plan(sb: &Superblock, opts: &TunefsOptions) -> Result<Plan> {
-    if opts.sujournal.is_some() {
+/// The name of the SU+J journal in the root directory (`SUJ_FILE`, fs.h).
+pub const SUJ_FILE: &[u8] = b".sujournal";
+
+/// Computes tunefs's result for `opts` on `sb` without any I/O. `journal`
+/// is the inode of `/.sujournal`, if the caller found one (only `-j
+/// disable` on a file system with `FS_SUJ` needs it).
+pub fn plan(sb: &Superblock, opts: &TunefsOptions, journal: Option<Ino>) -> Result<Plan> {
+    if opts.sujournal == Some(Switch::Enable) {
         return Err(Error::Unsupported(
-            "tunefs -j (soft-updates journal) is not implemented yet".into(),
+            "tunefs -j enable (creating the soft-updates journal) is not implemented yet".into(),
         ));
     }
     let mut sb = sb.clone();
     let mut out = Vec::new();
+    let mut clear_journal_flags = None;
     if let Some(label) = &opts.label {
         let mut v = [0u8; MAXVOLLEN];
         let n = label.len().min(MAXVOLLEN - 1);
@@ -307,6 +319,21 @@ pub fn plan(sb: &Superblock, opts: &TunefsOptions) -> Result<Plan> {
         let mut f = i32::try_from(sb.fs.fs_avgfilesize).unwrap_or(i32::MAX);
         apply_count(&mut f, AVGFILESIZE_NAME, v, "", &mut out);
         sb.fs.fs_avgfilesize = u32::try_from(f).unwrap_or(0);
+    }
+    if opts.sujournal == Some(Switch::Disable) {
+        const NAME: &str = "soft updates journaling";
+        if sb.fs.fs_flags & fsflags::FS_SUJ == 0 {
+            out.push(format!("{NAME} remains unchanged as disabled"));
+        } else {
+            match journal {
+                Some(ino) => clear_journal_flags = Some(ino),
+                None => out.push("Journal file does not exist".into()),
+            }
+            sb.fs.fs_flags &= !fsflags::FS_SUJ;
+            sb.fs.fs_sujfree = 0;
+            out.push(format!("{NAME} cleared but soft updates still set."));
+            out.push("remove .sujournal to reclaim space".into());
+        }
     }
     if let Some(sw) = opts.gjournal {
         let rule = FlagRule {
@@ -403,7 +430,11 @@ pub fn plan(sb: &Superblock, opts: &TunefsOptions) -> Result<Plan> {
         };
         apply_flag(&mut sb, &rule, sw, &mut out);
     }
-    Ok(Plan { sb, messages: out })
+    Ok(Plan {
+        sb,
+        messages: out,
+        clear_journal_flags,
+    })
 }
 
 /// `tunefs -p`: the settings, one line each, without the `tunefs: ` prefix.
@@ -483,6 +514,9 @@ pub fn print_lines(sb: &Superblock) -> Vec<String> {
 pub struct Report {
     /// tunefs's messages (see [`Plan::messages`]).
     pub messages: Vec<String>,
+    /// What tunefs prints on standard output ("Clearing journal flags
+    /// from inode 4").
+    pub stdout: Vec<String>,
     /// The superblock as written (or as it would be, in a dry run).
     pub sb: Superblock,
     /// Bytes written to the image (0 in a dry run).
@@ -499,7 +533,18 @@ pub fn apply(
     dry_run: bool,
 ) -> Result<Report> {
     let (sb, geo) = Superblock::find(dev)?;
-    let Plan { mut sb, messages } = plan(&sb, opts)?;
+    let journal =
+        if opts.sujournal == Some(Switch::Disable) && sb.fs.fs_flags & fsflags::FS_SUJ != 0 {
+            find_in_root(dev, &geo, SUJ_FILE)?
+        } else {
+            None
+        };
+    let Plan {
+        mut sb,
+        messages,
+        clear_journal_flags,
+    } = plan(&sb, opts, journal)?;
+    let mut stdout = Vec::new();
     sb.fs.fs_time = now;
     // The pointer area is undefined on disk (12.1 leaks heap pointers
     // there); write zeros.
@@ -508,6 +553,15 @@ pub fn apply(
     // FreeBSD's superblock writer (`ffs_sbput`) does.
     sb.fs.fs_sblockactualloc = i64::try_from(sb.location).unwrap_or(0);
     let mut written = 0;
+    if let Some(ino) = clear_journal_flags {
+        stdout.push(format!("Clearing journal flags from inode {}", ino.0));
+        if !dry_run {
+            let mut inode = Inode::read(dev, &geo, ino)?;
+            inode.set_flags(0);
+            inode.write(dev, &geo)?;
+            written += u64::from(geo.version.inode_size());
+        }
+    }
     if !dry_run {
         let mut put = |dev: &mut dyn Device, at: u64, sb: &mut Superblock| -> Result<()> {
             sb.fs.fs_sblockactualloc = i64::try_from(at).unwrap_or(0);
@@ -532,7 +586,29 @@ pub fn apply(
     }
     Ok(Report {
         messages,
+        stdout,
         sb,
         bytes_written: written,
     })
+}
+
+/// The inode `name` has in the root directory, if any (tunefs's
+/// `journal_findfile`).
+fn find_in_root(dev: &dyn Device, geo: &crate::Geometry, name: &[u8]) -> Result<Option<Ino>> {
+    let root = Inode::read(dev, geo, Ino::ROOT)?;
+    let size = usize::try_from(root.size()).unwrap_or(usize::MAX);
+    // A directory larger than its group is damage, not a directory.
+    if size as u64 > geo.fpg * u64::from(geo.fsize) {
+        return Ok(None);
+    }
+    let mut data = vec![0u8; size];
+    for e in crate::bmap::extents(dev, geo, &root)? {
+        let start = usize::try_from(e.lbn * geo.bsize64()).unwrap_or(usize::MAX);
+        let end = (start.saturating_add(e.len as usize)).min(size);
+        if start < end {
+            io::read_exact(dev, geo.frag_offset(e.addr), &mut data[start..end])?;
+        }
+    }
+    let entries = crate::dir::parse_all(Ino::ROOT, &data, geo.endian)?;
+    Ok(entries.into_iter().find(|e| e.name == name).map(|e| e.ino))
 }

@@ -24,7 +24,7 @@ pub struct Args {
     /// gjournal flag: enable or disable.
     #[arg(short = 'J', value_name = "enable|disable")]
     pub gjournal: Option<String>,
-    /// Soft-updates journaling (not implemented yet).
+    /// Soft-updates journaling: disable (enable is not implemented yet).
     #[arg(short = 'j', value_name = "enable|disable")]
     pub sujournal: Option<String>,
     /// Fragments held for metadata after the inode blocks.
@@ -140,6 +140,9 @@ pub fn run(a: Args) -> i32 {
     };
     match t::apply(&mut dev, &opts, now(), false) {
         Ok(r) => {
+            for l in &r.stdout {
+                println!("{l}");
+            }
             for l in &r.messages {
                 eprintln!("tunefs: {l}");
             }
