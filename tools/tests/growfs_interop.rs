@@ -207,6 +207,12 @@ fn dry_run_undo_and_refusals() {
     let base = newfs(tmp.path(), "base.img", &["-O2"], 64 * MIB);
     let orig = std::fs::read(&base).unwrap();
 
+    // Not larger: FreeBSD 12.1's message and status 1.
+    let o = ufs_grow(&base);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("requested size 64MB is not larger than the current filesystem size 64MB"));
+
     // -N with -s past the end: prints the backups, writes nothing, and
     // does not extend the file.
     let o = Command::new(BIN)

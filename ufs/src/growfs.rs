@@ -40,18 +40,12 @@ pub enum GrowError {
     /// or the clean flag clear).
     #[error("file system is not clean - run fsck")]
     NotClean,
-    /// The requested size equals the current one (growfs exits 0).
-    #[error("requested size {new} is equal to the current filesystem size {old}")]
-    SameSize {
-        /// New size, humanized.
-        new: String,
-        /// Current size, humanized.
-        old: String,
-    },
-    /// The requested size is smaller (shrinking is not growfs's job).
-    #[error("requested size {new} is smaller than the current filesystem size {old}")]
-    Smaller {
-        /// New size, humanized.
+    /// The requested size is not larger than the file system (FreeBSD
+    /// 12.1's words and exit status 1; later growfs tells equal from
+    /// smaller).
+    #[error("requested size {new} is not larger than the current filesystem size {old}")]
+    NotLarger {
+        /// Requested size, humanized.
         new: String,
         /// Current size, humanized.
         old: String,
@@ -174,11 +168,9 @@ pub fn plan(
     let size = size_bytes - size_bytes % fsize;
     let old_bytes = old_geo.size * fsize;
     if size <= old_bytes {
-        let (new, old) = (humanize(size), humanize(old_bytes));
-        return Err(if size == old_bytes {
-            GrowError::SameSize { new, old }
-        } else {
-            GrowError::Smaller { new, old }
+        return Err(GrowError::NotLarger {
+            new: humanize(size),
+            old: humanize(old_bytes),
         });
     }
     if !allow_snapshots && fs.fs_snapinum[0] != 0 {

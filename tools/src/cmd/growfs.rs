@@ -4,8 +4,9 @@
 //! grow overwrites inside the old file system is saved to an undo file
 //! first (`--undo FILE`, default `IMAGE.growfs-undo`; `--no-undo` to skip);
 //! `ufs undo FILE IMAGE` puts the old file system back. `-N` computes and
-//! prints but writes nothing. Exit status as growfs: 0 done (or size
-//! unchanged), 1 usage, 2 refused, 3 I/O or image errors. The layout rules
+//! prints but writes nothing. Exit status as FreeBSD 12.1's growfs: 0
+//! done, 1 a size not larger than the file system, 2 refused (and usage
+//! errors, as for every subcommand), 3 I/O or image errors. The layout rules
 //! live in `ufskit::growfs`.
 
 use std::io::{BufRead, Write};
@@ -39,6 +40,8 @@ pub struct Args {
 }
 
 const EXIT_REFUSED: i32 = 2;
+/// FreeBSD 12.1 growfs's status for a size that is not larger.
+const EXIT_NOT_LARGER: i32 = 1;
 const EXIT_IO: i32 = 3;
 
 /// growfs's `-s` syntax: a number (decimal, 0x hex or 0 octal, as
@@ -134,7 +137,7 @@ pub fn run(a: Args) -> i32 {
     };
     let plan = match growfs::plan(&ro, target, media, a.yes) {
         Ok(p) => p,
-        Err(e @ GrowError::SameSize { .. }) => return fail(0, e.to_string()),
+        Err(e @ GrowError::NotLarger { .. }) => return fail(EXIT_NOT_LARGER, e.to_string()),
         Err(GrowError::NotClean) => {
             return fail(EXIT_REFUSED, format!("{name} is not clean - run fsck."))
         }
