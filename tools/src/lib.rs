@@ -120,6 +120,10 @@ pub enum Cmd {
     Man(cmd::man::ManArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::man::CompletionArgs),
+    /// Grow a file system into a larger image (FreeBSD growfs(8)).
+    Growfs(cmd::growfs::Args),
+    /// Change tunable superblock fields (FreeBSD tunefs(8)).
+    Tunefs(cmd::tunefs::Args),
 }
 
 /// Runs the program with the given argv and returns the exit status.
@@ -191,6 +195,8 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Cmd::InstallLinks(a) => cmd::install::run(a),
         Cmd::Man(a) => cmd::man::man(a),
         Cmd::Completions(a) => cmd::man::completions(a),
+        Cmd::Tunefs(a) => cmd::tunefs::run(a),
+        Cmd::Growfs(a) => cmd::growfs::run(a),
     }
 }
 

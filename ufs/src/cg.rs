@@ -88,6 +88,21 @@ impl CgLayout {
     }
 }
 
+/// UFS1's `cg_old_ncyl` for group `c` of `ndblk` fragments: `fs_old_cpg`,
+/// except the last group, which counts the cylinders it covers,
+/// `howmany(ndblk, fpg / fs_old_cpg)` (fsck_ffs pass 5 rebuilds it so;
+/// FreeBSD growfs's `fs_old_ncyl % fs_old_cpg` gives 0 with one cylinder
+/// per group, which fsck then reports as "SUMMARY INFORMATION BAD").
+pub fn ufs1_old_ncyl(geo: &Geometry, old_cpg: i32, c: CgIdx, ndblk: u64) -> i16 {
+    let cpg = old_cpg.max(1);
+    if c.0 + 1 == geo.ncg {
+        let per = (geo.fpg / cpg as u64).max(1);
+        ndblk.div_ceil(per) as i16
+    } else {
+        cpg as i16
+    }
+}
+
 /// One cylinder-group block.
 #[derive(Clone, Debug)]
 pub struct CylGroup {

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod fsck;
 #[cfg(target_os = "linux")]
 pub mod fuse;
+pub mod growfs;
 pub mod info;
 pub mod install;
 pub mod ls;
@@ -19,4 +20,5 @@ pub mod preflight;
 pub mod readlink;
 pub mod stat;
 pub mod tarsparse;
+pub mod tunefs;
 pub mod undo;

@@ -1,0 +1,246 @@
+//! `ufs growfs [-N] [-y] [-s SIZE] IMAGE`: FreeBSD growfs(8) for image
+//! files. Without `-s` the file system grows to the file's size; a `-s`
+//! larger than the file extends the file first (sparse). Every byte the
+//! grow overwrites inside the old file system is saved to an undo file
+//! first (`--undo FILE`, default `IMAGE.growfs-undo`; `--no-undo` to skip);
+//! `ufs undo FILE IMAGE` puts the old file system back. `-N` computes and
+//! prints but writes nothing. Exit status as FreeBSD 12.1's growfs: 0
+//! done, 1 a size not larger than the file system, 2 refused (and usage
+//! errors, as for every subcommand), 3 I/O or image errors. The layout rules
+//! live in `ufskit::growfs`.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use ufskit::growfs::{self, GrowError};
+use ufskit::io::{Device, FileDevice, UndoDevice};
+
+/// Arguments (growfs(8)'s letters plus the undo options).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Test mode: compute and print, write nothing.
+    #[arg(short = 'N')]
+    pub dry_run: bool,
+    /// Assume "yes" to the question (and grow even with snapshots present).
+    #[arg(short = 'y')]
+    pub yes: bool,
+    /// New size: 512-byte sectors, or bytes with a b, k, m, g or t suffix.
+    #[arg(short = 's', value_name = "SIZE")]
+    pub size: Option<String>,
+    /// Save the overwritten bytes to this undo file (default IMAGE.growfs-undo).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_undo")]
+    pub undo: Option<PathBuf>,
+    /// Do not write an undo file.
+    #[arg(long)]
+    pub no_undo: bool,
+    /// Ignored, as growfs ignores it (newfs compatibility).
+    #[arg(short = 'v', hide = true)]
+    pub verbose: bool,
+    /// The image file.
+    pub image: PathBuf,
+}
+
+const EXIT_REFUSED: i32 = 2;
+/// FreeBSD 12.1 growfs's status for a size that is not larger.
+const EXIT_NOT_LARGER: i32 = 1;
+const EXIT_IO: i32 = 3;
+
+/// growfs's `-s` syntax: a number (decimal, 0x hex or 0 octal, as
+/// strtoumax with base 0) of 512-byte sectors, or with a suffix b/k/m/g/t
+/// (any case) a byte count.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let split = s
+        .find(|c: char| !(c.is_ascii_hexdigit() || c == 'x' || c == 'X'))
+        .unwrap_or(s.len());
+    // A trailing b/B is a suffix, not a hex digit, unless 0x was given.
+    let (num, suffix) = if s.starts_with("0x") || s.starts_with("0X") {
+        s.split_at(split)
+    } else {
+        let d = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        s.split_at(d)
+    };
+    let n = if let Some(h) = num.strip_prefix("0x").or_else(|| num.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
+    } else if num.len() > 1 && num.starts_with('0') {
+        u64::from_str_radix(&num[1..], 8)
+    } else {
+        num.parse()
+    }
+    .map_err(|_| format!("bad size {s:?}"))?;
+    let shift = match suffix {
+        "" => {
+            return n
+                .checked_mul(512)
+                .ok_or_else(|| format!("size {s} too large"))
+        }
+        "b" | "B" => 0,
+        "k" | "K" => 10,
+        "m" | "M" => 20,
+        "g" | "G" => 30,
+        "t" | "T" => 40,
+        _ => return Err("unknown suffix on -s argument".into()),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("size {s} too large"))
+}
+
+/// The loop device (Linux) this image is attached to, if any.
+fn attached_loop(image: &Path) -> Option<String> {
+    let canon = std::fs::canonicalize(image).ok()?;
+    for e in std::fs::read_dir("/sys/block").ok()?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("loop") {
+            continue;
+        }
+        let Ok(b) = std::fs::read_to_string(e.path().join("loop/backing_file")) else {
+            continue;
+        };
+        if Path::new(b.trim()) == canon {
+            return Some(format!("/dev/{name}"));
+        }
+    }
+    None
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Runs the command.
+pub fn run(a: Args) -> i32 {
+    let name = a.image.display().to_string();
+    let fail = |code: i32, msg: String| {
+        eprintln!("growfs: {msg}");
+        code
+    };
+    let requested = match a.size.as_deref().map(parse_size).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_REFUSED, e),
+    };
+    if let Some(dev) = attached_loop(&a.image) {
+        return fail(
+            EXIT_REFUSED,
+            format!("{name} is attached to {dev}; detach it (and unmount) before growing"),
+        );
+    }
+    let file_len = match std::fs::metadata(&a.image) {
+        Ok(m) => m.len(),
+        Err(e) => return fail(EXIT_IO, format!("{name}: {e}")),
+    };
+    let target = requested.unwrap_or(file_len);
+    let media = target.max(file_len);
+    let ro = match FileDevice::open_read_only(&a.image) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_IO, format!("{name}: {e}")),
+    };
+    let plan = match growfs::plan(&ro, target, media, a.yes) {
+        Ok(p) => p,
+        Err(e @ GrowError::NotLarger { .. }) => return fail(EXIT_NOT_LARGER, e.to_string()),
+        Err(GrowError::NotClean) => {
+            return fail(EXIT_REFUSED, format!("{name} is not clean - run fsck."))
+        }
+        Err(e @ GrowError::Ufs(_)) => return fail(EXIT_IO, format!("{name}: {e}")),
+        Err(e) => return fail(EXIT_REFUSED, e.to_string()),
+    };
+    drop(ro);
+    if !a.yes && !a.dry_run {
+        print!(
+            "It's strongly recommended to make a backup before growing the file system.\n\
+             OK to grow filesystem on {name} from {} to {}? [yes/no] ",
+            growfs::humanize(plan.old_geo.size * u64::from(plan.old_geo.fsize)),
+            growfs::humanize(plan.new_geo.size * u64::from(plan.new_geo.fsize)),
+        );
+        let _ = std::io::stdout().flush();
+        let mut reply = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut reply);
+        if !reply.trim_end_matches('\n').eq_ignore_ascii_case("yes") {
+            println!("Response other than \"yes\"; aborting");
+            return 0;
+        }
+    }
+    if let Some(b) = plan.dropped_bytes {
+        eprintln!(
+            "growfs: no room to allocate last cylinder group; leaving {} unused",
+            growfs::humanize(b)
+        );
+    }
+    println!("super-block backups (for fsck_ffs -b #) at:");
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|&c: &usize| c > 0)
+        .unwrap_or(80);
+    print!("{}", plan.backups_text(width));
+    if a.dry_run {
+        return 0;
+    }
+    // Extend the file (sparse) when -s asks for more than it holds.
+    if media > file_len {
+        let r = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&a.image)
+            .and_then(|f| f.set_len(media));
+        if let Err(e) = r {
+            return fail(EXIT_IO, format!("{name}: extending to {media} bytes: {e}"));
+        }
+    }
+    let open = || FileDevice::open_read_write(&a.image);
+    let (mut fresh, old) = match (open(), open()) {
+        (Ok(f), Ok(o)) => (f, o),
+        (Err(e), _) | (_, Err(e)) => return fail(EXIT_IO, format!("{name}: {e}")),
+    };
+    let undo_path = (!a.no_undo).then(|| {
+        a.undo.clone().unwrap_or_else(|| {
+            let mut p = a.image.clone().into_os_string();
+            p.push(".growfs-undo");
+            PathBuf::from(p)
+        })
+    });
+    let t = now();
+    let result = match &undo_path {
+        Some(p) => match UndoDevice::create(old, p) {
+            Ok(mut u) => {
+                growfs::apply(&plan, &mut fresh, &mut u, t).and_then(|s| u.finish().map(|_| s))
+            }
+            Err(e) => return fail(EXIT_IO, format!("{}: {e}", p.display())),
+        },
+        None => {
+            let mut old = old;
+            let r = growfs::apply(&plan, &mut fresh, &mut old, t);
+            let _ = old.flush();
+            r
+        }
+    };
+    match result {
+        Ok(_) => {
+            if let Some(p) = undo_path {
+                eprintln!(
+                    "growfs: undo file {} (`ufs undo {} {name}` restores the old file system)",
+                    p.display(),
+                    p.display()
+                );
+            }
+            0
+        }
+        Err(e) => fail(EXIT_IO, format!("{name}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_as_growfs_reads_them() {
+        assert_eq!(parse_size("2048"), Ok(2048 * 512));
+        assert_eq!(parse_size("4096b"), Ok(4096));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("2t"), Ok(2 << 40));
+        assert_eq!(parse_size("0x10"), Ok(16 * 512));
+        assert!(parse_size("5q").is_err());
+        assert!(parse_size("").is_err());
+    }
+}

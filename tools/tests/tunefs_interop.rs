@@ -1,0 +1,223 @@
+//! `ufs tunefs` against FreeBSD 12.1's tunefs: for UFS1 and UFS2 images made
+//! by FreeBSD's newfs, each option is applied by FreeBSD's tunefs to one
+//! copy and by `ufs tunefs` to another. The two images must be equal byte
+//! for byte except `fs_time` (sb+1072, 8 bytes) and the in-core pointer
+//! area sb+728..855, which 12.1 fills with leaked heap addresses (the
+//! reference README); the messages must be the same text; and FreeBSD's
+//! fsck_ffs must find the result clean.
+//!
+//! Missing FreeBSD tools skip the test (fail under UFS_REQUIRE_INTEROP=1).
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::{diff, output_ok, unpack_to};
+use std::path::Path;
+use std::process::Command;
+use ufskit_testkit::freebsd::{command, fsck_clean, tool};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ufs");
+
+/// Byte ranges of the primary superblock that vary run to run.
+const VARYING: [std::ops::Range<usize>; 2] = [1072..1080, 728..856];
+
+fn blank_varying(img: &mut [u8], sb: usize) {
+    for r in VARYING {
+        img[sb + r.start..sb + r.end].fill(0);
+    }
+}
+
+fn newfs(dir: &Path, name: &str, version: &str) -> std::path::PathBuf {
+    let newfs = tool("newfs").unwrap();
+    let p = dir.join(name);
+    std::fs::File::create(&p)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    output_ok(command(&newfs).arg(version).arg(&p), "FreeBSD newfs");
+    p
+}
+
+/// Options and (for the unclean case) whether the image is made unclean
+/// first: each alone, then combinations whose order matters.
+const CASES: &[&[&str]] = &[
+    &["-m", "5"],
+    &["-m", "8"],
+    &["-m", "3", "-o", "time"],
+    &["-o", "space"],
+    &["-o", "time"],
+    &["-L", "jail_root-1"],
+    &["-L", ""],
+    &["-a", "enable"],
+    &["-a", "disable"],
+    &["-N", "enable"],
+    &["-a", "enable", "-N", "enable"],
+    &["-l", "enable"],
+    &["-t", "enable"],
+    &["-t", "disable"],
+    &["-n", "enable"],
+    &["-n", "disable"],
+    &["-J", "enable"],
+    &["-k", "0"],
+    &["-k", "161"],
+    &["-k", "100000"],
+    &["-e", "100"],
+    &["-s", "10"],
+    &["-f", "1000"],
+    &["-A", "-m", "2", "-o", "space", "-e", "77"],
+];
+
+/// Rejected values: the same message and exit status 10, image untouched.
+const BAD: &[&[&str]] = &[
+    &["-L", "a.b"],
+    &["-L", "abcdefghijklmnopqrstuvwxyz0123456789"],
+    &["-a", "on"],
+    &["-J", "x"],
+    &["-N", "x"],
+    &["-n", "x"],
+    &["-t", "x"],
+    &["-l", "x"],
+    &["-k", "-1"],
+    &["-e", "0"],
+    &["-s", "0"],
+    &["-f", "x"],
+    &["-m", "100"],
+    &["-o", "x"],
+];
+
+fn run(cmd: &mut Command) -> (Option<i32>, String) {
+    let o = cmd.output().expect("run");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn compare(dir: &Path, base: &Path, sb: usize, opts: &[&str], unclean: bool, label: &str) {
+    let tunefs = tool("tunefs").unwrap();
+    let theirs = dir.join("theirs.img");
+    let ours = dir.join("ours.img");
+    for p in [&theirs, &ours] {
+        std::fs::copy(base, p).unwrap();
+        if unclean {
+            // fs_clean is the byte at sb+209.
+            let mut b = std::fs::read(p).unwrap();
+            b[sb + 209] = 0;
+            std::fs::write(p, b).unwrap();
+        }
+    }
+    let to = command(&tunefs).args(opts).arg(&theirs).output().unwrap();
+    let oo = Command::new(BIN)
+        .arg("tunefs")
+        .args(opts)
+        .arg(&ours)
+        .output()
+        .unwrap();
+    assert_eq!(to.stdout, oo.stdout, "{label} {opts:?}: standard output");
+    let (tc, tt) = (to.status.code(), String::from_utf8_lossy(&to.stderr));
+    let (oc, ot) = (oo.status.code(), String::from_utf8_lossy(&oo.stderr));
+    let ot = ot.replace("ufs tunefs", "tunefs");
+    assert_eq!(
+        tc, oc,
+        "{label} {opts:?}: exit status\nFreeBSD: {tt}\nufs: {ot}"
+    );
+    if let Some(d) = diff(&tt, &ot) {
+        panic!("{label} {opts:?}: messages differ:\n{d}");
+    }
+    let mut a = std::fs::read(&theirs).unwrap();
+    let mut b = std::fs::read(&ours).unwrap();
+    blank_varying(&mut a, sb);
+    blank_varying(&mut b, sb);
+    // With -A the backups carry the same varying bytes.
+    if opts.contains(&"-A") {
+        let fs = ufskit::Ufs::open_path(&ours, ufskit::OpenOptions::read_only()).unwrap();
+        for off in fs.geometry().backup_offsets() {
+            blank_varying(&mut a, off as usize);
+            blank_varying(&mut b, off as usize);
+        }
+    }
+    if a != b {
+        let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap();
+        panic!(
+            "{label} {opts:?}: images differ, first at byte {first} (sb+{})",
+            first as i64 - sb as i64
+        );
+    }
+    if !unclean {
+        if let Some(Err(e)) = fsck_clean(&ours) {
+            panic!("{label} {opts:?}: FreeBSD fsck_ffs: {e}");
+        }
+    }
+}
+
+#[test]
+fn tunefs_matches_freebsd_tunefs() {
+    if tool("newfs").is_none() || tool("tunefs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for (version, sb) in [("-O2", 65536usize), ("-O1", 8192)] {
+        let base = newfs(tmp.path(), &format!("base{version}.img"), version);
+        for opts in CASES {
+            compare(tmp.path(), &base, sb, opts, false, version);
+        }
+        // Only soft updates look at the clean flag.
+        for opts in [&["-n", "enable"][..], &["-m", "3", "-n", "enable"]] {
+            compare(tmp.path(), &base, sb, opts, true, version);
+        }
+        for opts in BAD {
+            compare(tmp.path(), &base, sb, opts, false, version);
+        }
+    }
+}
+
+#[test]
+fn tunefs_print_matches_freebsd() {
+    let Some(tunefs) = tool("tunefs") else { return };
+    if tool("newfs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for version in ["-O2", "-O1"] {
+        let img = newfs(tmp.path(), "p.img", version);
+        for change in [
+            &["-m", "1"][..],
+            &["-L", "x1", "-o", "space", "-t", "enable"],
+        ] {
+            output_ok(command(&tunefs).args(change).arg(&img), "tunefs");
+            let (_, want) = run(command(&tunefs).arg("-p").arg(&img));
+            let (code, got) = run(Command::new(BIN).args(["tunefs", "-p"]).arg(&img));
+            assert_eq!(code, Some(0));
+            if let Some(d) = diff(&want, &got) {
+                panic!("{version}: tunefs -p differs:\n{d}");
+            }
+        }
+    }
+}
+
+#[test]
+fn tunefs_j_disable_matches_freebsd() {
+    if tool("tunefs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("suj.img");
+    unpack_to("freebsd/ufs2-16m-U-j.img.zst", &base);
+    for opts in [
+        &["-j", "disable"][..],
+        &["-m", "3", "-j", "disable", "-n", "disable"],
+    ] {
+        compare(tmp.path(), &base, 65536, opts, false, "SU+J");
+    }
+    // Without a journal: "remains unchanged".
+    let plain = tmp.path().join("plain.img");
+    unpack_to("freebsd/ufs2-16m.img.zst", &plain);
+    compare(
+        tmp.path(),
+        &plain,
+        65536,
+        &["-j", "disable"],
+        false,
+        "no SU+J",
+    );
+}

@@ -1,0 +1,185 @@
+//! Crash safety of growfs: a grow is cut off after its Nth device write,
+//! for every N it makes, on UFS1 and UFS2 images holding files, with a grow
+//! that moves the cylinder-group summary. The library must return an
+//! error, never panic; one `fsck -y` must then leave a clean file system
+//! that is either the old one (old size) or the new one (new size); and
+//! every file must read as before. Without a cut the result is clean at
+//! the new size at once. (A cut just before the primary superblock, with
+//! every backup already new, is taken to the new size by fsck, which then
+//! trusts the backups; every earlier cut comes back as the old one.)
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::fsck_is_clean;
+use common::manifest::manifest;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use ufskit::fsck::{repair, AnswerMode, CollectingReporter, FsckOptions};
+use ufskit::growfs;
+use ufskit::inode::Timespec;
+use ufskit::io::Device;
+use ufskit::newfs::options::NewfsOptions;
+use ufskit::{FileType, Ino, NewNode, OpenOptions, Ufs, UfsVersion};
+
+/// Two handles on one in-memory image sharing one write budget: what
+/// growfs's two devices (past the old end, and inside it) are in the CLI.
+#[derive(Clone)]
+struct Shared {
+    img: Rc<RefCell<Vec<u8>>>,
+    budget: Rc<Cell<u64>>,
+    writes: Rc<Cell<u64>>,
+}
+
+impl Device for Shared {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let img = self.img.borrow();
+        let s = offset as usize;
+        let src = img
+            .get(s..s + buf.len())
+            .ok_or_else(|| std::io::Error::other("read past the end"))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        if self.budget.get() == 0 {
+            return Err(std::io::Error::other("injected crash"));
+        }
+        self.budget.set(self.budget.get() - 1);
+        self.writes.set(self.writes.get() + 1);
+        let mut img = self.img.borrow_mut();
+        let s = offset as usize;
+        img.get_mut(s..s + buf.len())
+            .ok_or_else(|| std::io::Error::other("write past the end"))?
+            .copy_from_slice(buf);
+        Ok(())
+    }
+    fn len(&self) -> u64 {
+        self.img.borrow().len() as u64
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const OLD: u64 = 4 << 20;
+const NEW: u64 = 16 << 20;
+
+/// A 4 MiB file system of many small groups (4K blocks, 512-byte
+/// fragments, one summary fragment for 32 groups) holding some files.
+fn base(version: UfsVersion) -> Vec<u8> {
+    let opts = NewfsOptions {
+        version,
+        bsize: Some(4096),
+        fsize: Some(512),
+        maxfpg: Some(1000),
+        time: Some(1_600_000_000),
+        random_id: Some(1),
+        ..NewfsOptions::freebsd_12_1()
+    };
+    let img = ufskit::newfs::in_memory(OLD, &opts).expect("newfs");
+    let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open");
+    fs.set_fixed_time(Some(Timespec {
+        sec: 1_600_000_000,
+        nsec: 0,
+    }));
+    let d = fs
+        .mkdir(Ino::ROOT, b"dir", &NewNode::default())
+        .expect("mkdir");
+    for (i, len) in [0usize, 100, 5000, 70_000, 300_000].into_iter().enumerate() {
+        let name = format!("f{i}");
+        let f = fs
+            .create(d, name.as_bytes(), FileType::Regular, &NewNode::default())
+            .expect("create");
+        let data: Vec<u8> = (0..len).map(|j| (j * 31 + i) as u8).collect();
+        fs.write_file(f, 0, &data).expect("write");
+    }
+    fs.sync().expect("sync");
+    let dev = fs.into_device();
+    let mut v = vec![0u8; dev.len() as usize];
+    dev.read_at(0, &mut v).unwrap();
+    v
+}
+
+fn tree(img: &[u8]) -> String {
+    let fs = Ufs::open(Box::new(img.to_vec()), &OpenOptions::read_only()).expect("open");
+    manifest(&fs)
+}
+
+fn size_of(img: &[u8]) -> u64 {
+    let fs = Ufs::open(Box::new(img.to_vec()), &OpenOptions::read_only()).expect("open");
+    fs.geometry().size * u64::from(fs.geometry().fsize)
+}
+
+/// Grows a copy of `img` with `budget` writes allowed; returns the
+/// image, whether the grow finished, and the writes it made.
+fn grow(img: &[u8], budget: u64) -> (Vec<u8>, bool, u64) {
+    let mut v = img.to_vec();
+    v.resize(NEW as usize, 0);
+    let shared = Shared {
+        img: Rc::new(RefCell::new(v)),
+        budget: Rc::new(Cell::new(budget)),
+        writes: Rc::new(Cell::new(0)),
+    };
+    let plan = growfs::plan(&shared, NEW, NEW, false).expect("plan");
+    assert!(plan.moves_summary, "the test grow should move the summary");
+    let (mut a, mut b) = (shared.clone(), shared.clone());
+    let ok = growfs::apply(&plan, &mut a, &mut b, 1_600_000_200).is_ok();
+    let n = shared.writes.get();
+    drop((a, b));
+    let img = Rc::try_unwrap(shared.img).ok().unwrap().into_inner();
+    (img, ok, n)
+}
+
+fn check_sweep(version: UfsVersion) {
+    let img = base(version);
+    assert!(fsck_is_clean(&img), "{version}: base not clean");
+    let want = tree(&img);
+    let (full, ok, total) = grow(&img, u64::MAX);
+    assert!(ok, "{version}: uninterrupted grow failed");
+    assert!(fsck_is_clean(&full), "{version}: grown image not clean");
+    assert_eq!(size_of(&full), NEW);
+    assert_eq!(tree(&full), want, "{version}: tree changed");
+    let mut outcomes = [0u32; 2];
+    for n in 0..total {
+        let (mut cut, ok, _) = grow(&img, n);
+        assert!(!ok, "{version}: cut after {n} writes claimed success");
+        let opts = FsckOptions {
+            name: "img".into(),
+            force: true,
+            answer: AnswerMode::Yes,
+            now: Some(1_600_000_300),
+            ..Default::default()
+        };
+        let mut rep = CollectingReporter::default();
+        repair(&mut cut, &opts, &mut rep)
+            .unwrap_or_else(|e| panic!("{version}: fsck -y after {n} writes: {e}"));
+        assert!(
+            fsck_is_clean(&cut),
+            "{version}: not clean after fsck -y, cut after {n} of {total} writes"
+        );
+        let size = size_of(&cut);
+        assert!(
+            size == OLD || size == NEW,
+            "{version}: size {size} after a cut at {n}"
+        );
+        assert_eq!(tree(&cut), want, "{version}: tree changed, cut at {n}");
+        outcomes[usize::from(size == NEW)] += 1;
+    }
+    eprintln!(
+        "{version}: {total} writes; after a cut and fsck -y: {} old, {} new",
+        outcomes[0], outcomes[1]
+    );
+    assert!(total > 10, "{version}: only {total} writes");
+}
+
+#[test]
+fn interrupted_grow_leaves_old_or_new_after_fsck_ufs2() {
+    check_sweep(UfsVersion::Ufs2);
+}
+
+#[test]
+fn interrupted_grow_leaves_old_or_new_after_fsck_ufs1() {
+    check_sweep(UfsVersion::Ufs1);
+}
