@@ -151,7 +151,7 @@ fn superblock_bit_flips_repair_from_the_alternate() {
     assert!(
         row["result"]
             .as_str()
-            .is_some_and(|r| r.contains("primary superblock unusable")),
+            .is_some_and(|r| r.contains("no usable primary superblock")),
         "the full reason is in --json: {row}"
     );
 }
