@@ -403,6 +403,7 @@ fn run(
         new_dirs: Default::default(),
         lfdir: 0,
         rebuild_cg: Default::default(),
+        cg_inited: Default::default(),
         now,
     };
     // Setup problems answered no are unresolved (only the hash one can be

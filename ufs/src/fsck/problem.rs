@@ -123,6 +123,8 @@ problems! {
     DirtyReadOnly = ("dirty-read-only", Setup, "SETTING DIRTY FLAG IN READ_ONLY MODE", None, Report);
     /// A cylinder group has a bad magic number.
     CgBadMagic = ("cg-bad-magic", Pass1, "CYLINDER GROUP %d: BAD MAGIC NUMBER", Some("REBUILD CYLINDER GROUP"), Stop);
+    /// A rebuilt UFS2 group: how many of its inodes were found initialized.
+    CgFoundInodes = ("cg-found-inodes", Pass1, "CYLINDER GROUP %d: FOUND %d VALID INODES", None, Report);
     /// A non-zero inode with mode 0.
     PartiallyAllocated = ("partially-allocated", Pass1, "PARTIALLY ALLOCATED INODE I=%d", Some("CLEAR"), Stop);
     /// Bad mode, size or block pointers beyond the size.
