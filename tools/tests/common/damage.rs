@@ -141,6 +141,25 @@ pub fn kept(want: &BTreeMap<String, Vec<u8>>, got: &BTreeMap<String, Vec<u8>>) -
     want.iter().filter(|(k, v)| got.get(*k) == Some(v)).count()
 }
 
+/// How many of `want`'s files `got` holds with the same contents under any
+/// name (a repair may have moved them to lost+found): each file of `got`
+/// counts once.
+pub fn kept_anywhere(want: &BTreeMap<String, Vec<u8>>, got: &BTreeMap<String, Vec<u8>>) -> usize {
+    let mut have: BTreeMap<&Vec<u8>, usize> = BTreeMap::new();
+    for v in got.values() {
+        *have.entry(v).or_default() += 1;
+    }
+    want.values()
+        .filter(|v| match have.get_mut(v) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        })
+        .count()
+}
+
 /// `ufs fsck ARGS IMG`: exit status and standard output.
 pub fn fsck(img: &Path, args: &[&str]) -> (i32, String) {
     let mut a: Vec<String> = vec!["fsck".into()];
