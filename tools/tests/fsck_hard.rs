@@ -231,3 +231,126 @@ fn truncated_image_says_so_once() {
         "nothing written"
     );
 }
+
+/// Issue 15 part 2: a FreeBSD-made UFS1 image (8 KiB blocks, 1 KiB
+/// fragments) where a 10-byte file whose one fragment is the last of its
+/// block is given a size of 4,097 bytes: its run would need five
+/// fragments and cross into the next block. `-n` reports what fsck_ffs
+/// reports, byte for byte (`N BAD I=`, the `DUP`s of the neighbours'
+/// fragments, `DUP/BAD`); `-y` keeps the file, cut to the fragment it
+/// has, and every other file as it was.
+#[test]
+fn fragment_run_crossing_a_block_is_bad_and_cut() {
+    let Some(newfs) = ufskit_testkit::freebsd::tool("newfs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let img = dir.path().join("f1k.img");
+    std::fs::File::create(&img)
+        .and_then(|f| f.set_len(8 << 20))
+        .expect("image");
+    let o = ufskit_testkit::freebsd::command(&newfs)
+        .args(["-O", "1", "-f", "1024", "-b", "8192"])
+        .arg(&img)
+        .output()
+        .expect("newfs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 2, 12, 18);
+    let img_s = img.display().to_string();
+    let mut args = vec!["put".to_string(), "-r".to_string(), img_s.clone()];
+    for e in std::fs::read_dir(&tree).expect("tree") {
+        args.push(e.expect("entry").path().display().to_string());
+    }
+    args.push("/".into());
+    let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+    for n in &names {
+        std::fs::write(tree.join(n), b"0123456789").expect("write");
+        args.insert(args.len() - 1, tree.join(n).display().to_string());
+    }
+    let out = common::ufs(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The small file whose fragment ends its block.
+    let (name, ino) = names
+        .iter()
+        .find_map(|n| {
+            let st = common::ufs_ok(["stat", &img_s, &format!("/{n}")]);
+            let field = |k: &str| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            let db0 = field("di_db:")?;
+            let ino = field("inode:")?;
+            (db0 % 8 == 7).then(|| (n.clone(), ino))
+        })
+        .expect("one of eight consecutive fragments ends a block");
+    let want = snapshot(&img);
+    let out = common::ufs(["debug", &img_s, &format!("set inode {ino} di_size 4097")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (_, n_out) = fsck(&img, &["-n", "-f"]);
+    assert!(n_out.contains(&format!(" BAD I={ino}\n")), "{n_out}");
+    if let Some(fb) = ufskit_testkit::freebsd::tool("fsck_ffs") {
+        let o = ufskit_testkit::freebsd::command(&fb)
+            .args(["-n", "-f"])
+            .arg(&img)
+            .output()
+            .expect("fsck_ffs");
+        common::assert_same(
+            "fsck -n -f against FreeBSD fsck_ffs -n -f",
+            &String::from_utf8_lossy(&o.stdout),
+            &n_out,
+        );
+    }
+    let (code, out) = fsck(&img, &["-y", "-f"]);
+    assert!(code == 0 || code == 1, "exit {code}:\n{out}");
+    assert!(
+        out.contains(&format!(
+            "I={ino}: LAST FRAGMENT RUN {b}-{e} CROSSES A BLOCK BOUNDARY, SIZE 4097 SHOULD BE 1024\nADJUST? yes\n",
+            b = out_block(&out),
+            e = out_block(&out) + 4
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("REMOVE? yes") && !out.contains(" BAD I="),
+        "{out}"
+    );
+    if let Err(e) = ufs_clean(&img) {
+        panic!("not clean after one -y run: {e}");
+    }
+    if let Some(Err(e)) = ufskit_testkit::freebsd::fsck_clean(&img) {
+        panic!("FreeBSD's fsck_ffs_check after ufs fsck -y: {e}");
+    }
+    let got = snapshot(&img);
+    for (k, v) in &want {
+        if *k != name {
+            assert_eq!(got.get(k), Some(v), "{k} changed");
+        }
+    }
+    let data = common::ufs_ok(["cat", &img_s, &format!("/{name}")]);
+    assert_eq!(data.len(), 1024);
+    assert!(
+        data.starts_with("0123456789"),
+        "the readable prefix is kept"
+    );
+}
+
+/// The first fragment named in a `LAST FRAGMENT RUN a-b` line.
+fn out_block(out: &str) -> u64 {
+    out.split("LAST FRAGMENT RUN ")
+        .nth(1)
+        .and_then(|r| r.split('-').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}

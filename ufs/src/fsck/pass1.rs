@@ -312,6 +312,16 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     }
     ctx.ino.set_dtype(ino, (typ >> 12) as u8);
 
+    let adjusted;
+    let ip = match tail_overrun(ctx, ino, ip) {
+        Some(a) => {
+            adjusted = a;
+            rehash = true;
+            &adjusted
+        }
+        None => ip,
+    };
+    let size = ip.size();
     let snap = ip.flags() & SF_SNAPSHOT != 0;
     let mut c = Counters::default();
     // The last logical block with a data block (fsck_ffs `id_lballoc`).
@@ -409,6 +419,48 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     }
 }
 
+/// A regular file whose size makes its last (fragment) block run cross a
+/// block boundary, while the fragments up to the boundary are sound: a
+/// damaged size, not a damaged pointer. fsck_ffs reports the run `BAD`
+/// and removes the file (phase 2 `DUP/BAD`, and the fragments past the
+/// boundary, other files', as `DUP`); when repairing, ufskit instead cuts
+/// the size to what the block holds (`ADJUST`) and keeps the file. `-n`
+/// says what fsck_ffs says. Returns the inode with its new size.
+fn tail_overrun(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode) -> Option<Inode> {
+    let geo = &ctx.geo;
+    if ctx.mode == super::AnswerMode::No || ip.mode() & mode::IFMT != mode::IFREG {
+        return None;
+    }
+    let size = ip.size();
+    let bsize = geo.bsize64();
+    let lbn = size.checked_sub(1)? / bsize;
+    if lbn >= NDADDR as u64 {
+        return None;
+    }
+    let blk = ip.db(lbn as usize);
+    let fsize = u64::from(geo.fsize);
+    let nf = geo.blksize(size, lbn) / fsize;
+    let avail = u64::from(geo.frag) - blk % u64::from(geo.frag);
+    if blk == 0
+        || geo.run_in_range(Frag(blk), nf)
+        || avail >= nf
+        || !geo.run_in_range(Frag(blk), avail)
+    {
+        return None;
+    }
+    let newsize = lbn * bsize + avail * fsize;
+    let text = format!(
+        "I={ino}: LAST FRAGMENT RUN {blk}-{} CROSSES A BLOCK BOUNDARY, SIZE {size} SHOULD BE {newsize}",
+        blk + nf - 1
+    );
+    if !ctx.ask(Finding::new(Problem::TailCrossesBlock, text).ino(ino)) {
+        return None;
+    }
+    let mut fixed = ip.clone();
+    fixed.set_size(newsize);
+    Some(fixed)
+}
+
 #[derive(Default)]
 struct Counters {
     entryno: u64,
@@ -438,7 +490,7 @@ fn pass1check(
     if snap && (blkno == 1 || blkno == 2) {
         return Walk::Continue;
     }
-    let anyout = !ctx.geo.frags_in_range(Frag(blkno), u64::from(nfrags));
+    let anyout = !ctx.geo.run_in_range(Frag(blkno), u64::from(nfrags));
     if anyout {
         blkerror(ctx, Problem::BadBlock, ino, blkno, "BAD");
         ctx.no_clone.insert(ino);
@@ -453,7 +505,7 @@ fn pass1check(
     let mut res = Walk::Continue;
     for k in 0..u64::from(nfrags) {
         let b = blkno.saturating_add(k);
-        if anyout && !ctx.geo.frags_in_range(Frag(b), 1) {
+        if anyout && !ctx.geo.run_in_range(Frag(b), 1) {
             res = Walk::Skip;
         } else if !ctx.bmap.test(b) {
             ctx.n_blks += 1;

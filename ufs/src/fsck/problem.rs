@@ -128,6 +128,9 @@ problems! {
     /// A file into its indirect blocks whose size runs past its last
     /// allocated block (FreeBSD 12.1 and later).
     SizeBeyondAllocated = ("size-beyond-allocated", Pass1, "INODE %d: FILE SIZE %d BEYOND END OF ALLOCATED FILE, SIZE SHOULD BE %d", Some("ADJUST"), Fix);
+    /// A regular file's size makes its last fragment run cross a block
+    /// boundary (ufskit; fsck_ffs reports the run `BAD`): repairs only.
+    TailCrossesBlock = ("tail-crosses-block", Pass1, "I=%d: LAST FRAGMENT RUN %d-%d CROSSES A BLOCK BOUNDARY, SIZE %d SHOULD BE %d", Some("ADJUST"), Stop);
     /// A non-zero inode with mode 0.
     PartiallyAllocated = ("partially-allocated", Pass1, "PARTIALLY ALLOCATED INODE I=%d", Some("CLEAR"), Stop);
     /// Bad mode, size or block pointers beyond the size.
