@@ -201,6 +201,20 @@ pub fn freebsd_repair(img: &Path) -> Option<String> {
     ))
 }
 
+/// FreeBSD's `fsck_ffs_check` verdict on `img`: `Some(true)` clean,
+/// `Some(false)` not clean or not checkable (a repair that left no
+/// usable superblock), `None` when the oracle is missing.
+pub fn freebsd_clean(img: &Path) -> Option<bool> {
+    let tool = ufskit_testkit::freebsd::tool("fsck_ffs_check")?;
+    let img: PathBuf = std::path::absolute(img).unwrap_or_else(|_| img.to_path_buf());
+    assert!(img.exists(), "{} is missing", img.display());
+    let o = ufskit_testkit::freebsd::command(&tool)
+        .arg(&img)
+        .output()
+        .expect("run fsck_ffs_check");
+    Some(o.status.code() == Some(0))
+}
+
 /// Overwrites `len` bytes of `img` at `off` with zeros.
 pub fn zero(img: &Path, off: u64, len: usize) {
     overwrite(img, off, &vec![0u8; len]);
