@@ -121,14 +121,14 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
                 };
                 if let Some(floor) = floor {
                     let rel = i + k;
-                    if rel % chunk == 0 && !looks_initialized(&ip, &geo) {
+                    if rel > floor && rel % chunk == 0 && !looks_initialized(&ip, &geo) {
                         // Past the inodes that must be there, garbage at
                         // the start of a buffer is taken for never
-                        // initialized inodes: the rest is not read.
-                        if rel > floor {
-                            break 'scan;
-                        }
-                        continue;
+                        // initialized inodes: the rest is not read. (Below
+                        // that count fsck_ffs skips such an inode without
+                        // checking it, and its next run finds it again;
+                        // ufskit checks it like any other.)
+                        break 'scan;
                     }
                 }
                 if ip.mode() & mode::IFMT != 0 {
@@ -393,10 +393,11 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     // must have its last block allocated (soft updates can roll an
     // indirect pointer back to zero without shortening the size; an image
     // cut short does the same). The size is cut to the last block held.
-    // Only for a file whose walk ran to the end and that is not marked for
-    // clearing: otherwise the last block seen says nothing (fsck_ffs asks
-    // anyway; ufskit keeps such files' sizes for phase 1b's copies).
-    let whole = w != Walk::Stop && matches!(ctx.ino.state(ino), FSTATE | FZLINK | DSTATE | DZLINK);
+    // Only for a file whose walk ran to the end and that is not to be
+    // cleared for bad pointers or its type: otherwise the last block seen
+    // says nothing (fsck_ffs asks anyway). A file sharing blocks is asked:
+    // phase 1b may keep it with copies.
+    let whole = w != Walk::Stop && !ctx.no_clone.contains(&ino);
     let last = size.saturating_sub(1) / bsize;
     if whole && size > NDADDR as u64 * bsize && lballoc.is_none_or(|l| l < last) {
         let fixsize = lballoc.map_or(0, |l| (l + 1) * bsize);
