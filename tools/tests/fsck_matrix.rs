@@ -8,7 +8,8 @@
 //!
 //! A plain run samples one kind of damage per region and version (under a
 //! minute on two cores); `UFS_FSCK_MATRIX=full` runs every combination and
-//! prints the table recorded in docs/fsck.md.
+//! prints the table recorded in docs/fsck.md (`UFS_FSCK_MATRIX_ONLY` and
+//! `UFS_FSCK_MATRIX_KEEP` narrow a run and keep its damaged images).
 
 #[allow(clippy::panic)]
 mod common;
@@ -217,6 +218,9 @@ fn untouched(b: &Base, hit: &[(u64, u64)]) -> Vec<String> {
 fn damage_matrix() {
     let full = std::env::var("UFS_FSCK_MATRIX").is_ok_and(|v| v == "full");
     let kinds = [Kind::Zero, Kind::Random, Kind::BitFlip];
+    // UFS_FSCK_MATRIX_ONLY=text runs the cases whose name holds it;
+    // UFS_FSCK_MATRIX_KEEP=dir keeps each damaged image there.
+    let only = std::env::var("UFS_FSCK_MATRIX_ONLY").ok();
     let mut table = Vec::new();
     let mut failures = Vec::new();
     for version in [2u32, 1] {
@@ -229,6 +233,9 @@ fn damage_matrix() {
             };
             for kind in chosen {
                 let name = format!("UFS{version} {region} {kind:?}");
+                if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+                    continue;
+                }
                 let mut rng = Rng(0x5eed ^ (i as u64) << 8 ^ u64::from(version));
                 let img = b.img.with_extension(format!("case{i}"));
                 std::fs::copy(&b.img, &img).expect("copy");
@@ -236,6 +243,9 @@ fn damage_matrix() {
                 let copy = img.with_extension("fb");
                 std::fs::copy(&img, &copy).expect("copy");
                 let intact = untouched(&b, &ranges);
+                if let Some(keep) = std::env::var_os("UFS_FSCK_MATRIX_KEEP") {
+                    let _ = std::fs::copy(&img, Path::new(&keep).join(format!("{name}.img")));
+                }
 
                 let (code, out) = fsck(&img, &["-y", "-f"]);
                 let ours_clean = ufs_clean(&img);
