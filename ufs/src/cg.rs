@@ -166,20 +166,46 @@ impl CylGroup {
                 format!("cg_cgx is {}", self.hdr.cg_cgx),
             );
         }
-        if geo.has_ckhash(ckhash::CK_CYLGRP) {
-            let computed = checkhash::compute(&self.buf, CG_CKHASH_OFFSET);
-            if computed != self.hdr.cg_ckhash {
-                return bad(
-                    CorruptKind::CheckHash,
-                    format!(
-                        "cylinder-group check-hash failed: recorded {:#010x}, computed {computed:#010x}",
-                        self.hdr.cg_ckhash
-                    ),
-                );
-            }
+        if let Some(computed) = self.hash_mismatch(geo) {
+            return bad(
+                CorruptKind::CheckHash,
+                format!(
+                    "cylinder-group check-hash failed: recorded {:#010x}, computed {computed:#010x}",
+                    self.hdr.cg_ckhash
+                ),
+            );
         }
         self.check_maps()
             .map_err(|msg| Error::corrupt(CorruptKind::BadCylGroup, at, msg))
+    }
+
+    /// The computed check hash when the file system keeps cylinder-group
+    /// check hashes and the recorded one differs.
+    pub fn hash_mismatch(&self, geo: &Geometry) -> Option<u32> {
+        if !geo.has_ckhash(ckhash::CK_CYLGRP) {
+            return None;
+        }
+        let computed = checkhash::compute(&self.buf, CG_CKHASH_OFFSET);
+        (computed != self.hdr.cg_ckhash).then_some(computed)
+    }
+
+    /// fsck_ffs's test of a header before it believes any count in it
+    /// (fsutil.c `check_cgmagic()`): the magic, and the inode count, data
+    /// block count and (UFS2) initialized-inode count within what the
+    /// superblock allows (UFS1: `cg_old_niblk`, `cg_old_ncyl` against
+    /// `fs_old_cpg`, passed as `old_cpg`).
+    pub fn header_plausible(&self, geo: &Geometry, old_cpg: i32) -> bool {
+        let h = &self.hdr;
+        if h.cg_magic != CG_MAGIC || u64::from(h.cg_ndblk) > geo.fpg {
+            return false;
+        }
+        match geo.version {
+            UfsVersion::Ufs1 => {
+                i64::from(h.cg_old_niblk) == i64::from(geo.ipg)
+                    && i32::from(h.cg_old_ncyl) <= old_cpg
+            }
+            UfsVersion::Ufs2 => h.cg_niblk == geo.ipg && h.cg_initediblk <= geo.ipg,
+        }
     }
 
     /// Checks that every map lies inside the buffer.

@@ -802,6 +802,20 @@ impl Geometry {
         f.0.checked_add(n).is_some_and(|end| end <= self.size)
     }
 
+    /// fsck_ffs's test of a block pointer (fsutil.c `chkrange()`), without
+    /// its metadata-area part: a run of `n` fragments from `f` is well
+    /// formed when it is not empty, starts past fragment 0, ends inside
+    /// the file system and stays inside one block (at most `fs_frag`
+    /// fragments, not crossing a block boundary). fsck_ffs also calls a
+    /// run reaching into its group's superblock, header or inode blocks
+    /// BAD; ufskit still reports those fragments as DUP (they are marked
+    /// in use as metadata), because its repair does not yet converge when
+    /// they are BAD (the random-damage property test found such cases).
+    pub fn run_in_range(&self, f: Frag, n: u64) -> bool {
+        let frag = u64::from(self.frag);
+        n > 0 && f.0 > 0 && self.frags_in_range(f, n) && n <= frag && f.0 % frag + n <= frag
+    }
+
     /// Bytes of data in logical block `lbn` of a file of `size` bytes
     /// (`sblksize`): a full block, or the fragments of the tail.
     pub fn blksize(&self, size: u64, lbn: u64) -> u64 {

@@ -181,16 +181,22 @@ impl<'a> Ctx<'a> {
     }
 
     /// fsck_ffs `allocino()` for a directory: `request` (0: the lowest
-    /// free inode). Only inodes initialized on disk are used, and none
-    /// this run cleared.
+    /// free inode). Only inodes initialized on disk are used, none this
+    /// run cleared, and none a directory's `..` still names (a parent
+    /// whose inode was lost: reusing it for lost+found makes the orphan's
+    /// `..` count twice, and the next run adjusts lost+found's link count).
     fn alloc_ino(&mut self, request: u32) -> Option<u32> {
         let n = u32::try_from(self.geo.ninodes).unwrap_or(u32::MAX);
         if request != 0 {
             return (self.ino.tracked(request) && self.ino.state(request) == USTATE)
                 .then_some(request);
         }
+        let parents: std::collections::HashSet<u32> = self.dirs.iter().map(|d| d.dotdot).collect();
         (ROOTINO..n).find(|&i| {
-            self.ino.tracked(i) && self.ino.state(i) == USTATE && !self.freed_ino.contains(&i)
+            self.ino.tracked(i)
+                && self.ino.state(i) == USTATE
+                && !self.freed_ino.contains(&i)
+                && !parents.contains(&i)
         })
     }
 

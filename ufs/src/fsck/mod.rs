@@ -329,16 +329,25 @@ fn run(
         AnswerMode::Preen => {}
         _ => report.note(&format!("** {}\n", opts.name)),
     }
-    let (sb, geo, mut early, from_alt, sb_fix) = match setup::setup(dev, opts, mode, report) {
-        setup::Setup::Ready {
-            sb,
-            geo,
-            problems,
-            from_alternate,
-            fix_hash,
-        } => (*sb, *geo, problems, from_alternate, fix_hash),
-        setup::Setup::Failed(o) => return Ok(ended(o)),
-    };
+    let (sb, geo, mut early, from_alt, sb_fix, fix_alts) =
+        match setup::setup(dev, opts, mode, report) {
+            setup::Setup::Ready {
+                sb,
+                geo,
+                problems,
+                from_alternate,
+                fix_hash,
+                fix_alternates,
+            } => (
+                *sb,
+                *geo,
+                problems,
+                from_alternate,
+                fix_hash,
+                fix_alternates,
+            ),
+            setup::Setup::Failed(o) => return Ok(ended(o)),
+        };
     let flags = sb.fs.fs_flags;
     let softdep = flags & fsflags::FS_DOSOFTDEP != 0;
     let totals = setup::cstotal(&sb);
@@ -445,15 +454,12 @@ fn run(
         new_dirs: Default::default(),
         lfdir: 0,
         rebuild_cg: Default::default(),
+        cg_inited: Default::default(),
         now,
     };
-    // Setup problems answered no are unresolved (only the hash one can be
-    // answered yes and go on).
-    ctx.unresolved = if sb_fix {
-        early.saturating_sub(1)
-    } else {
-        early
-    };
+    // Setup problems answered no are unresolved (only the hash and the
+    // disagreeing alternates can be answered yes and go on).
+    ctx.unresolved = early.saturating_sub(u64::from(sb_fix) + u64::from(fix_alts));
     if mode == AnswerMode::No {
         ctx.unresolved = early;
     }
@@ -551,6 +557,17 @@ fn run(
             ctx.sb.location = primary;
             ctx.sb.fs.fs_sblockactualloc = primary as i64;
             ctx.sb_dirty = true;
+        }
+    }
+    if fix_alts && ctx.writing() {
+        // The alternates were ignored as stale (setup): copies of the
+        // superblock go where they disagree, or every later run would
+        // stop at the same question.
+        for loc in setup::stale_alternates(ctx.dev, &ctx.sb, &ctx.geo) {
+            let mut alt = ctx.sb.clone();
+            alt.location = loc;
+            alt.fs.fs_sblockactualloc = loc as i64;
+            ctx.put(loc, &alt.encode(), overlay::WriteClass::Super);
         }
     }
     let modified = !ctx.ov.is_clean() || ctx.sb_dirty;

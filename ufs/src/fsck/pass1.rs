@@ -23,7 +23,7 @@ use crate::bmap::Walk;
 use crate::cg::CylGroup;
 use crate::inode::{Inode, RawInode};
 use crate::io;
-use crate::ondisk::consts::{ckhash, mode, CG_MAGIC, NDADDR, NIADDR, NXADDR};
+use crate::ondisk::consts::{ckhash, mode, NDADDR, NIADDR, NXADDR};
 use crate::superblock::UfsVersion;
 use crate::units::{CgIdx, Frag, Ino};
 
@@ -46,23 +46,48 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
         ctx.bmap.set(f);
     }
     let isize = geo.version.inode_size() as usize;
+    let old_cpg = ctx.sb.fs.fs_old_cpg;
+    // fsck_ffs reads the inode table through a buffer of INOBUFSIZE
+    // (56 KiB) rounded up to whole blocks; when it cannot trust a group's
+    // count of initialized inodes it looks for their end only at the first
+    // inode of each such buffer (inode.c `getnextinode()`).
+    let bsize = u64::from(geo.bsize);
+    let chunk = ((56 * 1024u64).div_ceil(bsize) * bsize / isize as u64).max(1) as u32;
     for c in 0..geo.ncg {
         let cgx = CgIdx(c);
         let cg = CylGroup::read_unchecked(ctx.dev, &geo, cgx).ok();
-        let magic_ok = cg.as_ref().is_some_and(|g| g.hdr.cg_magic == CG_MAGIC);
-        if !magic_ok {
+        let plausible = cg
+            .as_ref()
+            .is_some_and(|g| g.header_plausible(&geo, old_cpg));
+        let mut rebuild = false;
+        if !plausible {
             let text = format!("CYLINDER GROUP {c}: BAD MAGIC NUMBER{}", ctx.fatal_sfx());
             if ctx.ask(Finding::new(Problem::CgBadMagic, text).cg(c)) {
                 // Pass 5 writes the whole group from what the check found.
                 ctx.rebuild_cg.insert(c);
+                rebuild = true;
             } else {
                 ctx.note("YOU WILL NEED TO RERUN FSCK.\n");
                 ctx.rerun = true;
             }
         }
-        let inosused = match (geo.version, &cg) {
-            (UfsVersion::Ufs2, Some(g)) => g.hdr.cg_initediblk.min(geo.ipg),
-            _ => geo.ipg,
+        let header_inited = cg.as_ref().map(|g| g.hdr.cg_initediblk.min(geo.ipg));
+        let hash_bad = plausible && cg.as_ref().is_some_and(|g| g.hash_mismatch(&geo).is_some());
+        // How many inodes to read, and, when the header's count is not to
+        // be believed, the count below which every inode is read anyway.
+        // Every UFS1 inode was initialized by newfs: all are read. A UFS2
+        // group's `cg_initediblk` is believed only from a header that
+        // passed the checks; a rebuilt group is read in full as fsck_ffs
+        // does (it resets the count to two blocks of inodes), and so is a
+        // group whose check hash failed (fsck_ffs 12.1 believes that one,
+        // and loses every file past a damaged count). Refusing the rebuild
+        // (`-n`) reads what the damaged header says, as fsck_ffs does.
+        let (inosused, floor) = match (geo.version, header_inited) {
+            (UfsVersion::Ufs1, _) => (geo.ipg, None),
+            _ if rebuild => (geo.ipg, Some(geo.ipg.min(2 * geo.inopb))),
+            (_, Some(n)) if hash_bad => (geo.ipg, Some(n)),
+            (_, Some(n)) => (n, None),
+            (_, None) => (geo.ipg, Some(geo.ipg.min(2 * geo.inopb))),
         };
         // state, d_type and link count per inode initialized on disk
         if !ctx.charge(
@@ -73,10 +98,12 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
         }
         ctx.ino.push_cg(inosused);
         let first = c * geo.ipg;
+        // One past the last inode of the group with a file type.
+        let mut last_used = 0u32;
         // Read the inode table a block at a time.
         let per = geo.inopb;
         let mut i = 0u32;
-        while i < inosused {
+        'scan: while i < inosused {
             let n = per.min(inosused - i);
             let off = geo.inode_offset(Ino(first + i));
             let mut buf = vec![0u8; n as usize * isize];
@@ -89,16 +116,93 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
                     continue;
                 }
                 let bytes = &buf[k as usize * isize..(k as usize + 1) * isize];
-                if let Ok(ip) = Inode::decode(Ino(ino), bytes, &geo) {
-                    checkinode(ctx, ino, &ip, bytes);
+                let Ok(ip) = Inode::decode(Ino(ino), bytes, &geo) else {
+                    continue;
+                };
+                if let Some(floor) = floor {
+                    let rel = i + k;
+                    if rel > floor && rel % chunk == 0 && !looks_initialized(&ip, &geo) {
+                        // Past the inodes that must be there, garbage at
+                        // the start of a buffer is taken for never
+                        // initialized inodes: the rest is not read. (Below
+                        // that count fsck_ffs skips such an inode without
+                        // checking it, and its next run finds it again;
+                        // ufskit checks it like any other.)
+                        break 'scan;
+                    }
                 }
+                if ip.mode() & mode::IFMT != 0 {
+                    last_used = i + k + 1;
+                }
+                checkinode(ctx, ino, &ip, bytes);
                 if ctx.over_limit.is_some() {
                     return;
                 }
             }
             i += n;
         }
+        if let (UfsVersion::Ufs2, Some(floor)) = (geo.version, floor) {
+            // Initialized inodes as far as the last one in use, in whole
+            // blocks, so that the kernel never initializes (zeroes) an
+            // inode block holding a file.
+            let found = last_used.div_ceil(geo.inopb) * geo.inopb;
+            if rebuild && found > floor {
+                let text = format!("CYLINDER GROUP {c}: FOUND {found} VALID INODES\n");
+                ctx.ask(Finding::new(Problem::CgFoundInodes, text).cg(c));
+            }
+            ctx.cg_inited.insert(c, found.max(floor).min(geo.ipg));
+        }
     }
+}
+
+/// fsck_ffs's guess, when a group's header cannot say, whether an inode
+/// was ever initialized (inode.c `getnextinode()` with `rebuildcg`): a
+/// free inode is all zero where it matters, a used one has a known type
+/// and no block pointers past its size.
+fn looks_initialized(ip: &Inode, geo: &crate::superblock::Geometry) -> bool {
+    let typ = ip.mode() & mode::IFMT;
+    if typ == 0 {
+        return cleared(ip);
+    }
+    ftypeok(typ) && !pointers_past_size(ip, geo, typ)
+}
+
+/// Whether `ip` has direct or indirect block pointers beyond what its size
+/// (for short symlinks, the pointer slots its target fills; devices one
+/// block) can use (fsck_ffs pass1.c `checkinode()`).
+fn pointers_past_size(ip: &Inode, geo: &crate::superblock::Geometry, typ: u16) -> bool {
+    let size = ip.size();
+    let mut ndb = size.div_ceil(geo.bsize64()) as i64;
+    if typ == mode::IFBLK || typ == mode::IFCHR {
+        ndb += 1;
+    }
+    if typ == mode::IFLNK && size < u64::from(geo.maxsymlinklen) {
+        ndb = size.div_ceil(ptr_size(geo.version)) as i64;
+        if ndb > NDADDR as i64 {
+            let mut j = ndb - NDADDR as i64;
+            ndb = 1;
+            while j > 1 {
+                ndb = ndb.saturating_mul(geo.nindir as i64);
+                j -= 1;
+            }
+            ndb += NDADDR as i64;
+        }
+    }
+    if ndb < NDADDR as i64 && (ndb.max(0) as usize..NDADDR).any(|j| raw_db(ip, j) != 0) {
+        return true;
+    }
+    let mut j = 0usize;
+    let mut rest = ndb - NDADDR as i64;
+    while rest > 0 {
+        rest /= geo.nindir as i64;
+        j += 1;
+    }
+    (j..NIADDR).any(|k| raw_ib(ip, k) != 0)
+}
+
+/// A free inode as fsck_ffs wants it: no mode, no size, no pointers.
+fn cleared(ip: &Inode) -> bool {
+    zero_pointers(ip) && ip.mode() == 0 && ip.size() == 0
 }
 
 fn zero_pointers(ip: &Inode) -> bool {
@@ -131,7 +235,7 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     }
     let typ = ip.mode() & mode::IFMT;
     if typ == 0 {
-        if !zero_pointers(ip) || ip.mode() != 0 || ip.size() != 0 {
+        if !cleared(ip) {
             let text = format!("PARTIALLY ALLOCATED INODE I={ino}{}", ctx.fatal_sfx());
             if ctx.ask(Finding::new(Problem::PartiallyAllocated, text).ino(ino)) {
                 ctx.zero_inode(ino);
@@ -170,39 +274,8 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     if special && size != 0 {
         return unknown(ctx);
     }
-    let mut ndb = size.div_ceil(bsize) as i64;
-    if typ == mode::IFBLK || typ == mode::IFCHR {
-        ndb += 1;
-    }
-    if typ == mode::IFLNK && size < u64::from(geo.maxsymlinklen) {
-        ndb = size.div_ceil(ptr_size(geo.version)) as i64;
-        if ndb > NDADDR as i64 {
-            let mut j = ndb - NDADDR as i64;
-            ndb = 1;
-            while j > 1 {
-                ndb = ndb.saturating_mul(geo.nindir as i64);
-                j -= 1;
-            }
-            ndb += NDADDR as i64;
-        }
-    }
-    if ndb < NDADDR as i64 {
-        for j in ndb.max(0) as usize..NDADDR {
-            if raw_db(ip, j) != 0 {
-                return unknown(ctx);
-            }
-        }
-    }
-    let mut j = 0usize;
-    let mut rest = ndb - NDADDR as i64;
-    while rest > 0 {
-        rest /= geo.nindir as i64;
-        j += 1;
-    }
-    for k in j..NIADDR {
-        if raw_ib(ip, k) != 0 {
-            return unknown(ctx);
-        }
+    if pointers_past_size(ip, &geo, typ) {
+        return unknown(ctx);
     }
     if !ftypeok(typ) {
         return unknown(ctx);
@@ -239,17 +312,33 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
     }
     ctx.ino.set_dtype(ino, (typ >> 12) as u8);
 
+    let adjusted;
+    let ip = match tail_overrun(ctx, ino, ip) {
+        Some(a) => {
+            adjusted = a;
+            rehash = true;
+            &adjusted
+        }
+        None => ip,
+    };
+    let size = ip.size();
     let snap = ip.flags() & SF_SNAPSHOT != 0;
     let mut c = Counters::default();
-    let mut visit = |ctx: &mut Ctx<'_>, addr: u64, nfrags: u32| {
-        pass1check(ctx, ino, addr, nfrags, snap, &mut c)
+    // The last logical block with a data block (fsck_ffs `id_lballoc`).
+    let mut lballoc: Option<u64> = None;
+    let mut visit = |ctx: &mut Ctx<'_>, r: &crate::bmap::BlockRef| {
+        let w = pass1check(ctx, ino, r.addr.0, r.nfrags, snap, &mut c);
+        if let (crate::bmap::BlockKind::Data { lbn }, true) = (r.kind, w != Walk::Stop) {
+            lballoc = lballoc.max(Some(lbn));
+        }
+        w
     };
     let mut salvage = false;
     let mut trunc = |ctx: &mut Ctx<'_>| {
         let text = format!("PARTIALLY TRUNCATED INODE I={ino}");
         salvage = ctx.ask(Finding::new(Problem::PartiallyTruncated, text).ino(ino));
     };
-    let w = ctx.ckinode_addr(ip, &mut visit, Some(&mut trunc));
+    let w = ctx.ckinode_refs(ip, &mut visit, Some(&mut trunc));
     if w == Walk::Stop {
         // Too many bad or duplicate blocks: only the fragments seen so
         // far were counted, and only those may be given back when the
@@ -292,11 +381,85 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         if ctx.ask(Finding::new(Problem::IncorrectBlockCount, text).ino(ino)) {
             fixed.set_blocks(counted);
             rehash = true;
+        } else {
+            // fsck_ffs leaves the inode here when the count is refused.
+            if rehash {
+                ctx.write_inode(&mut fixed);
+            }
+            return;
+        }
+    }
+    // fsck_ffs 12.1 checkinode(): a file reaching into its indirect blocks
+    // must have its last block allocated (soft updates can roll an
+    // indirect pointer back to zero without shortening the size; an image
+    // cut short does the same). The size is cut to the last block held.
+    // Only for a file whose walk ran to the end and that is not to be
+    // cleared for bad pointers or its type: otherwise the last block seen
+    // says nothing (fsck_ffs asks anyway). A file sharing blocks is asked:
+    // phase 1b may keep it with copies.
+    let whole = w != Walk::Stop && !ctx.no_clone.contains(&ino);
+    let last = size.saturating_sub(1) / bsize;
+    if whole && size > NDADDR as u64 * bsize && lballoc.is_none_or(|l| l < last) {
+        let fixsize = lballoc.map_or(0, |l| (l + 1) * bsize);
+        let text = format!(
+            "INODE {ino}: FILE SIZE {size} BEYOND END OF ALLOCATED FILE, SIZE SHOULD BE {fixsize}"
+        );
+        if ctx.ask(Finding::new(Problem::SizeBeyondAllocated, text).ino(ino)) {
+            // fsck_ffs keeps the indirect blocks now past the end (they
+            // map nothing), so its next run clears the whole file
+            // (UNKNOWN FILE TYPE): they are given back here.
+            let freed = ctx.cut_blocks(&mut fixed, lballoc.map_or(0, |l| l + 1));
+            let per_frag = u64::from(geo.fsize) / 512;
+            fixed.set_blocks(fixed.blocks().saturating_sub(freed * per_frag));
+            fixed.set_size(fixsize);
+            rehash = true;
         }
     }
     if rehash {
         ctx.write_inode(&mut fixed);
     }
+}
+
+/// A regular file whose size makes its last (fragment) block run cross a
+/// block boundary, while the fragments up to the boundary are sound: a
+/// damaged size, not a damaged pointer. fsck_ffs reports the run `BAD`
+/// and removes the file (phase 2 `DUP/BAD`, and the fragments past the
+/// boundary, other files', as `DUP`); when repairing, ufskit instead cuts
+/// the size to what the block holds (`ADJUST`) and keeps the file. `-n`
+/// says what fsck_ffs says. Returns the inode with its new size.
+fn tail_overrun(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode) -> Option<Inode> {
+    let geo = &ctx.geo;
+    if ctx.mode == super::AnswerMode::No || ip.mode() & mode::IFMT != mode::IFREG {
+        return None;
+    }
+    let size = ip.size();
+    let bsize = geo.bsize64();
+    let lbn = size.checked_sub(1)? / bsize;
+    if lbn >= NDADDR as u64 {
+        return None;
+    }
+    let blk = ip.db(lbn as usize);
+    let fsize = u64::from(geo.fsize);
+    let nf = geo.blksize(size, lbn) / fsize;
+    let avail = u64::from(geo.frag) - blk % u64::from(geo.frag);
+    if blk == 0
+        || geo.run_in_range(Frag(blk), nf)
+        || avail >= nf
+        || !geo.run_in_range(Frag(blk), avail)
+    {
+        return None;
+    }
+    let newsize = lbn * bsize + avail * fsize;
+    let text = format!(
+        "I={ino}: LAST FRAGMENT RUN {blk}-{} CROSSES A BLOCK BOUNDARY, SIZE {size} SHOULD BE {newsize}",
+        blk + nf - 1
+    );
+    if !ctx.ask(Finding::new(Problem::TailCrossesBlock, text).ino(ino)) {
+        return None;
+    }
+    let mut fixed = ip.clone();
+    fixed.set_size(newsize);
+    Some(fixed)
 }
 
 #[derive(Default)]
@@ -328,7 +491,7 @@ fn pass1check(
     if snap && (blkno == 1 || blkno == 2) {
         return Walk::Continue;
     }
-    let anyout = !ctx.geo.frags_in_range(Frag(blkno), u64::from(nfrags));
+    let anyout = !ctx.geo.run_in_range(Frag(blkno), u64::from(nfrags));
     if anyout {
         blkerror(ctx, Problem::BadBlock, ino, blkno, "BAD");
         ctx.no_clone.insert(ino);
@@ -343,7 +506,7 @@ fn pass1check(
     let mut res = Walk::Continue;
     for k in 0..u64::from(nfrags) {
         let b = blkno.saturating_add(k);
-        if anyout && !ctx.geo.frags_in_range(Frag(b), 1) {
+        if anyout && !ctx.geo.run_in_range(Frag(b), 1) {
             res = Walk::Skip;
         } else if !ctx.bmap.test(b) {
             ctx.n_blks += 1;

@@ -125,8 +125,8 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             cg_niblk: if ufs1 { 0 } else { geo.ipg },
             cg_initediblk: if ufs1 {
                 0
-            } else if ctx.rebuild_cg.contains(&c) {
-                ctx.ino.count(c)
+            } else if let Some(&n) = ctx.cg_inited.get(&c) {
+                n
             } else {
                 h.cg_initediblk.min(geo.ipg)
             },

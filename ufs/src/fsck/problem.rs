@@ -116,13 +116,21 @@ problems! {
     /// The superblock check hash does not match (FreeBSD 13+).
     SuperblockCheckHash = ("superblock-ckhash", Setup, "Superblock check-hash failed: recorded check-hash 0x%x != computed check-hash 0x%x", Some("CORRECT CHECK HASH"), Fix);
     /// The primary superblock disagrees with the last alternate.
-    SuperblockDisagrees = ("superblock-disagrees", Setup, "BAD SUPER BLOCK: VALUES IN SUPER BLOCK DISAGREE WITH THOSE IN LAST ALTERNATE", Some("LOOK FOR ALTERNATE SUPERBLOCKS"), Stop);
+    SuperblockDisagrees = ("superblock-disagrees", Setup, "VALUES IN SUPER BLOCK LSB=%d DISAGREE WITH THOSE IN\nLAST ALTERNATE LSB=%d", Some("IGNORE ALTERNATE SUPER BLOCK"), Stop);
     /// An SU+J journal is present; -n does not replay it.
     JournalPresent = ("journal", Setup, "** SU+J Recovering %s", Some("USE JOURNAL"), Report);
     /// Read-only check of a soft-updates file system that is not clean.
     DirtyReadOnly = ("dirty-read-only", Setup, "SETTING DIRTY FLAG IN READ_ONLY MODE", None, Report);
     /// A cylinder group has a bad magic number.
     CgBadMagic = ("cg-bad-magic", Pass1, "CYLINDER GROUP %d: BAD MAGIC NUMBER", Some("REBUILD CYLINDER GROUP"), Stop);
+    /// A rebuilt UFS2 group: how many of its inodes were found initialized.
+    CgFoundInodes = ("cg-found-inodes", Pass1, "CYLINDER GROUP %d: FOUND %d VALID INODES", None, Report);
+    /// A file into its indirect blocks whose size runs past its last
+    /// allocated block (FreeBSD 12.1 and later).
+    SizeBeyondAllocated = ("size-beyond-allocated", Pass1, "INODE %d: FILE SIZE %d BEYOND END OF ALLOCATED FILE, SIZE SHOULD BE %d", Some("ADJUST"), Fix);
+    /// A regular file's size makes its last fragment run cross a block
+    /// boundary (ufskit; fsck_ffs reports the run `BAD`): repairs only.
+    TailCrossesBlock = ("tail-crosses-block", Pass1, "I=%d: LAST FRAGMENT RUN %d-%d CROSSES A BLOCK BOUNDARY, SIZE %d SHOULD BE %d", Some("ADJUST"), Stop);
     /// A non-zero inode with mode 0.
     PartiallyAllocated = ("partially-allocated", Pass1, "PARTIALLY ALLOCATED INODE I=%d", Some("CLEAR"), Stop);
     /// Bad mode, size or block pointers beyond the size.

@@ -32,6 +32,9 @@ pub(super) enum Setup {
         from_alternate: bool,
         /// The superblock check hash is to be rewritten.
         fix_hash: bool,
+        /// The alternates disagreed with the primary and the answer was to
+        /// ignore them: the end of the run rewrites them from the primary.
+        fix_alternates: bool,
     },
     /// Stop here.
     Failed(Outcome),
@@ -129,6 +132,17 @@ pub(super) fn setup(
         Ok(x) => x,
         Err(b) => {
             let (why, damaged) = *b;
+            if opts.alt_sector.is_none() {
+                if let Some(text) = damaged.as_deref().and_then(|sb| truncated(dev, sb)) {
+                    // Every alternate describes the same size: looking for
+                    // them would only repeat the failure.
+                    rep.note(&text);
+                    let mut o = Outcome::new(Verdict::NoSuperblock);
+                    o.problems = 1;
+                    o.unresolved = 1;
+                    return Setup::Failed(o);
+                }
+            }
             return fail(
                 dev,
                 opts,
@@ -156,22 +170,41 @@ pub(super) fn setup(
         fix_hash = a == Answer::Yes;
         problems += 1;
     }
+    let _ = sfx;
+    let mut fix_alternates = false;
     if opts.alt_sector.is_none() {
         let last = geo.frag_offset(geo.cgsblock(crate::CgIdx(geo.ncg - 1)));
-        let agrees = read_raw(dev, last)
-            .map(|alt| same_geometry(&sb.fs, &alt.fs))
-            .unwrap_or(false);
-        if !agrees {
-            let _ = sfx;
-            return fail(
-                dev,
-                opts,
-                mode,
-                rep,
-                "",
-                Some(&sb),
-                Problem::SuperblockDisagrees,
+        if !agrees_at(dev, &sb, last) {
+            // fsck_ffs 12.1 readsb(): the primary is kept when the answer
+            // is to ignore the alternate (an image cut short and extended
+            // again has lost the last groups, alternates included); -n
+            // goes on to look for alternates and gives up.
+            let pfx = if mode == AnswerMode::Preen {
+                format!("{}: ", opts.name)
+            } else {
+                String::new()
+            };
+            let text = format!(
+                "{pfx}VALUES IN SUPER BLOCK LSB={} DISAGREE WITH THOSE IN\nLAST ALTERNATE LSB={}\n",
+                sb.location / 512,
+                last / 512
             );
+            let f = Finding::new(Problem::SuperblockDisagrees, text);
+            let a = decide(mode, rep, &f);
+            rep.finding(&f, Some(a));
+            problems += 1;
+            if a != Answer::Yes {
+                return fail(
+                    dev,
+                    opts,
+                    mode,
+                    rep,
+                    "",
+                    Some(&sb),
+                    Problem::SuperblockDisagrees,
+                );
+            }
+            fix_alternates = true;
         }
     }
     Setup::Ready {
@@ -180,7 +213,49 @@ pub(super) fn setup(
         problems,
         from_alternate: opts.alt_sector.is_some(),
         fix_hash,
+        fix_alternates,
     }
+}
+
+/// Whether the superblock copy at byte `loc` decodes and agrees with `sb`
+/// on the fields fsck_ffs compares.
+fn agrees_at(dev: &dyn Device, sb: &Superblock, loc: u64) -> bool {
+    read_raw(dev, loc)
+        .map(|alt| same_geometry(&sb.fs, &alt.fs))
+        .unwrap_or(false)
+}
+
+/// The byte locations of the alternate superblocks (one per cylinder
+/// group) that do not agree with `sb`: those a repair rewrites after the
+/// disagreement was ignored.
+pub(super) fn stale_alternates(dev: &dyn Device, sb: &Superblock, geo: &Geometry) -> Vec<u64> {
+    (0..geo.ncg)
+        .map(|c| geo.frag_offset(geo.cgsblock(crate::CgIdx(c))))
+        .filter(|&loc| !agrees_at(dev, sb, loc))
+        .collect()
+}
+
+/// When `sb` is sound but describes more than the image holds (a file cut
+/// short, as when the host's disk filled up): what is missing and how to
+/// go on, said once. Extending the image with zeros to its size lets the
+/// next run keep what is left (the lost groups are rebuilt and the
+/// alternates they held rewritten).
+fn truncated(dev: &dyn Device, sb: &Superblock) -> Option<String> {
+    let geo = Geometry::from_superblock(sb, u64::MAX).ok()?;
+    let need = geo.frag_offset(crate::Frag(geo.size));
+    let have = dev.len();
+    if need <= have {
+        return None;
+    }
+    let first = (have / u64::from(geo.fsize) / geo.fpg).min(u64::from(geo.ncg) - 1);
+    Some(format!(
+        "IMAGE IS TRUNCATED: THE FILE SYSTEM NEEDS {need} BYTES, THE IMAGE HAS {have} \
+         ({} BYTES MISSING, IN CYLINDER GROUPS {first}-{}).\n\
+         EXTEND THE IMAGE WITH ZEROS TO {need} BYTES (truncate -s {need}) AND RERUN FSCK\n\
+         TO REBUILD WHAT IS MISSING.\n",
+        need - have,
+        geo.ncg - 1
+    ))
 }
 
 /// fsck_ffs `cmpsblks()`: fields that must be the same in every copy.
@@ -249,9 +324,11 @@ fn fail(
     damaged: Option<&Superblock>,
     problem: Problem,
 ) -> Setup {
-    let text = match problem {
-        Problem::SuperblockDisagrees => format!("{}\n", problem.template()),
-        _ => format!("BAD SUPER BLOCK: {why}\n"),
+    // The disagreement was reported (and refused) already: only the
+    // search question follows.
+    let (text, problem) = match problem {
+        Problem::SuperblockDisagrees => (String::new(), Problem::BadSuperblock),
+        _ => (format!("BAD SUPER BLOCK: {why}\n"), problem),
     };
     let q = if opts.alt_sector.is_some() {
         None
@@ -285,6 +362,7 @@ fn fail(
                 problems: 1,
                 from_alternate: true,
                 fix_hash: true,
+                fix_alternates: false,
             };
         }
         // Beyond fsck_ffs: the copies are not where newfs would put them

@@ -352,6 +352,10 @@ pub struct Ctx<'a> {
     pub lfdir: u32,
     /// Cylinder groups whose magic was bad and that pass 5 rebuilds.
     pub rebuild_cg: std::collections::HashSet<u32>,
+    /// UFS2 groups whose header phase 1 did not believe (rebuilt, or a bad
+    /// check hash): the `cg_initediblk` pass 5 writes, covering every
+    /// inode found in use.
+    pub cg_inited: HashMap<u32, u32>,
     /// Time stamp for inodes this run creates.
     pub now: i64,
 }

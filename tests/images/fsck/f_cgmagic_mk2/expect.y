@@ -4,6 +4,7 @@
 CYLINDER GROUP 0: BAD MAGIC NUMBER
 REBUILD CYLINDER GROUP? yes
 
+CYLINDER GROUP 0: FOUND 176 VALID INODES
 ** Phase 2 - Check Pathnames
 ** Phase 3 - Check Connectivity
 ** Phase 4 - Check Reference Counts

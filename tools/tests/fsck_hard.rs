@@ -1,0 +1,356 @@
+//! Repairs of hard damage (issues 14 and 15), each checked three ways:
+//! one `ufs fsck -y -f` converges (`-n -f` clean after it), FreeBSD's
+//! `fsck_ffs_check` finds the result clean, and every file the damage did
+//! not touch reads as before; FreeBSD's own `fsck_ffs -y` on a copy of the
+//! damaged image is the yardstick for how many files a repair keeps.
+
+#[allow(clippy::panic)]
+mod common;
+use common::damage::*;
+use std::path::Path;
+
+/// A fresh image of a generated tree (`dirs` x `per_dir` files, `seed`)
+/// in its own directory: (directory, image, the files it holds).
+fn base(
+    version: u32,
+    dirs: usize,
+    per_dir: usize,
+    seed: u64,
+) -> (tempfile::TempDir, std::path::PathBuf, Files) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    make_tree(&tree, dirs, per_dir, seed);
+    let img = dir.path().join("img");
+    makefs(&img, &tree, version, &[]);
+    let want = host_snapshot(&tree);
+    (dir, img, want)
+}
+
+type Files = std::collections::BTreeMap<String, Vec<u8>>;
+
+/// A copy of `img` beside it, for FreeBSD's repair.
+fn copy_of(img: &Path) -> std::path::PathBuf {
+    let copy = img.with_extension("copy");
+    std::fs::copy(img, &copy).expect("copy");
+    copy
+}
+
+/// FreeBSD's `fsck_ffs -y` on `copy` must not keep more of `want` (as
+/// `count` counts) than ufskit's `ours`.
+fn no_worse_than_freebsd(
+    copy: &Path,
+    want: &Files,
+    ours: usize,
+    count: fn(&Files, &Files) -> usize,
+) {
+    if let Some(out) = freebsd_repair(copy) {
+        let theirs = count(want, &snapshot(copy));
+        eprintln!(
+            "files kept: ufskit {ours}, FreeBSD fsck_ffs {theirs} of {}",
+            want.len()
+        );
+        assert!(
+            ours >= theirs,
+            "FreeBSD kept more ({theirs} > {ours}):\n{out}"
+        );
+    }
+}
+
+/// Checks the repaired `img` against `want`, the files it should hold,
+/// and against FreeBSD's repair of `copy`: ufskit keeps every file and at
+/// least as many as fsck_ffs.
+fn assert_repaired(img: &Path, copy: &Path, want: &Files) {
+    if let Err(e) = ufs_clean(img) {
+        panic!("ufs fsck -n -f after one -y run is not clean: {e}");
+    }
+    if let Some(Err(e)) = ufskit_testkit::freebsd::fsck_clean(img) {
+        panic!("FreeBSD's fsck_ffs_check after ufs fsck -y: {e}");
+    }
+    let got = snapshot(img);
+    let ours = kept(want, &got);
+    let lost: Vec<_> = want
+        .keys()
+        .filter(|k| got.get(*k) != want.get(*k))
+        .take(5)
+        .collect();
+    assert_eq!(ours, want.len(), "ufs fsck -y lost files, e.g. {lost:?}");
+    no_worse_than_freebsd(copy, want, ours, kept);
+}
+
+/// Issue 14, item 1: a cylinder group whose header block is zeroed. Phase
+/// 1 must read all of the group's inodes (not the zeroed
+/// `cg_initediblk`), rebuild the group, and lose nothing.
+fn zeroed_cg_header(version: u32) {
+    let (_dir, img, want) = base(version, 40, 60, 14);
+    assert_eq!(snapshot(&img), want, "the image holds the tree");
+    let geo = geometry(&img);
+    assert!(
+        geo.ncg >= 3,
+        "the tree spans several groups ({} here)",
+        geo.ncg
+    );
+    let cg1 = geo.frag_offset(geo.cgtod(ufskit::CgIdx(1)));
+    zero(
+        &img,
+        cg1,
+        4096.min(geo.cgsize as usize).max(geo.fsize as usize),
+    );
+    let copy = copy_of(&img);
+
+    let (code, out) = fsck(&img, &["-y", "-f"]);
+    assert!(code == 0 || code == 1, "exit {code}:\n{out}");
+    assert!(
+        out.contains("CYLINDER GROUP 1: BAD MAGIC NUMBER\nREBUILD CYLINDER GROUP? yes\n"),
+        "{out}"
+    );
+    if version == 2 {
+        // The group held inodes past the two blocks a rebuild assumes.
+        assert!(out.contains("CYLINDER GROUP 1: FOUND "), "{out}");
+    }
+    assert!(
+        !out.contains("REMOVE? yes") && !out.contains("RERUN"),
+        "{out}"
+    );
+    assert_repaired(&img, &copy, &want);
+}
+
+#[test]
+fn zeroed_cg_header_ufs2_keeps_every_file() {
+    zeroed_cg_header(2);
+}
+
+#[test]
+fn zeroed_cg_header_ufs1_keeps_every_file() {
+    zeroed_cg_header(1);
+}
+
+/// A UFS2 group header whose `cg_initediblk` was damaged while its check
+/// hash was left stale: the header is not believed, its inodes are all
+/// read, and the count is put back (FreeBSD 12.1 believes it and removes
+/// every file past it).
+#[test]
+fn cg_initediblk_under_bad_check_hash_is_not_believed() {
+    let (_dir, img, want) = base(2, 40, 60, 15);
+    let out = common::ufs([
+        "debug",
+        "--no-ckhash",
+        &img.display().to_string(),
+        "set cg 1 cg_initediblk 0",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copy = copy_of(&img);
+    let (code, out) = fsck(&img, &["-y", "-f"]);
+    assert!(code == 0 || code == 1, "exit {code}:\n{out}");
+    assert!(out.contains("CG 1: BAD CHECK-HASH"), "{out}");
+    assert!(!out.contains("REMOVE? yes"), "{out}");
+    assert_repaired(&img, &copy, &want);
+}
+
+/// Issue 14, item 2: an image cut short at its last cylinder group,
+/// then extended back to its size with zeros. The last alternate
+/// superblock is gone: one `-y` answers `IGNORE ALTERNATE SUPER BLOCK?
+/// yes` (fsck_ffs 12.1's question), rebuilds the zeroed group, rewrites
+/// the alternates, and converges; it had asked for a rerun forever.
+fn truncated_then_extended(version: u32) {
+    let (_dir, img, want) = base(version, 40, 60, 16);
+    let geo = geometry(&img);
+    let len = std::fs::metadata(&img).expect("stat").len();
+    let last = geo.cgbase(ufskit::CgIdx(geo.ncg - 1));
+    // The cut takes the whole last group, its alternate superblock first.
+    let cut = geo.frag_offset(last);
+    assert!(cut < len);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .expect("open");
+    f.set_len(cut).expect("truncate");
+    f.set_len(len).expect("extend");
+    drop(f);
+    let copy = copy_of(&img);
+
+    let (code, out) = fsck(&img, &["-n", "-f"]);
+    assert_eq!(code, 8, "{out}");
+    assert!(
+        out.contains("DISAGREE WITH THOSE IN\nLAST ALTERNATE LSB=")
+            && out.contains("IGNORE ALTERNATE SUPER BLOCK? no\n"),
+        "{out}"
+    );
+    let (code, out) = fsck(&img, &["-y", "-f"]);
+    assert!(code == 0 || code == 1, "exit {code}:\n{out}");
+    assert!(out.contains("IGNORE ALTERNATE SUPER BLOCK? yes\n"), "{out}");
+    assert!(!out.contains("RERUN"), "{out}");
+    if let Err(e) = ufs_clean(&img) {
+        panic!("not clean after one -y run: {e}");
+    }
+    if let Some(Err(e)) = ufskit_testkit::freebsd::fsck_clean(&img) {
+        panic!("FreeBSD's fsck_ffs_check after ufs fsck -y: {e}");
+    }
+    // The directories' blocks may have been in the lost group: files are
+    // counted by contents, wherever the repair put them.
+    let ours = kept_anywhere(&want, &snapshot(&img));
+    assert!(ours > want.len() / 2, "only {ours} of {} kept", want.len());
+    no_worse_than_freebsd(&copy, &want, ours, kept_anywhere);
+}
+
+#[test]
+fn truncated_then_extended_ufs2_converges() {
+    truncated_then_extended(2);
+}
+
+#[test]
+fn truncated_then_extended_ufs1_converges() {
+    truncated_then_extended(1);
+}
+
+/// An image cut short and not extended: said once, exit 8, nothing
+/// written (every alternate describes the same size; the way on is to
+/// extend the image, which the message names).
+#[test]
+fn truncated_image_says_so_once() {
+    let (_dir, img, _) = base(2, 8, 40, 17);
+    let len = std::fs::metadata(&img).expect("stat").len();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .expect("open");
+    f.set_len(len * 3 / 4).expect("truncate");
+    drop(f);
+    let before = std::fs::read(&img).expect("read");
+    let (code, out) = fsck(&img, &["-y", "-f"]);
+    assert_eq!(code, 8, "{out}");
+    assert_eq!(out.matches("IMAGE IS TRUNCATED").count(), 1, "{out}");
+    assert!(out.contains(&format!("NEEDS {len} BYTES")), "{out}");
+    assert!(!out.contains("ALTERNATE"), "{out}");
+    assert_eq!(
+        std::fs::read(&img).expect("read"),
+        before,
+        "nothing written"
+    );
+}
+
+/// Issue 15 part 2: a FreeBSD-made UFS1 image (8 KiB blocks, 1 KiB
+/// fragments) where a 10-byte file whose one fragment is the last of its
+/// block is given a size of 4,097 bytes: its run would need five
+/// fragments and cross into the next block. `-n` reports what fsck_ffs
+/// reports, byte for byte (`N BAD I=`, the `DUP`s of the neighbours'
+/// fragments, `DUP/BAD`); `-y` keeps the file, cut to the fragment it
+/// has, and every other file as it was.
+#[test]
+fn fragment_run_crossing_a_block_is_bad_and_cut() {
+    let Some(newfs) = ufskit_testkit::freebsd::tool("newfs") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let img = dir.path().join("f1k.img");
+    std::fs::File::create(&img)
+        .and_then(|f| f.set_len(8 << 20))
+        .expect("image");
+    let o = ufskit_testkit::freebsd::command(&newfs)
+        .args(["-O", "1", "-f", "1024", "-b", "8192"])
+        .arg(&img)
+        .output()
+        .expect("newfs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 2, 12, 18);
+    let img_s = img.display().to_string();
+    let mut args = vec!["put".to_string(), "-r".to_string(), img_s.clone()];
+    for e in std::fs::read_dir(&tree).expect("tree") {
+        args.push(e.expect("entry").path().display().to_string());
+    }
+    args.push("/".into());
+    let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+    for n in &names {
+        std::fs::write(tree.join(n), b"0123456789").expect("write");
+        args.insert(args.len() - 1, tree.join(n).display().to_string());
+    }
+    let out = common::ufs(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The small file whose fragment ends its block.
+    let (name, ino) = names
+        .iter()
+        .find_map(|n| {
+            let st = common::ufs_ok(["stat", &img_s, &format!("/{n}")]);
+            let field = |k: &str| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            let db0 = field("di_db:")?;
+            let ino = field("inode:")?;
+            (db0 % 8 == 7).then(|| (n.clone(), ino))
+        })
+        .expect("one of eight consecutive fragments ends a block");
+    let want = snapshot(&img);
+    let out = common::ufs(["debug", &img_s, &format!("set inode {ino} di_size 4097")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (_, n_out) = fsck(&img, &["-n", "-f"]);
+    assert!(n_out.contains(&format!(" BAD I={ino}\n")), "{n_out}");
+    if let Some(fb) = ufskit_testkit::freebsd::tool("fsck_ffs") {
+        let o = ufskit_testkit::freebsd::command(&fb)
+            .args(["-n", "-f"])
+            .arg(&img)
+            .output()
+            .expect("fsck_ffs");
+        common::assert_same(
+            "fsck -n -f against FreeBSD fsck_ffs -n -f",
+            &String::from_utf8_lossy(&o.stdout),
+            &n_out,
+        );
+    }
+    let (code, out) = fsck(&img, &["-y", "-f"]);
+    assert!(code == 0 || code == 1, "exit {code}:\n{out}");
+    assert!(
+        out.contains(&format!(
+            "I={ino}: LAST FRAGMENT RUN {b}-{e} CROSSES A BLOCK BOUNDARY, SIZE 4097 SHOULD BE 1024\nADJUST? yes\n",
+            b = out_block(&out),
+            e = out_block(&out) + 4
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("REMOVE? yes") && !out.contains(" BAD I="),
+        "{out}"
+    );
+    if let Err(e) = ufs_clean(&img) {
+        panic!("not clean after one -y run: {e}");
+    }
+    if let Some(Err(e)) = ufskit_testkit::freebsd::fsck_clean(&img) {
+        panic!("FreeBSD's fsck_ffs_check after ufs fsck -y: {e}");
+    }
+    let got = snapshot(&img);
+    for (k, v) in &want {
+        if *k != name {
+            assert_eq!(got.get(k), Some(v), "{k} changed");
+        }
+    }
+    let data = common::ufs_ok(["cat", &img_s, &format!("/{name}")]);
+    assert_eq!(data.len(), 1024);
+    assert!(
+        data.starts_with("0123456789"),
+        "the readable prefix is kept"
+    );
+}
+
+/// The first fragment named in a `LAST FRAGMENT RUN a-b` line.
+fn out_block(out: &str) -> u64 {
+    out.split("LAST FRAGMENT RUN ")
+        .nth(1)
+        .and_then(|r| r.split('-').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
