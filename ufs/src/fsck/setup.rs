@@ -378,6 +378,7 @@ fn fail(
                 problems: 1,
                 from_alternate: true,
                 fix_hash: true,
+                fix_alternates: false,
             };
         }
         rep.note(
