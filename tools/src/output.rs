@@ -94,8 +94,8 @@ pub fn open_ro_search(
         search: search.when(),
         ..OpenOptions::read_only()
     };
-    let fs = crate::image::open_ufs(image, opts)
-        .map_err(|e| fail(&image.display().to_string(), &e))?;
+    let fs =
+        crate::image::open_ufs(image, opts).map_err(|e| fail(&image.display().to_string(), &e))?;
     if let Some(r) = fs.found_by_search() {
         eprintln!("ufs: {}: using the {r}", image.display());
     }

@@ -99,7 +99,7 @@ pub fn ufs1_old_ncyl(geo: &Geometry, old_cpg: i32, c: CgIdx, ndblk: u64) -> i16 
         let per = (geo.fpg / cpg as u64).max(1);
         ndblk.div_ceil(per) as i16
     } else {
-        cpg as i16
+        old_cpg as i16
     }
 }
 

@@ -130,20 +130,10 @@ impl GrowPlan {
     /// else 80): the lines after "super-block backups (for fsck_ffs -b #) at:".
     pub fn backups_text(&self, width: usize) -> String {
         let g = &self.new_geo;
-        let mut out = String::new();
-        let mut col = 0;
-        for c in self.old_geo.ncg..g.ncg {
-            let sector = g.frag_offset(g.cgsblock(CgIdx(c))) / 512;
-            let item = format!(" {sector}{}", if c + 1 < g.ncg { "," } else { "" });
-            if col + item.len() >= width {
-                out.push('\n');
-                col = 0;
-            }
-            col += item.len();
-            out.push_str(&item);
-        }
-        out.push('\n');
-        out
+        let sectors: Vec<u64> = (self.old_geo.ncg..g.ncg)
+            .map(|c| g.frag_offset(g.cgsblock(CgIdx(c))) / 512)
+            .collect();
+        crate::newfs::layout::backup_list(&sectors, width)
     }
 }
 

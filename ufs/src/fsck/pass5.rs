@@ -137,13 +137,8 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             cg_sparecon64: [0; 3],
         };
         if ufs1 {
-            let cpg = fs.fs_old_cpg.max(1);
-            new.cg_old_ncyl = if c == geo.ncg - 1 {
-                let per = (geo.fpg / cpg as u64).max(1);
-                u64::from(ndblk).div_ceil(per) as i16
-            } else {
-                fs.fs_old_cpg as i16
-            };
+            new.cg_old_ncyl =
+                crate::cg::ufs1_old_ncyl(&geo, fs.fs_old_cpg, CgIdx(c), u64::from(ndblk));
             new.cg_old_niblk = geo.ipg as i16;
         }
         let mut map = vec![0u8; mapsize];

@@ -1361,9 +1361,18 @@ pub fn summary_text_width(path: &str, layout: &Layout, width: usize) -> String {
         out.push_str("\twith soft updates\n");
     }
     out.push_str("super-block backups (for fsck_ffs -b #) at:\n");
+    out.push_str(&backup_list(&layout.backups, width));
+    out
+}
+
+/// The list of backup superblock sectors as newfs and growfs print it:
+/// ` N,` items, a line broken before one would reach `width` columns, and
+/// a final newline.
+pub fn backup_list(sectors: &[u64], width: usize) -> String {
+    let mut out = String::new();
     let mut col = 0usize;
-    let last = layout.backups.len().saturating_sub(1);
-    for (i, b) in layout.backups.iter().enumerate() {
+    let last = sectors.len().saturating_sub(1);
+    for (i, b) in sectors.iter().enumerate() {
         let item = format!(" {b}{}", if i < last { "," } else { "" });
         if col + item.len() >= width {
             out.push('\n');
