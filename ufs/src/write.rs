@@ -905,11 +905,29 @@ impl Ufs {
             }
         } else {
             self.truncate_inode(&mut inode, size)?;
+            // Shrinking into a hole: FreeBSD's ffs_truncate allocates the
+            // block holding the new last byte (UFS_BALLOC of length - 1),
+            // so a file never ends in a hole, and fsck_ffs (12.1 and
+            // later) calls a size past the last allocated block damage.
+            // The byte is in a hole, so writing a zero there changes no
+            // contents.
+            if size > 0 && self.in_hole(&inode, size - 1)? {
+                self.write_inode_data(&mut inode, size - 1, &[0], false)?;
+            }
         }
         let now = self.now();
         inode.set_mtime(now);
         inode.set_ctime(now);
         inode.write(self.dev.as_mut(), &self.geo)
+    }
+
+    /// Whether byte `off` of a regular file lies in a hole.
+    fn in_hole(&self, inode: &Inode, off: u64) -> Result<bool> {
+        let bsize = self.geo.bsize64();
+        Ok(!self
+            .extents(inode)?
+            .iter()
+            .any(|e| e.lbn * bsize <= off && off < e.lbn * bsize + e.len))
     }
 
     /// Fragments the block at `lbn` needs for a file of `size` bytes.
