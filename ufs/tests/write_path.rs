@@ -308,7 +308,10 @@ fn shrinking_into_a_hole_allocates_the_last_block() {
         fs.sync().expect("sync");
         let back = fs.read_all(f).expect("read");
         assert_eq!(back.len(), 646_140, "{base}");
-        assert!(back.iter().all(|&b| b == 0), "{base}: only the hole is left");
+        assert!(
+            back.iter().all(|&b| b == 0),
+            "{base}: only the hole is left"
+        );
         let img = image_bytes(fs);
         fsck_clean(&img, base);
     }
