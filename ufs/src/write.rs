@@ -1001,7 +1001,11 @@ impl Ufs {
         let mut cache = IndirectCache::default();
         let first = offset / bsize;
         let last = (end - 1) / bsize;
-        let mut written_to = offset;
+        // The end of what was really written; before the first block, no
+        // further than the old end: a write past the end that fails
+        // before its first block must not move the size to `offset`,
+        // which would leave the file ending in a hole.
+        let mut written_to = offset.min(old_size);
         let mut result = Ok(());
         for lbn in first..=last {
             let blk_start = lbn * bsize;
@@ -1064,6 +1068,18 @@ impl Ufs {
             // a failed allocation took none.
             let keep = recorded.div_ceil(bsize);
             let _ = self.free_trees_from(inode, keep, recorded);
+        }
+        if result.is_err() && recorded == old_size && alloc_size > old_size && old_size > 0 {
+            // The fragment tail was made a whole block for a write that
+            // then wrote nothing: back to the fragments the size needs.
+            let lbn = old_last - 1;
+            let need = self.frags_for(old_size, lbn).max(1);
+            let have = self.frags_for(alloc_size, lbn).max(1);
+            let cur = inode.db(lbn as usize);
+            if cur != 0 && need < have {
+                let _ = self.free_frags(Frag(cur + u64::from(need)), have - need);
+                self.add_blocks(inode, -i64::from(have - need));
+            }
         }
         if recorded > old_size {
             inode.set_size(recorded);

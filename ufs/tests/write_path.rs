@@ -316,3 +316,31 @@ fn shrinking_into_a_hole_allocates_the_last_block() {
         fsck_clean(&img, base);
     }
 }
+
+/// A write far past the end that finds no room for its first block
+/// fails and leaves the size where it was (it used to move the size to the
+/// write's offset: a file ending in a hole, which fsck_ffs 12.1 calls
+/// damage). Found by the edit_ops fuzz target.
+#[test]
+fn a_write_that_finds_no_room_leaves_the_size_alone() {
+    let mut fs = open_rw(load_zst("populated/pop-ufs2-8m.img.zst"));
+    let f = fs
+        .create(Ino::ROOT, b"far", FileType::Regular, &NewNode::default())
+        .expect("create");
+    fs.write_file(f, 0, &pattern(1000, 3)).expect("small write");
+    // Fill the file system, so the far write finds no room.
+    let filler = fs
+        .create(Ino::ROOT, b"filler", FileType::Regular, &NewNode::default())
+        .expect("create");
+    let chunk = pattern(1 << 20, 9);
+    let mut off = 0;
+    while fs.write_file(filler, off, &chunk).is_ok() {
+        off += chunk.len() as u64;
+    }
+    let r = fs.write_file(f, 7_861_445_054_464, &pattern(62_206, 79));
+    assert!(r.is_err(), "a full image has no room: {r:?}");
+    assert_eq!(fs.inode(f).expect("inode").size(), 1000);
+    fs.sync().expect("sync");
+    let img = image_bytes(fs);
+    fsck_clean(&img, "far write");
+}
