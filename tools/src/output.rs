@@ -179,6 +179,14 @@ pub fn escape_name(name: &[u8]) -> String {
     }
 }
 
+/// Seconds since the epoch now: the time stamp growfs and tunefs write.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,13 +101,6 @@ fn attached_loop(image: &Path) -> Option<String> {
     None
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// Runs the command.
 pub fn run(a: Args) -> i32 {
     let name = a.image.display().to_string();
@@ -198,7 +191,7 @@ pub fn run(a: Args) -> i32 {
             PathBuf::from(p)
         })
     });
-    let t = now();
+    let t = crate::output::now_secs();
     let result = match &undo_path {
         Some(p) => match UndoDevice::create(old, p) {
             Ok(mut u) => {

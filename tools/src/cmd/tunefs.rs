@@ -90,13 +90,6 @@ fn options(a: &Args) -> Result<TunefsOptions, BadOption> {
     })
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// Runs the command.
 pub fn run(a: Args) -> i32 {
     let opts = match options(&a) {
@@ -138,7 +131,7 @@ pub fn run(a: Args) -> i32 {
             return crate::EXIT_FAILURE;
         }
     };
-    match t::apply(&mut dev, &opts, now(), false) {
+    match t::apply(&mut dev, &opts, crate::output::now_secs(), false) {
         Ok(r) => {
             for l in &r.stdout {
                 println!("{l}");
