@@ -11,6 +11,7 @@ use crate::checkhash;
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::io::{self, Device};
 use crate::ondisk::consts::{self, ckhash, FS_UFS1_MAGIC, FS_UFS2_MAGIC, SBLOCKSEARCH, SBLOCKSIZE};
+use crate::ondisk::wire::{fs_magic, FsMagic};
 use crate::ondisk::{Fs, FS_CKHASH_OFFSET, FS_MAGIC_OFFSET};
 use crate::units::{CgIdx, Frag, Ino};
 use crate::Endian;
@@ -93,18 +94,14 @@ pub struct Candidate {
 }
 
 /// The byte order and version whose magic number the four bytes at
-/// `fs_magic` hold, if any: how an image's byte order is decided.
+/// `fs_magic` hold, if any (a superblock newfs left half-made is none):
+/// how an image's byte order is decided.
 fn magic_kind(m: [u8; 4]) -> Option<(Endian, UfsVersion)> {
-    [
-        (Endian::Little, i32::from_le_bytes(m)),
-        (Endian::Big, i32::from_be_bytes(m)),
-    ]
-    .into_iter()
-    .find_map(|(endian, v)| match v {
-        FS_UFS2_MAGIC => Some((endian, UfsVersion::Ufs2)),
-        FS_UFS1_MAGIC => Some((endian, UfsVersion::Ufs1)),
-        _ => None,
-    })
+    match fs_magic(m)? {
+        (endian, FsMagic::Ufs2) => Some((endian, UfsVersion::Ufs2)),
+        (endian, FsMagic::Ufs1) => Some((endian, UfsVersion::Ufs1)),
+        (_, FsMagic::Building) => None,
+    }
 }
 
 impl Superblock {

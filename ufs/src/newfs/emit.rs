@@ -424,7 +424,7 @@ fn wipe_old_superblocks(w: &mut Writer<'_>) -> Result<()> {
             }
             let mut m = [0u8; 4];
             io::read_exact(w.dev, b + FS_MAGIC_OFFSET as u64, &mut m)?;
-            if magic_at_word(m).is_some() {
+            if wire::fs_magic(m).is_some() {
                 clear_magic(w, b)?;
             }
         }
@@ -432,20 +432,11 @@ fn wipe_old_superblocks(w: &mut Writer<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The byte order of the superblock in `sb` if its magic is any of
+/// FreeBSD's, a half-made one included.
 fn magic_at(sb: &[u8]) -> Option<Endian> {
     let m = sb.get(FS_MAGIC_OFFSET..FS_MAGIC_OFFSET + 4)?;
-    magic_at_word([m[0], m[1], m[2], m[3]])
-}
-
-fn magic_at_word(m: [u8; 4]) -> Option<Endian> {
-    let is = |v: i32| v == FS_UFS1_MAGIC || v == FS_UFS2_MAGIC || v == FS_BAD_MAGIC;
-    if is(i32::from_le_bytes(m)) {
-        Some(Endian::Little)
-    } else if is(i32::from_be_bytes(m)) {
-        Some(Endian::Big)
-    } else {
-        None
-    }
+    wire::fs_magic([m[0], m[1], m[2], m[3]]).map(|(endian, _)| endian)
 }
 
 fn clear_magic(w: &mut Writer<'_>, loc: u64) -> Result<()> {

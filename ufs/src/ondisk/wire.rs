@@ -222,3 +222,177 @@ pub fn put_i64(b: &mut [u8], order: Endian, v: i64) -> bool {
     });
     true
 }
+
+/// Reads an `i32` in the image's byte order.
+pub fn get_i32(b: &[u8], order: Endian) -> Option<i32> {
+    get_u32(b, order).map(|v| v as i32)
+}
+
+/// Reads an unsigned integer of `b.len()` bytes (1 to 8) in the image's
+/// byte order: raw field access by C name (`ufs debug`), where the width
+/// comes from a field table rather than a type. `None` for other widths.
+pub fn get_uint(b: &[u8], order: Endian) -> Option<u64> {
+    if b.is_empty() || b.len() > 8 {
+        return None;
+    }
+    let mut a = [0u8; 8];
+    Some(match order {
+        Endian::Little => {
+            a[..b.len()].copy_from_slice(b);
+            u64::from_le_bytes(a)
+        }
+        Endian::Big => {
+            a[8 - b.len()..].copy_from_slice(b);
+            u64::from_be_bytes(a)
+        }
+    })
+}
+
+/// Writes the low `b.len()` bytes (1 to 8) of `v` in the image's byte order
+/// (the value is truncated to the field, as a C assignment would). Returns
+/// `false` for other widths.
+pub fn put_uint(b: &mut [u8], order: Endian, v: u64) -> bool {
+    let n = b.len();
+    if n == 0 || n > 8 {
+        return false;
+    }
+    match order {
+        Endian::Little => b.copy_from_slice(&v.to_le_bytes()[..n]),
+        Endian::Big => b.copy_from_slice(&v.to_be_bytes()[8 - n..]),
+    }
+    true
+}
+
+/// What the `fs_magic` word of a superblock says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsMagic {
+    /// `FS_UFS1_MAGIC`.
+    Ufs1,
+    /// `FS_UFS2_MAGIC`.
+    Ufs2,
+    /// `FS_BAD_MAGIC`: newfs or growfs was interrupted while writing it.
+    Building,
+}
+
+/// The byte order in which the four bytes at `fs_magic` read as one of the
+/// superblock magics, and which one: how an image's byte order is decided.
+/// Little-endian is tried first (a word cannot be a magic both ways).
+pub fn fs_magic(m: [u8; 4]) -> Option<(Endian, FsMagic)> {
+    use super::consts::{FS_BAD_MAGIC, FS_UFS1_MAGIC, FS_UFS2_MAGIC};
+    [
+        (Endian::Little, i32::from_le_bytes(m)),
+        (Endian::Big, i32::from_be_bytes(m)),
+    ]
+    .into_iter()
+    .find_map(|(endian, v)| match v {
+        FS_UFS2_MAGIC => Some((endian, FsMagic::Ufs2)),
+        FS_UFS1_MAGIC => Some((endian, FsMagic::Ufs1)),
+        FS_BAD_MAGIC => Some((endian, FsMagic::Building)),
+        _ => None,
+    })
+}
+
+/// The one rule for a block pointer read from disk (`ufs1_daddr_t` is
+/// `int32_t`, `ufs2_daddr_t` is `int64_t`, dinode.h; a UFS1 pointer is
+/// sign-extended, as fsck_ffs's `IBLK` does). Zero is a hole; a negative
+/// value is never a valid address (fsck_ffs `chkrange` rejects `blk <= 0`),
+/// so it becomes [`BAD_DADDR`], which no range check accepts.
+pub fn daddr(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(BAD_DADDR)
+}
+
+/// The address every negative on-disk pointer decodes to.
+pub const BAD_DADDR: u64 = u64::MAX;
+
+/// A fragment address as a `ufs1_daddr_t`: one that does not fit (only
+/// [`BAD_DADDR`] in practice, since a UFS1 file system has fewer than 2³¹
+/// fragments) is stored as -1.
+pub fn ufs1_daddr(v: u64) -> i32 {
+    i32::try_from(v).unwrap_or(-1)
+}
+
+/// A fragment address as a `ufs2_daddr_t` (-1 for [`BAD_DADDR`]).
+pub fn ufs2_daddr(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(-1)
+}
+
+/// Reads the block pointer at the start of `b`: 4 bytes in UFS1, 8 in UFS2.
+pub fn get_daddr(b: &[u8], ufs2: bool, order: Endian) -> Option<u64> {
+    if ufs2 {
+        get_i64(b, order).map(daddr)
+    } else {
+        get_i32(b, order).map(|v| daddr(i64::from(v)))
+    }
+}
+
+/// Writes a block pointer at the start of `b` (4 bytes in UFS1, 8 in UFS2).
+pub fn put_daddr(b: &mut [u8], ufs2: bool, order: Endian, v: u64) -> bool {
+    if ufs2 {
+        put_i64(b, order, ufs2_daddr(v))
+    } else {
+        put_u32(b, order, ufs1_daddr(v) as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uint_of_any_width_round_trips_in_both_orders() {
+        for order in [Endian::Little, Endian::Big] {
+            for n in 1..=8usize {
+                let mut b = vec![0u8; n];
+                let v = 0x0102_0304_0506_0708u64;
+                assert!(put_uint(&mut b, order, v));
+                let mask = if n == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * n)) - 1
+                };
+                assert_eq!(get_uint(&b, order), Some(v & mask));
+                let first = if order == Endian::Big { 8 - n + 1 } else { 8 };
+                assert_eq!(u64::from(b[0]), first as u64, "{order:?} {n}");
+            }
+        }
+        assert_eq!(get_uint(&[], Endian::Little), None);
+        assert_eq!(get_uint(&[0; 9], Endian::Little), None);
+    }
+
+    #[test]
+    fn magics_decide_the_byte_order() {
+        use crate::ondisk::consts::{FS_BAD_MAGIC, FS_UFS1_MAGIC, FS_UFS2_MAGIC};
+        assert_eq!(
+            fs_magic(FS_UFS2_MAGIC.to_le_bytes()),
+            Some((Endian::Little, FsMagic::Ufs2))
+        );
+        assert_eq!(
+            fs_magic(FS_UFS1_MAGIC.to_be_bytes()),
+            Some((Endian::Big, FsMagic::Ufs1))
+        );
+        assert_eq!(
+            fs_magic(FS_BAD_MAGIC.to_be_bytes()),
+            Some((Endian::Big, FsMagic::Building))
+        );
+        assert_eq!(fs_magic([0, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn negative_pointers_are_bad_in_both_versions() {
+        for order in [Endian::Little, Endian::Big] {
+            let mut b = [0u8; 8];
+            assert!(put_u32(&mut b, order, (-7i32) as u32));
+            assert_eq!(get_daddr(&b, false, order), Some(BAD_DADDR));
+            assert!(put_u32(&mut b, order, 0x8000_0000));
+            assert_eq!(get_daddr(&b, false, order), Some(BAD_DADDR));
+            assert!(put_u32(&mut b, order, 0x7fff_ffff));
+            assert_eq!(get_daddr(&b, false, order), Some(0x7fff_ffff));
+            assert!(put_i64(&mut b, order, -1));
+            assert_eq!(get_daddr(&b, true, order), Some(BAD_DADDR));
+            assert!(put_daddr(&mut b, false, order, BAD_DADDR));
+            assert_eq!(get_i32(&b, order), Some(-1));
+            assert!(put_daddr(&mut b, true, order, 1 << 40));
+            assert_eq!(get_daddr(&b, true, order), Some(1 << 40));
+        }
+    }
+}
