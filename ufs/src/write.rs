@@ -1195,18 +1195,22 @@ impl Ufs {
         if lbn < NDADDR as u64 {
             return self.resize_block(inode, lbn, old_size, want, meta, covered);
         }
-        let path = indirect_path(self.geo.nindir, lbn).ok_or_else(|| {
-            Error::InvalidInput(format!("block {lbn} is beyond the triple indirect range"))
-        })?;
-        let (level, idx) = path;
-        let mut ptr = inode.ib(level - 1);
+        let path = bmap::Spans::of(&self.geo).path(crate::units::Lbn(lbn));
+        let Some(path @ bmap::BlockPath::Indirect { level, .. }) = path else {
+            return Err(Error::InvalidInput(format!(
+                "block {lbn} is beyond the triple indirect range"
+            )));
+        };
+        let idx = path.indices();
+        let top = usize::from(level) - 1;
+        let mut ptr = inode.ib(top);
         if ptr == 0 {
             let prev = inode.db(NDADDR - 1);
             let pref = self.pref(inode, prev, true)?;
             let a = self.alloc_frags(pref, self.geo.frag)?;
             self.zero_frags(a, self.geo.frag)?;
             self.add_blocks(inode, i64::from(self.geo.frag));
-            inode.set_ib(level - 1, a.0);
+            inode.set_ib(top, a.0);
             ptr = a.0;
         }
         for (depth, &k) in idx.iter().enumerate() {
@@ -1309,77 +1313,31 @@ impl Ufs {
         Ok(())
     }
 
-    /// Frees the part of an indirect tree mapping blocks at or past `keep`.
-    /// Returns (fragments freed, whether this indirect block is now unused
-    /// and was freed).
     /// Gives back every indirect-mapped block at or past logical block
     /// `keep`, and the indirect blocks left mapping nothing.
-    fn free_trees_from(&mut self, inode: &mut Inode, keep: u64, size: u64) -> Result<()> {
-        let n = self.geo.nindir;
-        let spans = [
-            NDADDR as u64,
-            NDADDR as u64 + n,
-            NDADDR as u64 + n + n.saturating_mul(n),
-        ];
-        for (level, &first) in spans.iter().enumerate() {
-            let a = inode.ib(level);
+    fn free_trees_from(&mut self, inode: &mut Inode, keep: u64, _size: u64) -> Result<()> {
+        let cut = bmap::Cut {
+            spans: bmap::Spans::of(&self.geo),
+            fmt: bmap::PtrFormat::of(&self.geo),
+            keep: crate::units::Lbn(keep),
+            counted: crate::units::Lbn(u64::MAX),
+            prune: bmap::Prune::Empty,
+        };
+        for (level, _, _) in cut.spans.levels() {
+            let top = usize::from(level) - 1;
+            let a = inode.ib(top);
             if a == 0 {
                 continue;
             }
-            let (freed, empty) = self.free_tree(Frag(a), level as u32 + 1, first, keep, size)?;
+            let mut freer = TreeFreer { fs: self, freed: 0 };
+            let empty = bmap::cut_tree(&cut, a, level, &mut freer)?;
+            let freed = freer.freed;
             self.add_blocks(inode, -(freed as i64));
             if empty {
-                inode.set_ib(level, 0);
+                inode.set_ib(top, 0);
             }
         }
         Ok(())
-    }
-
-    fn free_tree(
-        &mut self,
-        addr: Frag,
-        level: u32,
-        first_lbn: u64,
-        keep: u64,
-        _size: u64,
-    ) -> Result<(u64, bool)> {
-        let frag = self.geo.frag;
-        let mut ptrs = bmap::read_indirect(self.dev.as_ref(), &self.geo, Ino(0), addr)?;
-        let per = self.geo.nindir.saturating_pow(level - 1);
-        let mut freed = 0u64;
-        let mut changed = false;
-        for (k, p) in ptrs.iter_mut().enumerate() {
-            if *p == 0 {
-                continue;
-            }
-            let lbn = first_lbn + k as u64 * per;
-            let span_end = lbn.saturating_add(per);
-            if span_end <= keep {
-                continue;
-            }
-            if level == 1 {
-                self.free_frags(Frag(*p), frag)?;
-                freed += u64::from(frag);
-                *p = 0;
-                changed = true;
-            } else {
-                let (f, empty) = self.free_tree(Frag(*p), level - 1, lbn, keep, _size)?;
-                freed += f;
-                if empty {
-                    *p = 0;
-                    changed = true;
-                }
-            }
-        }
-        if ptrs.iter().all(|&p| p == 0) {
-            self.free_frags(addr, frag)?;
-            return Ok((freed + u64::from(frag), true));
-        }
-        if changed {
-            let buf = encode_pointers(&self.geo, &ptrs);
-            io::write_all(self.dev.as_mut(), self.geo.frag_offset(addr), &buf)?;
-        }
-        Ok((freed, false))
     }
 
     // ---- extended attributes -----------------------------------------------
@@ -1502,46 +1460,28 @@ struct BlockReq {
     covered: std::ops::Range<u64>,
 }
 
-/// Which indirect level maps `lbn`, and the index at each level below the
-/// inode's pointer.
-fn indirect_path(nindir: u64, lbn: u64) -> Option<(usize, Vec<usize>)> {
-    let mut l = lbn.checked_sub(NDADDR as u64)?;
-    if l < nindir {
-        return Some((1, vec![l as usize]));
-    }
-    l -= nindir;
-    let n2 = nindir.checked_mul(nindir)?;
-    if l < n2 {
-        return Some((2, vec![(l / nindir) as usize, (l % nindir) as usize]));
-    }
-    l -= n2;
-    let n3 = n2.checked_mul(nindir)?;
-    if l < n3 {
-        return Some((
-            3,
-            vec![
-                (l / n2) as usize,
-                ((l / nindir) % nindir) as usize,
-                (l % nindir) as usize,
-            ],
-        ));
-    }
-    None
+/// Gives back the blocks a truncation cuts from a tree, counting the
+/// fragments for `di_blocks`.
+struct TreeFreer<'f> {
+    fs: &'f mut Ufs,
+    freed: u64,
 }
 
-fn encode_pointers(geo: &crate::superblock::Geometry, ptrs: &[u64]) -> Vec<u8> {
-    let mut buf = vec![0u8; geo.bsize as usize];
-    for (k, &p) in ptrs.iter().enumerate() {
-        match geo.version {
-            UfsVersion::Ufs1 => {
-                crate::ondisk::wire::put_u32(&mut buf[k * 4..], geo.endian, p as u32);
-            }
-            UfsVersion::Ufs2 => {
-                crate::ondisk::wire::put_i64(&mut buf[k * 8..], geo.endian, p as i64);
-            }
-        }
+impl bmap::TreeEdit for TreeFreer<'_> {
+    fn read(&mut self, addr: u64) -> Result<Option<Vec<u8>>> {
+        let (dev, geo) = (self.fs.dev.as_ref(), &self.fs.geo);
+        bmap::read_indirect_block(dev, geo, Ino(0), Frag(addr)).map(Some)
     }
-    buf
+    fn write(&mut self, addr: u64, block: &[u8]) -> Result<()> {
+        let at = self.fs.geo.frag_offset(Frag(addr));
+        io::write_all(self.fs.dev.as_mut(), at, block)
+    }
+    fn release(&mut self, addr: u64, _level: u8, _first: crate::units::Lbn) -> Result<()> {
+        let frag = self.fs.geo.frag;
+        self.fs.free_frags(Frag(addr), frag)?;
+        self.freed += u64::from(frag);
+        Ok(())
+    }
 }
 
 /// Indirect blocks read during one write, written back once at its end.
@@ -1573,27 +1513,10 @@ impl IndirectCache {
     fn flush(self, fs: &mut Ufs) -> Result<()> {
         for (addr, (ptrs, dirty)) in self.blocks {
             if dirty {
-                let buf = encode_pointers(&fs.geo, &ptrs);
+                let buf = bmap::encode_pointers(&fs.geo, &ptrs);
                 io::write_all(fs.dev.as_mut(), fs.geo.frag_offset(addr), &buf)?;
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn indirect_paths() {
-        assert_eq!(indirect_path(1024, 11), None);
-        assert_eq!(indirect_path(1024, 12), Some((1, vec![0])));
-        assert_eq!(indirect_path(1024, 12 + 1023), Some((1, vec![1023])));
-        assert_eq!(indirect_path(1024, 12 + 1024), Some((2, vec![0, 0])));
-        assert_eq!(
-            indirect_path(1024, 12 + 1024 + 1024 * 1024),
-            Some((3, vec![0, 0, 0]))
-        );
     }
 }
