@@ -19,12 +19,12 @@ use super::overlay::WriteClass;
 use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;
-use crate::bmap::Walk;
+use crate::bmap::{self, Walk};
 use crate::inode::{Inode, Timespec};
 use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR, NXADDR};
 use crate::ondisk::DirectHdr;
 use crate::superblock::UfsVersion;
-use crate::units::{CgIdx, Frag, Ino};
+use crate::units::{CgIdx, Frag, Ino, Lbn};
 
 const DT_DIR: u8 = 4;
 
@@ -616,56 +616,55 @@ impl<'a> Ctx<'a> {
     /// frees them.
     pub fn zap_beyond_eof(&mut self, ip: &Inode) {
         let ndb = ip.size().div_ceil(self.geo.bsize64());
-        for (level, top, first, _) in self.trees(ip) {
-            self.zap_level(top, level, first, ndb);
-        }
-    }
-
-    /// The inode's indirect trees that exist: (level 0..3, address of the
-    /// top block, first logical block mapped, blocks mapped).
-    fn trees(&self, ip: &Inode) -> Vec<(usize, u64, u64, u64)> {
-        let n = self.geo.nindir;
-        let mut out = Vec::new();
-        let mut first = NDADDR as u64;
-        let mut span = n;
-        for level in 0..3usize {
-            let top = ip.ib(level);
+        // Nothing is released: the blocks were never counted.
+        let cut = self.tree_cut(ndb, 0);
+        for (level, first, _) in cut.spans.levels() {
+            let top = ip.ib(usize::from(level) - 1);
             if top != 0 {
-                out.push((level, top, first, span));
+                let mut edit = FsckTree {
+                    ctx: self,
+                    freed: 0,
+                };
+                let _ = bmap::cut_block(&cut, top, level, first, &mut edit);
             }
-            first = first.saturating_add(span);
-            span = span.saturating_mul(n);
         }
-        out
     }
 
-    fn zap_level(&mut self, addr: u64, level: usize, first: u64, ndb: u64) {
-        let frag = self.geo.frag;
-        let Some(mut buf) = self.dir_block(addr, frag) else {
-            return;
-        };
-        let psize = self.geo.version.pointer_size() as usize;
-        let n = self.geo.nindir;
-        let per = n.saturating_pow(level as u32);
-        let mut changed = false;
-        for i in 0..(buf.len() / psize) {
-            let lbn = first.saturating_add((i as u64).saturating_mul(per));
-            let p = &mut buf[i * psize..(i + 1) * psize];
-            let v = read_ptr(p, self.geo.endian);
-            if v == 0 {
-                continue;
-            }
-            if lbn >= ndb {
-                p.fill(0);
-                changed = true;
-            } else if level > 0 {
-                self.zap_level(v, level - 1, lbn, ndb);
-            }
+    /// A cut of this file system's trees at `keep` that releases what lies
+    /// below `counted`, keeping indirect blocks that map kept blocks.
+    fn tree_cut(&self, keep: u64, counted: u64) -> bmap::Cut {
+        bmap::Cut {
+            spans: bmap::Spans::of(&self.geo),
+            fmt: bmap::PtrFormat::of(&self.geo),
+            keep: Lbn(keep),
+            counted: Lbn(counted),
+            prune: bmap::Prune::Past,
         }
-        if changed {
-            let off = self.geo.frag_offset(Frag(addr));
-            self.put(off, &buf, WriteClass::Data);
-        }
+    }
+}
+
+/// fsck's side of a cut: blocks are read and written through the overlay,
+/// and a released block goes back to the block map (fragments counted for
+/// `di_blocks`).
+struct FsckTree<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    freed: u64,
+}
+
+impl bmap::TreeEdit for FsckTree<'_, '_> {
+    fn read(&mut self, addr: u64) -> crate::Result<Option<Vec<u8>>> {
+        Ok(self.ctx.dir_block(addr, self.ctx.geo.frag))
+    }
+    fn write(&mut self, addr: u64, block: &[u8]) -> crate::Result<()> {
+        let off = self.ctx.geo.frag_offset(Frag(addr));
+        self.ctx.put(off, block, WriteClass::Data);
+        Ok(())
+    }
+    fn release(&mut self, addr: u64, _level: u8, _first: Lbn) -> crate::Result<()> {
+        let frag = self.ctx.geo.frag;
+        self.ctx.release(addr, frag);
+        self.freed += u64::from(frag);
+        Ok(())
     }
 }
 
@@ -692,80 +691,21 @@ impl<'a> Ctx<'a> {
             }
             ip.set_db(j, 0);
         }
-        for (level, top, first, span) in self.trees(ip) {
-            if first >= keep {
-                if first < ndb {
-                    freed += self.free_tree(top, level, first, ndb);
-                }
-                ip.set_ib(level, 0);
-            } else if first.saturating_add(span) > keep {
-                freed += self.cut_level(top, level, first, keep, ndb);
-            }
-        }
-        freed
-    }
-
-    /// Gives back an indirect block and everything below it that maps a
-    /// block before `ndb`. Returns the fragments released.
-    fn free_tree(&mut self, addr: u64, level: usize, first: u64, ndb: u64) -> u64 {
-        let frag = self.geo.frag;
-        let mut freed = 0u64;
-        if let Some(buf) = self.dir_block(addr, frag) {
-            let psize = self.geo.version.pointer_size() as usize;
-            let per = self.geo.nindir.saturating_pow(level as u32);
-            for (i, p) in buf.chunks_exact(psize).enumerate() {
-                let v = read_ptr(p, self.geo.endian);
-                let lbn = first.saturating_add((i as u64).saturating_mul(per));
-                if v == 0 || lbn >= ndb {
-                    continue;
-                }
-                if level > 0 {
-                    freed += self.free_tree(v, level - 1, lbn, ndb);
-                } else {
-                    self.release(v, frag);
-                    freed += u64::from(frag);
-                }
-            }
-        }
-        self.release(addr, frag);
-        freed + u64::from(frag)
-    }
-
-    /// [`Ctx::cut_blocks`] inside one indirect block that maps both kept
-    /// and cut blocks: the cut part is given back and its pointers zeroed.
-    fn cut_level(&mut self, addr: u64, level: usize, first: u64, keep: u64, ndb: u64) -> u64 {
-        let frag = self.geo.frag;
-        let Some(mut buf) = self.dir_block(addr, frag) else {
-            return 0;
-        };
-        let psize = self.geo.version.pointer_size() as usize;
-        let per = self.geo.nindir.saturating_pow(level as u32);
-        let mut freed = 0u64;
-        let mut changed = false;
-        for i in 0..(buf.len() / psize) {
-            let lbn = first.saturating_add((i as u64).saturating_mul(per));
-            let v = read_ptr(&buf[i * psize..(i + 1) * psize], self.geo.endian);
-            if v == 0 {
+        let cut = self.tree_cut(keep, ndb);
+        for (level, _, _) in cut.spans.levels() {
+            let top = ip.ib(usize::from(level) - 1);
+            if top == 0 {
                 continue;
             }
-            if lbn >= keep {
-                if lbn < ndb {
-                    freed += if level > 0 {
-                        self.free_tree(v, level - 1, lbn, ndb)
-                    } else {
-                        self.release(v, frag);
-                        u64::from(frag)
-                    };
-                }
-                buf[i * psize..(i + 1) * psize].fill(0);
-                changed = true;
-            } else if level > 0 && lbn.saturating_add(per) > keep {
-                freed += self.cut_level(v, level - 1, lbn, keep, ndb);
+            let mut edit = FsckTree {
+                ctx: self,
+                freed: 0,
+            };
+            let released = bmap::cut_tree(&cut, top, level, &mut edit).unwrap_or(false);
+            freed += edit.freed;
+            if released {
+                ip.set_ib(usize::from(level) - 1, 0);
             }
-        }
-        if changed {
-            let off = self.geo.frag_offset(Frag(addr));
-            self.put(off, &buf, WriteClass::Data);
         }
         freed
     }
@@ -774,67 +714,52 @@ impl<'a> Ctx<'a> {
     /// `ip` (written by the caller) or a slot of an indirect block, found
     /// by walking down from the inode through the overlay (so a parent
     /// indirect block moved earlier is followed to its new place).
-    pub fn repoint(&mut self, ip: &mut Inode, r: &crate::bmap::BlockRef, new: u64) {
-        use crate::bmap::BlockKind;
-        let n = self.geo.nindir;
-        let nd = NDADDR as u64;
-        let starts = [
-            nd,
-            nd.saturating_add(n),
-            nd.saturating_add(n).saturating_add(n.saturating_mul(n)),
-        ];
-        // What is pointed at: a logical block and the level of the pointer
-        // (0: a data block; k: an indirect block of level k).
+    pub fn repoint(&mut self, ip: &mut Inode, r: &bmap::BlockRef, new: u64) {
+        let spans = bmap::Spans::of(&self.geo);
+        // What is pointed at: a logical block and its level (0: a data
+        // block; k: an indirect block of level k).
         let (lbn, target) = match r.kind {
-            BlockKind::Data { lbn } => {
-                if lbn < nd {
-                    ip.set_db(lbn as usize, new);
-                    return;
-                }
-                (lbn, 0usize)
-            }
-            BlockKind::Indirect { level, first_lbn } => {
-                let level = usize::from(level);
-                if starts.get(level.wrapping_sub(1)) == Some(&first_lbn) {
-                    ip.set_ib(level - 1, new);
+            bmap::BlockKind::Data { lbn } => (lbn, 0u8),
+            bmap::BlockKind::Indirect { level, first_lbn } => {
+                if spans.first(level) == Lbn(first_lbn) {
+                    ip.set_ib(usize::from(level) - 1, new);
                     return;
                 }
                 (first_lbn, level)
             }
         };
-        let top = if lbn < starts[1] {
-            1usize
-        } else if lbn < starts[2] {
-            2
-        } else {
-            3
+        let path = match spans.path(Lbn(lbn)) {
+            Some(bmap::BlockPath::Direct(i)) if target == 0 => {
+                ip.set_db(i, new);
+                return;
+            }
+            Some(p @ bmap::BlockPath::Indirect { .. }) => p,
+            _ => return,
         };
-        let mut rel = lbn - starts[top - 1];
-        let mut blk = ip.ib(top - 1);
-        let mut cur = top;
-        let psize = self.geo.version.pointer_size() as usize;
+        let bmap::BlockPath::Indirect { level: top, .. } = path else {
+            return;
+        };
+        let idx = path.indices();
+        // The pointer to a block of level `target` lives in the block of
+        // level `target + 1`, that many steps below the inode's pointer.
+        let Some(depth) = usize::from(top).checked_sub(usize::from(target) + 1) else {
+            return;
+        };
+        let fmt = bmap::PtrFormat::of(&self.geo);
         let frag = self.geo.frag;
-        while cur > target + 1 {
-            let per = n.saturating_pow(cur as u32 - 1);
-            let idx = (rel / per) as usize;
-            rel %= per;
-            let Some(buf) = self.dir_block(blk, frag) else {
+        let mut blk = ip.ib(usize::from(top) - 1);
+        for &i in &idx[..depth] {
+            let Some(next) = self.dir_block(blk, frag).and_then(|b| fmt.get(&b, i)) else {
                 return;
             };
-            let Some(p) = buf.get(idx * psize..(idx + 1) * psize) else {
-                return;
-            };
-            blk = read_ptr(p, self.geo.endian);
-            cur -= 1;
+            blk = next;
         }
-        let idx = (rel / n.saturating_pow(cur as u32 - 1)) as usize;
         let Some(mut buf) = self.dir_block(blk, frag) else {
             return;
         };
-        let Some(p) = buf.get_mut(idx * psize..(idx + 1) * psize) else {
+        if !fmt.set(&mut buf, idx[depth], new) {
             return;
-        };
-        write_ptr(p, new, self.geo.endian);
+        }
         // An existing indirect block now names a copy: it goes out with
         // the inodes, after the copy itself (a copied parent stays in the
         // class of its first write, new data).
@@ -854,34 +779,6 @@ impl<'a> Ctx<'a> {
         }
         self.put(self.geo.frag_offset(Frag(blk)), &buf, WriteClass::Data);
         Some(blk)
-    }
-}
-
-fn read_ptr(p: &[u8], endian: crate::Endian) -> u64 {
-    let mut v = 0u64;
-    match endian {
-        crate::Endian::Little => {
-            for (i, b) in p.iter().enumerate() {
-                v |= u64::from(*b) << (8 * i);
-            }
-        }
-        crate::Endian::Big => {
-            for b in p {
-                v = (v << 8) | u64::from(*b);
-            }
-        }
-    }
-    v
-}
-
-fn write_ptr(p: &mut [u8], v: u64, endian: crate::Endian) {
-    let n = p.len();
-    for (i, b) in p.iter_mut().enumerate() {
-        let shift = match endian {
-            crate::Endian::Little => 8 * i,
-            crate::Endian::Big => 8 * (n - 1 - i),
-        };
-        *b = (v >> shift) as u8;
     }
 }
 

@@ -721,12 +721,7 @@ impl<'a> Ctx<'a> {
             return Walk::Continue;
         }
         let ndb = ip.size().div_ceil(self.geo.bsize64());
-        let n = self.geo.nindir;
-        let starts = [
-            NDADDR as u64,
-            NDADDR as u64 + n,
-            (NDADDR as u64 + n).saturating_add(n.saturating_mul(n)),
-        ];
+        let spans = bmap::Spans::of(&self.geo);
         let mut told = false;
         let mut stopped = false;
         let geo = self.geo.clone();
@@ -735,9 +730,7 @@ impl<'a> Ctx<'a> {
             let beyond = match r.kind {
                 BlockKind::Data { lbn } => lbn >= NDADDR as u64 && lbn >= ndb,
                 BlockKind::Indirect { level, first_lbn } => {
-                    let top = starts
-                        .get(usize::from(level).saturating_sub(1))
-                        .is_some_and(|&s| s == first_lbn);
+                    let top = spans.first(level).0 == first_lbn;
                     !top && first_lbn >= ndb
                 }
             };
