@@ -972,11 +972,7 @@ mod tests {
             };
             let mut b = vec![0u8; 16];
             // -2 as a UFS1 pointer, and the largest positive one.
-            let neg = match endian {
-                Endian::Little => (-2i32).to_le_bytes(),
-                Endian::Big => (-2i32).to_be_bytes(),
-            };
-            b[4..8].copy_from_slice(&neg);
+            assert!(wire::put_u32(&mut b[4..], endian, (-2i32) as u32));
             assert!(f.set(&mut b, 2, 0x7fff_ffff));
             assert_eq!(f.decode(&b), vec![0, wire::BAD_DADDR, 0x7fff_ffff, 0]);
             // The bad value written back is -1, never a valid address.

@@ -21,6 +21,7 @@ use crate::ondisk::disk::{
     DOSMAGICOFFSET, DOSPARTOFF, DOSPTYP_386BSD, DOSPTYP_EXTENDED, DOSPTYP_PMBR, FS_BSDFFS,
     GPT_HDR_SIG,
 };
+use crate::ondisk::wire;
 use crate::Endian;
 
 /// Bytes per sector of MBRs, EBRs and (unless the label says otherwise) BSD
@@ -171,13 +172,19 @@ pub fn disk_of(dev: &dyn Device) -> Option<Disk> {
     probe(dev)
 }
 
+/// A little-endian integer of `b.len()` bytes (partition tables are
+/// little-endian by definition).
+fn le(b: &[u8]) -> u64 {
+    wire::get_uint(b, Endian::Little).unwrap_or(0)
+}
+
 /// Formats a GUID from its on-disk form (first three fields little-endian).
 fn guid_string(g: &[u8; 16]) -> String {
     format!(
         "{:08x}-{:04x}-{:04x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
-        u16::from_le_bytes([g[4], g[5]]),
-        u16::from_le_bytes([g[6], g[7]]),
+        le(&g[0..4]),
+        le(&g[4..6]),
+        le(&g[6..8]),
         g[8],
         g[9],
         g[10],
@@ -431,7 +438,7 @@ fn bsd_label(dev: &dyn Device, base: u64, len: u64, prefix: &str) -> Option<Vec<
     let sum = raw
         .get(..end)?
         .chunks_exact(2)
-        .fold(0u16, |s, w| s ^ u16::from_le_bytes([w[0], w[1]]));
+        .fold(0u16, |s, w| s ^ le(w) as u16);
     if sum != 0 {
         return None;
     }

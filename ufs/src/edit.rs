@@ -9,6 +9,7 @@
 
 use crate::checkhash;
 use crate::error::{Error, Result};
+use crate::ondisk::wire;
 use crate::ondisk::{raw_cg, raw_csum, raw_dinode1, raw_dinode2, raw_direct, raw_fs};
 use crate::ondisk::{CG_CKHASH_OFFSET, DI_CKHASH_OFFSET, FS_CKHASH_OFFSET};
 use crate::Endian;
@@ -267,14 +268,8 @@ pub fn get(buf: &[u8], d: &FieldDesc, idx: usize, e: Endian) -> Result<i128> {
     let b = buf
         .get(off..off + d.size)
         .ok_or_else(|| Error::InvalidInput(format!("{} is outside the buffer", d.name)))?;
-    let mut v: u64 = 0;
-    for i in 0..d.size {
-        let byte = match e {
-            Endian::Little => b[d.size - 1 - i],
-            Endian::Big => b[i],
-        };
-        v = (v << 8) | u64::from(byte);
-    }
+    let v = wire::get_uint(b, e)
+        .ok_or_else(|| Error::InvalidInput(format!("{} has no integer width", d.name)))?;
     let bits = d.size * 8;
     Ok(if d.signed && bits < 64 && v >> (bits - 1) & 1 == 1 {
         i128::from(v) - (1i128 << bits)
@@ -291,13 +286,11 @@ pub fn set(buf: &mut [u8], d: &FieldDesc, idx: usize, value: i128, e: Endian) ->
     let b = buf
         .get_mut(off..off + d.size)
         .ok_or_else(|| Error::InvalidInput(format!("{} is outside the buffer", d.name)))?;
-    let v = value as u64;
-    for i in 0..d.size {
-        let byte = (v >> (8 * i)) as u8;
-        match e {
-            Endian::Little => b[i] = byte,
-            Endian::Big => b[d.size - 1 - i] = byte,
-        }
+    if !wire::put_uint(b, e, value as u64) {
+        return Err(Error::InvalidInput(format!(
+            "{} has no integer width",
+            d.name
+        )));
     }
     Ok(())
 }

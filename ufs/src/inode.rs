@@ -127,8 +127,9 @@ pub struct Inode {
     pub raw: RawInode,
 }
 
+/// A block pointer as stored in the inode, by the one rule for pointers.
 fn ptr(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(u64::MAX)
+    crate::ondisk::wire::daddr(v)
 }
 
 impl Inode {
@@ -500,12 +501,12 @@ impl Inode {
         match &mut self.raw {
             RawInode::V1(d) => {
                 if let Some(p) = d.di_db.get_mut(i) {
-                    *p = i32::try_from(v).unwrap_or(-1);
+                    *p = crate::ondisk::wire::ufs1_daddr(v);
                 }
             }
             RawInode::V2(d) => {
                 if let Some(p) = d.di_db.get_mut(i) {
-                    *p = i64::try_from(v).unwrap_or(-1);
+                    *p = crate::ondisk::wire::ufs2_daddr(v);
                 }
             }
         }
@@ -515,12 +516,12 @@ impl Inode {
         match &mut self.raw {
             RawInode::V1(d) => {
                 if let Some(p) = d.di_ib.get_mut(level) {
-                    *p = i32::try_from(v).unwrap_or(-1);
+                    *p = crate::ondisk::wire::ufs1_daddr(v);
                 }
             }
             RawInode::V2(d) => {
                 if let Some(p) = d.di_ib.get_mut(level) {
-                    *p = i64::try_from(v).unwrap_or(-1);
+                    *p = crate::ondisk::wire::ufs2_daddr(v);
                 }
             }
         }

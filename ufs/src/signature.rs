@@ -8,6 +8,8 @@
 //! and lets the user override.
 
 use crate::io::Device;
+use crate::ondisk::wire;
+use crate::Endian;
 
 /// Something found on an image that is not UFS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,9 +34,9 @@ fn has(dev: &dyn Device, offset: u64, magic: &[u8]) -> bool {
 }
 
 fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u32::from_le_bytes)
+    b.get(at..)
+        .and_then(|s| wire::get_u32(s, Endian::Little))
+        .unwrap_or(0)
 }
 
 /// The ext2/3/4 superblock at byte 1024: `s_magic` 0xEF53 at +56; the
@@ -74,7 +76,10 @@ fn zfs(dev: &dyn Device) -> Option<Found> {
             let Some(m) = slot.get(..8).and_then(|s| <[u8; 8]>::try_from(s).ok()) else {
                 continue;
             };
-            if u64::from_le_bytes(m) == MAGIC || u64::from_be_bytes(m) == MAGIC {
+            if [Endian::Little, Endian::Big]
+                .into_iter()
+                .any(|e| wire::get_uint(&m, e) == Some(MAGIC))
+            {
                 return Some(Found {
                     what: "a ZFS pool member (vdev label)".into(),
                     offset: base + i as u64 * 1024,
@@ -193,7 +198,7 @@ mod tests {
     fn zfs_uberblock_in_either_byte_order() {
         let mut d = vec![0u8; 1 << 20];
         let at = (128 << 10) + 5 * 1024;
-        d[at..at + 8].copy_from_slice(&0x00ba_b10c_u64.to_be_bytes());
+        wire::put_uint(&mut d[at..at + 8], Endian::Big, 0x00ba_b10c);
         assert_eq!(foreign(&d).unwrap().offset, at as u64);
     }
 }

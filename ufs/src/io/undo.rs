@@ -2,7 +2,9 @@
 //! first write to any byte range, appends that range's old contents to an
 //! undo file and syncs it. [`restore`] puts the old bytes back.
 //!
-//! File format (all integers little-endian):
+//! File format (all integers little-endian; this is ufskit's own file, not
+//! an image structure, so its fixed byte order is written out here rather
+//! than going through `ondisk`, which owns the image's byte order):
 //!
 //! ```text
 //! header   "UFSUNDO1"  image length u64  reserved u64  crc32c of the 24 bytes before  (28 bytes)

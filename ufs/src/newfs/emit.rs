@@ -855,12 +855,7 @@ fn write_journal(w: &mut Writer<'_>, p: &Params, _layout: &Layout, j: &JournalPl
     for (b, ptrs) in &tree.indirect {
         let mut buf = vec![0u8; p.bsize as usize];
         for (k, &v) in ptrs.iter().enumerate() {
-            let at = k * ptr;
-            if p.ufs2 {
-                wire::put_i64(&mut buf[at..], p.endian, v as i64);
-            } else {
-                wire::put_u32(&mut buf[at..], p.endian, v as u32);
-            }
+            wire::put_daddr(&mut buf[k * ptr..], p.ufs2, p.endian, v);
         }
         w.put(p.frag_off(*b), &buf)?;
     }
