@@ -21,10 +21,11 @@
 //! blocks first.
 
 use crate::cg::CylGroup;
+use crate::counts::{self, BlockState};
 use crate::error::{Error, Location, Result};
 use crate::io::{self, Device};
 use crate::ondisk::Csum;
-use crate::superblock::{Geometry, Superblock, UfsVersion};
+use crate::superblock::{Geometry, Superblock, Totals, UfsVersion};
 use crate::units::{CgIdx, Frag, Ino};
 use std::collections::{BTreeSet, HashMap};
 
@@ -88,12 +89,8 @@ impl Allocator {
             std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let cg = CylGroup::read(dev, geo, CgIdx(c))?;
-                let f = u64::from(geo.frag);
-                let mut sum = [0i64; 8];
-                for b in 0..cg.nfrags().div_ceil(f) {
-                    Self::add_runs(&mut sum, &cg, geo.frag, b, 1);
-                }
-                self.frsum.insert(c, sum);
+                let counts = counts::group_counts(|n| cg.frag_free(n), cg.nfrags(), geo.frag, 0);
+                self.frsum.insert(c, counts.frsum.map(i64::from));
                 Ok(v.insert(cg))
             }
         }
@@ -262,50 +259,29 @@ impl Allocator {
 
     // ---- blocks and fragments -------------------------------------------
 
-    /// State of block `b` of a group: (all fragments free, free fragments).
-    fn block_state(cg: &CylGroup, frag: u32, b: u64) -> (bool, u32) {
-        let f = u64::from(frag);
-        let whole = (b + 1) * f <= cg.nfrags();
-        let free = (0..f).filter(|&i| cg.frag_free(b * f + i)).count() as u32;
-        (whole && free == frag, free)
+    /// State of block `b` of a group.
+    fn block_state(cg: &CylGroup, frag: u32, b: u64) -> BlockState {
+        counts::block_state(|n| cg.frag_free(n), cg.nfrags(), frag, b)
     }
 
-    /// Adds `sign` times block `b`'s free runs to `sum` (`ffs_fragacct`:
-    /// wholly free blocks count as blocks, not runs).
+    /// Adds `sign` times block `b`'s free runs to `sum` (`ffs_fragacct`).
     fn add_runs(sum: &mut [i64; 8], cg: &CylGroup, frag: u32, b: u64, sign: i64) {
-        let f = u64::from(frag);
-        if (b + 1) * f <= cg.nfrags() && (0..f).all(|i| cg.frag_free(b * f + i)) {
-            return;
-        }
-        let mut run = 0usize;
-        for i in 0..f {
-            if cg.frag_free(b * f + i) {
-                run += 1;
-            } else {
-                if run > 0 {
-                    sum[run.min(7)] += sign;
-                }
-                run = 0;
-            }
-        }
-        if run > 0 {
-            sum[run.min(7)] += sign;
-        }
+        counts::fragacct(sum, |n| cg.frag_free(n), cg.nfrags(), frag, b, sign);
     }
 
     /// Applies the count change of one block going from `before` to
-    /// `after` (the only place nbfree/nffree move).
-    fn account(&mut self, c: u32, before: (bool, u32), after: (bool, u32)) {
+    /// `after` (the only place the running nbfree/nffree move).
+    fn account(&mut self, c: u32, before: BlockState, after: BlockState) {
         let s = &mut self.sums[c as usize];
-        if before.0 {
+        if before.whole {
             s.cs_nbfree -= 1;
         } else {
-            s.cs_nffree -= before.1 as i32;
+            s.cs_nffree -= before.free as i32;
         }
-        if after.0 {
+        if after.whole {
             s.cs_nbfree += 1;
         } else {
-            s.cs_nffree += after.1 as i32;
+            s.cs_nffree += after.free as i32;
         }
         self.dirty.insert(c);
     }
@@ -342,7 +318,7 @@ impl Allocator {
             cg.set_frag_free(rel + i, free);
         }
         let after = Self::block_state(cg, frag, b);
-        cg.set_cluster_free(b, after.0);
+        cg.set_cluster_free(b, after.whole);
         Self::add_runs(&mut delta, cg, frag, b, 1);
         if let Some(sum) = self.frsum.get_mut(&c) {
             for (v, d) in sum.iter_mut().zip(delta) {
@@ -351,13 +327,13 @@ impl Allocator {
         }
         // Keep the search hints' promises: no wholly free block below
         // block_hint, no partly free one below frag_hint.
-        if after.0 {
+        if after.whole {
             for (&start, h) in self.block_hints[c as usize].iter_mut() {
                 if start <= b && b < *h {
                     *h = b;
                 }
             }
-        } else if after.1 > 0 {
+        } else if after.free > 0 {
             for h in &mut self.frag_hint[c as usize] {
                 *h = (*h).min(b);
             }
@@ -456,8 +432,8 @@ impl Allocator {
     fn find_frag_run(cg: &CylGroup, frag: u32, from: u64, nblocks: u64, n: u32) -> Option<u64> {
         let f = u64::from(frag);
         for b in from..nblocks {
-            let (whole, free) = Self::block_state(cg, frag, b);
-            if whole || free < n {
+            let st = Self::block_state(cg, frag, b);
+            if st.whole || st.free < n {
                 continue;
             }
             let mut run = 0;
@@ -485,7 +461,7 @@ impl Allocator {
         hints: &mut HashMap<u64, u64>,
         nblocks: u64,
     ) -> Option<u64> {
-        let whole = |b: u64| Self::block_state(cg, frag, b).0;
+        let whole = |b: u64| Self::block_state(cg, frag, b).whole;
         if first_b < nblocks && whole(first_b) {
             return Some(first_b);
         }
@@ -581,69 +557,91 @@ impl Allocator {
             t[2] += i64::from(s.cs_nifree);
             t[3] += i64::from(s.cs_nffree);
         }
-        sb.fs.fs_cstotal[..4].copy_from_slice(&t);
-        if geo.version == UfsVersion::Ufs1 {
-            sb.fs.fs_old_cstotal = t.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
-        }
+        sb.set_totals(Totals::from_array(t));
         // Cluster totals live in the superblock too (cs_numclusters).
         Ok(())
     }
 }
 
 /// Derives a group's counts from its bitmaps: `cg_cs` (but `cs_ndir`, which
-/// needs the inodes), `cg_frsum`, the cluster map and cluster summary. The
-/// same computation as fsck's pass 5.
+/// needs the inodes), `cg_frsum`, the cluster map and cluster summary, with
+/// [`counts::group_counts`] (what fsck's pass 5 uses too).
 pub fn recount(cg: &mut CylGroup, geo: &Geometry) {
-    let frag = u64::from(geo.frag);
-    let nblocks = cg.nfrags() / frag;
-    let mut nbfree = 0i32;
-    let mut nffree = 0i32;
-    let mut frsum = [0u32; 8];
-    let mut run_blocks = 0u32;
-    let css = geo.contigsumsize;
-    let mut clusters = vec![0u32; css as usize + 1];
-    let total_blocks = cg.nfrags().div_ceil(frag);
-    for b in 0..total_blocks {
-        let whole = b < nblocks && (0..frag).all(|i| cg.frag_free(b * frag + i));
-        if whole {
-            nbfree += 1;
-            run_blocks += 1;
-        } else {
-            if run_blocks > 0 && css > 0 {
-                clusters[run_blocks.min(css) as usize] += 1;
-            }
-            run_blocks = 0;
-            let mut run = 0usize;
-            for i in 0..frag {
-                if cg.frag_free(b * frag + i) {
-                    nffree += 1;
-                    run += 1;
-                } else {
-                    if run > 0 {
-                        frsum[run] += 1;
-                    }
-                    run = 0;
-                }
-            }
-            if run > 0 && run < 8 {
-                frsum[run] += 1;
-            }
-        }
-        if b < nblocks {
-            cg.set_cluster_free(b, whole);
-        }
+    let got = counts::group_counts(
+        |n| cg.frag_free(n),
+        cg.nfrags(),
+        geo.frag,
+        geo.contigsumsize,
+    );
+    for b in 0..cg.nfrags() / u64::from(geo.frag) {
+        cg.set_cluster_free(b, got.block_free(b));
     }
-    if run_blocks > 0 && css > 0 {
-        clusters[run_blocks.min(css) as usize] += 1;
-    }
-    let nifree = (0..geo.ipg).filter(|&n| !cg.inode_used(n)).count() as i32;
-    cg.hdr.cg_cs[1] = nbfree;
-    cg.hdr.cg_cs[2] = nifree;
-    cg.hdr.cg_cs[3] = nffree;
-    cg.hdr.cg_frsum = frsum;
+    let nifree = counts::free_inodes(|n| cg.inode_used(n), geo.ipg);
+    cg.hdr.cg_cs[1] = counts::cs_count(got.nbfree);
+    cg.hdr.cg_cs[2] = counts::cs_count(u64::from(nifree));
+    cg.hdr.cg_cs[3] = counts::cs_count(got.nffree);
+    cg.hdr.cg_frsum = got.frsum;
     if cg.has_clusters() {
-        for (i, v) in clusters.iter().enumerate().skip(1) {
+        for (i, v) in got.clustersum.iter().enumerate().skip(1) {
             cg.set_cluster_sum(i as u32, geo.endian, *v);
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::newfs::options::NewfsOptions;
+
+    /// Group 1 of a fresh file system with its fragment map replaced by a
+    /// hand-made one, recounted: every count `recount` writes is checked.
+    fn recounted(version: UfsVersion) {
+        let mut o = NewfsOptions::freebsd_12_1();
+        o.version = version;
+        let img = crate::newfs::in_memory(16 << 20, &o).unwrap();
+        let (_, geo) = Superblock::find(&img).unwrap();
+        assert_eq!(geo.frag, 8);
+        assert!(geo.contigsumsize >= 2, "{}", geo.contigsumsize);
+        let mut cg = CylGroup::read(&img, &geo, CgIdx(1)).unwrap();
+        assert!(cg.has_clusters());
+        for n in 0..cg.nfrags() {
+            cg.set_frag_free(n, false);
+        }
+        // Blocks 10, 11 and 14 wholly free; block 12 has runs of 3 and 1.
+        for n in (80..96).chain(112..120).chain([96, 97, 98, 100]) {
+            cg.set_frag_free(n, true);
+        }
+        for n in 0..5 {
+            cg.set_inode_used(n, true);
+        }
+        for n in 5..geo.ipg {
+            cg.set_inode_used(n, false);
+        }
+        recount(&mut cg, &geo);
+        assert_eq!(cg.hdr.cg_cs[1], 3, "nbfree");
+        assert_eq!(cg.hdr.cg_cs[2], geo.ipg as i32 - 5, "nifree");
+        assert_eq!(cg.hdr.cg_cs[3], 4, "nffree");
+        assert_eq!(cg.hdr.cg_frsum, [0, 1, 0, 1, 0, 0, 0, 0]);
+        let blocks = cg.nfrags() / 8;
+        let free: Vec<u64> = (0..blocks).filter(|&b| cg.cluster_free(b)).collect();
+        assert_eq!(free, vec![10, 11, 14]);
+        let sums: Vec<u32> = (1..=geo.contigsumsize)
+            .map(|i| cg.cluster_sum(i, geo.endian).unwrap())
+            .collect();
+        let mut want = vec![0u32; geo.contigsumsize as usize];
+        want[0] = 1; // the run of one (block 14)
+        want[1] = 1; // the run of two (blocks 10 and 11)
+        assert_eq!(sums, want);
+    }
+
+    #[test]
+    fn recount_ufs1() {
+        recounted(UfsVersion::Ufs1);
+    }
+
+    #[test]
+    fn recount_ufs2() {
+        recounted(UfsVersion::Ufs2);
     }
 }

@@ -3,9 +3,18 @@
 //! Each entry is `struct direct` (dir.h): inode number, record length, type,
 //! name length, then the name, NUL-terminated and padded to 4 bytes. The
 //! record length covers any free space after the entry, and no entry crosses
-//! a chunk boundary. [`parse_chunk`] applies FreeBSD's `ufs_dirbadentry`
-//! rules and reports the first bad entry with its offset; everything else
-//! works with the validated [`RawEntry`] values it returns.
+//! a chunk boundary.
+//!
+//! The rules for a well-formed entry live here, as two named checks on an
+//! [`EntryHead`]: [`EntryHead::reader_check`], what the kernel's reader
+//! accepts (`ufs_dirbadentry` in sys/ufs/ufs/ufs_lookup.c, plus a `/` in a
+//! name, which a path lookup could never reach), and
+//! [`EntryHead::fsck_check`], fsck_ffs's stricter `dircheck()` (an empty
+//! name, a type above 15 and an entry running past the directory's size
+//! are bad too; an unused slot is looked at less). [`parse_chunk`] applies
+//! the reader's rule and reports the first bad entry with its offset;
+//! everything else works with the validated [`RawEntry`] values it returns.
+//! fsck applies its own rule and words the verdict in its own messages.
 
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::ondisk::consts::{DIRBLKSIZ, MAXNAMLEN};
@@ -15,9 +24,16 @@ use crate::Endian;
 
 /// Bytes an entry with a name of `namlen` bytes needs (`DIRECTSIZ`): the
 /// 8-byte header, the name and its NUL, rounded up to 4.
-pub fn direct_size(namlen: usize) -> usize {
+pub const fn direct_size(namlen: usize) -> usize {
     (DirectHdr::SIZE + namlen + 1 + 3) & !3
 }
+
+/// The smallest directory: its `.` and `..` entries (`MINDIRSIZE`, the size
+/// of `struct dirtemplate`).
+pub const MINDIRSIZE: usize = direct_size(1) + direct_size(2);
+
+/// Largest `d_type` fsck accepts (`DT_*` values are 4 bits).
+pub const DT_MAX: u8 = 15;
 
 /// One entry as stored, inode 0 (an empty slot) included.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +60,111 @@ pub enum BadEntry {
     NameLen(u8),
     /// Name contains NUL or `/`, or is not NUL-terminated.
     Name,
+    /// Name length zero on an entry in use (fsck's rule only).
+    EmptyName,
+    /// `d_type` above [`DT_MAX`] on an entry in use (fsck's rule only).
+    Type(u8),
+    /// The entry runs past the end of the directory (fsck's rule only).
+    PastEnd,
+}
+
+/// An entry's header and name as found, before any check: what both rules
+/// look at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryHead<'a> {
+    /// `d_ino` (0 for an unused slot).
+    pub ino: u32,
+    /// `d_reclen`.
+    pub reclen: u16,
+    /// `d_type`.
+    pub dtype: u8,
+    /// `d_namlen`.
+    pub namlen: u8,
+    /// The name bytes present (fewer than `namlen` when the buffer ends).
+    pub name: &'a [u8],
+    /// Whether a NUL follows the name.
+    pub terminated: bool,
+}
+
+impl<'a> EntryHead<'a> {
+    /// Decodes the entry at the start of `buf`; None when not even the
+    /// 8-byte header fits.
+    pub fn decode(buf: &'a [u8], endian: Endian) -> Option<EntryHead<'a>> {
+        let h = DirectHdr::decode(buf, endian)?;
+        let end = DirectHdr::SIZE + usize::from(h.d_namlen);
+        Some(EntryHead {
+            ino: h.d_ino,
+            reclen: h.d_reclen,
+            dtype: h.d_type,
+            namlen: h.d_namlen,
+            name: buf.get(DirectHdr::SIZE..end.min(buf.len())).unwrap_or(&[]),
+            terminated: buf.get(end) == Some(&0),
+        })
+    }
+
+    /// Bytes the entry needs (`DIRSIZ`).
+    pub fn size(&self) -> usize {
+        direct_size(usize::from(self.namlen))
+    }
+
+    /// Whether the name is whole, terminated and free of NUL and `/`.
+    fn name_ok(&self) -> bool {
+        self.name.len() == usize::from(self.namlen)
+            && !self.name.iter().any(|&c| c == 0 || c == b'/')
+            && self.terminated
+    }
+
+    /// The reader's rule, for an entry with `room` bytes left in its
+    /// `DIRBLKSIZ` chunk: a record length that is not zero, a multiple of
+    /// 4, inside the chunk and big enough for the name (checked for unused
+    /// slots too, as `ufs_dirbadentry` does); for an entry in use, a whole
+    /// NUL-terminated name without NUL or `/`.
+    pub fn reader_check(&self, room: usize) -> std::result::Result<(), BadEntry> {
+        let reclen = usize::from(self.reclen);
+        if reclen == 0 || reclen % 4 != 0 || reclen > room || reclen < self.size() {
+            return Err(BadEntry::RecLen(self.reclen));
+        }
+        if usize::from(self.namlen) > MAXNAMLEN {
+            return Err(BadEntry::NameLen(self.namlen));
+        }
+        if self.ino != 0 && !self.name_ok() {
+            return Err(BadEntry::Name);
+        }
+        Ok(())
+    }
+
+    /// fsck_ffs's rule (`dircheck()` in sbin/fsck_ffs/dir.c), for an entry
+    /// with `room` bytes left in its chunk and `filesize` bytes left in the
+    /// directory: the record length not zero, a multiple of 4 and inside
+    /// the chunk; then, for an entry in use only, big enough for the name
+    /// and inside the directory, a name of at least one byte, a type of at
+    /// most [`DT_MAX`], and a whole NUL-terminated name without NUL or `/`.
+    pub fn fsck_check(&self, room: usize, filesize: i64) -> std::result::Result<(), BadEntry> {
+        let reclen = usize::from(self.reclen);
+        if reclen == 0 || reclen > room || reclen % 4 != 0 {
+            return Err(BadEntry::RecLen(self.reclen));
+        }
+        if self.ino == 0 {
+            return Ok(());
+        }
+        let size = self.size();
+        if reclen < size {
+            return Err(BadEntry::RecLen(self.reclen));
+        }
+        if filesize < size as i64 {
+            return Err(BadEntry::PastEnd);
+        }
+        if self.namlen == 0 {
+            return Err(BadEntry::EmptyName);
+        }
+        if self.dtype > DT_MAX {
+            return Err(BadEntry::Type(self.dtype));
+        }
+        if !self.name_ok() {
+            return Err(BadEntry::Name);
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Display for BadEntry {
@@ -52,6 +173,9 @@ impl std::fmt::Display for BadEntry {
             BadEntry::RecLen(r) => write!(f, "bad record length {r}"),
             BadEntry::NameLen(n) => write!(f, "bad name length {n}"),
             BadEntry::Name => write!(f, "name contains NUL or '/' or is not terminated"),
+            BadEntry::EmptyName => write!(f, "empty name"),
+            BadEntry::Type(t) => write!(f, "bad entry type {t}"),
+            BadEntry::PastEnd => write!(f, "entry runs past the end of the directory"),
         }
     }
 }
@@ -68,31 +192,20 @@ pub fn parse_chunk(
     while pos < chunk.len() {
         let offset = base + pos as u64;
         let rest = &chunk[pos..];
-        let Some(h) = DirectHdr::decode(rest, endian) else {
+        let Some(e) = EntryHead::decode(rest, endian) else {
             return (out, Some((offset, BadEntry::RecLen(0))));
         };
-        let reclen = usize::from(h.d_reclen);
-        let namlen = usize::from(h.d_namlen);
-        if reclen == 0 || reclen % 4 != 0 || reclen > rest.len() || reclen < direct_size(namlen) {
-            return (out, Some((offset, BadEntry::RecLen(h.d_reclen))));
-        }
-        if namlen > MAXNAMLEN {
-            return (out, Some((offset, BadEntry::NameLen(h.d_namlen))));
-        }
-        let name = &rest[DirectHdr::SIZE..DirectHdr::SIZE + namlen];
-        if h.d_ino != 0
-            && (name.iter().any(|&c| c == 0 || c == b'/') || rest[DirectHdr::SIZE + namlen] != 0)
-        {
-            return (out, Some((offset, BadEntry::Name)));
+        if let Err(why) = e.reader_check(rest.len()) {
+            return (out, Some((offset, why)));
         }
         out.push(RawEntry {
             offset,
-            ino: Ino(h.d_ino),
-            reclen: h.d_reclen,
-            dtype: h.d_type,
-            name: name.to_vec(),
+            ino: Ino(e.ino),
+            reclen: e.reclen,
+            dtype: e.dtype,
+            name: e.name.to_vec(),
         });
-        pos += reclen;
+        pos += usize::from(e.reclen);
     }
     (out, None)
 }
@@ -200,6 +313,74 @@ mod tests {
         let c = chunk_with(&[(2, b"."), (7, b"a/b")]);
         let (_, bad) = parse_chunk(&c, 0, Endian::Little);
         assert_eq!(bad, Some((12, BadEntry::Name)));
+    }
+
+    /// One entry at the start of a chunk: header fields as given, then
+    /// the name and a NUL.
+    fn raw(ino: u32, reclen: u16, dtype: u8, name: &[u8]) -> Vec<u8> {
+        let mut c = vec![0u8; DIRBLKSIZ];
+        DirectHdr {
+            d_ino: ino,
+            d_reclen: reclen,
+            d_type: dtype,
+            d_namlen: name.len() as u8,
+        }
+        .encode_into(&mut c, Endian::Little);
+        c[8..8 + name.len()].copy_from_slice(name);
+        c
+    }
+
+    fn verdicts(c: &[u8], filesize: i64) -> (Result<(), BadEntry>, Result<(), BadEntry>) {
+        let e = EntryHead::decode(c, Endian::Little).expect("header fits");
+        (e.reader_check(c.len()), e.fsck_check(c.len(), filesize))
+    }
+
+    #[test]
+    fn the_reader_and_fsck_rules_differ_where_freebsd_does() {
+        let full = DIRBLKSIZ as i64;
+        // A good entry passes both.
+        assert_eq!(verdicts(&raw(5, 512, 8, b"file"), full), (Ok(()), Ok(())));
+        // An empty name: the kernel reads it, fsck calls it bad.
+        assert_eq!(
+            verdicts(&raw(5, 512, 8, b""), full),
+            (Ok(()), Err(BadEntry::EmptyName))
+        );
+        // A type above 15: the same.
+        assert_eq!(
+            verdicts(&raw(5, 512, 16, b"x"), full),
+            (Ok(()), Err(BadEntry::Type(16)))
+        );
+        // An entry past the directory's size: only fsck knows the size.
+        assert_eq!(
+            verdicts(&raw(5, 512, 8, b"file"), 8),
+            (Ok(()), Err(BadEntry::PastEnd))
+        );
+        // An unused slot too short for its name: the kernel checks the
+        // length of unused slots too, fsck does not.
+        assert_eq!(
+            verdicts(&raw(0, 8, 0, b"longname"), full),
+            (Err(BadEntry::RecLen(8)), Ok(()))
+        );
+        // A record length that is not a multiple of 4, or leaves the
+        // chunk: bad for both.
+        for r in [0u16, 6, 516] {
+            let (a, b) = verdicts(&raw(5, r, 8, b"f"), full);
+            assert_eq!((a, b), (Err(BadEntry::RecLen(r)), Err(BadEntry::RecLen(r))));
+        }
+        // A '/' or NUL in a name, or a missing terminator: bad for both.
+        let mut unterminated = raw(5, 512, 8, b"abc");
+        unterminated[11] = b'x';
+        for c in [
+            raw(5, 512, 8, b"a/b"),
+            raw(5, 512, 8, b"a\0b"),
+            unterminated,
+        ] {
+            assert_eq!(
+                verdicts(&c, full),
+                (Err(BadEntry::Name), Err(BadEntry::Name))
+            );
+        }
+        assert_eq!(MINDIRSIZE, 24);
     }
 
     #[test]

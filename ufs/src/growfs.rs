@@ -27,7 +27,6 @@ use crate::alloc::recount;
 use crate::cg::{ufs1_old_ncyl, CylGroup};
 use crate::error::{Error, Result};
 use crate::io::{self, Device};
-use crate::ondisk::consts::fsflags;
 use crate::ondisk::Csum;
 use crate::superblock::{Geometry, Superblock, UfsVersion};
 use crate::units::CgIdx;
@@ -151,7 +150,7 @@ pub fn plan(
 ) -> std::result::Result<GrowPlan, GrowError> {
     let (old, old_geo) = Superblock::find(dev)?;
     let fs = &old.fs;
-    if fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) != 0 || fs.fs_clean == 0 {
+    if !old.is_clean() {
         return Err(GrowError::NotClean);
     }
     let fsize = u64::from(old_geo.fsize);
@@ -471,10 +470,9 @@ pub fn apply(
     // The final superblock.
     let f = &mut sb.fs;
     f.fs_dsize = dsize;
-    f.fs_cstotal[..4].copy_from_slice(&total);
+    crate::superblock::Totals::from_array(total).store(f);
     if ufs1 {
         f.fs_old_dsize = dsize as i32;
-        f.fs_old_cstotal = total.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
     }
     f.fs_time = now;
     if ufs1 {

@@ -43,6 +43,7 @@ pub mod alloc;
 pub mod bmap;
 pub mod cg;
 pub mod checkhash;
+pub mod counts;
 pub mod dir;
 pub mod disk;
 pub mod edit;

@@ -69,6 +69,69 @@ pub struct Superblock {
     pub location: u64,
 }
 
+/// A file system's free-space totals: the first four fields of
+/// `fs_cstotal` (`struct csum_total`, fs.h).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Directories (`cs_ndir`).
+    pub ndir: i64,
+    /// Free blocks (`cs_nbfree`).
+    pub nbfree: i64,
+    /// Free inodes (`cs_nifree`).
+    pub nifree: i64,
+    /// Free fragments in partly used blocks (`cs_nffree`).
+    pub nffree: i64,
+}
+
+impl Totals {
+    /// Whether `fs` keeps its totals in the 32-bit `fs_old_cstotal`: a UFS1
+    /// file system written before the 64-bit fields existed, which FreeBSD
+    /// recognizes by `fs_maxbsize != fs_bsize` and converts on reading
+    /// (`ffs_oldfscompat_read`, sys/ufs/ffs/ffs_vfsops.c).
+    pub fn in_old_fields(fs: &Fs) -> bool {
+        fs.fs_magic == FS_UFS1_MAGIC && fs.fs_maxbsize != fs.fs_bsize
+    }
+
+    /// The totals as FreeBSD reads them: `fs_old_cstotal` for an
+    /// unconverted UFS1 file system ([`Totals::in_old_fields`]),
+    /// `fs_cstotal` otherwise.
+    pub fn of(fs: &Fs) -> Totals {
+        if Self::in_old_fields(fs) {
+            Totals::from_array(fs.fs_old_cstotal.map(i64::from))
+        } else {
+            let c = fs.fs_cstotal;
+            Totals::from_array([c[0], c[1], c[2], c[3]])
+        }
+    }
+
+    /// Writes the totals into `fs_cstotal` and, on UFS1, into
+    /// `fs_old_cstotal` too, which FreeBSD keeps in step on every
+    /// superblock write (`ffs_oldfscompat_write`) so that older kernels
+    /// and tools read the same numbers (saturated to 32 bits).
+    pub fn store(self, fs: &mut Fs) {
+        let t = self.as_array();
+        fs.fs_cstotal[..4].copy_from_slice(&t);
+        if fs.fs_magic == FS_UFS1_MAGIC {
+            fs.fs_old_cstotal = t.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
+        }
+    }
+
+    /// `[ndir, nbfree, nifree, nffree]`, the order of `struct csum`.
+    pub fn as_array(self) -> [i64; 4] {
+        [self.ndir, self.nbfree, self.nifree, self.nffree]
+    }
+
+    /// From `[ndir, nbfree, nifree, nffree]`.
+    pub fn from_array(a: [i64; 4]) -> Totals {
+        Totals {
+            ndir: a[0],
+            nbfree: a[1],
+            nifree: a[2],
+            nffree: a[3],
+        }
+    }
+}
+
 /// When opening an image searches it for a superblock copy
 /// ([`Superblock::find_with`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -361,18 +424,38 @@ impl Superblock {
         c_string(&self.fs.fs_fsmnt)
     }
 
-    /// Whether the clean flag is set.
-    pub fn is_clean(&self) -> bool {
+    /// Whether the `fs_clean` byte is set, and nothing more: what dumpfs
+    /// and `ufs info` print. Whether the file system may be used without a
+    /// check is [`Superblock::is_clean`].
+    pub fn clean_flag(&self) -> bool {
         self.fs.fs_clean != 0
     }
 
-    /// Whether the superblock asks for a check: the clean flag is not set,
-    /// or `FS_UNCLEAN` / `FS_NEEDSFSCK` is (mounted, crashed, or an edit
-    /// or a check was interrupted). The one reading of "unclean" that
-    /// fsck's skip rule, the editors and preflight share.
-    pub fn needs_fsck(&self) -> bool {
+    /// Whether the file system is clean in fsck's sense: the clean flag is
+    /// set and neither `FS_UNCLEAN` nor `FS_NEEDSFSCK` is (either means it
+    /// was mounted, crashed, or an edit or a check was interrupted). The
+    /// one reading of "clean" that fsck's skip rule, the editors, growfs,
+    /// fuse, mount and preflight share (docs/fsck.md, "Clean-flag rule";
+    /// fsck_ffs's setup.c skips on `fs_clean` alone, growfs 12.1 tests the two
+    /// flags alone, and each misses a case the other catches).
+    pub fn is_clean(&self) -> bool {
         use crate::ondisk::consts::fsflags;
-        !self.is_clean() || self.fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) != 0
+        self.clean_flag() && self.fs.fs_flags & (fsflags::FS_UNCLEAN | fsflags::FS_NEEDSFSCK) == 0
+    }
+
+    /// The opposite of [`Superblock::is_clean`].
+    pub fn needs_fsck(&self) -> bool {
+        !self.is_clean()
+    }
+
+    /// The free-space totals the file system records ([`Totals::of`]).
+    pub fn totals(&self) -> Totals {
+        Totals::of(&self.fs)
+    }
+
+    /// Records new free-space totals ([`Totals::store`]).
+    pub fn set_totals(&mut self, t: Totals) {
+        t.store(&mut self.fs);
     }
 
     /// Checks every field the rest of the crate relies on and returns the
@@ -848,5 +931,68 @@ impl Geometry {
         (0..self.ncg)
             .map(|c| self.frag_offset(self.cgsblock(CgIdx(c))))
             .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod totals_tests {
+    use super::*;
+    use crate::newfs::options::NewfsOptions;
+    use crate::ondisk::consts::fsflags;
+
+    fn fresh(version: UfsVersion) -> Superblock {
+        let mut o = NewfsOptions::freebsd_12_1();
+        o.version = version;
+        let img = crate::newfs::in_memory(4 << 20, &o).unwrap();
+        Superblock::find(&img).unwrap().0
+    }
+
+    #[test]
+    fn ufs2_totals_are_the_64_bit_fields() {
+        let mut sb = fresh(UfsVersion::Ufs2);
+        let t = sb.totals();
+        assert_eq!(t.as_array(), sb.fs.fs_cstotal[..4]);
+        assert!(t.nbfree > 0 && t.nifree > 0);
+        let old = sb.fs.fs_old_cstotal;
+        let new = Totals::from_array([7, 6, 5, 4]);
+        sb.set_totals(new);
+        assert_eq!(sb.totals(), new);
+        assert_eq!(sb.fs.fs_cstotal[..4], [7, 6, 5, 4]);
+        // UFS2 has no 32-bit copy to keep.
+        assert_eq!(sb.fs.fs_old_cstotal, old);
+    }
+
+    #[test]
+    fn ufs1_keeps_the_32_bit_copy_in_step() {
+        let mut sb = fresh(UfsVersion::Ufs1);
+        // newfs writes both, equal.
+        assert_eq!(sb.fs.fs_old_cstotal.map(i64::from), sb.totals().as_array());
+        sb.set_totals(Totals::from_array([1, 2, 3, i64::from(i32::MAX) + 5]));
+        assert_eq!(sb.fs.fs_cstotal[..4], [1, 2, 3, i64::from(i32::MAX) + 5]);
+        assert_eq!(sb.fs.fs_old_cstotal, [1, 2, 3, i32::MAX]);
+        // A converted UFS1 file system is read from the 64-bit fields...
+        assert_eq!(sb.totals().nffree, i64::from(i32::MAX) + 5);
+        // ...one not yet converted (fs_maxbsize != fs_bsize) from the old.
+        sb.fs.fs_maxbsize = 0;
+        sb.fs.fs_cstotal[1] = 99;
+        assert!(Totals::in_old_fields(&sb.fs));
+        assert_eq!(sb.totals().as_array(), [1, 2, 3, i64::from(i32::MAX)]);
+    }
+
+    #[test]
+    fn clean_means_the_flag_and_neither_unclean_bit() {
+        let mut sb = fresh(UfsVersion::Ufs2);
+        assert!(sb.clean_flag() && sb.is_clean() && !sb.needs_fsck());
+        for bit in [fsflags::FS_UNCLEAN, fsflags::FS_NEEDSFSCK] {
+            sb.fs.fs_flags |= bit;
+            assert!(sb.clean_flag() && !sb.is_clean() && sb.needs_fsck());
+            sb.fs.fs_flags &= !bit;
+        }
+        // Other flags do not matter.
+        sb.fs.fs_flags |= fsflags::FS_DOSOFTDEP;
+        assert!(sb.is_clean());
+        sb.fs.fs_clean = 0;
+        assert!(!sb.clean_flag() && !sb.is_clean());
     }
 }

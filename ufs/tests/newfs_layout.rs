@@ -379,6 +379,55 @@ fn check_cg(l: &Layout, n: usize, section: &str, errs: &mut Vec<String>) {
     }
 }
 
+/// newfs computes each group's counts analytically; here they are
+/// recomputed by the library's one owner of that arithmetic
+/// (`ufskit::counts::group_counts`) from the fragment map newfs writes
+/// (`CgPlan::free_ranges`), for every group (groups with the same map are
+/// computed once).
+fn owner_counts_disagree(l: &Layout, errs: &mut Vec<String>) {
+    let frag = u32::try_from(l.sb.fs_frag).unwrap_or(1);
+    let contig = u32::try_from(l.sb.fs_contigsumsize).unwrap_or(0);
+    let mut seen: HashMap<(Vec<std::ops::Range<u32>>, u32), ufskit::counts::GroupCounts> =
+        HashMap::new();
+    for cg in &l.cgs {
+        let ranges = cg.free_ranges(frag);
+        let key = (ranges, cg.ndblk);
+        let got = seen.entry(key.clone()).or_insert_with(|| {
+            let mut map = vec![false; key.1 as usize];
+            for r in &key.0 {
+                for f in r.clone() {
+                    map[f as usize] = true;
+                }
+            }
+            ufskit::counts::group_counts(|n| map[n as usize], u64::from(key.1), frag, contig)
+        });
+        let analytic = (
+            i64::from(cg.cs.cs_nbfree),
+            i64::from(cg.cs.cs_nffree),
+            cg.frsum.map(i64::from).to_vec(),
+            cg.clustersum
+                .iter()
+                .map(|&v| i64::from(v))
+                .collect::<Vec<_>>(),
+        );
+        let owner = (
+            got.nbfree as i64,
+            got.nffree as i64,
+            got.frsum.map(i64::from).to_vec(),
+            got.clustersum
+                .iter()
+                .map(|&v| i64::from(v))
+                .collect::<Vec<_>>(),
+        );
+        if analytic != owner {
+            errs.push(format!(
+                "cg {} (nbfree, nffree, frsum, clustersum): newfs {analytic:?}, from its map {owner:?}",
+                cg.cgx
+            ));
+        }
+    }
+}
+
 /// Every check for one case (`case` is a path under the data directory
 /// without extension); the list of mismatches. `row` is its layout.tsv line.
 fn check_case(case: &str, row: Option<(&[&str], &[&str])>) -> Vec<String> {
@@ -389,6 +438,7 @@ fn check_case(case: &str, row: Option<(&[&str], &[&str])>) -> Vec<String> {
         Ok(l) => l,
         Err(e) => return vec![format!("compute failed: {e}")],
     };
+    owner_counts_disagree(&layout, &mut errs);
     let mine = layout_fields(&layout);
     if let Some((header, row)) = row {
         for (k, v) in header.iter().zip(row.iter()) {

@@ -187,13 +187,7 @@ fn spawn_owner(
                     return;
                 }
             };
-            let sb = &fs.superblock().fs;
-            let unclean = sb.fs_clean == 0
-                || sb.fs_flags
-                    & (ufskit::ondisk::consts::fsflags::FS_UNCLEAN
-                        | ufskit::ondisk::consts::fsflags::FS_NEEDSFSCK)
-                    != 0;
-            if !read_only && unclean {
+            if !read_only && !fs.superblock().is_clean() {
                 let _ = otx.send(Err(
                     "the file system is not clean: run `ufs fsck -y` on it first".into(),
                 ));

@@ -176,7 +176,11 @@ fn summary(fs: &Ufs, image: &std::path::Path) -> Result<String, String> {
     let _ = writeln!(
         s,
         "state:              {}",
-        if sb.is_clean() { "clean" } else { "NOT clean" }
+        if sb.clean_flag() {
+            "clean"
+        } else {
+            "NOT clean"
+        }
     );
     let fl = flag_names(f.fs_flags);
     let _ = writeln!(
@@ -253,19 +257,9 @@ fn written_time(fs: &Ufs) -> i64 {
     }
 }
 
-/// ndir, nbfree, nifree, nffree as the superblock records them (UFS1 keeps
-/// them in `fs_old_cstotal` unless the 64-bit fields are in use).
+/// ndir, nbfree, nifree, nffree as FreeBSD reads them.
 fn totals(fs: &Ufs) -> [i64; 4] {
-    let f = &fs.superblock().fs;
-    match fs.geometry().version {
-        UfsVersion::Ufs2 => [
-            f.fs_cstotal[0],
-            f.fs_cstotal[1],
-            f.fs_cstotal[2],
-            f.fs_cstotal[3],
-        ],
-        UfsVersion::Ufs1 => f.fs_old_cstotal.map(i64::from),
-    }
+    fs.superblock().totals().as_array()
 }
 
 fn json(fs: &Ufs, cg: Option<u32>) -> Result<serde_json::Value, String> {
@@ -301,7 +295,7 @@ fn json(fs: &Ufs, cg: Option<u32>) -> Result<serde_json::Value, String> {
         "volname": sb.volname(),
         "fsmnt": sb.fsmnt(),
         "id": [f.fs_id[0] as u32, f.fs_id[1] as u32],
-        "clean": sb.is_clean(),
+        "clean": sb.clean_flag(),
         "flags": flag_names(f.fs_flags),
         "check_hashes": ckhash_names(g.metackhash),
         "bsize": g.bsize, "fsize": g.fsize, "frag": g.frag,

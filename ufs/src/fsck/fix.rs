@@ -21,12 +21,11 @@ use super::report::Finding;
 use super::state::*;
 use crate::bmap::{self, Walk};
 use crate::inode::{Inode, Timespec};
+use crate::ondisk::consts::dt::DT_DIR;
 use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR, NXADDR};
 use crate::ondisk::DirectHdr;
 use crate::superblock::UfsVersion;
 use crate::units::{CgIdx, Frag, Ino, Lbn};
-
-const DT_DIR: u8 = 4;
 
 /// A directory-entry editor: gets the block, the entry's offset and the
 /// entry; returns (block changed, stop).

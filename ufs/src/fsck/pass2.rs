@@ -23,10 +23,7 @@ use crate::io;
 use crate::ondisk::consts::DIRBLKSIZ;
 use crate::units::Frag;
 
-const DT_DIR: u8 = 4;
-const DT_WHT: u8 = 14;
-/// `sizeof(struct dirtemplate)`.
-const MINDIRSIZE: u64 = 24;
+use crate::ondisk::consts::dt::{DT_DIR, DT_WHT};
 
 struct Scan {
     entryno: u32,
@@ -108,7 +105,7 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
         if isize == 0 || skip_cleared(ctx, ino) {
             continue;
         }
-        if isize < MINDIRSIZE {
+        if isize < crate::dir::MINDIRSIZE as u64 {
             let text = ctx.direrror(ino, "DIRECTORY TOO SHORT");
             isize = 512;
             ctx.dirs[i].isize = isize;

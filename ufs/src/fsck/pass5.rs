@@ -17,6 +17,7 @@ use super::setup::cstotal;
 use super::state::*;
 use crate::cg::CylGroup;
 use crate::checkhash;
+use crate::counts;
 use crate::io;
 use crate::ondisk::consts::{ckhash, CG_MAGIC};
 use crate::ondisk::{wire, CgHeader, Csum, CG_CKHASH_OFFSET};
@@ -36,7 +37,6 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
     let geo = ctx.geo.clone();
     let fs = ctx.sb.fs.clone();
     let endian = geo.endian;
-    let frag = u64::from(geo.frag);
     let contig = geo.contigsumsize;
     let ufs1 = geo.version == UfsVersion::Ufs1;
     // Offsets of the rebuilt group: validated with the superblock to fit
@@ -168,64 +168,35 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
                 new.cg_cs[2] -= 1;
             }
         }
-        let mut d = dbase;
-        let mut i = 0u64;
-        while d < dmax {
-            let mut frags = 0u64;
-            let mut runs = Vec::new();
-            let mut run = 0u32;
-            for j in 0..frag {
-                if ctx.bmap.test(d + j) {
-                    if run > 0 {
-                        runs.push(run);
-                        run = 0;
-                    }
-                    continue;
-                }
-                setbit(&mut map, freeoff, i + j);
-                frags += 1;
-                run += 1;
+        // The fragment map from the block-used map, then every count from
+        // the fragment map.
+        for i in 0..u64::from(ndblk) {
+            if !ctx.bmap.test(dbase + i) {
+                setbit(&mut map, freeoff, i);
             }
-            if run > 0 {
-                runs.push(run);
-            }
-            if frags == frag {
-                new.cg_cs[1] += 1;
-                if contig > 0 {
-                    setbit(&mut map, clusteroff, i / frag);
-                }
-            } else if frags > 0 {
-                new.cg_cs[3] += frags as i32;
-                for r in runs {
-                    if let Some(x) = new.cg_frsum.get_mut(r as usize) {
-                        *x += 1;
-                    }
-                }
-            }
-            d += frag;
-            i += frag;
         }
+        let bit = |m: &[u8], off: u32, n: u64| {
+            let byte = (off - iusedoff) as u64 + n / 8;
+            m.get(byte as usize)
+                .is_some_and(|x| x & (1 << (n % 8)) != 0)
+        };
+        let got = counts::group_counts(
+            |i| bit(&map, freeoff, i),
+            u64::from(ndblk),
+            geo.frag,
+            contig,
+        );
+        new.cg_cs[1] = counts::cs_count(got.nbfree);
+        new.cg_cs[3] = counts::cs_count(got.nffree);
+        new.cg_frsum = got.frsum;
         if contig > 0 {
-            let mut sums = vec![0u32; contig as usize + 1];
-            let mut run = 0u32;
-            let nblk = u64::from(new.cg_nclusterblks);
-            for b in 0..nblk {
-                let byte = (clusteroff - iusedoff) as u64 + b / 8;
-                let set = map
-                    .get(byte as usize)
-                    .is_some_and(|x| x & (1 << (b % 8)) != 0);
-                if set {
-                    run += 1;
-                } else if run != 0 {
-                    sums[run.min(contig) as usize] += 1;
-                    run = 0;
+            for b in 0..u64::from(new.cg_nclusterblks) {
+                if got.block_free(b) {
+                    setbit(&mut map, clusteroff, b);
                 }
-            }
-            if run != 0 {
-                sums[run.min(contig) as usize] += 1;
             }
             // Entry 0 is never counted and overlaps the end of the free map.
-            for (k, v) in sums.iter().enumerate().skip(1) {
+            for (k, v) in got.clustersum.iter().enumerate().skip(1) {
                 let off = (clustersumoff - iusedoff) as usize + k * 4;
                 if let Some(b) = map.get_mut(off..) {
                     wire::put_u32(b, endian, *v);
@@ -324,11 +295,10 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
     }
     if !same && asked_counts == FixState::Fix && ctx.writing() {
         let v = tot.map(|x| i64::try_from(x).unwrap_or(i64::MAX));
-        ctx.sb.fs.fs_cstotal = [v[0], v[1], v[2], v[3], 0, 0, 0, 0];
-        if ufs1 {
-            // ffs_oldfscompat_write(): the 32-bit copy follows.
-            ctx.sb.fs.fs_old_cstotal = v.map(|x| i32::try_from(x).unwrap_or(i32::MAX));
-        }
+        // pass5.c copies its whole rebuilt `csum_total`, whose cluster
+        // count and spares are zero.
+        ctx.sb.fs.fs_cstotal[4..].fill(0);
+        ctx.sb.set_totals(crate::superblock::Totals::from_array(v));
         ctx.sb_dirty = true;
     }
 }

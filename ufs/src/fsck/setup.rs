@@ -52,26 +52,19 @@ pub(super) struct Totals {
 }
 
 pub(super) fn cstotal(sb: &Superblock) -> Totals {
-    let fs = &sb.fs;
     let u = |v: i64| u64::try_from(v).unwrap_or(0);
-    if sb.version() == UfsVersion::Ufs1 && fs.fs_maxbsize != fs.fs_bsize {
-        let o = fs.fs_old_cstotal;
-        let w = |v: i32| u64::try_from(v).unwrap_or(0);
-        return Totals {
-            ndir: w(o[0]),
-            nbfree: w(o[1]),
-            nifree: w(o[2]),
-            nffree: w(o[3]),
-            rest: [0; 4],
-        };
-    }
-    let c = fs.fs_cstotal;
+    let t = sb.totals();
+    let c = sb.fs.fs_cstotal;
     Totals {
-        ndir: u(c[0]),
-        nbfree: u(c[1]),
-        nifree: u(c[2]),
-        nffree: u(c[3]),
-        rest: [c[4], c[5], c[6], c[7]],
+        ndir: u(t.ndir),
+        nbfree: u(t.nbfree),
+        nifree: u(t.nifree),
+        nffree: u(t.nffree),
+        rest: if crate::superblock::Totals::in_old_fields(&sb.fs) {
+            [0; 4]
+        } else {
+            [c[4], c[5], c[6], c[7]]
+        },
     }
 }
 

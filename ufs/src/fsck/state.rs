@@ -37,10 +37,7 @@ pub const DCLEAR: u8 = 8;
 /// File to be cleared.
 pub const FCLEAR: u8 = 9;
 
-/// Root inode number.
-pub const ROOTINO: u32 = 2;
-/// Whiteout inode number.
-pub const WINO: u32 = 1;
+pub use crate::ondisk::consts::{ROOTINO, WINO};
 /// Limit on bad and duplicate blocks reported per inode (MAXBAD, MAXDUP).
 pub const MAXBAD: u32 = 10;
 /// Largest directory size accepted (fsck.h MAXDIRSIZE).
@@ -266,7 +263,18 @@ pub struct DirEnt {
 impl DirEnt {
     /// `DIRSIZ` for this entry.
     pub fn dirsiz(&self) -> u16 {
-        (8 + u16::from(self.namlen) + 1 + 3) & !3
+        self.head().size() as u16
+    }
+    /// The header and name as the directory rules see them.
+    pub fn head(&self) -> crate::dir::EntryHead<'_> {
+        crate::dir::EntryHead {
+            ino: self.ino,
+            reclen: self.reclen,
+            dtype: self.dtype,
+            namlen: self.namlen,
+            name: &self.name,
+            terminated: self.nul,
+        }
     }
     /// Whether the name is exactly `n`.
     pub fn is(&self, n: &[u8]) -> bool {
@@ -818,26 +826,11 @@ pub fn parse_ent(buf: &[u8], loc: usize, endian: crate::Endian) -> Option<DirEnt
 }
 
 /// fsck_ffs 12.1 `dircheck()`: whether the entry at `loc` (with `filesize`
-/// bytes of the directory left) is well formed.
+/// bytes of the directory left) is well formed ([`crate::dir::EntryHead::fsck_check`]).
 pub fn dircheck(e: &DirEnt, loc: usize, filesize: i64) -> bool {
-    let spaceleft = DIRBLKSIZ - (loc % DIRBLKSIZ);
-    if e.reclen == 0 || usize::from(e.reclen) > spaceleft || e.reclen & 3 != 0 {
-        return false;
-    }
-    if e.ino == 0 {
-        return true;
-    }
-    let size = e.dirsiz();
-    if e.reclen < size || filesize < i64::from(size) || e.namlen == 0 || e.dtype > 15 {
-        return false;
-    }
-    if e.name.len() != usize::from(e.namlen)
-        || e.name.iter().any(|&c| c == 0 || c == b'/')
-        || !e.nul
-    {
-        return false;
-    }
-    true
+    e.head()
+        .fsck_check(DIRBLKSIZ - (loc % DIRBLKSIZ), filesize)
+        .is_ok()
 }
 
 /// fsck_ffs `ftypeok()`.

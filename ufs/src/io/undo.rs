@@ -245,7 +245,9 @@ pub fn restore(path: &Path, dev: &mut dyn Device, force: bool) -> Result<UndoSum
         let Some(end) = usize::try_from(len)
             .ok()
             .and_then(|l| (pos + 16).checked_add(l))
-            .filter(|&e| e + 4 <= data.len())
+            // A crafted length can put the end next to usize::MAX: the
+            // record's checksum must not overflow past it.
+            .filter(|&e| e.checked_add(4).is_some_and(|x| x <= data.len()))
         else {
             // A record cut short by a crash: it protected a write that
             // never happened.
@@ -358,5 +360,36 @@ mod tests {
         let again = restore(&p, &mut img, false).unwrap();
         assert!(again.already_applied && again.records == 0);
         assert_eq!(img, orig);
+    }
+
+    /// A record whose length puts its end within 4 bytes of `usize::MAX`
+    /// (where the checksum after it used to be looked for with an adding
+    /// that overflowed) is a clear refusal, not a panic.
+    #[test]
+    fn crafted_record_length_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("u");
+        let mut img = vec![0u8; 4096];
+        let mut h = Vec::new();
+        h.extend_from_slice(MAGIC);
+        h.extend_from_slice(&(img.len() as u64).to_le_bytes());
+        h.extend_from_slice(&0u64.to_le_bytes());
+        let c = CRC.checksum(&h);
+        h.extend_from_slice(&c.to_le_bytes());
+        for back in 1..=4u64 {
+            let mut f = h.clone();
+            // Records start at 28; the end is 28 + 16 + len.
+            let len = u64::MAX - 44 - back + 1;
+            f.extend_from_slice(&0u64.to_le_bytes());
+            f.extend_from_slice(&len.to_le_bytes());
+            f.extend_from_slice(&[0u8; 8]);
+            std::fs::write(&p, &f).unwrap();
+            let e = restore(&p, &mut img, false).unwrap_err().to_string();
+            assert!(e.contains("ends inside a record"), "{e}");
+            // With --force the cut record is dropped: nothing to restore.
+            let s = restore(&p, &mut img, true).unwrap();
+            assert_eq!(s.records, 0);
+        }
+        assert_eq!(img, vec![0u8; 4096]);
     }
 }

@@ -300,11 +300,7 @@ impl Params {
         let part = csfrags % frag;
         let nffree = sb.fs_size % frag + if part > 0 { frag - part } else { 0 };
         let nifree = i64::from(sb.fs_ncg) * i64::from(sb.fs_ipg) - 2;
-        fs.fs_cstotal[..4].copy_from_slice(&[0, nbfree, nifree, nffree]);
-        if !self.ufs2 {
-            let n = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
-            fs.fs_old_cstotal = [0, n(nbfree), n(nifree), n(nffree)];
-        }
+        crate::superblock::Totals::from_array([0, nbfree, nifree, nffree]).store(&mut fs);
         fs.fs_flags &= !fsflags::FS_SUJ;
         fs.fs_sblockactualloc = loc as i64;
         fs

@@ -21,14 +21,16 @@
 
 use super::options::{LayoutError, NewfsOptions, Optim, MAXBLKSPERCG, MINFREE};
 use crate::ondisk::consts::{
-    fsflags, FS_44INODEFMT, FS_UFS1_MAGIC, FS_UFS2_MAGIC, SBLOCK_UFS1, SBLOCK_UFS2,
+    self, fsflags, FS_44INODEFMT, FS_UFS1_MAGIC, FS_UFS2_MAGIC, ROOTINO, SBLOCK_UFS1, SBLOCK_UFS2,
 };
 use crate::ondisk::{Csum, Fs};
 use crate::{Endian, UfsVersion};
 use std::fmt::Write as _;
 
+// The format's constants in the signed arithmetic mkfs.c does; the values
+// come from `ondisk` (all small: the conversions are exact).
 /// `sizeof(struct fs)`.
-const SIZEOF_FS: i64 = 1376;
+const SIZEOF_FS: i64 = Fs::SIZE as i64;
 /// `sizeof(struct cg)` as `CGSIZE` counts it: the one-byte `cg_space[1]`
 /// placeholder padded to the struct's 8-byte alignment makes it 176, so the
 /// size estimate is 8 bytes above what the maps really need. That slack
@@ -36,24 +38,22 @@ const SIZEOF_FS: i64 = 1376;
 /// 32 KiB blocks).
 const SIZEOF_CG: i64 = 176;
 /// `sizeof(struct csum)`.
-const SIZEOF_CSUM: i64 = 16;
+const SIZEOF_CSUM: i64 = Csum::SIZE as i64;
 /// `SBLOCKSIZE`.
-const SBLOCKSIZE: i64 = 8192;
-/// `MAXBSIZE` / `MINBSIZE`.
-const MAXBSIZE: i64 = 65536;
+const SBLOCKSIZE: i64 = consts::SBLOCKSIZE as i64;
+/// `MAXBSIZE`.
+const MAXBSIZE: i64 = consts::MAXBSIZE as i64;
 /// `MAXFRAG`.
-const MAXFRAG: i64 = 8;
+const MAXFRAG: i64 = consts::MAXFRAG as i64;
 /// `FS_MAXCONTIG`: cluster summary entries.
-const FS_MAXCONTIG: i64 = 16;
+const FS_MAXCONTIG: i64 = consts::FS_MAXCONTIG as i64;
 /// `MINCYLGRPS`: newfs stops growing a group below this many groups.
 const MINCYLGRPS: i64 = 4;
 /// `NFPI`: default fragments per inode.
 const NFPI: i64 = 2;
-/// `UFS_ROOTINO`.
-const ROOTINO: u32 = 2;
 /// Direct and indirect block pointers of an inode.
-const NDADDR: i64 = 12;
-const NIADDR: u32 = 3;
+const NDADDR: i64 = consts::NDADDR as i64;
+const NIADDR: u32 = consts::NIADDR as u32;
 /// `SUJ_MIN` / `SUJ_MAX` (fs.h): journal size bounds used by tunefs.
 const SUJ_MIN: i64 = 4 * 1024 * 1024;
 const SUJ_MAX: i64 = 32 * 1024 * 1024;

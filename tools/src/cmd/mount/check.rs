@@ -150,7 +150,7 @@ pub fn look(path: &Path, full: bool, search: SearchWhen) -> Look {
             }
             if sb.needs_fsck() {
                 why.push(
-                    if sb.is_clean() {
+                    if sb.clean_flag() {
                         "marked as needing fsck"
                     } else {
                         "clean flag not set"
