@@ -19,12 +19,12 @@ use super::overlay::WriteClass;
 use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;
-use crate::bmap::{self, Walk};
+use crate::bmap::Walk;
 use crate::inode::{Inode, Timespec};
 use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR, NXADDR};
 use crate::ondisk::DirectHdr;
 use crate::superblock::UfsVersion;
-use crate::units::{CgIdx, Frag, Ino, Lbn};
+use crate::units::{CgIdx, Frag, Ino};
 
 const DT_DIR: u8 = 4;
 
@@ -642,6 +642,9 @@ impl<'a> Ctx<'a> {
         }
     }
 }
+
+use crate::bmap;
+use crate::units::Lbn;
 
 /// fsck's side of a cut: blocks are read and written through the overlay,
 /// and a released block goes back to the block map (fragments counted for
