@@ -557,8 +557,9 @@ impl PtrFormat {
 
     /// Every pointer of `block`.
     pub fn decode(self, block: &[u8]) -> Vec<u64> {
-        (0..self.count(block))
-            .map(|i| self.get(block, i).unwrap_or(0))
+        block
+            .chunks_exact(self.size())
+            .map(|c| wire::get_daddr(c, self.ufs2(), self.endian).unwrap_or(0))
             .collect()
     }
 

@@ -1201,16 +1201,15 @@ impl Ufs {
                 "block {lbn} is beyond the triple indirect range"
             )));
         };
-        let idx = path.indices();
-        let top = usize::from(level) - 1;
-        let mut ptr = inode.ib(top);
+        let (level, idx) = (usize::from(level), path.indices());
+        let mut ptr = inode.ib(level - 1);
         if ptr == 0 {
             let prev = inode.db(NDADDR - 1);
             let pref = self.pref(inode, prev, true)?;
             let a = self.alloc_frags(pref, self.geo.frag)?;
             self.zero_frags(a, self.geo.frag)?;
             self.add_blocks(inode, i64::from(self.geo.frag));
-            inode.set_ib(top, a.0);
+            inode.set_ib(level - 1, a.0);
             ptr = a.0;
         }
         for (depth, &k) in idx.iter().enumerate() {
@@ -1460,6 +1459,8 @@ struct BlockReq {
     covered: std::ops::Range<u64>,
 }
 
+use bmap::encode_pointers;
+
 /// Gives back the blocks a truncation cuts from a tree, counting the
 /// fragments for `di_blocks`.
 struct TreeFreer<'f> {
@@ -1513,7 +1514,7 @@ impl IndirectCache {
     fn flush(self, fs: &mut Ufs) -> Result<()> {
         for (addr, (ptrs, dirty)) in self.blocks {
             if dirty {
-                let buf = bmap::encode_pointers(&fs.geo, &ptrs);
+                let buf = encode_pointers(&fs.geo, &ptrs);
                 io::write_all(fs.dev.as_mut(), fs.geo.frag_offset(addr), &buf)?;
             }
         }

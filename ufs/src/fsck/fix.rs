@@ -19,13 +19,13 @@ use super::overlay::WriteClass;
 use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;
-use crate::bmap::{self, Walk};
+use crate::bmap::Walk;
 use crate::inode::{Inode, Timespec};
 use crate::ondisk::consts::dt::DT_DIR;
 use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR, NXADDR};
 use crate::ondisk::DirectHdr;
 use crate::superblock::UfsVersion;
-use crate::units::{CgIdx, Frag, Ino, Lbn};
+use crate::units::{CgIdx, Frag, Ino};
 
 /// A directory-entry editor: gets the block, the entry's offset and the
 /// entry; returns (block changed, stop).
@@ -641,6 +641,9 @@ impl<'a> Ctx<'a> {
         }
     }
 }
+
+use crate::bmap;
+use crate::units::Lbn;
 
 /// fsck's side of a cut: blocks are read and written through the overlay,
 /// and a released block goes back to the block map (fragments counted for
