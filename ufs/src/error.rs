@@ -61,6 +61,12 @@ pub enum Error {
     /// The image was opened read-only.
     #[error("image is open read-only")]
     ReadOnly,
+    /// The superblock asks for a check (not clean, or `FS_UNCLEAN` /
+    /// `FS_NEEDSFSCK`): a write session refuses the image unless forced.
+    #[error(
+        "file system is not clean (mounted, or not checked since a crash or an interrupted edit)"
+    )]
+    Unclean,
     /// Out of blocks or inodes.
     #[error("no space left on file system: {0}")]
     NoSpace(String),
