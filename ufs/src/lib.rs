@@ -49,6 +49,7 @@ pub mod edit;
 pub mod error;
 pub mod fs;
 pub mod fsck;
+pub mod geometry;
 pub mod growfs;
 pub mod inode;
 pub mod io;
