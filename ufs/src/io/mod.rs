@@ -5,11 +5,13 @@
 //! fails on purpose ([`FaultyDevice`]). Errors carry the offset and length.
 
 mod mmap;
+pub mod overlay;
 mod undo;
 mod writeback;
 pub use undo::{restore as undo_restore, UndoDevice, UndoSummary};
 
 pub use mmap::MmapDevice;
+pub use overlay::{Overlay, WriteClass};
 pub use writeback::WriteBack;
 
 use crate::error::{Error, Result};
