@@ -18,9 +18,9 @@
 //!   same but keeps the flag clear (a `fsync` in the middle of a session).
 //!
 //! The operations themselves are in `write.rs` (create, link, remove,
-//! rename, data, attributes, extended attributes) and `populate.rs` (a
-//! whole tree at once); this module adds the tree-level `mkdir -p` and
-//! `rm -r`.
+//! rename, data, attributes, extended attributes, holds of open files,
+//! `mkdir -p` and `rm -r`) and `populate.rs` (a whole tree at once); they
+//! build on this module, which knows nothing of them.
 //!
 //! A [`Ufs`] has no write methods, so a handle opened read-only cannot
 //! write by construction:
@@ -34,17 +34,13 @@
 
 use crate::alloc::Allocator;
 use crate::error::{Error, Result};
-use crate::fs::{Follow, OpenOptions, Space, Ufs};
+use crate::fs::{OpenOptions, Space, Ufs};
 use crate::inode::{Inode, Timespec};
 use crate::io::{self, Device};
 use crate::superblock::UfsVersion;
 use crate::units::Ino;
-use crate::write::NewNode;
 use std::collections::HashMap;
 use std::path::Path;
-
-/// Deepest tree [`Session::remove_tree`] descends into.
-const MAX_DEPTH: u32 = 4096;
 
 /// Allocation state of a session, created by its first change.
 #[derive(Debug)]
@@ -63,7 +59,7 @@ pub struct Session {
     pub(crate) fixed_time: Option<Timespec>,
     /// Zeros owed right after the next data write (see `write.rs`).
     pub(crate) deferred_zeros: Option<(u64, u64)>,
-    /// Inodes kept alive by open files (see [`Session::hold`]): how many holds.
+    /// Inodes kept alive by open files (see `Session::hold`): how many holds.
     pub(crate) holds: HashMap<Ino, u32>,
     /// Started (forced) on an image that needed a check: a sync leaves it
     /// marked so.
@@ -280,119 +276,5 @@ impl Session {
     /// Writes an inode the session changed.
     pub(crate) fn write_inode(&mut self, inode: &mut Inode) -> Result<()> {
         inode.write(self.fs.dev.as_mut(), &self.fs.geo)
-    }
-
-    // ---- open files ------------------------------------------------------------
-
-    /// Keeps `ino` alive while something (an open file) uses it: removing
-    /// its last name then leaves it allocated with a link count of 0, and
-    /// reads and writes go on working, as POSIX wants of an open file that
-    /// was unlinked. Every hold needs an [`unhold`](Self::unhold).
-    pub fn hold(&mut self, ino: Ino) {
-        *self.holds.entry(ino).or_insert(0) += 1;
-    }
-
-    /// Drops a hold; with the last one, an inode whose names are all gone
-    /// is freed with its blocks.
-    pub fn unhold(&mut self, ino: Ino) -> Result<()> {
-        match self.holds.get_mut(&ino) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                return Ok(());
-            }
-            Some(_) => {
-                self.holds.remove(&ino);
-            }
-            None => return Ok(()),
-        }
-        let mut inode = self.inode(ino)?;
-        if inode.is_allocated() && inode.nlink() <= 0 {
-            self.free_orphan(&mut inode)?;
-        }
-        Ok(())
-    }
-
-    /// Drops every hold (freeing the orphans), before a clean close.
-    pub fn unhold_all(&mut self) -> Result<()> {
-        let held: Vec<Ino> = self.holds.keys().copied().collect();
-        for ino in held {
-            self.holds.insert(ino, 1);
-            self.unhold(ino)?;
-        }
-        Ok(())
-    }
-
-    // ---- whole paths -------------------------------------------------------------
-
-    /// Makes directory `path` and every missing directory above it (`mkdir
-    /// -p`); existing directories are kept, a symlink to one is followed.
-    /// `attr` gives each new directory's attributes from its parent's inode
-    /// and whether it is the last component. Returns the last directory's
-    /// inode. A component that exists and is not a directory is
-    /// [`Error::NotADirectory`] naming the path up to it.
-    pub fn mkdir_p(
-        &mut self,
-        path: &[u8],
-        mut attr: impl FnMut(&Inode, bool) -> NewNode,
-    ) -> Result<Ino> {
-        let comps: Vec<&[u8]> = path
-            .split(|&c| c == b'/')
-            .filter(|c| !c.is_empty() && *c != b".")
-            .collect();
-        let mut cur = Ino::ROOT;
-        let mut so_far: Vec<u8> = Vec::new();
-        for (i, comp) in comps.iter().enumerate() {
-            let last = i + 1 == comps.len();
-            so_far.push(b'/');
-            so_far.extend_from_slice(comp);
-            let found = match self.lookup_bytes(&so_far, Follow::All) {
-                Ok(ino) => Some(ino),
-                Err(Error::NotFound { .. }) => None,
-                Err(e) => return Err(e),
-            };
-            match found {
-                Some(ino) => {
-                    if !self.allocated_inode(ino)?.is_dir() {
-                        return Err(Error::NotADirectory {
-                            path: String::from_utf8_lossy(&so_far).into_owned(),
-                        });
-                    }
-                    cur = ino;
-                }
-                None => {
-                    let a = attr(&self.allocated_inode(cur)?, last);
-                    cur = self.mkdir(cur, comp, &a)?;
-                }
-            }
-        }
-        Ok(cur)
-    }
-
-    /// Removes `name` in directory `parent` with everything below it (`rm
-    /// -r`); a non-directory is unlinked, a missing name is no error.
-    /// Symlinks are removed, never followed.
-    pub fn remove_tree(&mut self, parent: Ino, name: &[u8]) -> Result<()> {
-        self.remove_tree_at(parent, name, 0)
-    }
-
-    fn remove_tree_at(&mut self, parent: Ino, name: &[u8], depth: u32) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(Error::InvalidInput(format!(
-                "tree deeper than {MAX_DEPTH} levels"
-            )));
-        }
-        let Some(ino) = self.dir_lookup(parent, name)? else {
-            return Ok(());
-        };
-        if !self.allocated_inode(ino)?.is_dir() {
-            return self.unlink(parent, name);
-        }
-        for e in self.read_dir(ino)? {
-            if e.name == b"." || e.name == b".." {
-                continue;
-            }
-            self.remove_tree_at(ino, &e.name, depth + 1)?;
-        }
-        self.rmdir(parent, name)
     }
 }
