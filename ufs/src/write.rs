@@ -1,5 +1,5 @@
-//! The write path: creating, changing and removing files on an image opened
-//! read-write.
+//! The write path: the operations of a [`Session`] (creating, changing and
+//! removing files), built on the session's state and clean-flag protocol.
 //!
 //! Every operation allocates what it needs before it links anything in, so
 //! an allocation failure (no space, no inodes) leaves the tree as it was;
