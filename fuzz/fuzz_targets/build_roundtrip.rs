@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 use ufskit::fsck::{check, CollectingReporter, FsckOptions, Verdict};
 use ufskit::populate::{Node, TreeBuilder};
-use ufskit::{Error, FileType, Follow, NewNode, OpenOptions, Ufs, UfsVersion};
+use ufskit::{Error, FileType, Follow, NewNode, OpenOptions, Session, Ufs, UfsVersion};
 
 #[derive(Debug, Arbitrary)]
 enum Kind {
@@ -136,7 +136,7 @@ fuzz_target!(|input: Input| {
         wants.push(want);
     }
 
-    let mut fs = Ufs::open(Box::new(fresh(input.fs as usize).to_vec()), &OpenOptions::read_write()).expect("open");
+    let mut fs = Session::open(Box::new(fresh(input.fs as usize).to_vec()), &OpenOptions::read_write()).expect("open");
     fs.set_fixed_time(Some(ufskit_fuzz::T));
     let r = (|| -> ufskit::Result<()> {
         let mut b = TreeBuilder::new(&mut fs, nodes)?;

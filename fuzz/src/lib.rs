@@ -10,7 +10,7 @@ use ufskit::inode::Timespec;
 use ufskit::io::SliceDevice;
 use ufskit::newfs::NewfsOptions;
 use ufskit::xattr::Namespace;
-use ufskit::{CgIdx, FileType, Follow, Ino, NewNode, OpenOptions, Ufs, UfsVersion};
+use ufskit::{CgIdx, FileType, Follow, Ino, NewNode, OpenOptions, Session, Ufs, UfsVersion};
 
 /// Files larger than this are not read (their extents still are mapped).
 pub const MAX_FILE: u64 = 4 << 20;
@@ -171,7 +171,7 @@ pub struct Base {
 
 fn populate(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u32>) -> Base {
     let img = fresh(version, size, bsize, fsize);
-    let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open base");
+    let mut fs = Session::open(Box::new(img), &OpenOptions::read_write()).expect("open base");
     fs.set_fixed_time(Some(T));
     let root = Ino::ROOT;
     let etc = fs.mkdir(root, b"etc", &attr(0o755)).expect("mkdir");

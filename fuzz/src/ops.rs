@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use ufskit::fsck::Verdict;
 use ufskit::inode::Timespec;
 use ufskit::xattr::Namespace;
-use ufskit::{FileType, Ino, NewNode, OpenOptions, SetAttr, Ufs};
+use ufskit::{FileType, Ino, NewNode, OpenOptions, Session, SetAttr, Ufs};
 
 /// A name: mostly from a small set (so operations meet each other), or
 /// a long or invalid one (empty, `.`, `..`, `/`, NUL, > 255 bytes).
@@ -188,7 +188,7 @@ const KINDS: [FileType; 5] =
 
 /// Applies one operation; `desc` gets the concrete call made (inode
 /// numbers, names, sizes), for writing a regression test from a log.
-pub fn apply(fs: &mut Ufs, k: &mut Known, op: &Op, desc: &mut String) -> ufskit::Result<()> {
+pub fn apply(fs: &mut Session, k: &mut Known, op: &Op, desc: &mut String) -> ufskit::Result<()> {
     let bsize = u64::from(fs.geometry().bsize);
     let none = || ufskit::Error::InvalidInput("fuzz: nothing to name".into());
     match op {
@@ -340,7 +340,10 @@ pub fn run(input: &Input) -> Option<Run> {
     let bi = usize::from(input.base) % all.len();
     let clean = input.edits.is_empty();
     let img = apply_edits(&all[bi], &input.edits, true);
-    let mut fs = match Ufs::open(Box::new(img), &OpenOptions::read_write()) {
+    // Forced: an edit may have left the image asking for a check, and the
+    // operations must run on it all the same.
+    let opened = Ufs::open(Box::new(img), &OpenOptions::read_write()).and_then(Session::new_forced);
+    let mut fs = match opened {
         Ok(fs) => fs,
         Err(e) => {
             assert!(!clean, "a base image does not open: {e}");

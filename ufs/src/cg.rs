@@ -11,82 +11,13 @@
 
 use crate::checkhash;
 use crate::error::{CorruptKind, Error, Location, Result};
+use crate::geometry::{Geometry, UfsVersion};
 use crate::io::{self, Device};
 use crate::ondisk::consts::{ckhash, CG_MAGIC};
 use crate::ondisk::{wire, CgHeader, CG_CKHASH_OFFSET};
-use crate::superblock::{Geometry, UfsVersion};
 use crate::units::CgIdx;
 
-/// Where a cylinder group's tables and maps sit in its block, as the
-/// superblock dictates: what newfs writes (`initcg()` in mkfs.c) and what
-/// fsck's phase 5 rebuilds a group to (pass5.c). Offsets are bytes from the
-/// start of the cg block; the maps end at `nextfreeoff`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CgLayout {
-    /// `cg_old_btotoff`: UFS1's per-cylinder block totals (0 on UFS2).
-    pub old_btotoff: u32,
-    /// `cg_old_boff`: UFS1's rotational-position counts (0 on UFS2).
-    pub old_boff: u32,
-    /// `cg_iusedoff`: the inode map.
-    pub iusedoff: u32,
-    /// `cg_freeoff`: the fragment map.
-    pub freeoff: u32,
-    /// `cg_nextfreeoff`: the end of the maps.
-    pub nextfreeoff: u32,
-    /// `cg_clustersumoff` (0 without clustering).
-    pub clustersumoff: u32,
-    /// `cg_clusteroff` (0 without clustering).
-    pub clusteroff: u32,
-}
-
-impl CgLayout {
-    /// The layout for groups of `ipg` inodes and `fpg` fragments of
-    /// `2^fragshift` per block, with `contigsumsize` cluster sizes counted.
-    /// UFS1 groups first hold `old_cpg` 32-bit block totals and
-    /// `old_cpg * old_nrpos` 16-bit rotational counts, which nothing uses
-    /// any more but whose room the format still reserves. None when an
-    /// offset does not fit in 32 bits.
-    pub fn compute(
-        version: UfsVersion,
-        old_cpg: u64,
-        old_nrpos: u64,
-        ipg: u64,
-        fpg: u64,
-        fragshift: u32,
-        contigsumsize: u64,
-    ) -> Option<CgLayout> {
-        let base = CgHeader::SIZE as u64;
-        let (old_btotoff, old_boff, iusedoff) = match version {
-            UfsVersion::Ufs1 => {
-                let boff = base.checked_add(old_cpg.checked_mul(4)?)?;
-                let rot = old_cpg.checked_mul(old_nrpos)?.checked_mul(2)?;
-                (base, boff, boff.checked_add(rot)?)
-            }
-            UfsVersion::Ufs2 => (0, 0, base),
-        };
-        let freeoff = iusedoff.checked_add(ipg.div_ceil(8))?;
-        let mut nextfreeoff = freeoff.checked_add(fpg.div_ceil(8))?;
-        let (mut clustersumoff, mut clusteroff) = (0, 0);
-        if contigsumsize > 0 {
-            // The summary is 32-bit aligned; its entry 0 is never used, so
-            // it starts one word before the first aligned offset.
-            clustersumoff = nextfreeoff.checked_next_multiple_of(4)?.checked_sub(4)?;
-            clusteroff =
-                clustersumoff.checked_add(contigsumsize.checked_add(1)?.checked_mul(4)?)?;
-            nextfreeoff = clusteroff.checked_add((fpg >> fragshift).div_ceil(8))?;
-        }
-        let c = |v: u64| u32::try_from(v).ok();
-        Some(CgLayout {
-            old_btotoff: c(old_btotoff)?,
-            old_boff: c(old_boff)?,
-            iusedoff: c(iusedoff)?,
-            freeoff: c(freeoff)?,
-            nextfreeoff: c(nextfreeoff)?,
-            clustersumoff: c(clustersumoff)?,
-            clusteroff: c(clusteroff)?,
-        })
-    }
-}
+pub use crate::geometry::CgLayout;
 
 /// UFS1's `cg_old_ncyl` for group `c` of `ndblk` fragments: `fs_old_cpg`,
 /// except the last group, which counts the cylinders it covers,

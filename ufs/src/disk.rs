@@ -24,6 +24,9 @@ use crate::ondisk::disk::{
 use crate::ondisk::wire;
 use crate::Endian;
 
+pub use crate::error::DiskError;
+pub use crate::ondisk::disk::Scheme;
+
 /// Bytes per sector of MBRs, EBRs and (unless the label says otherwise) BSD
 /// labels; GPT is also tried with 4096-byte sectors.
 const SECTOR: u64 = 512;
@@ -35,27 +38,6 @@ const GPT_MAX_ENTRIES: u32 = 4096;
 const EBR_MAX_HOPS: usize = 128;
 /// CRC-32 as GPT uses it (the zlib/IEEE polynomial).
 const GPT_CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-
-/// The kind of partition table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    /// GUID partition table.
-    Gpt,
-    /// DOS/MBR table, including logical partitions in extended ones.
-    Mbr,
-    /// BSD disklabel.
-    BsdLabel,
-}
-
-impl std::fmt::Display for Scheme {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(match self {
-            Scheme::Gpt => "GPT",
-            Scheme::Mbr => "MBR",
-            Scheme::BsdLabel => "BSD",
-        })
-    }
-}
 
 /// One partition of a disk image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,55 +69,6 @@ pub struct Disk {
     pub notes: Vec<String>,
     /// Every partition, nested ones after their container.
     pub partitions: Vec<Partition>,
-}
-
-/// Why a partition could not be chosen.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DiskError {
-    /// A partition was asked for, but the image has no partition table.
-    #[error("partition {0} asked for, but the image holds no GPT, MBR or BSD label")]
-    NotADisk(String),
-    /// No partition has that name.
-    #[error("{scheme} disk has no partition {want} (it has: {have})")]
-    NoSuchPartition {
-        /// The outermost table.
-        scheme: Scheme,
-        /// The name asked for.
-        want: String,
-        /// The partitions there are.
-        have: String,
-    },
-    /// The partition holds others; one of those must be chosen.
-    #[error("partition {0} holds other partitions; choose one of them")]
-    Container(String),
-    /// More than one partition holds UFS.
-    #[error("{scheme} disk with several UFS file systems ({names}); choose one with --partition N or IMAGE@N")]
-    Ambiguous {
-        /// The outermost table.
-        scheme: Scheme,
-        /// The candidates.
-        names: String,
-    },
-    /// No partition holds UFS.
-    #[error("{scheme} disk with no UFS file system (partitions: {have})")]
-    NoUfs {
-        /// The outermost table.
-        scheme: Scheme,
-        /// The partitions there are.
-        have: String,
-    },
-    /// The table places the partition beyond the end of the image.
-    #[error(
-        "partition {name} ends at byte {end}, past the end of the {len}-byte image (truncated?)"
-    )]
-    OutsideImage {
-        /// The partition.
-        name: String,
-        /// Its end, in bytes.
-        end: u64,
-        /// The image's length.
-        len: u64,
-    },
 }
 
 /// Reads `len` bytes at `offset`, or `None` when they are not all there.

@@ -5,6 +5,7 @@
 //! is valid but uses something this crate does not support. Callers match on
 //! [`CorruptKind`]; each kind has a stable [`CorruptKind::code`].
 
+use crate::ondisk::disk::Scheme;
 use crate::units::{CgIdx, Frag, Ino};
 use std::fmt;
 
@@ -61,6 +62,12 @@ pub enum Error {
     /// The image was opened read-only.
     #[error("image is open read-only")]
     ReadOnly,
+    /// The superblock asks for a check (not clean, or `FS_UNCLEAN` /
+    /// `FS_NEEDSFSCK`): a write session refuses the image unless forced.
+    #[error(
+        "file system is not clean (mounted, or not checked since a crash or an interrupted edit)"
+    )]
+    Unclean,
     /// Out of blocks or inodes.
     #[error("no space left on file system: {0}")]
     NoSpace(String),
@@ -78,7 +85,7 @@ pub enum Error {
     },
     /// No partition of a disk image could be chosen.
     #[error("{0}")]
-    Disk(#[from] crate::disk::DiskError),
+    Disk(#[from] DiskError),
     /// A run would need more memory than it was allowed (`--max-memory`).
     #[error("memory limit: {0}")]
     MemoryLimit(String),
@@ -101,6 +108,55 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// Why a partition could not be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiskError {
+    /// A partition was asked for, but the image has no partition table.
+    #[error("partition {0} asked for, but the image holds no GPT, MBR or BSD label")]
+    NotADisk(String),
+    /// No partition has that name.
+    #[error("{scheme} disk has no partition {want} (it has: {have})")]
+    NoSuchPartition {
+        /// The outermost table.
+        scheme: Scheme,
+        /// The name asked for.
+        want: String,
+        /// The partitions there are.
+        have: String,
+    },
+    /// The partition holds others; one of those must be chosen.
+    #[error("partition {0} holds other partitions; choose one of them")]
+    Container(String),
+    /// More than one partition holds UFS.
+    #[error("{scheme} disk with several UFS file systems ({names}); choose one with --partition N or IMAGE@N")]
+    Ambiguous {
+        /// The outermost table.
+        scheme: Scheme,
+        /// The candidates.
+        names: String,
+    },
+    /// No partition holds UFS.
+    #[error("{scheme} disk with no UFS file system (partitions: {have})")]
+    NoUfs {
+        /// The outermost table.
+        scheme: Scheme,
+        /// The partitions there are.
+        have: String,
+    },
+    /// The table places the partition beyond the end of the image.
+    #[error(
+        "partition {name} ends at byte {end}, past the end of the {len}-byte image (truncated?)"
+    )]
+    OutsideImage {
+        /// The partition.
+        name: String,
+        /// Its end, in bytes.
+        end: u64,
+        /// The image's length.
+        len: u64,
+    },
 }
 
 /// A corruption found in the image.

@@ -31,11 +31,14 @@ pub const READ_ALL_LIMIT: u64 = 1 << 30;
 /// How to open an image.
 #[derive(Clone, Debug, Default)]
 pub struct OpenOptions {
-    /// Open for writing.
+    /// Open for writing: the device must accept writes, and only then can
+    /// a write [`Session`](crate::Session) be started on the handle. A
+    /// handle opened without it never writes a byte, whatever the device.
     pub writable: bool,
     /// Use this superblock copy (byte offset) instead of searching.
     pub superblock_at: Option<u64>,
-    /// Map the file into memory instead of positioned reads (read-only).
+    /// Map the file into memory instead of positioned reads (read-only;
+    /// [`Ufs::open_path`] only, refused together with `writable`).
     pub mmap: bool,
     /// Whether to search the image for a superblock copy (ignored with
     /// `superblock_at`).
@@ -52,6 +55,45 @@ impl OpenOptions {
         OpenOptions {
             writable: true,
             ..Default::default()
+        }
+    }
+}
+
+/// Space and inode counts as a statfs(2) caller sees them, in fragments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Space {
+    /// Fragments that can hold data (`fs_dsize`).
+    pub data_frags: u64,
+    /// Free fragments, whole free blocks included.
+    pub free_frags: u64,
+    /// Free fragments an unprivileged writer may use: the free ones less
+    /// the `fs_minfree` percent reserve (what df shows as available).
+    pub avail_frags: u64,
+    /// Inodes in all cylinder groups.
+    pub inodes: u64,
+    /// Free inodes.
+    pub free_inodes: u64,
+}
+
+impl Space {
+    /// The counts from one summary per cylinder group (on disk, or a write
+    /// session's own).
+    pub(crate) fn from_summaries(fs: &Ufs, sums: &[crate::ondisk::Csum]) -> Space {
+        let frag = u64::from(fs.geo.frag);
+        let nonneg = |v: i32| u64::try_from(v).unwrap_or(0);
+        let free_frags: u64 = sums
+            .iter()
+            .map(|s| nonneg(s.cs_nbfree) * frag + nonneg(s.cs_nffree))
+            .sum();
+        let free_inodes = sums.iter().map(|s| nonneg(s.cs_nifree)).sum();
+        let minfree = u64::try_from(fs.sb.fs.fs_minfree.clamp(0, 99)).unwrap_or(0);
+        let reserve = fs.geo.dsize * minfree / 100;
+        Space {
+            data_frags: fs.geo.dsize,
+            free_frags,
+            avail_frags: free_frags.saturating_sub(reserve),
+            inodes: fs.geo.ninodes,
+            free_inodes,
         }
     }
 }
@@ -102,21 +144,14 @@ pub type Visitor<'a> = dyn FnMut(&[u8], &DirEntry, &Inode) -> Result<()> + 'a;
 /// not read: the path below the start and the error.
 pub type Skipped<'a> = dyn FnMut(&[u8], Error) + 'a;
 
-/// An opened UFS image.
+/// An opened UFS image, for reading. Writing goes through a
+/// [`Session`](crate::Session), which owns a `Ufs` and lends its read API.
 pub struct Ufs {
     pub(crate) dev: Box<dyn Device>,
     pub(crate) sb: Superblock,
     pub(crate) geo: Geometry,
-    /// Allocation state, created by the first change (see `write.rs`).
-    pub(crate) w: Option<crate::write::WriteState>,
     /// How the superblock was found, when the image was searched for it.
     pub(crate) found_by_search: Option<crate::superblock::search::Report>,
-    /// Fixed time for every stamp the write path makes (reproducible images).
-    pub(crate) fixed_time: Option<crate::inode::Timespec>,
-    /// Zeros owed right after the next data write (see `write.rs`).
-    pub(crate) deferred_zeros: Option<(u64, u64)>,
-    /// Inodes kept alive by open files (see [`Ufs::hold`]): how many holds.
-    pub(crate) holds: std::collections::HashMap<Ino, u32>,
 }
 
 impl std::fmt::Debug for Ufs {
@@ -126,8 +161,16 @@ impl std::fmt::Debug for Ufs {
 }
 
 impl Ufs {
-    /// Opens an image on any device.
+    /// Opens an image on any device. Without `opts.writable` the device is
+    /// wrapped so that nothing can write through it (not even after
+    /// [`into_device`](Self::into_device)); `opts.mmap` is for
+    /// [`open_path`](Self::open_path), which chooses the device.
     pub fn open(dev: Box<dyn Device>, opts: &OpenOptions) -> Result<Ufs> {
+        let dev: Box<dyn Device> = if opts.writable || dev.is_read_only() {
+            dev
+        } else {
+            Box::new(io::ReadOnly(dev))
+        };
         let (sb, geo, found_by_search) = match opts.superblock_at {
             Some(at) => {
                 let sb = Superblock::read_at(dev.as_ref(), at)?;
@@ -141,15 +184,18 @@ impl Ufs {
             sb,
             geo,
             found_by_search,
-            w: None,
-            fixed_time: None,
-            deferred_zeros: None,
-            holds: std::collections::HashMap::new(),
         })
     }
 
-    /// Opens an image file. A read-only open never writes to it.
+    /// Opens an image file: read-write, or read-only (`O_RDONLY`, by
+    /// positioned reads or, with `opts.mmap`, a memory map). A read-only
+    /// open never writes to it.
     pub fn open_path(path: &Path, opts: OpenOptions) -> Result<Ufs> {
+        if opts.writable && opts.mmap {
+            return Err(Error::InvalidInput(
+                "a memory-mapped image is read-only; open it for writing without mmap".into(),
+            ));
+        }
         let dev: Box<dyn Device> = if opts.writable {
             Box::new(FileDevice::open_read_write(path)?)
         } else if opts.mmap {
@@ -179,11 +225,6 @@ impl Ufs {
     /// The underlying device.
     pub fn device(&self) -> &dyn Device {
         self.dev.as_ref()
-    }
-
-    /// The underlying device, for writing.
-    pub fn device_mut(&mut self) -> &mut dyn Device {
-        self.dev.as_mut()
     }
 
     /// Gives the device back.
@@ -259,6 +300,20 @@ impl Ufs {
             .into_iter()
             .map(DirEntry::from)
             .collect())
+    }
+
+    /// Finds `name` in directory `dir`: its inode number, if there.
+    pub fn dir_lookup(&self, dir: Ino, name: &[u8]) -> Result<Option<Ino>> {
+        Ok(self
+            .read_dir(dir)?
+            .into_iter()
+            .find(|e| e.name == name)
+            .map(|e| e.ino))
+    }
+
+    /// Space and inode counts from the cylinder-group summaries on disk.
+    pub fn space(&self) -> Result<Space> {
+        Ok(Space::from_summaries(self, &self.cg_summaries()?))
     }
 
     /// Reads all data of a file that must have no holes (directories, slow

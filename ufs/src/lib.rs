@@ -12,13 +12,38 @@
 //! # Ok::<(), ufskit::Error>(())
 //! ```
 //!
+//! Changing an image goes through a write [`Session`], which owns the
+//! handle, the allocator and the clean-flag protocol:
+//!
+//! ```no_run
+//! use ufskit::{FileType, Ino, NewNode, OpenOptions, Session};
+//! let mut s = Session::open_path("rootfs.volume".as_ref(), OpenOptions::read_write())?;
+//! let attr = NewNode { perm: 0o644, ..Default::default() };
+//! let f = s.create(Ino::ROOT, b"hello.txt", FileType::Regular, &attr)?;
+//! s.write_file(f, 0, b"hello\n")?;
+//! s.close()?; // writes the counts and marks the image clean again
+//! # Ok::<(), ufskit::Error>(())
+//! ```
+//!
 //! ## Layers
-//! - [`ondisk`]: raw structures with C names and offsets, decoded once.
-//! - [`superblock`]: finding and validating the superblock into a
-//!   [`Geometry`], the only way to do address arithmetic.
-//! - [`cg`], [`inode`], [`bmap`], [`dir`], [`xattr`]: one module per
-//!   structure.
-//! - [`fs`]: the [`Ufs`] handle and its read API.
+//! Each module uses only its own layer and lower ones, and modules form no
+//! cycle (`ufs/tests/layers.rs` checks both from the source):
+//! 1. Raw on-disk structures: [`ondisk`] (C structures with their names
+//!    and offsets, the only place byte order exists), [`units`],
+//!    [`checkhash`], [`error`], [`timefmt`], [`edit`] (raw fields by C
+//!    name).
+//! 2. I/O: [`io`] (the [`Device`] trait, files, mmap, memory, the sector
+//!    [`Overlay`](io::Overlay), fault injection, undo log).
+//! 3. Validated model: [`geometry`] (the validated numbers all address
+//!    arithmetic goes through), [`superblock`], [`cg`], [`inode`],
+//!    [`bmap`], [`dir`], [`xattr`], [`disk`] (partition tables),
+//!    [`signature`], and [`fs`]: the [`Ufs`] read handle.
+//! 4. Allocation and the write session: [`alloc`], [`session`]
+//!    ([`Session`]), [`write`](mod@write) (its operations), [`populate`] (a whole tree
+//!    at once).
+//! 5. Whole-file-system tools: [`newfs`](mod@newfs), [`fsck`], [`growfs`], [`tunefs`].
+//!
+//! The command-line crate (`ufskit-tools`) sits above all of them.
 //!
 //! ## Errors
 //! Every failure is an [`Error`]; corruption carries a [`CorruptKind`] and a
@@ -50,12 +75,14 @@ pub mod edit;
 pub mod error;
 pub mod fs;
 pub mod fsck;
+pub mod geometry;
 pub mod growfs;
 pub mod inode;
 pub mod io;
 pub mod newfs;
 pub mod ondisk;
 pub mod populate;
+pub mod session;
 pub mod signature;
 pub mod superblock;
 pub mod timefmt;
@@ -64,12 +91,20 @@ pub mod units;
 pub mod write;
 pub mod xattr;
 
+// The curated surface: what a program reading, writing, checking or
+// making images names most; everything else through its module.
 pub use error::{Corrupt, CorruptKind, Error, Location, Result};
-pub use fs::{DirEntry, Follow, OpenOptions, Ufs};
-pub use inode::{FileType, Inode};
+pub use fs::{DirEntry, Follow, OpenOptions, Space, Ufs};
+pub use fsck::{check, repair, FsckOptions, Outcome, Verdict};
+pub use inode::{FileType, Inode, Timespec};
+pub use io::{Device, FileDevice};
+pub use newfs::{newfs, NewfsOptions};
+pub use populate::{Node, Nodes, TreeBuilder};
+pub use session::Session;
 pub use superblock::{Geometry, Superblock, UfsVersion};
 pub use units::{CgIdx, Frag, Ino, Lbn};
 pub use write::{NewNode, SetAttr};
+pub use xattr::{Namespace, Xattr};
 
 /// Byte order of an image, decided when its superblock is found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -19,6 +19,7 @@ use crate::dir;
 use crate::error::{Error, Result};
 use crate::fs::Ufs;
 use crate::inode::{FileType, Inode};
+use crate::session::Session;
 use crate::units::Ino;
 use crate::write::NewNode;
 
@@ -111,7 +112,7 @@ impl<T: Nodes + ?Sized> Nodes for &T {
 
 /// Builds a tree into an open, freshly made file system.
 pub struct TreeBuilder<'a, N: Nodes = Vec<Node>> {
-    fs: &'a mut Ufs,
+    fs: &'a mut Session,
     nodes: N,
     /// Inode number of each node.
     placed: Vec<Ino>,
@@ -132,7 +133,7 @@ impl<'a, N: Nodes> TreeBuilder<'a, N> {
     /// Allocates inodes for all nodes and creates symlinks and special
     /// files. Node 0 must be the root directory: its attributes are applied
     /// to the existing root.
-    pub fn new(fs: &'a mut Ufs, nodes: N) -> Result<TreeBuilder<'a, N>> {
+    pub fn new(fs: &'a mut Session, nodes: N) -> Result<TreeBuilder<'a, N>> {
         let n = nodes.count();
         if n == 0 || nodes.kind(0) != FileType::Directory {
             return Err(Error::InvalidInput(
@@ -202,14 +203,14 @@ impl<'a, N: Nodes> TreeBuilder<'a, N> {
                             }
                         }
                         inode.set_nlink(nlink[i] as i16);
-                        inode.write(fs.dev.as_mut(), &fs.geo)?;
+                        fs.write_inode(&mut inode)?;
                         inode.ino
                     }
                 }
             };
             placed.push(ino);
         }
-        let gens = read_gens(fs, &nodes, &placed)?;
+        let gens = read_gens(fs.ufs(), &nodes, &placed)?;
         Ok(TreeBuilder {
             fs,
             nodes,
@@ -290,7 +291,7 @@ impl<'a, N: Nodes> TreeBuilder<'a, N> {
         if let Some(mut inode) = self.open.remove(&i) {
             self.closed[i] = true;
             inode.set_nlink(nl as i16);
-            inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
+            self.fs.write_inode(&mut inode)?;
         }
         Ok(())
     }
@@ -302,7 +303,7 @@ impl<'a, N: Nodes> TreeBuilder<'a, N> {
         for i in 0..n {
             self.close_file(i)?;
         }
-        let endian = self.fs.geo.endian;
+        let endian = self.fs.geometry().endian;
         // Children of each directory, in node order: `kids[start[d]..start[d + 1]]`.
         let mut start = vec![0u32; n + 1];
         for i in 1..n {
@@ -361,7 +362,7 @@ impl<'a, N: Nodes> TreeBuilder<'a, N> {
             inode.set_mtime(attr.mtime.unwrap_or(now));
             inode.set_ctime(attr.ctime.unwrap_or(now));
             inode.set_birthtime(attr.birthtime.or(attr.mtime).unwrap_or(now));
-            inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
+            self.fs.write_inode(&mut inode)?;
         }
         self.fs.sync()
     }
@@ -369,7 +370,7 @@ impl<'a, N: Nodes> TreeBuilder<'a, N> {
 
 /// The generation number on disk of each regular file's and directory's
 /// inode (0 for others, and for an inode that does not decode or fails
-/// its check hash, as [`Ufs::init_inode`] reads it), reading each inode
+/// its check hash, as [`Session::init_inode`] reads it), reading each inode
 /// block once while consecutive nodes stay in it.
 fn read_gens<N: Nodes>(fs: &Ufs, nodes: &N, placed: &[Ino]) -> Result<Vec<u32>> {
     let geo = &fs.geo;

@@ -1,11 +1,11 @@
-//! The write path: creating, changing and removing files on an image opened
-//! read-write.
+//! The write path: the operations of a [`Session`] (creating, changing and
+//! removing files), built on the session's state and clean-flag protocol.
 //!
 //! Every operation allocates what it needs before it links anything in, so
 //! an allocation failure (no space, no inodes) leaves the tree as it was;
 //! blocks taken for an operation that then fails are given back. The first
 //! change of a session clears the superblock's clean flag on disk, and
-//! [`Ufs::sync`] (or [`Ufs::close`]) writes the cylinder groups, the summary
+//! [`Session::sync`] (or [`Session::close`]) writes the cylinder groups, the summary
 //! area and the superblock with the flag set again: an interrupted session
 //! leaves an image that says it needs fsck, as FreeBSD's kernel does without
 //! soft updates. All counts are derived in `alloc.rs`.
@@ -21,38 +21,15 @@ use crate::alloc::Allocator;
 use crate::bmap;
 use crate::dir::{self, direct_size};
 use crate::error::{CorruptKind, Error, Location, Result};
-use crate::fs::Ufs;
+use crate::fs::Follow;
 use crate::inode::{dev_join, FileType, Inode, Timespec};
 use crate::io;
 use crate::ondisk::consts::{dt, DIRBLKSIZ, NDADDR, NXADDR};
+use crate::session::Session;
 use crate::superblock::UfsVersion;
 use crate::units::{Frag, Ino};
 use crate::xattr::{self, Namespace, Xattr};
 use std::collections::HashMap;
-
-/// Allocation state of a writable session.
-#[derive(Debug)]
-pub struct WriteState {
-    alloc: Allocator,
-    /// Directories' first chunk known to have room, to make appends cheap.
-    room_hint: HashMap<Ino, u64>,
-}
-
-/// Space and inode counts as a statfs(2) caller sees them, in fragments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Space {
-    /// Fragments that can hold data (`fs_dsize`).
-    pub data_frags: u64,
-    /// Free fragments, whole free blocks included.
-    pub free_frags: u64,
-    /// Free fragments an unprivileged writer may use: the free ones less
-    /// the `fs_minfree` percent reserve (what df shows as available).
-    pub avail_frags: u64,
-    /// Inodes in all cylinder groups.
-    pub inodes: u64,
-    /// Free inodes.
-    pub free_inodes: u64,
-}
 
 /// Attributes of a new node.
 #[derive(Clone, Debug, Default)]
@@ -96,6 +73,9 @@ pub struct SetAttr {
     pub flags: Option<u32>,
 }
 
+/// Deepest tree [`Session::remove_tree`] descends into.
+const MAX_DEPTH: u32 = 4096;
+
 fn check_name(name: &[u8]) -> Result<()> {
     if !crate::dir::valid_entry_name(name) || name == b"." || name == b".." {
         return Err(Error::InvalidInput(format!(
@@ -106,134 +86,7 @@ fn check_name(name: &[u8]) -> Result<()> {
     Ok(())
 }
 
-impl Ufs {
-    /// Makes every stamp the write path takes use `t` instead of the clock
-    /// (for byte-identical images).
-    pub fn set_fixed_time(&mut self, t: Option<Timespec>) {
-        self.fixed_time = t;
-    }
-
-    /// The time stamp for changes made now.
-    pub fn now(&self) -> Timespec {
-        if let Some(t) = self.fixed_time {
-            return t;
-        }
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        Timespec {
-            sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            nsec: d.subsec_nanos(),
-        }
-    }
-
-    /// Starts a writing session: clears the clean flag on disk first.
-    fn begin(&mut self) -> Result<&mut WriteState> {
-        if self.dev.is_read_only() {
-            return Err(Error::ReadOnly);
-        }
-        if self.w.is_none() {
-            let seed = match self.fixed_time {
-                Some(t) => (t.sec as u64) ^ 0x9e37_79b9_7f4a_7c15,
-                None => self.now().sec as u64 ^ u64::from(self.now().nsec).rotate_left(32),
-            };
-            let alloc = Allocator::new(self.dev.as_ref(), &self.geo, seed)?;
-            self.sb.fs.fs_clean = 0;
-            self.write_primary_superblock()?;
-            self.dev.flush().map_err(|source| Error::Io {
-                op: "syncing",
-                offset: 0,
-                len: 0,
-                source,
-            })?;
-            self.w = Some(WriteState {
-                alloc,
-                room_hint: HashMap::new(),
-            });
-        }
-        self.w.as_mut().ok_or(Error::ReadOnly)
-    }
-
-    fn write_primary_superblock(&mut self) -> Result<()> {
-        // The pointer area is undefined on disk; FreeBSD 13+ writes zeros.
-        self.sb.fs.fs_ocsp = [0u8; 128];
-        let bytes = self.sb.encode();
-        io::write_all(self.dev.as_mut(), self.sb.location, &bytes)
-    }
-
-    /// Writes everything the session changed and marks the file system
-    /// clean. The image is consistent on disk afterwards.
-    pub fn sync(&mut self) -> Result<()> {
-        self.sync_marking(true)
-    }
-
-    /// Like [`sync`](Self::sync), but the superblock keeps saying "not
-    /// clean": for an edit forced onto an image that was not clean before
-    /// it, which only a check may declare clean again.
-    pub fn sync_unclean(&mut self) -> Result<()> {
-        self.sync_marking(false)
-    }
-
-    fn sync_marking(&mut self, clean: bool) -> Result<()> {
-        let now = self.now();
-        let Some(mut w) = self.w.take() else {
-            return Ok(());
-        };
-        let r = w
-            .alloc
-            .flush(self.dev.as_mut(), &self.geo, &mut self.sb, now.sec);
-        self.w = Some(w);
-        r?;
-        self.sb.fs.fs_clean = i8::from(clean);
-        self.sb.fs.fs_time = now.sec;
-        if self.geo.version == UfsVersion::Ufs1 {
-            self.sb.fs.fs_old_time = now.sec as i32;
-        }
-        self.write_primary_superblock()?;
-        self.dev.flush().map_err(|source| Error::Io {
-            op: "syncing",
-            offset: 0,
-            len: 0,
-            source,
-        })?;
-        // A later change starts a new session (and clears the flag again).
-        self.w = None;
-        Ok(())
-    }
-
-    /// Space and inode counts as of now: a write session's own counts
-    /// while one is open (they include changes not yet on disk), else the
-    /// cylinder-group summaries on disk.
-    pub fn space(&self) -> Result<Space> {
-        let sums: Vec<crate::ondisk::Csum> = match &self.w {
-            Some(w) => (0..self.geo.ncg)
-                .filter_map(|c| w.alloc.summary(c).cloned())
-                .collect(),
-            None => self.cg_summaries()?,
-        };
-        let frag = u64::from(self.geo.frag);
-        let nonneg = |v: i32| u64::try_from(v).unwrap_or(0);
-        let free_frags: u64 = sums
-            .iter()
-            .map(|s| nonneg(s.cs_nbfree) * frag + nonneg(s.cs_nffree))
-            .sum();
-        let free_inodes = sums.iter().map(|s| nonneg(s.cs_nifree)).sum();
-        let minfree = u64::try_from(self.sb.fs.fs_minfree.clamp(0, 99)).unwrap_or(0);
-        let reserve = self.geo.dsize * minfree / 100;
-        Ok(Space {
-            data_frags: self.geo.dsize,
-            free_frags,
-            avail_frags: free_frags.saturating_sub(reserve),
-            inodes: self.geo.ninodes,
-            free_inodes,
-        })
-    }
-
-    /// Syncs and consumes the handle, reporting any error.
-    pub fn close(mut self) -> Result<()> {
-        self.sync()
-    }
-
+impl Session {
     /// Runs `f` with the allocator, the device and the geometry.
     fn with_alloc<T>(
         &mut self,
@@ -245,7 +98,7 @@ impl Ufs {
     ) -> Result<T> {
         self.begin()?;
         let w = self.w.as_mut().ok_or(Error::ReadOnly)?;
-        f(&mut w.alloc, self.dev.as_mut(), &self.geo)
+        f(&mut w.alloc, self.fs.dev.as_mut(), &self.fs.geo)
     }
 
     // ---- nodes -------------------------------------------------------------
@@ -277,12 +130,12 @@ impl Ufs {
     /// The in-memory form of a freshly allocated inode: type, attributes,
     /// times and a new generation number (nothing is written).
     pub(crate) fn init_inode(&mut self, ino: Ino, kind: FileType, attr: &NewNode) -> Result<Inode> {
-        let old = Inode::read(self.dev.as_ref(), &self.geo, ino)
-            .unwrap_or_else(|_| Inode::empty(ino, &self.geo));
+        let old = Inode::read(self.fs.dev.as_ref(), &self.fs.geo, ino)
+            .unwrap_or_else(|_| Inode::empty(ino, &self.fs.geo));
         self.init_inode_gen(ino, kind, attr, old.gen())
     }
 
-    /// [`Ufs::init_inode`] for a caller that already knows the generation
+    /// [`Session::init_inode`] for a caller that already knows the generation
     /// number on disk (`gen`; 0 for an unreadable inode), read in bulk.
     pub(crate) fn init_inode_gen(
         &mut self,
@@ -291,7 +144,7 @@ impl Ufs {
         attr: &NewNode,
         gen: u32,
     ) -> Result<Inode> {
-        let mut inode = Inode::empty(ino, &self.geo);
+        let mut inode = Inode::empty(ino, &self.fs.geo);
         let gen = if gen == 0 {
             self.with_alloc(|a, _, _| Ok(a.next_gen()))?
         } else {
@@ -322,11 +175,11 @@ impl Ufs {
     fn free_inode(&mut self, ino: Ino, was_dir: bool) -> Result<()> {
         self.with_alloc(|a, dev, geo| a.free_inode(dev, geo, ino, was_dir))?;
         // A freed inode is zeroed but keeps its generation, as FreeBSD does.
-        let mut cleared = Inode::empty(ino, &self.geo);
-        if let Ok(old) = Inode::read(self.dev.as_ref(), &self.geo, ino) {
+        let mut cleared = Inode::empty(ino, &self.fs.geo);
+        if let Ok(old) = Inode::read(self.fs.dev.as_ref(), &self.fs.geo, ino) {
             cleared.set_gen(old.gen());
         }
-        cleared.write(self.dev.as_mut(), &self.geo)
+        cleared.write(self.fs.dev.as_mut(), &self.fs.geo)
     }
 
     fn parent_dir(&self, parent: Ino) -> Result<Inode> {
@@ -337,15 +190,6 @@ impl Ufs {
             });
         }
         Ok(d)
-    }
-
-    /// Finds `name` in directory `dir`: (entry offset, inode).
-    pub fn dir_lookup(&self, dir: Ino, name: &[u8]) -> Result<Option<Ino>> {
-        Ok(self
-            .read_dir(dir)?
-            .into_iter()
-            .find(|e| e.name == name)
-            .map(|e| e.ino))
     }
 
     /// Creates a regular file, device node, fifo or socket.
@@ -373,7 +217,7 @@ impl Ufs {
         }
         let mut inode = self.new_inode(parent, kind, attr)?;
         inode.set_nlink(1);
-        inode.write(self.dev.as_mut(), &self.geo)?;
+        inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
         if let Err(e) = self.dir_add(parent, name, inode.ino, kind.dt()) {
             self.free_inode(inode.ino, false)?;
             return Err(e);
@@ -398,7 +242,7 @@ impl Ufs {
         let mut inode = self.new_inode(parent, FileType::Directory, attr)?;
         inode.set_nlink(2);
         let mut chunk = vec![0u8; DIRBLKSIZ];
-        let e = self.geo.endian;
+        let e = self.fs.geo.endian;
         let dot = direct_size(1);
         dir::encode_entry(&mut chunk, inode.ino, dot as u16, dt::DT_DIR, b".", e);
         dir::encode_entry(
@@ -416,7 +260,7 @@ impl Ufs {
             self.free_inode(ino, true)?;
             return Err(err);
         }
-        inode.write(self.dev.as_mut(), &self.geo)?;
+        inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
         if let Err(err) = self.dir_add(parent, name, ino, dt::DT_DIR) {
             self.truncate_inode(&mut inode, 0)?;
             self.free_inode(ino, true)?;
@@ -424,7 +268,7 @@ impl Ufs {
         }
         pdir = self.parent_dir(parent)?;
         pdir.set_nlink(pdir.nlink() + 1);
-        pdir.write(self.dev.as_mut(), &self.geo)?;
+        pdir.write(self.fs.dev.as_mut(), &self.fs.geo)?;
         Ok(ino)
     }
 
@@ -451,15 +295,15 @@ impl Ufs {
         }
         let mut inode = self.new_inode(parent, FileType::Symlink, attr)?;
         inode.set_nlink(1);
-        if target.len() < self.geo.maxsymlinklen as usize {
-            inode.set_inline(&self.geo, target)?;
+        if target.len() < self.fs.geo.maxsymlinklen as usize {
+            inode.set_inline(&self.fs.geo, target)?;
             inode.set_size(target.len() as u64);
         } else if let Err(e) = self.write_inode_data(&mut inode, 0, target, false) {
             let _ = self.truncate_inode(&mut inode, 0);
             self.free_inode(inode.ino, false)?;
             return Err(e);
         }
-        inode.write(self.dev.as_mut(), &self.geo)?;
+        inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
         if let Err(e) = self.dir_add(parent, name, inode.ino, dt::DT_LNK) {
             self.truncate_inode(&mut inode, 0)?;
             self.free_inode(inode.ino, false)?;
@@ -491,7 +335,7 @@ impl Ufs {
         self.dir_add(parent, name, target, t.file_type().dt())?;
         t.set_nlink(t.nlink() + 1);
         t.set_ctime(self.now());
-        t.write(self.dev.as_mut(), &self.geo)
+        t.write(self.fs.dev.as_mut(), &self.fs.geo)
     }
 
     /// Removes a non-directory name; the inode is freed with its last link.
@@ -521,21 +365,23 @@ impl Ufs {
             // to fsck, which clears unreferenced inodes of count 0).
             inode.set_nlink(0);
             inode.set_ctime(self.now());
-            inode.write(self.dev.as_mut(), &self.geo)
+            inode.write(self.fs.dev.as_mut(), &self.fs.geo)
         } else if n <= 0 {
             self.free_orphan(inode)
         } else {
             inode.set_nlink(n);
             inode.set_ctime(self.now());
-            inode.write(self.dev.as_mut(), &self.geo)
+            inode.write(self.fs.dev.as_mut(), &self.fs.geo)
         }
     }
 
-    fn free_orphan(&mut self, inode: &mut Inode) -> Result<()> {
+    pub(crate) fn free_orphan(&mut self, inode: &mut Inode) -> Result<()> {
         self.truncate_inode(inode, 0)?;
         self.clear_xattrs(inode)?;
         self.free_inode(inode.ino, false)
     }
+
+    // ---- open files ------------------------------------------------------------
 
     /// Keeps `ino` alive while something (an open file) uses it: removing
     /// its last name then leaves it allocated with a link count of 0, and
@@ -575,6 +421,80 @@ impl Ufs {
         Ok(())
     }
 
+    // ---- whole paths -------------------------------------------------------------
+
+    /// Makes directory `path` and every missing directory above it (`mkdir
+    /// -p`); existing directories are kept, a symlink to one is followed.
+    /// `attr` gives each new directory's attributes from its parent's inode
+    /// and whether it is the last component. Returns the last directory's
+    /// inode. A component that exists and is not a directory is
+    /// [`Error::NotADirectory`] naming the path up to it.
+    pub fn mkdir_p(
+        &mut self,
+        path: &[u8],
+        mut attr: impl FnMut(&Inode, bool) -> NewNode,
+    ) -> Result<Ino> {
+        let comps: Vec<&[u8]> = path
+            .split(|&c| c == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .collect();
+        let mut cur = Ino::ROOT;
+        let mut so_far: Vec<u8> = Vec::new();
+        for (i, comp) in comps.iter().enumerate() {
+            let last = i + 1 == comps.len();
+            so_far.push(b'/');
+            so_far.extend_from_slice(comp);
+            let found = match self.lookup_bytes(&so_far, Follow::All) {
+                Ok(ino) => Some(ino),
+                Err(Error::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            match found {
+                Some(ino) => {
+                    if !self.allocated_inode(ino)?.is_dir() {
+                        return Err(Error::NotADirectory {
+                            path: String::from_utf8_lossy(&so_far).into_owned(),
+                        });
+                    }
+                    cur = ino;
+                }
+                None => {
+                    let a = attr(&self.allocated_inode(cur)?, last);
+                    cur = self.mkdir(cur, comp, &a)?;
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    /// Removes `name` in directory `parent` with everything below it (`rm
+    /// -r`); a non-directory is unlinked, a missing name is no error.
+    /// Symlinks are removed, never followed.
+    pub fn remove_tree(&mut self, parent: Ino, name: &[u8]) -> Result<()> {
+        self.remove_tree_at(parent, name, 0)
+    }
+
+    fn remove_tree_at(&mut self, parent: Ino, name: &[u8], depth: u32) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::InvalidInput(format!(
+                "tree deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        let Some(ino) = self.dir_lookup(parent, name)? else {
+            return Ok(());
+        };
+        if !self.allocated_inode(ino)?.is_dir() {
+            return self.unlink(parent, name);
+        }
+        for e in self.read_dir(ino)? {
+            if e.name == b"." || e.name == b".." {
+                continue;
+            }
+            self.remove_tree_at(ino, &e.name, depth + 1)?;
+        }
+        self.rmdir(parent, name)
+    }
+
     /// Removes an empty directory.
     pub fn rmdir(&mut self, parent: Ino, name: &[u8]) -> Result<()> {
         check_name(name)?;
@@ -607,12 +527,12 @@ impl Ufs {
         let now = self.now();
         p.set_mtime(now);
         p.set_ctime(now);
-        p.write(self.dev.as_mut(), &self.geo)
+        p.write(self.fs.dev.as_mut(), &self.fs.geo)
     }
 
     /// Whether directory `anc` is `ino` or one of its ancestors.
     fn is_ancestor(&self, anc: Ino, mut ino: Ino) -> Result<bool> {
-        for _ in 0..self.geo.ninodes.min(1 << 20) {
+        for _ in 0..self.fs.geo.ninodes.min(1 << 20) {
             if ino == anc {
                 return Ok(true);
             }
@@ -678,14 +598,14 @@ impl Ufs {
             self.dir_set(ino, b"..", dp)?;
             let mut s = self.parent_dir(sp)?;
             s.set_nlink(s.nlink() - 1);
-            s.write(self.dev.as_mut(), &self.geo)?;
+            s.write(self.fs.dev.as_mut(), &self.fs.geo)?;
             let mut d = self.parent_dir(dp)?;
             d.set_nlink(d.nlink() + 1);
-            d.write(self.dev.as_mut(), &self.geo)?;
+            d.write(self.fs.dev.as_mut(), &self.fs.geo)?;
         }
         let mut i = self.allocated_inode(ino)?;
         i.set_ctime(self.now());
-        i.write(self.dev.as_mut(), &self.geo)
+        i.write(self.fs.dev.as_mut(), &self.fs.geo)
     }
 
     /// Changes attributes.
@@ -714,7 +634,7 @@ impl Ufs {
             i.set_flags(f);
         }
         i.set_ctime(self.now());
-        i.write(self.dev.as_mut(), &self.geo)
+        i.write(self.fs.dev.as_mut(), &self.fs.geo)
     }
 
     // ---- directories ---------------------------------------------------------
@@ -723,7 +643,7 @@ impl Ufs {
     fn dir_add(&mut self, dir: Ino, name: &[u8], ino: Ino, dtype: u8) -> Result<()> {
         let mut d = self.parent_dir(dir)?;
         let need = direct_size(name.len());
-        let e = self.geo.endian;
+        let e = self.fs.geo.endian;
         let size = d.size();
         let start = self
             .w
@@ -792,7 +712,7 @@ impl Ufs {
         let now = self.now();
         d.set_mtime(now);
         d.set_ctime(now);
-        d.write(self.dev.as_mut(), &self.geo)
+        d.write(self.fs.dev.as_mut(), &self.fs.geo)
     }
 
     /// Finds the chunk and entry of `name`: (chunk offset, chunk, entries index).
@@ -806,7 +726,7 @@ impl Ufs {
         let mut off = 0;
         while off + DIRBLKSIZ as u64 <= d.size() {
             self.read_at(d, &extents, off, &mut chunk)?;
-            let (entries, _) = dir::parse_chunk(&chunk, off, self.geo.endian);
+            let (entries, _) = dir::parse_chunk(&chunk, off, self.fs.geo.endian);
             if let Some(i) = entries.iter().position(|x| x.ino.0 != 0 && x.name == name) {
                 return Ok((off, chunk, entries, i));
             }
@@ -821,7 +741,7 @@ impl Ufs {
     fn dir_remove(&mut self, dir: Ino, name: &[u8]) -> Result<()> {
         let mut d = self.parent_dir(dir)?;
         let (off, mut chunk, entries, i) = self.dir_find(&d, name)?;
-        let e = self.geo.endian;
+        let e = self.fs.geo.endian;
         let ent = &entries[i];
         if i == 0 {
             // The first entry of a chunk cannot merge backwards: empty it.
@@ -859,7 +779,7 @@ impl Ufs {
             ent.reclen,
             ent.dtype,
             &ent.name,
-            self.geo.endian,
+            self.fs.geo.endian,
         );
         self.write_inode_data(&mut d, off, &chunk, true)
     }
@@ -879,7 +799,7 @@ impl Ufs {
         inode.set_mtime(now);
         inode.set_ctime(now);
         // Whatever was written (all or part) is recorded in the inode.
-        inode.write(self.dev.as_mut(), &self.geo)?;
+        inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
         r
     }
 
@@ -900,7 +820,7 @@ impl Ufs {
                 // attempt allocated given back, and the inode written
                 // (its tail fragment may have moved).
                 let _ = self.truncate_inode(&mut inode, old);
-                inode.write(self.dev.as_mut(), &self.geo)?;
+                inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
                 return Err(e);
             }
         } else {
@@ -918,12 +838,12 @@ impl Ufs {
         let now = self.now();
         inode.set_mtime(now);
         inode.set_ctime(now);
-        inode.write(self.dev.as_mut(), &self.geo)
+        inode.write(self.fs.dev.as_mut(), &self.fs.geo)
     }
 
     /// Whether byte `off` of a regular file lies in a hole.
     fn in_hole(&self, inode: &Inode, off: u64) -> Result<bool> {
-        let bsize = self.geo.bsize64();
+        let bsize = self.fs.geo.bsize64();
         Ok(!self
             .extents(inode)?
             .iter()
@@ -932,7 +852,7 @@ impl Ufs {
 
     /// Fragments the block at `lbn` needs for a file of `size` bytes.
     fn frags_for(&self, size: u64, lbn: u64) -> u32 {
-        (self.geo.blksize(size, lbn) >> self.geo.fshift) as u32
+        (self.fs.geo.blksize(size, lbn) >> self.fs.geo.fshift) as u32
     }
 
     fn alloc_frags(&mut self, pref: Frag, n: u32) -> Result<Frag> {
@@ -948,7 +868,7 @@ impl Ufs {
     }
 
     fn add_blocks(&self, inode: &mut Inode, frags: i64) {
-        let sectors = frags * (i64::from(self.geo.fsize) / 512);
+        let sectors = frags * (i64::from(self.fs.geo.fsize) / 512);
         let v = (inode.blocks() as i64 + sectors).max(0) as u64;
         inode.set_blocks(v);
     }
@@ -956,11 +876,11 @@ impl Ufs {
     /// Preferred place for a new block of `inode` after `prev`.
     fn pref(&mut self, inode: &Inode, prev: u64, meta: bool) -> Result<Frag> {
         if prev != 0 {
-            return Ok(Frag(prev + u64::from(self.geo.frag)));
+            return Ok(Frag(prev + u64::from(self.fs.geo.frag)));
         }
-        let c = self.geo.ino_to_cg(inode.ino).0;
-        let metaspace = u64::try_from(self.sb.fs.fs_metaspace).unwrap_or(0);
-        Ok(Allocator::zone_start(&self.geo, metaspace, c, meta))
+        let c = self.fs.geo.ino_to_cg(inode.ino).0;
+        let metaspace = u64::try_from(self.fs.sb.fs.fs_metaspace).unwrap_or(0);
+        Ok(Allocator::zone_start(&self.fs.geo, metaspace, c, meta))
     }
 
     /// The core of every data write: maps (allocating) each block the range
@@ -979,14 +899,14 @@ impl Ufs {
         }
         let end = offset
             .checked_add(data.len() as u64)
-            .filter(|&e| e <= self.geo.maxfilesize)
+            .filter(|&e| e <= self.fs.geo.maxfilesize)
             .ok_or_else(|| {
                 Error::InvalidInput(format!(
                     "write past the largest file size {}",
-                    self.geo.maxfilesize
+                    self.fs.geo.maxfilesize
                 ))
             })?;
-        let bsize = self.geo.bsize64();
+        let bsize = self.fs.geo.bsize64();
         let old_size = inode.size();
         let new_size = old_size.max(end);
         // A fragment tail that stops being the last block must become whole.
@@ -995,7 +915,7 @@ impl Ufs {
         let mut alloc_size = old_size;
         if old_size > 0 && old_last <= NDADDR as u64 && new_size > old_last * bsize {
             let lbn = old_last - 1;
-            self.resize_block(inode, lbn, old_size, self.geo.frag, meta, 0..0)?;
+            self.resize_block(inode, lbn, old_size, self.fs.geo.frag, meta, 0..0)?;
             alloc_size = old_last * bsize;
         }
         let mut cache = IndirectCache::default();
@@ -1028,17 +948,17 @@ impl Ufs {
                 }
             };
             let src = &data[(from - offset) as usize..(to - offset) as usize];
-            let pos = self.geo.frag_offset(addr) + (from - blk_start);
+            let pos = self.fs.geo.frag_offset(addr) + (from - blk_start);
             let r = match self.deferred_zeros.take() {
                 Some((at, n)) if at == pos + src.len() as u64 => {
                     let mut buf = Vec::with_capacity(src.len() + n as usize);
                     buf.extend_from_slice(src);
                     buf.resize(src.len() + n as usize, 0);
-                    io::write_all(self.dev.as_mut(), pos, &buf)
+                    io::write_all(self.fs.dev.as_mut(), pos, &buf)
                 }
-                Some((at, n)) => io::write_all(self.dev.as_mut(), pos, src)
-                    .and_then(|()| io::write_all(self.dev.as_mut(), at, &vec![0u8; n as usize])),
-                None => io::write_all(self.dev.as_mut(), pos, src),
+                Some((at, n)) => io::write_all(self.fs.dev.as_mut(), pos, src)
+                    .and_then(|()| io::write_all(self.fs.dev.as_mut(), at, &vec![0u8; n as usize])),
+                None => io::write_all(self.fs.dev.as_mut(), pos, src),
             };
             if let Err(e) = r {
                 result = Err(e);
@@ -1049,7 +969,7 @@ impl Ufs {
         if let Some((at, n)) = self.deferred_zeros.take() {
             // The write that was to carry these zeros failed: zero anyway,
             // so the block never shows old contents if the file grows.
-            let zr = io::write_all(self.dev.as_mut(), at, &vec![0u8; n as usize]);
+            let zr = io::write_all(self.fs.dev.as_mut(), at, &vec![0u8; n as usize]);
             if result.is_ok() {
                 result = zr;
             }
@@ -1121,14 +1041,14 @@ impl Ufs {
             return Ok(Frag(cur));
         }
         let a = self.alloc_frags(Frag(cur), frags)?;
-        let mut buf = vec![0u8; (frags << self.geo.fshift) as usize];
-        let old_bytes = (have << self.geo.fshift) as usize;
+        let mut buf = vec![0u8; (frags << self.fs.geo.fshift) as usize];
+        let old_bytes = (have << self.fs.geo.fshift) as usize;
         io::read_exact(
-            self.dev.as_ref(),
-            self.geo.frag_offset(Frag(cur)),
+            self.fs.dev.as_ref(),
+            self.fs.geo.frag_offset(Frag(cur)),
             &mut buf[..old_bytes],
         )?;
-        io::write_all(self.dev.as_mut(), self.geo.frag_offset(a), &buf)?;
+        io::write_all(self.fs.dev.as_mut(), self.fs.geo.frag_offset(a), &buf)?;
         inode.set_db(i, a.0);
         self.free_frags(Frag(cur), have)?;
         self.add_blocks(inode, i64::from(frags) - i64::from(have));
@@ -1149,8 +1069,8 @@ impl Ufs {
         to: u32,
         keep: &std::ops::Range<u64>,
     ) -> Result<()> {
-        let start = u64::from(from) << self.geo.fshift;
-        let end = u64::from(to) << self.geo.fshift;
+        let start = u64::from(from) << self.fs.geo.fshift;
+        let end = u64::from(to) << self.fs.geo.fshift;
         let pieces = [
             (start, keep.start.clamp(start, end)),
             (keep.end.clamp(start, end), end),
@@ -1164,7 +1084,7 @@ impl Ufs {
             if hi <= lo {
                 continue;
             }
-            let at = self.geo.frag_offset(a) + lo;
+            let at = self.fs.geo.frag_offset(a) + lo;
             if k == 1 && !keep.is_empty() && lo == keep.end {
                 // Zeros right after what the caller writes next: the caller
                 // appends them to that write (one system call, not two).
@@ -1172,7 +1092,7 @@ impl Ufs {
                 continue;
             }
             let buf = vec![0u8; (hi - lo) as usize];
-            io::write_all(self.dev.as_mut(), at, &buf)?;
+            io::write_all(self.fs.dev.as_mut(), at, &buf)?;
         }
         Ok(())
     }
@@ -1195,7 +1115,7 @@ impl Ufs {
         if lbn < NDADDR as u64 {
             return self.resize_block(inode, lbn, old_size, want, meta, covered);
         }
-        let path = bmap::Spans::of(&self.geo).path(crate::units::Lbn(lbn));
+        let path = bmap::Spans::of(&self.fs.geo).path(crate::units::Lbn(lbn));
         let Some(path @ bmap::BlockPath::Indirect { level, .. }) = path else {
             return Err(Error::InvalidInput(format!(
                 "block {lbn} is beyond the triple indirect range"
@@ -1206,9 +1126,9 @@ impl Ufs {
         if ptr == 0 {
             let prev = inode.db(NDADDR - 1);
             let pref = self.pref(inode, prev, true)?;
-            let a = self.alloc_frags(pref, self.geo.frag)?;
-            self.zero_frags(a, self.geo.frag)?;
-            self.add_blocks(inode, i64::from(self.geo.frag));
+            let a = self.alloc_frags(pref, self.fs.geo.frag)?;
+            self.zero_frags(a, self.fs.geo.frag)?;
+            self.add_blocks(inode, i64::from(self.fs.geo.frag));
             inode.set_ib(level - 1, a.0);
             ptr = a.0;
         }
@@ -1219,7 +1139,7 @@ impl Ufs {
             if next != 0 {
                 if !self
                     .geo
-                    .frags_in_range(Frag(next), u64::from(self.geo.frag))
+                    .frags_in_range(Frag(next), u64::from(self.fs.geo.frag))
                 {
                     return Err(Error::corrupt(
                         CorruptKind::BadBlockPointer,
@@ -1239,15 +1159,15 @@ impl Ufs {
                 ptr
             };
             let pref = self.pref(inode, prev, !last)?;
-            let a = self.alloc_frags(pref, self.geo.frag)?;
+            let a = self.alloc_frags(pref, self.fs.geo.frag)?;
             if last {
                 // A new data block: what the caller does not write must read
                 // as zeros.
-                self.zero_except(a, 0, self.geo.frag, &covered)?;
+                self.zero_except(a, 0, self.fs.geo.frag, &covered)?;
             } else {
-                self.zero_frags(a, self.geo.frag)?;
+                self.zero_frags(a, self.fs.geo.frag)?;
             }
-            self.add_blocks(inode, i64::from(self.geo.frag));
+            self.add_blocks(inode, i64::from(self.fs.geo.frag));
             cache.set(self, Frag(ptr), k, a.0)?;
             ptr = a.0;
         }
@@ -1257,12 +1177,12 @@ impl Ufs {
     /// Frees everything past `size` and zeroes the tail of the last block.
     fn truncate_inode(&mut self, inode: &mut Inode, size: u64) -> Result<()> {
         self.begin()?;
-        if inode.file_type() == FileType::Symlink && inode.is_fast_symlink(&self.geo) {
-            inode.set_inline(&self.geo, &[])?;
+        if inode.file_type() == FileType::Symlink && inode.is_fast_symlink(&self.fs.geo) {
+            inode.set_inline(&self.fs.geo, &[])?;
             inode.set_size(0);
             return Ok(());
         }
-        let bsize = self.geo.bsize64();
+        let bsize = self.fs.geo.bsize64();
         let old_size = inode.size();
         if size >= old_size {
             inode.set_size(size);
@@ -1287,9 +1207,13 @@ impl Ufs {
                 }
                 let tail = size % bsize;
                 if tail != 0 {
-                    let zero_len = (u64::from(need) << self.geo.fshift) - tail;
+                    let zero_len = (u64::from(need) << self.fs.geo.fshift) - tail;
                     let z = vec![0u8; zero_len as usize];
-                    io::write_all(self.dev.as_mut(), self.geo.frag_offset(Frag(a)) + tail, &z)?;
+                    io::write_all(
+                        self.fs.dev.as_mut(),
+                        self.fs.geo.frag_offset(Frag(a)) + tail,
+                        &z,
+                    )?;
                 }
             }
         }
@@ -1302,10 +1226,14 @@ impl Ufs {
                 .iter()
                 .find(|e| e.lbn <= lbn && lbn < e.lbn + e.len.div_ceil(bsize))
             {
-                let blk = Frag(e.addr.0 + ((lbn - e.lbn) << self.geo.fragshift));
+                let blk = Frag(e.addr.0 + ((lbn - e.lbn) << self.fs.geo.fragshift));
                 let tail = size % bsize;
                 let z = vec![0u8; (bsize - tail) as usize];
-                io::write_all(self.dev.as_mut(), self.geo.frag_offset(blk) + tail, &z)?;
+                io::write_all(
+                    self.fs.dev.as_mut(),
+                    self.fs.geo.frag_offset(blk) + tail,
+                    &z,
+                )?;
             }
         }
         inode.set_size(size);
@@ -1316,8 +1244,8 @@ impl Ufs {
     /// `keep`, and the indirect blocks left mapping nothing.
     fn free_trees_from(&mut self, inode: &mut Inode, keep: u64, _size: u64) -> Result<()> {
         let cut = bmap::Cut {
-            spans: bmap::Spans::of(&self.geo),
-            fmt: bmap::PtrFormat::of(&self.geo),
+            spans: bmap::Spans::of(&self.fs.geo),
+            fmt: bmap::PtrFormat::of(&self.fs.geo),
             keep: crate::units::Lbn(keep),
             counted: crate::units::Lbn(u64::MAX),
             prune: bmap::Prune::Empty,
@@ -1376,27 +1304,27 @@ impl Ufs {
     }
 
     fn store_xattrs(&mut self, mut inode: Inode, attrs: &[Xattr]) -> Result<()> {
-        if self.geo.version != UfsVersion::Ufs2 {
+        if self.fs.geo.version != UfsVersion::Ufs2 {
             return Err(Error::Unsupported("extended attributes need UFS2".into()));
         }
-        let area = xattr::encode(attrs, self.geo.endian)?;
-        if area.len() as u64 > NXADDR as u64 * self.geo.bsize64() {
+        let area = xattr::encode(attrs, self.fs.geo.endian)?;
+        if area.len() as u64 > NXADDR as u64 * self.fs.geo.bsize64() {
             return Err(Error::NoSpace(format!(
                 "extended attributes need {} bytes; the area holds {}",
                 area.len(),
-                NXADDR as u64 * self.geo.bsize64()
+                NXADDR as u64 * self.fs.geo.bsize64()
             )));
         }
         self.write_ext_area(&mut inode, &area)?;
         inode.set_ctime(self.now());
-        inode.write(self.dev.as_mut(), &self.geo)
+        inode.write(self.fs.dev.as_mut(), &self.fs.geo)
     }
 
     /// Replaces the extended-attribute area with `area`, reallocating its
     /// blocks with the fragment rules (`sblksize` on `di_extsize`).
     fn write_ext_area(&mut self, inode: &mut Inode, area: &[u8]) -> Result<()> {
         self.begin()?;
-        let bsize = self.geo.bsize64();
+        let bsize = self.fs.geo.bsize64();
         let old = u64::from(inode.extsize());
         let mut blocks = [inode.extb(0), inode.extb(1)];
         // Allocate the new blocks first so a failure changes nothing.
@@ -1408,14 +1336,14 @@ impl Ufs {
                 continue;
             }
             let len = (area.len() as u64 - start).min(bsize);
-            let frags = len.div_ceil(u64::from(self.geo.fsize)) as u32;
+            let frags = len.div_ceil(u64::from(self.fs.geo.fsize)) as u32;
             let pref = self.pref(inode, 0, true)?;
             match self.alloc_frags(pref, frags) {
                 Ok(a) => {
-                    let mut buf = vec![0u8; (frags << self.geo.fshift) as usize];
+                    let mut buf = vec![0u8; (frags << self.fs.geo.fshift) as usize];
                     buf[..len as usize]
                         .copy_from_slice(&area[start as usize..(start + len) as usize]);
-                    io::write_all(self.dev.as_mut(), self.geo.frag_offset(a), &buf)?;
+                    io::write_all(self.fs.dev.as_mut(), self.fs.geo.frag_offset(a), &buf)?;
                     taken.push((a, frags));
                     *nb = a.0;
                 }
@@ -1433,7 +1361,7 @@ impl Ufs {
             }
             let start = i as u64 * bsize;
             let len = old.saturating_sub(start).min(bsize);
-            let frags = len.div_ceil(u64::from(self.geo.fsize)).max(1) as u32;
+            let frags = len.div_ceil(u64::from(self.fs.geo.fsize)).max(1) as u32;
             self.free_frags(Frag(*b), frags)?;
             self.add_blocks(inode, -i64::from(frags));
             *b = 0;
@@ -1492,16 +1420,16 @@ struct IndirectCache {
 }
 
 impl IndirectCache {
-    fn get(&mut self, fs: &Ufs, addr: Frag) -> Result<&Vec<u64>> {
+    fn get(&mut self, fs: &Session, addr: Frag) -> Result<&Vec<u64>> {
         match self.blocks.entry(addr) {
             std::collections::hash_map::Entry::Occupied(e) => Ok(&e.into_mut().0),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let p = bmap::read_indirect(fs.dev.as_ref(), &fs.geo, Ino(0), addr)?;
+                let p = bmap::read_indirect(fs.fs.dev.as_ref(), &fs.fs.geo, Ino(0), addr)?;
                 Ok(&v.insert((p, false)).0)
             }
         }
     }
-    fn set(&mut self, fs: &Ufs, addr: Frag, k: usize, v: u64) -> Result<()> {
+    fn set(&mut self, fs: &Session, addr: Frag, k: usize, v: u64) -> Result<()> {
         self.get(fs, addr)?;
         if let Some(e) = self.blocks.get_mut(&addr) {
             if let Some(p) = e.0.get_mut(k) {
@@ -1511,11 +1439,11 @@ impl IndirectCache {
         }
         Ok(())
     }
-    fn flush(self, fs: &mut Ufs) -> Result<()> {
+    fn flush(self, fs: &mut Session) -> Result<()> {
         for (addr, (ptrs, dirty)) in self.blocks {
             if dirty {
-                let buf = encode_pointers(&fs.geo, &ptrs);
-                io::write_all(fs.dev.as_mut(), fs.geo.frag_offset(addr), &buf)?;
+                let buf = encode_pointers(&fs.fs.geo, &ptrs);
+                io::write_all(fs.fs.dev.as_mut(), fs.fs.geo.frag_offset(addr), &buf)?;
             }
         }
         Ok(())

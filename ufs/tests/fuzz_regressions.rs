@@ -120,7 +120,7 @@ fn fsck_summary_nbfree_overflow() {
 
 use ufskit::inode::Timespec;
 use ufskit::newfs::NewfsOptions;
-use ufskit::{NewNode, UfsVersion};
+use ufskit::{NewNode, Session, UfsVersion};
 
 const T: Timespec = Timespec {
     sec: 1_600_000_000,
@@ -129,7 +129,7 @@ const T: Timespec = Timespec {
 
 /// A fresh file system made in memory the way the fuzz crate makes its
 /// bases (`ufskit_fuzz::fresh`), opened read-write.
-fn fresh_rw(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u32>) -> Ufs {
+fn fresh_rw(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u32>) -> Session {
     let opts = NewfsOptions {
         version,
         bsize,
@@ -140,7 +140,7 @@ fn fresh_rw(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u3
         ..Default::default()
     };
     let img = ufskit::newfs::in_memory(size, &opts).expect("newfs");
-    let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open");
+    let mut fs = Session::open(Box::new(img), &OpenOptions::read_write()).expect("open");
     fs.set_fixed_time(Some(T));
     fs
 }
@@ -153,7 +153,7 @@ fn node() -> NewNode {
 }
 
 /// Syncs, then `fsck -n -f` must find the image clean.
-fn assert_fsck_clean(mut fs: Ufs, what: &str) {
+fn assert_fsck_clean(mut fs: Session, what: &str) {
     fs.sync().expect("sync");
     let dev = fs.into_device();
     let mut img = vec![0u8; dev.len() as usize];
@@ -169,7 +169,7 @@ fn assert_fsck_clean(mut fs: Ufs, what: &str) {
 }
 
 /// Writes 64 KiB pieces to a new file until the file system is full.
-fn fill(fs: &mut Ufs, name: &[u8]) -> Ino {
+fn fill(fs: &mut Session, name: &[u8]) -> Ino {
     let f = fs
         .create(Ino::ROOT, name, FileType::Regular, &node())
         .expect("create");

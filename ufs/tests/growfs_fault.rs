@@ -21,7 +21,7 @@ use ufskit::growfs;
 use ufskit::inode::Timespec;
 use ufskit::io::Device;
 use ufskit::newfs::options::NewfsOptions;
-use ufskit::{FileType, Ino, NewNode, OpenOptions, Ufs, UfsVersion};
+use ufskit::{FileType, Ino, NewNode, OpenOptions, Session, Ufs, UfsVersion};
 
 /// Two handles on one in-memory image sharing one write budget: what
 /// growfs's two devices (past the old end, and inside it) are in the CLI.
@@ -79,7 +79,7 @@ fn base(version: UfsVersion) -> Vec<u8> {
         ..NewfsOptions::freebsd_12_1()
     };
     let img = ufskit::newfs::in_memory(OLD, &opts).expect("newfs");
-    let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open");
+    let mut fs = Session::open(Box::new(img), &OpenOptions::read_write()).expect("open");
     fs.set_fixed_time(Some(Timespec {
         sec: 1_600_000_000,
         nsec: 0,

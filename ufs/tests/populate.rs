@@ -4,7 +4,7 @@ use ufskit::fsck::{check, CollectingReporter, FsckOptions, Verdict};
 use ufskit::inode::Timespec;
 use ufskit::newfs::NewfsOptions;
 use ufskit::populate::{Node, TreeBuilder};
-use ufskit::{FileType, Follow, NewNode, OpenOptions, Ufs, UfsVersion};
+use ufskit::{FileType, Follow, NewNode, OpenOptions, Session, Ufs, UfsVersion};
 
 fn fresh(version: UfsVersion, size: u64, bsize: Option<u32>, fsize: Option<u32>) -> Vec<u8> {
     let opts = NewfsOptions {
@@ -46,7 +46,7 @@ fn a_built_tree_reads_back_and_checks_clean() {
         (UfsVersion::Ufs2, Some(4096), Some(512)),
     ] {
         let img = fresh(version, 32 << 20, bsize, fsize);
-        let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open");
+        let mut fs = Session::open(Box::new(img), &OpenOptions::read_write()).expect("open");
         fs.set_fixed_time(Some(Timespec {
             sec: 1_600_000_000,
             nsec: 0,
@@ -123,7 +123,7 @@ fn a_built_tree_reads_back_and_checks_clean() {
 #[test]
 fn more_links_than_link_max_is_refused_not_wrapped() {
     let img = fresh(UfsVersion::Ufs2, 32 << 20, None, None);
-    let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("open");
+    let mut fs = Session::open(Box::new(img), &OpenOptions::read_write()).expect("open");
     let mut nodes = vec![node(0, "", FileType::Directory, 0o755)];
     nodes.push(node(0, "target", FileType::Regular, 0o644));
     for i in 0..32767 {

@@ -16,7 +16,7 @@ use ufskit::fsck::{repair, AnswerMode, CollectingReporter, FsckOptions};
 use ufskit::inode::Timespec;
 use ufskit::io::{Device, FaultyDevice};
 use ufskit::xattr::Namespace;
-use ufskit::{FileType, Follow, Ino, NewNode, OpenOptions, Ufs, UfsVersion};
+use ufskit::{FileType, Follow, Ino, NewNode, OpenOptions, Session, Ufs, UfsVersion};
 
 /// Gives the base what the session renames and removes, uninterrupted.
 fn prepare(img: Vec<u8>) -> Vec<u8> {
@@ -37,7 +37,7 @@ fn prepare(img: Vec<u8>) -> Vec<u8> {
 }
 
 /// The session; any error ends it, as it would end an editing command.
-fn session(fs: &mut Ufs) -> ufskit::Result<()> {
+fn session(fs: &mut Session) -> ufskit::Result<()> {
     let file = NewNode {
         perm: 0o644,
         uid: 1001,
@@ -72,8 +72,8 @@ fn pattern(n: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn open_rw(dev: FaultyDevice<Vec<u8>>) -> ufskit::Result<Ufs> {
-    let mut fs = Ufs::open(Box::new(dev), &OpenOptions::read_write())?;
+fn open_rw(dev: FaultyDevice<Vec<u8>>) -> ufskit::Result<Session> {
+    let mut fs = Session::open(Box::new(dev), &OpenOptions::read_write())?;
     fs.set_fixed_time(Some(Timespec {
         sec: 1_600_000_000,
         nsec: 0,
@@ -81,7 +81,7 @@ fn open_rw(dev: FaultyDevice<Vec<u8>>) -> ufskit::Result<Ufs> {
     Ok(fs)
 }
 
-fn bytes_of(fs: Ufs) -> Vec<u8> {
+fn bytes_of(fs: Session) -> Vec<u8> {
     let dev = fs.into_device();
     let mut v = vec![0u8; dev.len() as usize];
     dev.read_at(0, &mut v).expect("read back");

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use ufskit::fsck::{check, CollectingReporter, FsckOptions, Verdict};
 use ufskit::inode::Timespec;
 use ufskit::xattr::{Namespace, Xattr};
-use ufskit::{Error, FileType, Ino, NewNode, OpenOptions, SetAttr, Ufs, UfsVersion};
+use ufskit::{Error, FileType, Ino, NewNode, OpenOptions, Session, SetAttr, Ufs, UfsVersion};
 
 const FIXED: Timespec = Timespec {
     sec: 1_600_000_000,
@@ -363,7 +363,7 @@ fn agree(op: &Op, got: Outcome, want: Outcome) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn apply(fs: &mut Ufs, m: &mut Model, op: &Op, ufs2: bool) -> Result<Step, TestCaseError> {
+fn apply(fs: &mut Session, m: &mut Model, op: &Op, ufs2: bool) -> Result<Step, TestCaseError> {
     let bsize = fs.geometry().bsize as usize;
     match *op {
         Op::Create { d, n, size, seed } => {
@@ -871,7 +871,7 @@ fn fsck_clean(img: &[u8]) -> Result<(), TestCaseError> {
 }
 
 fn run_case(base: &[u8], ops: &[Op]) -> Result<(), TestCaseError> {
-    let mut fs = Ufs::open(Box::new(base.to_vec()), &OpenOptions::read_write()).expect("opens");
+    let mut fs = Session::open(Box::new(base.to_vec()), &OpenOptions::read_write()).expect("opens");
     fs.set_fixed_time(Some(FIXED));
     let ufs2 = fs.geometry().version == UfsVersion::Ufs2;
     let before = outside(&fs);

@@ -6,7 +6,7 @@ use common::*;
 use ufskit::fsck::{check, CollectingReporter, FsckOptions, Verdict};
 use ufskit::inode::Timespec;
 use ufskit::xattr::Namespace;
-use ufskit::{FileType, Follow, Ino, NewNode, OpenOptions, Ufs};
+use ufskit::{FileType, Follow, Ino, NewNode, OpenOptions, Session, Ufs};
 
 fn fsck_clean(img: &[u8], what: &str) {
     let mut rep = CollectingReporter::default();
@@ -24,8 +24,8 @@ fn fsck_clean(img: &[u8], what: &str) {
     );
 }
 
-fn open_rw(img: Vec<u8>) -> Ufs {
-    let mut fs = Ufs::open(Box::new(img), &OpenOptions::read_write()).expect("opens");
+fn open_rw(img: Vec<u8>) -> Session {
+    let mut fs = Session::open(Box::new(img), &OpenOptions::read_write()).expect("opens");
     fs.set_fixed_time(Some(Timespec {
         sec: 1_600_000_000,
         nsec: 5,
@@ -33,7 +33,7 @@ fn open_rw(img: Vec<u8>) -> Ufs {
     fs
 }
 
-fn image_bytes(fs: Ufs) -> Vec<u8> {
+fn image_bytes(fs: Session) -> Vec<u8> {
     let dev = fs.into_device();
     let mut v = vec![0u8; dev.len() as usize];
     dev.read_at(0, &mut v).expect("read back");
@@ -241,24 +241,198 @@ fn filling_the_disk_fails_cleanly_and_keeps_what_was_there() {
     fsck_clean(&img, "full disk");
 }
 
+/// A device that counts every write and flush it is asked for (and
+/// lets none through), shared with the test through `Rc`s.
+struct Counting {
+    data: Vec<u8>,
+    writes: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl ufskit::io::Device for Counting {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.data.read_at(offset, buf)
+    }
+    fn write_at(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
+        self.writes.set(self.writes.get() + 1);
+        Err(std::io::Error::other("counted write"))
+    }
+    fn len(&self) -> u64 {
+        self.data.len() as u64
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writes.set(self.writes.get() + 1);
+        Ok(())
+    }
+}
+
+/// Reads everything a reader can: every inode of the tree, every file's
+/// data, every link, every extended attribute, the summaries and space.
+fn read_everything(fs: &Ufs) -> usize {
+    let mut n = 0;
+    fs.walk(Ino::ROOT, &mut |_, e, inode| {
+        n += 1;
+        match inode.file_type() {
+            FileType::Regular => drop(fs.read_all(e.ino)?),
+            FileType::Symlink => drop(fs.readlink(e.ino)?),
+            _ => {}
+        }
+        fs.xattrs(inode)?;
+        Ok(())
+    })
+    .expect("walk");
+    fs.space().expect("space");
+    n
+}
+
+/// A handle opened read-only cannot write a byte: not by reading (no
+/// write or flush reaches even a device that would take them), not by
+/// starting a write session (refused before anything is written), and not
+/// through the device it gives back. That `Ufs` has no write methods at
+/// all is checked by the compiler (the `compile_fail` example in
+/// `session.rs`).
 #[test]
-fn read_only_open_refuses_changes() {
-    let mut fs = Ufs::open(
-        Box::new(load_zst("populated/pop-ufs2-8m.img.zst")),
-        &OpenOptions::read_only(),
-    )
-    .expect("open");
-    // A Vec device is writable; read-only is the device's property, so use
-    // a slice device to prove the write path checks it.
+fn read_only_open_cannot_write_a_byte() {
     let data = load_zst("populated/pop-ufs2-8m.img.zst");
-    let mut ro = Ufs::open(
-        Box::new(ufskit::io::SliceDevice(Box::leak(data.into_boxed_slice()))),
+    let writes = std::rc::Rc::new(std::cell::Cell::new(0));
+    let dev = Counting {
+        data: data.clone(),
+        writes: writes.clone(),
+    };
+    // The device itself would take writes (it says it is writable).
+    assert!(!ufskit::io::Device::is_read_only(&dev));
+    let fs = Ufs::open(Box::new(dev), &OpenOptions::read_only()).expect("open");
+    assert!(read_everything(&fs) > 10);
+    assert!(
+        fs.device().is_read_only(),
+        "the handle's device refuses writes"
+    );
+    let e = Session::new(fs).unwrap_err();
+    assert!(matches!(e, ufskit::Error::ReadOnly), "{e}");
+    // Neither does a device given back.
+    let fs = Ufs::open(
+        Box::new(Counting {
+            data: data.clone(),
+            writes: writes.clone(),
+        }),
         &OpenOptions::read_only(),
     )
     .expect("open");
-    let e = ro.mkdir(Ino::ROOT, b"x", &NewNode::default()).unwrap_err();
+    let mut dev = fs.into_device();
+    assert!(ufskit::io::write_all(dev.as_mut(), 0, &[1]).is_err());
+    assert!(dev.write_at(0, &[1]).is_err());
+    assert_eq!(writes.get(), 0, "writes reached the device");
+    // A read-only device refuses a session even when opened "writable".
+    let ro = ufskit::io::SliceDevice(Box::leak(data.clone().into_boxed_slice()));
+    let e = Session::open(Box::new(ro), &OpenOptions::read_write()).unwrap_err();
     assert!(matches!(e, ufskit::Error::ReadOnly), "{e}");
-    let _ = &mut fs;
+
+    // The file: opened O_RDONLY (plain and mmap), its bytes and its
+    // modification time unchanged after a session was attempted.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ro.img");
+    std::fs::write(&path, &data).expect("write image");
+    let mut perms = std::fs::metadata(&path).expect("stat").permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&path, perms).expect("chmod");
+    let before = std::fs::metadata(&path)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    for mmap in [false, true] {
+        let opts = OpenOptions {
+            mmap,
+            ..OpenOptions::read_only()
+        };
+        let fs = Ufs::open_path(&path, opts).expect("open read-only file");
+        assert!(read_everything(&fs) > 10);
+        assert!(matches!(Session::new(fs), Err(ufskit::Error::ReadOnly)));
+    }
+    // mmap is for reading only.
+    let both = OpenOptions {
+        mmap: true,
+        ..OpenOptions::read_write()
+    };
+    assert!(Ufs::open_path(&path, both).is_err());
+    assert_eq!(std::fs::read(&path).expect("read"), data);
+    let after = std::fs::metadata(&path)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    assert_eq!(before, after);
+}
+
+/// A write session refuses an image whose superblock asks for a check
+/// unless forced; a forced session leaves it asking.
+#[test]
+fn a_session_refuses_an_unclean_image_unless_forced() {
+    let mut fs = open_rw(load_zst("populated/pop-ufs2-8m.img.zst"));
+    fs.mkdir(Ino::ROOT, b"d", &NewNode::default())
+        .expect("mkdir");
+    // Interrupted: the first change cleared the flag on disk.
+    let img = image_bytes(fs);
+    let reopen = || Ufs::open(Box::new(img.clone()), &OpenOptions::read_write()).expect("open");
+    assert!(reopen().superblock().needs_fsck());
+    let e = Session::new(reopen()).unwrap_err();
+    assert!(matches!(e, ufskit::Error::Unclean), "{e}");
+    let mut s = Session::new_forced(reopen()).expect("forced");
+    assert!(s.was_unclean());
+    s.mkdir(Ino::ROOT, b"e", &NewNode::default())
+        .expect("mkdir");
+    s.sync().expect("sync");
+    assert!(!s.superblock().is_clean(), "a forced edit stays unclean");
+    let img = image_bytes(s);
+    let back = Ufs::open(Box::new(img), &OpenOptions::read_only()).expect("reopen");
+    assert!(back.superblock().needs_fsck());
+    back.lookup("/e", Follow::All).expect("the change is there");
+}
+
+/// `mkdir_p` makes the missing directories only, with the attributes it
+/// is asked for; `remove_tree` takes a whole tree away and fsck finds the
+/// image clean.
+#[test]
+fn mkdir_p_and_remove_tree() {
+    let mut fs = open_rw(load_zst("populated/pop-ufs2-8m.img.zst"));
+    let made = std::cell::RefCell::new(Vec::new());
+    let a = fs
+        .mkdir_p(b"/x/y/z", |parent, last| {
+            made.borrow_mut().push((parent.ino, last));
+            NewNode {
+                perm: if last { 0o700 } else { 0o755 },
+                gid: 7,
+                ..Default::default()
+            }
+        })
+        .expect("mkdir -p");
+    assert_eq!(made.borrow().len(), 3);
+    assert_eq!(made.borrow()[0], (Ino::ROOT, false));
+    assert!(made.borrow()[2].1);
+    assert_eq!(fs.lookup("/x/y/z", Follow::All).expect("made"), a);
+    assert_eq!(fs.inode(a).expect("inode").mode() & 0o7777, 0o700);
+    // Again: nothing new is made.
+    let again = fs
+        .mkdir_p(b"x//y/./z/", |_, _| panic!("nothing to make"))
+        .expect("exists");
+    assert_eq!(again, a);
+    let f = fs
+        .create(a, b"f", FileType::Regular, &NewNode::default())
+        .expect("create");
+    fs.write_file(f, 0, &pattern(100_000, 9)).expect("write");
+    let e = fs
+        .mkdir_p(b"/x/y/z/f/g", |_, _| NewNode::default())
+        .unwrap_err();
+    assert!(
+        matches!(&e, ufskit::Error::NotADirectory { path } if path == "/x/y/z/f"),
+        "{e}"
+    );
+    let x = fs.lookup("/x", Follow::All).expect("x");
+    fs.symlink(x, b"l", b"/", &NewNode::default())
+        .expect("symlink");
+    fs.remove_tree(Ino::ROOT, b"x").expect("rm -r");
+    fs.remove_tree(Ino::ROOT, b"x")
+        .expect("a missing name is no error");
+    assert!(fs.lookup("/x", Follow::All).is_err());
+    let img = image_bytes(fs);
+    fsck_clean(&img, "after rm -r");
 }
 
 /// `sync` marks the image clean; `sync_unclean` writes the same changes

@@ -23,7 +23,7 @@
 
 use ufskit::bmap::{self, BlockKind, Walk};
 use ufskit::edit::{self, FieldDesc};
-use ufskit::fsck::overlay::{Overlay, WriteClass, PAGE};
+use ufskit::io::overlay::{Overlay, WriteClass, PAGE};
 use ufskit::io::Device;
 use ufskit::ondisk::consts::{ckhash, SBLOCKSEARCH};
 use ufskit::superblock::{Geometry, Superblock, UfsVersion};
@@ -70,8 +70,8 @@ pub fn run(a: Args) -> i32 {
         Err(e) => return crate::output::fail(&a.image.display().to_string(), &e),
     };
     let img = Image {
-        ov: Overlay::new(&*base),
-        base: Rc::clone(&base),
+        ov: Overlay::shared(Rc::clone(&base)),
+        base,
     };
     let mut hash = !a.no_ckhash;
     for c in &cmds {
@@ -102,7 +102,7 @@ pub fn run(a: Args) -> i32 {
 struct Image<'a> {
     /// The changes, as 512-byte sectors over `base`; reads go through them.
     ov: Overlay<'a>,
-    /// The file (the overlay's base), for [`Image::snapshot`].
+    /// The file (the overlay's base), to compare the changes with.
     base: Rc<dyn Device>,
 }
 
@@ -143,54 +143,10 @@ impl Image<'_> {
 
     /// An owned read-only device showing the image as edited so far, for
     /// what needs a whole file system (path lookup).
-    fn snapshot(&self) -> Box<dyn Device> {
-        Box::new(Snapshot {
-            base: Rc::clone(&self.base),
-            runs: self
-                .ov
-                .runs()
-                .into_iter()
-                .map(|(_, off, b)| (off, b))
-                .collect(),
-        })
-    }
-}
-
-/// The image file with a copy of the changed runs laid over it.
-struct Snapshot {
-    base: Rc<dyn Device>,
-    /// (offset, bytes), sorted by offset, not overlapping.
-    runs: Vec<(u64, Vec<u8>)>,
-}
-
-impl Device for Snapshot {
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        self.base.read_at(offset, buf)?;
-        let end = offset.saturating_add(buf.len() as u64);
-        for (off, b) in &self.runs {
-            let from = (*off).max(offset);
-            let to = (off + b.len() as u64).min(end);
-            if from < to {
-                buf[(from - offset) as usize..(to - offset) as usize]
-                    .copy_from_slice(&b[(from - off) as usize..(to - off) as usize]);
-            }
-        }
-        Ok(())
-    }
-    fn write_at(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            "read-only",
-        ))
-    }
-    fn len(&self) -> u64 {
-        self.base.len()
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn is_read_only(&self) -> bool {
-        true
+    fn snapshot(&self) -> Result<Box<dyn Device>, String> {
+        self.ov
+            .snapshot()
+            .ok_or_else(|| "the edit overlay cannot be snapshot".to_string())
     }
 }
 
@@ -484,7 +440,7 @@ fn resolve(img: &Image<'_>, cx: &Ctx, d: &str) -> Result<u32, String> {
         return u32::try_from(num(n)?).map_err(|_| "bad inode number".into());
     }
     cx.geo()?;
-    let fs = ufskit::Ufs::open(img.snapshot(), &ufskit::OpenOptions::read_only())
+    let fs = ufskit::Ufs::open(img.snapshot()?, &ufskit::OpenOptions::read_only())
         .map_err(|e| e.to_string())?;
     fs.lookup(d, ufskit::Follow::NotLast)
         .map(|i| i.0)

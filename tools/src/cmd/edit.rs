@@ -2,8 +2,8 @@
 //! `chown`, `touch`, `setfattr` and `getfattr`.
 //!
 //! Every command but `getfattr` opens the image read-write through
-//! [`Session`], which enforces the clean-flag protocol (see
-//! docs/editing.md):
+//! [`Editing`], a library write [`Session`] whose clean-flag protocol (see
+//! docs/editing.md) is:
 //!
 //! * an image whose superblock says it is not clean (`fs_clean == 0`,
 //!   `FS_UNCLEAN` or `FS_NEEDSFSCK`: mounted, crashed, or interrupted while
@@ -33,7 +33,7 @@ use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use ufskit::inode::Timespec;
 use ufskit::xattr::Namespace;
-use ufskit::{Error, FileType, Follow, Ino, NewNode, OpenOptions, SetAttr, Ufs};
+use ufskit::{Error, FileType, Follow, Ino, Inode, NewNode, OpenOptions, Session, SetAttr, Ufs};
 
 /// The time `--reproducible` stamps without `SOURCE_DATE_EPOCH` (FreeBSD's
 /// regression-test time, as `newfs -R` uses).
@@ -104,11 +104,9 @@ fn fixed_time(reproducible: bool) -> Result<Option<Timespec>, String> {
 }
 
 /// An image opened for editing.
-struct Session {
-    fs: Ufs,
+struct Editing {
+    fs: Session,
     image: String,
-    /// The superblock said "not clean" and `--force` was given.
-    was_unclean: bool,
     /// Holds the exclusive lock until the session ends.
     _lock: File,
     failed: bool,
@@ -116,8 +114,8 @@ struct Session {
     fixed: bool,
 }
 
-impl Session {
-    fn open(image: &Path, common: &Common) -> Result<Session, i32> {
+impl Editing {
+    fn open(image: &Path, common: &Common) -> Result<Editing, i32> {
         let shown = image.display().to_string();
         let err = |msg: &dyn std::fmt::Display| crate::output::fail(&shown, msg);
         let fixed = fixed_time(common.reproducible).map_err(|m| err(&m))?;
@@ -130,21 +128,22 @@ impl Session {
         {
             return Err(err(&"the image is being edited by another process"));
         }
-        let mut fs =
-            crate::image::open_ufs(image, OpenOptions::read_write()).map_err(|e| err(&e))?;
-        let sb = fs.superblock();
-        let unclean = sb.needs_fsck();
-        if unclean && !common.force {
-            return Err(err(&format!(
-                "file system is not clean (mounted, or not checked since a crash or an interrupted edit); \
-                 run `ufs fsck -y {shown}` first, or use --force"
-            )));
-        }
+        let fs = crate::image::open_ufs(image, OpenOptions::read_write()).map_err(|e| err(&e))?;
+        let started = if common.force {
+            Session::new_forced(fs)
+        } else {
+            Session::new(fs)
+        };
+        let mut fs = started.map_err(|e| match e {
+            Error::Unclean => err(&format!(
+                "{e}; run `ufs fsck -y {shown}` first, or use --force"
+            )),
+            e => err(&e),
+        })?;
         fs.set_fixed_time(fixed);
-        Ok(Session {
+        Ok(Editing {
             fs,
             image: shown,
-            was_unclean: unclean,
             _lock: lock,
             failed: false,
             fixed: fixed.is_some(),
@@ -158,7 +157,7 @@ impl Session {
     }
 
     /// Runs `op`, reporting its failure for `path`.
-    fn each(&mut self, path: &[u8], op: impl FnOnce(&mut Ufs) -> Result<(), Fail>) {
+    fn each(&mut self, path: &[u8], op: impl FnOnce(&mut Session) -> Result<(), Fail>) {
         if let Err(f) = op(&mut self.fs) {
             self.report(path, &f);
         }
@@ -167,12 +166,7 @@ impl Session {
     /// Writes everything out and marks the image clean again (or, after a
     /// forced edit of an unclean image, leaves it marked unclean).
     fn finish(mut self) -> i32 {
-        let r = if self.was_unclean {
-            self.fs.sync_unclean()
-        } else {
-            self.fs.sync()
-        };
-        if let Err(e) = r {
+        if let Err(e) = self.fs.sync() {
             return crate::output::fail(&self.image, &e);
         }
         if self.failed {
@@ -186,8 +180,8 @@ impl Session {
 /// Opens `image` for editing, lets `body` do the command's work on the
 /// session (reporting each failed operand) and finishes it: the command's
 /// exit code.
-fn edit(image: &Path, common: &Common, body: impl FnOnce(&mut Session)) -> i32 {
-    let mut s = match Session::open(image, common) {
+fn edit(image: &Path, common: &Common, body: impl FnOnce(&mut Editing)) -> i32 {
+    let mut s = match Editing::open(image, common) {
         Ok(s) => s,
         Err(c) => return c,
     };
@@ -275,7 +269,7 @@ fn new_node(fs: &Ufs, parent: Ino, perm: u16) -> Result<NewNode, Error> {
 
 /// Removes a non-directory in the way of a new node; a directory there is
 /// an error.
-fn clear_way(fs: &mut Ufs, parent: Ino, name: &[u8]) -> Result<(), Fail> {
+fn clear_way(fs: &mut Session, parent: Ino, name: &[u8]) -> Result<(), Fail> {
     if let Some(ino) = fs.dir_lookup(parent, name)? {
         if fs.allocated_inode(ino)?.is_dir() {
             return Err(Fail("is a directory".into()));
@@ -463,7 +457,7 @@ impl Putter {
 
     fn put(
         &mut self,
-        fs: &mut Ufs,
+        fs: &mut Session,
         src: &Path,
         parent: Ino,
         name: &[u8],
@@ -576,7 +570,7 @@ impl Putter {
 
     /// Copies the host file's `user.*` attributes to the UFS2 user
     /// namespace; notes the names of the others.
-    fn copy_xattrs(&mut self, fs: &mut Ufs, src: &Path, ino: Ino) -> Result<(), Fail> {
+    fn copy_xattrs(&mut self, fs: &mut Session, src: &Path, ino: Ino) -> Result<(), Fail> {
         if !self.xattrs {
             return Ok(());
         }
@@ -605,7 +599,13 @@ impl Putter {
 
     /// Copies a host file's data, leaving holes where the host file has
     /// them (SEEK_DATA/SEEK_HOLE) and where whole blocks are zero.
-    fn copy_data(&mut self, fs: &mut Ufs, ino: Ino, file: &File, size: u64) -> Result<(), CopyErr> {
+    fn copy_data(
+        &mut self,
+        fs: &mut Session,
+        ino: Ino,
+        file: &File,
+        size: u64,
+    ) -> Result<(), CopyErr> {
         let bsize = u64::from(fs.geometry().bsize);
         let chunk = (1u64 << 20).max(bsize);
         self.buf.resize(chunk as usize, 0);
@@ -729,34 +729,23 @@ pub fn mkdir(a: MkdirArgs) -> i32 {
     })
 }
 
-fn mkdir_parents(fs: &mut Ufs, path: &[u8], perm: u16) -> Result<(), Fail> {
-    let comps: Vec<&[u8]> = path
-        .split(|&c| c == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .collect();
-    let mut cur = Ino::ROOT;
-    let mut so_far: Vec<u8> = Vec::new();
-    for (i, comp) in comps.iter().enumerate() {
-        let last = i + 1 == comps.len();
-        so_far.push(b'/');
-        so_far.extend_from_slice(comp);
-        match lookup_opt(fs, &so_far, Follow::All)? {
-            Some(ino) => {
-                if !fs.allocated_inode(ino)?.is_dir() {
-                    return Err(Fail(format!(
-                        "{}: exists and is not a directory",
-                        escape_name(&so_far)
-                    )));
-                }
-                cur = ino;
-            }
-            None => {
-                let p = if last { perm } else { 0o755 };
-                cur = fs.mkdir(cur, comp, &new_node(fs, cur, p)?)?;
-            }
-        }
+fn mkdir_parents(fs: &mut Session, path: &[u8], perm: u16) -> Result<(), Fail> {
+    // New directories as `new_node` makes them: parents made on the way
+    // get 0755.
+    let attr = |parent: &Inode, last: bool| NewNode {
+        perm: if last { perm } else { 0o755 },
+        uid: 0,
+        gid: parent.gid(),
+        ..Default::default()
+    };
+    match fs.mkdir_p(path, attr) {
+        Ok(_) => Ok(()),
+        Err(Error::NotADirectory { path }) => Err(Fail(format!(
+            "{}: exists and is not a directory",
+            escape_name(path.as_bytes())
+        ))),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 // ---- rm -----------------------------------------------------------------------
@@ -807,32 +796,13 @@ pub fn rm(a: RmArgs) -> i32 {
                     if !a.recursive {
                         return Err(Fail("is a directory (use -r)".into()));
                     }
-                    remove_tree(fs, parent, &name, 0)
+                    Ok(fs.remove_tree(parent, &name)?)
                 } else {
                     Ok(fs.unlink(parent, &name)?)
                 }
             });
         }
     })
-}
-
-fn remove_tree(fs: &mut Ufs, parent: Ino, name: &[u8], depth: u32) -> Result<(), Fail> {
-    if depth > MAX_DEPTH {
-        return Err(Fail(format!("tree deeper than {MAX_DEPTH} levels")));
-    }
-    let Some(ino) = fs.dir_lookup(parent, name)? else {
-        return Ok(());
-    };
-    if !fs.allocated_inode(ino)?.is_dir() {
-        return Ok(fs.unlink(parent, name)?);
-    }
-    for e in fs.read_dir(ino)? {
-        if e.name == b"." || e.name == b".." {
-            continue;
-        }
-        remove_tree(fs, ino, &e.name, depth + 1)?;
-    }
-    Ok(fs.rmdir(parent, name)?)
 }
 
 // ---- mv -----------------------------------------------------------------------
@@ -1169,7 +1139,7 @@ pub fn chown(a: ChownArgs) -> i32 {
     };
     // Not `edit`: a name that does not resolve is a usage error, and the
     // image, not written to yet, is left as it was.
-    let mut s = match Session::open(&a.image, &a.common) {
+    let mut s = match Editing::open(&a.image, &a.common) {
         Ok(s) => s,
         Err(c) => return c,
     };

@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ufskit::inode::{dev_split, Timespec};
 use ufskit::write::{NewNode, SetAttr};
 use ufskit::xattr::Namespace;
-use ufskit::{Error, FileType, Ino, Inode, OpenOptions, Ufs};
+use ufskit::{Error, FileType, Ino, Inode, OpenOptions, Session, Ufs};
 
 /// Arguments of `ufs fuse`.
 #[derive(Parser, Debug)]
@@ -68,7 +68,16 @@ pub fn run(a: Args) -> i32 {
 /// replies, which carry the new attributes.
 const TTL: Duration = Duration::from_secs(1);
 
-type Job = Box<dyn FnOnce(&mut Ufs) + Send>;
+type Job = Box<dyn FnOnce(&mut Image) + Send>;
+
+/// The image as its thread holds it: a reader for `-o ro`, else a write
+/// session. There is one for the life of the mount, so its size is no
+/// concern.
+#[allow(clippy::large_enum_variant)]
+enum Image {
+    Reader(Ufs),
+    Writer(Session),
+}
 
 /// The FUSE side: a queue to the thread that owns the image.
 struct UfsFuse {
@@ -180,22 +189,29 @@ fn spawn_owner(
             } else {
                 OpenOptions::read_write()
             };
-            let mut fs = match Ufs::open_path(&image, opts) {
-                Ok(fs) => fs,
+            let opened = Ufs::open_path(&image, opts).and_then(|fs| {
+                Ok(if read_only {
+                    Image::Reader(fs)
+                } else {
+                    Image::Writer(Session::new(fs)?)
+                })
+            });
+            let mut img = match opened {
+                Ok(img) => img,
+                Err(Error::Unclean) => {
+                    let _ = otx.send(Err(
+                        "the file system is not clean: run `ufs fsck -y` on it first".into(),
+                    ));
+                    return;
+                }
                 Err(e) => {
                     let _ = otx.send(Err(e.to_string()));
                     return;
                 }
             };
-            if !read_only && !fs.superblock().is_clean() {
-                let _ = otx.send(Err(
-                    "the file system is not clean: run `ufs fsck -y` on it first".into(),
-                ));
-                return;
-            }
             let _ = otx.send(Ok(()));
             for job in rx {
-                job(&mut fs);
+                job(&mut img);
             }
         })
         .map_err(|e| format!("cannot start the image thread: {e}"))?;
@@ -206,11 +222,29 @@ fn spawn_owner(
 }
 
 impl UfsFuse {
-    /// Queues `f` to the image's thread.
-    fn run(&self, f: impl FnOnce(&mut Ufs) + Send + 'static) {
+    fn send(&self, job: Job) {
         if let Ok(tx) = self.jobs.lock() {
-            let _ = tx.send(Box::new(f));
+            let _ = tx.send(job);
         }
+    }
+
+    /// Queues `f`, which reads, to the image's thread.
+    fn run(&self, f: impl FnOnce(&Ufs) + Send + 'static) {
+        self.send(Box::new(move |img| match img {
+            Image::Reader(fs) => f(fs),
+            Image::Writer(s) => f(s),
+        }));
+    }
+
+    /// Queues `f`, which writes, to the image's thread. Callers refuse
+    /// changes to a read-only mount first; were one queued anyway, its
+    /// reply would be dropped, which FUSE answers with EIO.
+    fn run_mut(&self, f: impl FnOnce(&mut Session) + Send + 'static) {
+        self.send(Box::new(move |img| {
+            if let Image::Writer(s) = img {
+                f(s)
+            }
+        }));
     }
 }
 
@@ -396,15 +430,13 @@ impl Filesystem for UfsFuse {
         // The clean unmount: write everything out and mark the image clean,
         // then wait until the owner thread has done it.
         let (tx, rx) = mpsc::channel();
-        let read_only = self.read_only;
-        self.run(move |fs| {
-            let r = if read_only {
-                Ok(())
-            } else {
-                fs.unhold_all().and_then(|()| fs.sync())
+        self.send(Box::new(move |img| {
+            let r = match img {
+                Image::Reader(_) => Ok(()),
+                Image::Writer(fs) => fs.unhold_all().and_then(|()| fs.sync()),
             };
             let _ = tx.send(r);
-        });
+        }));
         match rx.recv() {
             Ok(Err(e)) => eprintln!("ufs fuse: writing the image at unmount failed: {e}"),
             Err(_) => eprintln!("ufs fuse: the image thread stopped before the unmount"),
@@ -453,7 +485,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             let now = fs.now();
             let when = |t: Option<TimeOrNow>| {
                 t.map(|t| match t {
@@ -514,7 +546,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             if too_long(&n) {
                 return reply.error(Errno::ENAMETOOLONG);
             }
@@ -548,7 +580,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             if too_long(&n) {
                 return reply.error(Errno::ENAMETOOLONG);
             }
@@ -565,7 +597,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| match fs.unlink(p, &n) {
+        self.run_mut(move |fs| match fs.unlink(p, &n) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         });
@@ -576,7 +608,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             if n == b"." {
                 return reply.error(Errno::EINVAL);
             }
@@ -604,7 +636,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             if too_long(&n) {
                 return reply.error(Errno::ENAMETOOLONG);
             }
@@ -639,7 +671,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             if too_long(&dn) {
                 return reply.error(Errno::ENAMETOOLONG);
             }
@@ -674,7 +706,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             if too_long(&n) {
                 return reply.error(Errno::ENAMETOOLONG);
             }
@@ -697,10 +729,12 @@ impl Filesystem for UfsFuse {
         // An open file outlives its last name (POSIX): the hold keeps the
         // inode until release.
         let i = ufs_ino(ino);
-        self.run(move |fs| {
-            fs.hold(i);
+        self.send(Box::new(move |img| {
+            if let Image::Writer(fs) = img {
+                fs.hold(i);
+            }
             reply.opened(FileHandle(0), FopenFlags::empty());
-        });
+        }));
     }
 
     fn release(
@@ -714,10 +748,16 @@ impl Filesystem for UfsFuse {
         reply: ReplyEmpty,
     ) {
         let i = ufs_ino(ino);
-        self.run(move |fs| match fs.unhold(i) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        });
+        self.send(Box::new(move |img| {
+            let r = match img {
+                Image::Reader(_) => Ok(()),
+                Image::Writer(fs) => fs.unhold(i),
+            };
+            match r {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e)),
+            }
+        }));
     }
 
     fn read(
@@ -765,7 +805,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             if offset.saturating_add(d.len() as u64) > fs.geometry().maxfilesize {
                 return reply.error(Errno::EFBIG);
             }
@@ -839,22 +879,11 @@ impl Filesystem for UfsFuse {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        self.run(move |fs| match fs.space() {
-            Ok(s) => {
-                let g = fs.geometry();
-                reply.statfs(
-                    s.data_frags,
-                    s.free_frags,
-                    s.avail_frags,
-                    s.inodes,
-                    s.free_inodes,
-                    g.bsize,
-                    255,
-                    g.fsize,
-                )
-            }
-            Err(e) => reply.error(errno(&e)),
-        });
+        // A session's own counts include changes not on disk yet.
+        self.send(Box::new(move |img| match img {
+            Image::Reader(fs) => statfs_reply(fs.space(), fs, reply),
+            Image::Writer(fs) => statfs_reply(fs.space(), fs, reply),
+        }));
     }
 
     fn setxattr(
@@ -875,7 +904,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             // XATTR_CREATE = 1, XATTR_REPLACE = 2.
             if flags & 3 != 0 {
                 let exists = match fs.inode(i).and_then(|inode| fs.xattrs(&inode)) {
@@ -938,7 +967,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| match fs.remove_xattr(i, ns, &n) {
+        self.run_mut(move |fs| match fs.remove_xattr(i, ns, &n) {
             Ok(()) => reply.ok(),
             Err(Error::NotFound { .. }) => reply.error(Errno::ENODATA),
             Err(e) => reply.error(errno(&e)),
@@ -959,7 +988,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run(move |fs| {
+        self.run_mut(move |fs| {
             if too_long(&n) {
                 return reply.error(Errno::ENAMETOOLONG);
             }
@@ -992,10 +1021,29 @@ impl UfsFuse {
         if self.read_only {
             return reply.ok();
         }
-        self.run(move |fs| match fs.sync_unclean() {
+        self.run_mut(move |fs| match fs.sync_unclean() {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         });
+    }
+}
+
+fn statfs_reply(space: ufskit::Result<ufskit::fs::Space>, fs: &Ufs, reply: ReplyStatfs) {
+    match space {
+        Ok(s) => {
+            let g = fs.geometry();
+            reply.statfs(
+                s.data_frags,
+                s.free_frags,
+                s.avail_frags,
+                s.inodes,
+                s.free_inodes,
+                g.bsize,
+                255,
+                g.fsize,
+            )
+        }
+        Err(e) => reply.error(errno(&e)),
     }
 }
 

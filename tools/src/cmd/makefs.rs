@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use ufskit::inode::Timespec;
 use ufskit::newfs::{self, NewfsOptions};
 use ufskit::populate::{Nodes, TreeBuilder};
-use ufskit::{FileType, NewNode, OpenOptions, Ufs, UfsVersion};
+use ufskit::{FileType, NewNode, OpenOptions, Session, UfsVersion};
 
 /// Arguments of `ufs makefs`.
 #[derive(clap::Args, Debug)]
@@ -1725,7 +1725,8 @@ fn build(a: &Args, out: &Path) -> Result<String, String> {
     newfs::newfs_with(&mut dev, &layout, &opts, &eo).map_err(|e| e.to_string())?;
     timer.mark("newfs");
     // 4. Populate.
-    let mut fs = Ufs::open(Box::new(dev), &OpenOptions::read_write()).map_err(|e| e.to_string())?;
+    let mut fs =
+        Session::open(Box::new(dev), &OpenOptions::read_write()).map_err(|e| e.to_string())?;
     if let Some(t) = epoch {
         fs.set_fixed_time(Some(ts(t, 0)));
     }

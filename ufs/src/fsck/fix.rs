@@ -4,7 +4,7 @@
 //! `mkentry()`, `changeino()`, `expanddir()`, `linkup()`,
 //! `lftempname()`).
 //!
-//! Everything is written into the overlay ([`super::overlay`]), never to
+//! Everything is written into the overlay ([`crate::io::overlay`]), never to
 //! the image; the allocation state lives in the check's own tables (the
 //! block-used map and the inode states), which pass 5 turns into the
 //! cylinder groups it writes. That is how a lost+found created in phase 3
@@ -15,13 +15,13 @@
 //! references found"; every helper that adds or moves a reference or
 //! changes a di_nlink keeps that true, so phase 4 sees only real errors.
 
-use super::overlay::WriteClass;
 use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;
 use crate::bmap::Walk;
 use crate::inode::{Inode, Timespec};
 use crate::ondisk::consts::dt::DT_DIR;
+use crate::io::overlay::WriteClass;
 use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR, NXADDR};
 use crate::ondisk::DirectHdr;
 use crate::superblock::UfsVersion;

@@ -19,13 +19,12 @@
 //! `ask()` ([`state::Ctx::ask`]) that decides the answer from
 //! [`AnswerMode`]. [`check`] answers no (`fsck_ffs -n`) and never writes;
 //! [`repair`] answers as asked and fixes what was answered yes: the fixes
-//! go into a write overlay ([`overlay`]) that later passes read through,
+//! go into a write overlay ([`crate::io::Overlay`]) that later passes read through,
 //! and are written to the image only at the end, in a crash-safe order
 //! (`fix` holds the fsck_ffs helpers: freeino, allocdir, makeentry,
 //! linkup, ...). Before the image is marked clean, the repaired state is
 //! checked once more, read-only; only a clean result marks it clean.
 
-pub mod overlay;
 pub mod predict;
 pub mod problem;
 pub mod report;
@@ -45,10 +44,10 @@ pub use problem::{Phase, Preen, Problem};
 pub use report::{render, Answer, CollectingReporter, Finding, Reporter, TextReporter};
 
 use crate::error::Result;
+use crate::io::overlay::{self, Overlay};
 use crate::io::Device;
 use crate::ondisk::consts::fsflags;
 use crate::superblock::UfsVersion;
-use overlay::Overlay;
 use state::{BlockMap, Ctx, DupClaims, InoTable};
 use std::collections::HashMap;
 

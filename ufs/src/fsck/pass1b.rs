@@ -13,11 +13,11 @@
 //! sharer but the last gets its own copy of the shared pointers, so every
 //! sharer stays a readable file and the intact one keeps its contents.
 
-use super::overlay::WriteClass;
 use super::problem::{Phase, Problem};
 use super::report::Finding;
 use super::state::*;
 use crate::bmap::{BlockRef, Walk};
+use crate::io::overlay::WriteClass;
 use crate::units::Frag;
 use std::collections::BTreeSet;
 

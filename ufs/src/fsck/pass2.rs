@@ -15,11 +15,11 @@
 //! per entry found (as if the offered fixes had been made, as fsck_ffs
 //! does), and the directories reached from the root marked `DFOUND`.
 
-use super::overlay::WriteClass;
 use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;
 use crate::io;
+use crate::io::overlay::WriteClass;
 use crate::ondisk::consts::DIRBLKSIZ;
 use crate::units::Frag;
 

@@ -10,7 +10,6 @@
 //! As in fsck_ffs, each of these is said once per run, and the last one is
 //! not said once the per-group summary was refused.
 
-use super::overlay::WriteClass;
 use super::problem::Problem;
 use super::report::Finding;
 use super::setup::cstotal;
@@ -19,6 +18,7 @@ use crate::cg::CylGroup;
 use crate::checkhash;
 use crate::counts;
 use crate::io;
+use crate::io::overlay::WriteClass;
 use crate::ondisk::consts::{ckhash, CG_MAGIC};
 use crate::ondisk::{wire, CgHeader, Csum, CG_CKHASH_OFFSET};
 use crate::superblock::UfsVersion;

@@ -4,10 +4,10 @@
 //! is what [`super::repair`] on the image would do, because it is that
 //! repair.
 
-use super::overlay::Overlay;
 use super::{repair, CollectingReporter, FsckOptions, Outcome};
 use crate::error::Result;
 use crate::fs::{OpenOptions, Ufs};
+use crate::io::overlay::Overlay;
 use crate::io::Device;
 use crate::units::Ino;
 use std::collections::{BTreeMap, HashSet};

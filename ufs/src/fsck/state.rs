@@ -323,7 +323,7 @@ pub struct Ctx<'a> {
     /// Questions answered no.
     pub unresolved: u64,
     /// Where repairs go (reads through `dev` see them).
-    pub ov: &'a super::overlay::Overlay<'a>,
+    pub ov: &'a crate::io::overlay::Overlay<'a>,
     /// How questions are answered.
     pub mode: super::AnswerMode,
     /// The phase running (for findings shared by several phases).

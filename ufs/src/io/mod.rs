@@ -5,11 +5,13 @@
 //! fails on purpose ([`FaultyDevice`]). Errors carry the offset and length.
 
 mod mmap;
+pub mod overlay;
 mod undo;
 mod writeback;
 pub use undo::{restore as undo_restore, UndoDevice, UndoSummary};
 
 pub use mmap::MmapDevice;
+pub use overlay::{Overlay, WriteClass};
 pub use writeback::WriteBack;
 
 use crate::error::{Error, Result};
@@ -103,6 +105,32 @@ fn eof() -> std::io::Error {
         std::io::ErrorKind::UnexpectedEof,
         "past the end of the image",
     )
+}
+
+/// Any device with writes refused: what a handle opened without
+/// `writable` reads through, so nothing it does (or is given back as)
+/// can change the image.
+pub struct ReadOnly<D>(pub D);
+
+impl<D: Device> Device for ReadOnly<D> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.0.read_at(offset, buf)
+    }
+    fn write_at(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "image opened read-only",
+        ))
+    }
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn is_read_only(&self) -> bool {
+        true
+    }
 }
 
 /// A read-only view of a byte slice (e.g. fuzz input).

@@ -126,3 +126,24 @@ pub const DOSPTYP_PMBR: u8 = 0xee;
 pub const DOSPTYP_EXTENDED: [u8; 3] = [0x05, 0x0f, 0x85];
 /// `GPT_HDR_SIG`.
 pub const GPT_HDR_SIG: &[u8; 8] = b"EFI PART";
+
+/// The kind of partition table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// GUID partition table.
+    Gpt,
+    /// DOS/MBR table, including logical partitions in extended ones.
+    Mbr,
+    /// BSD disklabel.
+    BsdLabel,
+}
+
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Scheme::Gpt => "GPT",
+            Scheme::Mbr => "MBR",
+            Scheme::BsdLabel => "BSD",
+        })
+    }
+}

@@ -1,4 +1,6 @@
-//! The write overlay a repair runs on.
+//! A write overlay: changed sectors kept in memory over an image that is
+//! never written through it. fsck's repair runs on one; `ufs debug` edits
+//! through one.
 //!
 //! Every fix writes into this overlay, never straight to the image; every
 //! read of the check (through the [`Device`] impl) sees the image with the
@@ -13,6 +15,7 @@
 use crate::io::Device;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Sector size of the overlay: every change is kept as whole 512-byte
 /// sectors (DEV_BSIZE), so writes of any size and alignment compose.
@@ -43,11 +46,13 @@ pub struct Overlay<'a> {
 }
 
 /// The image under an overlay: borrowed (a check, a repair before its
-/// commit) or owned (a prediction that outlives the code that opened the
-/// image, e.g. to open the repaired state with [`crate::Ufs::open`]).
+/// commit), owned (a prediction that outlives the code that opened the
+/// image, e.g. to open the repaired state with [`crate::Ufs::open`]), or
+/// shared (an editor that also hands out snapshots of its state).
 enum Base<'a> {
     Borrowed(&'a dyn Device),
     Owned(Box<dyn Device>),
+    Shared(Rc<dyn Device>),
 }
 
 impl<'a> Overlay<'a> {
@@ -69,10 +74,35 @@ impl<'a> Overlay<'a> {
         }
     }
 
+    /// An empty overlay over an image shared with others: its
+    /// [`snapshot`](Self::snapshot)s read the same image.
+    pub fn shared(base: Rc<dyn Device>) -> Overlay<'static> {
+        Overlay {
+            base: Base::Shared(base),
+            pages: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// The image as changed so far, as a device of its own that later
+    /// changes do not reach and that refuses writes (to open a whole file
+    /// system on the state of an edit). `None` unless the overlay was made
+    /// with [`shared`](Self::shared).
+    pub fn snapshot(&self) -> Option<Box<dyn Device>> {
+        let Base::Shared(base) = &self.base else {
+            return None;
+        };
+        let copy = Overlay {
+            base: Base::Shared(Rc::clone(base)),
+            pages: RefCell::new(self.pages.borrow().clone()),
+        };
+        Some(Box::new(super::ReadOnly(copy)))
+    }
+
     fn base(&self) -> &dyn Device {
         match &self.base {
             Base::Borrowed(d) => *d,
             Base::Owned(d) => d.as_ref(),
+            Base::Shared(d) => d.as_ref(),
         }
     }
 
@@ -206,5 +236,20 @@ mod tests {
         assert_eq!(runs[0].2.len(), 512);
         assert_eq!(runs[1].0, WriteClass::Super);
         assert!(ov.put(4095, &[1, 2], WriteClass::Data).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_state_it_was_taken_in() {
+        let ov = Overlay::shared(Rc::new(vec![7u8; 2048]));
+        ov.put(100, &[1, 2], WriteClass::Data).unwrap();
+        let mut snap = ov.snapshot().unwrap();
+        ov.put(101, &[9], WriteClass::Data).unwrap();
+        let mut b = [0u8; 3];
+        snap.read_at(99, &mut b).unwrap();
+        assert_eq!(b, [7, 1, 2]);
+        assert!(snap.is_read_only());
+        assert!(snap.write_at(0, &[0]).is_err());
+        assert_eq!(snap.len(), 2048);
+        assert!(Overlay::new(&vec![0u8; 8]).snapshot().is_none());
     }
 }
