@@ -1392,21 +1392,21 @@ use bmap::encode_pointers;
 /// Gives back the blocks a truncation cuts from a tree, counting the
 /// fragments for `di_blocks`.
 struct TreeFreer<'f> {
-    fs: &'f mut Ufs,
+    fs: &'f mut Session,
     freed: u64,
 }
 
 impl bmap::TreeEdit for TreeFreer<'_> {
     fn read(&mut self, addr: u64) -> Result<Option<Vec<u8>>> {
-        let (dev, geo) = (self.fs.dev.as_ref(), &self.fs.geo);
+        let (dev, geo) = (self.fs.fs.dev.as_ref(), &self.fs.fs.geo);
         bmap::read_indirect_block(dev, geo, Ino(0), Frag(addr)).map(Some)
     }
     fn write(&mut self, addr: u64, block: &[u8]) -> Result<()> {
-        let at = self.fs.geo.frag_offset(Frag(addr));
-        io::write_all(self.fs.dev.as_mut(), at, block)
+        let at = self.fs.fs.geo.frag_offset(Frag(addr));
+        io::write_all(self.fs.fs.dev.as_mut(), at, block)
     }
     fn release(&mut self, addr: u64, _level: u8, _first: crate::units::Lbn) -> Result<()> {
-        let frag = self.fs.geo.frag;
+        let frag = self.fs.fs.geo.frag;
         self.fs.free_frags(Frag(addr), frag)?;
         self.freed += u64::from(frag);
         Ok(())
