@@ -1237,39 +1237,12 @@ fn parse_value(v: &[u8]) -> Result<Vec<u8>, String> {
             .collect();
     }
     if let Some(b64) = v.strip_prefix(b"0s").or_else(|| v.strip_prefix(b"0S")) {
-        return base64_decode(b64).ok_or_else(|| "invalid base64 value".to_string());
+        return ufskit::xattr::base64_decode(b64).ok_or_else(|| "invalid base64 value".to_string());
     }
     if v.len() >= 2 && v.starts_with(b"\"") && v.ends_with(b"\"") {
         return Ok(v[1..v.len() - 1].to_vec());
     }
     Ok(v.to_vec())
-}
-
-fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let s: Vec<u8> = s.iter().copied().filter(|&c| c != b'=').collect();
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
 }
 
 /// Runs `ufs setfattr`.

@@ -53,6 +53,11 @@ pub struct Args {
     /// is left to the page cache, as cp and NetBSD makefs leave theirs.
     #[arg(long)]
     pub sync: bool,
+    /// Do not copy extended attributes (by default a host file's `user.*`
+    /// attributes, and a tar member's SCHILY.xattr/LIBARCHIVE.xattr
+    /// `user.*` records, go to the UFS2 user namespace).
+    #[arg(long)]
+    pub no_xattrs: bool,
     /// Replace an image that holds another file system or a partition table
     /// (an existing UFS image is replaced without it, as makefs does).
     #[arg(long)]
@@ -163,6 +168,7 @@ fn build(a: &Args) -> Result<String, String> {
     let mut opts = BuildOptions {
         fixed_time,
         sync: a.sync,
+        xattrs: !a.no_xattrs,
         ..Default::default()
     };
     opts.newfs.version = if a.ufs_version == 1 {

@@ -130,6 +130,9 @@ pub(super) struct ScanCtx<'a> {
     pub(super) links: HashMap<(u64, u64), u32>,
     /// The thread that stats entries alongside this one.
     pub(super) helper: Option<&'a StatHelper>,
+    /// Read directories' extended attributes (files' are read with their
+    /// data).
+    pub(super) xattrs: bool,
 }
 
 /// Entries stat'ed at once (and, in a large directory, by two threads).
@@ -380,6 +383,9 @@ fn add_entry(
         }
     }
     if kind == FileType::Directory {
+        if cx.xattrs {
+            scan_xattrs(tree, i, dir)?;
+        }
         let sub = match rel {
             Some(fd) if depth < MAX_OPEN_DEPTH => Some(
                 rustix::fs::openat(
@@ -417,6 +423,9 @@ pub(super) fn scan_source(tree: &mut Tree, cx: &mut ScanCtx<'_>, src: &Path) -> 
         rustix::fs::Mode::empty(),
     )
     .map_err(|e| format!("{}: {}", src.display(), std::io::Error::from(e)))?;
+    if cx.xattrs {
+        scan_xattrs(tree, 0, src)?;
+    }
     scan_dir(tree, cx, Some(fd), &mut src.to_path_buf(), 0, 0)
 }
 
@@ -464,11 +473,40 @@ pub struct HostXattrs {
 /// followed). A file system without extended attributes has none.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn read_xattrs(path: &Path) -> std::io::Result<HostXattrs> {
+    collect_xattrs(
+        |names| rustix::fs::llistxattr(path, names),
+        |name, value| rustix::fs::lgetxattr(path, name, value),
+    )
+}
+
+/// Reads the extended attributes of open file `fd`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn read_xattrs_fd<F: rustix::fd::AsFd>(fd: F) -> std::io::Result<HostXattrs> {
+    collect_xattrs(
+        |names| rustix::fs::flistxattr(&fd, names),
+        |name, value| rustix::fs::fgetxattr(&fd, name, value),
+    )
+}
+
+/// The attributes `list` names, with the values `get` reads for the
+/// `user.*` ones.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn collect_xattrs(
+    list: impl Fn(&mut [u8]) -> rustix::io::Result<usize>,
+    get: impl Fn(&[u8], &mut [u8]) -> rustix::io::Result<usize>,
+) -> std::io::Result<HostXattrs> {
     use rustix::io::Errno;
     let mut out = HostXattrs::default();
-    let mut names = vec![0u8; 4096];
+    // Most files have none: ask for the size first, so they cost one
+    // call and no buffer.
+    let want = match list(&mut []) {
+        Ok(0) | Err(Errno::NOTSUP) => return Ok(out),
+        Ok(n) => n,
+        Err(e) => return Err(e.into()),
+    };
+    let mut names = vec![0u8; want.max(256)];
     let n = loop {
-        match rustix::fs::llistxattr(path, &mut names[..]) {
+        match list(&mut names[..]) {
             Ok(n) => break n,
             Err(Errno::RANGE) if names.len() < 1 << 20 => names.resize(names.len() * 4, 0),
             Err(Errno::NOTSUP) => return Ok(out),
@@ -483,7 +521,7 @@ pub fn read_xattrs(path: &Path) -> std::io::Result<HostXattrs> {
         // Values are small (a UFS2 extattr area is at most a few blocks).
         let mut value = vec![0u8; 4096];
         let len = loop {
-            match rustix::fs::lgetxattr(path, name, &mut value[..]) {
+            match get(name, &mut value[..]) {
                 Ok(len) => break len,
                 Err(Errno::RANGE) if value.len() < 1 << 20 => value.resize(value.len() * 4, 0),
                 Err(e) => return Err(e.into()),
@@ -499,4 +537,51 @@ pub fn read_xattrs(path: &Path) -> std::io::Result<HostXattrs> {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub fn read_xattrs(_: &Path) -> std::io::Result<HostXattrs> {
     Ok(HostXattrs::default())
+}
+
+/// Elsewhere: none.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn read_xattrs_fd<F: rustix::fd::AsFd>(_: F) -> std::io::Result<HostXattrs> {
+    Ok(HostXattrs::default())
+}
+
+/// Reads host directory `path`'s attributes into node `i` of the tree.
+fn scan_xattrs(tree: &mut Tree, i: u32, path: &Path) -> Result<(), String> {
+    let x =
+        read_xattrs(path).map_err(|e| format!("{}: extended attributes: {e}", path.display()))?;
+    tree.skipped_xattrs.extend(x.skipped);
+    if !x.user.is_empty() {
+        tree.xattrs.insert(i, x.user);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_data;
+    use std::os::unix::fs::FileExt;
+
+    #[test]
+    fn next_data_walks_data_and_skips_holes() {
+        let f = tempfile::tempfile().unwrap();
+        let mib = 1u64 << 20;
+        f.write_all_at(b"head", 0).unwrap();
+        f.write_all_at(b"tail", 3 * mib).unwrap();
+        let size = 3 * mib + 4;
+        let (s0, e0) = next_data(&f, 0, size).unwrap();
+        assert_eq!(s0, 0);
+        assert!(e0 >= 4 && e0 <= size);
+        // Every byte written is inside a region the walk gives.
+        let mut regions = vec![(s0, e0)];
+        let mut pos = e0;
+        while let Some((s, e)) = next_data(&f, pos, size) {
+            assert!(s >= pos && e > s && e <= size);
+            regions.push((s, e));
+            pos = e;
+        }
+        assert!(regions.iter().any(|&(s, e)| s <= 3 * mib && e == size));
+        // Past the end, or in an empty file: no data.
+        assert_eq!(next_data(&f, size, size), None);
+        assert_eq!(next_data(tempfile::tempfile().unwrap(), 0, 0), None);
+    }
 }

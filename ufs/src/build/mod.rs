@@ -106,6 +106,11 @@ pub struct BuildOptions {
     pub fixed_time: Option<i64>,
     /// Make the image durable (fsync) before returning.
     pub sync: bool,
+    /// Carry extended attributes: a host file's `user.*` attributes, and
+    /// a tar member's `SCHILY.xattr.user.*` / `LIBARCHIVE.xattr.user.*`
+    /// records, go to the UFS2 user namespace. Others are reported (a
+    /// [`Progress::Warning`]), as are all of them on UFS1, which has none.
+    pub xattrs: bool,
 }
 
 impl Default for BuildOptions {
@@ -120,6 +125,7 @@ impl Default for BuildOptions {
             free_inodes: Amount::Percent(10),
             fixed_time: None,
             sync: false,
+            xattrs: true,
         }
     }
 }
@@ -277,6 +283,7 @@ impl<'p> Builder<'p> {
             source,
             links: HashMap::new(),
             helper: self.helper.as_ref(),
+            xattrs: self.opts.xattrs,
         };
         host::scan_source(&mut self.tree, &mut cx, path).map_err(fail)?;
         Ok(self)
@@ -290,7 +297,7 @@ impl<'p> Builder<'p> {
             .map_err(|_| fail("too many source archives".to_string()))?;
         self.archives.push(path.to_path_buf());
         #[cfg(feature = "tar")]
-        tar::scan_tar(&mut self.tree, path, archive).map_err(fail)?;
+        tar::scan_tar(&mut self.tree, path, archive, self.opts.xattrs).map_err(fail)?;
         #[cfg(not(feature = "tar"))]
         return Err(fail(format!(
             "{}: ufskit was built without tar support (feature `tar`) (archive {archive})",
@@ -395,14 +402,43 @@ impl<'p> Builder<'p> {
         progress(Progress::Phase("inodes"));
         let copy_fail = BuildError::new(BuildErrorKind::Copy);
         let mut copied = |n: u64| progress(Progress::Copied(n));
+        let found = reader::FoundXattrs::default();
         if !self.hosts.is_empty() {
-            reader::copy_host_files(&tree, &flat, &self.hosts, &mut b, &mut copied)
+            let found = self.opts.xattrs.then_some(&found);
+            reader::copy_host_files(&tree, &flat, &self.hosts, &mut b, &mut copied, found)
                 .map_err(&copy_fail)?;
         }
         #[cfg(feature = "tar")]
         tar::copy_members(&tree, &flat, &self.archives, &mut b, &mut copied).map_err(&copy_fail)?;
         progress(Progress::Phase("data"));
+        let (xattrs, skipped) = gather_xattrs(&tree, &flat, &b, found);
         b.finish().map_err(|e| fail(e.to_string()))?;
+        if !skipped.is_empty() {
+            let names: Vec<_> = skipped.into_iter().collect();
+            progress(Progress::Warning(&format!(
+                "extended attributes not copied (only user.* has a UFS2 counterpart): {}",
+                names.join(", ")
+            )));
+        }
+        if opts.version == UfsVersion::Ufs1 && !xattrs.is_empty() {
+            progress(Progress::Warning(&format!(
+                "extended attributes of {} files not copied: UFS1 has none",
+                xattrs.len()
+            )));
+        } else {
+            for (ino, node, list) in &xattrs {
+                for (name, value) in list {
+                    fs.set_xattr(*ino, crate::xattr::Namespace::User, name, value)
+                        .map_err(|e| {
+                            copy_fail(format!(
+                                "{}: user.{}: {e}",
+                                tree.host_path(Path::new("/"), *node).display(),
+                                String::from_utf8_lossy(name)
+                            ))
+                        })?;
+                }
+            }
+        }
         fs.close().map_err(|e| fail(e.to_string()))?;
         progress(Progress::Phase("directories"));
         if self.opts.sync {
@@ -422,6 +458,43 @@ impl<'p> Builder<'p> {
             inodes: u64::from(layout.sb.fs_ipg) * u64::from(layout.sb.fs_ncg),
         })
     }
+}
+
+/// The extended attributes to set once the tree is written, as (inode,
+/// scanned node, attributes) in image order, and the full names of those
+/// that have no UFS2 counterpart. Attributes of hard-linked files go with
+/// the inode.
+#[allow(clippy::type_complexity)]
+fn gather_xattrs(
+    tree: &Tree,
+    flat: &Flat<'_>,
+    b: &TreeBuilder<'_, &Flat<'_>>,
+    found: reader::FoundXattrs,
+) -> (
+    Vec<(crate::Ino, u32, tree::Xattrs)>,
+    std::collections::BTreeSet<String>,
+) {
+    let mut skipped = tree.skipped_xattrs.clone();
+    let mut by_pos: Vec<(u32, u32, tree::Xattrs)> = tree
+        .xattrs
+        .iter()
+        .map(|(&i, x)| (flat.data_pos(i), i, x.clone()))
+        .collect();
+    let found = found
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (pos, x) in found {
+        skipped.extend(x.skipped);
+        if !x.user.is_empty() {
+            by_pos.push((pos, flat.node(pos), x.user));
+        }
+    }
+    by_pos.sort_by_key(|&(pos, _, _)| pos);
+    let list = by_pos
+        .into_iter()
+        .filter_map(|(pos, i, x)| Some((b.ino(pos as usize)?, i, x)))
+        .collect();
+    (list, skipped)
 }
 
 /// Where the image is built: a temporary file beside the target, renamed

@@ -1,7 +1,7 @@
 //! The host-file copy: reader threads read the files of host sources into
 //! recycled batches while the calling thread writes them into the image.
 
-use super::host::next_data;
+use super::host::{next_data, read_xattrs_fd, HostXattrs};
 use super::tree::{Content, Flat, Tree, SPARSE};
 use crate::populate::TreeBuilder;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ pub(super) fn copy_host_files(
     host_sources: &[PathBuf],
     b: &mut TreeBuilder<'_, &Flat<'_>>,
     copied: &mut dyn FnMut(u64),
+    xattrs: Option<&FoundXattrs>,
 ) -> Result<(), String> {
     // Host files are read by other threads while this one writes the
     // image: reading many small files is mostly system time (open, read,
@@ -42,6 +43,7 @@ pub(super) fn copy_host_files(
                     free: &free_rx,
                     made: 0,
                     dir: None,
+                    xattrs,
                 };
                 if let Err(e) = r.run(k, readers) {
                     let _ = tx.send(Err(e));
@@ -89,6 +91,10 @@ pub(super) fn copy_host_files(
         Ok(())
     })
 }
+
+/// Extended attributes the readers found: (position holding the data,
+/// the file's attributes), in no particular order.
+pub(super) type FoundXattrs = std::sync::Mutex<Vec<(u32, HostXattrs)>>;
 
 /// File bytes one batch carries from a reader thread to the writer; also
 /// the size of a group of files (in scanned sizes) read by one reader.
@@ -141,6 +147,8 @@ struct HostReader<'r, 't> {
     /// The directory the last file was in: (node, source) and its
     /// descriptor, so files are opened relative to it.
     dir: Option<((u32, u16), rustix::fd::OwnedFd)>,
+    /// Where the files' extended attributes go, when they are copied.
+    xattrs: Option<&'r FoundXattrs>,
 }
 
 impl HostReader<'_, '_> {
@@ -245,6 +253,20 @@ impl HostReader<'_, '_> {
         )
         .map_err(err)?;
         let pos = self.flat.data_pos(i);
+        if let Some(found) = self.xattrs {
+            let x = read_xattrs_fd(&f).map_err(|e| {
+                format!(
+                    "{}: extended attributes: {e}",
+                    tree.host_path(&roots[usize::from(source)], i).display()
+                )
+            })?;
+            if !x.user.is_empty() || !x.skipped.is_empty() {
+                found
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((pos, x));
+            }
+        }
         let size = node.data;
         let mut off = 0u64;
         while off < size {

@@ -58,6 +58,36 @@ fn pax_time(v: &str) -> Option<Timespec> {
     })
 }
 
+/// An extended attribute from a PAX record, as (full name, value):
+/// star's and GNU tar's `SCHILY.xattr.NAME` (the value as is) or
+/// libarchive's `LIBARCHIVE.xattr.NAME` (the name %-encoded, the value in
+/// base64). `None` for any other record.
+fn pax_xattr(key: &str, value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+        return Some((name.as_bytes().to_vec(), value.to_vec()));
+    }
+    let name = key.strip_prefix("LIBARCHIVE.xattr.")?;
+    let mut out = Vec::with_capacity(name.len());
+    let b = name.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Some((out, crate::xattr::base64_decode(value)?))
+}
+
 /// The PAX sparse records of a member (none for most).
 fn member_sparse<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<tarsparse::PaxSparse, String> {
     let Ok(Some(exts)) = entry.pax_extensions() else {
@@ -73,7 +103,12 @@ fn member_sparse<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<tarsparse::Pa
 
 /// Scans tar archive number `archive` into the tree (metadata only; the
 /// data is read in a second pass, matched by each member's ordinal).
-pub(super) fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(), String> {
+pub(super) fn scan_tar(
+    tree: &mut Tree,
+    path: &Path,
+    archive: u16,
+    with_xattrs: bool,
+) -> Result<(), String> {
     let ctx = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut ar = tar::Archive::new(open_tar(path)?);
     for (ordinal, entry) in ar.entries().map_err(ctx)?.enumerate() {
@@ -86,8 +121,17 @@ pub(super) fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(),
         let mut flags = 0;
         let mut mtime = ts(h.mtime().map_or(0, |t| i64::try_from(t).unwrap_or(0)), 0);
         let mut atime = None;
+        let mut xattrs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         if let Ok(Some(exts)) = entry.pax_extensions() {
             for ext in exts.flatten() {
+                if with_xattrs {
+                    if let Some(x) = ext.key().ok().and_then(|k| pax_xattr(k, ext.value_bytes())) {
+                        // One attribute may come in both spellings.
+                        xattrs.retain(|(n, _)| *n != x.0);
+                        xattrs.push(x);
+                        continue;
+                    }
+                }
                 match (ext.key(), ext.value()) {
                     (Ok("SCHILY.fflags"), Ok(v)) => flags = super::spec::fflags(v),
                     // pax times carry sign and nanoseconds the ustar field cannot.
@@ -167,7 +211,22 @@ pub(super) fn scan_tar(tree: &mut Tree, path: &Path, archive: u16) -> Result<(),
             node.data = 0;
             tree.nodes[t as usize].bits |= LINKED;
         }
-        tree.put(&comps, node)?;
+        let i = tree.put(&comps, node)?;
+        if et != tar::EntryType::Link {
+            let mut user = Vec::new();
+            for (name, value) in xattrs {
+                match name.strip_prefix(b"user.") {
+                    Some(short) => user.push((short.to_vec(), value)),
+                    None => {
+                        tree.skipped_xattrs
+                            .insert(String::from_utf8_lossy(&name).into_owned());
+                    }
+                }
+            }
+            if !user.is_empty() {
+                tree.xattrs.insert(i, user);
+            }
+        }
         // Skip the data now; it is read again in the second pass.
         std::io::copy(&mut entry, &mut std::io::sink()).map_err(ctx)?;
     }
@@ -229,4 +288,24 @@ pub(super) fn copy_members(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pax_xattr;
+
+    #[test]
+    fn pax_xattr_records_in_both_spellings() {
+        assert_eq!(
+            pax_xattr("SCHILY.xattr.user.a", b"v\0w"),
+            Some((b"user.a".to_vec(), b"v\0w".to_vec()))
+        );
+        assert_eq!(
+            pax_xattr("LIBARCHIVE.xattr.user.a%3Db%2", b"aGk="),
+            Some((b"user.a=b%2".to_vec(), b"hi".to_vec()))
+        );
+        // Not base64: not an attribute value.
+        assert_eq!(pax_xattr("LIBARCHIVE.xattr.user.a", b"#"), None);
+        assert_eq!(pax_xattr("SCHILY.fflags", b"uchg"), None);
+    }
 }

@@ -171,7 +171,15 @@ pub(super) struct Tree {
     /// Times the image records are the modification time (a reproducible
     /// build: access and change times record when it ran).
     pub(super) reproducible: bool,
+    /// User-namespace extended attributes (name, value) of the few nodes
+    /// that have any (host files' are read while their data is copied).
+    pub(super) xattrs: HashMap<u32, Xattrs>,
+    /// Full names of host attributes that have no UFS2 counterpart.
+    pub(super) skipped_xattrs: std::collections::BTreeSet<String>,
 }
+
+/// Extended attributes of one node, as (user-namespace name, value).
+pub(super) type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Open addressing over node numbers, keyed by (parent, name) through the
 /// tree (a `HashMap` with owned path keys cost over 100 bytes a node);
@@ -202,6 +210,8 @@ impl Tree {
             targets: Vec::new(),
             index: Index::default(),
             reproducible: false,
+            xattrs: HashMap::new(),
+            skipped_xattrs: Default::default(),
         }
     }
 
@@ -352,6 +362,8 @@ impl Tree {
                 what()
             ));
         }
+        // A replaced node's attributes go with it.
+        self.xattrs.remove(&i);
         self.nodes[i as usize] = SNode {
             parent: old.parent,
             name_off: old.name_off,
