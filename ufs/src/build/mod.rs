@@ -63,6 +63,7 @@ mod size;
 mod spec;
 #[cfg(feature = "tar")]
 mod tar;
+#[cfg(feature = "tar")]
 mod tarsparse;
 mod tree;
 

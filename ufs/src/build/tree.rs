@@ -19,6 +19,7 @@ pub(super) enum Content {
     Host(u16),
     /// A member of tar archive number `.0` (its ordinal in the archive is
     /// the node's `aux`).
+    #[cfg_attr(not(feature = "tar"), allow(dead_code))]
     Tar(u16),
 }
 
@@ -151,6 +152,7 @@ impl SNode {
         self.bits & LINK != 0
     }
 
+    #[cfg_attr(not(feature = "tar"), allow(dead_code))]
     pub(super) fn size(&self) -> u64 {
         if self.kind == FileType::Regular {
             self.data
