@@ -1,5 +1,5 @@
 //! Host directories: the scanner that reads a tree's metadata into the
-//! build's [`Tree`], the SEEK_DATA/SEEK_HOLE walk that finds a host file's
+//! build's tree, the SEEK_DATA/SEEK_HOLE walk that finds a host file's
 //! data, and a host file's extended attributes.
 
 use super::tree::{ts, Content, SNode, Tree, HAS_KIDS, LINK, LINKED, SPARSE};
