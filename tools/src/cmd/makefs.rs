@@ -241,6 +241,7 @@ fn summary(image: &Path, r: &Report) -> String {
     )
 }
 
+/// Phase times for `--timings`.
 struct Timings {
     on: bool,
     last: std::time::Instant,
