@@ -66,6 +66,8 @@
 
 pub mod alloc;
 pub mod bmap;
+#[cfg(unix)]
+pub mod build;
 pub mod cg;
 pub mod checkhash;
 pub mod counts;

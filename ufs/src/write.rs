@@ -73,8 +73,9 @@ pub struct SetAttr {
     pub flags: Option<u32>,
 }
 
-/// Deepest tree [`Session::remove_tree`] descends into.
-const MAX_DEPTH: u32 = 4096;
+/// Deepest tree [`Session::remove_tree`] and the host copy
+/// (`build::HostCopy`) descend into.
+pub(crate) const MAX_DEPTH: u32 = 4096;
 
 fn check_name(name: &[u8]) -> Result<()> {
     if !crate::dir::valid_entry_name(name) || name == b"." || name == b".." {

@@ -25,12 +25,11 @@
 //! opened.
 
 use crate::output::{escape_name, open_ro};
-use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use ufskit::build::{CopyError, CopyEvent, CopyOptions, HostCopy};
 use ufskit::inode::Timespec;
 use ufskit::xattr::Namespace;
 use ufskit::{Error, FileType, Follow, Ino, Inode, NewNode, OpenOptions, Session, SetAttr, Ufs};
@@ -38,8 +37,6 @@ use ufskit::{Error, FileType, Follow, Ino, Inode, NewNode, OpenOptions, Session,
 /// The time `--reproducible` stamps without `SOURCE_DATE_EPOCH` (FreeBSD's
 /// regression-test time, as `newfs -R` uses).
 const REPRODUCIBLE_TIME: i64 = 1_000_000_000;
-/// Deepest tree `rm -r` and `put -r` descend into.
-const MAX_DEPTH: u32 = 4096;
 
 /// Options every editing command takes.
 #[derive(clap::Args, Debug, Clone)]
@@ -270,13 +267,7 @@ fn new_node(fs: &Ufs, parent: Ino, perm: u16) -> Result<NewNode, Error> {
 /// Removes a non-directory in the way of a new node; a directory there is
 /// an error.
 fn clear_way(fs: &mut Session, parent: Ino, name: &[u8]) -> Result<(), Fail> {
-    if let Some(ino) = fs.dir_lookup(parent, name)? {
-        if fs.allocated_inode(ino)?.is_dir() {
-            return Err(Fail("is a directory".into()));
-        }
-        fs.unlink(parent, name)?;
-    }
-    Ok(())
+    Ok(ufskit::build::clear_way(fs, parent, name)?)
 }
 
 // ---- put ----------------------------------------------------------------------
@@ -330,17 +321,23 @@ pub fn put(a: PutArgs) -> i32 {
             );
             return;
         }
-        let mut p = Putter {
-            root: rustix::process::geteuid().is_root(),
-            reproducible: s.fixed,
-            errors: Vec::new(),
+        let mut p = HostCopy::new(CopyOptions {
             recursive: a.recursive,
-            verbose: a.verbose,
-            links: HashMap::new(),
-            dirs: Vec::new(),
-            buf: Vec::new(),
+            keep_owners: rustix::process::geteuid().is_root(),
+            reproducible: s.fixed,
             xattrs: !a.no_xattrs,
-            skipped: std::collections::BTreeSet::new(),
+        });
+        let mut skipped = std::collections::BTreeSet::new();
+        let verbose = a.verbose;
+        let mut on = |e: CopyEvent<'_>| match e {
+            CopyEvent::Copying(shown) if verbose => println!("{}", escape_name(shown)),
+            CopyEvent::XattrNotCarried(name) => {
+                skipped.insert(name.to_string());
+            }
+            CopyEvent::XattrNoRoom(name) => {
+                skipped.insert(format!("user.{} (UFS1 has none)", escape_name(name)));
+            }
+            _ => {}
         };
         for src in sources {
             let src = Path::new(src);
@@ -367,319 +364,37 @@ pub fn put(a: PutArgs) -> i32 {
                 );
                 continue;
             }
-            if let Err((path, f)) = p.put(&mut s.fs, src, parent, &name, &shown, 0) {
-                p.errors.push((path, f));
-            }
-            for (path, f) in std::mem::take(&mut p.errors) {
-                s.report(&path, &f);
+            for (path, e) in p.copy(&mut s.fs, src, parent, &name, &shown, &mut on) {
+                s.report(&path, &copy_fail(e));
             }
         }
-        if !p.skipped.is_empty() {
-            let names: Vec<_> = std::mem::take(&mut p.skipped).into_iter().collect();
+        if !skipped.is_empty() {
+            let names: Vec<_> = skipped.into_iter().collect();
             eprintln!(
                 "ufs put: extended attributes not copied (only user.* has a UFS2 counterpart): {}",
                 names.join(", ")
             );
         }
         // Directory attributes last (children were added after they were
-        // set), deepest first: the list is in post-order.
-        for (ino, attr, shown) in std::mem::take(&mut p.dirs) {
-            s.each(&shown, |fs| Ok(fs.set_attr(ino, &attr)?));
+        // set), deepest first.
+        for (path, e) in p.finish(&mut s.fs) {
+            s.report(&path, &copy_fail(e));
         }
     })
 }
 
-/// Failure of `put`: the image path it concerns and what went wrong.
-type PutResult<T> = Result<T, (Vec<u8>, Fail)>;
-
-struct Putter {
-    root: bool,
-    /// Access times are taken from modification times, so the host's
-    /// reading of the files does not show.
-    reproducible: bool,
-    /// Failures inside a tree (the copy goes on with the rest).
-    errors: Vec<(Vec<u8>, Fail)>,
-    recursive: bool,
-    verbose: bool,
-    /// Host (device, inode) of multiply linked files already copied.
-    links: HashMap<(u64, u64), Ino>,
-    /// Directories whose attributes are applied at the end.
-    dirs: Vec<(Ino, SetAttr, Vec<u8>)>,
-    buf: Vec<u8>,
-    /// Copy host `user.*` extended attributes.
-    xattrs: bool,
-    /// Names of host attributes that have no UFS2 counterpart.
-    skipped: std::collections::BTreeSet<String>,
-}
-
-fn ts(sec: i64, nsec: i64) -> Timespec {
-    Timespec {
-        sec,
-        nsec: u32::try_from(nsec).unwrap_or(0).min(999_999_999),
-    }
-}
-
-impl Putter {
-    fn attrs(&self, md: &Metadata) -> NewNode {
-        let mut perm = (md.mode() & 0o7777) as u16;
-        let (uid, gid) = if self.root {
-            (md.uid(), md.gid())
-        } else {
-            // Owners are not kept: set-id bits would then apply to the
-            // wrong user.
-            perm &= !0o6000;
-            (0, 0)
-        };
-        NewNode {
-            perm,
-            uid,
-            gid,
-            atime: Some(if self.reproducible {
-                ts(md.mtime(), md.mtime_nsec())
-            } else {
-                ts(md.atime(), md.atime_nsec())
-            }),
-            mtime: Some(ts(md.mtime(), md.mtime_nsec())),
-            ..Default::default()
-        }
-    }
-
-    fn set_times(attr: &NewNode) -> SetAttr {
-        SetAttr {
-            perm: Some(attr.perm),
-            uid: Some(attr.uid),
-            gid: Some(attr.gid),
-            atime: attr.atime,
-            mtime: attr.mtime,
-            ..Default::default()
-        }
-    }
-
-    fn put(
-        &mut self,
-        fs: &mut Session,
-        src: &Path,
-        parent: Ino,
-        name: &[u8],
-        shown: &[u8],
-        depth: u32,
-    ) -> PutResult<()> {
-        let at = |f: Fail| (shown.to_vec(), f);
-        let hosterr =
-            |e: std::io::Error| (src.as_os_str().as_bytes().to_vec(), Fail(e.to_string()));
-        if depth > MAX_DEPTH {
-            return Err(at(Fail(format!("tree deeper than {MAX_DEPTH} levels"))));
-        }
-        let md = std::fs::symlink_metadata(src).map_err(hosterr)?;
-        let attr = self.attrs(&md);
-        let ft = md.file_type();
-        if self.verbose {
-            println!("{}", escape_name(shown));
-        }
-        if ft.is_dir() {
-            if !self.recursive {
-                return Err((
-                    src.as_os_str().as_bytes().to_vec(),
-                    Fail("is a directory (use -r)".into()),
-                ));
-            }
-            let ino = match fs.dir_lookup(parent, name).map_err(|e| at(e.into()))? {
-                Some(i) if fs.allocated_inode(i).map_err(|e| at(e.into()))?.is_dir() => i,
-                Some(_) => return Err(at(Fail("exists and is not a directory".into()))),
-                None => fs.mkdir(parent, name, &attr).map_err(|e| at(e.into()))?,
-            };
-            let mut entries: Vec<_> = std::fs::read_dir(src)
-                .map_err(hosterr)?
-                .map(|e| e.map(|e| e.file_name()))
-                .collect::<Result<_, _>>()
-                .map_err(hosterr)?;
-            entries.sort();
-            for e in entries {
-                let mut child_shown = shown.to_vec();
-                child_shown.push(b'/');
-                child_shown.extend_from_slice(e.as_bytes());
-                // One failing entry does not stop the rest of the tree.
-                if let Err(e) = self.put(
-                    fs,
-                    &src.join(&e),
-                    ino,
-                    e.as_bytes(),
-                    &child_shown,
-                    depth + 1,
-                ) {
-                    self.errors.push(e);
-                }
-            }
-            self.copy_xattrs(fs, src, ino).map_err(at)?;
-            self.dirs
-                .push((ino, Self::set_times(&attr), shown.to_vec()));
-            return Ok(());
-        }
-        let key = (md.dev(), md.ino());
-        if md.nlink() > 1 {
-            if let Some(&target) = self.links.get(&key) {
-                clear_way(fs, parent, name).map_err(at)?;
-                fs.link(parent, name, target).map_err(|e| at(e.into()))?;
-                return Ok(());
-            }
-        }
-        clear_way(fs, parent, name).map_err(at)?;
-        let ino = if ft.is_symlink() {
-            let target = std::fs::read_link(src).map_err(hosterr)?;
-            fs.symlink(parent, name, target.as_os_str().as_bytes(), &attr)
-                .map_err(|e| at(e.into()))?
-        } else if ft.is_file() {
-            let file = File::open(src).map_err(hosterr)?;
-            let ino = fs
-                .create(parent, name, FileType::Regular, &attr)
-                .map_err(|e| at(e.into()))?;
-            self.copy_data(fs, ino, &file, md.len())
-                .map_err(|e| match e {
-                    CopyErr::Image(e) => at(e.into()),
-                    CopyErr::Host(e) => hosterr(e),
-                })?;
-            ino
-        } else {
-            let kind = if ft.is_fifo() {
-                FileType::Fifo
-            } else if ft.is_char_device() {
-                FileType::CharDevice
-            } else if ft.is_block_device() {
-                FileType::BlockDevice
-            } else if ft.is_socket() {
-                FileType::Socket
-            } else {
-                return Err(at(Fail("unsupported file type".into())));
-            };
-            let mut a = attr.clone();
-            if matches!(kind, FileType::CharDevice | FileType::BlockDevice) {
-                a.rdev = Some((rustix::fs::major(md.rdev()), rustix::fs::minor(md.rdev())));
-            }
-            fs.create(parent, name, kind, &a)
-                .map_err(|e| at(e.into()))?
-        };
-        self.copy_xattrs(fs, src, ino).map_err(at)?;
-        // Writing the data moved the times; put the host's back.
-        fs.set_attr(ino, &Self::set_times(&attr))
-            .map_err(|e| at(e.into()))?;
-        if md.nlink() > 1 {
-            self.links.insert(key, ino);
-        }
-        Ok(())
-    }
-
-    /// Copies the host file's `user.*` attributes to the UFS2 user
-    /// namespace; notes the names of the others.
-    fn copy_xattrs(&mut self, fs: &mut Session, src: &Path, ino: Ino) -> Result<(), Fail> {
-        if !self.xattrs {
-            return Ok(());
-        }
-        let x =
-            crate::hostxattr::read(src).map_err(|e| Fail(format!("extended attributes: {e}")))?;
-        self.skipped.extend(x.skipped);
-        for (name, value) in &x.user {
-            match fs.set_xattr(ino, ufskit::xattr::Namespace::User, name, value) {
-                Ok(()) => {}
-                // UFS1 has no extended attributes: the file is still copied.
-                Err(Error::Unsupported(_)) => {
-                    self.skipped
-                        .insert(format!("user.{} (UFS1 has none)", escape_name(name)));
-                }
-                Err(e) => {
-                    return Err(Fail(format!(
-                        "user.{}: {}",
-                        escape_name(name),
-                        describe(&e)
-                    )))
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Copies a host file's data, leaving holes where the host file has
-    /// them (SEEK_DATA/SEEK_HOLE) and where whole blocks are zero.
-    fn copy_data(
-        &mut self,
-        fs: &mut Session,
-        ino: Ino,
-        file: &File,
-        size: u64,
-    ) -> Result<(), CopyErr> {
-        let bsize = u64::from(fs.geometry().bsize);
-        let chunk = (1u64 << 20).max(bsize);
-        self.buf.resize(chunk as usize, 0);
-        let mut pos = 0u64;
-        while pos < size {
-            // The next data region, or the whole rest where the host
-            // cannot tell.
-            let (start, end) = data_region(file, pos, size).map_err(CopyErr::Host)?;
-            if start >= size {
-                break;
-            }
-            // Whole image blocks, so a skipped zero block is a whole hole.
-            let mut off = start - start % bsize;
-            let end = end.div_ceil(bsize).saturating_mul(bsize).min(size);
-            while off < end {
-                let n = (end - off).min(chunk) as usize;
-                let buf = &mut self.buf[..n];
-                file.read_exact_at(buf, off).map_err(|e| {
-                    CopyErr::Host(if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                        std::io::Error::other("file shrank while it was being copied")
-                    } else {
-                        e
-                    })
-                })?;
-                let mut i = 0usize;
-                while i < n {
-                    let blk = |i: usize| &buf[i..(i + bsize as usize).min(n)];
-                    if blk(i).iter().all(|&b| b == 0) {
-                        i += bsize as usize;
-                        continue;
-                    }
-                    let run_start = i;
-                    while i < n && !blk(i).iter().all(|&b| b == 0) {
-                        i += bsize as usize;
-                    }
-                    let run_end = i.min(n);
-                    fs.write_file(ino, off + run_start as u64, &buf[run_start..run_end])
-                        .map_err(CopyErr::Image)?;
-                }
-                off += n as u64;
-            }
-            pos = end;
-        }
-        // A file ending in a hole (or all zeros) still gets its size; the
-        // last block is allocated as FreeBSD does.
-        if fs.allocated_inode(ino).map_err(CopyErr::Image)?.size() < size {
-            fs.truncate(ino, size).map_err(CopyErr::Image)?;
-        }
-        Ok(())
-    }
-}
-
-enum CopyErr {
-    Image(Error),
-    Host(std::io::Error),
-}
-
-/// The data region at or after `pos`: (start, end). Without SEEK_DATA
-/// support the rest of the file is one region.
-fn data_region(file: &File, pos: u64, size: u64) -> std::io::Result<(u64, u64)> {
-    use rustix::fs::{seek, SeekFrom};
-    let start = match seek(file, SeekFrom::Data(pos)) {
-        Ok(s) => s,
-        Err(rustix::io::Errno::NXIO) => return Ok((size, size)),
-        Err(_) => return Ok((pos, size)),
-    };
-    let end = match seek(file, SeekFrom::Hole(start)) {
-        Ok(e) => e.min(size),
-        Err(_) => size,
-    };
-    if end <= start {
-        return Ok((start, size));
-    }
-    Ok((start, end))
+/// A failed copy in the words `put` reports it.
+fn copy_fail(e: CopyError) -> Fail {
+    Fail(match e {
+        CopyError::Host(e) => e.to_string(),
+        CopyError::Image(e) => describe(&e),
+        CopyError::HostXattrs(e) => format!("extended attributes: {e}"),
+        CopyError::Xattr(name, e) => format!("user.{}: {}", escape_name(&name), describe(&e)),
+        CopyError::NotRecursive => "is a directory (use -r)".into(),
+        CopyError::NotADirectory => "exists and is not a directory".into(),
+        CopyError::Unsupported => "unsupported file type".into(),
+        CopyError::TooDeep(n) => format!("tree deeper than {n} levels"),
+    })
 }
 
 // ---- mkdir --------------------------------------------------------------------
@@ -1484,39 +1199,12 @@ fn parse_value(v: &[u8]) -> Result<Vec<u8>, String> {
             .collect();
     }
     if let Some(b64) = v.strip_prefix(b"0s").or_else(|| v.strip_prefix(b"0S")) {
-        return base64_decode(b64).ok_or_else(|| "invalid base64 value".to_string());
+        return ufskit::xattr::base64_decode(b64).ok_or_else(|| "invalid base64 value".to_string());
     }
     if v.len() >= 2 && v.starts_with(b"\"") && v.ends_with(b"\"") {
         return Ok(v[1..v.len() - 1].to_vec());
     }
     Ok(v.to_vec())
-}
-
-fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let s: Vec<u8> = s.iter().copied().filter(|&c| c != b'=').collect();
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
 }
 
 /// Runs `ufs setfattr`.

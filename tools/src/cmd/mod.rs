@@ -19,6 +19,5 @@ pub mod newfs;
 pub mod preflight;
 pub mod readlink;
 pub mod stat;
-pub mod tarsparse;
 pub mod tunefs;
 pub mod undo;
