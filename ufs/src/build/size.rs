@@ -4,6 +4,7 @@
 use super::tree::Tree;
 use super::Amount;
 use crate::newfs::{self, NewfsOptions};
+use crate::ondisk::consts::NDADDR;
 use crate::{FileType, UfsVersion};
 use std::collections::HashMap;
 
@@ -29,11 +30,6 @@ pub(super) fn estimate(tree: &Tree, opts: &NewfsOptions) -> Estimate {
         opts.fsize
             .unwrap_or((bsize as u32 / 8).clamp(4096.min(bsize as u32), bsize as u32)),
     );
-    let ptr = if opts.version == UfsVersion::Ufs1 {
-        4
-    } else {
-        8
-    };
     let mut data = 0u64;
     let mut inodes = 0u64;
     let mut nfiles = 0u64;
@@ -62,7 +58,7 @@ pub(super) fn estimate(tree: &Tree, opts: &NewfsOptions) -> Estimate {
             FileType::Regular => {
                 nfiles += 1;
                 total += n.data;
-                data += file_frags(n.data, bsize, fsize, bsize / ptr);
+                data += file_frags(n.data, bsize, fsize, opts.version);
             }
             _ => {}
         }
@@ -122,37 +118,26 @@ pub(super) fn choose(
 }
 
 /// Fragments a file of `size` bytes needs, indirect blocks included.
-fn file_frags(size: u64, bsize: u64, fsize: u64, nindir: u64) -> u64 {
+fn file_frags(size: u64, bsize: u64, fsize: u64, version: UfsVersion) -> u64 {
     if size == 0 {
         return 0;
     }
     let frag = bsize / fsize;
     let nblocks = size.div_ceil(bsize);
-    if nblocks <= 12 {
+    if nblocks <= NDADDR as u64 {
         return (nblocks - 1) * frag + (size - (nblocks - 1) * bsize).div_ceil(fsize);
     }
-    let mut ind = 1;
-    let rest = nblocks - 12;
-    if rest > nindir {
-        let r2 = rest - nindir;
-        ind += 1 + r2.div_ceil(nindir);
-        if r2 > nindir * nindir {
-            ind += 1
-                + (r2 - nindir * nindir).div_ceil(nindir * nindir)
-                + (r2 - nindir * nindir).div_ceil(nindir);
-        }
-    }
-    (nblocks + ind) * frag
+    (nblocks + crate::bmap::indirect_blocks(bsize, version, size)) * frag
 }
 
 /// The smallest image (in 64 KiB steps of growth) whose fresh file system
 /// has `frags` free fragments and `inodes` free inodes.
 /// Free fragments and free inodes a layout leaves.
 fn room(layout: &newfs::Layout) -> (u64, u64) {
-    let f = &layout.sb;
-    let free = u64::try_from(f.fs_cstotal[1]).unwrap_or(0) * u64::try_from(f.fs_frag).unwrap_or(8)
-        + u64::try_from(f.fs_cstotal[3]).unwrap_or(0);
-    (free, u64::try_from(f.fs_cstotal[2]).unwrap_or(0))
+    let t = crate::superblock::Totals::of(&layout.sb);
+    let frag = u64::try_from(layout.sb.fs_frag).unwrap_or(8);
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    (n(t.nbfree) * frag + n(t.nffree), n(t.nifree))
 }
 
 /// The layout for a size given with -s. Without -o density, the inode
