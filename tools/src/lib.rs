@@ -148,12 +148,10 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         }
     };
     if cli.partition.is_some() {
-        // These create, attach or scan whole containers; a partition of a
-        // disk image is not something they can work in yet.
+        // makefs builds whole images; umount takes a mount point; preflight
+        // reads many containers from fstab (each may say `IMAGE@N` itself).
         let whole_only = match &cli.cmd {
-            Cmd::Newfs(_) => Some("newfs"),
             Cmd::Makefs(_) => Some("makefs"),
-            Cmd::Mount(_) => Some("mount"),
             Cmd::Umount(_) => Some("umount"),
             Cmd::Preflight(_) => Some("preflight"),
             _ => None,

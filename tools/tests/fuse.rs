@@ -242,6 +242,51 @@ fn a_second_writer_is_refused() {
     );
 }
 
+/// `ufs fuse DISK@2` mounts partition 2 of a GPT disk image: what is
+/// written through the mount lands in the partition, no byte outside it
+/// changes, and FreeBSD's fsck_ffs finds the partition's bytes clean.
+#[test]
+fn a_partition_of_a_disk_image_mounts_alone() {
+    if !fuse_available() || !require("sgdisk", "GPT disks; apt-get install gdisk") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let disk = tmp.path().join("disk.img");
+    std::fs::File::create(&disk)
+        .and_then(|f| f.set_len(96 << 20))
+        .expect("disk");
+    output_ok(
+        Command::new("sgdisk")
+            .args(["-n1:2048:+1M", "-t1:ef00", "-n2:4096:+64M", "-t2:a503"])
+            .args(["-n3:0:+8M", "-t3:a502"])
+            .arg(&disk),
+        "sgdisk",
+    );
+    let (off, len) = (2usize << 20, 64usize << 20);
+    let at = tmp.path().join("disk.img@2");
+    ufs_ok(["newfs".as_ref(), at.as_os_str()]);
+    let outside = |d: &[u8]| [&d[..off], &d[off + len..]].concat();
+    let before = outside(&std::fs::read(&disk).expect("read"));
+    let mnt = tmp.path().join("mnt");
+    let m = Mount::new(&at, &mnt, &[]);
+    std::fs::write(mnt.join("hello"), b"hello partition\n").expect("write");
+    std::fs::create_dir(mnt.join("etc")).expect("mkdir");
+    assert!(m.unmount().success());
+    let after = std::fs::read(&disk).expect("read");
+    assert!(
+        outside(&after) == before,
+        "bytes outside partition 2 changed"
+    );
+    let part = tmp.path().join("part.img");
+    std::fs::write(&part, &after[off..off + len]).expect("write");
+    fsck_n_clean(&part);
+    freebsd_clean(&part);
+    assert_eq!(
+        ufs_ok(["cat".as_ref(), at.as_os_str(), "/hello".as_ref()]),
+        "hello partition\n"
+    );
+}
+
 /// A writer copying files in, each written and fsync'd, while `ufs fuse`
 /// is killed with SIGKILL at a random moment; each time one `fsck -y`
 /// makes the image clean (for FreeBSD's fsck_ffs too) and every file

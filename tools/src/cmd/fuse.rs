@@ -103,16 +103,18 @@ fn mount(a: &Args) -> Result<(), String> {
     } else {
         MountOption::RW
     });
+    // The file itself, also when IMAGE@N names a partition of it.
+    let file = crate::image::target(&a.image).path;
     // Lock before anything is written: a second writer (another `ufs fuse`,
     // an editing command) or an attached loop device would see its blocks
     // change underneath.
     let lock = if read_only {
         None
     } else {
-        Some(lock_image(&a.image)?)
+        Some(lock_image(&file)?)
     };
     if !read_only {
-        if let Some(dev) = loop_device_of(&a.image) {
+        if let Some(dev) = loop_device_of(&file) {
             return Err(format!(
                 "the image is attached to {dev}: detach it (losetup -d) before mounting it read-write"
             ));
@@ -180,7 +182,7 @@ fn spawn_owner(
             } else {
                 OpenOptions::read_write()
             };
-            let mut fs = match Ufs::open_path(&image, opts) {
+            let mut fs = match crate::image::open_ufs(&image, opts) {
                 Ok(fs) => fs,
                 Err(e) => {
                     let _ = otx.send(Err(e.to_string()));
