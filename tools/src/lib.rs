@@ -21,6 +21,7 @@ pub mod cmd;
 pub mod hostxattr;
 pub mod image;
 pub mod output;
+pub mod progress;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;

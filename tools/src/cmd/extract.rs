@@ -74,8 +74,12 @@ pub fn run(a: Args) -> i32 {
         warnings: 0,
         failures: 0,
         buf: vec![0u8; 1 << 20],
+        meter: crate::progress::Meter::counter("entries", a.verbose),
+        done: 0,
     };
-    match x.run(&a) {
+    let r = x.run(&a);
+    x.meter.clear();
+    match r {
         Ok(()) => {
             if x.warnings > 0 {
                 eprintln!(
@@ -117,6 +121,9 @@ struct Extractor<'a> {
     /// extraction goes on past them, as tar and cp do.
     failures: u32,
     buf: Vec<u8>,
+    /// Entries extracted so far, on a terminal.
+    meter: crate::progress::Meter,
+    done: u64,
 }
 
 #[derive(Debug)]
@@ -218,6 +225,8 @@ impl Extractor<'_> {
     }
 
     fn one(&mut self, path: &Path, rel: &[u8], inode: &Inode) -> Result<(), XError> {
+        self.done += 1;
+        self.meter.set(self.done);
         if self.verbose {
             println!("{}", escape_name(rel));
         }
