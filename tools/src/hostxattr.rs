@@ -58,3 +58,28 @@ pub fn read(path: &Path) -> std::io::Result<HostXattrs> {
 pub fn read(_: &Path) -> std::io::Result<HostXattrs> {
     Ok(HostXattrs::default())
 }
+
+/// Sets attribute `name` (a full Linux name, `user.NAME`) on a host file:
+/// through `file` when it is open (no name is followed), else on `path`
+/// itself (a symbolic link is not followed).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn write(
+    path: &Path,
+    file: Option<&std::fs::File>,
+    name: &[u8],
+    value: &[u8],
+) -> std::io::Result<()> {
+    let name = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+    let flags = rustix::fs::XattrFlags::empty();
+    match file {
+        Some(f) => rustix::fs::fsetxattr(f, name.as_c_str(), value, flags)?,
+        None => rustix::fs::lsetxattr(path, name.as_c_str(), value, flags)?,
+    }
+    Ok(())
+}
+
+/// Elsewhere: not written (the caller reports it).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn write(_: &Path, _: Option<&std::fs::File>, _: &[u8], _: &[u8]) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
