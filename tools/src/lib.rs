@@ -38,6 +38,7 @@ pub const PERSONALITIES: &[&str] = &[
     "mdmfs",
     "mount_md",
     "mount.md",
+    "mount.fuse.ufskit",
 ];
 
 /// Exit status for a failed command (bad image, I/O error).
@@ -138,6 +139,8 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         "fsck.ufs" | "fsck_ufs" | "fsck_ffs" => return cmd::fsck::run_personality(&argv0, argv),
         "newfs.ufs" | "mkfs.ufs" | "newfs_ufs" => return cmd::newfs::run_personality(&argv0, argv),
         "mdmfs" | "mount_md" | "mount.md" => return cmd::mount::run_personality(&argv0, argv),
+        #[cfg(target_os = "linux")]
+        "mount.fuse.ufskit" => return cmd::fuse_helper::run_personality(&argv0, argv),
         _ => {}
     }
     let cli = match Cli::try_parse_from(argv) {

@@ -679,7 +679,7 @@ fn attach_linux(
 }
 
 /// Decodes fstab/proc-mounts octal escapes (`\040`).
-fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
