@@ -146,3 +146,28 @@ fn without_a_terminal_nothing_of_progress_is_printed() {
     assert_eq!(o.status.code(), Some(8));
     assert!(String::from_utf8_lossy(&o.stderr).contains("descriptor 97"));
 }
+
+/// On a terminal (a pty from util-linux script(1)), `-C 0` draws the bar
+/// from the start (standard output is on the same pty).
+#[test]
+fn on_a_terminal_dash_c_zero_draws_the_bar() {
+    if !require("script", "util-linux script for a pseudo-terminal") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(t.path());
+    let cmd = format!(
+        "'{}' fsck -f -n -C 0 '{}'",
+        ufs_bin().display(),
+        img.display()
+    );
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("** Phase 5"), "{text}");
+    assert!(text.contains("% checked"), "no bar:\n{text:?}");
+}
