@@ -392,15 +392,25 @@ fn gpt_with_neighbours(dir: &Path) -> Option<PathBuf> {
     Some(disk)
 }
 
+/// Partition 2 of the disk [`gpt_with_neighbours`] makes, as (offset, length).
+const P2: (u64, u64) = (2 * MIB, 8 * MIB);
+
+/// A temporary directory with a [`gpt_with_neighbours`] disk, and the hash
+/// of everything outside its partition 2.
+fn empty_partition_disk() -> Option<(tempfile::TempDir, PathBuf, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = gpt_with_neighbours(dir.path())?;
+    let before = outside(&disk, P2.0, P2.1);
+    Some((dir, disk, before))
+}
+
 #[test]
 fn newfs_in_a_partition_writes_only_the_partition() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(disk) = gpt_with_neighbours(dir.path()) else {
+    let Some((dir, disk, before)) = empty_partition_disk() else {
         return;
     };
     let d = disk.to_str().unwrap();
-    let (off, len) = (2 * MIB, 8 * MIB);
-    let before = outside(&disk, off, len);
+    let (off, len) = P2;
     // Without a partition named, the table is what newfs would destroy.
     let o = ufs(dir.path(), &["newfs", d]);
     assert_eq!(o.status.code(), Some(1));
@@ -539,4 +549,55 @@ fn preflight_checks_a_partition_named_in_fstab() {
     // Partition 3 is swap: the attach would be refused.
     assert_eq!(rows[2]["ok"], false, "{v}");
     assert_eq!(o.status.code(), Some(1), "{v}");
+}
+
+#[test]
+fn mount_without_dash_p_makes_the_file_system_in_the_partition() {
+    let Some((dir, disk, before)) = empty_partition_disk() else {
+        return;
+    };
+    let d = disk.to_str().unwrap();
+    let (off, len) = P2;
+    let (bin, log) = fake_tools(dir.path());
+    std::fs::create_dir(dir.path().join("j1")).unwrap();
+    let o = Command::new(BIN)
+        .current_dir(dir.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .args(["--partition", "2", "mount", "--host", "linux", "-F", d])
+        .args(["-o", "ro", "md", "j1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        outside(&disk, off, len),
+        before,
+        "mount's newfs wrote outside"
+    );
+    freebsd_clean(&disk, off, len);
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .starts_with("losetup --find --show --read-only --offset 2097152 --sizelimit 8388608"));
+    // Now it holds UFS: without -P or --force, mount refuses to newfs it.
+    let o = ufs(
+        dir.path(),
+        &[
+            "mount",
+            "--host",
+            "linux",
+            "-X",
+            "-F",
+            &format!("{d}@2"),
+            "md",
+            "j1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a UFS2"));
 }
