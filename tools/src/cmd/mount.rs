@@ -781,3 +781,26 @@ fn do_umount(a: &UmountArgs, host: Host) -> Result<(), Fail> {
         .map_err(|e| failed(format!("{e} ({node} is unmounted; {dev} still attached)")))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ufskit::disk::{Partition, Scheme};
+
+    #[test]
+    fn partitions_are_mounted_from_geom_provider_names() {
+        let p = |name: &str, scheme| Partition {
+            name: name.into(),
+            scheme,
+            kind: String::new(),
+            offset: 0,
+            size: 0,
+            ufs_type: true,
+            container: false,
+        };
+        assert_eq!(provider_suffix(&p("2", Scheme::Gpt)), "p2");
+        assert_eq!(provider_suffix(&p("5", Scheme::Mbr)), "s5");
+        assert_eq!(provider_suffix(&p("1a", Scheme::BsdLabel)), "s1a");
+        assert_eq!(provider_suffix(&p("d", Scheme::BsdLabel)), "d");
+    }
+}
