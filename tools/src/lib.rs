@@ -21,6 +21,7 @@ pub mod cmd;
 pub mod hostxattr;
 pub mod image;
 pub mod output;
+pub mod progress;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -37,6 +38,7 @@ pub const PERSONALITIES: &[&str] = &[
     "mdmfs",
     "mount_md",
     "mount.md",
+    "mount.fuse.ufskit",
 ];
 
 /// Exit status for a failed command (bad image, I/O error).
@@ -137,6 +139,8 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         "fsck.ufs" | "fsck_ufs" | "fsck_ffs" => return cmd::fsck::run_personality(&argv0, argv),
         "newfs.ufs" | "mkfs.ufs" | "newfs_ufs" => return cmd::newfs::run_personality(&argv0, argv),
         "mdmfs" | "mount_md" | "mount.md" => return cmd::mount::run_personality(&argv0, argv),
+        #[cfg(target_os = "linux")]
+        "mount.fuse.ufskit" => return cmd::fuse_helper::run_personality(&argv0, argv),
         _ => {}
     }
     let cli = match Cli::try_parse_from(argv) {
@@ -148,12 +152,10 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         }
     };
     if cli.partition.is_some() {
-        // These create, attach or scan whole containers; a partition of a
-        // disk image is not something they can work in yet.
+        // makefs builds whole images; umount takes a mount point; preflight
+        // reads many containers from fstab (each may say `IMAGE@N` itself).
         let whole_only = match &cli.cmd {
-            Cmd::Newfs(_) => Some("newfs"),
             Cmd::Makefs(_) => Some("makefs"),
-            Cmd::Mount(_) => Some("mount"),
             Cmd::Umount(_) => Some("umount"),
             Cmd::Preflight(_) => Some("preflight"),
             _ => None,

@@ -381,3 +381,223 @@ fn a_file_whose_name_has_an_at_sign_is_that_file() {
     let o = ufs(dir.path(), &["ls", "--partition", "1", "jail@2", "/"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("no GPT, MBR or BSD label"));
 }
+
+/// A GPT disk (see [`gpt_disk`]) with partition 2 empty and 0xaa in the
+/// MiB before it and the two MiB after it, so a write that spills over
+/// either edge changes the hash of what lies outside.
+fn gpt_with_neighbours(dir: &Path) -> Option<PathBuf> {
+    let disk = gpt_disk(dir, &[])?;
+    put_at(&disk, MIB, &vec![0xaa; MIB as usize]);
+    put_at(&disk, 10 * MIB, &vec![0xaa; 2 * MIB as usize]);
+    Some(disk)
+}
+
+/// Partition 2 of the disk [`gpt_with_neighbours`] makes, as (offset, length).
+const P2: (u64, u64) = (2 * MIB, 8 * MIB);
+
+/// A temporary directory with a [`gpt_with_neighbours`] disk, and the hash
+/// of everything outside its partition 2.
+fn empty_partition_disk() -> Option<(tempfile::TempDir, PathBuf, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = gpt_with_neighbours(dir.path())?;
+    let before = outside(&disk, P2.0, P2.1);
+    Some((dir, disk, before))
+}
+
+#[test]
+fn newfs_in_a_partition_writes_only_the_partition() {
+    let Some((dir, disk, before)) = empty_partition_disk() else {
+        return;
+    };
+    let d = disk.to_str().unwrap();
+    let (off, len) = P2;
+    // Without a partition named, the table is what newfs would destroy.
+    let o = ufs(dir.path(), &["newfs", d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("GPT"));
+    let at = format!("{d}@2");
+    let out = ufs_ok(dir.path(), &["newfs", &at]);
+    assert!(out.contains("8.0MB"), "{out}");
+    assert_eq!(outside(&disk, off, len), before, "newfs wrote outside");
+    assert!(ufs_ok(dir.path(), &["info", d]).contains("UFS2"));
+    freebsd_clean(&disk, off, len);
+    // A second newfs needs --force; -E erases just the partition.
+    let o = ufs(dir.path(), &["newfs", "-O1", &at]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a UFS2"));
+    ufs_ok(
+        dir.path(),
+        &["--partition", "p2", "newfs", "-E", "--force", "-O1", d],
+    );
+    assert_eq!(outside(&disk, off, len), before, "newfs -E wrote outside");
+    assert!(ufs_ok(dir.path(), &["info", &at]).contains("UFS1"));
+    freebsd_clean(&disk, off, len);
+    // The partition's content is usable: an edit and a clean check.
+    ufs_ok(dir.path(), &["mkdir", &at, "/etc"]);
+    ufs_ok(dir.path(), &["fsck", "-fn", &at]);
+    // A partition that is not there is refused, with the list.
+    let o = ufs(dir.path(), &["newfs", &format!("{d}@7")]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no partition 7"));
+    assert_eq!(outside(&disk, off, len), before);
+}
+
+/// A directory of stand-ins for losetup, mdconfig and mount that log
+/// their argv to `log` and print what the real ones would.
+fn fake_tools(dir: &Path) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("tools.log");
+    for (name, out) in [
+        ("losetup", "/dev/loop7"),
+        ("mdconfig", "md3"),
+        ("mount", ""),
+    ] {
+        let p = bin.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\necho \"{name} $*\" >> '{}'\n[ -n '{out}' ] && echo '{out}'\nexit 0\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (bin, log)
+}
+
+#[test]
+fn mount_checks_and_attaches_just_the_partition() {
+    let Some((dir, disk)) = gpt_with_fs("mnt") else {
+        return;
+    };
+    let d = disk.to_str().unwrap();
+    let (off, len) = (2 * MIB, 8 * MIB);
+    let before = outside(&disk, off, len);
+    let (bin, log) = fake_tools(dir.path());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    std::fs::create_dir(dir.path().join("j1")).unwrap();
+    // Damage the partition so the check (fsck -y) has something to repair.
+    ufs_ok(
+        dir.path(),
+        &["debug", &format!("{d}@2"), "set inode 2 di_nlink 9"],
+    );
+    let run = |host: &str, spec: &str| {
+        let o = Command::new(BIN)
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .args(["mount", "--host", host, "-P", "--fsck=yes", "--no-undo"])
+            .args(["-F", spec, "-o", "ro", "md", "j1"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "ufs mount {host} {spec}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run("linux", &format!("{d}@2"));
+    assert_eq!(outside(&disk, off, len), before, "the check wrote outside");
+    freebsd_clean(&disk, off, len);
+    // The only UFS partition is found by itself, and FreeBSD mounts the
+    // provider GEOM makes for it.
+    run("freebsd", d);
+    let got = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        got,
+        format!(
+            "losetup --find --show --read-only --offset 2097152 --sizelimit 8388608 {d}\n\
+             mount -t ufs -o ro,ufstype=ufs2 /dev/loop7 j1\n\
+             mdconfig -a -t vnode -f {d} -o readonly\n\
+             mount -t ufs -o ro /dev/md3p2 j1\n"
+        )
+    );
+}
+
+#[test]
+fn preflight_checks_a_partition_named_in_fstab() {
+    let Some((dir, disk)) = gpt_with_fs("pre") else {
+        return;
+    };
+    let d = disk.to_str().unwrap();
+    let fstab = dir.path().join("fstab.j");
+    let root = dir.path().join("root");
+    std::fs::write(
+        &fstab,
+        format!(
+            "md {r}1 md rw,-P,-F{d},-Tufs\nmd {r}2 md rw,-P,-F{d}@2,-Tufs\n\
+             md {r}3 md rw,-P,-F{d}@3,-Tufs\n",
+            r = root.display()
+        ),
+    )
+    .unwrap();
+    let o = ufs(
+        dir.path(),
+        &["preflight", "--json", "--fstab", fstab.to_str().unwrap()],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    let rows = v["containers"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{v}");
+    assert_eq!(rows[0]["ok"], true, "{v}");
+    assert_eq!(rows[1]["ok"], true, "{v}");
+    // Partition 3 is swap: the attach would be refused.
+    assert_eq!(rows[2]["ok"], false, "{v}");
+    assert_eq!(o.status.code(), Some(1), "{v}");
+}
+
+#[test]
+fn mount_without_dash_p_makes_the_file_system_in_the_partition() {
+    let Some((dir, disk, before)) = empty_partition_disk() else {
+        return;
+    };
+    let d = disk.to_str().unwrap();
+    let (off, len) = P2;
+    let (bin, log) = fake_tools(dir.path());
+    std::fs::create_dir(dir.path().join("j1")).unwrap();
+    let o = Command::new(BIN)
+        .current_dir(dir.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .args(["--partition", "2", "mount", "--host", "linux", "-F", d])
+        .args(["-o", "ro", "md", "j1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        outside(&disk, off, len),
+        before,
+        "mount's newfs wrote outside"
+    );
+    freebsd_clean(&disk, off, len);
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .starts_with("losetup --find --show --read-only --offset 2097152 --sizelimit 8388608"));
+    // Now it holds UFS: without -P or --force, mount refuses to newfs it.
+    let o = ufs(
+        dir.path(),
+        &[
+            "mount",
+            "--host",
+            "linux",
+            "-X",
+            "-F",
+            &format!("{d}@2"),
+            "md",
+            "j1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a UFS2"));
+}

@@ -242,6 +242,150 @@ fn a_second_writer_is_refused() {
     );
 }
 
+/// `-o uid=N,gid=M` shows every node as owned by N:M (libfuse's meaning)
+/// while the image keeps the owners it stores; a bad value is refused.
+#[test]
+fn uid_and_gid_options_show_every_node_with_those_ids() {
+    use std::os::unix::fs::MetadataExt;
+    if !fuse_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let img = tmp.path().join("o.img");
+    newfs(&img, &[]);
+    ufs_ok(["mkdir".as_ref(), img.as_os_str(), "/d".as_ref()]);
+    ufs_ok([
+        "chown".as_ref(),
+        img.as_os_str(),
+        "7:9".as_ref(),
+        "/d".as_ref(),
+    ]);
+    let mnt = tmp.path().join("mnt");
+    let m = Mount::new(&img, &mnt, &["uid=4321,gid=8765"]);
+    std::fs::write(mnt.join("new"), b"x").expect("create");
+    for p in ["", "d", "new"] {
+        let md = std::fs::symlink_metadata(mnt.join(p)).expect("stat");
+        assert_eq!((md.uid(), md.gid()), (4321, 8765), "/{p}");
+    }
+    assert!(m.unmount().success());
+    let owner = |p: &str| {
+        let out = ufs_ok(["stat".as_ref(), img.as_os_str(), p.as_ref()]);
+        out.lines()
+            .find(|l| l.starts_with("uid/gid:"))
+            .map(|l| l["uid/gid:".len()..].trim().to_string())
+            .expect("uid/gid line")
+    };
+    assert_eq!(owner("/d"), "7 / 9");
+    assert_eq!(owner("/new"), "0 / 0", "the creator (root) is stored");
+    fsck_n_clean(&img);
+    let o = ufs([
+        "fuse".as_ref(),
+        "-o".as_ref(),
+        "uid=me".as_ref(),
+        img.as_os_str(),
+        mnt.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("uid=me"));
+}
+
+/// util-linux mount(8) with type `fuse.ufskit` runs the
+/// `mount.fuse.ufskit` helper (made visible as /sbin's in a private mount
+/// namespace), which returns once the image is mounted; a file written
+/// there is in the image after `umount`, and the image is clean.
+#[test]
+fn mount_dash_t_fuse_ufskit_runs_the_helper() {
+    if !fuse_available()
+        || !require("unshare", "util-linux unshare")
+        || !require("flock", "util-linux flock")
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let img = tmp.path().join("h.img");
+    newfs(&img, &[]);
+    let sbin = tmp.path().join("sbin");
+    std::fs::create_dir(&sbin).expect("sbin");
+    std::os::unix::fs::symlink(ufs_bin(), sbin.join("mount.fuse.ufskit")).expect("link");
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).expect("mnt");
+    // flock waits for `ufs fuse` to let go of the image: it has written
+    // everything out and exited.
+    let script = format!(
+        "mount --bind '{sbin}' /sbin && mount -t fuse.ufskit -o rw,noauto,nodev '{img}' '{mnt}' \
+         && grep -q ' {mnt} fuse' /proc/self/mounts && echo hello > '{mnt}/x' \
+         && umount '{mnt}' && flock '{img}' true",
+        sbin = sbin.display(),
+        img = img.display(),
+        mnt = mnt.display()
+    );
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    if text.contains("unshare failed") || text.contains("Operation not permitted") {
+        ufskit_testkit::skip(&format!("no private mount namespace here: {text}"));
+        return;
+    }
+    assert!(o.status.success(), "{text}");
+    assert_eq!(
+        ufs_ok(["cat".as_ref(), img.as_os_str(), "/x".as_ref()]),
+        "hello\n"
+    );
+    fsck_n_clean(&img);
+    freebsd_clean(&img);
+}
+
+/// `ufs fuse DISK@2` mounts partition 2 of a GPT disk image: what is
+/// written through the mount lands in the partition, no byte outside it
+/// changes, and FreeBSD's fsck_ffs finds the partition's bytes clean.
+#[test]
+fn a_partition_of_a_disk_image_mounts_alone() {
+    if !fuse_available() || !require("sgdisk", "GPT disks; apt-get install gdisk") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let disk = tmp.path().join("disk.img");
+    std::fs::File::create(&disk)
+        .and_then(|f| f.set_len(96 << 20))
+        .expect("disk");
+    output_ok(
+        Command::new("sgdisk")
+            .args(["-n1:2048:+1M", "-t1:ef00", "-n2:4096:+64M", "-t2:a503"])
+            .args(["-n3:0:+8M", "-t3:a502"])
+            .arg(&disk),
+        "sgdisk",
+    );
+    let (off, len) = (2usize << 20, 64usize << 20);
+    let at = tmp.path().join("disk.img@2");
+    ufs_ok(["newfs".as_ref(), at.as_os_str()]);
+    let outside = |d: &[u8]| [&d[..off], &d[off + len..]].concat();
+    let before = outside(&std::fs::read(&disk).expect("read"));
+    let mnt = tmp.path().join("mnt");
+    let m = Mount::new(&at, &mnt, &[]);
+    std::fs::write(mnt.join("hello"), b"hello partition\n").expect("write");
+    std::fs::create_dir(mnt.join("etc")).expect("mkdir");
+    assert!(m.unmount().success());
+    let after = std::fs::read(&disk).expect("read");
+    assert!(
+        outside(&after) == before,
+        "bytes outside partition 2 changed"
+    );
+    let part = tmp.path().join("part.img");
+    std::fs::write(&part, &after[off..off + len]).expect("write");
+    fsck_n_clean(&part);
+    freebsd_clean(&part);
+    assert_eq!(
+        ufs_ok(["cat".as_ref(), at.as_os_str(), "/hello".as_ref()]),
+        "hello partition\n"
+    );
+}
+
 /// A writer copying files in, each written and fsync'd, while `ufs fuse`
 /// is killed with SIGKILL at a random moment; each time one `fsck -y`
 /// makes the image clean (for FreeBSD's fsck_ffs too) and every file

@@ -220,6 +220,7 @@ fn install_links_makes_every_helper_and_the_manual_pages() {
         "mdmfs",
         "newfs.ufs",
         "mkfs.ufs",
+        "mount.fuse.ufskit",
     ] {
         assert_eq!(
             std::fs::read_link(prefix.join("sbin").join(name)).unwrap(),

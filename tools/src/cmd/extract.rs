@@ -28,6 +28,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use ufskit::inode::Timespec;
+use ufskit::xattr::Namespace;
 use ufskit::{FileType, Follow, Ino, Inode, Ufs};
 
 /// Arguments of `ufs extract`.
@@ -50,6 +51,10 @@ pub struct Args {
     /// Print each path as it is extracted.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Do not restore extended attributes (by default UFS2 user-namespace
+    /// attributes become Linux `user.NAME`; see docs/editing.md).
+    #[arg(long)]
+    pub no_xattrs: bool,
     /// Where to look for the superblock (`--search-sb`).
     #[command(flatten)]
     pub sb: crate::output::SearchSb,
@@ -74,8 +79,13 @@ pub fn run(a: Args) -> i32 {
         warnings: 0,
         failures: 0,
         buf: vec![0u8; 1 << 20],
+        meter: crate::progress::Meter::counter("entries", a.verbose),
+        xattrs: !a.no_xattrs,
+        done: 0,
     };
-    match x.run(&a) {
+    let r = x.run(&a);
+    x.meter.clear();
+    match r {
         Ok(()) => {
             if x.warnings > 0 {
                 eprintln!(
@@ -117,6 +127,12 @@ struct Extractor<'a> {
     /// extraction goes on past them, as tar and cp do.
     failures: u32,
     buf: Vec<u8>,
+    /// Entries extracted so far, on a terminal.
+    meter: crate::progress::Meter,
+    /// Restore extended attributes (off with --no-xattrs, and after the
+    /// destination said it has none).
+    xattrs: bool,
+    done: u64,
 }
 
 #[derive(Debug)]
@@ -218,6 +234,8 @@ impl Extractor<'_> {
     }
 
     fn one(&mut self, path: &Path, rel: &[u8], inode: &Inode) -> Result<(), XError> {
+        self.done += 1;
+        self.meter.set(self.done);
         if self.verbose {
             println!("{}", escape_name(rel));
         }
@@ -371,6 +389,8 @@ impl Extractor<'_> {
         file: Option<&File>,
         inode: &Inode,
     ) -> Result<(), XError> {
+        // Before the mode: setting a user attribute needs write access.
+        self.restore_xattrs(path, file, inode)?;
         if self.owners {
             let (u, g) = (Some(inode.uid()), Some(inode.gid()));
             match file {
@@ -393,6 +413,55 @@ impl Extractor<'_> {
         }
     }
 
+    /// Restores the inode's extended attributes on the host file: the UFS2
+    /// user namespace's NAME as `user.NAME`. Other namespaces (FreeBSD's
+    /// system namespace holds ACLs and MAC labels, whose Linux counterparts
+    /// have other formats) are named in a warning, never written under
+    /// another meaning. An attribute the host refuses is a warning: the
+    /// file itself is extracted.
+    fn restore_xattrs(
+        &mut self,
+        path: &Path,
+        file: Option<&File>,
+        inode: &Inode,
+    ) -> Result<(), XError> {
+        if !self.xattrs || inode.extsize() == 0 {
+            return Ok(());
+        }
+        for x in self.fs.xattrs(inode)? {
+            let shown = format!("{}.{}", x.namespace.prefix(), escape_name(&x.name));
+            if x.namespace != Namespace::User {
+                self.warn(
+                    path,
+                    &format!(
+                        "extended attribute {shown} not restored (only the user namespace is)"
+                    ),
+                );
+                continue;
+            }
+            let name = [b"user.".as_slice(), &x.name].concat();
+            match crate::hostxattr::write(path, file, &name, &x.value) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTSUP.raw_os_error()) => {
+                    self.warn(
+                        path,
+                        &format!(
+                            "extended attribute {shown} not restored: the destination has no \
+                             extended attributes ({e}); no more are tried"
+                        ),
+                    );
+                    self.xattrs = false;
+                    return Ok(());
+                }
+                Err(e) => self.warn(
+                    path,
+                    &format!("extended attribute {shown} not restored: {e}"),
+                ),
+            }
+        }
+        Ok(())
+    }
+
     /// Symbolic links, then directory metadata; each failure is reported
     /// and counted, and the rest still done.
     fn finish(&mut self) {
@@ -402,6 +471,7 @@ impl Extractor<'_> {
                 std::os::unix::fs::symlink(OsStr::from_bytes(&target), &path),
             )
             .and_then(|()| {
+                self.restore_xattrs(&path, None, &inode)?;
                 if self.owners {
                     host(
                         &path,
@@ -417,6 +487,7 @@ impl Extractor<'_> {
         dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
         for (path, inode) in dirs {
             let r = (|| {
+                self.restore_xattrs(&path, None, &inode)?;
                 if self.owners {
                     host(
                         &path,

@@ -53,6 +53,12 @@ pub struct Args {
     /// grow past SIZE bytes (k, m, g suffixes), e.g. on a huge image.
     #[arg(long, value_name = "SIZE", value_parser = parse_mem)]
     pub max_memory: Option<u64>,
+    /// Progress as e2fsck's `-C FD`: lines `PASS CURRENT MAX IMAGE` written
+    /// to descriptor FD (a pipe a front end reads); 0 shows the bar on the
+    /// terminal even for a short run. Without it, a bar appears on a
+    /// terminal once a check takes more than half a second.
+    #[arg(short = 'C', value_name = "FD")]
+    pub progress_fd: Option<i32>,
     /// Image files.
     #[arg(required = true)]
     pub images: Vec<std::path::PathBuf>,
@@ -123,8 +129,9 @@ pub const EXIT_USAGE_LINUX: i32 = 16;
 
 /// Accepts what util-linux fsck(8) and habit pass to a `fsck.TYPE` helper,
 /// as e2fsck does: `-a` is preen (`-p`); `-r` (interactive), `-V`
-/// (verbose), `-M`, `-T`, `-l` and `-C FD` (progress to a descriptor) are
-/// taken and dropped. Other arguments are left for clap.
+/// (verbose), `-M`, `-T` and `-l` are taken and dropped; `-C FD` (progress
+/// to a descriptor, also `-CFD`) is passed on as `-C FD`. Other arguments
+/// are left for clap.
 fn util_linux_args(argv: Vec<OsString>) -> Vec<OsString> {
     let mut out = Vec::with_capacity(argv.len());
     let mut it = argv.into_iter();
@@ -132,6 +139,7 @@ fn util_linux_args(argv: Vec<OsString>) -> Vec<OsString> {
     let mut only_operands = false;
     while let Some(a) = it.next() {
         let s = a.to_str().unwrap_or("");
+        let mut fd_arg = None;
         if only_operands || s == "-" || !s.starts_with('-') || s.starts_with("--") {
             only_operands |= s == "--";
             out.push(a);
@@ -144,17 +152,19 @@ fn util_linux_args(argv: Vec<OsString>) -> Vec<OsString> {
                 'a' => kept.push('p'),
                 'r' | 'V' | 'M' | 'T' | 'l' => {}
                 'C' => {
-                    // The descriptor is attached (-C0) or the next argument.
-                    if chars.as_str().is_empty() {
+                    // The descriptor is attached (-C0) or the next argument;
+                    // util-linux fsck may give -C alone (then: the bar).
+                    let fd = if chars.as_str().is_empty() {
                         let mut peek = it.clone();
-                        if peek
-                            .next()
-                            .and_then(|n| n.to_str()?.parse::<i32>().ok())
-                            .is_some()
-                        {
+                        let n = peek.next().and_then(|n| n.to_str()?.parse::<i32>().ok());
+                        if n.is_some() {
                             it = peek;
                         }
-                    }
+                        n
+                    } else {
+                        chars.as_str().parse::<i32>().ok()
+                    };
+                    fd_arg = Some(fd.unwrap_or(0));
                     break;
                 }
                 // -b takes the rest of the word (or the next word) as its value.
@@ -168,6 +178,9 @@ fn util_linux_args(argv: Vec<OsString>) -> Vec<OsString> {
         }
         if kept.len() > 1 {
             out.push(kept.into());
+        }
+        if let Some(fd) = fd_arg.take() {
+            out.extend(["-C".into(), fd.to_string().into()]);
         }
     }
     out
@@ -228,6 +241,22 @@ fn run_styled(a: Args, style: Style) -> i32 {
         opts.alt_sector = a.block;
         opts.preen = a.preen;
         opts.max_memory = a.max_memory;
+        // No bar under questions or JSON; -C FD lines are always written.
+        let progress = match a.progress_fd {
+            Some(_) => crate::progress::fsck(&opts.name, a.progress_fd),
+            None if a.json || mode == AnswerMode::Ask => Ok(None),
+            None => crate::progress::fsck(&opts.name, None),
+        };
+        let meter = match progress {
+            Ok(p) => p.map(|(f, m)| {
+                opts.progress = Some(f);
+                m
+            }),
+            Err(e) => {
+                eprintln!("fsck: {e}");
+                return 8;
+            }
+        };
         let writing = mode != AnswerMode::No;
         let mut rep: Box<dyn Reporter> = if a.json {
             Box::new(CollectingReporter::default())
@@ -247,6 +276,9 @@ fn run_styled(a: Args, style: Style) -> i32 {
                 Err(e) => Err(e),
             }
         };
+        if let Some(m) = meter {
+            m.clear();
+        }
         let _ = std::io::stdout().flush();
         let c = match &r {
             Ok(o) => code(style, o, writing),

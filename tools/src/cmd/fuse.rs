@@ -95,6 +95,7 @@ fn mount(a: &Args) -> Result<(), String> {
         MountOption::DefaultPermissions,
     ];
     let mut acl = SessionACL::Owner;
+    let mut shown = (None, None);
     for o in a.options.iter().flat_map(|s| s.split(',')) {
         match o {
             "" | "rw" | "default_permissions" | "dev" | "suid" => {}
@@ -104,24 +105,32 @@ fn mount(a: &Args) -> Result<(), String> {
             o if o.starts_with("fsname=") => {
                 opts[0] = MountOption::FSName(o["fsname=".len()..].to_string())
             }
-            other => opts.push(MountOption::CUSTOM(other.to_string())),
+            o => match super::fuse_helper::owner_option(o) {
+                Some(Ok(('u', n))) => shown.0 = Some(n),
+                Some(Ok((_, n))) => shown.1 = Some(n),
+                Some(Err(e)) => return Err(e),
+                None => opts.push(generic_flag(o)),
+            },
         }
     }
+    super::fuse_helper::set_shown_owner(shown.0, shown.1);
     opts.push(if read_only {
         MountOption::RO
     } else {
         MountOption::RW
     });
+    // The file itself, also when IMAGE@N names a partition of it.
+    let file = crate::image::target(&a.image).path;
     // Lock before anything is written: a second writer (another `ufs fuse`,
     // an editing command) or an attached loop device would see its blocks
     // change underneath.
     let lock = if read_only {
         None
     } else {
-        Some(lock_image(&a.image)?)
+        Some(lock_image(&file)?)
     };
     if !read_only {
-        if let Some(dev) = loop_device_of(&a.image) {
+        if let Some(dev) = loop_device_of(&file) {
             return Err(format!(
                 "the image is attached to {dev}: detach it (losetup -d) before mounting it read-write"
             ));
@@ -140,6 +149,23 @@ fn mount(a: &Args) -> Result<(), String> {
         fuser::mount(fs, &a.dir, &cfg).map_err(|e| format!("mount on {}: {e}", a.dir.display()));
     drop(lock);
     r
+}
+
+/// mount(8)'s generic flags (as an fstab line gives them) as mount flags;
+/// anything else goes to the kernel's FUSE options as it is.
+fn generic_flag(o: &str) -> MountOption {
+    match o {
+        "nodev" => MountOption::NoDev,
+        "nosuid" => MountOption::NoSuid,
+        "exec" => MountOption::Exec,
+        "noexec" => MountOption::NoExec,
+        "atime" => MountOption::Atime,
+        "noatime" => MountOption::NoAtime,
+        "sync" => MountOption::Sync,
+        "async" => MountOption::Async,
+        "dirsync" => MountOption::DirSync,
+        other => MountOption::CUSTOM(other.to_string()),
+    }
 }
 
 /// Takes an exclusive advisory lock on the image, the one the editing
@@ -189,7 +215,7 @@ fn spawn_owner(
             } else {
                 OpenOptions::read_write()
             };
-            let opened = Ufs::open_path(&image, opts).and_then(|fs| {
+            let opened = crate::image::open_ufs(&image, opts).and_then(|fs| {
                 Ok(if read_only {
                     Image::Reader(fs)
                 } else {
@@ -353,6 +379,7 @@ fn attr(fs: &Ufs, i: &Inode) -> FileAttr {
     } else {
         0
     };
+    let (uid, gid) = super::fuse_helper::shown_owner(i.uid(), i.gid());
     FileAttr {
         ino: fuse_ino(i.ino),
         size: i.size(),
@@ -365,8 +392,8 @@ fn attr(fs: &Ufs, i: &Inode) -> FileAttr {
         kind: kind(t),
         perm: i.perm(),
         nlink: u32::try_from(i.nlink().max(0)).unwrap_or(0),
-        uid: i.uid(),
-        gid: i.gid(),
+        uid,
+        gid,
         rdev,
         blksize: fs.geometry().bsize,
         flags: i.flags(),

@@ -26,6 +26,8 @@ fn personality_source(name: &str) -> (&'static str, Option<&'static str>) {
         n if n.starts_with("fsck") => ("fsck", None),
         n if n.starts_with("newfs") || n.starts_with("mkfs") => ("newfs", None),
         "mdmfs" => ("mount", Some(super::mount::HELP_MDMFS)),
+        #[cfg(target_os = "linux")]
+        "mount.fuse.ufskit" => ("fuse", Some(super::fuse_helper::HELP)),
         _ => ("mount", Some(super::mount::HELP_MOUNT_MD)),
     }
 }

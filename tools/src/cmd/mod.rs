@@ -7,6 +7,8 @@ pub mod extract;
 pub mod fsck;
 #[cfg(target_os = "linux")]
 pub mod fuse;
+#[cfg(target_os = "linux")]
+pub mod fuse_helper;
 pub mod growfs;
 pub mod info;
 pub mod install;

@@ -276,10 +276,30 @@ fn resolve_owner(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
     Ok((uid, gid))
 }
 
-/// The version of the UFS a file holds, if any.
+/// The version of the UFS a file (or its partition, `IMAGE@N`) holds, if any.
 fn holds_ufs(path: &Path) -> Option<UfsVersion> {
-    let dev = ufskit::io::FileDevice::open_read_only(path).ok()?;
+    let dev = crate::image::open_device(path, false).ok()?;
     ufskit::Superblock::probe(&dev)
+}
+
+/// The partition of a disk image that `file` (`IMAGE@N`, `--partition`, or
+/// the only UFS partition) names, or `None` for a bare file system.
+fn partition_of(file: &Path) -> Result<Option<ufskit::disk::Partition>, Fail> {
+    let t = crate::image::target(file);
+    let dev = ufskit::io::FileDevice::open_read_only(&t.path)
+        .map_err(|e| Fail(4, format!("{}: {e}", t.path.display())))?;
+    ufskit::disk::locate(&dev, t.partition.as_deref())
+        .map_err(|e| usage(format!("{}: {e}", t.path.display())))
+}
+
+/// FreeBSD's provider name for a partition of an md device, after `mdN`:
+/// `p2` (GPT), `s2` (MBR), `s1a` (a label in a slice), `a` (a bare label).
+fn provider_suffix(p: &ufskit::disk::Partition) -> String {
+    match p.scheme {
+        ufskit::disk::Scheme::Gpt => format!("p{}", p.name),
+        _ if p.name.starts_with(|c: char| c.is_ascii_digit()) => format!("s{}", p.name),
+        _ => p.name.clone(),
+    }
 }
 
 /// The Linux ufs driver's `ufstype=` for a version.
@@ -297,6 +317,8 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
         .clone()
         .ok_or_else(|| usage("no container; give -F FILE"))?;
     let shown = file.display().to_string();
+    // The file itself: `IMAGE@N` names partition N of it.
+    let real = crate::image::target(&file).path;
     let rw = host == Host::FreeBsd && spec.read_write();
     if host == Host::Linux && spec.says_rw() {
         return Err(usage(
@@ -315,7 +337,7 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
         .map(resolve_owner)
         .transpose()
         .map_err(usage)?;
-    let meta = std::fs::metadata(&file);
+    let meta = std::fs::metadata(&real);
     let existing = match &meta {
         Ok(m) if m.is_file() => true,
         Ok(_) => return Err(usage(format!("{shown}: not a regular file"))),
@@ -438,7 +460,7 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
                 }
             }
         }
-        let dev = ufskit::io::FileDevice::open_read_only(&file)
+        let dev = crate::image::open_device(&file, false)
             .map_err(|e| Fail(4, format!("{shown}: {e}")))?;
         // The kernel reads only the primary: a copy found by search means
         // a repair is due, not an attach.
@@ -468,9 +490,21 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
     }
 
     // ---- attach ----
+    let part = if existing || !spec.dry_run {
+        partition_of(&file)?
+    } else {
+        None
+    };
+    let real = real.display().to_string();
     match host {
-        Host::FreeBsd => attach_freebsd(spec, &runner, &shown, rw)?,
-        Host::Linux => attach_linux(spec, &runner, &shown, kind.unwrap_or(UfsVersion::Ufs2))?,
+        Host::FreeBsd => attach_freebsd(spec, &runner, &real, rw, part.as_ref())?,
+        Host::Linux => attach_linux(
+            spec,
+            &runner,
+            &real,
+            kind.unwrap_or(UfsVersion::Ufs2),
+            part.as_ref(),
+        )?,
     }
 
     // ---- mount point owner and mode ----
@@ -525,7 +559,15 @@ fn newfs_in_process(argv: Vec<String>) -> Result<(), Fail> {
     }
 }
 
-fn attach_freebsd(spec: &MountSpec, r: &Runner, file: &str, rw: bool) -> Result<(), Fail> {
+/// mdconfig + mount; a partition of a disk image is mounted from its
+/// provider (`/dev/md0p2`), which GEOM's part class creates on attach.
+fn attach_freebsd(
+    spec: &MountSpec,
+    r: &Runner,
+    file: &str,
+    rw: bool,
+    part: Option<&ufskit::disk::Partition>,
+) -> Result<(), Fail> {
     let mut md: Vec<String> = vec![
         spec.mdconfig.clone(),
         "-a".into(),
@@ -560,7 +602,10 @@ fn attach_freebsd(spec: &MountSpec, r: &Runner, file: &str, rw: bool) -> Result<
     if !spec.mount_opts.is_empty() {
         m.extend(["-o".into(), spec.mount_opts.join(",")]);
     }
-    m.push(format!("/dev/md{unit}"));
+    m.push(format!(
+        "/dev/md{unit}{}",
+        part.map(provider_suffix).unwrap_or_default()
+    ));
     m.push(spec.node.display().to_string());
     if let Err(e) = r.run(&m) {
         let d = vec![spec.mdconfig.clone(), "-d".into(), "-u".into(), unit];
@@ -573,14 +618,30 @@ fn attach_freebsd(spec: &MountSpec, r: &Runner, file: &str, rw: bool) -> Result<
     Ok(())
 }
 
-fn attach_linux(spec: &MountSpec, r: &Runner, file: &str, kind: UfsVersion) -> Result<(), Fail> {
-    let l: Vec<String> = vec![
+/// losetup + mount; a partition of a disk image gets a loop device over
+/// just its bytes (`--offset`, `--sizelimit`).
+fn attach_linux(
+    spec: &MountSpec,
+    r: &Runner,
+    file: &str,
+    kind: UfsVersion,
+    part: Option<&ufskit::disk::Partition>,
+) -> Result<(), Fail> {
+    let mut l: Vec<String> = vec![
         "losetup".into(),
         "--find".into(),
         "--show".into(),
         "--read-only".into(),
-        file.into(),
     ];
+    if let Some(p) = part {
+        l.extend([
+            "--offset".into(),
+            p.offset.to_string(),
+            "--sizelimit".into(),
+            p.size.to_string(),
+        ]);
+    }
+    l.push(file.into());
     let out = r.run(&l).map_err(failed)?;
     let dev = if r.dry {
         "/dev/loopN".to_string()
@@ -618,7 +679,7 @@ fn attach_linux(spec: &MountSpec, r: &Runner, file: &str, kind: UfsVersion) -> R
 }
 
 /// Decodes fstab/proc-mounts octal escapes (`\040`).
-fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -688,9 +749,11 @@ fn do_umount(a: &UmountArgs, host: Host) -> Result<(), Fail> {
     let dev = device_of(&table, &a.node).ok_or_else(|| failed(format!("{node}: not mounted")))?;
     let detach: Vec<String> = match host {
         Host::FreeBsd => {
+            // `/dev/md3`, or a partition of it: `/dev/md3p2`, `/dev/md3s1a`.
             let unit = dev
                 .strip_prefix("/dev/md")
-                .filter(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_digit()))
+                .map(|u| &u[..u.bytes().take_while(u8::is_ascii_digit).count()])
+                .filter(|u| !u.is_empty())
                 .ok_or_else(|| {
                     failed(format!(
                         "{node} is mounted from {dev}, not a memory disk; use umount(8)"
@@ -717,4 +780,27 @@ fn do_umount(a: &UmountArgs, host: Host) -> Result<(), Fail> {
     r.run(&detach)
         .map_err(|e| failed(format!("{e} ({node} is unmounted; {dev} still attached)")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ufskit::disk::{Partition, Scheme};
+
+    #[test]
+    fn partitions_are_mounted_from_geom_provider_names() {
+        let p = |name: &str, scheme| Partition {
+            name: name.into(),
+            scheme,
+            kind: String::new(),
+            offset: 0,
+            size: 0,
+            ufs_type: true,
+            container: false,
+        };
+        assert_eq!(provider_suffix(&p("2", Scheme::Gpt)), "p2");
+        assert_eq!(provider_suffix(&p("5", Scheme::Mbr)), "s5");
+        assert_eq!(provider_suffix(&p("1a", Scheme::BsdLabel)), "s1a");
+        assert_eq!(provider_suffix(&p("d", Scheme::BsdLabel)), "d");
+    }
 }

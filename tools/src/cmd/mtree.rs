@@ -43,6 +43,9 @@ struct Spec<'a> {
     image: String,
     /// Digests omitted or files that could not be read.
     failed: u64,
+    /// Entries written so far, on a terminal.
+    meter: crate::progress::Meter,
+    done: u64,
 }
 
 /// Runs `ufs mtree`. Exit 1 when a digest had to be left out (a file too
@@ -61,8 +64,14 @@ pub fn run(a: Args) -> i32 {
         max_holes: a.max_hash_bytes,
         image: a.image.display().to_string(),
         failed: 0,
+        meter: crate::progress::Meter::counter(
+            "entries",
+            std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        ),
+        done: 0,
     };
     let r = resolve(&fs, &a.path, Follow::All).and_then(|ino| sp.spec(ino, &mut out));
+    sp.meter.clear();
     let r = r.and_then(|()| {
         out.flush().map_err(|source| ufskit::Error::Io {
             op: "writing output",
@@ -164,6 +173,8 @@ fn digest(fs: &Ufs, inode: &Inode, max_holes: &mut u64) -> Result<FileDigest, uf
 
 impl Spec<'_> {
     fn keywords(&mut self, path: &str, inode: &Inode) -> Result<String, ufskit::Error> {
+        self.done += 1;
+        self.meter.set(self.done);
         let fs = self.fs;
         let t = inode.file_type();
         let ty = match t {

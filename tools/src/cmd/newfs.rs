@@ -8,7 +8,6 @@
 //! `ufskit::newfs`.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use ufskit::io::FileDevice;
@@ -280,6 +279,10 @@ fn all_hole(m: &std::fs::Metadata) -> bool {
 }
 
 fn execute(a: &Args) -> Result<(), Refusal> {
+    let t = crate::image::target(&a.image);
+    if let Some(part) = t.partition.as_deref() {
+        return execute_in_partition(a, &t.path, part);
+    }
     let (opts, gens) = options(a)?;
     let path = &a.image;
     let shown = path.display().to_string();
@@ -341,17 +344,81 @@ fn execute(a: &Args) -> Result<(), Refusal> {
     };
     let mut dev = FileDevice::from_file(file, true).map_err(|e| Refusal(e.to_string()))?;
     if !reads_zero && !a.force {
-        if let Some(kind) = ufskit::Superblock::probe(&dev) {
-            return Err(Refusal(format!(
-                "{shown} already holds a {kind} file system; newfs would destroy \
-                 everything in it (if this is the disk of a jail or VM that is in \
-                 use, that system is gone). Use --force to overwrite it."
-            )));
-        }
-        if let Some(f) = ufskit::signature::foreign(&dev) {
-            return Err(Refusal(overwrite_refusal(&shown, &f)));
-        }
+        refuse_occupied(&dev, &shown)?;
     }
+    write_fs(a, &mut dev, dev_bytes, reads_zero, &layout, &opts, gens)
+}
+
+/// Refuses a device that holds a UFS or another recognized file system.
+fn refuse_occupied(dev: &FileDevice, shown: &str) -> Result<(), Refusal> {
+    if let Some(kind) = ufskit::Superblock::probe(dev) {
+        return Err(Refusal(format!(
+            "{shown} already holds a {kind} file system; newfs would destroy \
+             everything in it (if this is the disk of a jail or VM that is in \
+             use, that system is gone). Use --force to overwrite it."
+        )));
+    }
+    if let Some(f) = ufskit::signature::foreign(dev) {
+        return Err(Refusal(overwrite_refusal(shown, &f)));
+    }
+    Ok(())
+}
+
+/// newfs inside partition `part` of the disk image at `path`: the file
+/// system fills the partition (or `-s` of it), and the device is a window
+/// of the file, so no byte outside the partition is read or written.
+fn execute_in_partition(a: &Args, path: &Path, part: &str) -> Result<(), Refusal> {
+    let (mut opts, gens) = options(a)?;
+    let shown = a.image.display().to_string();
+    let sector = opts.sector_size.unwrap_or(512);
+    let whole = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => FileDevice::open_read_write(path),
+        Ok(_) => {
+            return Err(Refusal(format!(
+                "{}: not a regular file (only image files are supported)",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(Refusal(format!("{}: {e}", path.display()))),
+    }
+    .map_err(|e| Refusal(format!("{}: {e}", path.display())))?;
+    let p = ufskit::disk::locate(&whole, Some(part))
+        .map_err(|e| Refusal(format!("{}: {e}", path.display())))?
+        .ok_or_else(|| Refusal(format!("{shown}: no partition {part}")))?;
+    if let Some(s) = a.size.as_deref() {
+        let b = parse_size_sectors(s, sector).map_err(|e| Refusal(e.to_string()))?;
+        opts.fs_size_sectors = Some(b / u64::from(sector));
+    }
+    let layout = compute(p.size, &opts).map_err(|e| Refusal(e.to_string()))?;
+    for w in &layout.warnings {
+        eprintln!("{w}");
+    }
+    if a.dry_run {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(summary_text(&shown, &layout).as_bytes());
+        return Ok(());
+    }
+    let mut dev = whole
+        .window(p.offset, p.size)
+        .map_err(|e| Refusal(format!("{shown}: {e}")))?;
+    if !a.force {
+        refuse_occupied(&dev, &shown)?;
+    }
+    write_fs(a, &mut dev, p.size, false, &layout, &opts, gens)
+}
+
+/// Erases (with -E), prints the summary and writes the file system.
+fn write_fs(
+    a: &Args,
+    dev: &mut FileDevice,
+    dev_bytes: u64,
+    reads_zero: bool,
+    layout: &ufskit::newfs::layout::Layout,
+    opts: &NewfsOptions,
+    gens: Generations,
+) -> Result<(), Refusal> {
+    let shown = a.image.display().to_string();
+    let mut out = std::io::stdout().lock();
     let mut zeroed = reads_zero;
     if a.erase {
         let _ = writeln!(
@@ -360,10 +427,10 @@ fn execute(a: &Args) -> Result<(), Refusal> {
             layout.sb.fs_sblockloc / 512,
             (layout.sb.fs_size << layout.sb.fs_fsbtodb) - 1
         );
-        erase(dev.file(), dev_bytes).map_err(|e| Refusal(format!("{shown}: erase: {e}")))?;
+        erase(dev, dev_bytes).map_err(|e| Refusal(format!("{shown}: erase: {e}")))?;
         zeroed = true;
     }
-    let _ = out.write_all(summary_text(&shown, &layout).as_bytes());
+    let _ = out.write_all(summary_text(&shown, layout).as_bytes());
     let _ = out.flush();
     let eo = EmitOptions {
         zeroing: if zeroed {
@@ -373,15 +440,17 @@ fn execute(a: &Args) -> Result<(), Refusal> {
         },
         generations: gens,
     };
-    newfs_with(&mut dev, &layout, &opts, &eo).map_err(|e| Refusal(format!("{shown}: {e}")))?;
-    if let Some(j) = journal_text(&layout) {
+    newfs_with(dev, layout, opts, &eo).map_err(|e| Refusal(format!("{shown}: {e}")))?;
+    if let Some(j) = journal_text(layout) {
         let _ = out.write_all(j.as_bytes());
     }
     Ok(())
 }
 
-/// Deallocates the whole file, keeping its size: it reads as zeros after.
-fn erase(file: &File, len: u64) -> std::io::Result<()> {
+/// Deallocates the device's `len` bytes (the whole file, or a partition of
+/// a disk image), keeping the file's size: they read as zeros after.
+fn erase(dev: &mut FileDevice, len: u64) -> std::io::Result<()> {
+    let (file, base) = (dev.file(), dev.base());
     #[cfg(target_os = "linux")]
     {
         use rustix::fs::{fallocate, FallocateFlags};
@@ -389,7 +458,7 @@ fn erase(file: &File, len: u64) -> std::io::Result<()> {
             || fallocate(
                 file,
                 FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
-                0,
+                base,
                 len,
             )
             .is_ok()
@@ -397,7 +466,18 @@ fn erase(file: &File, len: u64) -> std::io::Result<()> {
             return Ok(());
         }
     }
-    // Elsewhere (or if hole punching is refused): truncate and extend.
-    file.set_len(0)?;
-    file.set_len(len)
+    if base == 0 && file.metadata()?.len() == len {
+        // Elsewhere (or if hole punching is refused): truncate and extend.
+        file.set_len(0)?;
+        return file.set_len(len);
+    }
+    // A partition: zeros written over it, a MiB at a time.
+    let zeros = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(zeros.len() as u64);
+        ufskit::io::Device::write_at(dev, done, &zeros[..n as usize])?;
+        done += n;
+    }
+    Ok(())
 }

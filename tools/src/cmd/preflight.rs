@@ -337,7 +337,8 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
             ));
             continue;
         }
-        if !file.exists() {
+        // `IMAGE@N` is partition N of the file IMAGE.
+        if !crate::image::target(&file).path.exists() {
             out.push(row(
                 j,
                 &e.node,

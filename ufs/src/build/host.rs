@@ -550,6 +550,32 @@ pub fn read_xattrs_fd<F: rustix::fd::AsFd>(_: F) -> std::io::Result<HostXattrs> 
     Ok(HostXattrs::default())
 }
 
+/// Sets attribute `name` (a full Linux name, `user.NAME`) on a host file,
+/// as `ufs extract` restores an image's attributes: through `file` when it
+/// is open (no name is followed), else on `path` itself (a symbolic link is
+/// not followed).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn write_xattr(
+    path: &Path,
+    file: Option<&std::fs::File>,
+    name: &[u8],
+    value: &[u8],
+) -> std::io::Result<()> {
+    let name = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+    let flags = rustix::fs::XattrFlags::empty();
+    match file {
+        Some(f) => rustix::fs::fsetxattr(f, name.as_c_str(), value, flags)?,
+        None => rustix::fs::lsetxattr(path, name.as_c_str(), value, flags)?,
+    }
+    Ok(())
+}
+
+/// Elsewhere: not written (the caller reports it).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn write_xattr(_: &Path, _: Option<&std::fs::File>, _: &[u8], _: &[u8]) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
 /// Reads host directory `path`'s attributes into node `i` of the tree.
 fn scan_xattrs(tree: &mut Tree, i: u32, path: &Path) -> Result<(), String> {
     let x =

@@ -72,6 +72,49 @@ pub struct FsckOptions {
     /// (`--max-memory`): on a huge image the run stops with
     /// [`crate::Error::MemoryLimit`] instead of exhausting the host.
     pub max_memory: Option<u64>,
+    /// Told how far the check is, pass by pass (see [`ProgressStep`]);
+    /// the front end decides how to show it.
+    pub progress: Option<ProgressFn>,
+}
+
+/// How far a check is: in pass `pass`, `current` of `max` units are done.
+/// Passes are numbered as e2fsck numbers them for `-C fd` (1 inodes, one
+/// unit per cylinder group; 2 directories, one unit per directory; 3
+/// connectivity; 4 link counts; 5 cylinder-group maps, one unit per group),
+/// so fsck(8) front ends can show UFS checks as they show ext4's. Within a
+/// pass `current` only grows and never passes `max`; phase 1b is counted
+/// in pass 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgressStep {
+    /// 1 to 5.
+    pub pass: u8,
+    /// Units done.
+    pub current: u64,
+    /// Units in the pass.
+    pub max: u64,
+}
+
+/// A progress callback (shared, so options stay cheap to clone).
+#[derive(Clone)]
+pub struct ProgressFn(pub std::sync::Arc<dyn Fn(ProgressStep) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn(..)")
+    }
+}
+
+impl Ctx<'_> {
+    /// Tells the front end's callback, if any, where the check is.
+    fn progress(&self, pass: u8, current: u64, max: u64) {
+        if let Some(p) = &self.opts.progress {
+            (p.0)(ProgressStep {
+                pass,
+                current: current.min(max),
+                max,
+            });
+        }
+    }
 }
 
 impl FsckOptions {
@@ -467,6 +510,8 @@ fn run(
     let stopped = |ctx: &Ctx<'_>| ctx.stopped;
     ctx.phase(Phase::Pass1);
     pass1::pass1(&mut ctx);
+    let ncg = u64::from(ctx.geo.ncg);
+    ctx.progress(1, ncg, ncg);
     if let Some(msg) = ctx.over_limit.take() {
         return Err(crate::Error::MemoryLimit(msg));
     }
@@ -482,6 +527,8 @@ fn run(
     if ok {
         ctx.phase(Phase::Pass2);
         ok = pass2::pass2(&mut ctx);
+        let n = ctx.dirs.len() as u64;
+        ctx.progress(2, n, n);
     }
     if !ok && !ctx.stopped {
         let mut o = Outcome::new(Verdict::Stopped);
@@ -492,15 +539,20 @@ fn run(
     }
     if !ctx.stopped {
         ctx.phase(Phase::Pass3);
+        ctx.progress(3, 0, 1);
         pass3::pass3(&mut ctx);
+        ctx.progress(3, 1, 1);
     }
     if !ctx.stopped {
         ctx.phase(Phase::Pass4);
+        ctx.progress(4, 0, 1);
         pass4::pass4(&mut ctx);
+        ctx.progress(4, 1, 1);
     }
     if !ctx.stopped {
         ctx.phase(Phase::Pass5);
         pass5::pass5(&mut ctx);
+        ctx.progress(5, ncg, ncg);
     }
     if ctx.stopped {
         // Preen found something it must not fix: nothing is written.

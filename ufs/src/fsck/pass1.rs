@@ -54,6 +54,7 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
     let bsize = u64::from(geo.bsize);
     let chunk = ((56 * 1024u64).div_ceil(bsize) * bsize / isize as u64).max(1) as u32;
     for c in 0..geo.ncg {
+        ctx.progress(1, u64::from(c), u64::from(geo.ncg));
         let cgx = CgIdx(c);
         let cg = CylGroup::read_unchecked(ctx.dev, &geo, cgx).ok();
         let plausible = cg

@@ -99,7 +99,11 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
         .enumerate()
         .map(|(i, d)| (d.ino, i))
         .collect();
+    let ndirs = ctx.dirs.len() as u64;
     for i in 0..ctx.dirs.len() {
+        if i % 64 == 0 {
+            ctx.progress(2, i as u64, ndirs);
+        }
         let ino = ctx.dirs[i].ino;
         let mut isize = ctx.dirs[i].isize;
         if isize == 0 || skip_cleared(ctx, ino) {

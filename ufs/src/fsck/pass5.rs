@@ -65,6 +65,7 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
     let mut tot = [0u64; 4]; // ndir, nbfree, nifree, nffree
     let mut cs_dirty = false;
     for c in 0..geo.ncg {
+        ctx.progress(5, u64::from(c), u64::from(geo.ncg));
         let Ok(cg) = CylGroup::read_unchecked(ctx.dev, &geo, CgIdx(c)) else {
             continue;
         };

@@ -9,7 +9,7 @@ pub use ufskit::fsck::predict::Effect;
 use ufskit::fsck::{
     check, repair, AnswerMode, CollectingReporter, Convention, FsckOptions, Outcome, Verdict,
 };
-use ufskit::io::{Device, FileDevice, UndoDevice};
+use ufskit::io::{Device, UndoDevice};
 use ufskit::superblock::SearchWhen;
 use ufskit::{CgIdx, Superblock, UfsVersion};
 
@@ -98,8 +98,9 @@ fn predict(
     mode: AnswerMode,
     alternate: Option<u64>,
 ) -> ufskit::Result<(Outcome, Effect)> {
-    let open =
-        || -> ufskit::Result<Box<dyn Device>> { Ok(Box::new(FileDevice::open_read_only(path)?)) };
+    let open = || -> ufskit::Result<Box<dyn Device>> {
+        Ok(Box::new(crate::image::open_device(path, false)?))
+    };
     let name = path.display().to_string();
     ufskit::fsck::predict::predict(&open, &opts(&name, mode, true), alternate)
 }
@@ -132,7 +133,7 @@ pub fn look(path: &Path, full: bool, search: SearchWhen) -> Look {
         health: Health::Broken(why),
         effect: None,
     };
-    let dev = match FileDevice::open_read_only(path) {
+    let dev = match crate::image::open_device(path, false) {
         Ok(d) => d,
         Err(e) => return broken(None, e.to_string()),
     };
@@ -246,7 +247,7 @@ pub fn undo_path(file: &Path) -> PathBuf {
 /// stderr. Returns the outcome.
 pub fn repair_file(path: &Path, mode: AnswerMode, undo: Option<&Path>) -> Result<Outcome, String> {
     let name = path.display().to_string();
-    let dev = FileDevice::open_read_write(path).map_err(|e| format!("{name}: {e}"))?;
+    let dev = crate::image::open_device(path, true).map_err(|e| format!("{name}: {e}"))?;
     let mut rep = ufskit::fsck::TextReporter::new(std::io::stderr());
     let o = opts(&name, mode, false);
     match undo {
