@@ -634,7 +634,7 @@ impl<'a> Ctx<'a> {
         for (lbn, addr, nfrags) in self.dir_blocks(&ip, size) {
             let _ = lbn;
             let blksiz = u64::from(nfrags) << self.geo.fshift;
-            if addr == 0 || !self.geo.frags_in_range(Frag(addr), u64::from(nfrags)) {
+            if !self.geo.run_in_range(Frag(addr), u64::from(nfrags)) {
                 filesize -= blksiz as i64;
                 continue;
             }
@@ -753,7 +753,14 @@ impl<'a> Ctx<'a> {
                     BlockKind::Indirect { .. } => Walk::Skip,
                 });
             }
-            let w = f(self, &r);
+            let mut w = f(self, &r);
+            if let (BlockKind::Indirect { .. }, Walk::Continue) = (r.kind, w) {
+                // fsck_ffs `iblock()`: an indirect block that fails the
+                // range rule is never read for pointers.
+                if !geo.run_in_range(r.addr, u64::from(r.nfrags)) {
+                    w = Walk::Skip;
+                }
+            }
             if w == Walk::Stop {
                 stopped = true;
             }
