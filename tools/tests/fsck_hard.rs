@@ -96,12 +96,29 @@ fn zeroed_cg_header(version: u32) {
         4096.min(geo.cgsize as usize).max(geo.fsize as usize),
     );
     let copy = copy_of(&img);
+    let words = img.with_extension("words");
+    std::fs::copy(&img, &words).expect("copy");
+
     let (code, out) = fsck(&img, &["-y", "-f"]);
     assert!(code == 0 || code == 1, "exit {code}:\n{out}");
     assert!(
         out.contains("CYLINDER GROUP 1: BAD MAGIC NUMBER\nREBUILD CYLINDER GROUP? yes\n"),
         "{out}"
     );
+    // Every message, phase 5's on the rebuilt group included, is fsck_ffs's.
+    if let Some(theirs) = freebsd_repair(&words) {
+        let name = |p: &Path| {
+            std::path::absolute(p)
+                .unwrap_or_default()
+                .display()
+                .to_string()
+        };
+        common::assert_same(
+            "fsck -y -f against FreeBSD fsck_ffs -y",
+            &theirs.replace(&name(&words), &name(&img)),
+            &out.replace(&img.display().to_string(), &name(&img)),
+        );
+    }
     if version == 2 {
         // The group held inodes past the two blocks a rebuild assumes.
         assert!(out.contains("CYLINDER GROUP 1: FOUND "), "{out}");

@@ -65,8 +65,18 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
     let mut tot = [0u64; 4]; // ndir, nbfree, nifree, nffree
     let mut cs_dirty = false;
     for c in 0..geo.ncg {
-        let Ok(cg) = CylGroup::read_unchecked(ctx.dev, &geo, CgIdx(c)) else {
-            continue;
+        let rebuild = ctx.rebuild_cg.contains(&c);
+        // A group rebuilt in phase 1 is compared as fsck_ffs holds it by
+        // now: the header its rebuild made, with empty maps. So the
+        // findings (check hash, summary, maps) are fsck_ffs's for it.
+        let cg = if rebuild {
+            let inited = ctx.cg_inited.get(&c).copied();
+            rebuilt(&geo, fs.fs_old_cpg, CgIdx(c), inited)
+        } else {
+            let Ok(cg) = CylGroup::read_unchecked(ctx.dev, &geo, CgIdx(c)) else {
+                continue;
+            };
+            cg
         };
         let h = &cg.hdr.clone();
         if h.cg_magic != CG_MAGIC {
@@ -266,8 +276,7 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
                 cs_dirty = true;
             }
         }
-        let rebuild = ctx.rebuild_cg.contains(&c);
-        if new != *h && asked_summary == FixState::DontKnow && !rebuild {
+        if new != *h && asked_summary == FixState::DontKnow {
             let f = Finding::new(Problem::SummaryInfoBad, "SUMMARY INFORMATION BAD").cg(c);
             asked_summary = yes_no(ctx.ask(f));
         }
@@ -276,7 +285,7 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             .bytes()
             .get(start..start + mapsize)
             .is_some_and(|b| b == map.as_slice());
-        if !same_maps && asked_maps == FixState::DontKnow && !rebuild {
+        if !same_maps && asked_maps == FixState::DontKnow {
             let f = Finding::new(Problem::BitMapsWrong, "BLK(S) MISSING IN BIT MAPS").cg(c);
             asked_maps = yes_no(ctx.ask(f));
         }
@@ -331,6 +340,54 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
         }
         ctx.sb_dirty = true;
     }
+}
+
+/// The group as fsck_ffs's rebuild leaves it after `REBUILD CYLINDER
+/// GROUP` (fsutil.c `check_cgmagic()`): all zero but the magic, index,
+/// inode and fragment counts and map offsets; on UFS2 the initialized
+/// inodes that phase 1 settled on (two blocks, or as many as it found).
+fn rebuilt(
+    geo: &crate::superblock::Geometry,
+    old_cpg: i32,
+    c: CgIdx,
+    inited: Option<u32>,
+) -> CylGroup {
+    let ufs1 = geo.version == UfsVersion::Ufs1;
+    let l = geo.cg_layout;
+    let dbase = geo.cgbase(c).0;
+    let ndblk = ((dbase + geo.fpg).min(geo.size) - dbase) as u32;
+    let mut bytes = vec![0u8; (geo.cgsize as usize).max(CgHeader::SIZE)];
+    let Some(zero) = CgHeader::decode(&bytes, geo.endian) else {
+        return CylGroup::from_bytes(bytes, geo, c);
+    };
+    let h = CgHeader {
+        cg_magic: CG_MAGIC,
+        cg_cgx: c.0,
+        cg_ndblk: ndblk,
+        cg_niblk: if ufs1 { 0 } else { geo.ipg },
+        cg_initediblk: if ufs1 {
+            0
+        } else {
+            inited.unwrap_or(geo.ipg.min(2 * geo.inopb))
+        },
+        cg_old_ncyl: if ufs1 { old_cpg as i16 } else { 0 },
+        cg_old_niblk: if ufs1 { geo.ipg as i16 } else { 0 },
+        cg_old_btotoff: l.old_btotoff as i32,
+        cg_old_boff: l.old_boff as i32,
+        cg_iusedoff: l.iusedoff,
+        cg_freeoff: l.freeoff,
+        cg_nextfreeoff: l.nextfreeoff,
+        cg_clustersumoff: l.clustersumoff,
+        cg_clusteroff: l.clusteroff,
+        cg_nclusterblks: if geo.contigsumsize > 0 {
+            ndblk / geo.frag
+        } else {
+            0
+        },
+        ..zero
+    };
+    h.encode_into(&mut bytes, geo.endian);
+    CylGroup::from_bytes(bytes, geo, c)
 }
 
 fn yes_no(yes: bool) -> FixState {
