@@ -387,6 +387,12 @@ fn out_block(out: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The inode number of `path` in `img`.
+fn ino_of(img: &Path, path: &str) -> u32 {
+    let fs = ufskit::Ufs::open_path(img, ufskit::OpenOptions::default()).expect("open");
+    fs.lookup(path, ufskit::Follow::NotLast).expect("lookup").0
+}
+
 /// `ufs debug IMG COMMAND`, which must succeed.
 fn debug(img: &Path, command: &str) {
     let out = common::ufs(["debug", &img.display().to_string(), command]);
@@ -462,4 +468,71 @@ fn pointer_into_group_metadata_is_bad_ufs2() {
 #[test]
 fn pointer_into_group_metadata_is_bad_ufs1() {
     pointer_into_metadata(1);
+}
+
+/// A directory whose inode is lost (zeroed, an unknown type, a pointer
+/// outside the file system) is cleared, and what it held is reconnected
+/// into lost+found in the same run, as fsck_ffs's phases 3 and 4 do: one
+/// `-y` then `-n -f` is clean, FreeBSD's checker agrees, every file
+/// elsewhere keeps its path and every file the directory held is still
+/// there by contents. The directory holds files and a subdirectory (whose
+/// `..` still names it), and its inode is among the lowest free once
+/// cleared, where a new lost+found would go.
+fn cleared_directory(version: u32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 6, 12, 16);
+    for i in 0..5 {
+        std::fs::write(
+            tree.join("d000").join(format!("top{i}")),
+            vec![b'a' + i; 3000 * usize::from(i)],
+        )
+        .expect("write");
+    }
+    let base_img = dir.path().join("img");
+    makefs(&base_img, &tree, version, &[]);
+    let want = host_snapshot(&tree);
+    let ino = ino_of(&base_img, "/d000");
+    let inside: Files = want
+        .iter()
+        .filter(|(k, _)| k.starts_with("d000/"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert!(
+        inside.len() > 5,
+        "the directory holds files and a subdirectory"
+    );
+    for damage in [
+        format!("clri {ino}"),
+        format!("set inode {ino} di_mode 0170755"),
+        format!("set inode {ino} di_db[0] 999999999"),
+    ] {
+        let img = base_img.with_extension("case");
+        std::fs::copy(&base_img, &img).expect("copy");
+        debug(&img, &damage);
+        let (code, out) = fsck(&img, &["-y", "-f"]);
+        assert!(code == 0 || code == 1, "{damage}: exit {code}:\n{out}");
+        assert_converged(&img, &damage, &out);
+        let got = assert_others_intact(&img, &want, "d000/", &damage);
+        let moved: Files = got
+            .iter()
+            .filter(|(k, _)| k.starts_with("lost+found/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(
+            kept_anywhere(&inside, &moved),
+            inside.len(),
+            "{damage}: every file the directory held is in lost+found\n{out}"
+        );
+    }
+}
+
+#[test]
+fn cleared_directory_converges_in_one_run_ufs2() {
+    cleared_directory(2);
+}
+
+#[test]
+fn cleared_directory_converges_in_one_run_ufs1() {
+    cleared_directory(1);
 }
