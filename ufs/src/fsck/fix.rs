@@ -171,6 +171,7 @@ impl<'a> Ctx<'a> {
                             self.bmap.set(blk + j + k);
                         }
                         self.n_blks += n;
+                        self.new_frags.push((blk + j, n));
                         return Some(blk + j);
                     }
                     j += 1;

@@ -280,6 +280,14 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             let f = Finding::new(Problem::SummaryInfoBad, "SUMMARY INFORMATION BAD").cg(c);
             asked_summary = yes_no(ctx.ask(f));
         }
+        if ctx.softdep {
+            let old_ndir = if new != *h && asked_summary == FixState::Fix {
+                new.cg_cs[0]
+            } else {
+                h.cg_cs[0]
+            };
+            update_maps(ctx, &cg, h, &map, old_ndir - new.cg_cs[0]);
+        }
         let start = h.cg_iusedoff as usize;
         let same_maps = cg
             .bytes()
@@ -340,6 +348,102 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
         }
         ctx.sb_dirty = true;
     }
+}
+
+/// fsck_ffs pass5.c `update_maps()`, which runs on soft-updates file
+/// systems between the summary and the map questions: says which inodes
+/// (as directories first, when the header counted more directories than
+/// were found; `LOST n DIRECTORIES` when fewer) and which fragments are in
+/// use although the group's maps call them free. `map` is the rebuilt
+/// maps from the inode map on; `excess_dirs` the header's directory count
+/// less the one found.
+fn update_maps(ctx: &mut Ctx<'_>, cg: &CylGroup, h: &CgHeader, map: &[u8], excess_dirs: i32) {
+    let geo = ctx.geo.clone();
+    let c = h.cg_cgx;
+    let inomap = geo.ipg.div_ceil(8) as usize;
+    let frags = geo.fpg.div_ceil(8) as usize;
+    let l = geo.cg_layout;
+    let old = |off: u32, n: usize| {
+        cg.bytes()
+            .get(off as usize..off as usize + n)
+            .map_or_else(|| vec![0u8; n], <[u8]>::to_vec)
+    };
+    let new = |off: u32, n: usize| {
+        let at = (off - l.iusedoff) as usize;
+        map.get(at..at + n)
+            .map_or_else(|| vec![0u8; n], <[u8]>::to_vec)
+    };
+    let (mut old_ino, new_ino) = (old(h.cg_iusedoff, inomap), new(l.iusedoff, inomap));
+    let (mut old_free, new_free) = (old(h.cg_freeoff, frags), new(l.freeoff, frags));
+    let ino0 = u64::from(c) * u64::from(geo.ipg);
+    let frag0 = u64::from(c) * geo.fpg;
+    // What this run allocated, fsck_ffs's allocino()/allocblk() mark in
+    // the group's maps when they allocate: not news here.
+    for &ino in &ctx.new_dirs {
+        if let Some(i) = u64::from(ino)
+            .checked_sub(ino0)
+            .filter(|&i| i < u64::from(geo.ipg))
+        {
+            if let Some(b) = old_ino.get_mut((i / 8) as usize) {
+                *b |= 1 << (i % 8);
+            }
+        }
+    }
+    for &(start, n) in &ctx.new_frags {
+        for f in start..start + n {
+            if let Some(i) = f.checked_sub(frag0).filter(|&i| i < geo.fpg) {
+                if let Some(b) = old_free.get_mut((i / 8) as usize) {
+                    *b &= !(1 << (i % 8));
+                }
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    if excess_dirs < 0 {
+        let text = format!("LOST {} DIRECTORIES\n{}", -excess_dirs, ctx.fatal_sfx());
+        ctx.ask(Finding::new(Problem::LostDirs, text).cg(c));
+    } else if excess_dirs > 0 {
+        lines.extend(marked_free(&new_ino, &old_ino, ino0, "DIR"));
+    }
+    lines.extend(marked_free(&new_ino, &old_ino, ino0, "FILE"));
+    lines.extend(marked_free(&old_free, &new_free, frag0, "FRAG"));
+    for text in lines {
+        ctx.ask(Finding::new(Problem::MarkedFree, text).cg(c));
+    }
+}
+
+/// pass5.c `check_maps()` as fsck_ffs prints it without `-d`: each run of
+/// entries set in `claimed` and clear in `found`, numbered from `first`.
+fn marked_free(claimed: &[u8], found: &[u8], first: u64, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut run: Option<(u64, u64)> = None;
+    let mut say = |(a, b): (u64, u64)| {
+        out.push(if a == b {
+            format!("ALLOCATED {name} {a} MARKED FREE\n")
+        } else {
+            format!("ALLOCATED {name}S {a}-{b} MARKED FREE\n")
+        });
+    };
+    for (i, (&j, &k)) in claimed.iter().zip(found).enumerate() {
+        for m in 0..8 {
+            if j & (1 << m) == 0 || k & (1 << m) != 0 {
+                continue;
+            }
+            let n = first + i as u64 * 8 + m;
+            run = match run {
+                Some((a, b)) if b + 1 == n => Some((a, n)),
+                Some(r) => {
+                    say(r);
+                    Some((n, n))
+                }
+                None => Some((n, n)),
+            };
+        }
+    }
+    if let Some(r) = run {
+        say(r);
+    }
+    out
 }
 
 /// The group as fsck_ffs's rebuild leaves it after `REBUILD CYLINDER

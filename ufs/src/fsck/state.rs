@@ -348,6 +348,9 @@ pub struct Ctx<'a> {
     pub freed_ino: std::collections::HashSet<u32>,
     /// Directories created by this run (fsck_ffs `INFO_NEW`).
     pub new_dirs: std::collections::HashSet<u32>,
+    /// Fragment runs allocated by this run (fsck_ffs `allocblk()` marks
+    /// them in the group's map at once; pass 5 judges the maps so).
+    pub new_frags: Vec<(u64, u64)>,
     /// lost+found once found or created (0: not yet).
     pub lfdir: u32,
     /// Cylinder groups whose magic was bad and that pass 5 rebuilds.
