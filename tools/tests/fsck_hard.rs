@@ -96,6 +96,8 @@ fn zeroed_cg_header(version: u32) {
         4096.min(geo.cgsize as usize).max(geo.fsize as usize),
     );
     let copy = copy_of(&img);
+    let words = img.with_extension("words");
+    std::fs::copy(&img, &words).expect("copy");
 
     let (code, out) = fsck(&img, &["-y", "-f"]);
     assert!(code == 0 || code == 1, "exit {code}:\n{out}");
@@ -103,6 +105,20 @@ fn zeroed_cg_header(version: u32) {
         out.contains("CYLINDER GROUP 1: BAD MAGIC NUMBER\nREBUILD CYLINDER GROUP? yes\n"),
         "{out}"
     );
+    // Every message, phase 5's on the rebuilt group included, is fsck_ffs's.
+    if let Some(theirs) = freebsd_repair(&words) {
+        let name = |p: &Path| {
+            std::path::absolute(p)
+                .unwrap_or_default()
+                .display()
+                .to_string()
+        };
+        common::assert_same(
+            "fsck -y -f against FreeBSD fsck_ffs -y",
+            &theirs.replace(&name(&words), &name(&img)),
+            &out.replace(&img.display().to_string(), &name(&img)),
+        );
+    }
     if version == 2 {
         // The group held inodes past the two blocks a rebuild assumes.
         assert!(out.contains("CYLINDER GROUP 1: FOUND "), "{out}");
@@ -300,18 +316,7 @@ fn fragment_run_crossing_a_block_is_bad_and_cut() {
 
     let (_, n_out) = fsck(&img, &["-n", "-f"]);
     assert!(n_out.contains(&format!(" BAD I={ino}\n")), "{n_out}");
-    if let Some(fb) = ufskit_testkit::freebsd::tool("fsck_ffs") {
-        let o = ufskit_testkit::freebsd::command(&fb)
-            .args(["-n", "-f"])
-            .arg(&img)
-            .output()
-            .expect("fsck_ffs");
-        common::assert_same(
-            "fsck -n -f against FreeBSD fsck_ffs -n -f",
-            &String::from_utf8_lossy(&o.stdout),
-            &n_out,
-        );
-    }
+    assert_same_as_freebsd_n(&img, "crossing run", &n_out);
     let (code, out) = fsck(&img, &["-y", "-f"]);
     assert!(code == 0 || code == 1, "exit {code}:\n{out}");
     assert!(
@@ -326,24 +331,51 @@ fn fragment_run_crossing_a_block_is_bad_and_cut() {
         !out.contains("REMOVE? yes") && !out.contains(" BAD I="),
         "{out}"
     );
-    if let Err(e) = ufs_clean(&img) {
-        panic!("not clean after one -y run: {e}");
-    }
-    if let Some(Err(e)) = ufskit_testkit::freebsd::fsck_clean(&img) {
-        panic!("FreeBSD's fsck_ffs_check after ufs fsck -y: {e}");
-    }
-    let got = snapshot(&img);
-    for (k, v) in &want {
-        if *k != name {
-            assert_eq!(got.get(k), Some(v), "{k} changed");
-        }
-    }
+    assert_converged(&img, "crossing run", &out);
+    assert_others_intact(&img, &want, &name, "crossing run");
     let data = common::ufs_ok(["cat", &img_s, &format!("/{name}")]);
     assert_eq!(data.len(), 1024);
     assert!(
         data.starts_with("0123456789"),
         "the readable prefix is kept"
     );
+}
+
+/// `n_out`, the output of `ufs fsck -n -f img`, is FreeBSD's `fsck_ffs
+/// -n -f` output on it, byte for byte (when the oracle is there).
+fn assert_same_as_freebsd_n(img: &Path, what: &str, n_out: &str) {
+    if let Some(fb) = ufskit_testkit::freebsd::tool("fsck_ffs") {
+        let o = ufskit_testkit::freebsd::command(&fb)
+            .args(["-n", "-f"])
+            .arg(img)
+            .output()
+            .expect("fsck_ffs");
+        common::assert_same(
+            &format!("{what}: fsck -n -f against FreeBSD fsck_ffs -n -f"),
+            &String::from_utf8_lossy(&o.stdout),
+            n_out,
+        );
+    }
+}
+
+/// One `ufs fsck -y -f` left `img` clean for `ufs fsck -n -f` and for
+/// FreeBSD's `fsck_ffs_check`; `out` is that repair's output.
+fn assert_converged(img: &Path, what: &str, out: &str) {
+    if let Err(e) = ufs_clean(img) {
+        panic!("{what}: not clean after one -y run: {e}\n{out}");
+    }
+    if let Some(Err(e)) = ufskit_testkit::freebsd::fsck_clean(img) {
+        panic!("{what}: FreeBSD's fsck_ffs_check after ufs fsck -y: {e}\n{out}");
+    }
+}
+
+/// Every file of `want` but `except` reads from `img` as before.
+fn assert_others_intact(img: &Path, want: &Files, except: &str, what: &str) -> Files {
+    let got = snapshot(img);
+    for (k, v) in want.iter().filter(|(k, _)| !k.starts_with(except)) {
+        assert_eq!(got.get(k), Some(v), "{what}: {k} changed");
+    }
+    got
 }
 
 /// The first fragment named in a `LAST FRAGMENT RUN a-b` line.
@@ -353,4 +385,154 @@ fn out_block(out: &str) -> u64 {
         .and_then(|r| r.split('-').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// The inode number of `path` in `img`.
+fn ino_of(img: &Path, path: &str) -> u32 {
+    let fs = ufskit::Ufs::open_path(img, ufskit::OpenOptions::default()).expect("open");
+    fs.lookup(path, ufskit::Follow::NotLast).expect("lookup").0
+}
+
+/// `ufs debug IMG COMMAND`, which must succeed.
+fn debug(img: &Path, command: &str) {
+    let out = common::ufs(["debug", &img.display().to_string(), command]);
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 15 part 2, the rest of fsck_ffs's `chkrange()`: a block pointer
+/// into a group's superblock copy, header or inode blocks is `BAD`
+/// (before, ufskit called those fragments `DUP`s of the metadata). `-n`
+/// says what FreeBSD's fsck_ffs says, byte for byte; one `-y` removes the
+/// file as fsck_ffs does without giving back the metadata's fragments
+/// (the repair had freed them, and pass 5 then marked a group header
+/// free), and both checkers find the result clean with every other file
+/// as it was.
+fn pointer_into_metadata(version: u32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 4, 10, 15);
+    let base_img = dir.path().join("img");
+    // Small blocks: several groups, so group 1's metadata is inside the
+    // file system (a pointer just past the end is another rule, and
+    // fsck_ffs 12.1 lets one fragment past the end through).
+    makefs(&base_img, &tree, version, &["-o", "bsize=8192,fsize=1024"]);
+    let want = host_snapshot(&tree);
+    let geo = geometry(&base_img);
+    assert!(geo.ncg >= 3, "{} groups", geo.ncg);
+    let fs = ufskit::Ufs::open_path(&base_img, ufskit::OpenOptions::default()).expect("open");
+    let (victim, ino) = want
+        .keys()
+        .find_map(|p| {
+            let ino = fs.lookup(&format!("/{p}"), ufskit::Follow::NotLast).ok()?;
+            let ip = fs.inode(ino).ok()?;
+            (ip.file_type() == ufskit::FileType::Regular && ip.db(0) != 0)
+                .then(|| (p.clone(), ino.0))
+        })
+        .expect("a file with a data block");
+    drop(fs);
+    let cg1 = ufskit::CgIdx(1);
+    let targets = [
+        ("superblock copy", geo.cgsblock(cg1).0),
+        ("group header", geo.cgtod(cg1).0),
+        ("inode blocks", geo.cgimin(cg1).0 + u64::from(geo.frag)),
+    ];
+    for (what, target) in targets {
+        let img = base_img.with_extension(format!("meta{target}"));
+        std::fs::copy(&base_img, &img).expect("copy");
+        debug(&img, &format!("set inode {ino} di_db[0] {target}"));
+
+        let (_, n_out) = fsck(&img, &["-n", "-f"]);
+        assert!(
+            n_out.contains(&format!("\n{target} BAD I={ino}\n")),
+            "{what}:\n{n_out}"
+        );
+        assert!(!n_out.contains(" DUP I="), "{what}:\n{n_out}");
+        assert_same_as_freebsd_n(&img, what, &n_out);
+        let (code, out) = fsck(&img, &["-y", "-f"]);
+        assert!(code == 0 || code == 1, "{what}: exit {code}:\n{out}");
+        assert_converged(&img, what, &out);
+        let got = assert_others_intact(&img, &want, &victim, what);
+        assert!(!got.contains_key(&victim), "{what}: the file is removed");
+    }
+}
+
+#[test]
+fn pointer_into_group_metadata_is_bad_ufs2() {
+    pointer_into_metadata(2);
+}
+
+#[test]
+fn pointer_into_group_metadata_is_bad_ufs1() {
+    pointer_into_metadata(1);
+}
+
+/// A directory whose inode is lost (zeroed, an unknown type, a pointer
+/// outside the file system) is cleared, and what it held is reconnected
+/// into lost+found in the same run, as fsck_ffs's phases 3 and 4 do: one
+/// `-y` then `-n -f` is clean, FreeBSD's checker agrees, every file
+/// elsewhere keeps its path and every file the directory held is still
+/// there by contents. The directory holds files and a subdirectory (whose
+/// `..` still names it), and its inode is among the lowest free once
+/// cleared, where a new lost+found would go.
+fn cleared_directory(version: u32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 6, 12, 16);
+    for i in 0..5 {
+        std::fs::write(
+            tree.join("d000").join(format!("top{i}")),
+            vec![b'a' + i; 3000 * usize::from(i)],
+        )
+        .expect("write");
+    }
+    let base_img = dir.path().join("img");
+    makefs(&base_img, &tree, version, &[]);
+    let want = host_snapshot(&tree);
+    let ino = ino_of(&base_img, "/d000");
+    let inside: Files = want
+        .iter()
+        .filter(|(k, _)| k.starts_with("d000/"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert!(
+        inside.len() > 5,
+        "the directory holds files and a subdirectory"
+    );
+    for damage in [
+        format!("clri {ino}"),
+        format!("set inode {ino} di_mode 0170755"),
+        format!("set inode {ino} di_db[0] 999999999"),
+    ] {
+        let img = base_img.with_extension("case");
+        std::fs::copy(&base_img, &img).expect("copy");
+        debug(&img, &damage);
+        let (code, out) = fsck(&img, &["-y", "-f"]);
+        assert!(code == 0 || code == 1, "{damage}: exit {code}:\n{out}");
+        assert_converged(&img, &damage, &out);
+        let got = assert_others_intact(&img, &want, "d000/", &damage);
+        let moved: Files = got
+            .iter()
+            .filter(|(k, _)| k.starts_with("lost+found/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(
+            kept_anywhere(&inside, &moved),
+            inside.len(),
+            "{damage}: every file the directory held is in lost+found\n{out}"
+        );
+    }
+}
+
+#[test]
+fn cleared_directory_converges_in_one_run_ufs2() {
+    cleared_directory(2);
+}
+
+#[test]
+fn cleared_directory_converges_in_one_run_ufs1() {
+    cleared_directory(1);
 }

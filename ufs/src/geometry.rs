@@ -205,18 +205,30 @@ impl Geometry {
         f.0.checked_add(n).is_some_and(|end| end <= self.size)
     }
 
-    /// fsck_ffs's test of a block pointer (fsutil.c `chkrange()`), without
-    /// its metadata-area part: a run of `n` fragments from `f` is well
-    /// formed when it is not empty, starts past fragment 0, ends inside
-    /// the file system and stays inside one block (at most `fs_frag`
-    /// fragments, not crossing a block boundary). fsck_ffs also calls a
-    /// run reaching into its group's superblock, header or inode blocks
-    /// BAD; ufskit still reports those fragments as DUP (they are marked
-    /// in use as metadata), because its repair does not yet converge when
-    /// they are BAD (the random-damage property test found such cases).
+    /// fsck_ffs's test of a block pointer (fsutil.c/inode.c `chkrange()`):
+    /// a run of `n` fragments from `f` is well formed when it is not
+    /// empty, starts past fragment 0, ends inside the file system, stays
+    /// inside one block (at most `fs_frag` fragments, not crossing a block
+    /// boundary) and does not reach into its group's superblock copy,
+    /// header and inode blocks (a run starting before `cgdmin` must end by
+    /// `cgsblock`; one starting at or after it, by the next group's
+    /// start). Applied to single fragments too, it tells which fragments of
+    /// a bad run a checker may mark or give back: never metadata.
     pub fn run_in_range(&self, f: Frag, n: u64) -> bool {
         let frag = u64::from(self.frag);
-        n > 0 && f.0 > 0 && self.frags_in_range(f, n) && n <= frag && f.0 % frag + n <= frag
+        if n == 0 || f.0 == 0 || !self.frags_in_range(f, n) {
+            return false;
+        }
+        if n > frag || f.0 % frag + n > frag {
+            return false;
+        }
+        let end = f.0 + n;
+        let cg = self.dtog(f);
+        if f.0 < self.cgdmin(cg).0 {
+            end <= self.cgsblock(cg).0
+        } else {
+            end <= self.cgbase(cg).0.saturating_add(self.fpg)
+        }
     }
 
     /// Bytes of data in logical block `lbn` of a file of `size` bytes

@@ -66,11 +66,12 @@ impl<'a> Ctx<'a> {
 
     /// fsck_ffs `freeblock()`: gives back the fragments of one pointer.
     /// A fragment that another inode also claims stays in use (one
-    /// duplicate claim is dropped instead).
+    /// duplicate claim is dropped instead); one outside the file system or
+    /// in a group's metadata (a bad pointer's) is left alone.
     pub fn release(&mut self, addr: u64, nfrags: u32) {
         for k in 0..u64::from(nfrags) {
             let b = addr.saturating_add(k);
-            if !self.geo.frags_in_range(Frag(b), 1) {
+            if !self.geo.run_in_range(Frag(b), 1) {
                 continue;
             }
             if self.duplist.take_one(b) {
@@ -169,6 +170,7 @@ impl<'a> Ctx<'a> {
                             self.bmap.set(blk + j + k);
                         }
                         self.n_blks += n;
+                        self.new_frags.push((blk + j, n));
                         return Some(blk + j);
                     }
                     j += 1;
@@ -278,7 +280,7 @@ impl<'a> Ctx<'a> {
 
     /// Reads a directory block through the overlay.
     fn dir_block(&self, addr: u64, nf: u32) -> Option<Vec<u8>> {
-        if addr == 0 || !self.geo.frags_in_range(Frag(addr), u64::from(nf)) {
+        if !self.geo.run_in_range(Frag(addr), u64::from(nf)) {
             return None;
         }
         let mut buf = vec![0u8; (u64::from(nf) << self.geo.fshift) as usize];

@@ -494,6 +494,7 @@ fn run(
         mem_used: maps,
         over_limit: None,
         new_dirs: Default::default(),
+        new_frags: Vec::new(),
         lfdir: 0,
         rebuild_cg: Default::default(),
         cg_inited: Default::default(),

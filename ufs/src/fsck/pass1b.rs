@@ -37,7 +37,7 @@ pub(super) fn pass1b(ctx: &mut Ctx<'_>) {
             let mut res = Walk::Continue;
             for k in 0..u64::from(nfrags) {
                 let b = addr.saturating_add(k);
-                if !ctx.geo.frags_in_range(Frag(b), 1) {
+                if !ctx.geo.run_in_range(Frag(b), 1) {
                     res = Walk::Skip;
                 }
                 if left.remove(&b) {

@@ -300,7 +300,7 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
             }
             continue;
         }
-        if !ctx.geo.frags_in_range(Frag(addr), u64::from(nf)) {
+        if !ctx.geo.run_in_range(Frag(addr), u64::from(nf)) {
             st.filesize -= blksiz as i64;
             continue;
         }

@@ -66,8 +66,18 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
     let mut cs_dirty = false;
     for c in 0..geo.ncg {
         ctx.progress(5, u64::from(c), u64::from(geo.ncg));
-        let Ok(cg) = CylGroup::read_unchecked(ctx.dev, &geo, CgIdx(c)) else {
-            continue;
+        let rebuild = ctx.rebuild_cg.contains(&c);
+        // A group rebuilt in phase 1 is compared as fsck_ffs holds it by
+        // now: the header its rebuild made, with empty maps. So the
+        // findings (check hash, summary, maps) are fsck_ffs's for it.
+        let cg = if rebuild {
+            let inited = ctx.cg_inited.get(&c).copied();
+            rebuilt(&geo, fs.fs_old_cpg, CgIdx(c), inited)
+        } else {
+            let Ok(cg) = CylGroup::read_unchecked(ctx.dev, &geo, CgIdx(c)) else {
+                continue;
+            };
+            cg
         };
         let h = &cg.hdr.clone();
         if h.cg_magic != CG_MAGIC {
@@ -238,17 +248,24 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
                 cs_dirty = true;
             }
         }
-        let rebuild = ctx.rebuild_cg.contains(&c);
-        if new != *h && asked_summary == FixState::DontKnow && !rebuild {
+        if new != *h && asked_summary == FixState::DontKnow {
             let f = Finding::new(Problem::SummaryInfoBad, "SUMMARY INFORMATION BAD").cg(c);
             asked_summary = yes_no(ctx.ask(f));
+        }
+        if ctx.softdep {
+            let old_ndir = if new != *h && asked_summary == FixState::Fix {
+                new.cg_cs[0]
+            } else {
+                h.cg_cs[0]
+            };
+            update_maps(ctx, &cg, h, &map, old_ndir - new.cg_cs[0]);
         }
         let start = h.cg_iusedoff as usize;
         let same_maps = cg
             .bytes()
             .get(start..start + mapsize)
             .is_some_and(|b| b == map.as_slice());
-        if !same_maps && asked_maps == FixState::DontKnow && !rebuild {
+        if !same_maps && asked_maps == FixState::DontKnow {
             let f = Finding::new(Problem::BitMapsWrong, "BLK(S) MISSING IN BIT MAPS").cg(c);
             asked_maps = yes_no(ctx.ask(f));
         }
@@ -302,6 +319,150 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
         ctx.sb.set_totals(crate::superblock::Totals::from_array(v));
         ctx.sb_dirty = true;
     }
+}
+
+/// fsck_ffs pass5.c `update_maps()`, which runs on soft-updates file
+/// systems between the summary and the map questions: says which inodes
+/// (as directories first, when the header counted more directories than
+/// were found; `LOST n DIRECTORIES` when fewer) and which fragments are in
+/// use although the group's maps call them free. `map` is the rebuilt
+/// maps from the inode map on; `excess_dirs` the header's directory count
+/// less the one found.
+fn update_maps(ctx: &mut Ctx<'_>, cg: &CylGroup, h: &CgHeader, map: &[u8], excess_dirs: i32) {
+    let geo = ctx.geo.clone();
+    let c = h.cg_cgx;
+    let inomap = geo.ipg.div_ceil(8) as usize;
+    let frags = geo.fpg.div_ceil(8) as usize;
+    let l = geo.cg_layout;
+    let old = |off: u32, n: usize| {
+        cg.bytes()
+            .get(off as usize..off as usize + n)
+            .map_or_else(|| vec![0u8; n], <[u8]>::to_vec)
+    };
+    let new = |off: u32, n: usize| {
+        let at = (off - l.iusedoff) as usize;
+        map.get(at..at + n)
+            .map_or_else(|| vec![0u8; n], <[u8]>::to_vec)
+    };
+    let (mut old_ino, new_ino) = (old(h.cg_iusedoff, inomap), new(l.iusedoff, inomap));
+    let (mut old_free, new_free) = (old(h.cg_freeoff, frags), new(l.freeoff, frags));
+    let ino0 = u64::from(c) * u64::from(geo.ipg);
+    let frag0 = u64::from(c) * geo.fpg;
+    // What this run allocated, fsck_ffs's allocino()/allocblk() mark in
+    // the group's maps when they allocate: not news here.
+    for &ino in &ctx.new_dirs {
+        if let Some(i) = u64::from(ino)
+            .checked_sub(ino0)
+            .filter(|&i| i < u64::from(geo.ipg))
+        {
+            if let Some(b) = old_ino.get_mut((i / 8) as usize) {
+                *b |= 1 << (i % 8);
+            }
+        }
+    }
+    for &(start, n) in &ctx.new_frags {
+        for f in start..start + n {
+            if let Some(i) = f.checked_sub(frag0).filter(|&i| i < geo.fpg) {
+                if let Some(b) = old_free.get_mut((i / 8) as usize) {
+                    *b &= !(1 << (i % 8));
+                }
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    if excess_dirs < 0 {
+        let text = format!("LOST {} DIRECTORIES\n{}", -excess_dirs, ctx.fatal_sfx());
+        ctx.ask(Finding::new(Problem::LostDirs, text).cg(c));
+    } else if excess_dirs > 0 {
+        lines.extend(marked_free(&new_ino, &old_ino, ino0, "DIR"));
+    }
+    lines.extend(marked_free(&new_ino, &old_ino, ino0, "FILE"));
+    lines.extend(marked_free(&old_free, &new_free, frag0, "FRAG"));
+    for text in lines {
+        ctx.ask(Finding::new(Problem::MarkedFree, text).cg(c));
+    }
+}
+
+/// pass5.c `check_maps()` as fsck_ffs prints it without `-d`: each run of
+/// entries set in `claimed` and clear in `found`, numbered from `first`.
+fn marked_free(claimed: &[u8], found: &[u8], first: u64, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut run: Option<(u64, u64)> = None;
+    let mut say = |(a, b): (u64, u64)| {
+        out.push(if a == b {
+            format!("ALLOCATED {name} {a} MARKED FREE\n")
+        } else {
+            format!("ALLOCATED {name}S {a}-{b} MARKED FREE\n")
+        });
+    };
+    for (i, (&j, &k)) in claimed.iter().zip(found).enumerate() {
+        for m in 0..8 {
+            if j & (1 << m) == 0 || k & (1 << m) != 0 {
+                continue;
+            }
+            let n = first + i as u64 * 8 + m;
+            run = match run {
+                Some((a, b)) if b + 1 == n => Some((a, n)),
+                Some(r) => {
+                    say(r);
+                    Some((n, n))
+                }
+                None => Some((n, n)),
+            };
+        }
+    }
+    if let Some(r) = run {
+        say(r);
+    }
+    out
+}
+
+/// The group as fsck_ffs's rebuild leaves it after `REBUILD CYLINDER
+/// GROUP` (fsutil.c `check_cgmagic()`): all zero but the magic, index,
+/// inode and fragment counts and map offsets; on UFS2 the initialized
+/// inodes that phase 1 settled on (two blocks, or as many as it found).
+fn rebuilt(
+    geo: &crate::superblock::Geometry,
+    old_cpg: i32,
+    c: CgIdx,
+    inited: Option<u32>,
+) -> CylGroup {
+    let ufs1 = geo.version == UfsVersion::Ufs1;
+    let l = geo.cg_layout;
+    let dbase = geo.cgbase(c).0;
+    let ndblk = ((dbase + geo.fpg).min(geo.size) - dbase) as u32;
+    let mut bytes = vec![0u8; (geo.cgsize as usize).max(CgHeader::SIZE)];
+    let Some(zero) = CgHeader::decode(&bytes, geo.endian) else {
+        return CylGroup::from_bytes(bytes, geo, c);
+    };
+    let h = CgHeader {
+        cg_magic: CG_MAGIC,
+        cg_cgx: c.0,
+        cg_ndblk: ndblk,
+        cg_niblk: if ufs1 { 0 } else { geo.ipg },
+        cg_initediblk: if ufs1 {
+            0
+        } else {
+            inited.unwrap_or(geo.ipg.min(2 * geo.inopb))
+        },
+        cg_old_ncyl: if ufs1 { old_cpg as i16 } else { 0 },
+        cg_old_niblk: if ufs1 { geo.ipg as i16 } else { 0 },
+        cg_old_btotoff: l.old_btotoff as i32,
+        cg_old_boff: l.old_boff as i32,
+        cg_iusedoff: l.iusedoff,
+        cg_freeoff: l.freeoff,
+        cg_nextfreeoff: l.nextfreeoff,
+        cg_clustersumoff: l.clustersumoff,
+        cg_clusteroff: l.clusteroff,
+        cg_nclusterblks: if geo.contigsumsize > 0 {
+            ndblk / geo.frag
+        } else {
+            0
+        },
+        ..zero
+    };
+    h.encode_into(&mut bytes, geo.endian);
+    CylGroup::from_bytes(bytes, geo, c)
 }
 
 fn yes_no(yes: bool) -> FixState {

@@ -239,6 +239,10 @@ problems! {
     FreeBlkCountWrong = ("free-blk-count-wrong", Pass5, "FREE BLK COUNT(S) WRONG IN SUPERBLK", Some("SALVAGE"), Fix);
     /// A cg header's counts, offsets or fragment summary are wrong.
     SummaryInfoBad = ("summary-information-bad", Pass5, "SUMMARY INFORMATION BAD", Some("SALVAGE"), Fix);
+    /// Soft updates: a cg's header counts fewer directories than found.
+    LostDirs = ("lost-dirs", Pass5, "LOST %d DIRECTORIES", None, Stop);
+    /// Soft updates: inodes or fragments in use that the cg's map calls free.
+    MarkedFree = ("allocated-marked-free", Pass5, "ALLOCATED %s %d MARKED FREE", None, Report);
     /// Inode, fragment or cluster maps of a cg are wrong.
     BitMapsWrong = ("blks-missing-in-bit-maps", Pass5, "BLK(S) MISSING IN BIT MAPS", Some("SALVAGE"), Fix);
     /// The superblock's totals are wrong.

@@ -356,6 +356,9 @@ pub struct Ctx<'a> {
     pub freed_ino: std::collections::HashSet<u32>,
     /// Directories created by this run (fsck_ffs `INFO_NEW`).
     pub new_dirs: std::collections::HashSet<u32>,
+    /// Fragment runs allocated by this run (fsck_ffs `allocblk()` marks
+    /// them in the group's map at once; pass 5 judges the maps so).
+    pub new_frags: Vec<(u64, u64)>,
     /// lost+found once found or created (0: not yet).
     pub lfdir: u32,
     /// Cylinder groups whose magic was bad and that pass 5 rebuilds.
@@ -642,7 +645,7 @@ impl<'a> Ctx<'a> {
         for (lbn, addr, nfrags) in self.dir_blocks(&ip, size) {
             let _ = lbn;
             let blksiz = u64::from(nfrags) << self.geo.fshift;
-            if addr == 0 || !self.geo.frags_in_range(Frag(addr), u64::from(nfrags)) {
+            if !self.geo.run_in_range(Frag(addr), u64::from(nfrags)) {
                 filesize -= blksiz as i64;
                 continue;
             }
@@ -754,7 +757,14 @@ impl<'a> Ctx<'a> {
                     BlockKind::Indirect { .. } => Walk::Skip,
                 });
             }
-            let w = f(self, &r);
+            let mut w = f(self, &r);
+            if let (BlockKind::Indirect { .. }, Walk::Continue) = (r.kind, w) {
+                // fsck_ffs `iblock()`: an indirect block that fails the
+                // range rule is never read for pointers.
+                if !geo.run_in_range(r.addr, u64::from(r.nfrags)) {
+                    w = Walk::Skip;
+                }
+            }
             if w == Walk::Stop {
                 stopped = true;
             }

@@ -10,9 +10,14 @@ REBUILD CYLINDER GROUP? yes
 ** Phase 3 - Check Connectivity
 ** Phase 4 - Check Reference Counts
 ** Phase 5 - Check Cyl groups
-CG 0: BAD MAGIC NUMBER
+CG 0: BAD CHECK-HASH 0 vs 0xea83bbe3
+SUMMARY INFORMATION BAD
+SALVAGE? yes
 
-UNEXPECTED SOFT UPDATE INCONSISTENCY
+ALLOCATED FILES 0-13 MARKED FREE
+BLK(S) MISSING IN BIT MAPS
+SALVAGE? yes
+
 16 files, 441 used, 430 free (38 frags, 49 blocks, 4.4% fragmentation)
 
 ***** FILE SYSTEM IS CLEAN *****

@@ -8,7 +8,12 @@ REBUILD CYLINDER GROUP? yes
 ** Phase 3 - Check Connectivity
 ** Phase 4 - Check Reference Counts
 ** Phase 5 - Check Cyl groups
-CG 0: BAD MAGIC NUMBER
+SUMMARY INFORMATION BAD
+SALVAGE? yes
+
+BLK(S) MISSING IN BIT MAPS
+SALVAGE? yes
+
 171 files, 472 used, 1519 free (7 frags, 189 blocks, 0.4% fragmentation)
 
 ***** FILE SYSTEM IS CLEAN *****

@@ -9,7 +9,12 @@ CYLINDER GROUP 0: FOUND 176 VALID INODES
 ** Phase 3 - Check Connectivity
 ** Phase 4 - Check Reference Counts
 ** Phase 5 - Check Cyl groups
-CG 0: BAD MAGIC NUMBER
+SUMMARY INFORMATION BAD
+SALVAGE? yes
+
+BLK(S) MISSING IN BIT MAPS
+SALVAGE? yes
+
 172 files, 20985 used, 2102 free (6 frags, 262 blocks, 0.0% fragmentation)
 
 ***** FILE SYSTEM IS CLEAN *****
