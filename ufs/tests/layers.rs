@@ -59,16 +59,19 @@ fn layer_of(module: &str) -> Option<usize> {
 /// may use anything).
 fn code_of(src: &str) -> String {
     let mut out = String::new();
-    let mut lines = src.lines().peekable();
+    let all: Vec<&str> = src.lines().collect();
     let mut in_block_comment = false;
-    while let Some(line) = lines.next() {
+    for (i, &line) in all.iter().enumerate() {
         let t = line.trim_start();
-        if t.starts_with("#[cfg(test)]")
-            && lines
-                .peek()
-                .is_some_and(|n| n.trim_start().starts_with("mod "))
-        {
-            // Unit tests sit at the end of a file.
+        // `#[cfg(test)]`, perhaps more attributes (`#[allow(...)]`), then
+        // `mod`: unit tests, which sit at the end of a file.
+        let test_mod = t.starts_with("#[cfg(test)]")
+            && all[i + 1..]
+                .iter()
+                .map(|n| n.trim_start())
+                .find(|n| !n.starts_with("#["))
+                .is_some_and(|n| n.starts_with("mod "));
+        if test_mod {
             break;
         }
         if in_block_comment {
@@ -312,7 +315,7 @@ fn the_checker_sees_upward_imports_cycles_and_unknown_modules() {
         ),
         f(
             "write.rs",
-            "use crate::fs::Ufs;\n#[cfg(test)]\nmod tests {\n use crate::newfs;\n}\n",
+            "use crate::fs::Ufs;\n#[cfg(test)]\n#[allow(clippy::unwrap_used)]\nmod tests {\n use crate::newfs;\n}\n",
         ),
     ];
     let p = problems(lib, &files);
