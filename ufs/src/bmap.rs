@@ -493,6 +493,36 @@ impl Spans {
     }
 }
 
+/// The blocks a UFS2 inode's extended-attribute area points at (`di_extb`),
+/// as (slot, address, fragments), in slot order, holes left out. The last
+/// block of the area counts only the fragments its tail needs (`sblksize`
+/// of `di_extsize`); a pointer in a slot past the area counts a full block,
+/// as fsck_ffs's phase 1 counts it. Empty on UFS1 and for an empty area.
+pub fn ext_runs(geo: &Geometry, ip: &Inode) -> Vec<(usize, u64, u32)> {
+    let mut out = Vec::new();
+    if geo.version != UfsVersion::Ufs2 || ip.extsize() == 0 {
+        return out;
+    }
+    let bsize = geo.bsize64();
+    let ext = u64::from(ip.extsize());
+    let blocks = ext.div_ceil(bsize);
+    let tail = ext % bsize;
+    for k in 0..crate::ondisk::consts::NXADDR {
+        let last = k as u64 + 1 == blocks;
+        let nf = if last && tail != 0 {
+            // At most a block's worth: fits the u32 fragment count.
+            tail.div_ceil(u64::from(geo.fsize)) as u32
+        } else {
+            geo.frag
+        };
+        let a = ip.extb(k);
+        if a != 0 {
+            out.push((k, a, nf));
+        }
+    }
+    out
+}
+
 /// Indirect blocks a file of `size` bytes needs when its blocks are `bsize`
 /// bytes and it has no holes: what a size estimate adds to the data.
 pub fn indirect_blocks(bsize: u64, version: UfsVersion, size: u64) -> u64 {

@@ -22,7 +22,7 @@ use crate::bmap::Walk;
 use crate::inode::{Inode, Timespec};
 use crate::io::overlay::WriteClass;
 use crate::ondisk::consts::dt::DT_DIR;
-use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR, NXADDR};
+use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR};
 use crate::ondisk::DirectHdr;
 use crate::superblock::UfsVersion;
 use crate::units::{CgIdx, Frag, Ino};
@@ -88,27 +88,7 @@ impl<'a> Ctx<'a> {
     /// The extended-attribute blocks of a UFS2 inode as (slot in
     /// `di_extb`, address, frags).
     pub fn ext_blocks(&self, ip: &Inode) -> Vec<(usize, u64, u32)> {
-        let mut out = Vec::new();
-        if self.geo.version != UfsVersion::Ufs2 || ip.extsize() == 0 {
-            return out;
-        }
-        let bsize = self.geo.bsize64();
-        let ext = u64::from(ip.extsize());
-        let mut nb = ext.div_ceil(bsize) as i64;
-        for k in 0..NXADDR {
-            nb -= 1;
-            let off = ext % bsize;
-            let nf = if nb == 0 && off != 0 {
-                off.div_ceil(u64::from(self.geo.fsize)) as u32
-            } else {
-                self.geo.frag
-            };
-            let a = ip.extb(k);
-            if a != 0 {
-                out.push((k, a, nf));
-            }
-        }
-        out
+        crate::bmap::ext_runs(&self.geo, ip)
     }
 
     /// fsck_ffs `freeino()`: releases every block and clears the inode.

@@ -23,7 +23,7 @@ use crate::bmap::Walk;
 use crate::cg::CylGroup;
 use crate::inode::{Inode, RawInode};
 use crate::io;
-use crate::ondisk::consts::{ckhash, mode, NDADDR, NIADDR, NXADDR};
+use crate::ondisk::consts::{ckhash, mode, NDADDR, NIADDR};
 use crate::superblock::UfsVersion;
 use crate::units::{CgIdx, Frag, Ino};
 
@@ -352,21 +352,8 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         // be written before that file has been given its own copy.
         ctx.pending_zap.push(ino);
     }
-    if w != Walk::Stop && geo.version == UfsVersion::Ufs2 && ip.extsize() > 0 {
-        let ext = u64::from(ip.extsize());
-        let mut nb = ext.div_ceil(bsize) as i64;
-        for k in 0..NXADDR {
-            nb -= 1;
-            let off = ext % bsize;
-            let nf = if nb == 0 && off != 0 {
-                off.div_ceil(u64::from(geo.fsize)) as u32
-            } else {
-                geo.frag
-            };
-            let a = ip.extb(k);
-            if a == 0 {
-                continue;
-            }
+    if w != Walk::Stop {
+        for (_, a, nf) in crate::bmap::ext_runs(&geo, ip) {
             if pass1check(ctx, ino, a, nf, false, &mut c) == Walk::Stop {
                 break;
             }
