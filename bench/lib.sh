@@ -87,3 +87,53 @@ bench_args() {
     ufs=${2:-${CARGO_TARGET_DIR:-$here/../target}/release/ufs}
     [ -x "$ufs" ] || die "ufs binary not found: $ufs (cargo build --release -p ufskit-tools)"
 }
+
+# now_ns: a monotonic-enough clock in nanoseconds (GNU date).
+now_ns() { date +%s%N; }
+
+# run_once OUTDIR NAME CMD...: runs CMD once under /usr/bin/time (peak RSS
+# only; its wall clock has 10 ms steps, too coarse here) and sets T (wall
+# seconds, from the nanosecond clock around it) and R (peak RSS, KiB). The
+# exit status is not judged: fsck_ffs -n exits 0 on damage and ufs fsck 4.
+run_once() {
+    local outdir=$1 name=$2 t0 t1
+    shift 2
+    t0=$(now_ns)
+    /usr/bin/time -f '%M' -o "$outdir/$name.rss" "$@" > "$outdir/$name.log" 2>&1 || true
+    t1=$(now_ns)
+    T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+    R=$(tail -n 1 "$outdir/$name.rss")
+}
+
+# median: the median of the numbers on standard input.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# pairs NAME-A NAME-B PAIRS OUTDIR CMD-A... ::: CMD-B...: runs A and B
+# interleaved (A B A B ...) PAIRS times, prints each pair's times and ratio
+# A/B to standard error, and keeps the medians in WALL[NAME-x] (seconds),
+# the largest peak RSS in RSS[NAME-x] (KiB) and the median ratio in
+# RATIO[NAME-A]. Interleaving spreads the load of a shared machine over
+# both tools alike.
+declare -A RATIO
+pairs() {
+    local a=$1 b=$2 n=$3 outdir=$4 i ta ra tb rb
+    shift 4
+    local ca=() cb=()
+    while [ "$1" != ":::" ]; do ca+=("$1"); shift; done
+    shift
+    cb=("$@")
+    : > "$outdir/$a.walls"; : > "$outdir/$b.walls"; : > "$outdir/$a.ratios"
+    RSS[$a]=0 RSS[$b]=0
+    for ((i = 1; i <= n; i++)); do
+        run_once "$outdir" "$a" "${ca[@]}"; ta=$T ra=$R
+        run_once "$outdir" "$b" "${cb[@]}"; tb=$T rb=$R
+        echo "$ta" >> "$outdir/$a.walls"; echo "$tb" >> "$outdir/$b.walls"
+        awk -v x="$ta" -v y="$tb" 'BEGIN { printf "%.3f\n", x / y }' >> "$outdir/$a.ratios"
+        [ "$ra" -le "${RSS[$a]}" ] || RSS[$a]=$ra
+        [ "$rb" -le "${RSS[$b]}" ] || RSS[$b]=$rb
+        echo "  pair $i: $a ${ta}s ${ra} KiB, $b ${tb}s ${rb} KiB, ratio $(tail -n 1 "$outdir/$a.ratios")" >&2
+    done
+    WALL[$a]=$(median < "$outdir/$a.walls")
+    WALL[$b]=$(median < "$outdir/$b.walls")
+    RATIO[$a]=$(median < "$outdir/$a.ratios")
+}
