@@ -130,20 +130,20 @@ if [ -n "$FSCK_FFS" ] && [ -x "$FSCK_FFS" ]; then
         cat "$img" > /dev/null
         echo "UFS$v, $NFILES files: ufs fsck -n -f vs fsck_ffs -n -f" >&2
         pairs "ufs$v" "ffs$v" "$PAIRS" "$out" "$ufs" fsck -n -f "$img" ::: "$FSCK_FFS" -n -f "$img"
-        table+=("$(printf '| %s | UFS%s | %s | %s | %s | %s | %s | %sx |' "$NFILES" "$v" \
-            "${WALL[ufs$v]}" "$((RSS[ufs$v] / 1024))" "${WALL[ffs$v]}" "$((RSS[ffs$v] / 1024))" \
-            "$(( (RSS[ufs$v] - RSS[ffs$v]) ))" "${RATIO[ufs$v]}")")
+        table+=("$(printf '| %s | UFS%s | %s / %s | %s | %s / %s | %s | %s | %sx | %sx |' "$NFILES" "$v" \
+            "${WALL[ufs$v]}" "${CPU[ufs$v]}" "${RSS[ufs$v]}" "${WALL[ffs$v]}" "${CPU[ffs$v]}" \
+            "${RSS[ffs$v]}" "$(( RSS[ufs$v] - RSS[ffs$v] ))" "${RATIO[ufs$v]}" "${CRATIO[ufs$v]}")")
         "$ufs" fsck -n -f --timings "$img" 2> "$out/timings-ufs$v.txt" > /dev/null || true
     done
     # -y on a clean image writes nothing and must cost what -n costs.
     echo "UFS2, $NFILES files: ufs fsck -f -y vs ufs fsck -n -f (clean image)" >&2
     pairs ufs-y ufs-n "$PAIRS" "$out" "$ufs" fsck -f -y "$out/ufs2-ffs.img" ::: "$ufs" fsck -n -f "$out/ufs2-ffs.img"
     echo
-    printf '| files | format | ufs fsck s | ufs MiB | fsck_ffs s | fsck_ffs MiB | RSS diff KiB | median ratio |\n'
-    printf '|---|---|---|---|---|---|---|---|\n'
+    printf '| files | format | ufs fsck wall s / CPU ms | ufs KiB | fsck_ffs wall s / CPU ms | fsck_ffs KiB | RSS diff KiB | wall ratio | CPU ratio |\n'
+    printf '|---|---|---|---|---|---|---|---|---|\n'
     printf '%s\n' "${table[@]}"
-    printf '\n-y vs -n on the clean UFS2 image: %ss vs %ss, median ratio %sx\n' \
-        "${WALL[ufs-y]}" "${WALL[ufs-n]}" "${RATIO[ufs-y]}"
+    printf '\n-y vs -n on the clean UFS2 image: %ss vs %ss (CPU %s vs %s ms), median ratio %sx (CPU %sx)\n' \
+        "${WALL[ufs-y]}" "${WALL[ufs-n]}" "${CPU[ufs-y]}" "${CPU[ufs-n]}" "${RATIO[ufs-y]}" "${CRATIO[ufs-y]}"
     for v in 1 2; do echo "UFS$v:"; cat "$out/timings-ufs$v.txt"; done
 else
     echo "FreeBSD fsck_ffs not found (FSCK_FFS=$FSCK_FFS): peer skipped" >&2
