@@ -87,3 +87,65 @@ bench_args() {
     ufs=${2:-${CARGO_TARGET_DIR:-$here/../target}/release/ufs}
     [ -x "$ufs" ] || die "ufs binary not found: $ufs (cargo build --release -p ufskit-tools)"
 }
+
+# now_ns: a monotonic-enough clock in nanoseconds (GNU date).
+now_ns() { date +%s%N; }
+
+# run_once OUTDIR NAME CMD...: runs CMD once under /usr/bin/time (peak RSS
+# only; its wall clock has 10 ms steps, too coarse here) and sets T (wall
+# seconds, from the nanosecond clock around it) and R (peak RSS, KiB). The
+# exit status is not judged: fsck_ffs -n exits 0 on damage and ufs fsck 4.
+# With perf present, C is the CPU time (task-clock, ms), which the other
+# engineers' builds on the same cores disturb far less than the wall clock.
+run_once() {
+    local outdir=$1 name=$2 t0 t1 pre=()
+    shift 2
+    command -v perf > /dev/null && pre=(perf stat -x, -e task-clock -o "$outdir/$name.cpu")
+    t0=$(now_ns)
+    "${pre[@]}" /usr/bin/time -f '%M' -o "$outdir/$name.rss" "$@" > "$outdir/$name.log" 2>&1 || true
+    t1=$(now_ns)
+    T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+    R=$(tail -n 1 "$outdir/$name.rss")
+    C=$(awk -F, '/task-clock/ { printf "%.1f", $1 }' "$outdir/$name.cpu" 2> /dev/null)
+    C=${C:-0}
+}
+
+# median: the median of the numbers on standard input.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# pairs NAME-A NAME-B PAIRS OUTDIR CMD-A... ::: CMD-B...: runs A and B
+# interleaved (A B A B ...) PAIRS times, prints each pair's times and ratio
+# A/B to standard error, and keeps the medians in WALL[NAME-x] (seconds)
+# and CPU[NAME-x] (ms), the largest peak RSS in RSS[NAME-x] (KiB) and the
+# median ratios in RATIO[NAME-A] (wall) and CRATIO[NAME-A] (CPU).
+# Interleaving spreads the load of a shared machine over both tools alike.
+declare -A RATIO CPU CRATIO
+pairs() {
+    local a=$1 b=$2 n=$3 outdir=$4 i ta ra tb rb
+    shift 4
+    local ca=() cb=()
+    while [ "$1" != ":::" ]; do ca+=("$1"); shift; done
+    shift
+    cb=("$@")
+    : > "$outdir/$a.walls"; : > "$outdir/$b.walls"; : > "$outdir/$a.ratios"
+    : > "$outdir/$a.cpus"; : > "$outdir/$b.cpus"; : > "$outdir/$a.cratios"
+    RSS[$a]=0 RSS[$b]=0
+    for ((i = 1; i <= n; i++)); do
+        run_once "$outdir" "$a" "${ca[@]}"; ta=$T ra=$R pa=$C
+        run_once "$outdir" "$b" "${cb[@]}"; tb=$T rb=$R pb=$C
+        echo "$ta" >> "$outdir/$a.walls"; echo "$tb" >> "$outdir/$b.walls"
+        echo "$pa" >> "$outdir/$a.cpus"; echo "$pb" >> "$outdir/$b.cpus"
+        awk -v x="$ta" -v y="$tb" 'BEGIN { printf "%.3f\n", x / y }' >> "$outdir/$a.ratios"
+        awk -v x="$pa" -v y="$pb" 'BEGIN { printf "%.3f\n", (y > 0 ? x / y : 0) }' >> "$outdir/$a.cratios"
+        [ "$ra" -le "${RSS[$a]}" ] || RSS[$a]=$ra
+        [ "$rb" -le "${RSS[$b]}" ] || RSS[$b]=$rb
+        echo "  pair $i: $a ${ta}s ${pa} ms CPU ${ra} KiB, $b ${tb}s ${pb} ms CPU ${rb} KiB," \
+            "ratio $(tail -n 1 "$outdir/$a.ratios") (CPU $(tail -n 1 "$outdir/$a.cratios"))" >&2
+    done
+    CPU[$a]=$(median < "$outdir/$a.cpus")
+    CPU[$b]=$(median < "$outdir/$b.cpus")
+    CRATIO[$a]=$(median < "$outdir/$a.cratios")
+    WALL[$a]=$(median < "$outdir/$a.walls")
+    WALL[$b]=$(median < "$outdir/$b.walls")
+    RATIO[$a]=$(median < "$outdir/$a.ratios")
+}

@@ -466,7 +466,7 @@ fn run(
         dev,
         bmap: BlockMap::new(nfrags),
         ino: InoTable::new(geo.ipg),
-        geo,
+        geo: std::rc::Rc::new(geo),
         sb,
         opts,
         rep: report,

@@ -345,7 +345,7 @@ fn readdir(
     let endian = ctx.geo.endian;
     let blksiz = buf.len();
     if *loc % 512 == 0 && st.filesize > 0 && *loc < blksiz {
-        let ok = parse_ent(buf, *loc, endian).is_some_and(|e| dircheck(&e, *loc, st.filesize));
+        let ok = entry_ok_at(buf, *loc, endian, st.filesize);
         if !ok {
             let at = *loc;
             let fix = dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
@@ -376,7 +376,7 @@ fn readdir(
         return Some((e, at));
     }
     if *loc < blksiz && st.filesize > 0 {
-        let ok = parse_ent(buf, *loc, endian).is_some_and(|n| dircheck(&n, *loc, st.filesize));
+        let ok = entry_ok_at(buf, *loc, endian, st.filesize);
         if !ok {
             let size = 512 - *loc % 512;
             let bad = *loc;
