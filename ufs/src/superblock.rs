@@ -204,7 +204,7 @@ impl Superblock {
     }
 
     /// [`find`](Self::find), and when the standard locations hold nothing
-    /// usable (or `when` is [`SearchWhen::Always`]), a [`search`] of the
+    /// usable (or `when` is [`SearchWhen::Always`]), a [`search()`] of the
     /// image for a copy. Returns how the copy was found when searched; on
     /// failure, the error of the standard locations with the search's
     /// outcome appended.

@@ -2,7 +2,7 @@
 //! with its messages.
 //!
 //! [`check`] works on the raw layer (it must look at values the validated
-//! reader rejects): it finds a usable superblock itself ([`setup`]), then
+//! reader rejects): it finds a usable superblock itself (`setup`), then
 //! runs the passes:
 //!
 //! | phase | module | fsck_ffs |

@@ -87,7 +87,7 @@ wire_struct! {
         fs_sblockactualloc: i64,
         fs_sblockloc: i64,
         /// `struct csum_total fs_cstotal`: ndir, nbfree, nifree, nffree,
-        /// numclusters, spare[3].
+        /// numclusters, `spare[3]`.
         fs_cstotal: [i64; 8],
         fs_time: i64,
         fs_size: i64,

@@ -1,6 +1,6 @@
 //! The one place where on-disk byte order is turned into native values.
 //!
-//! Every on-disk structure is declared once with [`wire_struct!`], using the C
+//! Every on-disk structure is declared once with `wire_struct!`, using the C
 //! field names of FreeBSD's headers. The macro produces a little-endian and a
 //! big-endian zerocopy layout (so `size_of` and `offset_of!` can be pinned
 //! against the C layout at compile time) and a native struct with plain
