@@ -101,17 +101,6 @@ impl Allocator {
         self.sums.get(c as usize)
     }
 
-    /// Total free blocks and fragments (in fragments).
-    pub fn free_frags(&self, geo: &Geometry) -> u64 {
-        self.sums
-            .iter()
-            .map(|s| {
-                u64::try_from(s.cs_nbfree).unwrap_or(0) * u64::from(geo.frag)
-                    + u64::try_from(s.cs_nffree).unwrap_or(0)
-            })
-            .sum()
-    }
-
     // ---- inodes ----------------------------------------------------------
 
     /// Picks a group for a new directory (`ffs_dirpref`, simplified).

@@ -11,7 +11,7 @@
 //!   ([`indirect_blocks`], for size estimates);
 //! - [`PtrFormat`]: reading and writing pointers in indirect blocks in either
 //!   width and byte order, with the one rule for negative pointers
-//!   ([`crate::ondisk::wire::daddr`]);
+//!   (`crate::ondisk::wire::daddr`);
 //! - [`walk`]: every pointer of an inode's tree in logical order, data and
 //!   indirect blocks alike, shared by readers, fsck and the write path. It is
 //!   bounded: the tree has fixed depth, and the number of blocks visited can
@@ -224,7 +224,7 @@ fn walk_indirect(
 }
 
 /// Reads an indirect block and returns its pointers as fragment addresses
-/// (negative values become [`wire::BAD_DADDR`], which no range check
+/// (negative values become `wire::BAD_DADDR`, which no range check
 /// accepts).
 pub fn read_indirect(dev: &dyn Device, geo: &Geometry, ino: Ino, addr: Frag) -> Result<Vec<u64>> {
     Ok(decode_pointers(
@@ -505,8 +505,8 @@ pub fn indirect_blocks(bsize: u64, version: UfsVersion, size: u64) -> u64 {
 // ---- pointers in indirect blocks ------------------------------------------
 
 /// How an image stores block pointers: their width (by version) and byte
-/// order. Decoding follows the one rule of [`wire::daddr`]: zero is a hole,
-/// a negative pointer is [`wire::BAD_DADDR`].
+/// order. Decoding follows the one rule of `wire::daddr`: zero is a hole,
+/// a negative pointer is `wire::BAD_DADDR`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PtrFormat {
     /// UFS1 (32-bit pointers) or UFS2 (64-bit).

@@ -10,7 +10,7 @@
 //! `ffs_fragacct` and `ffs_clusteracct` (sys/ufs/ffs/ffs_subr.c), and fsck
 //! rebuilds them the same way (sbin/fsck_ffs/pass5.c).
 //!
-//! The write path ([`crate::alloc`]), fsck's phase 5 and the reference test
+//! The write path (`crate::alloc`), fsck's phase 5 and the reference test
 //! of newfs's analytic counts all call these functions. They read the map
 //! through a predicate (`free(n)`: whether fragment `n` of the group is
 //! free), so the same arithmetic runs over a cylinder-group block, fsck's

@@ -3,6 +3,9 @@
 //! superblock, a cylinder-group header, an inode and a directory entry by
 //! their C names, on raw bytes, and recompute the check hashes.
 //!
+//! Toolkit surface, not a stable API: it follows the on-disk layouts
+//! and the needs of `ufs debug` (see the crate docs, "What is stable").
+//!
 //! Field tables are derived from the `ondisk` layouts (`offset_of!` on
 //! the wire structs), so names and offsets cannot drift. Arrays are
 //! addressed as `name[i]`.

@@ -73,12 +73,31 @@
 //!    arithmetic goes through), [`superblock`], [`cg`], [`inode`],
 //!    [`bmap`], [`dir`], [`xattr`], [`disk`] (partition tables),
 //!    [`signature`], and [`fs`]: the [`Ufs`] read handle.
-//! 4. Allocation and the write session: [`alloc`], [`session`]
+//! 4. Allocation and the write session: `alloc`, [`session`]
 //!    ([`Session`]), [`write`](mod@write) (its operations), [`populate`] (a whole tree
 //!    at once).
 //! 5. Whole-file-system tools: [`newfs`](mod@newfs), [`fsck`], [`growfs`], [`tunefs`].
 //!
 //! The command-line crate (`ufskit-tools`) sits above all of them.
+//!
+//! ## What is stable
+//! The surface meant for other programs is what the crate root re-exports
+//! ([`Ufs`], [`Session`], [`check`]/[`repair`], [`newfs()`], [`TreeBuilder`],
+//! the typed numbers and [`Error`]) and the modules behind it: [`fs`],
+//! [`session`], [`write`](mod@write), [`populate`], [`fsck`] (options,
+//! outcome, reporters), [`newfs`](mod@newfs) (options, layout, writer),
+//! [`growfs`], [`tunefs`], [`io`], [`inode`], [`dir`], [`xattr`],
+//! [`superblock`], [`disk`], [`units`], [`error`].
+//!
+//! Other public modules are there for the toolkit's own tools, tests and
+//! fuzzers and may change with them: [`ondisk`] and [`edit`] (raw
+//! structures and fields, for `ufs debug`, fsck and the fuzzers), [`bmap`],
+//! [`cg`], [`counts`], [`geometry`], [`checkhash`] (for `ufs stat`/`mtree`,
+//! `ufs debug` and the reference tests), [`signature`] and [`timefmt`]
+//! (the CLI's checks and output), `fsck::predict` (`ufs mount`'s
+//! check). Internals no caller needs are crate-private: the allocator, the
+//! fsck passes and their state, the byte-order helpers of `ondisk::wire`
+//! and newfs's writer internals.
 //!
 //! ## Errors
 //! Every failure is an [`Error`]; corruption carries a [`CorruptKind`] and a
@@ -100,7 +119,7 @@
 // (tests may use them).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
 
-pub mod alloc;
+pub(crate) mod alloc;
 pub mod bmap;
 pub mod cg;
 pub mod checkhash;

@@ -59,15 +59,16 @@ fn layer_of(module: &str) -> Option<usize> {
 /// may use anything).
 fn code_of(src: &str) -> String {
     let mut out = String::new();
-    let mut lines = src.lines().peekable();
+    let all: Vec<&str> = src.lines().collect();
     let mut in_block_comment = false;
-    while let Some(line) = lines.next() {
+    for (i, &line) in all.iter().enumerate() {
         let t = line.trim_start();
-        if t.starts_with("#[cfg(test)]")
-            && lines
-                .peek()
-                .is_some_and(|n| n.trim_start().starts_with("mod "))
-        {
+        // The module may carry more attributes (`#[allow(...)]`) first.
+        let item = all[i + 1..]
+            .iter()
+            .map(|n| n.trim_start())
+            .find(|n| !n.starts_with("#["));
+        if t.starts_with("#[cfg(test)]") && item.is_some_and(|n| n.starts_with("mod ")) {
             // Unit tests sit at the end of a file.
             break;
         }
@@ -152,6 +153,7 @@ fn root_table(lib_rs: &str) -> (BTreeSet<String>, BTreeMap<String, String>) {
         let s = s.trim();
         if let Some(m) = s
             .strip_prefix("pub mod ")
+            .or_else(|| s.strip_prefix("pub(crate) mod "))
             .or_else(|| s.strip_prefix("mod "))
         {
             modules.insert(m.trim().to_string());

@@ -7,10 +7,13 @@
 //! time. Code above this layer works on the native structs produced by
 //! `decode`, never on raw bytes. fsck and `ufs debug` use this layer directly
 //! because they must be able to look at values that fail validation.
+//!
+//! Toolkit surface, not a stable API: it follows the on-disk layouts
+//! and the needs of `ufs debug` (see the crate docs, "What is stable").
 
 pub mod consts;
 pub mod disk;
-pub mod wire;
+pub(crate) mod wire;
 
 use wire::wire_struct;
 
