@@ -20,6 +20,14 @@
 //! turn (`ffs_hashalloc`); small tails get fragments taken from partly used
 //! blocks first.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::cg::CylGroup;
 use crate::counts::{self, BlockState};
 use crate::error::{Error, Location, Result};
@@ -105,7 +113,7 @@ impl Allocator {
 
     /// Picks a group for a new directory (`ffs_dirpref`, simplified).
     pub fn dir_cg(&self, geo: &Geometry, parent: Ino) -> u32 {
-        let n = self.sums.len().max(1) as i64;
+        let n = i64::try_from(self.sums.len().max(1)).unwrap_or(i64::MAX);
         let avg_i = self
             .sums
             .iter()
@@ -260,6 +268,8 @@ impl Allocator {
 
     /// Applies the count change of one block going from `before` to
     /// `after` (the only place the running nbfree/nffree move).
+    // Free fragments of one block: at most frag (8), so the casts fit.
+    #[allow(clippy::cast_possible_wrap)]
     fn account(&mut self, c: u32, before: BlockState, after: BlockState) {
         let s = &mut self.sums[c as usize];
         if before.whole {
@@ -366,7 +376,7 @@ impl Allocator {
             let c = (pc + i) % geo.ncg;
             let s = &self.sums[c as usize];
             let have_block = s.cs_nbfree > 0;
-            let have_frags = n < geo.frag && s.cs_nffree >= n as i32;
+            let have_frags = n < geo.frag && i64::from(s.cs_nffree) >= i64::from(n);
             if !have_block && !have_frags {
                 continue;
             }
@@ -521,6 +531,8 @@ impl Allocator {
             recount(cg, geo);
             match geo.version {
                 UfsVersion::Ufs2 => cg.hdr.cg_time = now,
+                // UFS1's 32-bit field keeps the low bits, as in FreeBSD.
+                #[allow(clippy::cast_possible_truncation)]
                 UfsVersion::Ufs1 => cg.hdr.cg_old_time = now as i32,
             }
             let cs = cg.hdr.cg_cs;
@@ -572,6 +584,8 @@ pub fn recount(cg: &mut CylGroup, geo: &Geometry) {
     cg.hdr.cg_frsum = got.frsum;
     if cg.has_clusters() {
         for (i, v) in got.clustersum.iter().enumerate().skip(1) {
+            // i <= contigsumsize (at most FS_MAXCONTIG, 16).
+            #[allow(clippy::cast_possible_truncation)]
             cg.set_cluster_sum(i as u32, geo.endian, *v);
         }
     }
@@ -609,7 +623,11 @@ mod tests {
         }
         recount(&mut cg, &geo);
         assert_eq!(cg.hdr.cg_cs[1], 3, "nbfree");
-        assert_eq!(cg.hdr.cg_cs[2], geo.ipg as i32 - 5, "nifree");
+        assert_eq!(
+            cg.hdr.cg_cs[2],
+            i32::try_from(geo.ipg).unwrap() - 5,
+            "nifree"
+        );
         assert_eq!(cg.hdr.cg_cs[3], 4, "nffree");
         assert_eq!(cg.hdr.cg_frsum, [0, 1, 0, 1, 0, 0, 0, 0]);
         let blocks = cg.nfrags() / 8;

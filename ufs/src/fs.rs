@@ -6,6 +6,14 @@
 //! walks are bounded and detect cycles; file data is read by extents, holes
 //! coming back as zeros without touching the disk.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::bmap::{self, Extent};
 use crate::cg::CylGroup;
 use crate::dir::{self, RawEntry};
@@ -327,7 +335,7 @@ impl Ufs {
                 break;
             }
             let start = data.len();
-            data.resize(start + e.len as usize, 0);
+            data.resize(start + mem_len(e.len)?, 0);
             io::read_exact(
                 self.dev.as_ref(),
                 self.geo.frag_offset(e.addr),
@@ -344,7 +352,7 @@ impl Ufs {
                 ),
             ));
         }
-        data.truncate(size as usize);
+        data.truncate(mem_len(size)?);
         Ok(data)
     }
 
@@ -467,6 +475,8 @@ impl Ufs {
         if offset >= size {
             return Ok(0);
         }
+        // At most buf.len(), so it fits.
+        #[allow(clippy::cast_possible_truncation)]
         let n = (size - offset).min(buf.len() as u64) as usize;
         let buf = &mut buf[..n];
         buf.fill(0);
@@ -484,6 +494,8 @@ impl Ufs {
             if from >= to {
                 continue;
             }
+            // Both ends lie within the n bytes asked for.
+            #[allow(clippy::cast_possible_truncation)]
             let dst = &mut buf[(from - offset) as usize..(to - offset) as usize];
             io::read_exact(
                 self.dev.as_ref(),
@@ -543,9 +555,8 @@ impl Ufs {
                 format!("area size {size} exceeds two blocks"),
             ));
         }
-        let mut area = vec![0u8; size as usize];
-        let bsize = self.geo.bsize64();
-        for (i, chunk) in area.chunks_mut(bsize as usize).enumerate() {
+        let mut area = vec![0u8; mem_len(size)?];
+        for (i, chunk) in area.chunks_mut(self.geo.bsize as usize).enumerate() {
             let addr = Frag(inode.extb(i));
             let nfrags = (chunk.len() as u64).div_ceil(u64::from(self.geo.fsize));
             if addr.0 == 0 || !self.geo.frags_in_range(addr, nfrags) {
@@ -658,6 +669,12 @@ impl Ufs {
         }
         Ok(())
     }
+}
+
+/// A length read from the image as an in-memory size (always possible on
+/// 64-bit hosts; an error rather than a cut on smaller ones).
+fn mem_len(v: u64) -> Result<usize> {
+    usize::try_from(v).map_err(|_| Error::InvalidInput(format!("{v} bytes do not fit in memory")))
 }
 
 #[cfg(test)]

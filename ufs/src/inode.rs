@@ -6,6 +6,14 @@
 //! the crate uses. Block pointers come out as `u64` fragment addresses, with
 //! negative UFS1/UFS2 values mapped to `u64::MAX` so range checks reject them.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::checkhash;
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::io::{self, Device};
@@ -398,8 +406,9 @@ impl Inode {
     /// Device number for character and block devices (kept in `di_db[0]`).
     pub fn rdev(&self) -> u32 {
         match &self.raw {
-            RawInode::V1(d) => d.di_db[0] as u32,
-            RawInode::V2(d) => d.di_db[0] as u32,
+            RawInode::V1(d) => u32::from_ne_bytes(d.di_db[0].to_ne_bytes()),
+            // A dev_t is 32 bits: the low half of the 64-bit slot.
+            RawInode::V2(d) => u32::try_from(d.di_db[0] & 0xffff_ffff).unwrap_or(0),
         }
     }
 }
@@ -529,35 +538,35 @@ impl Inode {
     /// Sets the device number of a device node.
     pub fn set_rdev(&mut self, v: u32) {
         match &mut self.raw {
-            RawInode::V1(d) => d.di_db[0] = v as i32,
+            RawInode::V1(d) => d.di_db[0] = i32::from_ne_bytes(v.to_ne_bytes()),
             RawInode::V2(d) => d.di_db[0] = i64::from(v),
         }
     }
     /// Sets access time.
     pub fn set_atime(&mut self, t: Timespec) {
         match &mut self.raw {
-            RawInode::V1(d) => (d.di_atime, d.di_atimensec) = (clamp32(t.sec), t.nsec as i32),
-            RawInode::V2(d) => (d.di_atime, d.di_atimensec) = (t.sec, t.nsec as i32),
+            RawInode::V1(d) => (d.di_atime, d.di_atimensec) = (clamp32(t.sec), nsec32(t.nsec)),
+            RawInode::V2(d) => (d.di_atime, d.di_atimensec) = (t.sec, nsec32(t.nsec)),
         }
     }
     /// Sets modification time.
     pub fn set_mtime(&mut self, t: Timespec) {
         match &mut self.raw {
-            RawInode::V1(d) => (d.di_mtime, d.di_mtimensec) = (clamp32(t.sec), t.nsec as i32),
-            RawInode::V2(d) => (d.di_mtime, d.di_mtimensec) = (t.sec, t.nsec as i32),
+            RawInode::V1(d) => (d.di_mtime, d.di_mtimensec) = (clamp32(t.sec), nsec32(t.nsec)),
+            RawInode::V2(d) => (d.di_mtime, d.di_mtimensec) = (t.sec, nsec32(t.nsec)),
         }
     }
     /// Sets status-change time.
     pub fn set_ctime(&mut self, t: Timespec) {
         match &mut self.raw {
-            RawInode::V1(d) => (d.di_ctime, d.di_ctimensec) = (clamp32(t.sec), t.nsec as i32),
-            RawInode::V2(d) => (d.di_ctime, d.di_ctimensec) = (t.sec, t.nsec as i32),
+            RawInode::V1(d) => (d.di_ctime, d.di_ctimensec) = (clamp32(t.sec), nsec32(t.nsec)),
+            RawInode::V2(d) => (d.di_ctime, d.di_ctimensec) = (t.sec, nsec32(t.nsec)),
         }
     }
     /// Sets creation time (UFS2; ignored on UFS1).
     pub fn set_birthtime(&mut self, t: Timespec) {
         if let RawInode::V2(d) = &mut self.raw {
-            (d.di_birthtime, d.di_birthnsec) = (t.sec, t.nsec as i32);
+            (d.di_birthtime, d.di_birthnsec) = (t.sec, nsec32(t.nsec));
         }
     }
     /// Sets the extended-attribute area size and pointers (UFS2 only).
@@ -585,6 +594,12 @@ impl Inode {
         *self = Inode::decode(self.ino, &bytes, geo)?;
         Ok(())
     }
+}
+
+/// Nanoseconds as the on-disk `int32_t` (below 10⁹, so they fit; any
+/// larger value keeps its bits, as a C cast would).
+fn nsec32(n: u32) -> i32 {
+    i32::from_ne_bytes(n.to_ne_bytes())
 }
 
 fn clamp32(v: i64) -> i32 {
