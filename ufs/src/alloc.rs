@@ -20,6 +20,14 @@
 //! turn (`ffs_hashalloc`); small tails get fragments taken from partly used
 //! blocks first.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::cg::CylGroup;
 use crate::counts::{self, BlockState};
 use crate::error::{Error, Location, Result};
@@ -101,22 +109,11 @@ impl Allocator {
         self.sums.get(c as usize)
     }
 
-    /// Total free blocks and fragments (in fragments).
-    pub fn free_frags(&self, geo: &Geometry) -> u64 {
-        self.sums
-            .iter()
-            .map(|s| {
-                u64::try_from(s.cs_nbfree).unwrap_or(0) * u64::from(geo.frag)
-                    + u64::try_from(s.cs_nffree).unwrap_or(0)
-            })
-            .sum()
-    }
-
     // ---- inodes ----------------------------------------------------------
 
     /// Picks a group for a new directory (`ffs_dirpref`, simplified).
     pub fn dir_cg(&self, geo: &Geometry, parent: Ino) -> u32 {
-        let n = self.sums.len().max(1) as i64;
+        let n = i64::try_from(self.sums.len().max(1)).unwrap_or(i64::MAX);
         let avg_i = self
             .sums
             .iter()
@@ -271,6 +268,8 @@ impl Allocator {
 
     /// Applies the count change of one block going from `before` to
     /// `after` (the only place the running nbfree/nffree move).
+    // Free fragments of one block: at most frag (8), so the casts fit.
+    #[allow(clippy::cast_possible_wrap)]
     fn account(&mut self, c: u32, before: BlockState, after: BlockState) {
         let s = &mut self.sums[c as usize];
         if before.whole {
@@ -377,7 +376,7 @@ impl Allocator {
             let c = (pc + i) % geo.ncg;
             let s = &self.sums[c as usize];
             let have_block = s.cs_nbfree > 0;
-            let have_frags = n < geo.frag && s.cs_nffree >= n as i32;
+            let have_frags = n < geo.frag && i64::from(s.cs_nffree) >= i64::from(n);
             if !have_block && !have_frags {
                 continue;
             }
@@ -532,6 +531,8 @@ impl Allocator {
             recount(cg, geo);
             match geo.version {
                 UfsVersion::Ufs2 => cg.hdr.cg_time = now,
+                // UFS1's 32-bit field keeps the low bits, as in FreeBSD.
+                #[allow(clippy::cast_possible_truncation)]
                 UfsVersion::Ufs1 => cg.hdr.cg_old_time = now as i32,
             }
             let cs = cg.hdr.cg_cs;
@@ -583,6 +584,8 @@ pub fn recount(cg: &mut CylGroup, geo: &Geometry) {
     cg.hdr.cg_frsum = got.frsum;
     if cg.has_clusters() {
         for (i, v) in got.clustersum.iter().enumerate().skip(1) {
+            // i <= contigsumsize (at most FS_MAXCONTIG, 16).
+            #[allow(clippy::cast_possible_truncation)]
             cg.set_cluster_sum(i as u32, geo.endian, *v);
         }
     }
@@ -620,7 +623,11 @@ mod tests {
         }
         recount(&mut cg, &geo);
         assert_eq!(cg.hdr.cg_cs[1], 3, "nbfree");
-        assert_eq!(cg.hdr.cg_cs[2], geo.ipg as i32 - 5, "nifree");
+        assert_eq!(
+            cg.hdr.cg_cs[2],
+            i32::try_from(geo.ipg).unwrap() - 5,
+            "nifree"
+        );
         assert_eq!(cg.hdr.cg_cs[3], 4, "nffree");
         assert_eq!(cg.hdr.cg_frsum, [0, 1, 0, 1, 0, 0, 0, 0]);
         let blocks = cg.nfrags() / 8;
@@ -643,5 +650,100 @@ mod tests {
     #[test]
     fn recount_ufs2() {
         recounted(UfsVersion::Ufs2);
+    }
+
+    /// A fresh 16 MiB UFS2 file system (4 KiB fragments, 8 to a block)
+    /// and an allocator on it.
+    fn fresh() -> (Vec<u8>, Geometry, Allocator) {
+        let img = crate::newfs::in_memory(16 << 20, &NewfsOptions::freebsd_12_1()).unwrap();
+        let (_, geo) = Superblock::find(&img).unwrap();
+        assert_eq!(geo.frag, 8);
+        assert!(geo.ncg >= 2, "{}", geo.ncg);
+        let a = Allocator::new(&img, &geo, 1).unwrap();
+        (img, geo, a)
+    }
+
+    fn nbfree_nffree(a: &Allocator, c: u32) -> (i32, i32) {
+        let s = a.summary(c).unwrap();
+        (s.cs_nbfree, s.cs_nffree)
+    }
+
+    #[test]
+    fn blocks_follow_the_preference_and_stay_contiguous() {
+        let (img, geo, mut a) = fresh();
+        let (nb, nf) = nbfree_nffree(&a, 1);
+        let pref = Allocator::zone_start(&geo, 0, 1, false);
+        assert_eq!(pref, geo.cgdmin(CgIdx(1)));
+        let b0 = a.alloc(&img, &geo, pref, geo.frag).unwrap();
+        assert_eq!(b0, pref, "the preferred block is free, so it is taken");
+        let b1 = a.alloc(&img, &geo, b0, geo.frag).unwrap();
+        assert_eq!(
+            b1.0,
+            b0.0 + 8,
+            "the next whole block after a used preference"
+        );
+        let b2 = a.alloc(&img, &geo, Frag(b1.0 + 8), geo.frag).unwrap();
+        assert_eq!(b2.0, b1.0 + 8);
+        assert_eq!(nbfree_nffree(&a, 1), (nb - 3, nf));
+        // A preference outside the file system falls back to group 0.
+        let far = a.alloc(&img, &geo, Frag(u64::MAX / 2), geo.frag).unwrap();
+        assert_eq!(geo.dtog(far), CgIdx(0));
+        a.free(&img, &geo, b1, geo.frag).unwrap();
+        assert_eq!(nbfree_nffree(&a, 1), (nb - 2, nf));
+        // The freed block is found again from the same preference.
+        assert_eq!(a.alloc(&img, &geo, b0, geo.frag).unwrap(), b1);
+        assert!(a.free(&img, &geo, Frag(geo.size), 1).is_err(), "outside");
+    }
+
+    #[test]
+    fn small_tails_share_a_partly_used_block() {
+        let (img, geo, mut a) = fresh();
+        let (nb, nf) = nbfree_nffree(&a, 1);
+        let pref = Allocator::zone_start(&geo, 0, 1, false);
+        // No partly used block in group 1 yet: two fragments break a block.
+        let t1 = a.alloc(&img, &geo, pref, 2).unwrap();
+        assert_eq!(t1, pref);
+        assert_eq!(nbfree_nffree(&a, 1), (nb - 1, nf + 6));
+        // Three more come from the same block, not a new one.
+        let t2 = a.alloc(&img, &geo, pref, 3).unwrap();
+        assert_eq!(t2.0, t1.0 + 2);
+        assert_eq!(nbfree_nffree(&a, 1), (nb - 1, nf + 3));
+        // Growing in place works while the following fragments are free...
+        assert!(a.extend_in_place(&img, &geo, t2, 3, 6).unwrap());
+        assert_eq!(nbfree_nffree(&a, 1), (nb - 1, nf));
+        // ...and never past the end of the block.
+        assert!(!a.extend_in_place(&img, &geo, t2, 6, 7).unwrap());
+        // Freeing every fragment makes the block whole again.
+        a.free(&img, &geo, t1, 2).unwrap();
+        a.free(&img, &geo, t2, 6).unwrap();
+        assert_eq!(nbfree_nffree(&a, 1), (nb, nf));
+    }
+
+    #[test]
+    fn inodes_go_to_the_preferred_group_and_directories_spread() {
+        let (mut img, geo, mut a) = fresh();
+        let before = a.summary(1).unwrap().clone();
+        let f = a.alloc_inode(&mut img, &geo, 1, false).unwrap();
+        assert_eq!(f, Ino(geo.ipg), "group 1's first inode");
+        let d = a.alloc_inode(&mut img, &geo, 1, true).unwrap();
+        assert_eq!(d, Ino(geo.ipg + 1));
+        let s = a.summary(1).unwrap();
+        assert_eq!(s.cs_nifree, before.cs_nifree - 2);
+        assert_eq!(s.cs_ndir, before.cs_ndir + 1);
+        // Group 0 holds the reserved inodes 0 and 1, the root and newfs's
+        // /.snap: the next one is 4.
+        let fs = crate::Ufs::open(Box::new(img.clone()), &crate::OpenOptions::read_only()).unwrap();
+        assert_eq!(fs.lookup("/.snap", crate::Follow::All).unwrap(), Ino(3));
+        let g0 = a.alloc_inode(&mut img, &geo, 0, false).unwrap();
+        assert_eq!(g0, Ino(4));
+        // A new directory under the root avoids the groups that already
+        // have one: group 0 (the root) and now group 1.
+        let c = a.dir_cg(&geo, Ino::ROOT);
+        assert!(geo.ncg > 2, "{}", geo.ncg);
+        assert!(c >= 2, "dir_cg chose {c}");
+        a.free_inode(&img, &geo, d, true).unwrap();
+        assert_eq!(a.summary(1).unwrap().cs_ndir, before.cs_ndir);
+        let again = a.free_inode(&img, &geo, d, true);
+        assert!(again.is_err(), "freeing a free inode is refused");
     }
 }

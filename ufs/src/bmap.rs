@@ -11,7 +11,7 @@
 //!   ([`indirect_blocks`], for size estimates);
 //! - [`PtrFormat`]: reading and writing pointers in indirect blocks in either
 //!   width and byte order, with the one rule for negative pointers
-//!   ([`crate::ondisk::wire::daddr`]);
+//!   (`crate::ondisk::wire::daddr`);
 //! - [`walk`]: every pointer of an inode's tree in logical order, data and
 //!   indirect blocks alike, shared by readers, fsck and the write path. It is
 //!   bounded: the tree has fixed depth, and the number of blocks visited can
@@ -20,6 +20,14 @@
 //! - [`cut_tree`]: the walk that cuts a tree at a logical block (truncation,
 //!   fsck's partially truncated inodes), giving blocks back through a
 //!   caller's [`TreeEdit`].
+
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::inode::Inode;
@@ -100,6 +108,8 @@ pub fn walk(
         if limit_lbn.is_some_and(|l| lbn >= l) {
             break;
         }
+        // At most one block: frag (<= 8) fragments.
+        #[allow(clippy::cast_possible_truncation)]
         let nfrags = (geo.blksize(size, lbn) >> geo.fshift) as u32;
         let r = make_ref(geo, BlockKind::Data { lbn }, addr, nfrags.max(1));
         budget.data(&r)?;
@@ -224,7 +234,7 @@ fn walk_indirect(
 }
 
 /// Reads an indirect block and returns its pointers as fragment addresses
-/// (negative values become [`wire::BAD_DADDR`], which no range check
+/// (negative values become `wire::BAD_DADDR`, which no range check
 /// accepts).
 pub fn read_indirect(dev: &dyn Device, geo: &Geometry, ino: Ino, addr: Frag) -> Result<Vec<u64>> {
     Ok(decode_pointers(
@@ -424,7 +434,8 @@ impl Spans {
     /// 3 start where the tree ends.
     pub fn first(self, level: u8) -> Lbn {
         let mut first = if level == 0 { 0 } else { NDADDR as u64 };
-        for l in 1..level.min(NIADDR as u8 + 1) {
+        let levels = u8::try_from(NIADDR).unwrap_or(3);
+        for l in 1..level.min(levels + 1) {
             first = first.saturating_add(self.covers(l));
         }
         Lbn(first)
@@ -434,6 +445,8 @@ impl Spans {
     /// blocks mapped), single first.
     pub fn levels(self) -> [(u8, Lbn, u64); NIADDR] {
         std::array::from_fn(|i| {
+            // i < NIADDR (3).
+            #[allow(clippy::cast_possible_truncation)]
             let level = i as u8 + 1;
             (level, self.first(level), self.covers(level))
         })
@@ -455,6 +468,8 @@ impl Spans {
     /// of the triple indirect range.
     pub fn path(self, lbn: Lbn) -> Option<BlockPath> {
         if lbn.0 < NDADDR as u64 {
+            // Below NDADDR (12).
+            #[allow(clippy::cast_possible_truncation)]
             return Some(BlockPath::Direct(lbn.0 as usize));
         }
         for (level, Lbn(first), covers) in self.levels() {
@@ -463,8 +478,13 @@ impl Spans {
             };
             let mut index = [0usize; NIADDR];
             for (depth, slot) in index.iter_mut().take(usize::from(level)).enumerate() {
+                // depth < level <= 3.
+                #[allow(clippy::cast_possible_truncation)]
                 let per = self.per_pointer(level - depth as u8);
-                *slot = ((rel / per) % self.nindir) as usize;
+                // Below nindir, a block's pointer count.
+                #[allow(clippy::cast_possible_truncation)]
+                let at = ((rel / per) % self.nindir) as usize;
+                *slot = at;
             }
             return Some(BlockPath::Indirect { level, index });
         }
@@ -535,8 +555,8 @@ pub fn indirect_blocks(bsize: u64, version: UfsVersion, size: u64) -> u64 {
 // ---- pointers in indirect blocks ------------------------------------------
 
 /// How an image stores block pointers: their width (by version) and byte
-/// order. Decoding follows the one rule of [`wire::daddr`]: zero is a hole,
-/// a negative pointer is [`wire::BAD_DADDR`].
+/// order. Decoding follows the one rule of `wire::daddr`: zero is a hole,
+/// a negative pointer is `wire::BAD_DADDR`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PtrFormat {
     /// UFS1 (32-bit pointers) or UFS2 (64-bit).
@@ -824,7 +844,7 @@ mod tests {
             BlockPath::Indirect { level, .. } => {
                 let mut lbn = s.first(level).0;
                 for (depth, &i) in p.indices().iter().enumerate() {
-                    lbn += i as u64 * s.per_pointer(level - depth as u8);
+                    lbn += i as u64 * s.per_pointer(level - u8::try_from(depth).unwrap());
                 }
                 lbn
             }
@@ -836,7 +856,7 @@ mod tests {
         for bsize in [4096u64, 8192, 32768, 65536] {
             for version in [V1, V2] {
                 let s = Spans::for_block(bsize, version);
-                let n = s.nindir() as usize;
+                let n = usize::try_from(s.nindir()).unwrap();
                 let at = |l: u64| s.path(Lbn(l)).expect("in range");
                 let ind = |level, idx: &[usize]| {
                     let mut index = [0; NIADDR];
@@ -1003,7 +1023,7 @@ mod tests {
             };
             let mut b = vec![0u8; 16];
             // -2 as a UFS1 pointer, and the largest positive one.
-            assert!(wire::put_u32(&mut b[4..], endian, (-2i32) as u32));
+            assert!(wire::put_u32(&mut b[4..], endian, u32::MAX - 1)); // -2
             assert!(f.set(&mut b, 2, 0x7fff_ffff));
             assert_eq!(f.decode(&b), vec![0, wire::BAD_DADDR, 0x7fff_ffff, 0]);
             // The bad value written back is -1, never a valid address.

@@ -9,6 +9,14 @@
 //! free fragment, `cg_clustersfree` a 1 for each free whole block
 //! (`ffs_isblock`, `ffs_setblock`, `ffs_clrblock` in ffs_subr.c).
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::checkhash;
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::geometry::{Geometry, UfsVersion};
@@ -27,10 +35,16 @@ pub use crate::geometry::CgLayout;
 pub fn ufs1_old_ncyl(geo: &Geometry, old_cpg: i32, c: CgIdx, ndblk: u64) -> i16 {
     let cpg = old_cpg.max(1);
     if c.0 + 1 == geo.ncg {
-        let per = (geo.fpg / cpg as u64).max(1);
-        ndblk.div_ceil(per) as i16
+        let per = (geo.fpg / u64::try_from(cpg).unwrap_or(1)).max(1);
+        // The 16-bit `fs_old_ncyl` and `cg_old_ncyl` keep the low bits, as
+        // FreeBSD's assignment does (UFS1 groups have few cylinders).
+        #[allow(clippy::cast_possible_truncation)]
+        let n = ndblk.div_ceil(per) as i16;
+        n
     } else {
-        old_cpg as i16
+        #[allow(clippy::cast_possible_truncation)]
+        let n = old_cpg as i16;
+        n
     }
 }
 
@@ -198,12 +212,12 @@ impl CylGroup {
     fn bit(&self, off: u32, n: u64) -> bool {
         let byte = u64::from(off) + n / 8;
         self.buf
-            .get(byte as usize)
+            .get(usize::try_from(byte).unwrap_or(usize::MAX))
             .is_some_and(|b| b & (1 << (n % 8)) != 0)
     }
 
     fn set_bit(&mut self, off: u32, n: u64, v: bool) {
-        let byte = (u64::from(off) + n / 8) as usize;
+        let byte = usize::try_from(u64::from(off) + n / 8).unwrap_or(usize::MAX);
         if let Some(b) = self.buf.get_mut(byte) {
             if v {
                 *b |= 1 << (n % 8);
@@ -258,13 +272,15 @@ impl CylGroup {
 
     /// Entry `i` of the cluster summary (`cg_clustersum[i]`), if present.
     pub fn cluster_sum(&self, i: u32, endian: crate::Endian) -> Option<u32> {
-        let off = (u64::from(self.hdr.cg_clustersumoff) + u64::from(i) * 4) as usize;
+        let off = usize::try_from(u64::from(self.hdr.cg_clustersumoff) + u64::from(i) * 4)
+            .unwrap_or(usize::MAX);
         self.buf.get(off..).and_then(|b| wire::get_u32(b, endian))
     }
 
     /// Sets entry `i` of the cluster summary.
     pub fn set_cluster_sum(&mut self, i: u32, endian: crate::Endian, v: u32) {
-        let off = (u64::from(self.hdr.cg_clustersumoff) + u64::from(i) * 4) as usize;
+        let off = usize::try_from(u64::from(self.hdr.cg_clustersumoff) + u64::from(i) * 4)
+            .unwrap_or(usize::MAX);
         if let Some(b) = self.buf.get_mut(off..) {
             wire::put_u32(b, endian, v);
         }

@@ -10,11 +10,19 @@
 //! `ffs_fragacct` and `ffs_clusteracct` (sys/ufs/ffs/ffs_subr.c), and fsck
 //! rebuilds them the same way (sbin/fsck_ffs/pass5.c).
 //!
-//! The write path ([`crate::alloc`]), fsck's phase 5 and the reference test
+//! The write path (`crate::alloc`), fsck's phase 5 and the reference test
 //! of newfs's analytic counts all call these functions. They read the map
 //! through a predicate (`free(n)`: whether fragment `n` of the group is
 //! free), so the same arithmetic runs over a cylinder-group block, fsck's
 //! block-used map or a planned layout.
+
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 /// What one block of a group holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,7 +196,12 @@ mod tests {
 
     fn counts(pic: &str, frag: u32, contig: u32) -> GroupCounts {
         let m = map(pic);
-        group_counts(|n| m[n as usize], m.len() as u64, frag, contig)
+        group_counts(
+            |n| m[usize::try_from(n).unwrap()],
+            m.len() as u64,
+            frag,
+            contig,
+        )
     }
 
     #[test]
@@ -238,7 +251,7 @@ mod tests {
     #[test]
     fn fragacct_adds_and_removes_the_same_runs() {
         let m = map(".#..#...");
-        let free = |n: u64| m[n as usize];
+        let free = |n: u64| m[usize::try_from(n).unwrap()];
         let mut sum = [0i64; 8];
         fragacct(&mut sum, free, 8, 8, 0, 1);
         assert_eq!(sum, [0, 1, 1, 1, 0, 0, 0, 0]);

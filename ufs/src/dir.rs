@@ -16,6 +16,14 @@
 //! everything else works with the validated [`RawEntry`] values it returns.
 //! fsck applies its own rule and words the verdict in its own messages.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::ondisk::consts::{DIRBLKSIZ, MAXNAMLEN};
 use crate::ondisk::DirectHdr;
@@ -151,7 +159,7 @@ impl<'a> EntryHead<'a> {
         if reclen < size {
             return Err(BadEntry::RecLen(self.reclen));
         }
-        if filesize < size as i64 {
+        if filesize < i64::try_from(size).unwrap_or(i64::MAX) {
             return Err(BadEntry::PastEnd);
         }
         if self.namlen == 0 {
@@ -254,7 +262,8 @@ pub fn encode_entry(
         d_ino: ino.0,
         d_reclen: reclen,
         d_type: dtype,
-        d_namlen: name.len() as u8,
+        // Checked above: at most MAXNAMLEN (255).
+        d_namlen: u8::try_from(name.len()).unwrap_or(u8::MAX),
     };
     h.encode_into(out, endian);
     out[DirectHdr::SIZE..DirectHdr::SIZE + name.len()].copy_from_slice(name);
@@ -280,7 +289,7 @@ mod tests {
             assert!(encode_entry(
                 &mut c[pos..],
                 Ino(*ino),
-                reclen as u16,
+                u16::try_from(reclen).unwrap(),
                 8,
                 name,
                 Endian::Little
@@ -323,7 +332,7 @@ mod tests {
             d_ino: ino,
             d_reclen: reclen,
             d_type: dtype,
-            d_namlen: name.len() as u8,
+            d_namlen: u8::try_from(name.len()).unwrap_or(u8::MAX),
         }
         .encode_into(&mut c, Endian::Little);
         c[8..8 + name.len()].copy_from_slice(name);
@@ -337,7 +346,7 @@ mod tests {
 
     #[test]
     fn the_reader_and_fsck_rules_differ_where_freebsd_does() {
-        let full = DIRBLKSIZ as i64;
+        let full = i64::try_from(DIRBLKSIZ).unwrap();
         // A good entry passes both.
         assert_eq!(verdicts(&raw(5, 512, 8, b"file"), full), (Ok(()), Ok(())));
         // An empty name: the kernel reads it, fsck calls it bad.
@@ -418,7 +427,8 @@ pub fn pack(entries: &[(&[u8], Ino, u8)], endian: Endian) -> crate::error::Resul
         if pos + need > chunk_start + DIRBLKSIZ {
             if let Some(l) = last {
                 // Stretch the previous chunk's last entry to its end.
-                let reclen = (chunk_start + DIRBLKSIZ - l) as u16;
+                // Within one DIRBLKSIZ (512-byte) chunk.
+                let reclen = u16::try_from(chunk_start + DIRBLKSIZ - l).unwrap_or(0);
                 let h = DirectHdr::decode(&out[l..], endian);
                 if let Some(mut h) = h {
                     h.d_reclen = reclen;
@@ -431,11 +441,14 @@ pub fn pack(entries: &[(&[u8], Ino, u8)], endian: Endian) -> crate::error::Resul
         let pos = out.len();
         out.resize(pos + need, 0);
         // Cannot fail: the name was checked and `need` bytes were made.
-        let _ = encode_entry(&mut out[pos..], *ino, need as u16, *dtype, name, endian);
+        // An entry of a name of at most 255 bytes: under 300 bytes.
+        let need16 = u16::try_from(need).unwrap_or(0);
+        let _ = encode_entry(&mut out[pos..], *ino, need16, *dtype, name, endian);
         last = Some(pos);
     }
     if let Some(l) = last {
-        let reclen = (chunk_start + DIRBLKSIZ - l) as u16;
+        // Within one DIRBLKSIZ (512-byte) chunk.
+        let reclen = u16::try_from(chunk_start + DIRBLKSIZ - l).unwrap_or(0);
         if let Some(mut h) = DirectHdr::decode(&out[l..], endian) {
             h.d_reclen = reclen;
             h.encode_into(&mut out[l..], endian);
@@ -457,7 +470,7 @@ mod pack_tests {
         let entries: Vec<(&[u8], Ino, u8)> = names
             .iter()
             .enumerate()
-            .map(|(i, n)| (n.as_slice(), Ino(i as u32 + 3), 8))
+            .map(|(i, n)| (n.as_slice(), Ino(u32::try_from(i).unwrap() + 3), 8))
             .collect();
         let data = pack(&entries, Endian::Big).expect("valid names");
         assert_eq!(data.len() % DIRBLKSIZ, 0);

@@ -15,6 +15,14 @@
 //! Nothing read here is trusted: every count is bounded, every range is
 //! checked against the image, and the EBR chain has a hop limit.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::io::Device;
 use crate::ondisk::disk::{
     BsdPartition, Disklabel, DosPartition, GptEnt, GptHdr, BSD_MAGIC, BSD_NPARTS_MAX, BSD_PART_RAW,
@@ -371,7 +379,8 @@ fn bsd_label(dev: &dyn Device, base: u64, len: u64, prefix: &str) -> Option<Vec<
     let sum = raw
         .get(..end)?
         .chunks_exact(2)
-        .fold(0u16, |s, w| s ^ le(w) as u16);
+        // Two-byte chunks: `le` of two bytes fits in 16 bits.
+        .fold(0u16, |s, w| s ^ u16::try_from(le(w)).unwrap_or(0));
     if sum != 0 {
         return None;
     }

@@ -3,9 +3,20 @@
 //! superblock, a cylinder-group header, an inode and a directory entry by
 //! their C names, on raw bytes, and recompute the check hashes.
 //!
+//! Toolkit surface, not a stable API: it follows the on-disk layouts
+//! and the needs of `ufs debug` (see the crate docs, "What is stable").
+//!
 //! Field tables are derived from the `ondisk` layouts (`offset_of!` on
 //! the wire structs), so names and offsets cannot drift. Arrays are
 //! addressed as `name[i]`.
+
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use crate::checkhash;
 use crate::error::{Error, Result};
@@ -274,7 +285,7 @@ pub fn get(buf: &[u8], d: &FieldDesc, idx: usize, e: Endian) -> Result<i128> {
     Ok(if d.signed && bits < 64 && v >> (bits - 1) & 1 == 1 {
         i128::from(v) - (1i128 << bits)
     } else if d.signed && bits == 64 {
-        i128::from(v as i64)
+        i128::from(i64::from_ne_bytes(v.to_ne_bytes()))
     } else {
         i128::from(v)
     })
@@ -286,7 +297,11 @@ pub fn set(buf: &mut [u8], d: &FieldDesc, idx: usize, value: i128, e: Endian) ->
     let b = buf
         .get_mut(off..off + d.size)
         .ok_or_else(|| Error::InvalidInput(format!("{} is outside the buffer", d.name)))?;
-    if !wire::put_uint(b, e, value as u64) {
+    // Documented: the value is cut to the field's size (two's complement
+    // for negative values), as fsdb does.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let raw = value as u64;
+    if !wire::put_uint(b, e, raw) {
         return Err(Error::InvalidInput(format!(
             "{} has no integer width",
             d.name

@@ -6,6 +6,14 @@
 //! walks are bounded and detect cycles; file data is read by extents, holes
 //! coming back as zeros without touching the disk.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::bmap::{self, Extent};
 use crate::cg::CylGroup;
 use crate::dir::{self, RawEntry};
@@ -327,7 +335,7 @@ impl Ufs {
                 break;
             }
             let start = data.len();
-            data.resize(start + e.len as usize, 0);
+            data.resize(start + mem_len(e.len)?, 0);
             io::read_exact(
                 self.dev.as_ref(),
                 self.geo.frag_offset(e.addr),
@@ -344,7 +352,7 @@ impl Ufs {
                 ),
             ));
         }
-        data.truncate(size as usize);
+        data.truncate(mem_len(size)?);
         Ok(data)
     }
 
@@ -467,6 +475,8 @@ impl Ufs {
         if offset >= size {
             return Ok(0);
         }
+        // At most buf.len(), so it fits.
+        #[allow(clippy::cast_possible_truncation)]
         let n = (size - offset).min(buf.len() as u64) as usize;
         let buf = &mut buf[..n];
         buf.fill(0);
@@ -484,6 +494,8 @@ impl Ufs {
             if from >= to {
                 continue;
             }
+            // Both ends lie within the n bytes asked for.
+            #[allow(clippy::cast_possible_truncation)]
             let dst = &mut buf[(from - offset) as usize..(to - offset) as usize];
             io::read_exact(
                 self.dev.as_ref(),
@@ -543,9 +555,8 @@ impl Ufs {
                 format!("area size {size} exceeds two blocks"),
             ));
         }
-        let mut area = vec![0u8; size as usize];
-        let bsize = self.geo.bsize64();
-        for (i, chunk) in area.chunks_mut(bsize as usize).enumerate() {
+        let mut area = vec![0u8; mem_len(size)?];
+        for (i, chunk) in area.chunks_mut(self.geo.bsize as usize).enumerate() {
             let addr = Frag(inode.extb(i));
             let nfrags = (chunk.len() as u64).div_ceil(u64::from(self.geo.fsize));
             if addr.0 == 0 || !self.geo.frags_in_range(addr, nfrags) {
@@ -657,5 +668,124 @@ impl Ufs {
             path.truncate(len);
         }
         Ok(())
+    }
+}
+
+/// A length read from the image as an in-memory size (always possible on
+/// 64-bit hosts; an error rather than a cut on smaller ones).
+fn mem_len(v: u64) -> Result<usize> {
+    usize::try_from(v).map_err(|_| Error::InvalidInput(format!("{v} bytes do not fit in memory")))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::newfs::NewfsOptions;
+    use crate::write::NewNode;
+    use crate::Session;
+
+    struct Tree {
+        fs: Ufs,
+        file: Ino,
+        rel: Ino,
+        abs: Ino,
+    }
+
+    /// /a/b/file, /a/rel -> b/file, /abs -> /a/b, /a/up -> ../a/b/file,
+    /// /loop1 <-> /loop2, /long -> a 300-byte path to /a/b/file (kept in a
+    /// block, not in the inode).
+    fn tree(version: crate::UfsVersion) -> Tree {
+        let mut o = NewfsOptions::freebsd_12_1();
+        o.version = version;
+        let img = crate::newfs::in_memory(4 << 20, &o).unwrap();
+        let mut s = Session::open(Box::new(img), &OpenOptions::read_write()).unwrap();
+        let at = NewNode {
+            perm: 0o755,
+            ..Default::default()
+        };
+        let a = s.mkdir(Ino::ROOT, b"a", &at).unwrap();
+        let b = s.mkdir(a, b"b", &at).unwrap();
+        let file = s.create(b, b"file", FileType::Regular, &at).unwrap();
+        s.write_file(file, 0, b"contents").unwrap();
+        let rel = s.symlink(a, b"rel", b"b/file", &at).unwrap();
+        let abs = s.symlink(Ino::ROOT, b"abs", b"/a/b", &at).unwrap();
+        s.symlink(a, b"up", b"../a/b/file", &at).unwrap();
+        s.symlink(Ino::ROOT, b"loop1", b"loop2", &at).unwrap();
+        s.symlink(Ino::ROOT, b"loop2", b"/loop1", &at).unwrap();
+        let long = format!("/a/{}b/file", "./".repeat(150));
+        s.symlink(Ino::ROOT, b"long", long.as_bytes(), &at).unwrap();
+        s.sync().unwrap();
+        let fs = Ufs::open(s.into_device(), &OpenOptions::read_only()).unwrap();
+        Tree { fs, file, rel, abs }
+    }
+
+    #[test]
+    fn paths_resolve_by_the_follow_policy() {
+        for v in [crate::UfsVersion::Ufs1, crate::UfsVersion::Ufs2] {
+            let t = tree(v);
+            let fs = &t.fs;
+            for p in [
+                "/a/b/file",
+                "a/b/file",
+                "/a/./b//file/",
+                "/../a/b/../b/file",
+            ] {
+                assert_eq!(fs.lookup(p, Follow::Never).unwrap(), t.file, "{p}");
+            }
+            // The last component: followed only with Follow::All.
+            assert_eq!(fs.lookup("/a/rel", Follow::All).unwrap(), t.file);
+            assert_eq!(fs.lookup("/a/rel", Follow::NotLast).unwrap(), t.rel);
+            assert_eq!(fs.lookup("/a/rel", Follow::Never).unwrap(), t.rel);
+            // Leading components: followed unless Follow::Never.
+            assert_eq!(fs.lookup("/abs/file", Follow::NotLast).unwrap(), t.file);
+            assert_eq!(fs.lookup("/abs", Follow::NotLast).unwrap(), t.abs);
+            let never = fs.lookup("/abs/file", Follow::Never);
+            assert!(matches!(never, Err(Error::InvalidInput(_))), "{never:?}");
+            // Relative targets start at the link's directory; `..` works.
+            assert_eq!(fs.lookup("/a/up", Follow::All).unwrap(), t.file);
+            assert_eq!(
+                fs.read_all(fs.lookup("/a/up", Follow::All).unwrap())
+                    .unwrap(),
+                b"contents"
+            );
+        }
+    }
+
+    #[test]
+    fn symlink_targets_inline_and_in_a_block() {
+        for v in [crate::UfsVersion::Ufs1, crate::UfsVersion::Ufs2] {
+            let t = tree(v);
+            let fs = &t.fs;
+            let rel = fs.inode(t.rel).unwrap();
+            assert!(rel.is_fast_symlink(fs.geometry()));
+            assert_eq!(fs.readlink(t.rel).unwrap(), b"b/file");
+            let long = fs.lookup("/long", Follow::NotLast).unwrap();
+            let li = fs.inode(long).unwrap();
+            assert!(!li.is_fast_symlink(fs.geometry()), "{} bytes", li.size());
+            assert_eq!(fs.readlink(long).unwrap().len(), 3 + 300 + 6);
+            assert_eq!(fs.lookup("/long", Follow::All).unwrap(), t.file);
+            assert!(fs.readlink(t.file).is_err(), "not a symlink");
+        }
+    }
+
+    #[test]
+    fn bad_paths_are_errors_naming_the_path() {
+        let t = tree(crate::UfsVersion::Ufs2);
+        let fs = &t.fs;
+        match fs.lookup("/a/nothere", Follow::All) {
+            Err(Error::NotFound { path }) => assert_eq!(path, "/a/nothere"),
+            other => panic!("{other:?}"),
+        }
+        match fs.lookup("/a/b/file/x", Follow::All) {
+            Err(Error::NotADirectory { path }) => assert_eq!(path, "/a/b/file/x"),
+            other => panic!("{other:?}"),
+        }
+        match fs.lookup("/loop1", Follow::All) {
+            Err(Error::Corrupt(c)) => assert_eq!(c.kind, CorruptKind::Loop),
+            other => panic!("{other:?}"),
+        }
+        // Not following the last link, a loop is just a link.
+        assert!(fs.lookup("/loop1", Follow::NotLast).is_ok());
     }
 }

@@ -21,7 +21,7 @@
 //! of the first new group, which needs at least two new groups (FreeBSD
 //! 12.1 fails there with "panic: not enough space" after touching the last
 //! group; this code refuses before writing anything). Counts in the groups
-//! it changes are derived from their maps ([`crate::alloc::recount`]).
+//! it changes are derived from their maps (`crate::alloc::recount`).
 
 use crate::alloc::recount;
 use crate::cg::{ufs1_old_ncyl, CylGroup};

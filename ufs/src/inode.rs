@@ -6,6 +6,14 @@
 //! the crate uses. Block pointers come out as `u64` fragment addresses, with
 //! negative UFS1/UFS2 values mapped to `u64::MAX` so range checks reject them.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::checkhash;
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::io::{self, Device};
@@ -398,8 +406,9 @@ impl Inode {
     /// Device number for character and block devices (kept in `di_db[0]`).
     pub fn rdev(&self) -> u32 {
         match &self.raw {
-            RawInode::V1(d) => d.di_db[0] as u32,
-            RawInode::V2(d) => d.di_db[0] as u32,
+            RawInode::V1(d) => u32::from_ne_bytes(d.di_db[0].to_ne_bytes()),
+            // A dev_t is 32 bits: the low half of the 64-bit slot.
+            RawInode::V2(d) => u32::try_from(d.di_db[0] & 0xffff_ffff).unwrap_or(0),
         }
     }
 }
@@ -529,35 +538,35 @@ impl Inode {
     /// Sets the device number of a device node.
     pub fn set_rdev(&mut self, v: u32) {
         match &mut self.raw {
-            RawInode::V1(d) => d.di_db[0] = v as i32,
+            RawInode::V1(d) => d.di_db[0] = i32::from_ne_bytes(v.to_ne_bytes()),
             RawInode::V2(d) => d.di_db[0] = i64::from(v),
         }
     }
     /// Sets access time.
     pub fn set_atime(&mut self, t: Timespec) {
         match &mut self.raw {
-            RawInode::V1(d) => (d.di_atime, d.di_atimensec) = (clamp32(t.sec), t.nsec as i32),
-            RawInode::V2(d) => (d.di_atime, d.di_atimensec) = (t.sec, t.nsec as i32),
+            RawInode::V1(d) => (d.di_atime, d.di_atimensec) = (clamp32(t.sec), nsec32(t.nsec)),
+            RawInode::V2(d) => (d.di_atime, d.di_atimensec) = (t.sec, nsec32(t.nsec)),
         }
     }
     /// Sets modification time.
     pub fn set_mtime(&mut self, t: Timespec) {
         match &mut self.raw {
-            RawInode::V1(d) => (d.di_mtime, d.di_mtimensec) = (clamp32(t.sec), t.nsec as i32),
-            RawInode::V2(d) => (d.di_mtime, d.di_mtimensec) = (t.sec, t.nsec as i32),
+            RawInode::V1(d) => (d.di_mtime, d.di_mtimensec) = (clamp32(t.sec), nsec32(t.nsec)),
+            RawInode::V2(d) => (d.di_mtime, d.di_mtimensec) = (t.sec, nsec32(t.nsec)),
         }
     }
     /// Sets status-change time.
     pub fn set_ctime(&mut self, t: Timespec) {
         match &mut self.raw {
-            RawInode::V1(d) => (d.di_ctime, d.di_ctimensec) = (clamp32(t.sec), t.nsec as i32),
-            RawInode::V2(d) => (d.di_ctime, d.di_ctimensec) = (t.sec, t.nsec as i32),
+            RawInode::V1(d) => (d.di_ctime, d.di_ctimensec) = (clamp32(t.sec), nsec32(t.nsec)),
+            RawInode::V2(d) => (d.di_ctime, d.di_ctimensec) = (t.sec, nsec32(t.nsec)),
         }
     }
     /// Sets creation time (UFS2; ignored on UFS1).
     pub fn set_birthtime(&mut self, t: Timespec) {
         if let RawInode::V2(d) = &mut self.raw {
-            (d.di_birthtime, d.di_birthnsec) = (t.sec, t.nsec as i32);
+            (d.di_birthtime, d.di_birthnsec) = (t.sec, nsec32(t.nsec));
         }
     }
     /// Sets the extended-attribute area size and pointers (UFS2 only).
@@ -587,6 +596,187 @@ impl Inode {
     }
 }
 
+/// Nanoseconds as the on-disk `int32_t` (below 10⁹, so they fit; any
+/// larger value keeps its bits, as a C cast would).
+fn nsec32(n: u32) -> i32 {
+    i32::from_ne_bytes(n.to_ne_bytes())
+}
+
 fn clamp32(v: i64) -> i32 {
     i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::newfs::NewfsOptions;
+    use crate::superblock::Superblock;
+    use crate::Endian;
+
+    fn geometry(version: UfsVersion) -> Geometry {
+        let mut o = NewfsOptions::freebsd_12_1();
+        o.version = version;
+        let img = crate::newfs::in_memory(4 << 20, &o).unwrap();
+        Superblock::find(&img).unwrap().1
+    }
+
+    /// An inode with every field the setters reach given a distinct value.
+    fn sample(geo: &Geometry) -> Inode {
+        let mut ip = Inode::empty(Ino(17), geo);
+        ip.set_mode(FileType::Regular.mode_bits() | 0o640);
+        ip.set_nlink(3);
+        ip.set_uid(1001);
+        ip.set_gid(0x8000_0001);
+        ip.set_size(0x1_2345_6789);
+        ip.set_blocks(4242);
+        ip.set_flags(0x20);
+        ip.set_gen(0xdead_beef);
+        for i in 0..NDADDR {
+            ip.set_db(i, 1000 + i as u64 * 8);
+        }
+        ip.set_ib(0, 5000);
+        ip.set_ib(2, 7000);
+        ip.set_atime(Timespec {
+            sec: 1_600_000_000,
+            nsec: 1,
+        });
+        ip.set_mtime(Timespec {
+            sec: -86_400,
+            nsec: 999_999_999,
+        });
+        ip.set_ctime(Timespec { sec: 0, nsec: 500 });
+        ip.set_birthtime(Timespec {
+            sec: 1_000_000_000,
+            nsec: 7,
+        });
+        ip
+    }
+
+    fn round_trip(version: UfsVersion, endian: Endian) {
+        let mut geo = geometry(version);
+        geo.endian = endian;
+        let mut ip = sample(&geo);
+        let bytes = ip.encode(&geo);
+        assert_eq!(bytes.len(), version.inode_size() as usize);
+        let back = Inode::decode(Ino(17), &bytes, &geo).unwrap();
+        assert_eq!(back, ip, "{version:?} {endian}");
+        assert_eq!(back.file_type(), FileType::Regular);
+        assert_eq!(back.perm(), 0o640);
+        assert_eq!(back.nlink(), 3);
+        assert_eq!((back.uid(), back.gid()), (1001, 0x8000_0001));
+        assert_eq!(back.size(), 0x1_2345_6789);
+        assert_eq!(back.blocks(), 4242);
+        assert_eq!(back.gen(), 0xdead_beef);
+        assert_eq!(back.db(11), 1088);
+        assert_eq!((back.ib(0), back.ib(1), back.ib(2)), (5000, 0, 7000));
+        assert_eq!(
+            back.mtime(),
+            Timespec {
+                sec: -86_400,
+                nsec: 999_999_999
+            }
+        );
+        let birth = back.birthtime();
+        match version {
+            UfsVersion::Ufs1 => assert_eq!(birth, None),
+            UfsVersion::Ufs2 => assert_eq!(
+                birth,
+                Some(Timespec {
+                    sec: 1_000_000_000,
+                    nsec: 7
+                })
+            ),
+        }
+        // The byte order is really the one asked for: di_mode is the first
+        // field of both versions.
+        let mode = FileType::Regular.mode_bits() | 0o640;
+        let want = match endian {
+            Endian::Little => mode.to_le_bytes(),
+            Endian::Big => mode.to_be_bytes(),
+        };
+        assert_eq!(bytes[..2], want);
+    }
+
+    #[test]
+    fn encode_then_decode_gives_the_same_inode() {
+        for v in [UfsVersion::Ufs1, UfsVersion::Ufs2] {
+            for e in [Endian::Little, Endian::Big] {
+                round_trip(v, e);
+            }
+        }
+    }
+
+    #[test]
+    fn ufs1_times_are_clamped_to_32_bits() {
+        let geo = geometry(UfsVersion::Ufs1);
+        let mut ip = sample(&geo);
+        ip.set_mtime(Timespec {
+            sec: 1 << 40,
+            nsec: 0,
+        });
+        ip.set_atime(Timespec {
+            sec: -(1 << 40),
+            nsec: 0,
+        });
+        let back = Inode::decode(ip.ino, &ip.encode(&geo), &geo).unwrap();
+        assert_eq!(back.mtime().sec, i64::from(i32::MAX));
+        assert_eq!(back.atime().sec, i64::from(i32::MIN));
+    }
+
+    #[test]
+    fn the_ufs2_check_hash_covers_every_byte() {
+        let mut geo = geometry(UfsVersion::Ufs2);
+        // 12.1's newfs leaves inode hashes off; later ones turn them on.
+        geo.metackhash |= ckhash::CK_INODE;
+        let mut ip = sample(&geo);
+        let bytes = ip.encode(&geo);
+        assert_eq!(ip.ckhash_mismatch(&bytes, &geo), None);
+        let stored = match &ip.raw {
+            RawInode::V2(d) => d.di_ckhash,
+            RawInode::V1(_) => unreachable!(),
+        };
+        assert_eq!(stored, checkhash::compute(&bytes, DI_CKHASH_OFFSET));
+        assert_ne!(stored, 0);
+        for at in [0, 40, 200, 255] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x10;
+            let seen = Inode::decode(ip.ino, &bad, &geo).unwrap();
+            let (rec, comp) = seen.ckhash_mismatch(&bad, &geo).expect("mismatch found");
+            assert_ne!(rec, comp, "byte {at}");
+        }
+        // With hashes off nothing is checked.
+        let mut off = geo.clone();
+        off.metackhash &= !ckhash::CK_INODE;
+        let mut bad = bytes.clone();
+        bad[40] ^= 1;
+        let seen = Inode::decode(ip.ino, &bad, &off).unwrap();
+        assert_eq!(seen.ckhash_mismatch(&bad, &off), None);
+        // An unallocated inode (mode 0) is not checked, as in FreeBSD.
+        let mut free = Inode::empty(Ino(18), &geo);
+        free.set_gen(5);
+        let mut bytes = free.encode(&geo);
+        bytes[100] ^= 1;
+        let seen = Inode::decode(Ino(18), &bytes, &geo).unwrap();
+        assert_eq!(seen.ckhash_mismatch(&bytes, &geo), None);
+        // UFS1 has no inode hash.
+        let g1 = geometry(UfsVersion::Ufs1);
+        let mut ip1 = sample(&g1);
+        let mut b1 = ip1.encode(&g1);
+        b1[40] ^= 1;
+        assert_eq!(
+            Inode::decode(ip1.ino, &b1, &g1)
+                .unwrap()
+                .ckhash_mismatch(&b1, &g1),
+            None
+        );
+    }
+
+    #[test]
+    fn device_numbers_split_and_join() {
+        for (major, minor) in [(0, 0), (0xff, 0xffff_00ff), (13, 0x0001_0002)] {
+            assert_eq!(dev_split(dev_join(major, minor)), (major, minor));
+        }
+        assert_eq!(dev_split(0x1234), (0x12, 0x34));
+    }
 }

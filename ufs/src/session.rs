@@ -32,6 +32,14 @@
 //! # Ok::<(), ufskit::Error>(())
 //! ```
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::alloc::Allocator;
 use crate::error::{Error, Result};
 use crate::fs::{OpenOptions, Space, Ufs};
@@ -179,6 +187,8 @@ impl Session {
             return Err(Error::ReadOnly);
         }
         if self.w.is_none() {
+            // Only bits mixed into a seed: the sign does not matter.
+            #[allow(clippy::cast_sign_loss)]
             let seed = match self.fixed_time {
                 Some(t) => (t.sec as u64) ^ 0x9e37_79b9_7f4a_7c15,
                 None => self.now().sec as u64 ^ u64::from(self.now().nsec).rotate_left(32),
@@ -238,7 +248,11 @@ impl Session {
         self.fs.sb.fs.fs_clean = i8::from(clean);
         self.fs.sb.fs.fs_time = now.sec;
         if self.fs.geo.version == UfsVersion::Ufs1 {
-            self.fs.sb.fs.fs_old_time = now.sec as i32;
+            // UFS1's 32-bit time field keeps the low 32 bits, as
+            // FreeBSD stores it.
+            #[allow(clippy::cast_possible_truncation)]
+            let old = now.sec as i32;
+            self.fs.sb.fs.fs_old_time = old;
         }
         self.write_primary_superblock()?;
         self.flush_device()?;

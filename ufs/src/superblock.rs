@@ -7,6 +7,14 @@
 //! checked numbers every address calculation goes through. An image whose
 //! superblock fails validation is never used for normal reads.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::checkhash;
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::io::{self, Device};
@@ -198,13 +206,15 @@ impl Superblock {
     /// other means: backups are not always rehashed).
     pub fn read_unverified(dev: &dyn Device, location: u64) -> Result<Superblock> {
         let avail = dev.len().saturating_sub(location).min(SBLOCKSIZE as u64);
+        // At most SBLOCKSIZE bytes.
+        #[allow(clippy::cast_possible_truncation)]
         let mut buf = vec![0u8; avail as usize];
         io::read_exact(dev, location, &mut buf)?;
         Superblock::decode(&buf, location)
     }
 
     /// [`find`](Self::find), and when the standard locations hold nothing
-    /// usable (or `when` is [`SearchWhen::Always`]), a [`search`] of the
+    /// usable (or `when` is [`SearchWhen::Always`]), a [`search()`] of the
     /// image for a copy. Returns how the copy was found when searched; on
     /// failure, the error of the standard locations with the search's
     /// outcome appended.
@@ -480,9 +490,9 @@ impl Geometry {
             fsize.trailing_zeros(),
             frag.trailing_zeros(),
         );
-        if fs.fs_bshift != bshift as i32
-            || fs.fs_fshift != fshift as i32
-            || fs.fs_fragshift != fragshift as i32
+        if i64::from(fs.fs_bshift) != i64::from(bshift)
+            || i64::from(fs.fs_fshift) != i64::from(fshift)
+            || i64::from(fs.fs_fragshift) != i64::from(fragshift)
         {
             return bad(format!(
                 "shifts (bshift {}, fshift {}, fragshift {}) do not match the sizes",
@@ -490,7 +500,7 @@ impl Geometry {
             ));
         }
         let fsbtodb = fshift - 9;
-        if fs.fs_fsbtodb != fsbtodb as i32 {
+        if i64::from(fs.fs_fsbtodb) != i64::from(fsbtodb) {
             return bad(format!("fs_fsbtodb {} is not {fsbtodb}", fs.fs_fsbtodb));
         }
         let isize = version.inode_size();
@@ -562,7 +572,7 @@ impl Geometry {
             ));
         }
         let cgsize = u32::try_from(fs.fs_cgsize).unwrap_or(0);
-        if cgsize < crate::ondisk::CgHeader::SIZE as u32
+        if (cgsize as usize) < crate::ondisk::CgHeader::SIZE
             || u64::from(cgsize) > (iblkno - cblkno) * u64::from(fsize)
         {
             return bad(format!(
@@ -574,7 +584,7 @@ impl Geometry {
             UfsVersion::Ufs2 => (0, 0),
             UfsVersion::Ufs1 => (
                 u64::try_from(fs.fs_old_cgoffset).unwrap_or(u64::MAX),
-                u64::from(fs.fs_old_cgmask as u32),
+                u64::from(u32::from_ne_bytes(fs.fs_old_cgmask.to_ne_bytes())),
             ),
         };
         if old_cgoffset

@@ -1,6 +1,14 @@
 //! Time stamps as the FreeBSD tools print them, always in UTC, for any
 //! 64-bit time (before 1970 and after 2038 included).
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -15,8 +23,9 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let y = yoe + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    // civil_from_days keeps the day in 1..=31 and the month in 1..=12.
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
@@ -90,7 +99,7 @@ pub fn ctime(secs: i64) -> String {
     let (days, rem, y, m, d) = split(secs);
     format!(
         "{} {} {:>2} {:02}:{:02}:{:02} {y}",
-        DAYS[days.rem_euclid(7) as usize],
+        DAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)],
         MONTHS[(m - 1) as usize % 12],
         d,
         rem / 3600,

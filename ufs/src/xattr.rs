@@ -7,6 +7,14 @@
 //! (`EXTATTR_BASE_LENGTH`), then the content and its padding. Records follow
 //! each other until the area's size is used up.
 
+// Casts that could lose bits: each one left is allowed where it stands,
+// with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::ondisk::ExtattrHdr;
 use crate::units::Ino;
@@ -123,8 +131,10 @@ pub fn encode(attrs: &[Xattr], endian: Endian) -> Result<Vec<u8>> {
         let h = ExtattrHdr {
             ea_length: len32,
             ea_namespace: a.namespace.byte(),
-            ea_contentpadlen: (padded - a.value.len()) as u8,
-            ea_namelength: a.name.len() as u8,
+            // Padding to 8 bytes: below 8.
+            ea_contentpadlen: u8::try_from(padded - a.value.len()).unwrap_or(0),
+            ea_namelength: u8::try_from(a.name.len())
+                .map_err(|_| Error::InvalidInput("extended attribute name too long".into()))?,
         };
         h.encode_into(&mut out[start..], endian);
         out[start + ExtattrHdr::SIZE..start + ExtattrHdr::SIZE + a.name.len()]

@@ -63,15 +63,13 @@ fn code_of(src: &str) -> String {
     let mut in_block_comment = false;
     for (i, &line) in all.iter().enumerate() {
         let t = line.trim_start();
-        // `#[cfg(test)]`, perhaps more attributes (`#[allow(...)]`), then
-        // `mod`: unit tests, which sit at the end of a file.
-        let test_mod = t.starts_with("#[cfg(test)]")
-            && all[i + 1..]
-                .iter()
-                .map(|n| n.trim_start())
-                .find(|n| !n.starts_with("#["))
-                .is_some_and(|n| n.starts_with("mod "));
-        if test_mod {
+        // The module may carry more attributes (`#[allow(...)]`) first.
+        let item = all[i + 1..]
+            .iter()
+            .map(|n| n.trim_start())
+            .find(|n| !n.starts_with("#["));
+        if t.starts_with("#[cfg(test)]") && item.is_some_and(|n| n.starts_with("mod ")) {
+            // Unit tests sit at the end of a file.
             break;
         }
         if in_block_comment {
@@ -155,6 +153,7 @@ fn root_table(lib_rs: &str) -> (BTreeSet<String>, BTreeMap<String, String>) {
         let s = s.trim();
         if let Some(m) = s
             .strip_prefix("pub mod ")
+            .or_else(|| s.strip_prefix("pub(crate) mod "))
             .or_else(|| s.strip_prefix("mod "))
         {
             modules.insert(m.trim().to_string());

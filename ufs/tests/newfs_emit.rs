@@ -18,9 +18,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use ufskit::io::Device;
-use ufskit::newfs::emit::{newfs, newfs_with, EmitOptions, Generations, Zeroing};
 use ufskit::newfs::layout::{compute, Layout};
 use ufskit::newfs::options::{parse_size, NewfsOptions};
+use ufskit::newfs::{newfs, newfs_with, EmitOptions, Generations, Zeroing};
 use ufskit::{OpenOptions, Ufs, UfsVersion};
 
 const CASES: [&str; 8] = [

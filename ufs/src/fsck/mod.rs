@@ -2,7 +2,7 @@
 //! with its messages.
 //!
 //! [`check`] works on the raw layer (it must look at values the validated
-//! reader rejects): it finds a usable superblock itself ([`setup`]), then
+//! reader rejects): it finds a usable superblock itself (`setup`), then
 //! runs the passes:
 //!
 //! | phase | module | fsck_ffs |
@@ -16,7 +16,7 @@
 //! | 5 | `pass5` | pass5.c |
 //!
 //! Every problem is a row of [`Problem`]; every finding goes through one
-//! `ask()` ([`state::Ctx::ask`]) that decides the answer from
+//! `ask()` (`state::Ctx::ask`) that decides the answer from
 //! [`AnswerMode`]. [`check`] answers no (`fsck_ffs -n`) and never writes;
 //! [`repair`] answers as asked and fixes what was answered yes: the fixes
 //! go into a write overlay ([`crate::io::Overlay`]) that later passes read through,
@@ -28,7 +28,7 @@
 pub mod predict;
 pub mod problem;
 pub mod report;
-pub mod state;
+pub(crate) mod state;
 
 mod fix;
 

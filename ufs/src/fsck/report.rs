@@ -2,7 +2,7 @@
 //!
 //! A pass never prints. It builds a [`Finding`] (the problem, the inode or
 //! block involved and fsck_ffs's exact text) and hands it to
-//! [`Ctx::ask`](super::state::Ctx), which decides the answer (today always
+//! `Ctx::ask`, which decides the answer (today always
 //! "no": repairs are a later issue; `CONTINUE` is answered "yes", as fsck_ffs
 //! does not let `-n` stop a check) and passes both to the [`Reporter`]. The
 //! [`TextReporter`] renders them the way fsck_ffs -n does:

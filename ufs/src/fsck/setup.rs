@@ -469,3 +469,100 @@ pub(super) fn alternates(dev: &dyn Device, damaged: Option<&Superblock>) -> Vec<
     }
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::edit;
+    use crate::newfs::NewfsOptions;
+
+    fn fresh(version: UfsVersion) -> (Vec<u8>, Superblock, Geometry) {
+        let mut o = NewfsOptions::freebsd_12_1();
+        o.version = version;
+        let img = crate::newfs::in_memory(16 << 20, &o).unwrap();
+        let (sb, geo) = Superblock::find(&img).unwrap();
+        (img, sb, geo)
+    }
+
+    #[test]
+    fn only_disagreeing_alternates_are_stale() {
+        for v in [UfsVersion::Ufs1, UfsVersion::Ufs2] {
+            let (mut img, sb, geo) = fresh(v);
+            assert!(geo.ncg >= 3, "{}", geo.ncg);
+            assert!(stale_alternates(&img, &sb, &geo).is_empty(), "{v:?}");
+            // A field cmpsblks() compares, changed in group 2's copy...
+            let loc = geo.frag_offset(geo.cgsblock(crate::CgIdx(2)));
+            let (d, i) = edit::lookup(edit::FS_FIELDS, "fs_ipg").unwrap();
+            let at = loc as usize..loc as usize + 8192;
+            edit::set(
+                &mut img[at.clone()],
+                &d,
+                i,
+                i128::from(geo.ipg) + 8,
+                geo.endian,
+            )
+            .unwrap();
+            assert_eq!(stale_alternates(&img, &sb, &geo), vec![loc], "{v:?}");
+            // ...while one it does not compare (the clean flag) is no matter.
+            edit::set(&mut img[at.clone()], &d, i, i128::from(geo.ipg), geo.endian).unwrap();
+            let (d, i) = edit::lookup(edit::FS_FIELDS, "fs_clean").unwrap();
+            edit::set(&mut img[at], &d, i, 0, geo.endian).unwrap();
+            assert!(stale_alternates(&img, &sb, &geo).is_empty(), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn a_short_image_is_named_with_what_is_missing() {
+        let (mut img, sb, geo) = fresh(UfsVersion::Ufs2);
+        assert_eq!(truncated(&img, &sb), None);
+        let need = img.len() as u64;
+        // Cut into the second group: groups 1.. are (partly) missing.
+        let keep = geo.fpg * u64::from(geo.fsize) + 4096;
+        img.truncate(keep as usize);
+        let msg = truncated(&img, &sb).expect("reported");
+        assert!(
+            msg.contains(&format!("NEEDS {need} BYTES, THE IMAGE HAS {keep}")),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&format!("({} BYTES MISSING", need - keep)),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&format!("IN CYLINDER GROUPS 1-{}", geo.ncg - 1)),
+            "{msg}"
+        );
+        assert!(msg.contains(&format!("truncate -s {need}")), "{msg}");
+    }
+
+    #[test]
+    fn the_superblock_hash_is_checked_only_when_enabled() {
+        let (_, mut sb, _) = fresh(UfsVersion::Ufs2);
+        sb.fs.fs_metackhash |= ckhash::CK_SUPERBLOCK;
+        sb.fs.fs_ckhash = sb.compute_ckhash();
+        assert_eq!(hash_mismatch(&sb), None);
+        let good = sb.fs.fs_ckhash;
+        sb.fs.fs_ckhash ^= 1;
+        assert_eq!(hash_mismatch(&sb), Some((good ^ 1, good)));
+        sb.fs.fs_metackhash &= !ckhash::CK_SUPERBLOCK;
+        assert_eq!(hash_mismatch(&sb), None);
+    }
+
+    #[test]
+    fn totals_come_from_the_fields_the_version_uses() {
+        for v in [UfsVersion::Ufs1, UfsVersion::Ufs2] {
+            let (_, mut sb, _) = fresh(v);
+            let t = sb.totals();
+            let got = cstotal(&sb);
+            assert_eq!(got.ndir, u64::try_from(t.ndir).unwrap());
+            assert_eq!(got.nbfree, u64::try_from(t.nbfree).unwrap());
+            assert!(got.nbfree > 0 && got.nifree > 0 && got.ndir >= 1);
+            // Negative counts (damage) read as zero, never wrap.
+            let mut bad = t;
+            bad.nffree = -5;
+            sb.set_totals(bad);
+            assert_eq!(cstotal(&sb).nffree, 0, "{v:?}");
+        }
+    }
+}

@@ -211,10 +211,6 @@ impl BlockMap {
             self.bits[(f / 64) as usize] &= !(1 << (f % 64));
         }
     }
-    /// Fragments covered.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
 }
 
 /// What fsck_ffs keeps per directory (`struct inoinfo`).

@@ -864,16 +864,16 @@ struct Totals {
     nffree: i64,
 }
 
-/// `fs_maxfilesize`: 12 direct blocks plus three levels of indirection.
+/// `fs_maxfilesize`: one less than the bytes the block tree (12 direct
+/// blocks plus three levels of indirection) addresses. `None` when that
+/// does not fit in 64 bits.
 fn maxfilesize(bsize: i64, nindir: i64) -> Option<u64> {
-    let mut total = u64::try_from(bsize.checked_mul(NDADDR)? - 1).ok()?;
-    let mut sizepb = u64::try_from(bsize).ok()?;
+    let bsize = u64::try_from(bsize).ok()?;
     let nindir = u64::try_from(nindir).ok()?;
-    for _ in 0..NIADDR {
-        sizepb = sizepb.checked_mul(nindir)?;
-        total = total.checked_add(sizepb)?;
-    }
-    Some(total)
+    // `Spans` saturates; the count of blocks is exact while nindir³ fits.
+    nindir.checked_pow(3)?;
+    let blocks = crate::bmap::Spans::new(nindir).end().0;
+    blocks.checked_mul(bsize)?.checked_sub(1)
 }
 
 fn now() -> i64 {
@@ -1406,5 +1406,37 @@ mod tests {
         // 0.125 MiB: exactly halfway at two decimals rounds to even.
         assert_eq!(fmt_mib(1 << 17, 2), "0.12");
         assert_eq!(fmt_mib(3 << 17, 2), "0.38");
+    }
+
+    /// newfs's own sum (mkfs.c): bsize * NDADDR - 1, plus bsize * nindir^k
+    /// for each level of indirection.
+    fn maxfilesize_as_newfs_sums(bsize: i64, nindir: i64) -> Option<u64> {
+        let mut total = u64::try_from(bsize.checked_mul(NDADDR)? - 1).ok()?;
+        let mut sizepb = u64::try_from(bsize).ok()?;
+        let nindir = u64::try_from(nindir).ok()?;
+        for _ in 0..NIADDR {
+            sizepb = sizepb.checked_mul(nindir)?;
+            total = total.checked_add(sizepb)?;
+        }
+        Some(total)
+    }
+
+    #[test]
+    fn maxfilesize_from_the_block_tree_equals_newfs_sum() {
+        for shift in 12..=16 {
+            let bsize = 1i64 << shift;
+            for ptr in [4, 8] {
+                let n = bsize / ptr;
+                let want = maxfilesize_as_newfs_sums(bsize, n);
+                assert!(want.is_some(), "{bsize}/{ptr}");
+                assert_eq!(maxfilesize(bsize, n), want, "{bsize}/{ptr}");
+            }
+        }
+        // UFS2 with 32 KiB blocks, as FreeBSD's dumpfs shows it.
+        assert_eq!(maxfilesize(32768, 4096), Some(2_252_349_704_110_079));
+        // Too large for 64 bits: both say so.
+        assert_eq!(maxfilesize_as_newfs_sums(1 << 30, 1 << 22), None);
+        assert_eq!(maxfilesize(1 << 30, 1 << 22), None);
+        assert_eq!(maxfilesize(-1, 8), None);
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! [`options`] holds newfs(8)'s options and their defaults, [`layout`] the
 //! pure computation of every superblock field and cylinder-group plan, and
-//! [`emit`] the writer that puts a layout on a device.
+//! `emit` the writer that puts a layout on a device.
 
-pub mod emit;
+pub(crate) mod emit;
 pub mod layout;
 pub mod options;
 

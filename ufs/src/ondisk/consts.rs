@@ -1,5 +1,13 @@
 //! Constants of the on-disk format, with the FreeBSD header each comes from.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 /// UFS1 superblock magic (`FS_UFS1_MAGIC`, fs.h).
 pub const FS_UFS1_MAGIC: i32 = 0x011954;
 /// UFS2 superblock magic (`FS_UFS2_MAGIC`, fs.h).
@@ -47,7 +55,7 @@ pub const FS_MAXCONTIG: i32 = 16;
 /// 4.4BSD inode format (`FS_44INODEFMT`); older ones are not supported.
 pub const FS_44INODEFMT: i32 = 2;
 /// `fs_old_flags` bit meaning the flags moved to `fs_flags`.
-pub const FS_FLAGS_UPDATED: i8 = 0x80u8 as i8;
+pub const FS_FLAGS_UPDATED: i8 = i8::MIN; // 0x80
 
 /// `fs_flags` bits (fs.h).
 pub mod fsflags {

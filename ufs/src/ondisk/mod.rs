@@ -7,10 +7,21 @@
 //! time. Code above this layer works on the native structs produced by
 //! `decode`, never on raw bytes. fsck and `ufs debug` use this layer directly
 //! because they must be able to look at values that fail validation.
+//!
+//! Toolkit surface, not a stable API: it follows the on-disk layouts
+//! and the needs of `ufs debug` (see the crate docs, "What is stable").
+
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 pub mod consts;
 pub mod disk;
-pub mod wire;
+pub(crate) mod wire;
 
 use wire::wire_struct;
 
@@ -87,7 +98,7 @@ wire_struct! {
         fs_sblockactualloc: i64,
         fs_sblockloc: i64,
         /// `struct csum_total fs_cstotal`: ndir, nbfree, nifree, nffree,
-        /// numclusters, spare[3].
+        /// numclusters, `spare[3]`.
         fs_cstotal: [i64; 8],
         fs_time: i64,
         fs_size: i64,
@@ -311,7 +322,9 @@ mod tests {
 
     #[test]
     fn superblock_round_trips_byte_exact_in_both_orders() {
-        let bytes: Vec<u8> = (0..Fs::SIZE).map(|i| (i * 7 + 3) as u8).collect();
+        let bytes: Vec<u8> = (0..Fs::SIZE)
+            .map(|i| (i * 7 + 3).to_le_bytes()[0])
+            .collect();
         for order in [Endian::Little, Endian::Big] {
             let fs = Fs::decode(&bytes, order).expect("long enough");
             assert_eq!(fs.encode(order), bytes);

