@@ -1078,3 +1078,223 @@ fn yes_checks_a_clean_flagged_container_fully() {
     );
     assert_eq!(forced(&vol), Some(0), "-T repaired it before attaching");
 }
+
+/// The bytes the file system in `img` spans (`fs_size` fragments).
+fn fs_bytes(img: &Path) -> u64 {
+    let dev = ufskit::io::FileDevice::open_read_only(img).expect("open");
+    let (_, geo) = ufskit::Superblock::find(&dev).expect("superblock");
+    geo.size * u64::from(geo.fsize)
+}
+
+/// `--grow -s SIZE` (issue 19): an existing container is checked, grown
+/// through growfs, then attached; one already that large is attached as
+/// it is; the files are unchanged and FreeBSD's fsck_ffs finds the grown
+/// file system clean.
+#[test]
+fn grow_before_attach() {
+    let (t, path, j1) = standin_scene();
+    let d = t.path();
+    let env = [("PATH", path.as_str())];
+    let src = d.join("src");
+    std::fs::create_dir_all(src.join("etc")).expect("mkdir");
+    std::fs::write(src.join("etc/rc.conf"), "sshd_enable=YES\n").expect("write");
+    std::fs::write(src.join("big"), ufskit_testkit::noise(300_000, 7)).expect("write");
+    let img = d.join("rootfs.volume");
+    common::ufs_ok([
+        "makefs".as_ref(),
+        "-s".as_ref(),
+        "8m".as_ref(),
+        img.as_os_str(),
+        src.as_os_str(),
+    ]);
+    let mtree = |p: &Path| common::ufs_ok(["mtree".as_ref(), p.as_os_str()]);
+    let before = mtree(&img);
+    assert_eq!(fs_bytes(&img), 8 << 20);
+
+    // Dry run: check, grow, attach; nothing changes.
+    let dry = args("mount --host freebsd -X --grow -s 16m -F rootfs.volume -o rw md j1");
+    let dry: Vec<&str> = dry.iter().map(String::as_str).collect();
+    let o = run_ok(d, &common::ufs_bin(), &dry, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "ufs fsck -p rootfs.volume\n\
+         ufs growfs -y -s 16m rootfs.volume\n\
+         mdconfig -a -t vnode -f rootfs.volume\n\
+         mount -t ufs -o rw /dev/mdN j1\n"
+    );
+    assert_eq!(std::fs::metadata(&img).expect("stat").len(), 8 << 20);
+
+    // --grow without -s is a usage error; nothing is done.
+    let o = run_in(
+        d,
+        &common::ufs_bin(),
+        &[
+            "mount",
+            "--host",
+            "freebsd",
+            "--grow",
+            "-P",
+            "-F",
+            "rootfs.volume",
+            "md",
+            "j1",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--grow needs -s SIZE"));
+
+    // The real thing, through the stand-in mdconfig/mount.
+    let mount_grow = || {
+        let argv = [
+            "mount",
+            "--host",
+            "freebsd",
+            "--grow",
+            "-s",
+            "16m",
+            "-F",
+            "rootfs.volume",
+            "md",
+            &j1,
+        ];
+        let o = run_in(d, &common::ufs_bin(), &argv, &env);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        err
+    };
+    let err = mount_grow();
+    assert_eq!(fs_bytes(&img), 16 << 20);
+    assert_eq!(std::fs::metadata(&img).expect("stat").len(), 16 << 20);
+    assert!(d.join("rootfs.volume.growfs-undo").exists(), "{err}");
+    assert_eq!(mtree(&img), before, "the files are unchanged");
+    assert_eq!(
+        log(d),
+        format!("mdconfig -a -t vnode -f rootfs.volume\nmount -t ufs /dev/md3 {j1}\n")
+    );
+    if let Some(r) = ufskit_testkit::freebsd::fsck_clean(&img) {
+        r.expect("FreeBSD fsck_ffs on the grown container");
+    }
+
+    // At the next boot the same line leaves it alone.
+    std::fs::remove_file(d.join("log")).expect("rm");
+    let err = mount_grow();
+    assert!(err.contains("is 16MB already; not grown"), "{err}");
+    assert_eq!(fs_bytes(&img), 16 << 20);
+    assert_eq!(mtree(&img), before);
+}
+
+/// `preflight --warn-full` (issue 19): a container above the threshold is
+/// named in the table, a warning line and the JSON (`full_percent`,
+/// `over_warn_full`); a warning only, the verdict stays "mounts"; after
+/// `ufs mount --grow` the same container is below it.
+#[test]
+fn preflight_warn_full() {
+    let t = tempfile::tempdir().expect("tmp");
+    let d = t.path();
+    let src = d.join("src");
+    std::fs::create_dir(&src).expect("mkdir");
+    std::fs::write(src.join("ports.tar"), ufskit_testkit::noise(6_900_000, 3)).expect("write");
+    let full = d.join("full.volume");
+    common::ufs_ok([
+        "makefs".as_ref(),
+        "-s".as_ref(),
+        "8m".as_ref(),
+        full.as_os_str(),
+        src.as_os_str(),
+    ]);
+    let empty = d.join("empty.volume");
+    newfs(&empty);
+    let mut fstabs = Vec::new();
+    for (n, vol) in [("full", &full), ("empty", &empty)] {
+        std::fs::create_dir(d.join(n)).expect("mkdir");
+        let f = d.join(format!("fstab.{n}"));
+        std::fs::write(
+            &f,
+            format!("md {} md rw,-P,-F{}\n", d.join(n).display(), vol.display()),
+        )
+        .expect("write");
+        fstabs.push(f);
+    }
+    let preflight = |extra: &[&str]| {
+        let mut argv: Vec<std::ffi::OsString> = vec!["preflight".into()];
+        for f in &fstabs {
+            argv.push("--fstab".into());
+            argv.push(f.into());
+        }
+        argv.extend(extra.iter().map(Into::into));
+        ufs(argv)
+    };
+    let o = preflight(&[]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "a warning, not a failure: {out}");
+    assert!(row(&out, "full").contains("% full"), "{out}");
+    assert!(row(&out, "full").ends_with("mounts"), "{out}");
+    assert!(!row(&out, "empty").contains("% full"), "{out}");
+    let warned: Vec<&str> = out.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warned.len(), 1, "{out}");
+    assert!(
+        warned[0].starts_with("warning: full ") && warned[0].contains("% full (over 90%)"),
+        "{out}"
+    );
+
+    let o = preflight(&["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["warn_full_percent"], 90);
+    let c = &v["containers"];
+    let pct = c[0]["full_percent"].as_u64().expect("percent");
+    assert!((91..=100).contains(&pct), "{v}");
+    assert_eq!(c[0]["over_warn_full"], true);
+    assert!(c[1]["full_percent"].as_u64().expect("percent") < 5, "{v}");
+    assert_eq!(c[1]["over_warn_full"], false);
+
+    // The threshold: 100% warns about nothing, 0% about both.
+    let o = preflight(&["--warn-full", "100%"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("warning: "));
+    let o = preflight(&["--warn-full=0"]);
+    let n = String::from_utf8_lossy(&o.stdout)
+        .matches("warning: ")
+        .count();
+    assert_eq!(n, 2);
+    let o = preflight(&["--warn-full", "101"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    // Grown to 32 MiB, the same data is well below 90%.
+    std::fs::create_dir(d.join("mnt")).expect("mkdir");
+    let o = run_in(
+        d,
+        &common::ufs_bin(),
+        &[
+            "mount",
+            "--host",
+            "freebsd",
+            "-X",
+            "--grow",
+            "-s",
+            "32m",
+            "-F",
+            "full.volume",
+            "md",
+            "mnt",
+        ],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ufs growfs -y -s 32m full.volume"));
+    common::ufs_ok([
+        "growfs".as_ref(),
+        "-y".as_ref(),
+        "-s".as_ref(),
+        "32m".as_ref(),
+        full.as_os_str(),
+    ]);
+    let o = preflight(&["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(
+        v["containers"][0]["full_percent"]
+            .as_u64()
+            .expect("percent")
+            < 30,
+        "{v}"
+    );
+    assert_eq!(v["containers"][0]["over_warn_full"], false);
+}

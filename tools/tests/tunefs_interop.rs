@@ -65,7 +65,27 @@ const CASES: &[&[&str]] = &[
     &["-s", "10"],
     &["-f", "1000"],
     &["-A", "-m", "2", "-o", "space", "-e", "77"],
+    &["-j", "enable"],
+    &["-m", "3", "-j", "enable", "-t", "enable"],
 ];
+
+/// Bytes of a journal inode that hold the time it was made (tunefs's
+/// `time()`; a second may pass between the two runs): UFS2 atime..birthtime
+/// and their nanoseconds, UFS1 atime..ctime with theirs.
+fn journal_times(ufs2: bool) -> std::ops::Range<usize> {
+    if ufs2 {
+        32..80
+    } else {
+        16..40
+    }
+}
+
+/// The inode `tunefs -j enable` reports on standard output, if any.
+fn journal_inode(stdout: &[u8]) -> Option<u32> {
+    let t = String::from_utf8_lossy(stdout);
+    let rest = t.strip_prefix("Using inode ")?;
+    rest.split_whitespace().next()?.parse().ok()
+}
 
 /// Rejected values: the same message and exit status 10, image untouched.
 const BAD: &[&[&str]] = &[
@@ -128,6 +148,14 @@ fn compare(dir: &Path, base: &Path, sb: usize, opts: &[&str], unclean: bool, lab
     let mut b = std::fs::read(&ours).unwrap();
     blank_varying(&mut a, sb);
     blank_varying(&mut b, sb);
+    if let Some(ino) = journal_inode(&oo.stdout) {
+        let fs = ufskit::Ufs::open_path(&ours, ufskit::OpenOptions::read_only()).unwrap();
+        let geo = fs.geometry();
+        let at = geo.inode_offset(ufskit::units::Ino(ino)) as usize;
+        let r = journal_times(geo.version == ufskit::UfsVersion::Ufs2);
+        a[at + r.start..at + r.end].fill(0);
+        b[at + r.start..at + r.end].fill(0);
+    }
     // With -A the backups carry the same varying bytes.
     if opts.contains(&"-A") {
         let fs = ufskit::Ufs::open_path(&ours, ufskit::OpenOptions::read_only()).unwrap();
@@ -162,7 +190,11 @@ fn tunefs_matches_freebsd_tunefs() {
             compare(tmp.path(), &base, sb, opts, false, version);
         }
         // Only soft updates look at the clean flag.
-        for opts in [&["-n", "enable"][..], &["-m", "3", "-n", "enable"]] {
+        for opts in [
+            &["-n", "enable"][..],
+            &["-m", "3", "-n", "enable"],
+            &["-j", "enable"],
+        ] {
             compare(tmp.path(), &base, sb, opts, true, version);
         }
         for opts in BAD {
@@ -206,6 +238,8 @@ fn tunefs_j_disable_matches_freebsd() {
     for opts in [
         &["-j", "disable"][..],
         &["-m", "3", "-j", "disable", "-n", "disable"],
+        // Already on: "remains unchanged as enabled".
+        &["-j", "enable"],
     ] {
         compare(tmp.path(), &base, 65536, opts, false, "SU+J");
     }
@@ -220,4 +254,49 @@ fn tunefs_j_disable_matches_freebsd() {
         false,
         "no SU+J",
     );
+}
+
+/// `-j enable` on file systems with files (FreeBSD makefs images): the
+/// journal's inode and blocks where FreeBSD's tunefs puts them, the root
+/// directory moved the same way; then FreeBSD's fsck_ffs finds the SU+J
+/// image clean, as it finds FreeBSD's own; and enabling twice is refused
+/// by both with the same words ("already exists" after a `-j disable`).
+#[test]
+fn tunefs_j_enable_matches_freebsd() {
+    if tool("tunefs").is_none() || tool("makefs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(src.join("usr/ports")).unwrap();
+    for i in 0..40 {
+        std::fs::write(
+            src.join(format!("usr/ports/f{i}")),
+            ufskit_testkit::noise(10_000 * i + 1, i as u64),
+        )
+        .unwrap();
+    }
+    let makefs = tool("makefs").unwrap();
+    for (version, sb) in [("version=2", 65536usize), ("version=1", 8192)] {
+        let base = tmp.path().join(format!("m{sb}.img"));
+        output_ok(
+            command(&makefs)
+                .args(["-t", "ffs", "-o", version, "-s", "48m"])
+                .arg(&base)
+                .arg(&src),
+            "FreeBSD makefs",
+        );
+        compare(tmp.path(), &base, sb, &["-j", "enable"], false, version);
+        // Off, then on again: the journal file is still there.
+        let once = tmp.path().join("theirs.img");
+        let twice = tmp.path().join("twice.img");
+        std::fs::copy(&once, &twice).unwrap();
+        output_ok(
+            command(&tool("tunefs").unwrap())
+                .args(["-j", "disable"])
+                .arg(&twice),
+            "tunefs -j disable",
+        );
+        compare(tmp.path(), &twice, sb, &["-j", "enable"], false, version);
+    }
 }

@@ -57,6 +57,9 @@ pub struct Allocator {
     /// that no run is long enough instead of scanning the group.
     frsum: HashMap<u32, [i64; 8]>,
     rng: u64,
+    /// Leave `cg_time` alone on flush (libufs's `cgwrite`, which tunefs
+    /// uses, does not set it; the kernel does).
+    keep_cg_times: bool,
 }
 
 impl Allocator {
@@ -78,7 +81,14 @@ impl Allocator {
             frag_hint: vec![[0; 8]; n],
             frsum: HashMap::new(),
             rng: seed | 1,
+            keep_cg_times: false,
         })
+    }
+
+    /// Makes [`Allocator::flush`] keep each group's `cg_time`, as libufs
+    /// (tunefs) does.
+    pub fn keep_cg_times(&mut self) {
+        self.keep_cg_times = true;
     }
 
     /// A pseudo-random generation number (xorshift; seeded for reproducible
@@ -194,6 +204,38 @@ impl Allocator {
         }
         self.dirty.insert(c);
         Ok(Some(ino))
+    }
+
+    /// Allocates the lowest free inode of group `c`, as libufs's `cgialloc`
+    /// (tunefs's journal) does: the scan starts at the group's first inode
+    /// whatever the rotor says, and leaves the rotor at the inode taken.
+    pub fn alloc_lowest_inode_in(
+        &mut self,
+        dev: &mut dyn Device,
+        geo: &Geometry,
+        c: u32,
+    ) -> Result<Option<Ino>> {
+        self.cg_mut(dev, geo, c)?.hdr.cg_irotor = 0;
+        self.alloc_inode_in(dev, geo, c, false)
+    }
+
+    /// Takes the lowest wholly free block of group `c`, as libufs's
+    /// `cgballoc` (tunefs's journal) does; `None` when the group has none.
+    pub fn take_lowest_block_in(
+        &mut self,
+        dev: &dyn Device,
+        geo: &Geometry,
+        c: u32,
+    ) -> Result<Option<Frag>> {
+        let frag = geo.frag;
+        let cg = self.cg_mut(dev, geo, c)?;
+        let nblocks = cg.nfrags() / u64::from(frag);
+        let Some(b) = (0..nblocks).find(|&b| cg.block_free(b)) else {
+            return Ok(None);
+        };
+        let addr = Frag(geo.cgbase(CgIdx(c)).0 + b * u64::from(frag));
+        self.set_frags(dev, geo, addr, frag, false)?;
+        Ok(Some(addr))
     }
 
     /// Zeroes UFS2 inode blocks up to and including the one holding inode
@@ -530,6 +572,7 @@ impl Allocator {
             };
             recount(cg, geo);
             match geo.version {
+                _ if self.keep_cg_times => {}
                 UfsVersion::Ufs2 => cg.hdr.cg_time = now,
                 // UFS1's 32-bit field keeps the low bits, as in FreeBSD.
                 #[allow(clippy::cast_possible_truncation)]

@@ -21,7 +21,16 @@
 //! - the superblock is written with `fs_time` set to now; UFS1's `fs_old_*`
 //!   copies are not touched (12.1 has no `ffs_oldfscompat_write` in userland);
 //! - `-j disable` clears the flags of `/.sujournal`'s inode, `FS_SUJ` and
-//!   `fs_sujfree`, and leaves the file; `-j enable` is not implemented.
+//!   `fs_sujfree`, and leaves the file;
+//! - `-j enable` creates `/.sujournal` as tunefs's `journal_alloc` does:
+//!   default size ([`crate::newfs::layout::journal_size`]), the lowest free
+//!   inode of the first group with one (libufs `cgialloc`), blocks taken
+//!   lowest first from that group on (libufs `cgballoc`), moving on only to
+//!   groups with more than 256K free blocks until none is left ("Journal
+//!   file fragmented."), zeroed; direct blocks, then each indirect block
+//!   followed by what it points to; the root directory's last partial block
+//!   moved into a new full block with a `.sujournal` entry at its end; then
+//!   `FS_DOSOFTDEP | FS_SUJ` and `fs_sujfree` 0.
 
 use crate::error::{Error, Result};
 use crate::inode::Inode;
@@ -63,8 +72,8 @@ pub struct TunefsOptions {
     pub maxbpg: Option<i32>,
     /// `-f`: `fs_avgfilesize`.
     pub avgfilesize: Option<i32>,
-    /// `-j`: soft-updates journaling. `disable` is implemented (the
-    /// journal's inode flags cleared, `FS_SUJ` off); `enable` is refused.
+    /// `-j`: soft-updates journaling: `enable` creates `/.sujournal`,
+    /// `disable` clears its inode's flags and `FS_SUJ`.
     pub sujournal: Option<Switch>,
     /// `-J`: gjournal (`FS_GJOURNAL`).
     pub gjournal: Option<Switch>,
@@ -210,6 +219,9 @@ pub struct Plan {
     pub messages: Vec<String>,
     /// The `.sujournal` inode whose flags `-j disable` clears.
     pub clear_journal_flags: Option<Ino>,
+    /// `-j enable` must create the journal: its message goes at this index
+    /// of `messages` ("set", or "cannot be enabled" after the reason).
+    pub create_journal: Option<usize>,
 }
 
 fn optim_word(v: i32) -> &'static str {
@@ -289,14 +301,10 @@ pub const SUJ_FILE: &[u8] = b".sujournal";
 /// is the inode of `/.sujournal`, if the caller found one (only `-j
 /// disable` on a file system with `FS_SUJ` needs it).
 pub fn plan(sb: &Superblock, opts: &TunefsOptions, journal: Option<Ino>) -> Result<Plan> {
-    if opts.sujournal == Some(Switch::Enable) {
-        return Err(Error::Unsupported(
-            "tunefs -j enable (creating the soft-updates journal) is not implemented yet".into(),
-        ));
-    }
     let mut sb = sb.clone();
     let mut out = Vec::new();
     let mut clear_journal_flags = None;
+    let mut create_journal = None;
     if let Some(label) = &opts.label {
         let mut v = [0u8; MAXVOLLEN];
         let n = label.len().min(MAXVOLLEN - 1);
@@ -320,8 +328,18 @@ pub fn plan(sb: &Superblock, opts: &TunefsOptions, journal: Option<Ino>) -> Resu
         apply_count(&mut f, AVGFILESIZE_NAME, v, "", &mut out);
         sb.fs.fs_avgfilesize = u32::try_from(f).unwrap_or(0);
     }
+    if opts.sujournal == Some(Switch::Enable) {
+        let both = fsflags::FS_DOSOFTDEP | fsflags::FS_SUJ;
+        if sb.fs.fs_flags & both == both {
+            out.push(format!("{SUJ_NAME} remains unchanged as enabled"));
+        } else if sb.fs.fs_clean == 0 {
+            out.push(format!("{SUJ_NAME} cannot be enabled until fsck is run"));
+        } else {
+            create_journal = Some(out.len());
+        }
+    }
     if opts.sujournal == Some(Switch::Disable) {
-        const NAME: &str = "soft updates journaling";
+        const NAME: &str = SUJ_NAME;
         if sb.fs.fs_flags & fsflags::FS_SUJ == 0 {
             out.push(format!("{NAME} remains unchanged as disabled"));
         } else {
@@ -434,8 +452,12 @@ pub fn plan(sb: &Superblock, opts: &TunefsOptions, journal: Option<Ino>) -> Resu
         sb,
         messages: out,
         clear_journal_flags,
+        create_journal,
     })
 }
+
+/// `-j`'s name in tunefs's messages.
+const SUJ_NAME: &str = "soft updates journaling";
 
 /// `tunefs -p`: the settings, one line each, without the `tunefs: ` prefix.
 pub fn print_lines(sb: &Superblock) -> Vec<String> {
@@ -541,10 +563,33 @@ pub fn apply(
         };
     let Plan {
         mut sb,
-        messages,
+        mut messages,
         clear_journal_flags,
+        create_journal,
     } = plan(&sb, opts, journal)?;
     let mut stdout = Vec::new();
+    let mut written = 0;
+    if let Some(at) = create_journal {
+        let mut said = Vec::new();
+        let made = if dry_run {
+            Ok(0)
+        } else {
+            journal::create(dev, &geo, &mut sb, now, &mut stdout, &mut said)?
+        };
+        let ok = made.is_ok();
+        match made {
+            Ok(bytes) => written += bytes,
+            Err(why) => said.push(why),
+        }
+        said.push(if ok {
+            sb.fs.fs_flags |= fsflags::FS_DOSOFTDEP | fsflags::FS_SUJ;
+            sb.fs.fs_sujfree = 0;
+            format!("{SUJ_NAME} set")
+        } else {
+            format!("{SUJ_NAME} cannot be enabled")
+        });
+        messages.splice(at..at, said);
+    }
     sb.fs.fs_time = now;
     // The pointer area is undefined on disk (12.1 leaks heap pointers
     // there); write zeros.
@@ -552,7 +597,6 @@ pub fn apply(
     // Each copy records where it was written (`fs_sblockactualloc`), as
     // FreeBSD's superblock writer (`ffs_sbput`) does.
     sb.fs.fs_sblockactualloc = i64::try_from(sb.location).unwrap_or(0);
-    let mut written = 0;
     if let Some(ino) = clear_journal_flags {
         stdout.push(format!("Clearing journal flags from inode {}", ino.0));
         if !dry_run {
@@ -611,4 +655,278 @@ fn find_in_root(dev: &dyn Device, geo: &crate::Geometry, name: &[u8]) -> Result<
     }
     let entries = crate::dir::parse_all(Ino::ROOT, &data, geo.endian)?;
     Ok(entries.into_iter().find(|e| e.name == name).map(|e| e.ino))
+}
+
+/// `tunefs -j enable`'s journal creation (tunefs's `journal_alloc`,
+/// `journal_balloc`, `indir_fill`, `journal_insertfile` and libufs's
+/// `cgialloc`/`cgballoc`/`cgbfree`), through the group allocator.
+mod journal {
+    use super::{find_in_root, SUJ_FILE};
+    use crate::alloc::Allocator;
+    use crate::error::{Error, Result};
+    use crate::inode::{Inode, Timespec};
+    use crate::io::{self, Device};
+    use crate::ondisk::consts::{dt, mode, DIRBLKSIZ};
+    use crate::ondisk::{wire, DirectHdr};
+    use crate::superblock::{Geometry, Superblock, UfsVersion};
+    use crate::units::{Frag, Ino};
+
+    /// Groups with more free blocks than this are used first (tunefs).
+    const CONTIG_BLOCKS: i32 = 256 * 1024;
+    /// Direct and indirect block pointers in an inode.
+    const NDADDR: usize = 12;
+    const NIADDR: usize = 3;
+
+    /// tunefs's block walk over the groups.
+    struct Walk {
+        alloc: Allocator,
+        cur: u32,
+        next: u32,
+        contig: bool,
+    }
+
+    impl Walk {
+        /// `journal_balloc`: a zeroed block, from the current group while it
+        /// has one, then from the next roomy group, then (fragmented) from
+        /// any group.
+        fn balloc(
+            &mut self,
+            dev: &mut dyn Device,
+            geo: &Geometry,
+            said: &mut Vec<String>,
+        ) -> Result<std::result::Result<Frag, String>> {
+            loop {
+                if let Some(b) = self.alloc.take_lowest_block_in(dev, geo, self.cur)? {
+                    io::write_all(dev, geo.frag_offset(b), &vec![0u8; geo.bsize as usize])?;
+                    return Ok(Ok(b));
+                }
+                let mut found = false;
+                while self.next < geo.ncg {
+                    self.cur = self.next;
+                    self.next += 1;
+                    let nb = self.alloc.summary(self.cur).map_or(0, |s| s.cs_nbfree);
+                    if nb > CONTIG_BLOCKS || (!self.contig && nb > 0) {
+                        found = true;
+                        break;
+                    }
+                }
+                if found {
+                    continue;
+                }
+                if self.contig {
+                    self.contig = false;
+                    self.next = 0;
+                    said.push("Journal file fragmented.".into());
+                    continue;
+                }
+                return Ok(Err(
+                    "Failed to find sufficient free blocks for the journal".into()
+                ));
+            }
+        }
+
+        /// `indir_fill`: an indirect block of `level` and what it points
+        /// to; returns the blocks taken below it.
+        fn indir_fill(
+            &mut self,
+            dev: &mut dyn Device,
+            geo: &Geometry,
+            at: Frag,
+            level: u32,
+            resid: &mut u64,
+            said: &mut Vec<String>,
+        ) -> Result<std::result::Result<u64, String>> {
+            let ufs2 = geo.version == UfsVersion::Ufs2;
+            let width = if ufs2 { 8 } else { 4 };
+            let nindir = geo.bsize as usize / width;
+            let mut buf = vec![0u8; geo.bsize as usize];
+            let mut cnt = 0;
+            let mut i = 0;
+            while i < nindir && *resid != 0 {
+                let b = match self.balloc(dev, geo, said)? {
+                    Ok(b) => b,
+                    Err(e) => return Ok(Err(e)),
+                };
+                cnt += 1;
+                wire::put_daddr(&mut buf[i * width..], ufs2, geo.endian, b.0);
+                if level > 0 {
+                    match self.indir_fill(dev, geo, b, level - 1, resid, said)? {
+                        Ok(n) => cnt += n,
+                        Err(e) => return Ok(Err(e)),
+                    }
+                } else {
+                    *resid -= 1;
+                }
+                i += 1;
+            }
+            io::write_all(dev, geo.frag_offset(at), &buf)?;
+            Ok(Ok(cnt))
+        }
+    }
+
+    /// Creates `/.sujournal` and updates the groups, the summary area and
+    /// `sb`'s totals. `Ok(Err(why))`: tunefs refuses (its message); lines
+    /// it prints on standard output go to `stdout`, warnings to `said`.
+    /// Returns the bytes of blocks written (journal, indirect and directory
+    /// blocks; groups and inodes not counted).
+    pub(super) fn create(
+        dev: &mut dyn Device,
+        geo: &Geometry,
+        sb: &mut Superblock,
+        now: i64,
+        stdout: &mut Vec<String>,
+        said: &mut Vec<String>,
+    ) -> Result<std::result::Result<u64, String>> {
+        let root = Inode::read(dev, geo, Ino::ROOT)?;
+        if root.size() >= NDADDR as u64 * geo.bsize64() {
+            return Ok(Err("ROOTINO extends beyond direct blocks.".into()));
+        }
+        if find_in_root(dev, geo, SUJ_FILE)?.is_some() {
+            return Ok(Err(
+                "Journal file .sujournal already exists, please remove.".into(),
+            ));
+        }
+        let fs = &sb.fs;
+        let size = crate::newfs::layout::journal_size(
+            fs.fs_size,
+            i64::from(fs.fs_bsize),
+            i64::from(fs.fs_fsize),
+            i64::from(fs.fs_fpg),
+        )
+        .and_then(|v| u64::try_from(v).ok())
+        .ok_or_else(|| Error::InvalidInput("journal size overflows".into()))?;
+        let blocks = size / geo.bsize64();
+        if u64::try_from(sb.totals().nbfree).unwrap_or(0) < blocks {
+            return Ok(Err(format!(
+                "Insufficient free space for {size} byte journal"
+            )));
+        }
+        let mut alloc = Allocator::new(dev, geo, now as u64)?;
+        alloc.keep_cg_times();
+        let mut found = None;
+        for c in 0..geo.ncg {
+            if alloc.summary(c).map_or(0, |s| s.cs_nifree) == 0 {
+                continue;
+            }
+            found = alloc.alloc_lowest_inode_in(dev, geo, c)?.map(|i| (c, i));
+            break;
+        }
+        let Some((jcg, ino)) = found else {
+            return Ok(Err("Insufficient free space for the journal.".into()));
+        };
+        stdout.push(format!(
+            "Using inode {} in cg {jcg} for {size} byte journal",
+            ino.0
+        ));
+        let mut w = Walk {
+            alloc,
+            cur: jcg,
+            next: jcg + 1,
+            contig: true,
+        };
+        let t = Timespec { sec: now, nsec: 0 };
+        let mut j = Inode::empty(ino, geo);
+        j.set_size(size);
+        j.set_mode(mode::IFREG | 0o400);
+        j.set_nlink(1);
+        j.set_flags(crate::newfs::emit::SUJ_FLAGS);
+        j.set_atime(t);
+        j.set_mtime(t);
+        j.set_ctime(t);
+        if geo.version == UfsVersion::Ufs2 {
+            j.set_birthtime(t);
+        }
+        let mut resid = blocks;
+        let mut taken = 0u64;
+        let mut i = 0;
+        while i < NDADDR && resid > 0 {
+            match w.balloc(dev, geo, said)? {
+                Ok(b) => j.set_db(i, b.0),
+                Err(e) => return Ok(Err(e)),
+            }
+            taken += 1;
+            resid -= 1;
+            i += 1;
+        }
+        for level in 0..NIADDR {
+            if resid == 0 {
+                break;
+            }
+            let b = match w.balloc(dev, geo, said)? {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(e)),
+            };
+            match w.indir_fill(dev, geo, b, level as u32, &mut resid, said)? {
+                Ok(n) => taken += n + 1,
+                Err(e) => return Ok(Err(e)),
+            }
+            j.set_ib(level, b.0);
+        }
+        j.set_blocks(taken * (geo.bsize64() / 512));
+        j.write(dev, geo)?;
+
+        // journal_insertfile: the root's last partial block (or a new one)
+        // becomes a full block ending in the `.sujournal` entry.
+        let nblk = match w.balloc(dev, geo, said)? {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut root = Inode::read(dev, geo, Ino::ROOT)?;
+        let bsize = geo.bsize64();
+        let lbn = (root.size() / bsize) as usize;
+        let off = (root.size() % bsize) as usize;
+        let old = root.db(lbn);
+        // sblksize: the bytes the last block holds (0 past the end).
+        let fsize = u64::from(geo.fsize);
+        let held = (off as u64).div_ceil(fsize) * fsize;
+        let mut block = vec![0u8; bsize as usize];
+        if off != 0 {
+            io::read_exact(dev, geo.frag_offset(Frag(old)), &mut block[..off])?;
+        }
+        if !crate::dir::encode_entry(
+            &mut block[off..],
+            Ino(ino.0),
+            DIRBLKSIZ as u16,
+            dt::DT_REG,
+            SUJ_FILE,
+            geo.endian,
+        ) {
+            return Err(Error::InvalidInput(
+                "root directory is not block aligned".into(),
+            ));
+        }
+        let mut at = off + DIRBLKSIZ;
+        while at < bsize as usize {
+            DirectHdr {
+                d_ino: 0,
+                d_reclen: DIRBLKSIZ as u16,
+                d_type: 0,
+                d_namlen: 0,
+            }
+            .encode_into(&mut block[at..], geo.endian);
+            at += DIRBLKSIZ;
+        }
+        io::write_all(dev, geo.frag_offset(nblk), &block)?;
+        root.set_blocks(root.blocks() + (bsize - held) / 512);
+        root.set_db(lbn, nblk.0);
+        root.set_size((lbn as u64 + 1) * bsize);
+        root.write(dev, geo)?;
+        if off != 0 {
+            w.alloc.free(
+                dev,
+                geo,
+                Frag(old),
+                u32::try_from(held / fsize).unwrap_or(0),
+            )?;
+        }
+        // 12.1's tunefs writes the 64-bit totals only: a UFS1 file system's
+        // `fs_old_cstotal` stays as it was (unless it is where the totals
+        // live), which makes the superblock equal to FreeBSD's.
+        let old_totals = sb.fs.fs_old_cstotal;
+        w.alloc.flush(dev, geo, sb, now)?;
+        if !crate::superblock::Totals::in_old_fields(&sb.fs) {
+            sb.fs.fs_old_cstotal = old_totals;
+        }
+        Ok(Ok((taken + 1) * bsize))
+    }
 }

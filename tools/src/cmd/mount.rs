@@ -73,6 +73,9 @@ may also come inside an fstab option string: -o rw,-P,-F/path/rootfs.volume,-Tuf
                  FILE.undo (ufs undo FILE.undo FILE)
   --no-undo      no undo file for --fsck=yes
   --force        let newfs overwrite a container that holds UFS
+  --grow         an existing UFS container smaller than -s SIZE is grown
+                 to it (ufs growfs, undo file FILE.growfs-undo) after the
+                 check; one already that large is mounted as it is
   --host freebsd|linux  command style (default: UFS_HOST, else this OS)
 
 Exit status: 0 mounted; 1 a step failed (what was attached is detached);
@@ -91,7 +94,7 @@ meanings:
 
 Both name the file system type (ufs). Every other option is mdmfs's (see
 `ufs mount --help`): -F FILE, -P, -s, -U, -S, -n, -o, -w, -p, -X (--dry-run), and
---fsck=, --no-undo, --force, --host (default: UFS_HOST, else this OS).
+--fsck=, --no-undo, --force, --grow, --host (default: UFS_HOST, else this OS).
 
 fstab:  md /var/jails/j1 md rw,-P,-F/jails/j1/rootfs.volume,-Tufs 0 0
 
@@ -345,7 +348,19 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
         Err(e) => return Err(usage(format!("{shown}: {e}"))),
     };
     let mut kind = if existing { holds_ufs(&file) } else { None };
-    if spec.preserve {
+    if spec.grow && spec.size.is_none() {
+        return Err(usage(
+            "--grow needs -s SIZE (the size to grow the container to)",
+        ));
+    }
+    // --grow keeps an existing UFS container (as -P) and grows it to -s.
+    let grow_to = match (&spec.size, spec.grow && kind.is_some()) {
+        (Some(s), true) => Some(super::growfs::parse_size(s).map_err(usage)?),
+        _ => None,
+    };
+    if grow_to.is_some() {
+        // Kept as it is, then grown below.
+    } else if spec.preserve {
         if !existing {
             return Err(usage(format!(
                 "{shown}: no such file (-P keeps an existing container; without -P it is created)"
@@ -374,8 +389,8 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
     }
     let runner = Runner { dry: spec.dry_run };
 
-    // ---- newfs ----
-    if !spec.preserve {
+    // ---- newfs (not for a container kept by -P or --grow) ----
+    if !spec.preserve && grow_to.is_none() {
         let mut argv: Vec<String> = vec!["newfs".into()];
         if spec.soft_updates {
             argv.push("-U".into());
@@ -489,6 +504,11 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
         }
     }
 
+    // ---- grow, after the check (growfs wants a clean file system) ----
+    if let Some(target) = grow_to {
+        grow(spec, &runner, &file, target)?;
+    }
+
     // ---- attach ----
     let part = if existing || !spec.dry_run {
         partition_of(&file)?
@@ -538,6 +558,56 @@ fn execute(spec: &MountSpec, host: Host) -> Result<(), Fail> {
         }
     }
     Ok(())
+}
+
+/// The bytes the file system in `file` spans, if its superblock reads.
+fn fs_bytes(file: &Path) -> Option<u64> {
+    let dev = ufskit::io::FileDevice::open_read_only(file).ok()?;
+    let (_, geo) = ufskit::Superblock::find(&dev).ok()?;
+    Some(geo.size * u64::from(geo.fsize))
+}
+
+/// `--grow`: grows the container's file system to `target` bytes with the
+/// library growfs (undo file `FILE.growfs-undo` unless `--no-undo`); a file
+/// system already that large is left alone, so an fstab line with `--grow`
+/// mounts the same way at every boot.
+fn grow(spec: &MountSpec, r: &Runner, file: &Path, target: u64) -> Result<(), Fail> {
+    let shown = file.display().to_string();
+    // A superblock that does not read yet (a dry run before the repair)
+    // counts as smaller: the real run decides after the check.
+    let current = fs_bytes(file).unwrap_or(0);
+    if current >= target {
+        eprintln!(
+            "ufs: note: {shown}: the file system is {} already; not grown",
+            ufskit::growfs::humanize(current)
+        );
+        return Ok(());
+    }
+    let size = spec.size.clone().unwrap_or_default();
+    let mut argv: Vec<String> = vec!["ufs".into(), "growfs".into(), "-y".into()];
+    if spec.no_undo {
+        argv.push("--no-undo".into());
+    }
+    argv.extend(["-s".into(), size.clone(), shown.clone()]);
+    r.show(&argv);
+    if spec.dry_run {
+        return Ok(());
+    }
+    let a = super::growfs::Args {
+        dry_run: false,
+        yes: true,
+        size: Some(size),
+        undo: None,
+        no_undo: spec.no_undo,
+        verbose: false,
+        image: file.to_path_buf(),
+    };
+    match super::growfs::run(a) {
+        0 => Ok(()),
+        code => Err(failed(format!(
+            "{shown}: growfs failed (status {code}); nothing attached"
+        ))),
+    }
 }
 
 fn newfs_in_process(argv: Vec<String>) -> Result<(), Fail> {

@@ -39,6 +39,11 @@ pub struct Args {
     /// abbreviates it to fit 100 columns).
     #[arg(short, long)]
     pub verbose: bool,
+    /// Report containers whose file system is more than PCT full (as df's
+    /// capacity: used over used plus available, the minfree reserve not
+    /// counted as available). `90` or `90%`; default 90.
+    #[arg(long, value_name = "PCT", default_value = "90", value_parser = parse_pct)]
+    pub warn_full: u32,
     /// Where to look for the superblock (`--search-sb`).
     #[command(flatten)]
     pub sb: crate::output::SearchSb,
@@ -54,6 +59,40 @@ struct Row {
     ok: bool,
     /// What the repair at boot would do, tried on an overlay.
     effect: Option<Effect>,
+    /// How full the file system is, percent (df's capacity), when read.
+    full: Option<u32>,
+}
+
+/// `--warn-full`'s value: a percentage 0..=100, with or without `%`.
+fn parse_pct(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .strip_suffix('%')
+        .unwrap_or(s)
+        .parse()
+        .map_err(|_| format!("{s}: not a percentage"))?;
+    if n > 100 {
+        return Err(format!("{s}: more than 100%"));
+    }
+    Ok(n)
+}
+
+/// How full the file system in `file` is, as df's capacity column: used
+/// fragments over used plus available (free less the minfree reserve),
+/// rounded up, from the superblock's totals.
+fn fullness(file: &std::path::Path) -> Option<u32> {
+    let dev = ufskit::io::FileDevice::open_read_only(file).ok()?;
+    let (sb, geo) = ufskit::Superblock::find(&dev).ok()?;
+    let t = sb.totals();
+    let free =
+        u64::try_from(t.nbfree).ok()? * u64::from(geo.frag) + u64::try_from(t.nffree).ok()?;
+    let used = geo.dsize.saturating_sub(free);
+    let minfree = u64::try_from(sb.fs.fs_minfree.clamp(0, 99)).unwrap_or(0);
+    let avail = free.saturating_sub(geo.dsize * minfree / 100);
+    let total = used + avail;
+    if total == 0 {
+        return Some(100);
+    }
+    u32::try_from((used * 100).div_ceil(total)).ok()
 }
 
 /// The table's width.
@@ -115,6 +154,10 @@ pub fn run(a: Args) -> i32 {
                     "jail": r.jail, "mount_point": r.node, "container": r.container,
                     "result": r.result, "at_boot": r.boot, "ok": r.ok,
                 });
+                if let Some(f) = r.full {
+                    v["full_percent"] = serde_json::json!(f);
+                    v["over_warn_full"] = serde_json::json!(f > a.warn_full);
+                }
                 if let Some(e) = &r.effect {
                     v["would_remove"] = serde_json::json!(e.removed);
                     v["would_move_to_lost_found"] = serde_json::json!(e.lost_found);
@@ -124,10 +167,26 @@ pub fn run(a: Args) -> i32 {
                 v
             })
             .collect();
-        let doc = serde_json::json!({ "ok": all_ok, "containers": v });
+        let doc =
+            serde_json::json!({ "ok": all_ok, "warn_full_percent": a.warn_full, "containers": v });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print_table(&rows);
+        // One line per container over the threshold, within the table's
+        // width (the full paths: -v, --json).
+        for r in rows
+            .iter()
+            .filter(|r| r.full.is_some_and(|f| f > a.warn_full))
+        {
+            let line = format!(
+                "warning: {} {}: {}% full (over {}%); grow: ufs mount --grow -s SIZE",
+                r.jail,
+                abbreviate_left(&r.node, NODE),
+                r.full.unwrap_or(0),
+                a.warn_full,
+            );
+            println!("{}", abbreviate(&line, WIDTH));
+        }
         if a.verbose {
             for r in &rows {
                 println!(
@@ -274,6 +333,7 @@ fn row(j: &Jail, node: &str, container: &str, result: String, boot: &str, ok: bo
         boot: boot.into(),
         ok,
         effect: None,
+        full: None,
     }
 }
 
@@ -326,7 +386,8 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
             ));
             continue;
         }
-        if !spec.preserve {
+        // --grow keeps an existing container as -P does.
+        if !(spec.preserve || spec.grow && file.exists()) {
             out.push(row(
                 j,
                 &e.node,
@@ -398,8 +459,13 @@ fn jail_rows(j: &Jail, a: &Args) -> Vec<Row> {
         } else {
             effect
         };
+        let full = fullness(&file);
+        if let Some(f) = full.filter(|&f| f > a.warn_full) {
+            result = format!("{result}; {f}% full");
+        }
         let mut r = row(j, &e.node, &shown, result, &boot, ok);
         r.effect = effect;
+        r.full = full;
         out.push(r);
     }
     out

@@ -24,7 +24,7 @@ pub struct Args {
     /// gjournal flag: enable or disable.
     #[arg(short = 'J', value_name = "enable|disable")]
     pub gjournal: Option<String>,
-    /// Soft-updates journaling: disable (enable is not implemented yet).
+    /// Soft-updates journaling: enable creates /.sujournal, disable clears it.
     #[arg(short = 'j', value_name = "enable|disable")]
     pub sujournal: Option<String>,
     /// Fragments held for metadata after the inode blocks.

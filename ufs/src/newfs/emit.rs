@@ -54,7 +54,7 @@ const ZERO_BUF: usize = 1 << 20;
 /// The gid of group `operator` on FreeBSD, owner of `/.snap`.
 pub const OPERATOR_GID: u32 = 5;
 /// `SF_IMMUTABLE | SF_NOUNLINK | UF_NODUMP`: tunefs's flags on `.sujournal`.
-const SUJ_FLAGS: u32 = 0x0002_0000 | 0x0010_0000 | 0x0000_0001;
+pub(crate) const SUJ_FLAGS: u32 = 0x0002_0000 | 0x0010_0000 | 0x0000_0001;
 /// Where the in-core pointers of `struct fs` live on LP64 (`fs_ocsp` through
 /// `fs_active`): undefined on disk, always written as zeros.
 const SB_POINTER_AREA: std::ops::Range<usize> = 728..856;

@@ -1112,6 +1112,20 @@ fn indir_fill(
     Ok(())
 }
 
+/// The size in bytes of the SU+J journal `tunefs -j enable` creates
+/// without `-S` (`journal_alloc`): 1/1024 of the file system (`fs_size`
+/// fragments counted as blocks, as tunefs computes it), at most `SUJ_MAX`
+/// and one group (`fpg` fragments), at least `SUJ_MIN`, rounded up to whole
+/// blocks (fsck_ffs takes no fragments in a journal). `None` on overflow.
+pub fn journal_size(fs_size: i64, bsize: i64, fsize: i64, fpg: i64) -> Option<i64> {
+    let mut size = fs_size.checked_mul(bsize)? / 1024;
+    size = size.min(SUJ_MAX);
+    if size / fsize.max(1) > fpg {
+        size = fpg.checked_mul(fsize)?;
+    }
+    roundup(size.max(SUJ_MIN), bsize).ok()
+}
+
 /// `tunefs -j enable` on the fresh file system: inode, blocks, and the move
 /// of the root directory into a full block.
 #[allow(clippy::too_many_arguments)]
@@ -1128,14 +1142,7 @@ fn make_journal(
 ) -> Result<JournalPlan, LayoutError> {
     let bsize = g.bsize;
     let frag = g.frag;
-    // Default size: 1/1024 of the file system, within SUJ_MIN..SUJ_MAX and
-    // at most one group; fsck wants whole blocks.
-    let mut size = fs_size.checked_mul(bsize).ok_or(ovf("the journal size"))? / 1024;
-    size = size.min(SUJ_MAX);
-    if size / g.fsize > fpg {
-        size = fpg * g.fsize;
-    }
-    size = roundup(size.max(SUJ_MIN), bsize)?;
+    let size = journal_size(fs_size, bsize, g.fsize, fpg).ok_or(ovf("the journal size"))?;
     let blocks = size / bsize;
     if total.nbfree < blocks {
         return Err(LayoutError::NoSpaceForJournal(size as u64));

@@ -108,6 +108,9 @@ pub struct MountSpec {
     pub no_undo: bool,
     /// `--force`: newfs may overwrite a UFS container.
     pub force: bool,
+    /// `--grow`: an existing container smaller than `-s` is grown to it
+    /// (growfs) before the attach, instead of being refused or newfs'd.
+    pub grow: bool,
     /// `--host`.
     pub host: Option<Host>,
     /// `-E`: mdconfig path.
@@ -143,6 +146,7 @@ impl MountSpec {
             },
             no_undo: false,
             force: false,
+            grow: false,
             host: None,
             mdconfig: "mdconfig".into(),
             unit: None,
@@ -336,6 +340,7 @@ fn parse_into(
                 "host" => s.host = Some(Host::parse(&value("host")?)?),
                 "no-undo" if inline.is_none() => s.no_undo = true,
                 "force" if inline.is_none() => s.force = true,
+                "grow" if inline.is_none() => s.grow = true,
                 // The long spelling of -X/-N.
                 "dry-run" if inline.is_none() => s.dry_run = true,
                 "help" if inline.is_none() => s.help = true,
