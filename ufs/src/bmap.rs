@@ -530,8 +530,8 @@ pub fn ext_runs(geo: &Geometry, ip: &Inode) -> Vec<(usize, u64, u32)> {
     for k in 0..crate::ondisk::consts::NXADDR {
         let last = k as u64 + 1 == blocks;
         let nf = if last && tail != 0 {
-            // At most a block's worth: fits the u32 fragment count.
-            tail.div_ceil(u64::from(geo.fsize)) as u32
+            // Fewer fragments than a block has (`fs_frag`, a u32).
+            u32::try_from(tail.div_ceil(u64::from(geo.fsize))).unwrap_or(geo.frag)
         } else {
             geo.frag
         };

@@ -71,7 +71,7 @@ mod tests {
         // a UFS2 inode and every field position meets the hardware path's
         // 8-byte steps and its tails.
         let table = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
-        let data: Vec<u8> = (0..256u32).map(|i| (i * 151 + 7) as u8).collect();
+        let data: Vec<u8> = (0..256u32).map(|i| ((i * 151 + 7) & 0xff) as u8).collect();
         for len in [0usize, 1, 5, 8, 13, 64, 100, 255, 256] {
             for off in [0usize, 3, 8, 60, 120, 252, 300] {
                 let mut z = data[..len].to_vec();
