@@ -82,6 +82,12 @@ fn assert_repaired(img: &Path, copy: &Path, want: &Files) {
 /// `cg_initediblk`), rebuild the group, and lose nothing.
 fn zeroed_cg_header(version: u32) {
     let (_dir, img, want) = base(version, 40, 60, 14);
+    zeroed_cg_header_of(version, &img, &want);
+}
+
+/// The zeroed-header damage on `img`, which holds `want`.
+fn zeroed_cg_header_of(version: u32, img: &Path, want: &Files) {
+    let (img, want) = (img.to_path_buf(), want.clone());
     assert_eq!(snapshot(&img), want, "the image holds the tree");
     let geo = geometry(&img);
     assert!(
@@ -133,6 +139,33 @@ fn zeroed_cg_header(version: u32) {
 #[test]
 fn zeroed_cg_header_ufs2_keeps_every_file() {
     zeroed_cg_header(2);
+}
+
+/// Issue 14's own case: a UFS2 image of a Debian minbase tree (the one
+/// .ci/run builds with debootstrap; `UFS_MINBASE_TREE`), group 1's header
+/// zeroed. ufskit once removed /etc, /boot and /usr/lib here; FreeBSD's
+/// fsck_ffs keeps every file, and so must ufskit, in one run.
+#[test]
+fn zeroed_cg_header_of_a_minbase_tree_keeps_every_file() {
+    let tree = match std::env::var_os("UFS_MINBASE_TREE") {
+        Some(t) if Path::new(&t).join("etc").is_dir() => std::path::PathBuf::from(t),
+        _ => {
+            ufskit_testkit::skip(
+                "no debootstrap minbase tree (set UFS_MINBASE_TREE; tests/interop/minbase.sh builds one)",
+            );
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let img = dir.path().join("minbase.img");
+    makefs(&img, &tree, 2, &[]);
+    let want = snapshot(&img);
+    assert!(want.len() > 1000, "the minbase image holds {} files", want.len());
+    assert!(
+        want.keys().any(|k| k.starts_with("etc/")),
+        "the minbase image holds /etc"
+    );
+    zeroed_cg_header_of(2, &img, &want);
 }
 
 #[test]
