@@ -160,7 +160,11 @@ fn zeroed_cg_header_of_a_minbase_tree_keeps_every_file() {
     let img = dir.path().join("minbase.img");
     makefs(&img, &tree, 2, &[]);
     let want = snapshot(&img);
-    assert!(want.len() > 1000, "the minbase image holds {} files", want.len());
+    assert!(
+        want.len() > 1000,
+        "the minbase image holds {} files",
+        want.len()
+    );
     assert!(
         want.keys().any(|k| k.starts_with("etc/")),
         "the minbase image holds /etc"
