@@ -152,10 +152,9 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         }
     };
     if cli.partition.is_some() {
-        // makefs builds whole images; umount takes a mount point; preflight
-        // reads many containers from fstab (each may say `IMAGE@N` itself).
+        // umount takes a mount point; preflight reads many containers from
+        // fstab (each may say `IMAGE@N` itself).
         let whole_only = match &cli.cmd {
-            Cmd::Makefs(_) => Some("makefs"),
             Cmd::Umount(_) => Some("umount"),
             Cmd::Preflight(_) => Some("preflight"),
             _ => None,

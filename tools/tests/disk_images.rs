@@ -441,6 +441,69 @@ fn newfs_in_a_partition_writes_only_the_partition() {
     assert_eq!(outside(&disk, off, len), before);
 }
 
+/// `ufs makefs DISK@2 TREE` fills partition 2 with the tree and writes
+/// nothing outside it; old bytes inside the partition do not show through;
+/// a failed build (a tree too big) leaves the partition as it was.
+#[test]
+fn makefs_into_a_partition_writes_only_the_partition() {
+    let Some((dir, disk, before)) = empty_partition_disk() else {
+        return;
+    };
+    let d = disk.to_str().unwrap();
+    let (off, len) = P2;
+    // Old contents of the partition: whatever makefs leaves zero must read
+    // as zero afterwards.
+    put_at(&disk, off, &vec![0x5a; len as usize]);
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("etc")).unwrap();
+    std::fs::write(tree.join("etc/rc.conf"), "sshd_enable=\"YES\"\n").unwrap();
+    std::fs::write(tree.join("big"), vec![7u8; 300_000]).unwrap();
+    let at = format!("{d}@2");
+    let out = ufs_ok(dir.path(), &["makefs", &at, tree.to_str().unwrap()]);
+    assert!(out.contains("files"), "{out}");
+    assert_eq!(outside(&disk, off, len), before, "makefs wrote outside");
+    assert_eq!(
+        ufs_ok(dir.path(), &["cat", &at, "/etc/rc.conf"]),
+        "sshd_enable=\"YES\"\n"
+    );
+    // The file system fills the partition.
+    assert!(
+        ufs_ok(dir.path(), &["info", &at]).contains("(8388608 bytes)"),
+        "{}",
+        ufs_ok(dir.path(), &["info", &at])
+    );
+    ufs_ok(dir.path(), &["fsck", "-fn", &at]);
+    freebsd_clean(&disk, off, len);
+    // No 0x5a byte of the old contents is left inside the partition.
+    let bytes = std::fs::read(&disk).unwrap();
+    let part = &bytes[off as usize..(off + len) as usize];
+    assert!(
+        !part.windows(64).any(|w| w.iter().all(|&b| b == 0x5a)),
+        "old partition contents show through"
+    );
+    // A tree that cannot fit: refused, and the partition is unchanged.
+    let whole = outside(&disk, 0, 0);
+    std::fs::write(tree.join("huge"), vec![1u8; 9 << 20]).unwrap();
+    let o = ufs(dir.path(), &["makefs", &at, tree.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(
+        outside(&disk, 0, 0),
+        whole,
+        "a failed build changed the disk"
+    );
+    // A partition holding another file system needs --force.
+    let mut fat = vec![0u8; 512];
+    fat[54..62].copy_from_slice(b"FAT16   ");
+    fat[510] = 0x55;
+    fat[511] = 0xaa;
+    put_at(&disk, off, &fat);
+    put_at(&disk, off + 65536, &[0u8; 8192]);
+    std::fs::remove_file(tree.join("huge")).unwrap();
+    let o = ufs(dir.path(), &["makefs", &at, tree.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(outside(&disk, off, len), before);
+}
+
 /// A directory of stand-ins for losetup, mdconfig and mount that log
 /// their argv to `log` and print what the real ones would.
 fn fake_tools(dir: &Path) -> (PathBuf, PathBuf) {

@@ -8,6 +8,7 @@
 use crate::output::fail;
 use std::path::{Path, PathBuf};
 use ufskit::build::{Amount, BuildOptions, Builder, Progress, Report};
+use ufskit::io::FileDevice;
 use ufskit::newfs::{self, NewfsOptions};
 use ufskit::UfsVersion;
 
@@ -120,10 +121,32 @@ pub fn run(a: Args) -> i32 {
     }
 }
 
+/// The partition `part` of the disk image at `path`, for writing; one
+/// holding something other than UFS is refused without --force, as a whole
+/// image is.
+fn partition_device(a: &Args, path: &Path, part: &str) -> Result<FileDevice, String> {
+    let shown = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let whole = FileDevice::open_read_write(path).map_err(|e| shown(&e))?;
+    let p = ufskit::disk::locate(&whole, Some(part))
+        .map_err(|e| shown(&e))?
+        .ok_or_else(|| format!("{}: no partition {part}", a.image.display()))?;
+    let dev = whole.window(p.offset, p.size).map_err(|e| shown(&e))?;
+    if !a.force && ufskit::Superblock::probe(&dev).is_none() {
+        if let Some(f) = ufskit::signature::foreign(&dev) {
+            return Err(super::newfs::overwrite_refusal(
+                &a.image.display().to_string(),
+                &f,
+            ));
+        }
+    }
+    Ok(dev)
+}
+
 /// Refuses (without --force) to replace an image that holds something
 /// other than UFS: a file system of another kind or a partition table.
+/// (A partition of a disk image is checked when it is opened.)
 fn refuse_foreign(a: &Args) -> Result<(), String> {
-    if a.force {
+    if a.force || crate::image::target(&a.image).partition.is_some() {
         return Ok(());
     }
     let Ok(dev) = ufskit::io::FileDevice::open_read_only(&a.image) else {
@@ -218,7 +241,20 @@ fn build(a: &Args) -> Result<String, String> {
     if let Some(spec) = &a.spec {
         b = b.spec(spec).map_err(|e| e.to_string())?;
     }
-    let r = b.write(&a.image).map_err(|e| e.to_string())?;
+    let t = crate::image::target(&a.image);
+    let r = match t.partition.as_deref() {
+        None => b.write(&a.image),
+        Some(part) => {
+            // Built beside the disk, then copied into just the partition.
+            let mut dev = partition_device(a, &t.path, part)?;
+            let dir = match t.path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            b.write_into(&mut dev, dir)
+        }
+    }
+    .map_err(|e| e.to_string())?;
     timer.print();
     Ok(summary(&a.image, &r))
 }

@@ -319,6 +319,42 @@ impl<'p> Builder<'p> {
         Ok(self)
     }
 
+    /// Builds the image into `dev`, an existing device such as a partition
+    /// of a disk image (`io::FileDevice::window`), which the file system
+    /// fills unless [`BuildOptions::size`] asks for less. The image is built
+    /// in full in a sparse scratch file in `scratch` first, so a failed
+    /// build leaves `dev` as it was; then its data is copied in and every
+    /// byte of `dev` the image leaves zero is made zero (only where it is
+    /// not already), so nothing of what `dev` held before shows through
+    /// within the file system.
+    pub fn write_into(
+        mut self,
+        dev: &mut dyn crate::io::Device,
+        scratch: &Path,
+    ) -> BuildResult<Report> {
+        let fail = BuildError::new(BuildErrorKind::Image);
+        let room = dev.len();
+        match self.opts.size {
+            Some(s) if s > room => {
+                return Err(BuildError::new(BuildErrorKind::Size)(format!(
+                    "-s {s} is larger than the {room} bytes the target holds"
+                )))
+            }
+            Some(_) => {}
+            None => self.opts.size = Some(room),
+        }
+        let staged = tempfile::Builder::new()
+            .prefix(".ufs-makefs-")
+            .tempfile_in(scratch)
+            .map_err(|e| fail(format!("{}: {e}", scratch.display())))?;
+        let report = self.write_at(staged.path(), staged.path())?;
+        copy_image(staged.as_file(), report.size, dev)
+            .map_err(|e| fail(format!("copying the built image in: {e}")))?;
+        dev.flush()
+            .map_err(|e| fail(format!("copying the built image in: {e}")))?;
+        Ok(report)
+    }
+
     /// Builds the image at `image`: into a temporary file beside it,
     /// renamed over it only when the build succeeded, so a failed build
     /// (out of space, an unreadable source) leaves the old image, or
@@ -551,4 +587,46 @@ impl Staged {
             .map(drop)
             .map_err(|e| format!("{}: {}", target.display(), e.error))
     }
+}
+
+/// Copies the first `len` bytes of the built image `src` into `dev`: its
+/// data by extent (holes found with SEEK_DATA), and zeros where the image
+/// has a hole but `dev` does not read as zeros already.
+fn copy_image(
+    src: &std::fs::File,
+    len: u64,
+    dev: &mut dyn crate::io::Device,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    const CHUNK: usize = 1 << 20;
+    let mut buf = vec![0u8; CHUNK];
+    let mut have = vec![0u8; CHUNK];
+    let mut pos = 0u64;
+    while pos < len {
+        let (data_start, data_end) = host::next_data(src, pos, len).unwrap_or((len, len));
+        // The hole before the data: make `dev` zero there.
+        let mut at = pos;
+        while at < data_start {
+            let n = usize::try_from((data_start - at).min(CHUNK as u64)).unwrap_or(CHUNK);
+            dev.read_at(at, &mut have[..n])?;
+            if have[..n].iter().any(|&b| b != 0) {
+                buf[..n].fill(0);
+                dev.write_at(at, &buf[..n])?;
+            }
+            at += n as u64;
+        }
+        // The data.
+        let mut at = data_start;
+        while at < data_end {
+            let n = usize::try_from((data_end - at).min(CHUNK as u64)).unwrap_or(CHUNK);
+            src.read_exact_at(&mut buf[..n], at)?;
+            dev.write_at(at, &buf[..n])?;
+            at += n as u64;
+        }
+        pos = data_end.max(data_start);
+        if data_start >= len {
+            break;
+        }
+    }
+    Ok(())
 }
