@@ -45,6 +45,12 @@ pub enum ShrinkError {
         /// Current size, humanized.
         old: String,
     },
+    /// The size leaves no room for the first group's first data fragment.
+    #[error("the first cylinder group alone needs more than the requested size: at least {min_bytes} bytes")]
+    TooSmall {
+        /// The smallest size one group fits in.
+        min_bytes: u64,
+    },
     /// Snapshots would be invalidated.
     #[error("active snapshot found in file system; please remove all snapshots before shrinking")]
     ActiveSnapshot,
@@ -160,9 +166,8 @@ pub fn plan(
     }
     let (frags, ncg, dropped) = fit_groups(&og, size / fsize);
     if ncg == 0 {
-        return Err(ShrinkError::NotSmaller {
-            new: humanize(size),
-            old: humanize(old_bytes),
+        return Err(ShrinkError::TooSmall {
+            min_bytes: (cg_data_start(&og, 0) + 1) * fsize,
         });
     }
     // The summary area stays where it is.

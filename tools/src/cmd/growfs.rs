@@ -265,6 +265,7 @@ fn shrink(a: &Args, target: u64) -> i32 {
         Ok(p) => p,
         Err(
             e @ (ShrinkError::NotSmaller { .. }
+            | ShrinkError::TooSmall { .. }
             | ShrinkError::InTheWay { .. }
             | ShrinkError::SummaryInTheWay { .. }),
         ) => return fail(EXIT_NOT_LARGER, format!("{name}: {e}")),
