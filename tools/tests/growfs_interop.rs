@@ -400,3 +400,67 @@ fn shrink_into_data_is_refused_unchanged() {
         assert_eq!(o.status.code(), Some(1), "{o:?}");
     }
 }
+
+/// `--shrink -N` writes nothing; a shrink's undo file, after the file is
+/// extended again, brings back a file system that fsck finds clean at
+/// the old size, with the same tree.
+#[test]
+fn shrink_dry_run_and_undo() {
+    if tool("newfs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("u.img");
+    unpack_to("populated/pop-ufs2-8m.img.zst", &img);
+    let before = mtree(&img);
+    output_ok(
+        Command::new(BIN)
+            .args(["growfs", "-y", "--no-undo", "-s", "256m"])
+            .arg(&img),
+        "ufs growfs -s 256m",
+    );
+    let grown = std::fs::read(&img).unwrap();
+    let o = Command::new(BIN)
+        .args(["growfs", "-N", "--shrink", "-s", "64m"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert!(std::fs::read(&img).unwrap() == grown, "-N wrote");
+    let undo = tmp.path().join("u.undo");
+    output_ok(
+        Command::new(BIN)
+            .args(["growfs", "-y", "--shrink", "-s", "64m", "--undo"])
+            .arg(&undo)
+            .arg(&img),
+        "ufs growfs --shrink",
+    );
+    assert_eq!(std::fs::metadata(&img).unwrap().len(), 64 * MIB);
+    set_len(&img, 256 * MIB);
+    output_ok(
+        Command::new(BIN)
+            .args(["undo", "--force"])
+            .arg(&undo)
+            .arg(&img),
+        "ufs undo",
+    );
+    output_ok(
+        Command::new(BIN).args(["fsck", "-n", "-f"]).arg(&img),
+        "ufs fsck after undo",
+    );
+    if let Some(Err(e)) = fsck_clean(&img) {
+        panic!("undone shrink: {e}");
+    }
+    assert_eq!(fs_bytes(&img), 256 * MIB);
+    assert_eq!(mtree(&img), before);
+}
+
+/// `fs_size * fsize` as `ufs` reads it.
+fn fs_bytes(img: &Path) -> u64 {
+    let fs = ufskit::Ufs::open(
+        Box::new(ufskit::io::FileDevice::open_read_only(img).unwrap()),
+        &ufskit::OpenOptions::read_only(),
+    )
+    .unwrap();
+    fs.geometry().size * u64::from(fs.geometry().fsize)
+}
