@@ -106,21 +106,27 @@ fn compare(dir: &Path, base: &Path, to: u64, label: &str) {
             .arg(&ours),
         &format!("{label}: ufs growfs"),
     );
-    let (t, o) = (dumpfs(&theirs), dumpfs(&ours));
+    same_as_freebsd(&theirs, &ours, &before, label);
+}
+
+/// `ours` must equal FreeBSD's `theirs` in dumpfs, pass FreeBSD's
+/// fsck_ffs and hold the tree `before`.
+fn same_as_freebsd(theirs: &Path, ours: &Path, before: &str, label: &str) {
+    let (t, o) = (dumpfs(theirs), dumpfs(ours));
     if let Some(d) = diff(&t, &o) {
         // One known FreeBSD growfs bug: on UFS1 it gives the last group
         // cg_old_ncyl = fs_old_ncyl % fs_old_cpg (0 with one cylinder per
         // group), which its own fsck_ffs rejects; ufs writes what fsck
         // rebuilds. Only that field may differ, and only then.
-        let freebsd_clean = matches!(fsck_clean(&theirs), Some(Ok(())));
+        let freebsd_clean = matches!(fsck_clean(theirs), Some(Ok(())));
         if freebsd_clean || without_ncyl(&t) != without_ncyl(&o) {
             panic!("{label}: dumpfs differs (- FreeBSD, + ufs):\n{d}");
         }
     }
-    if let Some(Err(e)) = fsck_clean(&ours) {
+    if let Some(Err(e)) = fsck_clean(ours) {
         panic!("{label}: FreeBSD fsck_ffs: {e}");
     }
-    if let Some(d) = diff(&before, &mtree(&ours)) {
+    if let Some(d) = diff(before, &mtree(ours)) {
         panic!("{label}: the tree changed:\n{d}");
     }
 }
@@ -287,4 +293,174 @@ fn summary_growth_with_one_new_group_is_refused_unchanged() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("at least two new cylinder groups"));
     assert_eq!(&std::fs::read(&base).unwrap()[..before.len()], &before[..]);
+}
+
+/// Shrink: a small populated file system grown (by ufs, which equals
+/// FreeBSD's growfs) and shrunk back to `to` must be what
+/// FreeBSD's growfs makes growing the original straight to `to` (dumpfs),
+/// clean for both fsck's, the file `to` bytes long, every file unchanged.
+#[test]
+fn shrink_matches_freebsd_grow_to_the_smaller_size() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // The grow stays below the size where the summary area outgrows its
+    // fragment and moves (growfs_matches_freebsd_on_fresh_images covers
+    // that): a shrink leaves the summary where it is, FreeBSD's grow
+    // straight to the smaller size never moved it.
+    for (name, big) in [("pop-ufs2-8m", "1g"), ("pop-ufs1-16m-b4096", "256m")] {
+        let base = tmp.path().join("base.img");
+        unpack_to(&format!("populated/{name}.img.zst"), &base);
+        let before = mtree(&base);
+        for to in [40 * MIB, 100 * MIB + 12345] {
+            let label = format!("{name} -> {big} -> {to} bytes");
+            let (theirs, ours) = (tmp.path().join("theirs.img"), tmp.path().join("ours.img"));
+            copy_sparse(&base, &theirs);
+            set_len(&theirs, to);
+            output_ok(
+                command(&tool("growfs").unwrap()).arg("-y").arg(&theirs),
+                &format!("{label}: FreeBSD growfs"),
+            );
+            copy_sparse(&base, &ours);
+            output_ok(
+                Command::new(BIN)
+                    .args(["growfs", "-y", "--no-undo", "-s", big])
+                    .arg(&ours),
+                &format!("{label}: ufs growfs"),
+            );
+            output_ok(
+                Command::new(BIN)
+                    .args(["growfs", "-y", "--shrink", "-s"])
+                    .arg(format!("{to}b"))
+                    .arg(&ours),
+                &format!("{label}: ufs growfs --shrink"),
+            );
+            assert_eq!(std::fs::metadata(&ours).unwrap().len(), to - to % 512);
+            same_as_freebsd(&theirs, &ours, &before, &label);
+            output_ok(
+                Command::new(BIN).args(["fsck", "-n", "-f"]).arg(&ours),
+                &format!("{label}: ufs fsck -n -f"),
+            );
+        }
+    }
+}
+
+/// A shrink into the data is refused with exit 1, names the smallest size
+/// that works, and writes nothing; that size then works.
+#[test]
+fn shrink_into_data_is_refused_unchanged() {
+    if tool("newfs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base.img");
+    unpack_to("populated/pop-ufs2-16m-b4096.img.zst", &base);
+    let orig = std::fs::read(&base).unwrap();
+    let o = Command::new(BIN)
+        .args(["growfs", "-y", "--shrink", "-s", "6m"])
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("the smallest size that needs no moving is"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&base).unwrap(),
+        orig,
+        "a refused shrink wrote"
+    );
+    assert!(!tmp.path().join("base.img.growfs-undo").exists());
+    let smallest: u64 = err
+        .split(" bytes)")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no byte size in {err}"));
+    assert!(
+        smallest > 2 * MIB && smallest <= orig.len() as u64,
+        "{smallest}"
+    );
+    let o = Command::new(BIN)
+        .args(["growfs", "-y", "--no-undo", "--shrink", "-s"])
+        .arg(format!("{smallest}b"))
+        .arg(&base)
+        .output()
+        .unwrap();
+    // Equal to the current size is "not smaller" (exit 1); else it works.
+    if smallest < orig.len() as u64 {
+        assert!(o.status.success(), "{o:?}");
+        if let Some(Err(e)) = fsck_clean(&base) {
+            panic!("shrunk to the smallest size: {e}");
+        }
+    } else {
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+    }
+}
+
+/// `--shrink -N` writes nothing; a shrink's undo file, after the file is
+/// extended again, brings back a file system that fsck finds clean at
+/// the old size, with the same tree.
+#[test]
+fn shrink_dry_run_and_undo() {
+    if tool("newfs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("u.img");
+    unpack_to("populated/pop-ufs2-8m.img.zst", &img);
+    let before = mtree(&img);
+    output_ok(
+        Command::new(BIN)
+            .args(["growfs", "-y", "--no-undo", "-s", "256m"])
+            .arg(&img),
+        "ufs growfs -s 256m",
+    );
+    let grown = std::fs::read(&img).unwrap();
+    let o = Command::new(BIN)
+        .args(["growfs", "-N", "--shrink", "-s", "64m"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert!(std::fs::read(&img).unwrap() == grown, "-N wrote");
+    let undo = tmp.path().join("u.undo");
+    output_ok(
+        Command::new(BIN)
+            .args(["growfs", "-y", "--shrink", "-s", "64m", "--undo"])
+            .arg(&undo)
+            .arg(&img),
+        "ufs growfs --shrink",
+    );
+    assert_eq!(std::fs::metadata(&img).unwrap().len(), 64 * MIB);
+    set_len(&img, 256 * MIB);
+    output_ok(
+        Command::new(BIN)
+            .args(["undo", "--force"])
+            .arg(&undo)
+            .arg(&img),
+        "ufs undo",
+    );
+    output_ok(
+        Command::new(BIN).args(["fsck", "-n", "-f"]).arg(&img),
+        "ufs fsck after undo",
+    );
+    if let Some(Err(e)) = fsck_clean(&img) {
+        panic!("undone shrink: {e}");
+    }
+    assert_eq!(fs_bytes(&img), 256 * MIB);
+    assert_eq!(mtree(&img), before);
+}
+
+/// `fs_size * fsize` as `ufs` reads it.
+fn fs_bytes(img: &Path) -> u64 {
+    let fs = ufskit::Ufs::open(
+        Box::new(ufskit::io::FileDevice::open_read_only(img).unwrap()),
+        &ufskit::OpenOptions::read_only(),
+    )
+    .unwrap();
+    fs.geometry().size * u64::from(fs.geometry().fsize)
 }

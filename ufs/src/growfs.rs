@@ -136,8 +136,99 @@ impl GrowPlan {
     }
 }
 
-fn fragroundup(v: u64, fsize: u64) -> u64 {
+pub(crate) fn fragroundup(v: u64, fsize: u64) -> u64 {
     v.div_ceil(fsize) * fsize
+}
+
+/// The first data fragment (`cgdmin`) of group `c`, also for groups past
+/// the file system's end (what a grow or shrink to that group count gives).
+pub(crate) fn cg_data_start(g: &Geometry, c: u64) -> u64 {
+    let start = c * g.fpg
+        + match g.version {
+            UfsVersion::Ufs2 => 0,
+            UfsVersion::Ufs1 => g.old_cgoffset * (c & !g.old_cgmask),
+        };
+    start + g.dblkno
+}
+
+/// growfs's rule for `frags` fragments: the group count, and the last
+/// group dropped (the size cut to whole groups) when it would end at or
+/// before its `cgdmin`. Returns the fragments kept, the group count and
+/// the bytes left unused by a dropped group.
+pub(crate) fn fit_groups(g: &Geometry, frags: u64) -> (u64, u64, Option<u64>) {
+    let fpg = g.fpg;
+    let mut ncg = frags.div_ceil(fpg);
+    if frags % fpg != 0 && frags <= cg_data_start(g, ncg - 1) {
+        let dropped = (frags % fpg) * u64::from(g.fsize);
+        ncg -= 1;
+        return (ncg * fpg, ncg, Some(dropped));
+    }
+    (frags, ncg, None)
+}
+
+/// `old` resized to `frags` fragments in `ncg` groups: `fs_size`,
+/// `fs_ncg`, `fs_cssize`, `fs_providersize` and UFS1's `fs_old_size` and
+/// `fs_old_ncyl` (whole groups when the last one was dropped, else the
+/// cylinders the fragments cover).
+pub(crate) fn resized(
+    old: &Superblock,
+    g: &Geometry,
+    frags: u64,
+    ncg: u32,
+    dropped: bool,
+    media_bytes: u64,
+) -> Superblock {
+    let fsize = u64::from(g.fsize);
+    let mut new = old.clone();
+    let (fs, n) = (&old.fs, &mut new.fs);
+    n.fs_providersize = i64::try_from(media_bytes / fsize).unwrap_or(i64::MAX);
+    n.fs_size = i64::try_from(frags).unwrap_or(i64::MAX);
+    if g.version == UfsVersion::Ufs1 {
+        n.fs_old_size = i32::try_from(frags).unwrap_or(i32::MAX);
+        n.fs_old_ncyl = if dropped {
+            i32::try_from(u64::from(ncg) * u64::try_from(fs.fs_old_cpg).unwrap_or(0))
+                .unwrap_or(i32::MAX)
+        } else {
+            let nspf = i64::from(fs.fs_old_nspf.max(1));
+            let spc = i64::from(fs.fs_old_spc.max(1));
+            let f = i64::try_from(frags).unwrap_or(i64::MAX);
+            let c = f * nspf / spc;
+            i32::try_from(if f * nspf > c * spc { c + 1 } else { c }).unwrap_or(i32::MAX)
+        };
+    }
+    n.fs_ncg = ncg;
+    n.fs_cssize =
+        i32::try_from(fragroundup(u64::from(ncg) * Csum::SIZE as u64, fsize)).unwrap_or(i32::MAX);
+    new
+}
+
+/// The superblock fields every resize sets last: `fs_dsize`, the totals
+/// (`total`: ndir, nbfree, nifree, nffree), UFS1's old copies, the time,
+/// and the clean, unmounted state.
+pub(crate) fn finish_superblock(sb: &mut Superblock, dsize: i64, total: [i64; 4], now: i64) {
+    sb.set_totals(crate::superblock::Totals::from_array(total));
+    let ufs1 = sb.fs.fs_magic == crate::ondisk::consts::FS_UFS1_MAGIC;
+    let f = &mut sb.fs;
+    f.fs_dsize = dsize;
+    f.fs_time = now;
+    if ufs1 {
+        f.fs_old_dsize = i32::try_from(dsize).unwrap_or(i32::MAX);
+        f.fs_old_time = i32::try_from(now).unwrap_or(i32::MAX);
+    }
+    f.fs_fmod = 0;
+    f.fs_clean = 1;
+    f.fs_ronly = 0;
+    f.fs_cgrotor = 0;
+    f.fs_state = 0;
+    f.fs_fsmnt = [0u8; 468];
+    f.fs_ocsp = [0u8; 128];
+}
+
+/// The bytes of the superblock copy written at `loc`, which records its
+/// own offset in `fs_sblockactualloc`.
+pub(crate) fn sb_copy(sb: &mut Superblock, loc: u64) -> Vec<u8> {
+    sb.fs.fs_sblockactualloc = i64::try_from(loc).unwrap_or(0);
+    sb.encode()
 }
 
 /// Plans growing the file system on `dev` to `size_bytes` (rounded down to
@@ -165,38 +256,13 @@ pub fn plan(
     if !allow_snapshots && fs.fs_snapinum[0] != 0 {
         return Err(GrowError::ActiveSnapshot);
     }
-    let mut new = old.clone();
-    let n = &mut new.fs;
-    let mut frags = size / fsize;
-    let fpg = old_geo.fpg;
     let ufs1 = old_geo.version == UfsVersion::Ufs1;
-    if ufs1 && frags > i32::MAX as u64 {
-        return Err(GrowError::TooLargeForUfs1 { frags });
+    if ufs1 && size / fsize > i32::MAX as u64 {
+        return Err(GrowError::TooLargeForUfs1 {
+            frags: size / fsize,
+        });
     }
-    n.fs_providersize = i64::try_from(media_bytes / fsize).unwrap_or(i64::MAX);
-    let ncyl = |frags: u64| -> i32 {
-        let nspf = i64::from(fs.fs_old_nspf.max(1));
-        let spc = i64::from(fs.fs_old_spc.max(1));
-        let f = i64::try_from(frags).unwrap_or(i64::MAX);
-        let c = f * nspf / spc;
-        i32::try_from(if f * nspf > c * spc { c + 1 } else { c }).unwrap_or(i32::MAX)
-    };
-    let mut ncg = frags.div_ceil(fpg);
-    // The last group must reach past its first data fragment (cgdmin).
-    let dblk_end = |c: u64| -> u64 {
-        let start = c * fpg
-            + match old_geo.version {
-                UfsVersion::Ufs2 => 0,
-                UfsVersion::Ufs1 => old_geo.old_cgoffset * (c & !old_geo.old_cgmask),
-            };
-        start + old_geo.dblkno
-    };
-    let mut dropped = None;
-    if frags % fpg != 0 && frags <= dblk_end(ncg - 1) {
-        dropped = Some((frags % fpg) * fsize);
-        ncg -= 1;
-        frags = ncg * fpg;
-    }
+    let (frags, ncg, dropped) = fit_groups(&old_geo, size / fsize);
     if frags <= old_geo.size {
         return Err(GrowError::NotEnoughNewSpace);
     }
@@ -213,23 +279,12 @@ pub fn plan(
             added: ncg32 - old_geo.ncg,
         });
     }
-    n.fs_size = i64::try_from(frags).unwrap_or(i64::MAX);
-    if ufs1 {
-        n.fs_old_size = frags as i32;
-        n.fs_old_ncyl = if dropped.is_some() {
-            i32::try_from(u64::from(ncg32) * u64::try_from(fs.fs_old_cpg).unwrap_or(0))
-                .unwrap_or(i32::MAX)
-        } else {
-            ncyl(frags)
-        };
-    }
-    n.fs_ncg = ncg32;
-    n.fs_cssize = i32::try_from(cssize).unwrap_or(i32::MAX);
+    let mut new = resized(&old, &old_geo, frags, ncg32, dropped.is_some(), media_bytes);
     if moves_summary {
-        let csaddr = dblk_end(u64::from(old_geo.ncg));
-        n.fs_csaddr = i64::try_from(csaddr).unwrap_or(i64::MAX);
+        let csaddr = cg_data_start(&old_geo, u64::from(old_geo.ncg));
+        new.fs.fs_csaddr = i64::try_from(csaddr).unwrap_or(i64::MAX);
         if ufs1 {
-            n.fs_old_csaddr = i32::try_from(csaddr).unwrap_or(i32::MAX);
+            new.fs.fs_old_csaddr = i32::try_from(csaddr).unwrap_or(i32::MAX);
         }
     }
     let new_geo = Geometry::from_superblock(&new, media_bytes.max(frags * fsize))?;
@@ -253,7 +308,7 @@ pub struct GrowStats {
     pub old_bytes: u64,
 }
 
-fn flush(dev: &mut dyn Device) -> Result<()> {
+pub(crate) fn flush(dev: &mut dyn Device) -> Result<()> {
     dev.flush().map_err(|source| Error::Io {
         op: "syncing",
         offset: 0,
@@ -283,7 +338,7 @@ fn zero_range(dev: &mut dyn Device, off: u64, len: u64, written: &mut u64) -> Re
     Ok(())
 }
 
-fn put(dev: &mut dyn Device, off: u64, bytes: &[u8], written: &mut u64) -> Result<()> {
+pub(crate) fn put(dev: &mut dyn Device, off: u64, bytes: &[u8], written: &mut u64) -> Result<()> {
     io::write_all(dev, off, bytes)?;
     *written += bytes.len() as u64;
     Ok(())
@@ -332,7 +387,7 @@ fn new_group(g: &Geometry, c: u32, now: i64, summary_frags: u64, old_cpg: i32) -
     cg
 }
 
-fn csum_of(cg: &CylGroup) -> Csum {
+pub(crate) fn csum_of(cg: &CylGroup) -> Csum {
     let c = cg.hdr.cg_cs;
     Csum {
         cs_ndir: c[0],
@@ -340,6 +395,72 @@ fn csum_of(cg: &CylGroup) -> Csum {
         cs_nifree: c[2],
         cs_nffree: c[3],
     }
+}
+
+/// Frees fragments `from..` of the old summary area in the group that
+/// holds it (taken from `changed` or read from `dev`, then kept there,
+/// recounted, its time `now`). Returns the group's index.
+pub(crate) fn release_summary(
+    dev: &dyn Device,
+    og: &Geometry,
+    ng: &Geometry,
+    changed: &mut BTreeMap<u32, CylGroup>,
+    from: u64,
+    now: i64,
+) -> Result<u32> {
+    let old_csfrags = og.cssize.div_ceil(u64::from(og.fsize));
+    let ocg = og.dtog(crate::Frag(og.csaddr)).0;
+    let mut cg = match changed.remove(&ocg) {
+        Some(cg) => cg,
+        None => {
+            let mut c = CylGroup::read(dev, og, CgIdx(ocg))?;
+            CylGroup::from_bytes(c.encode(og).to_vec(), ng, CgIdx(ocg))
+        }
+    };
+    cg.hdr.cg_time = now;
+    let rel = og.csaddr - og.cgbase(CgIdx(ocg)).0;
+    for f in rel + from..rel + old_csfrags {
+        cg.set_frag_free(f, true);
+    }
+    recount(&mut cg, ng);
+    changed.insert(ocg, cg);
+    Ok(ocg)
+}
+
+/// The summary area's bytes for `cs` (sized for `ng`) and its totals
+/// (ndir, nbfree, nifree, nffree).
+pub(crate) fn summary_area(cs: &[Csum], ng: &Geometry) -> (Vec<u8>, [i64; 4]) {
+    let mut total = [0i64; 4];
+    let mut area = vec![0u8; ng.cssize as usize];
+    for (i, c) in cs.iter().enumerate() {
+        c.encode_into(&mut area[i * 16..], ng.endian);
+        for (t, v) in total
+            .iter_mut()
+            .zip([c.cs_ndir, c.cs_nbfree, c.cs_nifree, c.cs_nffree])
+        {
+            *t += i64::from(v);
+        }
+    }
+    (area, total)
+}
+
+/// The last writes of a resize: the backup superblocks of groups
+/// `0..groups`, a flush, then the primary (the commit point) and a flush.
+pub(crate) fn commit_superblocks(
+    dev: &mut dyn Device,
+    ng: &Geometry,
+    sb: &mut Superblock,
+    groups: u32,
+    written: &mut u64,
+) -> Result<()> {
+    for c in 0..groups {
+        let loc = ng.frag_offset(ng.cgsblock(CgIdx(c)));
+        put(dev, loc, &sb_copy(sb, loc), written)?;
+    }
+    flush(dev)?;
+    let loc = sb.location;
+    put(dev, loc, &sb_copy(sb, loc), written)?;
+    flush(dev)
 }
 
 /// Carries out `plan`. Writes past the old end go to `fresh`, writes the
@@ -437,61 +558,16 @@ pub fn apply(
     if plan.moves_summary {
         let old_csfrags = og.cssize.div_ceil(u64::from(og.fsize));
         dsize -= new_csfrags as i64 - old_csfrags as i64;
-        let ocg = og.dtog(crate::Frag(og.csaddr)).0;
-        let mut cg = match changed.remove(&ocg) {
-            Some(cg) => cg,
-            None => {
-                let mut c = CylGroup::read(old, og, CgIdx(ocg))?;
-                CylGroup::from_bytes(c.encode(og).to_vec(), ng, CgIdx(ocg))
-            }
-        };
-        cg.hdr.cg_time = now;
-        let rel = og.csaddr - og.cgbase(CgIdx(ocg)).0;
-        for f in rel..rel + old_csfrags {
-            cg.set_frag_free(f, true);
-        }
-        recount(&mut cg, ng);
-        cs[ocg as usize] = csum_of(&cg);
-        changed.insert(ocg, cg);
+        let ocg = release_summary(old, og, ng, &mut changed, 0, now)?;
+        cs[ocg as usize] = csum_of(&changed[&ocg]);
     }
-    let mut total = [0i64; 4];
-    let mut area = vec![0u8; ng.cssize as usize];
-    for (i, c) in cs.iter().enumerate() {
-        c.encode_into(&mut area[i * 16..], ng.endian);
-        for (t, v) in total
-            .iter_mut()
-            .zip([c.cs_ndir, c.cs_nbfree, c.cs_nifree, c.cs_nffree])
-        {
-            *t += i64::from(v);
-        }
-    }
+    let (area, total) = summary_area(&cs, ng);
     let cs_off = ng.frag_offset(crate::Frag(ng.csaddr));
 
-    // The final superblock.
-    let f = &mut sb.fs;
-    f.fs_dsize = dsize;
-    crate::superblock::Totals::from_array(total).store(f);
-    if ufs1 {
-        f.fs_old_dsize = dsize as i32;
-    }
-    f.fs_time = now;
-    if ufs1 {
-        f.fs_old_time = now as i32;
-    }
-    f.fs_fmod = 0;
-    f.fs_clean = 1;
-    f.fs_ronly = 0;
-    f.fs_cgrotor = 0;
-    f.fs_state = 0;
-    f.fs_fsmnt = [0u8; 468];
-    f.fs_ocsp = [0u8; 128];
-    let sb_bytes = |sb: &mut Superblock, loc: u64| -> Vec<u8> {
-        sb.fs.fs_sblockactualloc = i64::try_from(loc).unwrap_or(0);
-        sb.encode()
-    };
+    finish_superblock(&mut sb, dsize, total, now);
     for c in og.ncg..ng.ncg {
         let loc = ng.frag_offset(ng.cgsblock(CgIdx(c)));
-        put(fresh, loc, &sb_bytes(&mut sb, loc), &mut st.fresh_bytes)?;
+        put(fresh, loc, &sb_copy(&mut sb, loc), &mut st.fresh_bytes)?;
     }
     if plan.moves_summary {
         put(fresh, cs_off, &area, &mut st.fresh_bytes)?;
@@ -511,14 +587,7 @@ pub fn apply(
     if !plan.moves_summary {
         put(old, cs_off, &area, &mut st.old_bytes)?;
     }
-    for c in 0..og.ncg {
-        let loc = ng.frag_offset(ng.cgsblock(CgIdx(c)));
-        put(old, loc, &sb_bytes(&mut sb, loc), &mut st.old_bytes)?;
-    }
-    flush(old)?;
-    let loc = sb.location;
-    put(old, loc, &sb_bytes(&mut sb, loc), &mut st.old_bytes)?;
-    flush(old)?;
+    commit_superblocks(old, ng, &mut sb, og.ncg, &mut st.old_bytes)?;
     Ok(st)
 }
 

@@ -140,6 +140,7 @@ pub mod newfs;
 pub mod ondisk;
 pub mod populate;
 pub mod session;
+pub mod shrink;
 pub mod signature;
 pub mod superblock;
 pub mod timefmt;

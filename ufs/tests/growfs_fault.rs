@@ -4,7 +4,8 @@
 //! error, never panic; one `fsck -y` must then leave a clean file system
 //! that is either the old one (old size) or the new one (new size); and
 //! every file must read as before. Without a cut the result is clean at
-//! the new size at once. (A cut just before the primary superblock, with
+//! the new size at once. The same sweep for a shrink (`ufskit::shrink`)
+//! of the grown image back to a size between the two. (A cut just before the primary superblock, with
 //! every backup already new, is taken to the new size by fsck, which then
 //! trusts the backups; every earlier cut comes back as the old one.)
 
@@ -17,10 +18,10 @@ use common::manifest::manifest;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use ufskit::fsck::{repair, AnswerMode, CollectingReporter, FsckOptions};
-use ufskit::growfs;
 use ufskit::inode::Timespec;
 use ufskit::io::Device;
 use ufskit::newfs::options::NewfsOptions;
+use ufskit::{growfs, shrink};
 use ufskit::{FileType, Ino, NewNode, OpenOptions, Session, Ufs, UfsVersion};
 
 /// Two handles on one in-memory image sharing one write budget: what
@@ -132,6 +133,97 @@ fn grow(img: &[u8], budget: u64) -> (Vec<u8>, bool, u64) {
     (img, ok, n)
 }
 
+/// Shrinks a copy of `img` to `SMALL` with `budget` writes allowed;
+/// returns the image, whether the shrink finished, the writes it made and
+/// the planned new size in bytes.
+fn shrink_cut(img: &[u8], budget: u64) -> (Vec<u8>, bool, u64, u64) {
+    let shared = Shared {
+        img: Rc::new(RefCell::new(img.to_vec())),
+        budget: Rc::new(Cell::new(budget)),
+        writes: Rc::new(Cell::new(0)),
+    };
+    let plan = shrink::plan(&shared, SMALL, false).expect("shrink plan");
+    let new_size = plan.new_geo.size * u64::from(plan.new_geo.fsize);
+    let mut dev = shared.clone();
+    let ok = shrink::apply(&plan, &mut dev, 1_600_000_400).is_ok();
+    let n = shared.writes.get();
+    drop(dev);
+    let img = Rc::try_unwrap(shared.img).ok().unwrap().into_inner();
+    (img, ok, n, new_size)
+}
+
+const SMALL: u64 = 7 << 20;
+
+/// `fsck -y` on `img`, which must then be clean.
+fn repair_yes(img: &mut Vec<u8>, what: &str) {
+    let opts = FsckOptions {
+        name: "img".into(),
+        force: true,
+        answer: AnswerMode::Yes,
+        now: Some(1_600_000_300),
+        ..Default::default()
+    };
+    let mut rep = CollectingReporter::default();
+    repair(img, &opts, &mut rep).unwrap_or_else(|e| panic!("{what}: fsck -y: {e}"));
+    assert!(fsck_is_clean(img), "{what}: not clean after fsck -y");
+}
+
+fn check_shrink_sweep(version: UfsVersion) {
+    let (grown, ok, _) = grow(&base(version), u64::MAX);
+    assert!(ok && fsck_is_clean(&grown), "{version}: grow");
+    let want = tree(&grown);
+    let (full, ok, total, new_size) = shrink_cut(&grown, u64::MAX);
+    assert!(ok, "{version}: uninterrupted shrink failed");
+    assert!(fsck_is_clean(&full), "{version}: shrunk image not clean");
+    assert_eq!(size_of(&full), new_size);
+    assert!(new_size < NEW && new_size > OLD, "{new_size}");
+    // The file system must not need the removed part: cut it off.
+    let cut_off = full[..new_size as usize].to_vec();
+    assert!(
+        fsck_is_clean(&cut_off),
+        "{version}: truncated image not clean"
+    );
+    assert_eq!(tree(&cut_off), want, "{version}: tree changed");
+    let mut outcomes = [0u32; 2];
+    for n in 0..total {
+        let (mut cut, ok, _, _) = shrink_cut(&grown, n);
+        assert!(
+            !ok,
+            "{version}: shrink cut after {n} writes claimed success"
+        );
+        repair_yes(
+            &mut cut,
+            &format!("{version}: shrink cut at {n} of {total}"),
+        );
+        let size = size_of(&cut);
+        assert!(
+            size == NEW || size == new_size,
+            "{version}: size {size} after a shrink cut at {n}"
+        );
+        assert_eq!(
+            tree(&cut),
+            want,
+            "{version}: tree changed, shrink cut at {n}"
+        );
+        outcomes[usize::from(size == new_size)] += 1;
+    }
+    eprintln!(
+        "{version}: shrink, {total} writes; after a cut and fsck -y: {} old, {} new",
+        outcomes[0], outcomes[1]
+    );
+    assert!(total >= 3, "{version}: only {total} writes");
+}
+
+#[test]
+fn interrupted_shrink_leaves_old_or_new_after_fsck_ufs2() {
+    check_shrink_sweep(UfsVersion::Ufs2);
+}
+
+#[test]
+fn interrupted_shrink_leaves_old_or_new_after_fsck_ufs1() {
+    check_shrink_sweep(UfsVersion::Ufs1);
+}
+
 fn check_sweep(version: UfsVersion) {
     let img = base(version);
     assert!(fsck_is_clean(&img), "{version}: base not clean");
@@ -145,19 +237,9 @@ fn check_sweep(version: UfsVersion) {
     for n in 0..total {
         let (mut cut, ok, _) = grow(&img, n);
         assert!(!ok, "{version}: cut after {n} writes claimed success");
-        let opts = FsckOptions {
-            name: "img".into(),
-            force: true,
-            answer: AnswerMode::Yes,
-            now: Some(1_600_000_300),
-            ..Default::default()
-        };
-        let mut rep = CollectingReporter::default();
-        repair(&mut cut, &opts, &mut rep)
-            .unwrap_or_else(|e| panic!("{version}: fsck -y after {n} writes: {e}"));
-        assert!(
-            fsck_is_clean(&cut),
-            "{version}: not clean after fsck -y, cut after {n} of {total} writes"
+        repair_yes(
+            &mut cut,
+            &format!("{version}: cut after {n} of {total} writes"),
         );
         let size = size_of(&cut);
         assert!(

@@ -39,8 +39,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["alloc", "session", "write", "populate"],
     ),
     (
-        "newfs, fsck, growfs, tunefs, build",
-        &["newfs", "fsck", "growfs", "tunefs", "build"],
+        "newfs, fsck, growfs, shrink, tunefs, build",
+        &["newfs", "fsck", "growfs", "shrink", "tunefs", "build"],
     ),
 ];
 

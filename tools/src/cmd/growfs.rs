@@ -13,6 +13,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use ufskit::growfs::{self, GrowError};
 use ufskit::io::{Device, FileDevice, UndoDevice};
+use ufskit::shrink::{self, ShrinkError};
 
 /// Arguments (growfs(8)'s letters plus the undo options).
 #[derive(clap::Args, Debug)]
@@ -32,6 +33,10 @@ pub struct Args {
     /// Do not write an undo file.
     #[arg(long)]
     pub no_undo: bool,
+    /// Shrink to the `-s` size (smaller than the file system), then
+    /// truncate the file: only when nothing is allocated past the new end.
+    #[arg(long, requires = "size")]
+    pub shrink: bool,
     /// Ignored, as growfs ignores it (newfs compatibility).
     #[arg(short = 'v', hide = true)]
     pub verbose: bool,
@@ -118,6 +123,9 @@ pub fn run(a: Args) -> i32 {
             format!("{name} is attached to {dev}; detach it (and unmount) before growing"),
         );
     }
+    if a.shrink {
+        return shrink(&a, requested.unwrap_or(0));
+    }
     let file_len = match std::fs::metadata(&a.image) {
         Ok(m) => m.len(),
         Err(e) => return fail(EXIT_IO, format!("{name}: {e}")),
@@ -138,20 +146,16 @@ pub fn run(a: Args) -> i32 {
         Err(e) => return fail(EXIT_REFUSED, e.to_string()),
     };
     drop(ro);
-    if !a.yes && !a.dry_run {
-        print!(
-            "It's strongly recommended to make a backup before growing the file system.\n\
-             OK to grow filesystem on {name} from {} to {}? [yes/no] ",
-            growfs::humanize(plan.old_geo.size * u64::from(plan.old_geo.fsize)),
-            growfs::humanize(plan.new_geo.size * u64::from(plan.new_geo.fsize)),
-        );
-        let _ = std::io::stdout().flush();
-        let mut reply = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut reply);
-        if !reply.trim_end_matches('\n').eq_ignore_ascii_case("yes") {
-            println!("Response other than \"yes\"; aborting");
-            return 0;
-        }
+    if !a.yes
+        && !a.dry_run
+        && !confirm(
+            "grow",
+            &name,
+            plan.old_geo.size * u64::from(plan.old_geo.fsize),
+            plan.new_geo.size * u64::from(plan.new_geo.fsize),
+        )
+    {
+        return 0;
     }
     if let Some(b) = plan.dropped_bytes {
         eprintln!(
@@ -184,13 +188,7 @@ pub fn run(a: Args) -> i32 {
         (Ok(f), Ok(o)) => (f, o),
         (Err(e), _) | (_, Err(e)) => return fail(EXIT_IO, format!("{name}: {e}")),
     };
-    let undo_path = (!a.no_undo).then(|| {
-        a.undo.clone().unwrap_or_else(|| {
-            let mut p = a.image.clone().into_os_string();
-            p.push(".growfs-undo");
-            PathBuf::from(p)
-        })
-    });
+    let undo_path = undo_path(&a);
     let t = crate::output::now_secs();
     let result = match &undo_path {
         Some(p) => match UndoDevice::create(old, p) {
@@ -219,6 +217,143 @@ pub fn run(a: Args) -> i32 {
         }
         Err(e) => fail(EXIT_IO, format!("{name}: {e}")),
     }
+}
+
+/// The undo file to write, if any (default `IMAGE.growfs-undo`).
+fn undo_path(a: &Args) -> Option<PathBuf> {
+    (!a.no_undo).then(|| {
+        a.undo.clone().unwrap_or_else(|| {
+            let mut p = a.image.clone().into_os_string();
+            p.push(".growfs-undo");
+            PathBuf::from(p)
+        })
+    })
+}
+
+/// Asks growfs's question with `verb`; true when the answer is "yes".
+fn confirm(verb: &str, name: &str, from: u64, to: u64) -> bool {
+    print!(
+        "It's strongly recommended to make a backup before {verb}ing the file system.\n\
+         OK to {verb} filesystem on {name} from {} to {}? [yes/no] ",
+        growfs::humanize(from),
+        growfs::humanize(to),
+    );
+    let _ = std::io::stdout().flush();
+    let mut reply = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut reply);
+    if reply.trim_end_matches('\n').eq_ignore_ascii_case("yes") {
+        return true;
+    }
+    println!("Response other than \"yes\"; aborting");
+    false
+}
+
+/// `--shrink`: drop the groups past `target` (all free), then truncate.
+/// Exit 1 when the size is not smaller or data is in the way (nothing
+/// written), 2 refused, 3 I/O.
+fn shrink(a: &Args, target: u64) -> i32 {
+    let name = a.image.display().to_string();
+    let fail = |code: i32, msg: String| {
+        eprintln!("growfs: {msg}");
+        code
+    };
+    let ro = match FileDevice::open_read_only(&a.image) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_IO, format!("{name}: {e}")),
+    };
+    let plan = match shrink::plan(&ro, target, a.yes) {
+        Ok(p) => p,
+        Err(
+            e @ (ShrinkError::NotSmaller { .. }
+            | ShrinkError::TooSmall { .. }
+            | ShrinkError::InTheWay { .. }
+            | ShrinkError::SummaryInTheWay { .. }),
+        ) => return fail(EXIT_NOT_LARGER, format!("{name}: {e}")),
+        Err(ShrinkError::NotClean) => {
+            return fail(EXIT_REFUSED, format!("{name} is not clean - run fsck."))
+        }
+        Err(e @ ShrinkError::Ufs(_)) => return fail(EXIT_IO, format!("{name}: {e}")),
+        Err(e) => return fail(EXIT_REFUSED, e.to_string()),
+    };
+    drop(ro);
+    let fsize = u64::from(plan.old_geo.fsize);
+    let (from, to) = (plan.old_geo.size * fsize, plan.new_geo.size * fsize);
+    if !a.yes && !a.dry_run && !confirm("shrink", &name, from, to) {
+        return 0;
+    }
+    if let Some(b) = plan.dropped_bytes {
+        eprintln!(
+            "growfs: no room to allocate last cylinder group; leaving {} unused",
+            growfs::humanize(b)
+        );
+    }
+    println!(
+        "shrinking from {} to {} ({} cylinder groups to {})",
+        growfs::humanize(from),
+        growfs::humanize(to),
+        plan.old_geo.ncg,
+        plan.new_geo.ncg
+    );
+    if a.dry_run {
+        return 0;
+    }
+    let dev = match FileDevice::open_read_write(&a.image) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_IO, format!("{name}: {e}")),
+    };
+    let t = crate::output::now_secs();
+    let undo = undo_path(a);
+    let result = match &undo {
+        Some(p) => match UndoDevice::create(dev, p) {
+            Ok(mut u) => keep_removed_metadata(&plan, &mut u)
+                .and_then(|()| shrink::apply(&plan, &mut u, t))
+                .and_then(|s| u.finish().map(|_| s)),
+            Err(e) => return fail(EXIT_IO, format!("{}: {e}", p.display())),
+        },
+        None => {
+            let mut dev = dev;
+            shrink::apply(&plan, &mut dev, t)
+        }
+    };
+    if let Err(e) = result {
+        return fail(EXIT_IO, format!("{name}: {e}"));
+    }
+    // After the commit: a crash before this leaves the new file system in
+    // a larger file, which is valid.
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&a.image)
+        .and_then(|f| f.set_len(plan.file_bytes).and_then(|()| f.sync_all()));
+    if let Err(e) = r {
+        return fail(
+            EXIT_IO,
+            format!("{name}: truncating to {}: {e}", plan.file_bytes),
+        );
+    }
+    if let Some(p) = undo {
+        eprintln!(
+            "growfs: undo file {} (`truncate -s {from} {name} && ufs undo --force {} {name}` restores the \
+             old file system)",
+            p.display(),
+            p.display()
+        );
+    }
+    0
+}
+
+/// Rewrites the removed groups' metadata with itself through the undo
+/// device, so that the undo file holds it: the truncation removes it, and
+/// `ufs undo` after extending the file again must bring it back.
+fn keep_removed_metadata(
+    plan: &shrink::ShrinkPlan,
+    dev: &mut UndoDevice<FileDevice>,
+) -> ufskit::Result<()> {
+    for (off, len) in plan.removed_metadata() {
+        let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+        ufskit::io::read_exact(dev, off, &mut buf)?;
+        ufskit::io::write_all(dev, off, &buf)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -599,6 +599,7 @@ fn grow(spec: &MountSpec, r: &Runner, file: &Path, target: u64) -> Result<(), Fa
         size: Some(size),
         undo: None,
         no_undo: spec.no_undo,
+        shrink: false,
         verbose: false,
         image: file.to_path_buf(),
     };
