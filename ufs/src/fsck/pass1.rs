@@ -46,6 +46,7 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
         ctx.bmap.set(f);
     }
     let isize = geo.version.inode_size() as usize;
+    let ufs2 = geo.version == UfsVersion::Ufs2;
     let old_cpg = ctx.sb.fs.fs_old_cpg;
     // fsck_ffs reads the inode table through a buffer of INOBUFSIZE
     // (56 KiB) rounded up to whole blocks; when it cannot trust a group's
@@ -126,6 +127,13 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
                     continue;
                 }
                 let bytes = &buf[k as usize * isize..(k as usize + 1) * isize];
+                if crate::ondisk::dinode_cleared(bytes, ufs2) {
+                    // A free inode: what checkinode() would conclude
+                    // without decoding it (no check hash to verify at mode
+                    // 0, and it looks initialized to the floor test).
+                    ctx.ino.set_state(ino, USTATE);
+                    continue;
+                }
                 let Ok(ip) = Inode::decode(Ino(ino), bytes, &geo) else {
                     continue;
                 };
@@ -397,19 +405,20 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         }
     }
     let counted = c.entryno * (u64::from(geo.fsize) / 512);
-    let mut fixed = ip.clone();
+    // The copy to repair, made only when something is to be written.
+    let mut fixed: Option<Inode> = None;
     if ip.blocks() != counted {
         let text = format!(
             "INCORRECT BLOCK COUNT I={ino} ({} should be {counted})",
             ip.blocks()
         );
         if ctx.ask(Finding::new(Problem::IncorrectBlockCount, text).ino(ino)) {
-            fixed.set_blocks(counted);
+            fixed.get_or_insert_with(|| ip.clone()).set_blocks(counted);
             rehash = true;
         } else {
             // fsck_ffs leaves the inode here when the count is refused.
             if rehash {
-                ctx.write_inode(&mut fixed);
+                ctx.write_inode(fixed.get_or_insert_with(|| ip.clone()));
             }
             return;
         }
@@ -433,7 +442,8 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
             // fsck_ffs keeps the indirect blocks now past the end (they
             // map nothing), so its next run clears the whole file
             // (UNKNOWN FILE TYPE): they are given back here.
-            let freed = ctx.cut_blocks(&mut fixed, lballoc.map_or(0, |l| l + 1));
+            let fixed = fixed.get_or_insert_with(|| ip.clone());
+            let freed = ctx.cut_blocks(fixed, lballoc.map_or(0, |l| l + 1));
             let per_frag = u64::from(geo.fsize) / 512;
             fixed.set_blocks(fixed.blocks().saturating_sub(freed * per_frag));
             fixed.set_size(fixsize);
@@ -441,7 +451,7 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         }
     }
     if rehash {
-        ctx.write_inode(&mut fixed);
+        ctx.write_inode(fixed.get_or_insert_with(|| ip.clone()));
     }
 }
 
