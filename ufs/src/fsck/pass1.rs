@@ -234,7 +234,7 @@ fn pointers_past_size(ip: &Inode, geo: &crate::superblock::Geometry, typ: u16) -
             ndb += NDADDR as i64;
         }
     }
-    if ndb < NDADDR as i64 && (ndb.max(0) as usize..NDADDR).any(|j| raw_db(ip, j) != 0) {
+    if ndb < NDADDR as i64 && pointers_set_from(ip, ndb.max(0) as usize, NIADDR) {
         return true;
     }
     let mut j = 0usize;
@@ -243,7 +243,21 @@ fn pointers_past_size(ip: &Inode, geo: &crate::superblock::Geometry, typ: u16) -
         rest /= geo.nindir as i64;
         j += 1;
     }
-    (j..NIADDR).any(|k| raw_ib(ip, k) != 0)
+    pointers_set_from(ip, NDADDR, j)
+}
+
+/// Whether any direct pointer from `db` on or indirect pointer from level
+/// `ib` on is set (one look at the format per inode, not one per pointer:
+/// this runs for every file).
+fn pointers_set_from(ip: &Inode, db: usize, ib: usize) -> bool {
+    let any = |p: Option<&[i64]>| p.is_some_and(|p| p.iter().any(|&b| b != 0));
+    match &ip.raw {
+        RawInode::V1(d) => {
+            let any32 = |p: Option<&[i32]>| p.is_some_and(|p| p.iter().any(|&b| b != 0));
+            any32(d.di_db.get(db..)) || any32(d.di_ib.get(ib..))
+        }
+        RawInode::V2(d) => any(d.di_db.get(db..)) || any(d.di_ib.get(ib..)),
+    }
 }
 
 /// A free inode as fsck_ffs wants it: no mode, no size, no pointers.
@@ -252,21 +266,7 @@ fn cleared(ip: &Inode) -> bool {
 }
 
 fn zero_pointers(ip: &Inode) -> bool {
-    (0..NDADDR).all(|i| raw_db(ip, i) == 0) && (0..NIADDR).all(|i| raw_ib(ip, i) == 0)
-}
-
-fn raw_db(ip: &Inode, i: usize) -> i64 {
-    match &ip.raw {
-        RawInode::V1(d) => i64::from(d.di_db[i]),
-        RawInode::V2(d) => d.di_db[i],
-    }
-}
-
-fn raw_ib(ip: &Inode, i: usize) -> i64 {
-    match &ip.raw {
-        RawInode::V1(d) => i64::from(d.di_ib[i]),
-        RawInode::V2(d) => d.di_ib[i],
-    }
+    !pointers_set_from(ip, 0, 0)
 }
 
 fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
