@@ -46,6 +46,7 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
         ctx.bmap.set(f);
     }
     let isize = geo.version.inode_size() as usize;
+    let ufs2 = geo.version == UfsVersion::Ufs2;
     let old_cpg = ctx.sb.fs.fs_old_cpg;
     // fsck_ffs reads the inode table through a buffer of INOBUFSIZE
     // (56 KiB) rounded up to whole blocks; when it cannot trust a group's
@@ -126,6 +127,13 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
                     continue;
                 }
                 let bytes = &buf[k as usize * isize..(k as usize + 1) * isize];
+                if crate::ondisk::dinode_cleared(bytes, ufs2) {
+                    // A free inode: what checkinode() would conclude
+                    // without decoding it (no check hash to verify at mode
+                    // 0, and it looks initialized to the floor test).
+                    ctx.ino.set_state(ino, USTATE);
+                    continue;
+                }
                 let Ok(ip) = Inode::decode(Ino(ino), bytes, &geo) else {
                     continue;
                 };
@@ -226,7 +234,7 @@ fn pointers_past_size(ip: &Inode, geo: &crate::superblock::Geometry, typ: u16) -
             ndb += NDADDR as i64;
         }
     }
-    if ndb < NDADDR as i64 && (ndb.max(0) as usize..NDADDR).any(|j| raw_db(ip, j) != 0) {
+    if ndb < NDADDR as i64 && pointers_set_from(ip, ndb.max(0) as usize, NIADDR) {
         return true;
     }
     let mut j = 0usize;
@@ -235,7 +243,21 @@ fn pointers_past_size(ip: &Inode, geo: &crate::superblock::Geometry, typ: u16) -
         rest /= geo.nindir as i64;
         j += 1;
     }
-    (j..NIADDR).any(|k| raw_ib(ip, k) != 0)
+    pointers_set_from(ip, NDADDR, j)
+}
+
+/// Whether any direct pointer from `db` on or indirect pointer from level
+/// `ib` on is set (one look at the format per inode, not one per pointer:
+/// this runs for every file).
+fn pointers_set_from(ip: &Inode, db: usize, ib: usize) -> bool {
+    let any = |p: Option<&[i64]>| p.is_some_and(|p| p.iter().any(|&b| b != 0));
+    match &ip.raw {
+        RawInode::V1(d) => {
+            let any32 = |p: Option<&[i32]>| p.is_some_and(|p| p.iter().any(|&b| b != 0));
+            any32(d.di_db.get(db..)) || any32(d.di_ib.get(ib..))
+        }
+        RawInode::V2(d) => any(d.di_db.get(db..)) || any(d.di_ib.get(ib..)),
+    }
 }
 
 /// A free inode as fsck_ffs wants it: no mode, no size, no pointers.
@@ -244,21 +266,7 @@ fn cleared(ip: &Inode) -> bool {
 }
 
 fn zero_pointers(ip: &Inode) -> bool {
-    (0..NDADDR).all(|i| raw_db(ip, i) == 0) && (0..NIADDR).all(|i| raw_ib(ip, i) == 0)
-}
-
-fn raw_db(ip: &Inode, i: usize) -> i64 {
-    match &ip.raw {
-        RawInode::V1(d) => i64::from(d.di_db[i]),
-        RawInode::V2(d) => d.di_db[i],
-    }
-}
-
-fn raw_ib(ip: &Inode, i: usize) -> i64 {
-    match &ip.raw {
-        RawInode::V1(d) => i64::from(d.di_ib[i]),
-        RawInode::V2(d) => d.di_ib[i],
-    }
+    !pointers_set_from(ip, 0, 0)
 }
 
 fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
@@ -397,19 +405,20 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         }
     }
     let counted = c.entryno * (u64::from(geo.fsize) / 512);
-    let mut fixed = ip.clone();
+    // The copy to repair, made only when something is to be written.
+    let mut fixed: Option<Inode> = None;
     if ip.blocks() != counted {
         let text = format!(
             "INCORRECT BLOCK COUNT I={ino} ({} should be {counted})",
             ip.blocks()
         );
         if ctx.ask(Finding::new(Problem::IncorrectBlockCount, text).ino(ino)) {
-            fixed.set_blocks(counted);
+            fixed.get_or_insert_with(|| ip.clone()).set_blocks(counted);
             rehash = true;
         } else {
             // fsck_ffs leaves the inode here when the count is refused.
             if rehash {
-                ctx.write_inode(&mut fixed);
+                ctx.write_inode(fixed.get_or_insert_with(|| ip.clone()));
             }
             return;
         }
@@ -433,7 +442,8 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
             // fsck_ffs keeps the indirect blocks now past the end (they
             // map nothing), so its next run clears the whole file
             // (UNKNOWN FILE TYPE): they are given back here.
-            let freed = ctx.cut_blocks(&mut fixed, lballoc.map_or(0, |l| l + 1));
+            let fixed = fixed.get_or_insert_with(|| ip.clone());
+            let freed = ctx.cut_blocks(fixed, lballoc.map_or(0, |l| l + 1));
             let per_frag = u64::from(geo.fsize) / 512;
             fixed.set_blocks(fixed.blocks().saturating_sub(freed * per_frag));
             fixed.set_size(fixsize);
@@ -441,7 +451,7 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         }
     }
     if rehash {
-        ctx.write_inode(&mut fixed);
+        ctx.write_inode(fixed.get_or_insert_with(|| ip.clone()));
     }
 }
 

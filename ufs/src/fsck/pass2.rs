@@ -400,7 +400,7 @@ fn proto(ino: u32, name: &[u8], reclen: u16) -> DirEnt {
         reclen,
         dtype: DT_DIR,
         namlen: name.len() as u8,
-        name: name.to_vec(),
+        name: EntName::new(name),
         nul: true,
     }
 }

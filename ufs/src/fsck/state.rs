@@ -15,7 +15,7 @@ use super::FsckOptions;
 use crate::bmap::{self, BlockKind, BlockRef, Walk};
 use crate::inode::Inode;
 use crate::io::{self, Device};
-use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR};
+use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR, NIADDR};
 use crate::superblock::{Geometry, Superblock, UfsVersion};
 use crate::units::{Frag, Ino};
 use std::collections::HashMap;
@@ -239,6 +239,47 @@ pub enum FixState {
     NoFix,
 }
 
+/// A directory entry's name, held inline: phase 2 makes one per entry of
+/// every directory, and an allocation each was a tenth of the phase.
+#[derive(Clone)]
+pub struct EntName {
+    len: u8,
+    bytes: [u8; 255],
+}
+
+impl EntName {
+    /// The first 255 bytes of `name` (a `d_namlen` cannot say more).
+    pub fn new(name: &[u8]) -> EntName {
+        let mut n = EntName::default();
+        let len = name.len().min(n.bytes.len());
+        n.bytes[..len].copy_from_slice(&name[..len]);
+        n.len = u8::try_from(len).unwrap_or(u8::MAX);
+        n
+    }
+}
+
+impl Default for EntName {
+    fn default() -> Self {
+        EntName {
+            len: 0,
+            bytes: [0; 255],
+        }
+    }
+}
+
+impl std::ops::Deref for EntName {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for EntName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
+
 /// A directory entry as fsck sees it while scanning.
 #[derive(Clone, Debug, Default)]
 pub struct DirEnt {
@@ -251,7 +292,7 @@ pub struct DirEnt {
     /// `d_namlen`.
     pub namlen: u8,
     /// The name (`d_namlen` bytes).
-    pub name: Vec<u8>,
+    pub name: EntName,
     /// Whether a NUL follows the name.
     pub nul: bool,
 }
@@ -274,7 +315,7 @@ impl DirEnt {
     }
     /// Whether the name is exactly `n`.
     pub fn is(&self, n: &[u8]) -> bool {
-        self.name == n
+        *self.name == *n
     }
     /// The name for messages.
     pub fn name_str(&self) -> String {
@@ -624,7 +665,7 @@ impl<'a> Ctx<'a> {
                 n += 1;
                 return true;
             }
-            found = Some(e.name.clone());
+            found = Some(e.name.to_vec());
             false
         });
         found
@@ -729,6 +770,32 @@ impl<'a> Ctx<'a> {
         {
             return Walk::Continue;
         }
+        if (0..NIADDR).all(|k| ip.ib(k) == 0) {
+            // Direct blocks only (most files): what `bmap::walk` would
+            // visit, without its spans, budget and second closure. None of
+            // them lies past the direct area, so none is "beyond" the size.
+            let size = ip.size();
+            for i in 0..NDADDR {
+                let addr = ip.db(i);
+                if addr == 0 {
+                    continue;
+                }
+                let lbn = i as u64;
+                // At most one block: frag (<= 8) fragments.
+                #[allow(clippy::cast_possible_truncation)]
+                let nfrags = ((self.geo.blksize(size, lbn) >> self.geo.fshift) as u32).max(1);
+                let r = BlockRef {
+                    kind: BlockKind::Data { lbn },
+                    addr: Frag(addr),
+                    nfrags,
+                    in_range: self.geo.frags_in_range(Frag(addr), u64::from(nfrags)),
+                };
+                if f(self, &r) == Walk::Stop {
+                    return Walk::Stop;
+                }
+            }
+            return Walk::Continue;
+        }
         let ndb = ip.size().div_ceil(self.geo.bsize64());
         let spans = bmap::Spans::of(&self.geo);
         let mut told = false;
@@ -820,7 +887,7 @@ pub fn parse_ent(buf: &[u8], loc: usize, endian: crate::Endian) -> Option<DirEnt
     let h = crate::ondisk::DirectHdr::decode(buf.get(loc..)?, endian)?;
     let name = buf
         .get(loc + 8..loc + 8 + usize::from(h.d_namlen))
-        .map(<[u8]>::to_vec)
+        .map(EntName::new)
         .unwrap_or_default();
     let nul = buf.get(loc + 8 + usize::from(h.d_namlen)) == Some(&0);
     Some(DirEnt {
