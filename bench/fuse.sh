@@ -8,10 +8,11 @@
 #               FUSE_UFS); failed test files of each.
 #   throughput  cp -a of a generated tree (FILES files of 0-8 KiB in
 #               directories of 1,000; default 20000) into the mount, then
-#               tar cf /dev/null of it; one 1 GiB file written and read
-#               back with dd. ufs fuse and fuse2fs interleaved, REPS
-#               repetitions (default 3), best wall time and peak RSS of the
-#               FUSE server.
+#               (caches dropped) tar cf /dev/null of it; one file of BIG
+#               MiB (default 256) written with dd conv=fsync and read back
+#               (caches dropped). ufs fuse on UFS2 and fuse2fs on ext4
+#               interleaved (A B A B), REPS repetitions (default 3), the
+#               median wall time of each and the FUSE server's peak RSS.
 #
 # Needs root, fuse3, fuse2fs, e2fsprogs, perl's prove, and pjdfstest built
 # in PJDFSTEST (default /var/tmp/ufskit-pjdfstest; .ci/run builds it).
@@ -23,6 +24,7 @@ ufs=${UFS:-$repo/target/release/ufs}
 pjd=${PJDFSTEST:-/var/tmp/ufskit-pjdfstest}
 fuse_ufs=${FUSE_UFS:-$(command -v fuse-ufs || echo /var/tmp/fuse-ufs/bin/fuse-ufs)}
 files=${FILES:-20000}
+big=${BIG:-256}
 reps=${REPS:-3}
 die() { echo "bench/fuse.sh: $*" >&2; exit 1; }
 [ -x "$ufs" ] || die "build first: cargo build --release ($ufs)"
@@ -79,7 +81,7 @@ if [ "$what" = pjdfstest ] || [ "$what" = all ]; then
 fi
 
 if [ "$what" = throughput ] || [ "$what" = all ]; then
-    echo "== throughput: $files files, 1 GiB file, best of $reps ($(date -u +%F\ %H:%M) UTC)"
+    echo "== throughput: $files files, $big MiB file, median of $reps, A B A B ($(date -u +%F\ %H:%M) UTC, $(nproc) cores)"
     src=$work/src
     mkdir -p "$src"
     for ((i = 0; i < files; i++)); do
@@ -87,29 +89,32 @@ if [ "$what" = throughput ] || [ "$what" = all ]; then
         [ -d "$d" ] || mkdir "$d"
         head -c $(( (i * 2654435761) % 8193 )) /dev/zero > "$d/f$i"
     done
-    declare -A best=()
+    declare -A runs=()
+    now() { date +%s.%N; }
     for ((r = 0; r < reps; r++)); do
         for kind in ufs2 ext4; do
-            make_image "$kind" "$work/t.img" 4g
+            make_image "$kind" "$work/t.img" $(( big * 2 + files * 16 / 1024 + 512 ))m
             mount_fs "$kind" "$work/t.img"
-            t=$(date +%s.%N); cp -a "$src/." "$work/mnt/"; sync; c=$(echo "$(date +%s.%N) - $t" | bc)
-            t=$(date +%s.%N); tar cf /dev/null -C "$work/mnt" .; rd=$(echo "$(date +%s.%N) - $t" | bc)
-            t=$(date +%s.%N); dd if=/dev/zero of="$work/mnt/big" bs=1M count=1024 conv=fsync status=none; w=$(echo "$(date +%s.%N) - $t" | bc)
+            t=$(now); cp -a "$src/." "$work/mnt/"; sync -f "$work/mnt"; c=$(echo "$(now) - $t" | bc)
             echo 3 > /proc/sys/vm/drop_caches
-            t=$(date +%s.%N); dd if="$work/mnt/big" of=/dev/null bs=1M status=none; br=$(echo "$(date +%s.%N) - $t" | bc)
+            t=$(now); tar cf /dev/null -C "$work/mnt" .; rd=$(echo "$(now) - $t" | bc)
+            t=$(now); dd if=/dev/zero of="$work/mnt/big" bs=1M count="$big" conv=fsync status=none; w=$(echo "$(now) - $t" | bc)
+            echo 3 > /proc/sys/vm/drop_caches
+            t=$(now); dd if="$work/mnt/big" of=/dev/null bs=1M status=none; br=$(echo "$(now) - $t" | bc)
             rss=$(peak_rss "$srv")
             unmount_fs
-            printf '  %-5s run %d: cp -a %.2f s, tar %.2f s, 1 GiB write %.2f s, read %.2f s, server peak %d KiB\n' \
-                "$kind" $((r + 1)) "$c" "$rd" "$w" "$br" "$rss"
-            for k in cp tar write read; do
-                case $k in cp) v=$c ;; tar) v=$rd ;; write) v=$w ;; read) v=$br ;; esac
-                cur=${best[$kind.$k]:-}
-                if [ -z "$cur" ] || [ "$(echo "$v < $cur" | bc)" = 1 ]; then best[$kind.$k]=$v; fi
+            printf '  %-5s run %d: cp -a %.2f s, tar %.2f s, %d MiB write %.2f s, read %.2f s, server peak RSS %d KiB\n' \
+                "$kind" $((r + 1)) "$c" "$rd" "$big" "$w" "$br" "$rss"
+            for k in cp tar write read rss; do
+                case $k in cp) v=$c ;; tar) v=$rd ;; write) v=$w ;; read) v=$br ;; rss) v=$rss ;; esac
+                runs[$kind.$k]="${runs[$kind.$k]:-} $v"
             done
         done
     done
+    median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
     for k in cp tar write read; do
-        printf '%-6s ufs fuse %.2f s, fuse2fs %.2f s, ratio %.2fx\n' "$k" "${best[ufs2.$k]}" "${best[ext4.$k]}" \
-            "$(echo "${best[ufs2.$k]} / ${best[ext4.$k]}" | bc -l)"
+        a=$(median "${runs[ufs2.$k]}") b=$(median "${runs[ext4.$k]}")
+        printf '%-6s ufs fuse %.2f s, fuse2fs %.2f s, ratio %.2fx\n' "$k" "$a" "$b" "$(echo "$a / $b" | bc -l)"
     done
+    printf 'peak RSS (median) ufs fuse %d KiB, fuse2fs %d KiB\n' "$(median "${runs[ufs2.rss]}")" "$(median "${runs[ext4.rss]}")"
 fi

@@ -1,7 +1,7 @@
 //! `ufs fuse IMAGE DIR`: the image as a read-write file system on Linux,
 //! through FUSE, backed by the library's write path.
 //!
-//! The `Ufs` handle is not shared between threads: it lives on one worker
+//! The `Ufs` handle is not shared between threads (it is not `Send`): it lives on one worker
 //! thread, and every FUSE request becomes a job queued to it (the reply
 //! travels with the job). So the library's write session, with its
 //! crash-ordered writes and clean-flag policy, is used exactly as the
@@ -22,6 +22,7 @@ use fuser::{
     ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
     Request, SessionACL, TimeOrNow, WriteFlags,
 };
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -68,7 +69,49 @@ pub fn run(a: Args) -> i32 {
 /// replies, which carry the new attributes.
 const TTL: Duration = Duration::from_secs(1);
 
-type Job = Box<dyn FnOnce(&mut Image) + Send>;
+type Job = Box<dyn FnOnce(&mut Owned) + Send>;
+
+/// What the image's thread owns: the image and the one directory listing
+/// it keeps (see [`Listing`]).
+struct Owned {
+    img: Image,
+    listing: Option<Listing>,
+    /// The inode and block map of the file last read, kept until the next
+    /// change, so a file read in many requests (the kernel asks for at
+    /// most its read-ahead at a time) maps its blocks once.
+    mapped: Option<Mapped>,
+}
+
+/// A regular file's inode and extents (see [`Owned::mapped`]).
+struct Mapped {
+    inode: Inode,
+    extents: Vec<ufskit::bmap::Extent>,
+}
+
+/// The entries of the directory last listed by `readdir`, kept until the
+/// next change of any kind, so that a listing read in several `readdir`
+/// calls (about a hundred entries each) and the `lookup` of each of its
+/// names (what `tar`, `find` or `ls -l` do next) parse the directory once
+/// instead of once per call. One directory at a time: the memory is what
+/// listing that directory takes anyway. Every job that can change a name
+/// drops it (`run_mut`); opening and releasing files do not, as they change
+/// no directory (an orphan freed at its last release has no name).
+struct Listing {
+    dir: Ino,
+    entries: Vec<ufskit::fs::DirEntry>,
+    by_name: HashMap<Vec<u8>, Ino>,
+}
+
+impl Listing {
+    fn new(dir: Ino, entries: Vec<ufskit::fs::DirEntry>) -> Listing {
+        let by_name = entries.iter().map(|e| (e.name.clone(), e.ino)).collect();
+        Listing {
+            dir,
+            entries,
+            by_name,
+        }
+    }
+}
 
 /// The image as its thread holds it: a reader for `-o ro`, else a write
 /// session. There is one for the life of the mount, so its size is no
@@ -222,7 +265,7 @@ fn spawn_owner(
                     Image::Writer(Session::new(fs)?)
                 })
             });
-            let mut img = match opened {
+            let img = match opened {
                 Ok(img) => img,
                 Err(Error::Unclean) => {
                     let _ = otx.send(Err(
@@ -236,8 +279,13 @@ fn spawn_owner(
                 }
             };
             let _ = otx.send(Ok(()));
-            for job in rx {
-                job(&mut img);
+            let mut owned = Owned {
+                img,
+                listing: None,
+                mapped: None,
+            };
+            while let Some(job) = next_job(&rx) {
+                job(&mut owned);
             }
         })
         .map_err(|e| format!("cannot start the image thread: {e}"))?;
@@ -245,6 +293,26 @@ fn spawn_owner(
         .recv()
         .unwrap_or_else(|_| Err("the image thread stopped".into()));
     Ok((tx, ready))
+}
+
+/// How long the image's thread polls for the next job before it sleeps.
+/// A request's round trip (reply to the kernel, the program's next call,
+/// the kernel's next request) is often shorter than a sleep and a wake-up
+/// of this thread: with one request after another, as `cp -a` makes them,
+/// the two thread switches per request cost more than the work itself.
+const POLL: Duration = Duration::from_micros(50);
+
+/// The next job, or None once the FUSE side has gone.
+fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
+    let start = std::time::Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) if start.elapsed() < POLL => std::hint::spin_loop(),
+            Err(mpsc::TryRecvError::Empty) => return rx.recv().ok(),
+        }
+    }
 }
 
 impl UfsFuse {
@@ -256,9 +324,15 @@ impl UfsFuse {
 
     /// Queues `f`, which reads, to the image's thread.
     fn run(&self, f: impl FnOnce(&Ufs) + Send + 'static) {
-        self.send(Box::new(move |img| match img {
-            Image::Reader(fs) => f(fs),
-            Image::Writer(s) => f(s),
+        self.run_listing(move |fs, _| f(fs));
+    }
+
+    /// Queues `f`, which reads, to the image's thread, with the kept
+    /// directory listing.
+    fn run_listing(&self, f: impl FnOnce(&Ufs, &mut Option<Listing>) + Send + 'static) {
+        self.send(Box::new(move |o| match &o.img {
+            Image::Reader(fs) => f(fs, &mut o.listing),
+            Image::Writer(s) => f(s, &mut o.listing),
         }));
     }
 
@@ -266,8 +340,10 @@ impl UfsFuse {
     /// changes to a read-only mount first; were one queued anyway, its
     /// reply would be dropped, which FUSE answers with EIO.
     fn run_mut(&self, f: impl FnOnce(&mut Session) + Send + 'static) {
-        self.send(Box::new(move |img| {
-            if let Image::Writer(s) = img {
+        self.send(Box::new(move |o| {
+            o.listing = None;
+            o.mapped = None;
+            if let Image::Writer(s) = &mut o.img {
                 f(s)
             }
         }));
@@ -457,8 +533,8 @@ impl Filesystem for UfsFuse {
         // The clean unmount: write everything out and mark the image clean,
         // then wait until the owner thread has done it.
         let (tx, rx) = mpsc::channel();
-        self.send(Box::new(move |img| {
-            let r = match img {
+        self.send(Box::new(move |o| {
+            let r = match &mut o.img {
                 Image::Reader(_) => Ok(()),
                 Image::Writer(fs) => fs.unhold_all().and_then(|()| fs.sync()),
             };
@@ -473,11 +549,15 @@ impl Filesystem for UfsFuse {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let (p, n) = (ufs_ino(parent), name_bytes(name));
-        self.run(move |fs| {
+        self.run_listing(move |fs, listing| {
             if too_long(&n) {
                 return reply.error(Errno::ENAMETOOLONG);
             }
-            match fs.dir_lookup(p, &n) {
+            let found = match listing {
+                Some(l) if l.dir == p => Ok(l.by_name.get(&n).copied()),
+                _ => fs.dir_lookup(p, &n),
+            };
+            match found {
                 Ok(Some(ino)) => reply_entry(fs, ino, reply),
                 Ok(None) => reply.error(Errno::ENOENT),
                 Err(e) => reply.error(errno(&e)),
@@ -756,8 +836,8 @@ impl Filesystem for UfsFuse {
         // An open file outlives its last name (POSIX): the hold keeps the
         // inode until release.
         let i = ufs_ino(ino);
-        self.send(Box::new(move |img| {
-            if let Image::Writer(fs) = img {
+        self.send(Box::new(move |o| {
+            if let Image::Writer(fs) = &mut o.img {
                 fs.hold(i);
             }
             reply.opened(FileHandle(0), FopenFlags::empty());
@@ -775,8 +855,10 @@ impl Filesystem for UfsFuse {
         reply: ReplyEmpty,
     ) {
         let i = ufs_ino(ino);
-        self.send(Box::new(move |img| {
-            let r = match img {
+        self.send(Box::new(move |o| {
+            // The last release of an unlinked file frees its blocks.
+            o.mapped = None;
+            let r = match &mut o.img {
                 Image::Reader(_) => Ok(()),
                 Image::Writer(fs) => fs.unhold(i),
             };
@@ -799,13 +881,24 @@ impl Filesystem for UfsFuse {
         reply: ReplyData,
     ) {
         let i = ufs_ino(ino);
-        self.run(move |fs| {
+        self.send(Box::new(move |o| {
+            let fs: &Ufs = match &o.img {
+                Image::Reader(fs) => fs,
+                Image::Writer(s) => s,
+            };
+            let mapped = &mut o.mapped;
             let r = (|| -> Result<Vec<u8>, Error> {
-                let inode = fs.inode(i)?;
-                let ext = fs.extents(&inode)?;
+                let m = match mapped {
+                    Some(m) if m.inode.ino == i => m,
+                    _ => {
+                        let inode = fs.inode(i)?;
+                        let extents = fs.extents(&inode)?;
+                        mapped.insert(Mapped { inode, extents })
+                    }
+                };
                 // Bounded by the kernel's request (max_read), not by the file.
                 let mut buf = vec![0u8; size as usize];
-                let n = fs.read_at(&inode, &ext, offset, &mut buf)?;
+                let n = fs.read_at(&m.inode, &m.extents, offset, &mut buf)?;
                 buf.truncate(n);
                 Ok(buf)
             })();
@@ -813,7 +906,7 @@ impl Filesystem for UfsFuse {
                 Ok(b) => reply.data(&b),
                 Err(e) => reply.error(errno(&e)),
             }
-        });
+        }));
     }
 
     fn write(
@@ -878,11 +971,16 @@ impl Filesystem for UfsFuse {
         mut reply: ReplyDirectory,
     ) {
         let i = ufs_ino(ino);
-        self.run(move |fs| {
-            let entries = match fs.read_dir(i) {
-                Ok(e) => e,
-                Err(e) => return reply.error(errno(&e)),
-            };
+        self.run_listing(move |fs, listing| {
+            // A listing starts at offset 0 with the directory as it is now.
+            let kept = matches!(listing, Some(l) if l.dir == i && offset > 0);
+            if !kept {
+                match fs.read_dir(i) {
+                    Ok(e) => *listing = Some(Listing::new(i, e)),
+                    Err(e) => return reply.error(errno(&e)),
+                }
+            }
+            let entries = listing.as_ref().map_or(&[][..], |l| &l.entries[..]);
             // The offset handed back is the index of the next entry.
             for (k, e) in entries.iter().enumerate().skip(offset as usize) {
                 let t = kind_dt(e.dtype);
@@ -907,7 +1005,7 @@ impl Filesystem for UfsFuse {
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         // A session's own counts include changes not on disk yet.
-        self.send(Box::new(move |img| match img {
+        self.send(Box::new(move |o| match &o.img {
             Image::Reader(fs) => statfs_reply(fs.space(), fs, reply),
             Image::Writer(fs) => statfs_reply(fs.space(), fs, reply),
         }));
