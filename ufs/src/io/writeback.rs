@@ -14,6 +14,14 @@
 //! all the bytes asked for; [`Device::flush`] writes everything out first.
 //! Memory is bounded by about `(MAX_RUNS + 4) * 2 * RUN_LIMIT` (1 MiB).
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::Device;
 
 /// Largest run kept before it is written out.
@@ -145,6 +153,9 @@ impl<D: Device> WriteBack<D> {
 }
 
 impl<D: Device> Device for WriteBack<D> {
+    // Each usize cast is of an offset inside `buf` or inside a pending
+    // run's in-memory data.
+    #[allow(clippy::cast_possible_truncation)]
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         let end = offset + buf.len() as u64;
         // All of it pending in one run: no need to ask the device.
@@ -203,6 +214,8 @@ impl<D: Device> Device for WriteBack<D> {
             .iter_mut()
             .find(|r| offset >= r.offset && end <= r.end())
         {
+            // Inside the run's in-memory data.
+            #[allow(clippy::cast_possible_truncation)]
             let at = (offset - r.offset) as usize;
             r.data[at..at + buf.len()].copy_from_slice(buf);
             r.stamp = stamp;
