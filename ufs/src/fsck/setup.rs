@@ -505,7 +505,8 @@ mod tests {
             // A field cmpsblks() compares, changed in group 2's copy...
             let loc = geo.frag_offset(geo.cgsblock(crate::CgIdx(2)));
             let (d, i) = edit::lookup(edit::FS_FIELDS, "fs_ipg").unwrap();
-            let at = loc as usize..loc as usize + 8192;
+            let l = usize::try_from(loc).unwrap();
+            let at = l..l + 8192;
             edit::set(
                 &mut img[at.clone()],
                 &d,
@@ -530,7 +531,7 @@ mod tests {
         let need = img.len() as u64;
         // Cut into the second group: groups 1.. are (partly) missing.
         let keep = geo.fpg * u64::from(geo.fsize) + 4096;
-        img.truncate(keep as usize);
+        img.truncate(usize::try_from(keep).unwrap());
         let msg = truncated(&img, &sb).expect("reported");
         assert!(
             msg.contains(&format!("NEEDS {need} BYTES, THE IMAGE HAS {keep}")),

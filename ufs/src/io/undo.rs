@@ -352,7 +352,7 @@ mod tests {
     fn undo_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("u");
-        let orig: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
+        let orig: Vec<u8> = (0..4096u32).map(|i| i.to_le_bytes()[0]).collect();
         let mut d = UndoDevice::create(orig.clone(), &p).unwrap();
         d.write_at(100, &[0; 50]).unwrap();
         d.write_at(120, &[1; 100]).unwrap();

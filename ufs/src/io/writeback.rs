@@ -293,16 +293,19 @@ mod tests {
         };
         for step in 0..20_000u32 {
             let off = next() % 60_000;
-            let len = (next() % 3000) as usize + 1;
-            let len = len.min(model.len() - off as usize);
+            let o = usize::try_from(off).expect("small");
+            let len = usize::try_from(next() % 3000).expect("small") + 1;
+            let len = len.min(model.len() - o);
             if next() % 3 == 0 {
                 let mut got = vec![0u8; len];
                 wb.read_at(off, &mut got).expect("read");
-                assert_eq!(got, model[off as usize..off as usize + len], "step {step}");
+                assert_eq!(got, model[o..o + len], "step {step}");
             } else {
-                let data: Vec<u8> = (0..len).map(|i| (i as u32 ^ step) as u8).collect();
+                let data: Vec<u8> = (0..len)
+                    .map(|i| i.to_le_bytes()[0] ^ step.to_le_bytes()[0])
+                    .collect();
                 wb.write_at(off, &data).expect("write");
-                model[off as usize..off as usize + len].copy_from_slice(&data);
+                model[o..o + len].copy_from_slice(&data);
             }
         }
         wb.flush().expect("flush");
@@ -325,15 +328,18 @@ mod tests {
             };
             for step in 0..20_000u32 {
                 let off = (next() % 400) * 512;
-                let len = ((next() % 8 + 1) * 512) as usize;
+                let o = usize::try_from(off).expect("small");
+                let len = usize::try_from((next() % 8 + 1) * 512).expect("small");
                 if next() % 4 == 0 {
                     let mut got = vec![0u8; len];
                     wb.read_at(off, &mut got).expect("read");
-                    assert_eq!(got, model[off as usize..off as usize + len], "step {step}");
+                    assert_eq!(got, model[o..o + len], "step {step}");
                 } else {
-                    let data: Vec<u8> = (0..len).map(|i| (i as u32 ^ step) as u8).collect();
+                    let data: Vec<u8> = (0..len)
+                        .map(|i| i.to_le_bytes()[0] ^ step.to_le_bytes()[0])
+                        .collect();
                     wb.write_at(off, &data).expect("write");
-                    model[off as usize..off as usize + len].copy_from_slice(&data);
+                    model[o..o + len].copy_from_slice(&data);
                 }
                 assert!(wb.runs.len() <= MAX_RUNS);
                 for (i, a) in wb.runs.iter().enumerate() {
