@@ -32,6 +32,14 @@
 //!   moved into a new full block with a `.sujournal` entry at its end; then
 //!   `FS_DOSOFTDEP | FS_SUJ` and `fs_sujfree` 0.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::error::{Error, Result};
 use crate::inode::Inode;
 use crate::io::{self, Device};
@@ -648,7 +656,8 @@ fn find_in_root(dev: &dyn Device, geo: &crate::Geometry, name: &[u8]) -> Result<
     let mut data = vec![0u8; size];
     for e in crate::bmap::extents(dev, geo, &root)? {
         let start = usize::try_from(e.lbn * geo.bsize64()).unwrap_or(usize::MAX);
-        let end = (start.saturating_add(e.len as usize)).min(size);
+        let len = usize::try_from(e.len).unwrap_or(usize::MAX);
+        let end = (start.saturating_add(len)).min(size);
         if start < end {
             io::read_exact(dev, geo.frag_offset(e.addr), &mut data[start..end])?;
         }
@@ -666,7 +675,7 @@ mod journal {
     use crate::error::{Error, Result};
     use crate::inode::{Inode, Timespec};
     use crate::io::{self, Device};
-    use crate::ondisk::consts::{dt, mode, DIRBLKSIZ};
+    use crate::ondisk::consts::{dt, mode, DIRBLKSIZ, DIRBLKSIZ_U16};
     use crate::ondisk::{wire, DirectHdr};
     use crate::superblock::{Geometry, Superblock, UfsVersion};
     use crate::units::{Frag, Ino};
@@ -801,7 +810,9 @@ mod journal {
                 "Insufficient free space for {size} byte journal"
             )));
         }
-        let mut alloc = Allocator::new(dev, geo, now as u64)?;
+        // The seed takes the time's bits; the sign does not matter.
+        let seed = u64::from_ne_bytes(now.to_ne_bytes());
+        let mut alloc = Allocator::new(dev, geo, seed)?;
         alloc.keep_cg_times();
         let mut found = None;
         for c in 0..geo.ncg {
@@ -856,7 +867,10 @@ mod journal {
                 Ok(b) => b,
                 Err(e) => return Ok(Err(e)),
             };
-            match w.indir_fill(dev, geo, b, level as u32, &mut resid, said)? {
+            // level < NIADDR (3).
+            #[allow(clippy::cast_possible_truncation)]
+            let depth = level as u32;
+            match w.indir_fill(dev, geo, b, depth, &mut resid, said)? {
                 Ok(n) => taken += n + 1,
                 Err(e) => return Ok(Err(e)),
             }
@@ -873,20 +887,25 @@ mod journal {
         };
         let mut root = Inode::read(dev, geo, Ino::ROOT)?;
         let bsize = geo.bsize64();
-        let lbn = (root.size() / bsize) as usize;
-        let off = (root.size() % bsize) as usize;
+        // `create` refused a root reaching past the direct blocks, so lbn <
+        // NDADDR and off < bsize (at most 64 KiB).
+        #[allow(clippy::cast_possible_truncation)]
+        let (lbn, off) = (
+            (root.size() / bsize) as usize,
+            (root.size() % bsize) as usize,
+        );
         let old = root.db(lbn);
         // sblksize: the bytes the last block holds (0 past the end).
         let fsize = u64::from(geo.fsize);
         let held = (off as u64).div_ceil(fsize) * fsize;
-        let mut block = vec![0u8; bsize as usize];
+        let mut block = vec![0u8; geo.bsize as usize];
         if off != 0 {
             io::read_exact(dev, geo.frag_offset(Frag(old)), &mut block[..off])?;
         }
         if !crate::dir::encode_entry(
             &mut block[off..],
             Ino(ino.0),
-            DIRBLKSIZ as u16,
+            DIRBLKSIZ_U16,
             dt::DT_REG,
             SUJ_FILE,
             geo.endian,
@@ -896,10 +915,10 @@ mod journal {
             ));
         }
         let mut at = off + DIRBLKSIZ;
-        while at < bsize as usize {
+        while at < block.len() {
             DirectHdr {
                 d_ino: 0,
-                d_reclen: DIRBLKSIZ as u16,
+                d_reclen: DIRBLKSIZ_U16,
                 d_type: 0,
                 d_namlen: 0,
             }

@@ -17,6 +17,14 @@
 //! (`blksize`): only the last block of a file that fits in the direct
 //! pointers may be a run of fragments, and it grows in place when it can.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::alloc::Allocator;
 use crate::bmap;
 use crate::dir::{self, direct_size};
@@ -24,7 +32,7 @@ use crate::error::{CorruptKind, Error, Location, Result};
 use crate::fs::Follow;
 use crate::inode::{dev_join, FileType, Inode, Timespec};
 use crate::io;
-use crate::ondisk::consts::{dt, DIRBLKSIZ, NDADDR, NXADDR};
+use crate::ondisk::consts::{dt, DIRBLKSIZ, DIRBLKSIZ_U16, NDADDR, NXADDR};
 use crate::session::Session;
 use crate::superblock::UfsVersion;
 use crate::units::{Frag, Ino};
@@ -245,15 +253,11 @@ impl Session {
         let mut chunk = vec![0u8; DIRBLKSIZ];
         let e = self.fs.geo.endian;
         let dot = direct_size(1);
-        dir::encode_entry(&mut chunk, inode.ino, dot as u16, dt::DT_DIR, b".", e);
-        dir::encode_entry(
-            &mut chunk[dot..],
-            parent,
-            (DIRBLKSIZ - dot) as u16,
-            dt::DT_DIR,
-            b"..",
-            e,
-        );
+        // 12 and 500: both inside one 512-byte chunk.
+        #[allow(clippy::cast_possible_truncation)]
+        let (dot_len, dotdot_len) = (dot as u16, (DIRBLKSIZ - dot) as u16);
+        dir::encode_entry(&mut chunk, inode.ino, dot_len, dt::DT_DIR, b".", e);
+        dir::encode_entry(&mut chunk[dot..], parent, dotdot_len, dt::DT_DIR, b"..", e);
         let ino = inode.ino;
         let r = self.write_inode_data(&mut inode, 0, &chunk, true);
         if let Err(err) = r {
@@ -641,6 +645,9 @@ impl Session {
     // ---- directories ---------------------------------------------------------
 
     /// Adds an entry (the name must not exist yet).
+    // Each cast is of an offset or record length inside one 512-byte
+    // directory chunk.
+    #[allow(clippy::cast_possible_truncation)]
     fn dir_add(&mut self, dir: Ino, name: &[u8], ino: Ino, dtype: u8) -> Result<()> {
         let mut d = self.parent_dir(dir)?;
         let need = direct_size(name.len());
@@ -700,7 +707,7 @@ impl Session {
         }
         // No room: a new chunk at the end holding just this entry.
         chunk.fill(0);
-        dir::encode_entry(&mut chunk, ino, DIRBLKSIZ as u16, dtype, name, e);
+        dir::encode_entry(&mut chunk, ino, DIRBLKSIZ_U16, dtype, name, e);
         self.write_inode_data(&mut d, size, &chunk, true)?;
         self.touch_dir(&mut d)?;
         if let Some(w) = self.w.as_mut() {
@@ -749,6 +756,8 @@ impl Session {
             dir::encode_entry(&mut chunk, Ino(0), ent.reclen, 0, b"", e);
         } else {
             let prev = &entries[i - 1];
+            // An offset inside the chunk.
+            #[allow(clippy::cast_possible_truncation)]
             let pos = (prev.offset - off) as usize;
             let reclen = prev.reclen + ent.reclen;
             dir::encode_entry(
@@ -773,6 +782,8 @@ impl Session {
         let mut d = self.parent_dir(dir)?;
         let (off, mut chunk, entries, i) = self.dir_find(&d, name)?;
         let ent = &entries[i];
+        // An offset inside the chunk.
+        #[allow(clippy::cast_possible_truncation)]
         let pos = (ent.offset - off) as usize;
         dir::encode_entry(
             &mut chunk[pos..],
@@ -852,6 +863,8 @@ impl Session {
     }
 
     /// Fragments the block at `lbn` needs for a file of `size` bytes.
+    // A block's size in fragments: at most `frag` (8).
+    #[allow(clippy::cast_possible_truncation)]
     fn frags_for(&self, size: u64, lbn: u64) -> u32 {
         (self.fs.geo.blksize(size, lbn) >> self.fs.geo.fshift) as u32
     }
@@ -870,7 +883,9 @@ impl Session {
 
     fn add_blocks(&self, inode: &mut Inode, frags: i64) {
         let sectors = frags * (i64::from(self.fs.geo.fsize) / 512);
-        let v = (inode.blocks() as i64 + sectors).max(0) as u64;
+        // di_blocks is signed in C: take its bits as such, as before.
+        let blocks = i64::from_ne_bytes(inode.blocks().to_ne_bytes());
+        let v = u64::try_from((blocks + sectors).max(0)).unwrap_or(0);
         inode.set_blocks(v);
     }
 
@@ -948,8 +963,12 @@ impl Session {
                     break;
                 }
             };
+            // Both ends lie inside `data`.
+            #[allow(clippy::cast_possible_truncation)]
             let src = &data[(from - offset) as usize..(to - offset) as usize];
             let pos = self.fs.geo.frag_offset(addr) + (from - blk_start);
+            // Deferred zeros are the rest of one block: at most bsize.
+            #[allow(clippy::cast_possible_truncation)]
             let r = match self.deferred_zeros.take() {
                 Some((at, n)) if at == pos + src.len() as u64 => {
                     let mut buf = Vec::with_capacity(src.len() + n as usize);
@@ -970,6 +989,8 @@ impl Session {
         if let Some((at, n)) = self.deferred_zeros.take() {
             // The write that was to carry these zeros failed: zero anyway,
             // so the block never shows old contents if the file grows.
+            // At most bsize, as above.
+            #[allow(clippy::cast_possible_truncation)]
             let zr = io::write_all(self.fs.dev.as_mut(), at, &vec![0u8; n as usize]);
             if result.is_ok() {
                 result = zr;
@@ -996,7 +1017,7 @@ impl Session {
             let lbn = old_last - 1;
             let need = self.frags_for(old_size, lbn).max(1);
             let have = self.frags_for(alloc_size, lbn).max(1);
-            let cur = inode.db(lbn as usize);
+            let cur = inode.db(usize::try_from(lbn).unwrap_or(usize::MAX));
             if cur != 0 && need < have {
                 let _ = self.free_frags(Frag(cur + u64::from(need)), have - need);
                 self.add_blocks(inode, -i64::from(have - need));
@@ -1021,6 +1042,8 @@ impl Session {
         meta: bool,
         covered: std::ops::Range<u64>,
     ) -> Result<Frag> {
+        // Only a direct block is resized (both callers check lbn < NDADDR).
+        #[allow(clippy::cast_possible_truncation)]
         let i = lbn as usize;
         let cur = inode.db(i);
         let have = self.frags_for(size, lbn).max(1);
@@ -1092,6 +1115,8 @@ impl Session {
                 self.deferred_zeros = Some((at, hi - lo));
                 continue;
             }
+            // Within one block.
+            #[allow(clippy::cast_possible_truncation)]
             let buf = vec![0u8; (hi - lo) as usize];
             io::write_all(self.fs.dev.as_mut(), at, &buf)?;
         }
@@ -1209,6 +1234,8 @@ impl Session {
                 let tail = size % bsize;
                 if tail != 0 {
                     let zero_len = (u64::from(need) << self.fs.geo.fshift) - tail;
+                    // Less than one block.
+                    #[allow(clippy::cast_possible_truncation)]
                     let z = vec![0u8; zero_len as usize];
                     io::write_all(
                         self.fs.dev.as_mut(),
@@ -1229,6 +1256,8 @@ impl Session {
             {
                 let blk = Frag(e.addr.0 + ((lbn - e.lbn) << self.fs.geo.fragshift));
                 let tail = size % bsize;
+                // Less than one block.
+                #[allow(clippy::cast_possible_truncation)]
                 let z = vec![0u8; (bsize - tail) as usize];
                 io::write_all(
                     self.fs.dev.as_mut(),
@@ -1260,7 +1289,7 @@ impl Session {
             let mut freer = TreeFreer { fs: self, freed: 0 };
             let empty = bmap::cut_tree(&cut, a, level, &mut freer)?;
             let freed = freer.freed;
-            self.add_blocks(inode, -(freed as i64));
+            self.add_blocks(inode, -i64::try_from(freed).unwrap_or(i64::MAX));
             if empty {
                 inode.set_ib(top, 0);
             }
@@ -1323,6 +1352,9 @@ impl Session {
 
     /// Replaces the extended-attribute area with `area`, reallocating its
     /// blocks with the fragment rules (`sblksize` on `di_extsize`).
+    // Every cast is of a length or offset inside the area (at most
+    // NXADDR blocks, checked by the caller) or a block's fragment count.
+    #[allow(clippy::cast_possible_truncation)]
     fn write_ext_area(&mut self, inode: &mut Inode, area: &[u8]) -> Result<()> {
         self.begin()?;
         let bsize = self.fs.geo.bsize64();

@@ -2,6 +2,14 @@
 //! write API (`ufs put`), keeping holes, hard links, devices and `user.*`
 //! extended attributes.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::host::{next_data, read_xattrs};
 use crate::inode::Timespec;
 use crate::xattr::Namespace;
@@ -314,6 +322,9 @@ impl HostCopy {
 
     /// Copies a host file's data, leaving holes where the host file has
     /// them (SEEK_DATA/SEEK_HOLE) and where whole blocks are zero.
+    // The usize casts are of lengths within one chunk (at most 1 MiB or a
+    // block) and of bsize.
+    #[allow(clippy::cast_possible_truncation)]
     fn copy_data(
         &mut self,
         fs: &mut Session,

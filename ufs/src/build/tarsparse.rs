@@ -9,6 +9,14 @@
 //! This module reads those maps, and writes any tar member's data leaving
 //! holes where whole 4 KiB pieces are zero, so a sparse file stays sparse.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use std::io::Read;
 
 /// Where a member's bytes go: (file offset, bytes).
@@ -114,6 +122,8 @@ fn map_from_data(r: &mut dyn Read) -> Result<Vec<(u64, u64)>, String> {
     if count > MAX_CHUNKS {
         return Err(format!("sparse map: {count} chunks is too many"));
     }
+    // At most MAX_CHUNKS (checked above).
+    #[allow(clippy::cast_possible_truncation)]
     let mut map = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let off = next(&mut used)?;

@@ -1,6 +1,14 @@
 //! The scanned tree: every source's nodes merged into one arena, before
 //! the image is sized and written.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::inode::Timespec;
 use crate::populate::Nodes;
 use crate::{FileType, NewNode};
@@ -242,6 +250,8 @@ impl Tree {
     }
 
     /// What the image gets for node `i`'s owner, mode, flags and times.
+    // A device's number is stored as its two 32-bit halves.
+    #[allow(clippy::cast_possible_truncation)]
     pub(super) fn attr(&self, i: u32) -> NewNode {
         let n = &self.nodes[i as usize];
         let rdev = matches!(n.kind, FileType::CharDevice | FileType::BlockDevice)
@@ -281,6 +291,9 @@ impl Tree {
             return None;
         }
         let mask = slots.len() - 1;
+        // Masked to the table size: which bits of the hash are kept does
+        // not matter.
+        #[allow(clippy::cast_possible_truncation)]
         let mut k = name_hash(parent, name) as usize & mask;
         loop {
             let s = slots[k];
@@ -305,6 +318,8 @@ impl Tree {
         }
         let mask = self.index.slots.len() - 1;
         let n = &self.nodes[i as usize];
+        // Masked to the table size, as in `lookup`.
+        #[allow(clippy::cast_possible_truncation)]
         let mut k = name_hash(n.parent, self.name(i)) as usize & mask;
         while self.index.slots[k] != NONE {
             k = (k + 1) & mask;
@@ -483,6 +498,9 @@ pub(super) struct Flat<'t> {
 }
 
 impl Flat<'_> {
+    // Node numbers and positions are below `nodes.len()`, which `push`
+    // keeps below u32::MAX.
+    #[allow(clippy::cast_possible_truncation)]
     pub(super) fn new(tree: &Tree) -> Flat<'_> {
         let n = tree.nodes.len();
         // Children of each node (`kids[start[d]..start[d + 1]]`), sorted.
@@ -560,6 +578,8 @@ impl Flat<'_> {
     }
 }
 
+// Positions are below `nodes.len()`, which `push` keeps below u32::MAX.
+#[allow(clippy::cast_possible_truncation)]
 impl Nodes for Flat<'_> {
     fn count(&self) -> usize {
         self.tree.nodes.len()

@@ -15,6 +15,14 @@
 //! references found"; every helper that adds or moves a reference or
 //! changes a di_nlink keeps that true, so phase 4 sees only real errors.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;
@@ -22,7 +30,7 @@ use crate::bmap::Walk;
 use crate::inode::{Inode, Timespec};
 use crate::io::overlay::WriteClass;
 use crate::ondisk::consts::dt::DT_DIR;
-use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR};
+use crate::ondisk::consts::{mode, DIRBLKSIZ, DIRBLKSIZ_U16, NDADDR};
 use crate::ondisk::DirectHdr;
 use crate::superblock::UfsVersion;
 use crate::units::{CgIdx, Frag, Ino};
@@ -100,7 +108,10 @@ impl<'a> Ctx<'a> {
                 let mut left = budget.unwrap_or(u64::MAX);
                 let mut visit = |ctx: &mut Ctx<'a>, addr: u64, n: u32| {
                     let m = u64::from(n).min(left);
-                    ctx.release(addr, m as u32);
+                    // At most n.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let m32 = m as u32;
+                    ctx.release(addr, m32);
                     left -= m;
                     if left == 0 {
                         Walk::Stop
@@ -194,7 +205,7 @@ impl<'a> Ctx<'a> {
         crate::dir::encode_entry(
             &mut buf[12..],
             Ino(parent),
-            (DIRBLKSIZ - 12) as u16,
+            DIRBLKSIZ_U16 - 12,
             DT_DIR,
             b"..",
             endian,
@@ -263,6 +274,8 @@ impl<'a> Ctx<'a> {
         if !self.geo.run_in_range(Frag(addr), u64::from(nf)) {
             return None;
         }
+        // In range on the device, and at most a block (nf <= frag).
+        #[allow(clippy::cast_possible_truncation)]
         let mut buf = vec![0u8; (u64::from(nf) << self.geo.fshift) as usize];
         crate::io::read_exact(self.dev, self.geo.frag_offset(Frag(addr)), &mut buf).ok()?;
         Some(buf)
@@ -278,6 +291,8 @@ impl<'a> Ctx<'a> {
             return false;
         }
         let size = ip.size().min(MAXDIRSIZE);
+        // At most MAXDIRSIZE.
+        #[allow(clippy::cast_possible_wrap)]
         let mut filesize = size as i64;
         for (_lbn, addr, nf) in self.dir_blocks(&ip, size) {
             let Some(mut buf) = self.dir_block(addr, nf) else {
@@ -293,7 +308,10 @@ impl<'a> Ctx<'a> {
                     // Skip the rest of the chunk, as fsck_readdir does.
                     let skip = DIRBLKSIZ - loc % DIRBLKSIZ;
                     loc += skip;
-                    filesize -= skip as i64;
+                    // At most DIRBLKSIZ (512).
+                    #[allow(clippy::cast_possible_wrap)]
+                    let skip_i = skip as i64;
+                    filesize -= skip_i;
                     continue;
                 }
                 let (changed, stop) = f(self, &mut buf, loc, &e);
@@ -315,7 +333,7 @@ impl<'a> Ctx<'a> {
     /// first entry with room. Returns whether it was made.
     fn try_mkentry(&mut self, parent: u32, ino: u32, name: &[u8]) -> bool {
         let newlen = DirEnt {
-            namlen: name.len() as u8,
+            namlen: u8::try_from(name.len()).unwrap_or(u8::MAX),
             ..Default::default()
         }
         .dirsiz();
@@ -437,11 +455,14 @@ impl<'a> Ctx<'a> {
         let Some(newblk) = self.alloc_frags(cg, self.geo.frag) else {
             return failed(self);
         };
-        let mut buf = vec![0u8; bsize as usize];
+        let mut buf = vec![0u8; self.geo.bsize as usize];
         let mut from = 0usize;
+        // Checked above: lastlbn < NDADDR, and a block is at most frag
+        // fragments.
+        #[allow(clippy::cast_possible_truncation)]
+        let (lastlbn, nf) = (lastlbn as usize, (lastsize >> self.geo.fshift) as u32);
         if lastsize > 0 {
-            let old = ip.db(lastlbn as usize);
-            let nf = (lastsize >> self.geo.fshift) as u32;
+            let old = ip.db(lastlbn);
             let Some(oldbuf) = self.dir_block(old, nf) else {
                 self.release(newblk, self.geo.frag);
                 return failed(self);
@@ -459,7 +480,7 @@ impl<'a> Ctx<'a> {
             empty_chunk(&mut buf[chunk..], endian);
         }
         self.put(self.geo.frag_offset(Frag(newblk)), &buf, WriteClass::Data);
-        ip.set_db(lastlbn as usize, newblk);
+        ip.set_db(lastlbn, newblk);
         self.write_inode(&mut ip);
         let nsize = ip.size();
         if let Some(d) = self.dir_mut(ino) {
@@ -669,6 +690,8 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             if (j as u64) < ndb {
+                // A block's size in fragments: at most frag.
+                #[allow(clippy::cast_possible_truncation)]
                 let nf = (self.geo.blksize(old_size, j as u64) >> self.geo.fshift) as u32;
                 self.release(a, nf.max(1));
                 freed += u64::from(nf.max(1));
@@ -783,7 +806,7 @@ pub fn empty_chunk(buf: &mut [u8], endian: crate::Endian) {
     buf[..n].fill(0);
     let h = DirectHdr {
         d_ino: 0,
-        d_reclen: DIRBLKSIZ as u16,
+        d_reclen: DIRBLKSIZ_U16,
         d_type: 0,
         d_namlen: 0,
     };

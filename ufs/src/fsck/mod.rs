@@ -25,15 +25,42 @@
 //! linkup, ...). Before the image is marked clean, the repaired state is
 //! checked once more, read-only; only a clean result marks it clean.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 pub mod predict;
 pub mod problem;
 pub mod report;
+// Not yet under the cast lints (module header above): `state`, `pass1`
+// and `pass2` are being reworked for speed on another branch.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 pub(crate) mod state;
 
 mod fix;
 
+// Not yet under the cast lints: see `state`.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 mod pass1;
 mod pass1b;
+// Not yet under the cast lints: see `state`.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 mod pass2;
 mod pass3;
 mod pass4;
@@ -452,7 +479,7 @@ fn run(
     let now = opts.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
     });
     let nfrags = geo.size.div_ceil(u64::from(geo.frag)) * u64::from(geo.frag);
     // Two fragment maps (in use, freed by this run), one bit per fragment.
@@ -607,7 +634,7 @@ fn run(
         let f = Finding::new(Problem::UpdateStandardSuperblock, "");
         if ctx.ask(f) {
             ctx.sb.location = primary;
-            ctx.sb.fs.fs_sblockactualloc = primary as i64;
+            ctx.sb.fs.fs_sblockactualloc = i64::try_from(primary).unwrap_or(i64::MAX);
             ctx.sb_dirty = true;
         }
     }
@@ -618,7 +645,7 @@ fn run(
         for loc in setup::stale_alternates(ctx.dev, &ctx.sb, &ctx.geo) {
             let mut alt = ctx.sb.clone();
             alt.location = loc;
-            alt.fs.fs_sblockactualloc = loc as i64;
+            alt.fs.fs_sblockactualloc = i64::try_from(loc).unwrap_or(i64::MAX);
             ctx.put(loc, &alt.encode(), overlay::WriteClass::Super);
         }
     }

@@ -13,6 +13,14 @@
 //! sharer but the last gets its own copy of the shared pointers, so every
 //! sharer stays a readable file and the intact one keeps its contents.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::problem::{Phase, Problem};
 use super::report::Finding;
 use super::state::*;
@@ -41,7 +49,9 @@ pub(super) fn pass1b(ctx: &mut Ctx<'_>) {
                     res = Walk::Skip;
                 }
                 if left.remove(&b) {
-                    let text = format!("{} DUP I={ino}{}\n", b as i64, ctx.fatal_sfx());
+                    // Printed signed, as fsck_ffs prints a daddr.
+                    let signed = i64::from_ne_bytes(b.to_ne_bytes());
+                    let text = format!("{signed} DUP I={ino}{}\n", ctx.fatal_sfx());
                     ctx.ask(
                         Finding::new(Problem::DupBlockOwner, text)
                             .ino(ino)
@@ -137,6 +147,8 @@ pub(super) fn clone_shared(ctx: &mut Ctx<'_>) {
                     copied_all = false;
                     break;
                 };
+                // At most one block.
+                #[allow(clippy::cast_possible_truncation)]
                 let len = (u64::from(nf) << ctx.geo.fshift) as usize;
                 let mut data = vec![0u8; len];
                 if crate::io::read_exact(ctx.dev, ctx.geo.frag_offset(Frag(old)), &mut data)

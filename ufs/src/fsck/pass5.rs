@@ -10,6 +10,14 @@
 //! As in fsck_ffs, each of these is said once per run, and the last one is
 //! not said once the per-group summary was refused.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::problem::Problem;
 use super::report::Finding;
 use super::setup::cstotal;
@@ -32,6 +40,11 @@ fn hex(v: u32) -> String {
     }
 }
 
+// Geometry checked that a group's maps fit its cg block (at most MAXBSIZE):
+// ipg, ndblk, the map offsets and sizes are far below 2^31, so the usize and
+// i32 casts are exact; UFS1's 16-bit fields keep the low bits, as fsck_ffs's
+// assignments do.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 pub(super) fn pass5(ctx: &mut Ctx<'_>) {
     ctx.ino.set_state(WINO, USTATE);
     let geo = ctx.geo.clone();
@@ -109,17 +122,17 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             cg_old_niblk: 0,
             cg_ndblk: ndblk,
             cg_cs: [0, 0, geo.ipg as i32, 0],
-            cg_rotor: if (h.cg_rotor as i32) >= 0 && h.cg_rotor < ndblk {
+            cg_rotor: if i32::try_from(h.cg_rotor).is_ok() && h.cg_rotor < ndblk {
                 h.cg_rotor
             } else {
                 0
             },
-            cg_frotor: if (h.cg_frotor as i32) >= 0 && h.cg_frotor < ndblk {
+            cg_frotor: if i32::try_from(h.cg_frotor).is_ok() && h.cg_frotor < ndblk {
                 h.cg_frotor
             } else {
                 0
             },
-            cg_irotor: if (h.cg_irotor as i32) >= 0 && h.cg_irotor < geo.ipg {
+            cg_irotor: if i32::try_from(h.cg_irotor).is_ok() && h.cg_irotor < geo.ipg {
                 h.cg_irotor
             } else {
                 0
@@ -328,6 +341,8 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
 /// use although the group's maps call them free. `map` is the rebuilt
 /// maps from the inode map on; `excess_dirs` the header's directory count
 /// less the one found.
+// The map sizes fit a cg block (see `pass5`).
+#[allow(clippy::cast_possible_truncation)]
 fn update_maps(ctx: &mut Ctx<'_>, cg: &CylGroup, h: &CgHeader, map: &[u8], excess_dirs: i32) {
     let geo = ctx.geo.clone();
     let c = h.cg_cgx;
@@ -421,6 +436,9 @@ fn marked_free(claimed: &[u8], found: &[u8], first: u64, name: &str) -> Vec<Stri
 /// GROUP` (fsutil.c `check_cgmagic()`): all zero but the magic, index,
 /// inode and fragment counts and map offsets; on UFS2 the initialized
 /// inodes that phase 1 settled on (two blocks, or as many as it found).
+// As in `pass5`: validated sizes, and UFS1's 16-bit fields keep the low
+// bits.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 fn rebuilt(
     geo: &crate::superblock::Geometry,
     old_cpg: i32,

@@ -11,6 +11,14 @@
 //! the damaged primary's own fields. Leaves: the superblock and geometry
 //! every later pass uses.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::problem::Problem;
 use super::report::{Answer, Finding, Reporter};
 use super::{AnswerMode, FsckOptions, Outcome, Verdict};
@@ -412,10 +420,11 @@ pub(super) fn alternates(dev: &dyn Device, damaged: Option<&Superblock>) -> Vec<
                     && r.fsr_sblkno > 0
                     && r.fsr_fpg > 0
                 {
+                    // All three were just checked to be positive.
                     plan = Some((
-                        r.fsr_fsbtodb as u32,
-                        r.fsr_sblkno as u64,
-                        r.fsr_fpg as u64,
+                        r.fsr_fsbtodb.unsigned_abs(),
+                        u64::from(r.fsr_sblkno.unsigned_abs()),
+                        u64::from(r.fsr_fpg.unsigned_abs()),
                         r.fsr_ncg,
                         0,
                         0,
@@ -431,15 +440,17 @@ pub(super) fn alternates(dev: &dyn Device, damaged: Option<&Superblock>) -> Vec<
                 let (off, mask) = if sb.version() == UfsVersion::Ufs1 {
                     (
                         u64::try_from(fs.fs_old_cgoffset).unwrap_or(0),
-                        u64::from(fs.fs_old_cgmask as u32),
+                        // The mask's bits (often all ones, -1 as stored).
+                        u64::from(u32::from_ne_bytes(fs.fs_old_cgmask.to_ne_bytes())),
                     )
                 } else {
                     (0, 0)
                 };
+                // All three were just checked to be positive.
                 plan = Some((
-                    fs.fs_fsbtodb as u32,
-                    fs.fs_sblkno as u64,
-                    fs.fs_fpg as u64,
+                    fs.fs_fsbtodb.unsigned_abs(),
+                    u64::from(fs.fs_sblkno.unsigned_abs()),
+                    u64::from(fs.fs_fpg.unsigned_abs()),
                     fs.fs_ncg,
                     off,
                     mask,
@@ -494,7 +505,8 @@ mod tests {
             // A field cmpsblks() compares, changed in group 2's copy...
             let loc = geo.frag_offset(geo.cgsblock(crate::CgIdx(2)));
             let (d, i) = edit::lookup(edit::FS_FIELDS, "fs_ipg").unwrap();
-            let at = loc as usize..loc as usize + 8192;
+            let l = usize::try_from(loc).unwrap();
+            let at = l..l + 8192;
             edit::set(
                 &mut img[at.clone()],
                 &d,
@@ -519,7 +531,7 @@ mod tests {
         let need = img.len() as u64;
         // Cut into the second group: groups 1.. are (partly) missing.
         let keep = geo.fpg * u64::from(geo.fsize) + 4096;
-        img.truncate(keep as usize);
+        img.truncate(usize::try_from(keep).unwrap());
         let msg = truncated(&img, &sb).expect("reported");
         assert!(
             msg.contains(&format!("NEEDS {need} BYTES, THE IMAGE HAS {keep}")),

@@ -12,6 +12,14 @@
 //! then cylinder groups and the summary area, and the superblock last.
 //! A read-only check uses the same overlay and simply never commits.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use crate::io::Device;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -117,6 +125,8 @@ impl<'a> Overlay<'a> {
     }
 
     /// Current contents of sector `p` (image bytes past the end read as 0).
+    // Both usize casts are of at most PAGE (512).
+    #[allow(clippy::cast_possible_truncation)]
     fn page(&self, p: u64) -> Vec<u8> {
         if let Some((_, v)) = self.pages.borrow().get(&p) {
             return v.clone();
@@ -132,6 +142,8 @@ impl<'a> Overlay<'a> {
 
     /// Lays `data` over the image at `off`. A sector keeps the class of
     /// its first write. Writes past the end of the image are refused.
+    // Each usize cast is of a value below PAGE or below `data.len()`.
+    #[allow(clippy::cast_possible_truncation)]
     pub fn put(&self, off: u64, data: &[u8], class: WriteClass) -> std::io::Result<()> {
         let end = off
             .checked_add(data.len() as u64)
@@ -173,6 +185,8 @@ impl<'a> Overlay<'a> {
         }
         let len = self.base().len();
         for (_, off, buf) in &mut by_class {
+            // At most buf.len().
+            #[allow(clippy::cast_possible_truncation)]
             let keep = len.saturating_sub(*off).min(buf.len() as u64) as usize;
             buf.truncate(keep);
         }
@@ -182,6 +196,8 @@ impl<'a> Overlay<'a> {
 }
 
 impl Device for Overlay<'_> {
+    // Each usize cast is of an offset inside `buf` or inside one page.
+    #[allow(clippy::cast_possible_truncation)]
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         let pages = self.pages.borrow();
         if pages.is_empty() {

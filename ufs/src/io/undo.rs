@@ -19,6 +19,14 @@
 //! checksum lets [`restore`] refuse an image that changed since (without
 //! a trailer — the repair was killed — restore needs `force`).
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::Device;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -100,7 +108,9 @@ impl<D: Device> UndoDevice<D> {
         if start >= end {
             return Ok(());
         }
-        let mut old = vec![0u8; (end - start) as usize];
+        let n = usize::try_from(end - start)
+            .map_err(|_| std::io::Error::other("undo range larger than memory"))?;
+        let mut old = vec![0u8; n];
         self.inner.read_at(start, &mut old)?;
         let mut rec = Vec::with_capacity(old.len() + 20);
         rec.extend_from_slice(&start.to_le_bytes());
@@ -137,7 +147,14 @@ impl<D: Device> UndoDevice<D> {
     pub fn finish(mut self) -> Result<D> {
         let mut post = CRC.digest();
         for (&s, &e) in &self.saved {
-            let mut buf = vec![0u8; (e - s) as usize];
+            let n = usize::try_from(e - s).map_err(|_| {
+                io_err(
+                    "reading",
+                    s,
+                    std::io::Error::other("range larger than memory"),
+                )
+            })?;
+            let mut buf = vec![0u8; n];
             self.inner
                 .read_at(s, &mut buf)
                 .map_err(|e| io_err("reading", s, e))?;
@@ -335,7 +352,7 @@ mod tests {
     fn undo_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("u");
-        let orig: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
+        let orig: Vec<u8> = (0..4096u32).map(|i| i.to_le_bytes()[0]).collect();
         let mut d = UndoDevice::create(orig.clone(), &p).unwrap();
         d.write_at(100, &[0; 50]).unwrap();
         d.write_at(120, &[1; 100]).unwrap();

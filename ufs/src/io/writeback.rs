@@ -14,6 +14,14 @@
 //! all the bytes asked for; [`Device::flush`] writes everything out first.
 //! Memory is bounded by about `(MAX_RUNS + 4) * 2 * RUN_LIMIT` (1 MiB).
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::Device;
 
 /// Largest run kept before it is written out.
@@ -145,6 +153,9 @@ impl<D: Device> WriteBack<D> {
 }
 
 impl<D: Device> Device for WriteBack<D> {
+    // Each usize cast is of an offset inside `buf` or inside a pending
+    // run's in-memory data.
+    #[allow(clippy::cast_possible_truncation)]
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         let end = offset + buf.len() as u64;
         // All of it pending in one run: no need to ask the device.
@@ -203,6 +214,8 @@ impl<D: Device> Device for WriteBack<D> {
             .iter_mut()
             .find(|r| offset >= r.offset && end <= r.end())
         {
+            // Inside the run's in-memory data.
+            #[allow(clippy::cast_possible_truncation)]
             let at = (offset - r.offset) as usize;
             r.data[at..at + buf.len()].copy_from_slice(buf);
             r.stamp = stamp;
@@ -280,16 +293,19 @@ mod tests {
         };
         for step in 0..20_000u32 {
             let off = next() % 60_000;
-            let len = (next() % 3000) as usize + 1;
-            let len = len.min(model.len() - off as usize);
+            let o = usize::try_from(off).expect("small");
+            let len = usize::try_from(next() % 3000).expect("small") + 1;
+            let len = len.min(model.len() - o);
             if next() % 3 == 0 {
                 let mut got = vec![0u8; len];
                 wb.read_at(off, &mut got).expect("read");
-                assert_eq!(got, model[off as usize..off as usize + len], "step {step}");
+                assert_eq!(got, model[o..o + len], "step {step}");
             } else {
-                let data: Vec<u8> = (0..len).map(|i| (i as u32 ^ step) as u8).collect();
+                let data: Vec<u8> = (0..len)
+                    .map(|i| i.to_le_bytes()[0] ^ step.to_le_bytes()[0])
+                    .collect();
                 wb.write_at(off, &data).expect("write");
-                model[off as usize..off as usize + len].copy_from_slice(&data);
+                model[o..o + len].copy_from_slice(&data);
             }
         }
         wb.flush().expect("flush");
@@ -312,15 +328,18 @@ mod tests {
             };
             for step in 0..20_000u32 {
                 let off = (next() % 400) * 512;
-                let len = ((next() % 8 + 1) * 512) as usize;
+                let o = usize::try_from(off).expect("small");
+                let len = usize::try_from((next() % 8 + 1) * 512).expect("small");
                 if next() % 4 == 0 {
                     let mut got = vec![0u8; len];
                     wb.read_at(off, &mut got).expect("read");
-                    assert_eq!(got, model[off as usize..off as usize + len], "step {step}");
+                    assert_eq!(got, model[o..o + len], "step {step}");
                 } else {
-                    let data: Vec<u8> = (0..len).map(|i| (i as u32 ^ step) as u8).collect();
+                    let data: Vec<u8> = (0..len)
+                        .map(|i| i.to_le_bytes()[0] ^ step.to_le_bytes()[0])
+                        .collect();
                     wb.write_at(off, &data).expect("write");
-                    model[off as usize..off as usize + len].copy_from_slice(&data);
+                    model[o..o + len].copy_from_slice(&data);
                 }
                 assert!(wb.runs.len() <= MAX_RUNS);
                 for (i, a) in wb.runs.iter().enumerate() {

@@ -29,6 +29,14 @@
 //! and a piece that is all zeros is skipped, so a fresh sparse image gets
 //! exactly the blocks that hold something.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::layout::{CgPlan, JournalPlan, Layout};
 use super::options::NewfsOptions;
 use crate::checkhash;
@@ -36,8 +44,8 @@ use crate::dir::encode_entry;
 use crate::error::{Error, Result};
 use crate::io::{self, Device};
 use crate::ondisk::consts::{
-    ckhash, dt, fsflags, mode, CG_MAGIC, DIRBLKSIZ, FS_BAD_MAGIC, FS_UFS1_MAGIC, FS_UFS2_MAGIC,
-    SBLOCKSEARCH, SBLOCKSIZE, SBLOCK_UFS2,
+    ckhash, dt, fsflags, mode, CG_MAGIC, DIRBLKSIZ, DIRBLKSIZ_U16, FS_BAD_MAGIC, FS_UFS1_MAGIC,
+    FS_UFS2_MAGIC, SBLOCKSEARCH, SBLOCKSIZE, SBLOCK_UFS2,
 };
 use crate::ondisk::{
     wire, CgHeader, Dinode1, Dinode2, DirectHdr, Fs, FsRecovery, CG_CKHASH_OFFSET,
@@ -179,7 +187,7 @@ pub fn newfs_with(
         if let Some(cg0) = layout.cgs.first() {
             let loc = p.frag_off(cg0.sblock_frag);
             let mut fs = p.primary_fs(layout);
-            fs.fs_sblockactualloc = loc as i64;
+            fs.fs_sblockactualloc = i64::try_from(loc).unwrap_or(i64::MAX);
             w.put(loc, &p.sb_bytes(fs, loc))?;
         }
     }
@@ -302,7 +310,7 @@ impl Params {
         let nifree = i64::from(sb.fs_ncg) * i64::from(sb.fs_ipg) - 2;
         crate::superblock::Totals::from_array([0, nbfree, nifree, nffree]).store(&mut fs);
         fs.fs_flags &= !fsflags::FS_SUJ;
-        fs.fs_sblockactualloc = loc as i64;
+        fs.fs_sblockactualloc = i64::try_from(loc).unwrap_or(i64::MAX);
         fs
     }
 
@@ -339,6 +347,8 @@ impl Writer<'_> {
         let mut run: Option<usize> = None;
         while pos < buf.len() {
             let abs = off + pos as u64;
+            // At most pos + ZERO_CHUNK.
+            #[allow(clippy::cast_possible_truncation)]
             let piece_end = ((abs / ZERO_CHUNK + 1) * ZERO_CHUNK - off) as usize;
             let end = piece_end.min(buf.len());
             let zero = buf[pos..end].iter().all(|&b| b == 0);
@@ -366,6 +376,8 @@ impl Writer<'_> {
         }
         let mut done = 0u64;
         while done < len {
+            // At most ZERO_BUF.
+            #[allow(clippy::cast_possible_truncation)]
             let n = (len - done).min(ZERO_BUF as u64) as usize;
             self.scratch.resize(n, 0);
             let at = off + done;
@@ -466,7 +478,10 @@ fn cg_block(p: &Params, layout: &Layout, plan: &CgPlan) -> Result<Vec<u8>> {
     if p.ufs2 {
         h.cg_time = p.time;
     } else {
-        h.cg_old_time = p.time as i32;
+        // UFS1's 32-bit field keeps the low bits, as FreeBSD's does.
+        #[allow(clippy::cast_possible_truncation)]
+        let old = p.time as i32;
+        h.cg_old_time = old;
     }
     h.cg_cgx = plan.cgx;
     h.cg_old_ncyl = plan.old_ncyl;
@@ -483,7 +498,8 @@ fn cg_block(p: &Params, layout: &Layout, plan: &CgPlan) -> Result<Vec<u8>> {
         h.cg_irotor = j.inode % p.ipg.max(1);
     }
     for (d, s) in h.cg_frsum.iter_mut().zip(plan.frsum.iter()) {
-        *d = *s as u32;
+        // The on-disk field is unsigned; the bits are the count's.
+        *d = u32::from_ne_bytes(s.to_ne_bytes());
     }
     h.cg_old_btotoff = plan.old_btotoff;
     h.cg_old_boff = plan.old_boff;
@@ -535,7 +551,7 @@ fn cg_block(p: &Params, layout: &Layout, plan: &CgPlan) -> Result<Vec<u8>> {
         for (i, &v) in plan.clustersum.iter().enumerate().skip(1) {
             let off = plan.clustersumoff as usize + i * 4;
             if let Some(slot) = buf.get_mut(off..off + 4) {
-                wire::put_u32(slot, p.endian, v as u32);
+                wire::put_u32(slot, p.endian, u32::from_ne_bytes(v.to_ne_bytes()));
             }
         }
     }
@@ -547,6 +563,9 @@ fn cg_block(p: &Params, layout: &Layout, plan: &CgPlan) -> Result<Vec<u8>> {
 }
 
 /// One group: backup superblock, cg block, inode table.
+// The casts size and index one chunk of the inode table: at most a block
+// (bsize / isize inodes of isize bytes).
+#[allow(clippy::cast_possible_truncation)]
 fn write_cg(
     w: &mut Writer<'_>,
     p: &Params,
@@ -612,9 +631,11 @@ fn special_inodes(p: &Params, layout: &Layout, plan: &CgPlan) -> Result<Vec<(u32
     let first = u64::from(plan.cgx) * u64::from(ipg);
     let rel = |ino: u32| -> Option<u32> {
         let ino = u64::from(ino);
-        (ino >= first && ino < first + u64::from(ipg)).then(|| (ino - first) as u32)
+        u32::try_from(ino.checked_sub(first)?)
+            .ok()
+            .filter(|&r| r < ipg)
     };
-    let dirs = u64::from(layout.sb.fs_fsize as u32 / 512);
+    let dirs = u64::from(u32::try_from(layout.sb.fs_fsize).unwrap_or(0) / 512);
     let nlink_root = if layout.snap_dir_frag.is_some() { 3 } else { 2 };
     if let Some(r) = rel(2) {
         let (size, blocks, db0) = match &layout.journal {
@@ -678,6 +699,9 @@ struct InodeSpec {
     flags: u32,
 }
 
+// The on-disk fields are signed (and 32-bit in UFS1): the values take
+// those bits as FreeBSD's C assignments give them.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 fn encode_inode(p: &Params, s: &InodeSpec) -> Vec<u8> {
     if p.ufs2 {
         let mut d = Dinode2::zeroed();
@@ -795,7 +819,10 @@ fn dir_chunk(p: &Params, entries: &[(u32, &[u8], u8)]) -> Result<Vec<u8>> {
         } else {
             need
         };
-        if !encode_entry(&mut c[pos..], Ino(*ino), reclen as u16, *ty, name, p.endian) {
+        // Inside one 512-byte chunk.
+        #[allow(clippy::cast_possible_truncation)]
+        let reclen16 = reclen as u16;
+        if !encode_entry(&mut c[pos..], Ino(*ino), reclen16, *ty, name, p.endian) {
             return Err(Error::InvalidInput("directory entry does not fit".into()));
         }
         pos += reclen;
@@ -805,6 +832,8 @@ fn dir_chunk(p: &Params, entries: &[(u32, &[u8], u8)]) -> Result<Vec<u8>> {
 
 /// The root and `.snap` directory fragments (the 512 bytes newfs uses;
 /// the rest of the fragment is zero).
+// fsize and bsize: at most 64 KiB.
+#[allow(clippy::cast_possible_truncation)]
 fn write_directories(w: &mut Writer<'_>, p: &Params, layout: &Layout) -> Result<()> {
     let mut root: Vec<(u32, &[u8], u8)> = vec![(2, b".", dt::DT_DIR), (2, b"..", dt::DT_DIR)];
     if layout.snap_dir_frag.is_some() {
@@ -822,7 +851,7 @@ fn write_directories(w: &mut Writer<'_>, p: &Params, layout: &Layout) -> Result<
         let mut empty = vec![0u8; DIRBLKSIZ];
         DirectHdr {
             d_ino: 0,
-            d_reclen: DIRBLKSIZ as u16,
+            d_reclen: DIRBLKSIZ_U16,
             d_type: 0,
             d_namlen: 0,
         }
@@ -841,6 +870,8 @@ fn write_directories(w: &mut Writer<'_>, p: &Params, layout: &Layout) -> Result<
 }
 
 /// The journal's indirect blocks (its data blocks must read as zeros).
+// bsize: at most 64 KiB.
+#[allow(clippy::cast_possible_truncation)]
 fn write_journal(w: &mut Writer<'_>, p: &Params, _layout: &Layout, j: &JournalPlan) -> Result<()> {
     let tree = journal_tree(p, j)?;
     let ptr = if p.ufs2 { 8 } else { 4 };

@@ -19,6 +19,14 @@
 //! nffree +2*(frag-1), nifree -2; with `-n` by half that. The summary area's
 //! own partial block contributes `frag - csfrags % frag` free fragments.
 
+// Casts that could lose bits are lint errors here; each one left is
+// allowed where it stands, with why the value fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use super::options::{LayoutError, NewfsOptions, Optim, MAXBLKSPERCG, MINFREE};
 use crate::ondisk::consts::{
     self, fsflags, FS_44INODEFMT, FS_UFS1_MAGIC, FS_UFS2_MAGIC, ROOTINO, SBLOCK_UFS1, SBLOCK_UFS2,
@@ -28,9 +36,16 @@ use crate::{Endian, UfsVersion};
 use std::fmt::Write as _;
 
 // The format's constants in the signed arithmetic mkfs.c does; the values
-// come from `ondisk` (all small: the conversions are exact).
+// come from `ondisk` (all small: `signed` checks that at compile time).
+/// A small constant as an `i64`; a value that did not fit would fail the
+/// build (the assertion runs in const evaluation).
+#[allow(clippy::cast_possible_wrap)]
+const fn signed(v: u64) -> i64 {
+    assert!(v <= 1 << 62);
+    v as i64
+}
 /// `sizeof(struct fs)`.
-const SIZEOF_FS: i64 = Fs::SIZE as i64;
+const SIZEOF_FS: i64 = signed(Fs::SIZE as u64);
 /// `sizeof(struct cg)` as `CGSIZE` counts it: the one-byte `cg_space[1]`
 /// placeholder padded to the struct's 8-byte alignment makes it 176, so the
 /// size estimate is 8 bytes above what the maps really need. That slack
@@ -38,21 +53,23 @@ const SIZEOF_FS: i64 = Fs::SIZE as i64;
 /// 32 KiB blocks).
 const SIZEOF_CG: i64 = 176;
 /// `sizeof(struct csum)`.
-const SIZEOF_CSUM: i64 = Csum::SIZE as i64;
+const SIZEOF_CSUM: i64 = signed(Csum::SIZE as u64);
 /// `SBLOCKSIZE`.
-const SBLOCKSIZE: i64 = consts::SBLOCKSIZE as i64;
+const SBLOCKSIZE: i64 = signed(consts::SBLOCKSIZE as u64);
 /// `MAXBSIZE`.
-const MAXBSIZE: i64 = consts::MAXBSIZE as i64;
+const MAXBSIZE: i64 = signed(consts::MAXBSIZE as u64);
 /// `MAXFRAG`.
-const MAXFRAG: i64 = consts::MAXFRAG as i64;
+const MAXFRAG: i64 = signed(consts::MAXFRAG as u64);
 /// `FS_MAXCONTIG`: cluster summary entries.
-const FS_MAXCONTIG: i64 = consts::FS_MAXCONTIG as i64;
+const FS_MAXCONTIG: i64 = signed(consts::FS_MAXCONTIG as u64);
 /// `MINCYLGRPS`: newfs stops growing a group below this many groups.
 const MINCYLGRPS: i64 = 4;
 /// `NFPI`: default fragments per inode.
 const NFPI: i64 = 2;
 /// Direct and indirect block pointers of an inode.
-const NDADDR: i64 = consts::NDADDR as i64;
+const NDADDR: i64 = signed(consts::NDADDR as u64);
+// 3.
+#[allow(clippy::cast_possible_truncation)]
 const NIADDR: u32 = consts::NIADDR as u32;
 /// `SUJ_MIN` / `SUJ_MAX` (fs.h): journal size bounds used by tunefs.
 const SUJ_MIN: i64 = 4 * 1024 * 1024;
@@ -419,9 +436,9 @@ pub fn compute(size_bytes: u64, opts: &NewfsOptions) -> Result<Layout, LayoutErr
 
     // --- mkfs.c ---
     let (sblockloc, inode_size, ptr_size) = if ufs1 {
-        (SBLOCK_UFS1 as i64, 128i64, 4i64)
+        (signed(SBLOCK_UFS1), 128i64, 4i64)
     } else {
-        (SBLOCK_UFS2 as i64, 256i64, 8i64)
+        (signed(SBLOCK_UFS2), 256i64, 8i64)
     };
     let mut density: i64 = opts.density.map(i64::from).unwrap_or(0);
     let mut maxcontig: i64 = opts.maxcontig.map(i64::from).unwrap_or(0);
@@ -501,7 +518,7 @@ pub fn compute(size_bytes: u64, opts: &NewfsOptions) -> Result<Layout, LayoutErr
             contigsumsize,
         };
         let maxfilesize = maxfilesize(bsize, bsize / ptr_size);
-        if maxfilesize.is_some_and(|m| m < fs_size as u64) {
+        if maxfilesize.is_some_and(|m| u64::try_from(fs_size).is_ok_and(|s| m < s)) {
             warnings.push(
                 "newfs: WARNING: You will be unable to create snapshots on this file system.  \
                  Correct by using a larger blocksize."
@@ -542,7 +559,9 @@ pub fn compute(size_bytes: u64, opts: &NewfsOptions) -> Result<Layout, LayoutErr
             }
             if fpi == 1 {
                 // Further density cuts cannot shrink the map any more.
-                return Err(LayoutError::CgMapTooBig(bsize as u32));
+                return Err(LayoutError::CgMapTooBig(
+                    u32::try_from(bsize).unwrap_or(u32::MAX),
+                ));
             }
             density -= fsize;
         };
@@ -585,7 +604,7 @@ pub fn compute(size_bytes: u64, opts: &NewfsOptions) -> Result<Layout, LayoutErr
     let ncg = loop {
         if fpg <= 0 {
             return Err(LayoutError::TooSmall {
-                size: fs_size as u64,
+                size: u64::try_from(fs_size).unwrap_or(0),
                 min: 0,
             });
         }
@@ -593,8 +612,8 @@ pub fn compute(size_bytes: u64, opts: &NewfsOptions) -> Result<Layout, LayoutErr
         let lastminfpg = g.min_fpg(ipg)?;
         if fs_size < lastminfpg {
             return Err(LayoutError::TooSmall {
-                size: fs_size as u64,
-                min: lastminfpg as u64,
+                size: u64::try_from(fs_size).unwrap_or(0),
+                min: u64::try_from(lastminfpg).unwrap_or(0),
             });
         }
         if fs_size % fpg >= lastminfpg || fs_size % fpg == 0 {
@@ -628,7 +647,7 @@ pub fn compute(size_bytes: u64, opts: &NewfsOptions) -> Result<Layout, LayoutErr
     let maxbpg = opts
         .maxbpg
         .map(i64::from)
-        .unwrap_or(bsize / std::mem::size_of::<u64>() as i64);
+        .unwrap_or(bsize / signed(std::mem::size_of::<u64>() as u64));
     let csfrags = howmany(cssize, fsize)?;
     let mut dsize = fs_size
         .checked_sub(sblkno)
@@ -687,10 +706,12 @@ pub fn compute(size_bytes: u64, opts: &NewfsOptions) -> Result<Layout, LayoutErr
         total.ndir += 1;
         total.nifree -= 1;
         if frag > 1 {
-            let spare = (frag - 1) as i32;
+            // frag is at most MAXFRAG (8).
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let (spare, idx) = ((frag - 1) as i32, (frag - 1) as usize);
             cg0.cs.cs_nffree += spare;
             total.nffree += frag - 1;
-            cg0.frsum[(frag - 1) as usize] += 1;
+            cg0.frsum[idx] += 1;
         }
         cg0.used_frags_rel.push(rel);
         cg0.inodes_used.push(ROOTINO + i);
@@ -775,7 +796,10 @@ pub fn compute(size_bytes: u64, opts: &NewfsOptions) -> Result<Layout, LayoutErr
     sb.fs_nindir = i32f(bsize / ptr_size, "fs_nindir")?;
     sb.fs_inopb = u32::try_from(g.inopb).map_err(|_| LayoutError::TooLarge("fs_inopb"))?;
     sb.fs_optim = optim.raw();
-    sb.fs_id = [utime as i32, id1 as i32];
+    // The low bits, as mkfs.c's assignments to the 32-bit fields keep.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+    let fs_id = [utime as i32, id1 as i32];
+    sb.fs_id = fs_id;
     sb.fs_cssize = i32f(cssize, "fs_cssize")?;
     sb.fs_cgsize = i32f(cgsize, "fs_cgsize")?;
     sb.fs_ipg = u32::try_from(ipg).map_err(|_| LayoutError::TooLarge("fs_ipg"))?;
@@ -831,7 +855,10 @@ pub fn compute(size_bytes: u64, opts: &NewfsOptions) -> Result<Layout, LayoutErr
         sb.fs_old_nsect = spc;
         sb.fs_old_npsect = spc;
         sb.fs_old_ncyl = i32f(ncg, "fs_old_ncyl")?;
-        sb.fs_old_time = utime as i32;
+        // UFS1's 32-bit time keeps the low bits, as in mkfs.c.
+        #[allow(clippy::cast_possible_truncation)]
+        let old_time = utime as i32;
+        sb.fs_old_time = old_time;
         sb.fs_old_dsize = i32f(dsize, "fs_old_dsize (UFS1)")?;
         sb.fs_old_csaddr = i32f(csaddr, "fs_old_csaddr")?;
         sb.fs_old_cstotal = [
@@ -890,15 +917,27 @@ fn pseudo_random(seed: i64) -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let mut x = (seed as u64) ^ (u64::from(nanos) << 17) ^ 0x9e37_79b9_7f4a_7c15;
+    let mut x =
+        u64::from_ne_bytes(seed.to_ne_bytes()) ^ (u64::from(nanos) << 17) ^ 0x9e37_79b9_7f4a_7c15;
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;
-    x as u32
+    // A hash: any 32 of its bits will do.
+    #[allow(clippy::cast_possible_truncation)]
+    let low = x as u32;
+    low
 }
 
 /// One group as `initcg` builds it.
 #[allow(clippy::too_many_arguments)]
+// The usize casts index cg_frsum (below frag, at most 8) and the cluster
+// summary (at most contigsumsize + 1, at most 17); the i32 casts are cg
+// offsets inside a cg block (at most MAXBSIZE).
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 fn init_cg(
     g: &Geo,
     c: i64,
@@ -1050,6 +1089,8 @@ struct Allocator {
 
 impl Allocator {
     fn new(cgs: &[CgPlan], frag: i64) -> Self {
+        // frag is at most MAXFRAG (8).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let frag = frag as u32;
         let runs = cgs
             .iter()
@@ -1143,9 +1184,11 @@ fn make_journal(
     let bsize = g.bsize;
     let frag = g.frag;
     let size = journal_size(fs_size, bsize, g.fsize, fpg).ok_or(ovf("the journal size"))?;
+    let size_bytes = u64::try_from(size).map_err(|_| ovf("the journal size"))?;
+    let frag32 = u32::try_from(frag).map_err(|_| ovf("fs_frag"))?;
     let blocks = size / bsize;
     if total.nbfree < blocks {
-        return Err(LayoutError::NoSpaceForJournal(size as u64));
+        return Err(LayoutError::NoSpaceForJournal(size_bytes));
     }
     // cgialloc: the first group with a free inode, its lowest free inode.
     let (jcg, rel_ino) = cgs
@@ -1156,12 +1199,14 @@ fn make_journal(
             let next = cg.inodes_used.iter().max().map_or(0, |m| m + 1);
             (i, next)
         })
-        .ok_or(LayoutError::NoSpaceForJournal(size as u64))?;
+        .ok_or(LayoutError::NoSpaceForJournal(size_bytes))?;
     cgs[jcg].cs.cs_nifree -= 1;
     cgs[jcg].inodes_used.push(rel_ino);
     total.nifree -= 1;
-    let inode = u32::try_from(jcg as i64 * ipg + i64::from(rel_ino))
-        .map_err(|_| LayoutError::TooLarge("the journal inode"))?;
+    let inode = i64::try_from(jcg)
+        .ok()
+        .and_then(|j| u32::try_from(j * ipg + i64::from(rel_ino)).ok())
+        .ok_or(LayoutError::TooLarge("the journal inode"))?;
 
     // journal_balloc's walk over the groups: stay in the current one until
     // it is out of blocks, then look for a roomy group, then (fragmented)
@@ -1177,7 +1222,7 @@ fn make_journal(
             if let Some(rel) = alloc.take(cur) {
                 let cg = &mut cgs[cur];
                 if contigsumsize > 0 {
-                    cluster_acct(cg, rel / frag as u32, frag as u32, contigsumsize, -1);
+                    cluster_acct(cg, rel / frag32, frag32, contigsumsize, -1);
                 }
                 cg.cs.cs_nbfree -= 1;
                 cg.used_blocks_rel.push(rel);
@@ -1202,7 +1247,7 @@ fn make_journal(
                 next_read = 0;
                 continue;
             }
-            return Err(LayoutError::NoSpaceForJournal(size as u64));
+            return Err(LayoutError::NoSpaceForJournal(size_bytes));
         }
     };
     let nindir = bsize / if g.old_cpg == 1 { 4 } else { 8 };
@@ -1233,29 +1278,32 @@ fn make_journal(
     }
     // journal_insertfile: a new full block for the root directory...
     let new_root_block = balloc()?;
-    let used = order.len() as i64 + 1;
+    let used = i64::try_from(order.len()).map_err(|_| ovf("the journal blocks"))? + 1;
     total.nbfree -= used;
 
     // ...and the old root fragment is freed, which makes its block whole.
-    let fpg_u = fpg as u64;
-    let rc = (root_dir_frag / fpg_u) as usize;
+    let fpg_u = u64::try_from(fpg).map_err(|_| ovf("fs_fpg"))?;
+    let rc = usize::try_from(root_dir_frag / fpg_u).map_err(|_| ovf("the root's group"))?;
     let cg = &mut cgs[rc];
-    let rel = (root_dir_frag % fpg_u) as u32;
+    let rel = u32::try_from(root_dir_frag % fpg_u).map_err(|_| ovf("the root's fragment"))?;
     cg.used_frags_rel.retain(|&f| f != rel);
     cg.cs.cs_nbfree += 1;
     total.nbfree += 1;
     if frag > 1 {
-        cg.cs.cs_nffree -= (frag - 1) as i32;
+        // frag is at most MAXFRAG (8).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let (spare, idx) = ((frag - 1) as i32, (frag - 1) as usize);
+        cg.cs.cs_nffree -= spare;
         total.nffree -= frag - 1;
-        cg.frsum[(frag - 1) as usize] -= 1;
+        cg.frsum[idx] -= 1;
     }
     if contigsumsize > 0 {
-        cluster_acct(cg, rel / frag as u32, frag as u32, contigsumsize, 1);
+        cluster_acct(cg, rel / frag32, frag32, contigsumsize, 1);
     }
     Ok(JournalPlan {
         inode,
-        cg: jcg as u32,
-        size: size as u64,
+        cg: u32::try_from(jcg).map_err(|_| ovf("the journal's group"))?,
+        size: size_bytes,
         blocks: order,
         indirect,
         new_root_block,
@@ -1281,6 +1329,8 @@ fn cluster_acct(cg: &mut CgPlan, blk: u32, frag: u32, css: i64, delta: i32) {
                 (r.end / frag).saturating_sub(blk + 1),
             )
         });
+    // Between 0 and css (contigsumsize, at most FS_MAXCONTIG).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let cap = |n: u32| (i64::from(n)).min(css) as usize;
     let mut bump = |n: u32, d: i32| {
         if let Some(slot) = cg.clustersum.get_mut(cap(n)) {
@@ -1325,7 +1375,10 @@ fn fmt_mib(num: u128, decimals: u32) -> String {
 fn f32_product(a: i64, b: i64) -> u128 {
     let p = (a as f32) * (b as f32);
     if p.is_finite() && p > 0.0 {
-        p as u128
+        // Finite and positive; a product of two i64 (below 2^127) fits.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let whole = p as u128;
+        whole
     } else {
         0
     }

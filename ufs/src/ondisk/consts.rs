@@ -42,6 +42,10 @@ pub const ROOTINO: u32 = 2;
 pub const WINO: u32 = 1;
 /// Directory block size (`DIRBLKSIZ`, dir.h): entries never cross it.
 pub const DIRBLKSIZ: usize = 512;
+/// `DIRBLKSIZ` as a 16-bit record length (`d_reclen` of an entry spanning
+/// a whole directory block).
+pub const DIRBLKSIZ_U16: u16 = 512;
+const _: () = assert!(DIRBLKSIZ_U16 as usize == DIRBLKSIZ);
 /// Longest name in a directory entry (`UFS_MAXNAMLEN`).
 pub const MAXNAMLEN: usize = 255;
 /// Sector size the superblock's `fsbtodb` counts in (`DEV_BSIZE`).
