@@ -288,14 +288,18 @@ fn stat_entries(
     };
     // The job owns copies of the names: the helper may get to it late.
     let mut names = Vec::new();
+    // The offsets are u32 like the scan's (`scan_dir` refuses a listing
+    // whose names start past that); repacked they stay below, but the
+    // bound is checked rather than assumed.
     let spans: Vec<(u32, u8)> = spans
         .iter()
         .map(|s| {
-            let at = names.len() as u32;
+            let at = u32::try_from(names.len())
+                .map_err(|_| format!("{}: too many entries", dir.display()))?;
             names.extend_from_slice(name(s));
-            (at, s.1)
+            Ok((at, s.1))
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let n = spans.len();
     let job = std::sync::Arc::new(StatJob {
         fd,

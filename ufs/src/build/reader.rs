@@ -206,7 +206,11 @@ impl HostReader<'_, '_> {
             }
             group_bytes += node.data;
             group_files += 1;
-            if group % readers == me && !self.read_file(i as u32, source, &mut batch)? {
+            // Node numbers are below `nodes.len()`, which `Tree::push` keeps
+            // below u32::MAX.
+            #[allow(clippy::cast_possible_truncation)]
+            let i = i as u32;
+            if group % readers == me && !self.read_file(i, source, &mut batch)? {
                 return Ok(());
             }
         }
@@ -291,11 +295,10 @@ impl HostReader<'_, '_> {
                 if n == 0 {
                     break;
                 }
-                batch.items.push(Item::Data {
-                    pos,
-                    off: at,
-                    len: n as u32,
-                });
+                // `n` is at most `want`, which is at most BATCH_BYTES (64 KiB).
+                #[allow(clippy::cast_possible_truncation)]
+                let len = n as u32;
+                batch.items.push(Item::Data { pos, off: at, len });
                 batch.used += n;
                 at += n as u64;
             }

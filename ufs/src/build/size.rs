@@ -25,10 +25,11 @@ pub(super) struct Estimate {
 
 /// Counts what `tree` needs with the block and fragment sizes `opts` gives.
 pub(super) fn estimate(tree: &Tree, opts: &NewfsOptions) -> Estimate {
-    let bsize = u64::from(opts.bsize.unwrap_or(32768));
+    let bsize32 = opts.bsize.unwrap_or(32768);
+    let bsize = u64::from(bsize32);
     let fsize = u64::from(
         opts.fsize
-            .unwrap_or((bsize as u32 / 8).clamp(4096.min(bsize as u32), bsize as u32)),
+            .unwrap_or((bsize32 / 8).clamp(4096.min(bsize32), bsize32)),
     );
     let mut data = 0u64;
     let mut inodes = 0u64;
@@ -205,7 +206,10 @@ fn fit(
             // Enough inodes without wasting space on tables: one per
             // needed inode, at least one fragment each.
             let d = (size / inodes.max(1) * 9 / 10).clamp(fsize, 4 * fsize);
-            opts.density = Some(d as u32);
+            // At most 4 fragments; a fragment size newfs accepts keeps
+            // that far below u32::MAX, and one it does not is refused here.
+            opts.density =
+                Some(u32::try_from(d).map_err(|_| format!("fragment size {fsize} is too large"))?);
         }
         let layout = newfs::compute(size, opts).map_err(|e| e.to_string())?;
         let (free, ifree) = room(&layout);

@@ -168,10 +168,22 @@ pub(super) fn scan_tar(
                 h.device_minor().ok().flatten().unwrap_or(0),
             )
         });
+        // UFS owners are 32 bits; a member owned by an id above that cannot
+        // be represented, and cutting the high bits would silently give the
+        // file to another user.
+        let owner = |what: &str, id: u64| {
+            u32::try_from(id).map_err(|_| {
+                format!(
+                    "{}: {}: {what} {id} does not fit UFS's 32-bit owner ids",
+                    path.display(),
+                    String::from_utf8_lossy(&raw_path)
+                )
+            })
+        };
         let attr = NewNode {
             perm: (h.mode().unwrap_or(0o644) & 0o7777) as u16,
-            uid: h.uid().unwrap_or(0) as u32,
-            gid: h.gid().unwrap_or(0) as u32,
+            uid: owner("uid", h.uid().unwrap_or(0))?,
+            gid: owner("gid", h.gid().unwrap_or(0))?,
             rdev,
             atime: Some(atime.unwrap_or(mtime)),
             mtime: Some(mtime),
@@ -251,12 +263,18 @@ pub(super) fn copy_members(
     };
     for (k, path) in archives.iter().enumerate() {
         let ctx = |e: std::io::Error| format!("{}: {e}", path.display());
+        // `scan_tar` numbered the archives as u16 (`Builder` refuses more).
+        let k = u16::try_from(k)
+            .map_err(|_| format!("{}: too many source archives", path.display()))?;
         // This archive's members that hold data, by ordinal.
+        // Node numbers are below `nodes.len()`, which `Tree::push` keeps
+        // below u32::MAX.
+        #[allow(clippy::cast_possible_truncation)]
         let mut members: Vec<(u32, u32)> = tree
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.content == Content::Tar(k as u16) && !n.is_link())
+            .filter(|(_, n)| n.content == Content::Tar(k) && !n.is_link())
             .map(|(i, n)| (n.aux, i as u32))
             .collect();
         members.sort_unstable();
