@@ -53,10 +53,13 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
     // count of initialized inodes it looks for their end only at the first
     // inode of each such buffer (inode.c `getnextinode()`).
     let bsize = u64::from(geo.bsize);
+    // Both are at most 64 KiB over a block or inode size: far below u32::MAX.
+    #[allow(clippy::cast_possible_truncation)]
     let chunk = ((56 * 1024u64).div_ceil(bsize) * bsize / isize as u64).max(1) as u32;
     // Inode blocks read at once: a read per block (and a buffer per read)
     // was a tenth of the pass; 64 KiB runs (fsck_ffs reads 56 KiB) keep
     // the reads few and the buffer small (128 KiB ran no faster).
+    #[allow(clippy::cast_possible_truncation)]
     let run_blocks = ((64 * 1024) / bsize).max(1) as u32;
     let mut run = Vec::new();
     for c in 0..geo.ncg {
@@ -216,6 +219,15 @@ fn looks_initialized(ip: &Inode, geo: &crate::superblock::Geometry) -> bool {
 /// Whether `ip` has direct or indirect block pointers beyond what its size
 /// (for short symlinks, the pointer slots its target fills; devices one
 /// block) can use (fsck_ffs pass1.c `checkinode()`).
+// Signed like fsck_ffs's block counts; every value fits: a size over a
+// block (at least 4 KiB) or over a pointer size (a symlink shorter than
+// `maxsymlinklen`) is below 2^62, NDADDR and `nindir` are small, and
+// `ndb` is non-negative where it becomes an index.
+#[allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_truncation
+)]
 fn pointers_past_size(ip: &Inode, geo: &crate::superblock::Geometry, typ: u16) -> bool {
     let size = ip.size();
     let mut ndb = size.div_ceil(geo.bsize64()) as i64;
@@ -473,7 +485,7 @@ fn tail_overrun(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode) -> Option<Inode> {
     if lbn >= NDADDR as u64 {
         return None;
     }
-    let blk = ip.db(lbn as usize);
+    let blk = ip.db(usize::try_from(lbn).ok()?);
     let fsize = u64::from(geo.fsize);
     let nf = geo.blksize(size, lbn) / fsize;
     let avail = u64::from(geo.frag) - blk % u64::from(geo.frag);
@@ -506,7 +518,9 @@ struct Counters {
 
 /// fsck_ffs `blkerror()`: reports and marks the inode to be cleared.
 pub(super) fn blkerror(ctx: &mut Ctx<'_>, problem: Problem, ino: u32, blk: u64, what: &str) {
-    let text = format!("{} {what} I={ino}{}\n", blk as i64, ctx.fatal_sfx());
+    // fsck_ffs prints the block number signed (ufs2_daddr_t).
+    let signed = i64::from_ne_bytes(blk.to_ne_bytes());
+    let text = format!("{signed} {what} I={ino}{}\n", ctx.fatal_sfx());
     ctx.ask(Finding::new(problem, text).ino(ino).block(blk));
     match ctx.ino.state(ino) {
         FSTATE | FZLINK => ctx.ino.set_state(ino, FCLEAR),

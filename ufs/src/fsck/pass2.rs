@@ -275,7 +275,8 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
     let Some(ip) = ctx.inode(ino) else { return };
     let mut st = Scan {
         entryno: 0,
-        filesize: isize as i64,
+        // Signed like fsck_ffs's `id_filesize` (an off_t), bit for bit.
+        filesize: i64::from_ne_bytes(isize.to_ne_bytes()),
         fix: FixState::DontKnow,
     };
     let mut hole_told = false;
@@ -301,9 +302,11 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
             continue;
         }
         if !ctx.geo.run_in_range(Frag(addr), u64::from(nf)) {
-            st.filesize -= blksiz as i64;
+            st.filesize -= i64::from(nf) << ctx.geo.fshift;
             continue;
         }
+        // At most one block (64 KiB).
+        #[allow(clippy::cast_possible_truncation)]
         let mut buf = vec![0u8; blksiz as usize];
         if io::read_exact(ctx.dev, ctx.geo.frag_offset(Frag(addr)), &mut buf).is_err() {
             continue;
@@ -378,12 +381,15 @@ fn readdir(
     if *loc < blksiz && st.filesize > 0 {
         let ok = entry_ok_at(buf, *loc, endian, st.filesize);
         if !ok {
-            let size = 512 - *loc % 512;
+            // At most 512.
+            #[allow(clippy::cast_possible_truncation)]
+            let size16 = (512 - *loc % 512) as u16;
+            let size = usize::from(size16);
             let bad = *loc;
             *loc += size;
-            st.filesize -= size as i64;
+            st.filesize -= i64::from(size16);
             let fix = dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
-            e.reclen = e.reclen.saturating_add(size as u16);
+            e.reclen = e.reclen.saturating_add(size16);
             if let Some(b) = buf.get_mut(bad..bad + size) {
                 b.fill(0);
             }
@@ -399,6 +405,8 @@ fn proto(ino: u32, name: &[u8], reclen: u16) -> DirEnt {
         ino,
         reclen,
         dtype: DT_DIR,
+        // Only "." and "..".
+        #[allow(clippy::cast_possible_truncation)]
         namlen: name.len() as u8,
         name: EntName::new(name),
         nul: true,

@@ -190,8 +190,11 @@ pub struct BlockMap {
 impl BlockMap {
     /// A map for `size` fragments.
     pub fn new(size: u64) -> Self {
+        // A map too large for this host's address space fails to allocate
+        // instead of being cut short (it always fits on 64-bit hosts).
+        let words = usize::try_from(size.div_ceil(64)).unwrap_or(usize::MAX);
         BlockMap {
-            bits: vec![0; size.div_ceil(64) as usize],
+            bits: vec![0; words],
             size,
         }
     }
@@ -300,7 +303,10 @@ pub struct DirEnt {
 impl DirEnt {
     /// `DIRSIZ` for this entry.
     pub fn dirsiz(&self) -> u16 {
-        self.head().size() as u16
+        // DIRSIZ of a name of at most 255 bytes: at most 264.
+        #[allow(clippy::cast_possible_truncation)]
+        let n = self.head().size() as u16;
+        n
     }
     /// The header and name as the directory rules see them.
     pub fn head(&self) -> crate::dir::EntryHead<'_> {
@@ -680,17 +686,20 @@ impl<'a> Ctx<'a> {
             return;
         }
         let size = ip.size().min(MAXDIRSIZE);
+        // At most MAXDIRSIZE.
+        #[allow(clippy::cast_possible_wrap)]
         let mut filesize = size as i64;
         for (lbn, addr, nfrags) in self.dir_blocks(&ip, size) {
             let _ = lbn;
-            let blksiz = u64::from(nfrags) << self.geo.fshift;
+            // At most one block (64 KiB): fits every type here.
+            let blksiz = nfrags << self.geo.fshift;
             if !self.geo.run_in_range(Frag(addr), u64::from(nfrags)) {
-                filesize -= blksiz as i64;
+                filesize -= i64::from(blksiz);
                 continue;
             }
             let mut buf = vec![0u8; blksiz as usize];
             if io::read_exact(self.dev, self.geo.frag_offset(Frag(addr)), &mut buf).is_err() {
-                filesize -= blksiz as i64;
+                filesize -= i64::from(blksiz);
                 continue;
             }
             let mut loc = 0usize;
@@ -721,9 +730,12 @@ impl<'a> Ctx<'a> {
             }
             Ok(Walk::Continue)
         });
-        let mut out = Vec::with_capacity(ndb as usize);
+        // Only a hint: a count too large for usize just starts empty.
+        let mut out = Vec::with_capacity(usize::try_from(ndb).unwrap_or(0));
         let mut it = found.into_iter().peekable();
         for lbn in 0..ndb {
+            // At most one block's fragments (8).
+            #[allow(clippy::cast_possible_truncation)]
             let nf = (self.geo.blksize(size, lbn) >> self.geo.fshift) as u32;
             match it.peek() {
                 Some(&(l, a, _)) if l == lbn => {
