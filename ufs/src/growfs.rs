@@ -344,6 +344,21 @@ pub(crate) fn put(dev: &mut dyn Device, off: u64, bytes: &[u8], written: &mut u6
     Ok(())
 }
 
+/// A count of fragments (or blocks) of one group as its 32-bit header
+/// field: a group holds at most `fs_fpg` fragments, itself a 32-bit
+/// superblock field, so the value always fits.
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) fn group_frags32(n: u64) -> u32 {
+    n as u32
+}
+
+/// The summary area's length in memory: from the 32-bit `fs_cssize`, so
+/// it fits `usize` on every host ufskit builds for.
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) fn summary_len(g: &Geometry) -> usize {
+    g.cssize as usize
+}
+
 /// A brand-new group `c` as growfs's `initcg` lays it out, counts derived
 /// from its maps.
 fn new_group(g: &Geometry, c: u32, now: i64, summary_frags: u64, old_cpg: i32) -> CylGroup {
@@ -354,14 +369,14 @@ fn new_group(g: &Geometry, c: u32, now: i64, summary_frags: u64, old_cpg: i32) -
     let h = &mut cg.hdr;
     h.cg_magic = crate::ondisk::consts::CG_MAGIC;
     h.cg_cgx = c;
-    h.cg_ndblk = ndblk as u32;
+    h.cg_ndblk = group_frags32(ndblk);
     h.cg_iusedoff = l.iusedoff;
     h.cg_freeoff = l.freeoff;
     h.cg_nextfreeoff = l.nextfreeoff;
     h.cg_clustersumoff = l.clustersumoff;
     h.cg_clusteroff = l.clusteroff;
     if g.contigsumsize > 0 {
-        h.cg_nclusterblks = (ndblk / u64::from(g.frag)) as u32;
+        h.cg_nclusterblks = group_frags32(ndblk / u64::from(g.frag));
     }
     match g.version {
         UfsVersion::Ufs2 => {
@@ -369,6 +384,10 @@ fn new_group(g: &Geometry, c: u32, now: i64, summary_frags: u64, old_cpg: i32) -
             h.cg_niblk = g.ipg;
             h.cg_initediblk = g.ipg.min(2 * g.inopb);
         }
+        // UFS1's 32-bit time and 16-bit inode count keep the low bits,
+        // as growfs's `initcg` stores them; the two offsets lie inside a
+        // group block (at most 64 KiB).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
         UfsVersion::Ufs1 => {
             h.cg_old_time = now as i32;
             h.cg_old_niblk = g.ipg as i16;
@@ -431,7 +450,7 @@ pub(crate) fn release_summary(
 /// (ndir, nbfree, nifree, nffree).
 pub(crate) fn summary_area(cs: &[Csum], ng: &Geometry) -> (Vec<u8>, [i64; 4]) {
     let mut total = [0i64; 4];
-    let mut area = vec![0u8; ng.cssize as usize];
+    let mut area = vec![0u8; summary_len(ng)];
     for (i, c) in cs.iter().enumerate() {
         c.encode_into(&mut area[i * 16..], ng.endian);
         for (t, v) in total
@@ -480,7 +499,7 @@ pub fn apply(
     let mut dsize = i64::try_from(og.dsize).unwrap_or(0);
 
     // The summary as it stands, one entry per old group.
-    let mut raw = vec![0u8; og.cssize as usize];
+    let mut raw = vec![0u8; summary_len(og)];
     io::read_exact(old, og.frag_offset(crate::Frag(og.csaddr)), &mut raw)?;
     let mut cs: Vec<Csum> = (0..og.ncg as usize)
         .map(|i| Csum::decode(&raw[i * 16..], og.endian).unwrap_or_else(Csum::zeroed))
@@ -492,7 +511,7 @@ pub fn apply(
     // The former last group: its tail grows to the new group size.
     let last = og.ncg - 1;
     let mut jcg = CylGroup::read(old, og, CgIdx(last))?;
-    let old_ndblk = u64::from(jcg.hdr.cg_ndblk);
+    let old_ndblk = i64::from(jcg.hdr.cg_ndblk);
     let mut jcg = CylGroup::from_bytes(jcg.encode(og).to_vec(), ng, CgIdx(last));
     let cpg = ufs1_old_ncyl(ng, sb.fs.fs_old_cpg, CgIdx(last), ng.cg_frags(CgIdx(last)));
     if og.cgbase(CgIdx(last + 1)).0 == og.size {
@@ -506,15 +525,15 @@ pub fn apply(
         }
         let base = ng.cgbase(CgIdx(last)).0;
         let ndblk = ng.cg_frags(CgIdx(last));
-        jcg.hdr.cg_ndblk = ndblk as u32;
+        jcg.hdr.cg_ndblk = group_frags32(ndblk);
         if ng.contigsumsize > 0 {
-            jcg.hdr.cg_nclusterblks = (ndblk / u64::from(ng.frag)) as u32;
+            jcg.hdr.cg_nclusterblks = group_frags32(ndblk / u64::from(ng.frag));
         }
         for f in (og.size - base)..ndblk {
             jcg.set_frag_free(f, true);
         }
         recount(&mut jcg, ng);
-        dsize += ndblk as i64 - old_ndblk as i64;
+        dsize += i64::from(group_frags32(ndblk)) - old_ndblk;
     }
     cs[last as usize] = csum_of(&jcg);
     changed.insert(last, jcg);
@@ -531,7 +550,7 @@ pub fn apply(
         let base = ng.cgbase(CgIdx(c)).0;
         let dlower = ng.cgsblock(CgIdx(c)).0 - base;
         let dupper = ng.cgdmin(CgIdx(c)).0 - base;
-        dsize += (dlower + ng.cg_frags(CgIdx(c)) - dupper) as i64;
+        dsize += i64::from(group_frags32(dlower + ng.cg_frags(CgIdx(c)) - dupper));
         let inodes = match ng.version {
             UfsVersion::Ufs2 => u64::from(cg.hdr.cg_initediblk),
             UfsVersion::Ufs1 => u64::from(ng.ipg),
@@ -557,7 +576,10 @@ pub fn apply(
     // grown in place.
     if plan.moves_summary {
         let old_csfrags = og.cssize.div_ceil(u64::from(og.fsize));
-        dsize -= new_csfrags as i64 - old_csfrags as i64;
+        // Summary sizes come from the 32-bit `fs_cssize`.
+        #[allow(clippy::cast_possible_wrap)]
+        let grew = new_csfrags as i64 - old_csfrags as i64;
+        dsize -= grew;
         let ocg = release_summary(old, og, ng, &mut changed, 0, now)?;
         cs[ocg as usize] = csum_of(&changed[&ocg]);
     }

@@ -21,8 +21,8 @@ use crate::alloc::recount;
 use crate::cg::{ufs1_old_ncyl, CylGroup};
 use crate::error::{Error, Result};
 use crate::growfs::{
-    cg_data_start, commit_superblocks, csum_of, finish_superblock, fit_groups, humanize, put,
-    release_summary, resized, summary_area,
+    cg_data_start, commit_superblocks, csum_of, finish_superblock, fit_groups, group_frags32,
+    humanize, put, release_summary, resized, summary_area, summary_len,
 };
 use crate::io::{self, Device};
 use crate::ondisk::Csum;
@@ -261,7 +261,7 @@ pub fn apply(plan: &ShrinkPlan, dev: &mut dyn Device, now: i64) -> Result<Shrink
     let fsize = u64::from(og.fsize);
     let dsize = plan.new.fs.fs_dsize;
 
-    let mut raw = vec![0u8; og.cssize as usize];
+    let mut raw = vec![0u8; summary_len(og)];
     io::read_exact(dev, og.frag_offset(Frag(og.csaddr)), &mut raw)?;
     let mut cs: Vec<Csum> = (0..ng.ncg as usize)
         .map(|i| Csum::decode(&raw[i * 16..], og.endian).unwrap_or_else(Csum::zeroed))
@@ -283,9 +283,9 @@ pub fn apply(plan: &ShrinkPlan, dev: &mut dyn Device, now: i64) -> Result<Shrink
         }
         let h = &mut cg.hdr;
         h.cg_time = now;
-        h.cg_ndblk = new_ndblk as u32;
+        h.cg_ndblk = group_frags32(new_ndblk);
         if ng.contigsumsize > 0 {
-            h.cg_nclusterblks = (new_ndblk / frag) as u32;
+            h.cg_nclusterblks = group_frags32(new_ndblk / frag);
         }
         if ng.version == UfsVersion::Ufs1 {
             h.cg_old_ncyl = ufs1_old_ncyl(ng, plan.new.fs.fs_old_cpg, CgIdx(last), new_ndblk);
