@@ -20,14 +20,6 @@
 //! turn (`ffs_hashalloc`); small tails get fragments taken from partly used
 //! blocks first.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::cg::CylGroup;
 use crate::counts::{self, BlockState};
 use crate::error::{Error, Location, Result};

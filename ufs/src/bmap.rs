@@ -21,14 +21,6 @@
 //!   fsck's partially truncated inodes), giving blocks back through a
 //!   caller's [`TreeEdit`].
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::inode::Inode;
 use crate::io::{self, Device};

@@ -9,14 +9,6 @@
 //! free fragment, `cg_clustersfree` a 1 for each free whole block
 //! (`ffs_isblock`, `ffs_setblock`, `ffs_clrblock` in ffs_subr.c).
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::checkhash;
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::geometry::{Geometry, UfsVersion};

@@ -5,14 +5,6 @@
 //! ffs_alloc.c, `ffs_update_dinode_ckhash`). Which hashes apply is given by
 //! `fs_metackhash` (`CK_SUPERBLOCK`, `CK_CYLGRP`, `CK_INODE`).
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 // Hardware CRC-32C (SSE 4.2 / ARMv8 CRC, chosen at run time, with a
 // table fallback): fsck hashes every inode in use, and with slice-by-16
 // tables that was still a third of a full check's instructions, more than

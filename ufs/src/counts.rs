@@ -16,14 +16,6 @@
 //! free), so the same arithmetic runs over a cylinder-group block, fsck's
 //! block-used map or a planned layout.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 /// What one block of a group holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockState {

@@ -16,14 +16,6 @@
 //! everything else works with the validated [`RawEntry`] values it returns.
 //! fsck applies its own rule and words the verdict in its own messages.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::ondisk::consts::{DIRBLKSIZ, MAXNAMLEN};
 use crate::ondisk::DirectHdr;

@@ -15,14 +15,6 @@
 //! Nothing read here is trusted: every count is bounded, every range is
 //! checked against the image, and the EBR chain has a hop limit.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::io::Device;
 use crate::ondisk::disk::{
     BsdPartition, Disklabel, DosPartition, GptEnt, GptHdr, BSD_MAGIC, BSD_NPARTS_MAX, BSD_PART_RAW,

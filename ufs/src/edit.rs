@@ -10,14 +10,6 @@
 //! the wire structs), so names and offsets cannot drift. Arrays are
 //! addressed as `name[i]`.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::checkhash;
 use crate::error::{Error, Result};
 use crate::ondisk::wire;

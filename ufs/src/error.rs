@@ -5,14 +5,6 @@
 //! is valid but uses something this crate does not support. Callers match on
 //! [`CorruptKind`]; each kind has a stable [`CorruptKind::code`].
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::ondisk::disk::Scheme;
 use crate::units::{CgIdx, Frag, Ino};
 use std::fmt;

@@ -5,14 +5,6 @@
 //! cylinder group, which reads its maps at the [`CgLayout`] offsets; so
 //! neither of those needs the other.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::ondisk::consts;
 use crate::ondisk::CgHeader;
 use crate::units::{CgIdx, Frag, Ino};

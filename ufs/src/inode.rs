@@ -6,14 +6,6 @@
 //! the crate uses. Block pointers come out as `u64` fragment addresses, with
 //! negative UFS1/UFS2 values mapped to `u64::MAX` so range checks reject them.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::checkhash;
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::io::{self, Device};

@@ -118,6 +118,14 @@
 // No panics on data: every unwrap and panic in library code is a lint error
 // (tests may use them).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
+// Casts that could lose bits are lint errors in the whole library (tests
+// included): each one left is allowed where it stands, with why the value
+// fits or why the bits are cut as FreeBSD cuts them.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 pub(crate) mod alloc;
 pub mod bmap;

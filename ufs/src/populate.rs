@@ -15,14 +15,6 @@
 //! of nodes (about 13 bytes a node besides the caller's description), not
 //! with file sizes.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::dir;
 use crate::error::{Error, Result};
 use crate::fs::Ufs;

@@ -32,14 +32,6 @@
 //! # Ok::<(), ufskit::Error>(())
 //! ```
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::alloc::Allocator;
 use crate::error::{Error, Result};
 use crate::fs::{OpenOptions, Space, Ufs};

@@ -7,14 +7,6 @@
 //! reason to stop and ask, not a proof: the caller names what was found
 //! and lets the user override.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::io::Device;
 use crate::ondisk::wire;
 use crate::Endian;

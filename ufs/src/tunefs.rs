@@ -32,14 +32,6 @@
 //!   moved into a new full block with a `.sujournal` entry at its end; then
 //!   `FS_DOSOFTDEP | FS_SUJ` and `fs_sujfree` 0.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::error::{Error, Result};
 use crate::inode::Inode;
 use crate::io::{self, Device};

@@ -6,14 +6,6 @@
 //! units from the start of a file. Mixing them up is the classic FFS bug, so
 //! they are different types.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use std::fmt;
 
 /// An inode number (`ino_t`; 32 bits on disk in directory entries).

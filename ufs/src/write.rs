@@ -17,14 +17,6 @@
 //! (`blksize`): only the last block of a file that fits in the direct
 //! pointers may be a run of fragments, and it grows in place when it can.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::alloc::Allocator;
 use crate::bmap;
 use crate::dir::{self, direct_size};

@@ -7,14 +7,6 @@
 //! (`EXTATTR_BASE_LENGTH`), then the content and its padding. Records follow
 //! each other until the area's size is used up.
 
-// Casts that could lose bits: each one left is allowed where it stands,
-// with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::ondisk::ExtattrHdr;
 use crate::units::Ino;

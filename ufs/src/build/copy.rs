@@ -2,14 +2,6 @@
 //! write API (`ufs put`), keeping holes, hard links, devices and `user.*`
 //! extended attributes.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::host::{next_data, read_xattrs};
 use crate::inode::Timespec;
 use crate::xattr::Namespace;

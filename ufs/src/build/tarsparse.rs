@@ -9,14 +9,6 @@
 //! This module reads those maps, and writes any tar member's data leaving
 //! holes where whole 4 KiB pieces are zero, so a sparse file stays sparse.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use std::io::Read;
 
 /// Where a member's bytes go: (file offset, bytes).

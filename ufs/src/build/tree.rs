@@ -1,14 +1,6 @@
 //! The scanned tree: every source's nodes merged into one arena, before
 //! the image is sized and written.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::inode::Timespec;
 use crate::populate::Nodes;
 use crate::{FileType, NewNode};

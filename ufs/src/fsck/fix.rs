@@ -15,14 +15,6 @@
 //! references found"; every helper that adds or moves a reference or
 //! changes a di_nlink keeps that true, so phase 4 sees only real errors.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;

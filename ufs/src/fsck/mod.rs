@@ -25,42 +25,15 @@
 //! linkup, ...). Before the image is marked clean, the repaired state is
 //! checked once more, read-only; only a clean result marks it clean.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 pub mod predict;
 pub mod problem;
 pub mod report;
-// Not yet under the cast lints (module header above): `state`, `pass1`
-// and `pass2` are being reworked for speed on another branch.
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
 pub(crate) mod state;
 
 mod fix;
 
-// Not yet under the cast lints: see `state`.
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
 mod pass1;
 mod pass1b;
-// Not yet under the cast lints: see `state`.
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
 mod pass2;
 mod pass3;
 mod pass4;

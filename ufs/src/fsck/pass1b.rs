@@ -13,14 +13,6 @@
 //! sharer but the last gets its own copy of the shared pointers, so every
 //! sharer stays a readable file and the intact one keeps its contents.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::problem::{Phase, Problem};
 use super::report::Finding;
 use super::state::*;

@@ -10,14 +10,6 @@
 //!
 //! Leaves: every directory `DFOUND` (or reported), for phase 4.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::pass2::propagate;
 use super::problem::Problem;
 use super::report::Finding;

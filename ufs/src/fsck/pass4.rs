@@ -8,14 +8,6 @@
 //! directories and files marked for clearing because of bad or duplicate
 //! blocks. Leaves: nothing new (phase 5 uses the states).
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::pass3::linkup;
 use super::problem::Problem;
 use super::report::Finding;

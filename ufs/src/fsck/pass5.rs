@@ -10,14 +10,6 @@
 //! As in fsck_ffs, each of these is said once per run, and the last one is
 //! not said once the per-group summary was refused.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::problem::Problem;
 use super::report::Finding;
 use super::setup::cstotal;

@@ -4,14 +4,6 @@
 //! is what [`super::repair`] on the image would do, because it is that
 //! repair.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::{repair, CollectingReporter, FsckOptions, Outcome};
 use crate::error::Result;
 use crate::fs::{OpenOptions, Ufs};

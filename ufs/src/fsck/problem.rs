@@ -7,14 +7,6 @@
 //! follows e2fsprogs' problem.h: one row per problem, text and policy keyed
 //! off the row.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use std::fmt;
 
 /// The phases of a check, in the order they run.

@@ -8,14 +8,6 @@
 //! [`TextReporter`] renders them the way fsck_ffs -n does:
 //! the text, then `"\nQUESTION? no\n\n"`.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::problem::{Phase, Problem};
 use std::io::Write;
 

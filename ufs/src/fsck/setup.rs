@@ -11,14 +11,6 @@
 //! the damaged primary's own fields. Leaves: the superblock and geometry
 //! every later pass uses.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::problem::Problem;
 use super::report::{Answer, Finding, Reporter};
 use super::{AnswerMode, FsckOptions, Outcome, Verdict};

@@ -1,13 +1,5 @@
 //! Read-only memory-mapped images: the only `unsafe` in the crate.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::Device;
 use crate::error::{Error, Result};
 use std::path::Path;

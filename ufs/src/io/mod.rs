@@ -4,14 +4,6 @@
 //! the image is a file, an mmap, a buffer in memory, or a test double that
 //! fails on purpose ([`FaultyDevice`]). Errors carry the offset and length.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 mod mmap;
 pub mod overlay;
 mod undo;

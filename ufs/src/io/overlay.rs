@@ -12,14 +12,6 @@
 //! then cylinder groups and the summary area, and the superblock last.
 //! A read-only check uses the same overlay and simply never commits.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::io::Device;
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -19,14 +19,6 @@
 //! checksum lets [`restore`] refuse an image that changed since (without
 //! a trailer — the repair was killed — restore needs `force`).
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::Device;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;

@@ -14,14 +14,6 @@
 //! all the bytes asked for; [`Device::flush`] writes everything out first.
 //! Memory is bounded by about `(MAX_RUNS + 4) * 2 * RUN_LIMIT` (1 MiB).
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::Device;
 
 /// Largest run kept before it is written out.

@@ -29,14 +29,6 @@
 //! and a piece that is all zeros is skipped, so a fresh sparse image gets
 //! exactly the blocks that hold something.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::layout::{CgPlan, JournalPlan, Layout};
 use super::options::NewfsOptions;
 use crate::checkhash;

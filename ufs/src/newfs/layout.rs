@@ -19,14 +19,6 @@
 //! nffree +2*(frag-1), nifree -2; with `-n` by half that. The summary area's
 //! own partial block contributes `frag - csfrags % frag` free fragments.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::options::{LayoutError, NewfsOptions, Optim, MAXBLKSPERCG, MINFREE};
 use crate::ondisk::consts::{
     self, fsflags, FS_44INODEFMT, FS_UFS1_MAGIC, FS_UFS2_MAGIC, ROOTINO, SBLOCK_UFS1, SBLOCK_UFS2,

@@ -4,14 +4,6 @@
 //! pure computation of every superblock field and cylinder-group plan, and
 //! `emit` the writer that puts a layout on a device.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 pub(crate) mod emit;
 pub mod layout;
 pub mod options;

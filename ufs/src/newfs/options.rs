@@ -9,14 +9,6 @@
 //! differ in exactly two places: the set of metadata check hashes and the
 //! kernel's `MAXPHYS`, which is the default for `-a maxcontig`.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::ondisk::consts::ckhash;
 use crate::UfsVersion;
 

@@ -1,13 +1,5 @@
 //! Constants of the on-disk format, with the FreeBSD header each comes from.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 /// UFS1 superblock magic (`FS_UFS1_MAGIC`, fs.h).
 pub const FS_UFS1_MAGIC: i32 = 0x011954;
 /// UFS2 superblock magic (`FS_UFS2_MAGIC`, fs.h).

@@ -5,14 +5,6 @@
 //! disk (GPT and MBR by definition; the BSD label in the byte order of the
 //! machine that wrote it, which for the images this crate meets is x86).
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::wire::wire_struct;
 
 wire_struct! {

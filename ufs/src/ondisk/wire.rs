@@ -7,14 +7,6 @@
 //! integers, plus the two conversions. Nothing outside `ondisk/` sees the
 //! byte-order-typed fields.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use crate::Endian;
 
 macro_rules! wire_scalar {

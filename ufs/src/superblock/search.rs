@@ -29,14 +29,6 @@
 //! groups checked. The first candidate every checked group agrees with
 //! ends the search; otherwise the one the most groups agree with wins.
 
-// Casts that could lose bits are lint errors here; each one left is
-// allowed where it stands, with why the value fits.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 use super::{magic_kind, Geometry, Superblock, UfsVersion};
 use crate::error::{CorruptKind, Error, Location, Result};
 use crate::io::{self, Device};
