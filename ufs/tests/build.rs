@@ -153,3 +153,30 @@ fn failures_say_what_kind_and_leave_no_image() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// UFS owners are 32 bits: a tar member owned by a larger id is refused,
+/// naming the member, rather than given to the owner its low bits name.
+#[test]
+fn a_tar_member_whose_uid_does_not_fit_32_bits_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let archive = d.join("big.tar");
+    let mut t = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+    // GNU headers store numbers too large for octal in base 256.
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_uid(5_000_000_000);
+    h.set_gid(7);
+    t.append_data(&mut h, "dir/owned", &b"abc"[..]).unwrap();
+    t.into_inner().unwrap();
+
+    // Refused when the archive is scanned, before any image exists.
+    let err = Builder::new(BuildOptions::reproducible())
+        .add_tar(&archive)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("big.tar: dir/owned"), "{err}");
+    assert!(err.contains("uid 5000000000"), "{err}");
+}
