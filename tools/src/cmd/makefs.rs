@@ -207,6 +207,14 @@ fn build(a: &Args) -> Result<String, String> {
     if let Some(s) = &a.size {
         opts.size = Some(newfs::parse_size(s).map_err(|e| e.to_string())?);
     }
+    // Only directory sources read the host's attributes; a tar's come
+    // from the archive on any host.
+    let from_host = !a.no_xattrs && a.sources.iter().any(|s| s.is_dir());
+    if let Some(w) =
+        crate::hostxattr::copy_warning("makefs", crate::hostxattr::SUPPORTED, from_host)
+    {
+        eprintln!("{w}");
+    }
     let show_bar = a.progress || std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut timer = Timings::new(a.timings);

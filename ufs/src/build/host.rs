@@ -473,6 +473,11 @@ pub struct HostXattrs {
     pub skipped: Vec<String>,
 }
 
+/// Whether this build reads and writes host extended attributes: the
+/// Linux calls below. Elsewhere (FreeBSD needs extattr(2), which has no
+/// safe binding here) none are read or written, and the commands say so.
+pub const XATTRS_SUPPORTED: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// Reads the extended attributes of `path` itself (a symbolic link is not
 /// followed). A file system without extended attributes has none.
 #[cfg(any(target_os = "linux", target_os = "android"))]

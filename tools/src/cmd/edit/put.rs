@@ -36,6 +36,11 @@ pub fn put(a: PutArgs) -> i32 {
     let Some((dest, sources)) = a.operands.split_last() else {
         return usage("put", "need HOSTPATH... IMGPATH");
     };
+    if let Some(w) =
+        crate::hostxattr::copy_warning("put", crate::hostxattr::SUPPORTED, !a.no_xattrs)
+    {
+        eprintln!("{w}");
+    }
     edit(&a.image, &a.common, |s| {
         let dest = bytes(dest).to_vec();
         let into = match existing_dir(&s.fs, &dest) {
