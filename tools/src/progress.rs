@@ -61,6 +61,16 @@ impl Meter {
         b.set_position(pos.min(b.length().unwrap_or(pos)));
     }
 
+    /// Runs `print` (which writes lines to the same terminal) with the bar
+    /// taken off its line first ("\r", clear to the end of the line) and
+    /// drawn again after, so no printed line shares a line with the bar.
+    pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(b) if !b.is_hidden() => b.suspend(print),
+            _ => print(),
+        }
+    }
+
     /// Removes the bar from the terminal.
     pub fn clear(&self) {
         if let Some(b) = &self.bar {

@@ -171,3 +171,89 @@ fn on_a_terminal_dash_c_zero_draws_the_bar() {
     assert!(text.contains("** Phase 5"), "{text}");
     assert!(text.contains("% checked"), "no bar:\n{text:?}");
 }
+
+/// The lines a terminal shows of `raw` (script(1)'s capture): each line's
+/// text after its last carriage return (every bar redraw starts with one),
+/// with escape sequences removed.
+fn screen_lines(raw: &str) -> Vec<String> {
+    raw.split('\n')
+        .map(|l| {
+            let l = l.trim_end_matches('\r');
+            let shown = l.rsplit('\r').next().unwrap_or(l);
+            let mut out = String::new();
+            let mut chars = shown.chars();
+            while let Some(c) = chars.next() {
+                if c == '\x1b' {
+                    // CSI: ESC [ parameters, then one final letter.
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// With findings to report and the bar on the same terminal, every report
+/// line is printed with the bar taken off its line first: no line shows
+/// bar text and report text together (before the fix, `** Phase 2` and
+/// the findings were appended to the bar's line).
+#[test]
+fn on_a_terminal_report_lines_never_share_a_line_with_the_bar() {
+    if !require("script", "util-linux script for a pseudo-terminal") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let img = image(t.path());
+    // Wrong link counts on the allocated ones of 75 inodes: phase 4 findings
+    // while the bar is showing.
+    let script = t.path().join("damage");
+    let lines: String = (3..1500)
+        .step_by(20)
+        .map(|i| format!("set inode {i} di_nlink 9\n"))
+        .collect();
+    std::fs::write(&script, lines).unwrap();
+    ufs_ok([
+        "debug".as_ref(),
+        "-f".as_ref(),
+        script.as_os_str(),
+        img.as_os_str(),
+    ]);
+    let cmd = format!(
+        "'{}' fsck -f -n -C 0 '{}'",
+        ufs_bin().display(),
+        img.display()
+    );
+    let o = Command::new("script")
+        .args(["-q", "-c", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let raw = String::from_utf8_lossy(&o.stdout);
+    assert!(raw.contains("% checked"), "no bar:\n{raw:?}");
+    let screen = screen_lines(&raw);
+    let findings = screen
+        .iter()
+        .filter(|l| l.starts_with("LINK COUNT"))
+        .count();
+    assert!(findings >= 30, "{findings} findings:\n{raw:?}");
+    assert!(screen
+        .iter()
+        .any(|l| l == "** Phase 4 - Check Reference Counts"));
+    for l in &screen {
+        let Some(at) = l.find("% checked") else {
+            continue;
+        };
+        let bar = l.find(['█', '░']).unwrap_or(at);
+        let end = l.rfind(')').map_or(l.len(), |e| e + 1);
+        assert!(
+            l[..bar].trim().is_empty() && l[end..].trim().is_empty(),
+            "a report line shares the bar's line: {l:?}"
+        );
+    }
+}

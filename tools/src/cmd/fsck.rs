@@ -265,6 +265,14 @@ fn run_styled(a: Args, style: Style) -> i32 {
         } else {
             Box::new(TextReporter::new(std::io::stdout()))
         };
+        // Report lines and the bar share the terminal: each line is
+        // printed with the bar taken off the screen, then the bar redrawn.
+        if let Some(m) = meter.as_ref().filter(|_| std::io::stdout().is_terminal()) {
+            rep = Box::new(BelowBar {
+                inner: rep,
+                meter: m.clone(),
+            });
+        }
         if a.timings {
             rep = Box::new(Timed::new(rep));
         }
@@ -337,6 +345,43 @@ fn run_repair(
 
 /// Wraps a reporter and, when dropped, prints how long the run spent
 /// before the first phase (setup) and in each phase.
+/// A reporter whose every line is printed with the progress bar off the
+/// terminal (see [`crate::progress::Meter::suspend`]).
+struct BelowBar {
+    inner: Box<dyn Reporter>,
+    meter: crate::progress::Meter,
+}
+
+impl BelowBar {
+    /// Runs `f` on the inner reporter with the bar off the screen; the
+    /// text is flushed before the bar comes back.
+    fn print(&mut self, f: impl FnOnce(&mut dyn Reporter)) {
+        let inner = &mut self.inner;
+        self.meter.suspend(|| {
+            f(inner.as_mut());
+            let _ = std::io::stdout().flush();
+        });
+    }
+}
+
+impl Reporter for BelowBar {
+    fn phase(&mut self, phase: Phase) {
+        self.print(|r| r.phase(phase));
+    }
+    fn finding(&mut self, finding: &Finding, answer: Option<Answer>) {
+        self.print(|r| r.finding(finding, answer));
+    }
+    fn note(&mut self, text: &str) {
+        self.print(|r| r.note(text));
+    }
+    fn prompt(&mut self, finding: &Finding) -> Option<Answer> {
+        self.inner.prompt(finding)
+    }
+    fn export(&self, into: &mut CollectingReporter) {
+        self.inner.export(into);
+    }
+}
+
 struct Timed {
     inner: Box<dyn Reporter>,
     start: std::time::Instant,
