@@ -23,7 +23,8 @@
 //! - `-j disable` clears the flags of `/.sujournal`'s inode, `FS_SUJ` and
 //!   `fs_sujfree`, and leaves the file;
 //! - `-j enable` creates `/.sujournal` as tunefs's `journal_alloc` does:
-//!   default size ([`crate::newfs::layout::journal_size`]), the lowest free
+//!   `-S` bytes rounded up to whole blocks, else the default size
+//!   ([`crate::newfs::layout::journal_size`]), the lowest free
 //!   inode of the first group with one (libufs `cgialloc`), blocks taken
 //!   lowest first from that group on (libufs `cgballoc`), moving on only to
 //!   groups with more than 256K free blocks until none is left ("Journal
@@ -43,7 +44,7 @@ use crate::units::{CgIdx, Ino};
 /// `MINFREE` (fs.h): below it tunefs advises optimizing for space.
 pub const MINFREE: i32 = 8;
 /// Smallest SU+J journal tunefs accepts for `-S` (`SUJ_MIN`, fs.h).
-pub const SUJ_MIN: i64 = 4 * 1024 * 1024;
+pub use crate::newfs::layout::SUJ_MIN;
 
 /// `enable` or `disable`, tunefs's argument to its switch options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,9 +96,16 @@ pub struct TunefsOptions {
     pub avgfpdir: Option<i32>,
     /// `-t`: TRIM (`FS_TRIM`).
     pub trim: Option<Switch>,
+    /// `-S`: the size in bytes of the journal `-j enable` creates (rounded
+    /// up to whole blocks); without `-j enable` it changes nothing.
+    pub journal_size: Option<i64>,
 }
 
-/// C `atoi`: optional blanks and sign, then leading digits; 0 if none.
+/// C `atoi` as FreeBSD's and glibc's (`(int)strtol(s, NULL, 10)` on a
+/// 64-bit `long`): optional blanks and sign, then leading digits (0 if
+/// none), saturated to the `long` range, then cut to the low 32 bits. So
+/// 3000000000 is negative and 4294967297 is 1, as FreeBSD 12.1 tunefs
+/// reads them (checked with the oracle).
 pub fn atoi(s: &str) -> i32 {
     let t = s.trim_start();
     let (neg, digits) = match t.as_bytes().first() {
@@ -105,12 +113,18 @@ pub fn atoi(s: &str) -> i32 {
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
+    // Accumulated negative when `neg`, so `long`'s minimum is reachable.
     let mut v: i64 = 0;
     for c in digits.bytes().take_while(u8::is_ascii_digit) {
-        v = (v * 10 + i64::from(c - b'0')).min(i64::from(i32::MAX) + 1);
+        let d = i64::from(c - b'0');
+        v = if neg {
+            v.saturating_mul(10).saturating_sub(d)
+        } else {
+            v.saturating_mul(10).saturating_add(d)
+        };
     }
-    let v = if neg { -v } else { v };
-    i32::try_from(v).unwrap_or(if neg { i32::MIN } else { i32::MAX })
+    let low = v.to_le_bytes();
+    i32::from_le_bytes([low[0], low[1], low[2], low[3]])
 }
 
 /// Parses `enable`/`disable` for the option called `name` in tunefs's
@@ -178,6 +192,21 @@ pub fn parse_metaspace(v: &str) -> std::result::Result<i64, BadOption> {
         return Err(BadOption(format!("bad {METASPACE_NAME} ({v})")));
     }
     Ok(i64::from(n))
+}
+
+/// `-S`'s name.
+const JOURNAL_SIZE_NAME: &str = "Softdep Journal Size";
+
+/// Parses `-S`: bytes, at least [`SUJ_MIN`]; no upper bound (tunefs takes
+/// an `int`).
+pub fn parse_journal_size(v: &str) -> std::result::Result<i64, BadOption> {
+    let n = i64::from(atoi(v));
+    if n < SUJ_MIN {
+        return Err(BadOption(format!(
+            "{JOURNAL_SIZE_NAME} must be >= {SUJ_MIN} (was {v})"
+        )));
+    }
+    Ok(n)
 }
 
 /// Parses `-o`.
@@ -574,7 +603,8 @@ pub fn apply(
         let made = if dry_run {
             Ok(0)
         } else {
-            journal::create(dev, &geo, &mut sb, now, &mut stdout, &mut said)?
+            let size = opts.journal_size.unwrap_or(0);
+            journal::create(dev, &geo, &mut sb, size, now, &mut stdout, &mut said)?
         };
         let ok = made.is_ok();
         match made {
@@ -766,7 +796,8 @@ mod journal {
     }
 
     /// Creates `/.sujournal` and updates the groups, the summary area and
-    /// `sb`'s totals. `Ok(Err(why))`: tunefs refuses (its message); lines
+    /// `sb`'s totals; `requested` is `-S` in bytes (0: the default size).
+    /// `Ok(Err(why))`: tunefs refuses (its message); lines
     /// it prints on standard output go to `stdout`, warnings to `said`.
     /// Returns the bytes of blocks written (journal, indirect and directory
     /// blocks; groups and inodes not counted).
@@ -774,6 +805,7 @@ mod journal {
         dev: &mut dyn Device,
         geo: &Geometry,
         sb: &mut Superblock,
+        requested: i64,
         now: i64,
         stdout: &mut Vec<String>,
         said: &mut Vec<String>,
@@ -789,6 +821,7 @@ mod journal {
         }
         let fs = &sb.fs;
         let size = crate::newfs::layout::journal_size(
+            requested,
             fs.fs_size,
             i64::from(fs.fs_bsize),
             i64::from(fs.fs_fsize),
@@ -939,5 +972,42 @@ mod journal {
             sb.fs.fs_old_cstotal = old_totals;
         }
         Ok(Ok((taken + 1) * bsize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_read_as_freebsds_atoi_reads_them() {
+        assert_eq!(atoi("  42abc"), 42);
+        assert_eq!(atoi("-7"), -7);
+        assert_eq!(atoi("8m"), 8);
+        assert_eq!(atoi("x"), 0);
+        // (int) of a 64-bit strtol: the low 32 bits.
+        assert_eq!(atoi("3000000000"), -1_294_967_296);
+        assert_eq!(atoi("4294967297"), 1);
+        assert_eq!(atoi("99999999999999999999"), -1);
+        assert_eq!(atoi("-99999999999999999999"), 0);
+    }
+
+    #[test]
+    fn dash_capital_s_takes_bytes_from_suj_min_up() {
+        assert_eq!(parse_journal_size("4194304"), Ok(SUJ_MIN));
+        assert_eq!(parse_journal_size("2147483647"), Ok(2_147_483_647));
+        for bad in ["4194303", "8m", "x", "3000000000", "4294967296"] {
+            assert_eq!(
+                parse_journal_size(bad),
+                Err(BadOption(format!(
+                    "Softdep Journal Size must be >= 4194304 (was {bad})"
+                )))
+            );
+        }
+        // Rounded up to whole blocks, past the default's caps.
+        let j = crate::newfs::layout::journal_size;
+        assert_eq!(j(10_000_000, 16384, 32768, 4096, 32768), Some(10_027_008));
+        assert_eq!(j(100 << 20, 16384, 32768, 4096, 32768), Some(100 << 20));
+        assert_eq!(j(0, 16384, 32768, 4096, 32768), Some(SUJ_MIN));
     }
 }

@@ -51,6 +51,10 @@ pub struct Args {
     /// Print the current settings and change nothing.
     #[arg(short = 'p')]
     pub print: bool,
+    /// Journal size in bytes for `-j enable` (at least 4194304; rounded up
+    /// to whole blocks). Without it, tunefs's default size.
+    #[arg(short = 'S', value_name = "SIZE", allow_hyphen_values = true)]
+    pub journal_size: Option<String>,
     /// Expected number of files per directory.
     #[arg(short = 's', value_name = "AVGFPDIR", allow_hyphen_values = true)]
     pub avgfpdir: Option<String>,
@@ -87,6 +91,11 @@ fn options(a: &Args) -> Result<TunefsOptions, BadOption> {
         optim: a.optim.as_deref().map(t::parse_optim).transpose()?,
         avgfpdir: pos(t::AVGFPDIR_NAME, &a.avgfpdir)?,
         trim: sw(names::TRIM, &a.trim)?,
+        journal_size: a
+            .journal_size
+            .as_deref()
+            .map(t::parse_journal_size)
+            .transpose()?,
     })
 }
 

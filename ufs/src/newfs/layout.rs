@@ -63,8 +63,9 @@ const NDADDR: i64 = signed(consts::NDADDR as u64);
 // 3.
 #[allow(clippy::cast_possible_truncation)]
 const NIADDR: u32 = consts::NIADDR as u32;
-/// `SUJ_MIN` / `SUJ_MAX` (fs.h): journal size bounds used by tunefs.
-const SUJ_MIN: i64 = 4 * 1024 * 1024;
+/// `SUJ_MIN` / `SUJ_MAX` (fs.h): journal size bounds used by tunefs
+/// (`SUJ_MIN` is also the smallest `tunefs -S` takes).
+pub const SUJ_MIN: i64 = 4 * 1024 * 1024;
 const SUJ_MAX: i64 = 32 * 1024 * 1024;
 /// tunefs first looks for a group with more free blocks than this.
 const SUJ_CONTIG_BLOCKS: i64 = 256 * 1024;
@@ -1146,11 +1147,16 @@ fn indir_fill(
 }
 
 /// The size in bytes of the SU+J journal `tunefs -j enable` creates
-/// without `-S` (`journal_alloc`): 1/1024 of the file system (`fs_size`
+/// (`journal_alloc`): `requested` (`-S`, bytes; 0 without it, as tunefs
+/// passes it) taken as it is, else 1/1024 of the file system (`fs_size`
 /// fragments counted as blocks, as tunefs computes it), at most `SUJ_MAX`
-/// and one group (`fpg` fragments), at least `SUJ_MIN`, rounded up to whole
-/// blocks (fsck_ffs takes no fragments in a journal). `None` on overflow.
-pub fn journal_size(fs_size: i64, bsize: i64, fsize: i64, fpg: i64) -> Option<i64> {
+/// and one group (`fpg` fragments), at least `SUJ_MIN`; either way rounded
+/// up to whole blocks (fsck_ffs takes no fragments in a journal). No upper
+/// bound applies to `-S`: the free-block check decides. `None` on overflow.
+pub fn journal_size(requested: i64, fs_size: i64, bsize: i64, fsize: i64, fpg: i64) -> Option<i64> {
+    if requested != 0 {
+        return roundup(requested, bsize).ok();
+    }
     let mut size = fs_size.checked_mul(bsize)? / 1024;
     size = size.min(SUJ_MAX);
     if size / fsize.max(1) > fpg {
@@ -1175,7 +1181,7 @@ fn make_journal(
 ) -> Result<JournalPlan, LayoutError> {
     let bsize = g.bsize;
     let frag = g.frag;
-    let size = journal_size(fs_size, bsize, g.fsize, fpg).ok_or(ovf("the journal size"))?;
+    let size = journal_size(0, fs_size, bsize, g.fsize, fpg).ok_or(ovf("the journal size"))?;
     let size_bytes = u64::try_from(size).map_err(|_| ovf("the journal size"))?;
     let frag32 = u32::try_from(frag).map_err(|_| ovf("fs_frag"))?;
     let blocks = size / bsize;
