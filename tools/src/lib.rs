@@ -15,6 +15,13 @@
 //! after the first dot of argv[0], turning `fsck.ufs` into `fsck`.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::panic))]
+// The library's cast rule (docs/design.md, Casts): every cast that could
+// lose bits is a real conversion or a local allow saying why it fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 pub mod cmd;
 #[cfg(unix)]

@@ -1,6 +1,13 @@
 //! The `ufs` binary; see the `ufskit_tools` library for the commands.
 
 #![warn(clippy::unwrap_used, clippy::panic)]
+// The library's cast rule (docs/design.md, Casts): every cast that could
+// lose bits is a real conversion or a local allow saying why it fits.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 fn main() {
     ufskit_tools::output::quiet_on_broken_pipe();

@@ -1035,6 +1035,15 @@ mod tests {
     }
 
     impl Mem {
+        /// The data blocks (level 0) given back.
+        fn released_data(&self) -> BTreeSet<u64> {
+            self.released
+                .iter()
+                .filter(|r| r.1 == 0)
+                .map(|r| r.0)
+                .collect()
+        }
+
         fn new(nindir: usize) -> Mem {
             let fmt = PtrFormat {
                 version: V2,
@@ -1170,12 +1179,7 @@ mod tests {
                     .collect();
                 assert_eq!(after, want, "keep {keep}");
                 // Data blocks given back: exactly those cut.
-                let data: BTreeSet<u64> = m
-                    .released
-                    .iter()
-                    .filter(|r| r.1 == 0)
-                    .map(|r| r.0)
-                    .collect();
+                let data = m.released_data();
                 let cut: BTreeSet<u64> = before
                     .iter()
                     .filter(|(&l, _)| l >= keep)
@@ -1225,12 +1229,7 @@ mod tests {
         let before = m.mapped(s, top);
         m.cut(s, &mut top, 14, 20, Prune::Past);
         assert!(m.mapped(s, top).keys().all(|&l| l < 14));
-        let data: BTreeSet<u64> = m
-            .released
-            .iter()
-            .filter(|r| r.1 == 0)
-            .map(|r| r.0)
-            .collect();
+        let data = m.released_data();
         let want: BTreeSet<u64> = before
             .iter()
             .filter(|(&l, _)| (14..20).contains(&l))

@@ -40,6 +40,49 @@ pub fn ufs1_old_ncyl(geo: &Geometry, old_cpg: i32, c: CgIdx, ndblk: u64) -> i16 
     }
 }
 
+/// The header of a group as it is made afresh: magic, index, fragment
+/// count, inode count, map offsets and cluster block count, every count,
+/// rotor and time zero. UFS2 starts with two blocks of initialized inodes
+/// (growfs `initcg`, fsck_ffs `check_cgmagic()`); UFS1's `cg_old_ncyl` is
+/// [`ufs1_old_ncyl`]'s. growfs's new groups, fsck's rebuilt groups and
+/// the header fsck's phase 5 expects all start here; each caller then sets
+/// what its FreeBSD counterpart sets differently.
+// Geometry validated the group's layout to fit its cg block (at most
+// MAXBSIZE), and a group's fragments fit the 32-bit `fs_fpg`; UFS1's
+// 16-bit inode count keeps the low bits, as FreeBSD's assignment does.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+pub fn fresh_header(geo: &Geometry, c: CgIdx, old_cpg: i32) -> CgHeader {
+    let l = geo.cg_layout;
+    let ndblk = geo.cg_frags(c);
+    let ufs1 = geo.version == UfsVersion::Ufs1;
+    CgHeader {
+        cg_magic: CG_MAGIC,
+        cg_cgx: c.0,
+        cg_ndblk: ndblk as u32,
+        cg_niblk: if ufs1 { 0 } else { geo.ipg },
+        cg_initediblk: if ufs1 { 0 } else { geo.ipg.min(2 * geo.inopb) },
+        cg_old_ncyl: if ufs1 {
+            ufs1_old_ncyl(geo, old_cpg, c, ndblk)
+        } else {
+            0
+        },
+        cg_old_niblk: if ufs1 { geo.ipg as i16 } else { 0 },
+        cg_old_btotoff: l.old_btotoff as i32,
+        cg_old_boff: l.old_boff as i32,
+        cg_iusedoff: l.iusedoff,
+        cg_freeoff: l.freeoff,
+        cg_nextfreeoff: l.nextfreeoff,
+        cg_clustersumoff: l.clustersumoff,
+        cg_clusteroff: l.clusteroff,
+        cg_nclusterblks: if geo.contigsumsize > 0 {
+            (ndblk / u64::from(geo.frag)) as u32
+        } else {
+            0
+        },
+        ..CgHeader::zeroed()
+    }
+}
+
 /// One cylinder-group block.
 #[derive(Clone, Debug)]
 pub struct CylGroup {
@@ -85,6 +128,14 @@ impl CylGroup {
             nfrags: geo.cg_frags(idx),
             frag: geo.frag,
         }
+    }
+
+    /// Group `idx` with header `hdr` (encoded into the buffer) and every
+    /// map empty: all inodes and fragments in use, no clusters free.
+    pub fn with_header(geo: &Geometry, idx: CgIdx, hdr: &CgHeader) -> CylGroup {
+        let mut buf = vec![0u8; (geo.cgsize as usize).max(CgHeader::SIZE)];
+        hdr.encode_into(&mut buf, geo.endian);
+        Self::from_bytes(buf, geo, idx)
     }
 
     /// Checks the header against the geometry.

@@ -24,7 +24,7 @@
 //! it changes are derived from their maps (`crate::alloc::recount`).
 
 use crate::alloc::recount;
-use crate::cg::{ufs1_old_ncyl, CylGroup};
+use crate::cg::{fresh_header, ufs1_old_ncyl, CylGroup};
 use crate::error::{Error, Result};
 use crate::io::{self, Device};
 use crate::ondisk::Csum;
@@ -363,38 +363,14 @@ pub(crate) fn summary_len(g: &Geometry) -> usize {
 /// from its maps.
 fn new_group(g: &Geometry, c: u32, now: i64, summary_frags: u64, old_cpg: i32) -> CylGroup {
     let idx = CgIdx(c);
-    let mut cg = CylGroup::from_bytes(vec![0u8; g.cgsize as usize], g, idx);
-    let l = g.cg_layout;
-    let ndblk = g.cg_frags(idx);
-    let h = &mut cg.hdr;
-    h.cg_magic = crate::ondisk::consts::CG_MAGIC;
-    h.cg_cgx = c;
-    h.cg_ndblk = group_frags32(ndblk);
-    h.cg_iusedoff = l.iusedoff;
-    h.cg_freeoff = l.freeoff;
-    h.cg_nextfreeoff = l.nextfreeoff;
-    h.cg_clustersumoff = l.clustersumoff;
-    h.cg_clusteroff = l.clusteroff;
-    if g.contigsumsize > 0 {
-        h.cg_nclusterblks = group_frags32(ndblk / u64::from(g.frag));
-    }
+    let mut cg = CylGroup::with_header(g, idx, &fresh_header(g, idx, old_cpg));
+    let ndblk = cg.nfrags();
     match g.version {
-        UfsVersion::Ufs2 => {
-            h.cg_time = now;
-            h.cg_niblk = g.ipg;
-            h.cg_initediblk = g.ipg.min(2 * g.inopb);
-        }
-        // UFS1's 32-bit time and 16-bit inode count keep the low bits,
-        // as growfs's `initcg` stores them; the two offsets lie inside a
-        // group block (at most 64 KiB).
-        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-        UfsVersion::Ufs1 => {
-            h.cg_old_time = now as i32;
-            h.cg_old_niblk = g.ipg as i16;
-            h.cg_old_ncyl = ufs1_old_ncyl(g, old_cpg, idx, ndblk);
-            h.cg_old_btotoff = l.old_btotoff as i32;
-            h.cg_old_boff = l.old_boff as i32;
-        }
+        UfsVersion::Ufs2 => cg.hdr.cg_time = now,
+        // UFS1's 32-bit time keeps the low bits, as growfs's `initcg`
+        // stores it.
+        #[allow(clippy::cast_possible_truncation)]
+        UfsVersion::Ufs1 => cg.hdr.cg_old_time = now as i32,
     }
     let base = g.cgbase(idx).0;
     let dlower = g.cgsblock(idx).0 - base;

@@ -923,7 +923,11 @@ impl Session {
         let mut alloc_size = old_size;
         if old_size > 0 && old_last <= NDADDR as u64 && new_size > old_last * bsize {
             let lbn = old_last - 1;
-            self.resize_block(inode, lbn, old_size, self.fs.geo.frag, meta, 0..0)?;
+            let grow = Fit::Grow {
+                meta,
+                covered: 0..0,
+            };
+            self.resize_block(inode, lbn, old_size, self.fs.geo.frag, grow)?;
             alloc_size = old_last * bsize;
         }
         let mut cache = IndirectCache::default();
@@ -1008,12 +1012,7 @@ impl Session {
             // then wrote nothing: back to the fragments the size needs.
             let lbn = old_last - 1;
             let need = self.frags_for(old_size, lbn).max(1);
-            let have = self.frags_for(alloc_size, lbn).max(1);
-            let cur = inode.db(usize::try_from(lbn).unwrap_or(usize::MAX));
-            if cur != 0 && need < have {
-                let _ = self.free_frags(Frag(cur + u64::from(need)), have - need);
-                self.add_blocks(inode, -i64::from(have - need));
-            }
+            let _ = self.resize_block(inode, lbn, alloc_size, need, Fit::Shrink);
         }
         if recorded > old_size {
             inode.set_size(recorded);
@@ -1021,24 +1020,34 @@ impl Session {
         result
     }
 
-    /// Grows (or shrinks) a direct block of `inode` to `frags` fragments,
-    /// moving its data when it cannot grow in place.
-    /// `covered` is the byte range of the block the caller writes next, which
-    /// need not be zeroed first.
+    /// Grows or shrinks direct block `lbn` of `inode`, which holds the
+    /// fragments a file of `size` bytes gives it, to `frags` fragments
+    /// (see [`Fit`]). A grown block moves when it cannot grow in place; a
+    /// shrunk one gives its fragments past `frags` back to the map, and
+    /// the inode's block count follows once they are back.
     fn resize_block(
         &mut self,
         inode: &mut Inode,
         lbn: u64,
         size: u64,
         frags: u32,
-        meta: bool,
-        covered: std::ops::Range<u64>,
+        fit: Fit,
     ) -> Result<Frag> {
-        // Only a direct block is resized (both callers check lbn < NDADDR).
+        // Only a direct block is resized (every caller checks lbn < NDADDR).
         #[allow(clippy::cast_possible_truncation)]
         let i = lbn as usize;
         let cur = inode.db(i);
         let have = self.frags_for(size, lbn).max(1);
+        let (meta, covered) = match fit {
+            Fit::Grow { meta, covered } => (meta, covered),
+            Fit::Shrink => {
+                if cur != 0 && frags < have {
+                    self.free_frags(Frag(cur + u64::from(frags)), have - frags)?;
+                    self.add_blocks(inode, -i64::from(have - frags));
+                }
+                return Ok(Frag(cur));
+            }
+        };
         if cur == 0 {
             let prev = if i > 0 { inode.db(i - 1) } else { 0 };
             let pref = self.pref(inode, prev, meta)?;
@@ -1131,7 +1140,7 @@ impl Session {
             covered,
         } = req;
         if lbn < NDADDR as u64 {
-            return self.resize_block(inode, lbn, old_size, want, meta, covered);
+            return self.resize_block(inode, lbn, old_size, want, Fit::Grow { meta, covered });
         }
         let path = bmap::Spans::of(&self.fs.geo).path(crate::units::Lbn(lbn));
         let Some(path @ bmap::BlockPath::Indirect { level, .. }) = path else {
@@ -1219,10 +1228,7 @@ impl Session {
                 self.add_blocks(inode, -i64::from(have));
             } else if i as u64 + 1 == keep {
                 let need = self.frags_for(size, i as u64).max(1);
-                if need < have {
-                    self.free_frags(Frag(a + u64::from(need)), have - need)?;
-                    self.add_blocks(inode, -i64::from(have - need));
-                }
+                self.resize_block(inode, i as u64, old_size, need, Fit::Shrink)?;
                 let tail = size % bsize;
                 if tail != 0 {
                     let zero_len = (u64::from(need) << self.fs.geo.fshift) - tail;
@@ -1396,6 +1402,22 @@ impl Session {
         inode.set_ext(area.len() as u32, new_blocks);
         Ok(())
     }
+}
+
+/// Which way [`Session::resize_block`] may change a direct block.
+enum Fit {
+    /// A write maps into the block: a hole is allocated, a smaller block
+    /// grows, a block already as large stays. `meta` places a new block in
+    /// the metadata zone; `covered` is the byte range of the block the
+    /// caller writes next, which need not be zeroed first.
+    Grow {
+        meta: bool,
+        covered: std::ops::Range<u64>,
+    },
+    /// The file's size now ends in the block: a larger block gives back
+    /// the fragments past the ones asked for (truncation, and a tail made
+    /// whole for a write that then wrote nothing); a hole stays a hole.
+    Shrink,
 }
 
 /// One block a write needs mapped (and allocated if missing).

@@ -128,16 +128,7 @@ fn clean_images_check_clean() {
         .map(|s| format!("populated/{s}.img.zst"))
         .collect();
     imgs.extend(["real/ufs-little.img.zst", "real/ufs-big.img.zst"].map(String::from));
-    for n in [
-        "ufs1-4m",
-        "ufs1-4m-R",
-        "ufs2-4m",
-        "ufs2-4m-R",
-        "ufs2-16m",
-        "ufs2-16m-R",
-        "ufs2-16m-U-j",
-        "ufs2-16m-U-j-R",
-    ] {
+    for n in common::FREEBSD_IMAGES {
         imgs.push(format!("freebsd/{n}.img.zst"));
     }
     for rel in imgs {

@@ -23,17 +23,6 @@ use ufskit::newfs::options::{parse_size, NewfsOptions};
 use ufskit::newfs::{newfs, newfs_with, EmitOptions, Generations, Zeroing};
 use ufskit::{OpenOptions, Ufs, UfsVersion};
 
-const CASES: [&str; 8] = [
-    "ufs1-4m",
-    "ufs1-4m-R",
-    "ufs2-4m",
-    "ufs2-4m-R",
-    "ufs2-16m",
-    "ufs2-16m-R",
-    "ufs2-16m-U-j",
-    "ufs2-16m-U-j-R",
-];
-
 /// Device size and newfs options of a reference image, from its `.cmd`.
 fn case(name: &str) -> (u64, NewfsOptions) {
     let p = common::images_dir().join(format!("freebsd/{name}.cmd"));
@@ -234,7 +223,7 @@ fn compare(name: &str) -> (BTreeMap<String, Tally>, Vec<u8>) {
 #[test]
 fn images_match_freebsd_region_by_region() {
     let mut failures = Vec::new();
-    for name in CASES {
+    for name in common::FREEBSD_IMAGES {
         let (t, _) = compare(name);
         println!("== {name}");
         println!(
@@ -268,7 +257,7 @@ fn open(img: Vec<u8>) -> Ufs {
 
 #[test]
 fn new_images_open_with_the_reader() {
-    for name in CASES {
+    for name in common::FREEBSD_IMAGES {
         let (_, img) = compare(name);
         let (_, opts) = case(name);
         let fs = open(img);

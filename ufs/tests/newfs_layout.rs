@@ -11,6 +11,8 @@
 // A test reports failure by panicking.
 #![allow(clippy::panic)]
 
+mod common;
+
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -565,16 +567,7 @@ fn every_reference_case_matches_freebsd_12_1() {
 fn reference_images_match_freebsd_12_1() {
     let mut report = String::new();
     let mut n = 0;
-    for case in [
-        "ufs1-4m",
-        "ufs1-4m-R",
-        "ufs2-4m",
-        "ufs2-4m-R",
-        "ufs2-16m",
-        "ufs2-16m-R",
-        "ufs2-16m-U-j",
-        "ufs2-16m-U-j-R",
-    ] {
+    for case in common::FREEBSD_IMAGES {
         n += 1;
         let errs = check_case(&format!("images/{case}"), None);
         if !errs.is_empty() {

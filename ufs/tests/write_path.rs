@@ -518,3 +518,51 @@ fn a_write_that_finds_no_room_leaves_the_size_alone() {
     let img = image_bytes(fs);
     fsck_clean(&img, "far write");
 }
+
+/// A write past a fragment tail first makes the tail a whole block. When
+/// the write then fails before writing a byte, the block must go back to
+/// the fragments the size needs (resize_block's shrinking mode): the block
+/// count, the size and the maps stay what fsck_ffs expects. Here the disk
+/// keeps room for the tail's block but not for the indirect blocks of a
+/// write far past the end.
+#[test]
+fn a_failed_write_gives_back_the_tail_it_made_whole() {
+    let mut fs = open_rw(load_zst("populated/pop-ufs2-8m.img.zst"));
+    let bsize = u64::from(fs.geometry().bsize);
+    assert!(fs.geometry().frag > 1, "the image must have fragments");
+    let f = fs
+        .create(Ino::ROOT, b"tail", FileType::Regular, &NewNode::default())
+        .expect("create");
+    fs.write_file(f, 0, &pattern(1000, 3)).expect("small write");
+    let blocks = fs.inode(f).expect("inode").blocks();
+    // Fill the disk, then give back two whole blocks.
+    let filler = fs
+        .create(Ino::ROOT, b"filler", FileType::Regular, &NewNode::default())
+        .expect("create");
+    for chunk in [pattern(1 << 20, 9), pattern(1 << 12, 9)] {
+        loop {
+            let off = fs.inode(filler).expect("inode").size();
+            if fs.write_file(filler, off, &chunk).is_err() {
+                break;
+            }
+        }
+    }
+    let size = fs.inode(filler).expect("inode").size();
+    fs.truncate(filler, (size / bsize).saturating_sub(2) * bsize)
+        .expect("truncate");
+    let r = fs.write_file(f, 7_861_445_054_464, &pattern(62_206, 79));
+    assert!(r.is_err(), "no room for the indirect blocks: {r:?}");
+    let ip = fs.inode(f).expect("inode");
+    assert_eq!(ip.size(), 1000);
+    assert_eq!(ip.blocks(), blocks, "the tail is back to its fragments");
+    assert_eq!(fs.read_all(f).expect("read"), pattern(1000, 3));
+    fs.sync().expect("sync");
+    let img = image_bytes(fs);
+    fsck_clean(&img, "failed write after a tail grew");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("tail.img");
+    std::fs::write(&p, &img).expect("write image");
+    if let Some(r) = ufskit_testkit::freebsd::fsck_clean(&p) {
+        r.expect("FreeBSD fsck_ffs calls the image clean");
+    }
+}

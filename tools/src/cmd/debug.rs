@@ -155,7 +155,8 @@ impl Image<'_> {
 /// image is a small write. The file is not opened for writing when
 /// nothing changed.
 fn write_changes(path: &std::path::Path, img: &Image<'_>) -> ufskit::Result<()> {
-    let sector = PAGE as usize;
+    // 512: the overlay's page.
+    let sector = usize::try_from(PAGE).unwrap_or(512);
     // Opened like the image was (the same partition), so offsets match.
     let mut file: Option<ufskit::io::FileDevice> = None;
     for (_, off, new) in img.ov.runs() {
@@ -209,7 +210,7 @@ fn find_sb(img: &Image<'_>) -> Result<(Superblock, Option<Geometry>), String> {
             continue;
         };
         if sb.fs.fs_magic == ufskit::ondisk::consts::FS_UFS2_MAGIC
-            && sb.fs.fs_sblockloc != loc as i64
+            && u64::try_from(sb.fs.fs_sblockloc).ok() != Some(loc)
         {
             continue;
         }
@@ -285,7 +286,8 @@ fn exec(img: &Image<'_>, cmd: &str, hash: bool) -> Result<(), String> {
             let r = region_sb(&cx);
             let mut buf = set_in(img, r, edit::FS_FIELDS, f, num(v)?, e)?;
             if hash
-                && (read_field(&buf, edit::FS_FIELDS, "fs_metackhash", e)? as u32)
+                && u32::try_from(read_field(&buf, edit::FS_FIELDS, "fs_metackhash", e)?)
+                    .unwrap_or(0)
                     & ckhash::CK_SUPERBLOCK
                     != 0
             {
@@ -324,7 +326,7 @@ fn exec(img: &Image<'_>, cmd: &str, hash: bool) -> Result<(), String> {
             let ip = ufskit::Inode::read(img.dev(), geo, Ino(ino)).map_err(|e| e.to_string())?;
             let (addr, nfrags) = data_block(img.dev(), geo, &ip, lbn)?;
             let start = geo.frag_offset(Frag(addr));
-            let len = (u64::from(nfrags) << geo.fshift) as usize;
+            let len = block_len(geo, nfrags)?;
             img.check(start, len, BLOCK_OUTSIDE)?;
             img.write(start, &vec![0u8; len])
         }
@@ -447,6 +449,12 @@ fn resolve(img: &Image<'_>, cx: &Ctx, d: &str) -> Result<u32, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The bytes of a run of `nfrags` fragments (at most a block).
+fn block_len(geo: &Geometry, nfrags: u32) -> Result<usize, String> {
+    usize::try_from(u64::from(nfrags) << geo.fshift)
+        .map_err(|_| format!("a run of {nfrags} fragments does not fit in memory"))
+}
+
 /// Byte offset in the image of entry `index` (0-based, empty slots
 /// included) of a directory.
 fn dirent_offset(img: &Image<'_>, cx: &Ctx, d: &str, index: i128) -> Result<u64, String> {
@@ -460,7 +468,7 @@ fn dirent_offset(img: &Image<'_>, cx: &Ctx, d: &str, index: i128) -> Result<u64,
             continue;
         };
         let start = geo.frag_offset(Frag(addr));
-        let len = (u64::from(nfrags) << geo.fshift) as usize;
+        let len = block_len(geo, nfrags)?;
         let block = img.read(start, len, BLOCK_OUTSIDE)?;
         for (ci, chunk) in block.chunks(512).enumerate() {
             let (entries, _) = ufskit::dir::parse_chunk(chunk, 0, geo.endian);

@@ -351,7 +351,9 @@ impl<'a> Extractor<'a> {
             let end = (start + e.len).min(size);
             let mut off = start;
             while off < end {
-                let n = ((end - off) as usize).min(self.buf.len());
+                let n = usize::try_from(end - off)
+                    .unwrap_or(usize::MAX)
+                    .min(self.buf.len());
                 let got = self.fs.read_at(inode, &extents, off, &mut self.buf[..n])?;
                 if got == 0 {
                     break;

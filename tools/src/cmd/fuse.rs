@@ -383,6 +383,8 @@ fn errno(e: &Error) -> Errno {
     }
 }
 
+// The seconds are cast only once known non-negative.
+#[allow(clippy::cast_sign_loss)]
 fn system_time(t: Timespec) -> SystemTime {
     if t.sec >= 0 {
         UNIX_EPOCH + Duration::new(t.sec as u64, t.nsec.min(999_999_999))
@@ -392,6 +394,8 @@ fn system_time(t: Timespec) -> SystemTime {
     }
 }
 
+// Seconds before 1970 come from a SystemTime, whose range fits i64.
+#[allow(clippy::cast_possible_wrap)]
 fn timespec(t: SystemTime) -> Timespec {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => Timespec {
@@ -962,6 +966,8 @@ impl Filesystem for UfsFuse {
         reply.opened(FileHandle(0), FopenFlags::empty());
     }
 
+    // The offset is an index this listing handed out, below its length.
+    #[allow(clippy::cast_possible_truncation)]
     fn readdir(
         &self,
         _req: &Request,

@@ -171,7 +171,8 @@ fn summary(fs: &Ufs, image: &std::path::Path) -> Result<String, String> {
     let _ = writeln!(
         s,
         "id:                 {:08x}{:08x}",
-        f.fs_id[0] as u32, f.fs_id[1] as u32
+        bits_u32(f.fs_id[0]),
+        bits_u32(f.fs_id[1])
     );
     let _ = writeln!(
         s,
@@ -283,7 +284,7 @@ fn json(fs: &Ufs, cg: Option<u32>) -> Result<serde_json::Value, String> {
             "initediblk": h.cg_initediblk,
             "ndir": h.cg_cs[0], "nbfree": h.cg_cs[1], "nifree": h.cg_cs[2], "nffree": h.cg_cs[3],
             "frsum": h.cg_frsum,
-            "inodes_used": ranges((0..g.ipg as u64).map(|i| cgrp.inode_used(i as u32))),
+            "inodes_used": ranges((0..g.ipg).map(|i| cgrp.inode_used(i))),
             "frags_free": ranges((0..g.fpg).map(|i| cgrp.frag_free(i))),
         }));
     }
@@ -294,7 +295,7 @@ fn json(fs: &Ufs, cg: Option<u32>) -> Result<serde_json::Value, String> {
         "superblock_location": sb.location,
         "volname": sb.volname(),
         "fsmnt": sb.fsmnt(),
-        "id": [f.fs_id[0] as u32, f.fs_id[1] as u32],
+        "id": [bits_u32(f.fs_id[0]), bits_u32(f.fs_id[1])],
         "clean": sb.clean_flag(),
         "flags": flag_names(f.fs_flags),
         "check_hashes": ckhash_names(g.metackhash),
@@ -310,6 +311,12 @@ fn json(fs: &Ufs, cg: Option<u32>) -> Result<serde_json::Value, String> {
         "soft_updates": f.fs_flags & fsflags::FS_DOSOFTDEP != 0,
         "journal": f.fs_flags & fsflags::FS_SUJ != 0,
     }))
+}
+
+/// A signed superblock field's bits read unsigned, as dumpfs prints them
+/// (`%08x` of an `int32_t`) and the JSON output gives them.
+fn bits_u32(v: i32) -> u32 {
+    u32::from_ne_bytes(v.to_ne_bytes())
 }
 
 /// Set bits as `a-b, c` ranges, dumpfs's `pbits` without the line wrapping.
@@ -388,7 +395,9 @@ fn dumpfs(fs: &Ufs, only: Option<u32>) -> Result<String, String> {
         let _ = writeln!(
             s,
             "superblock location\t{}\tid\t[ {:08x} {:08x} ]",
-            f.fs_sblockloc, f.fs_id[0] as u32, f.fs_id[1] as u32
+            f.fs_sblockloc,
+            bits_u32(f.fs_id[0]),
+            bits_u32(f.fs_id[1])
         );
         let _ = writeln!(
             s,
@@ -405,7 +414,8 @@ fn dumpfs(fs: &Ufs, only: Option<u32>) -> Result<String, String> {
         let _ = writeln!(
             s,
             "id\t[ {:08x} {:08x} ]",
-            f.fs_id[0] as u32, f.fs_id[1] as u32
+            bits_u32(f.fs_id[0]),
+            bits_u32(f.fs_id[1])
         );
         let _ = writeln!(
             s,
@@ -416,12 +426,16 @@ fn dumpfs(fs: &Ufs, only: Option<u32>) -> Result<String, String> {
     let _ = writeln!(
         s,
         "bsize\t{}\tshift\t{}\tmask\t0x{:08x}",
-        f.fs_bsize, f.fs_bshift, f.fs_bmask as u32
+        f.fs_bsize,
+        f.fs_bshift,
+        bits_u32(f.fs_bmask)
     );
     let _ = writeln!(
         s,
         "fsize\t{}\tshift\t{}\tmask\t0x{:08x}",
-        f.fs_fsize, f.fs_fshift, f.fs_fmask as u32
+        f.fs_fsize,
+        f.fs_fshift,
+        bits_u32(f.fs_fmask)
     );
     let _ = writeln!(
         s,
@@ -493,7 +507,10 @@ fn dumpfs(fs: &Ufs, only: Option<u32>) -> Result<String, String> {
         let _ = writeln!(
             s,
             "sbsize\t{}\tcgsize\t{}\tcgoffset {}\tcgmask\t0x{:08x}",
-            f.fs_sbsize, f.fs_cgsize, f.fs_old_cgoffset, f.fs_old_cgmask as u32
+            f.fs_sbsize,
+            f.fs_cgsize,
+            f.fs_old_cgoffset,
+            bits_u32(f.fs_old_cgmask)
         );
         let _ = writeln!(s, "csaddr\t{}\tcssize\t{}", f.fs_old_csaddr, f.fs_cssize);
         let _ = writeln!(
@@ -597,10 +614,12 @@ fn dumpfs(fs: &Ufs, only: Option<u32>) -> Result<String, String> {
     if fssize % g.fpg != 0 {
         if !ufs2 {
             let per = (i64::from(f.fs_old_spc) / i64::from(f.fs_old_nspf.max(1))).max(1);
+            // Less than fs_fpg, a 32-bit field.
+            let rem = i64::try_from(fssize % g.fpg).unwrap_or(i64::MAX);
             let _ = writeln!(
                 s,
                 "cylinders in last group {}",
-                (fssize % g.fpg) as i64 / per + i64::from((fssize % g.fpg) as i64 % per != 0)
+                rem / per + i64::from(rem % per != 0)
             );
         }
         let _ = writeln!(
@@ -673,19 +692,20 @@ fn dump_cg(fs: &Ufs, cg: &CylGroup) -> String {
         sum += i as u64 * u64::from(v);
     }
     let _ = write!(s, "\nsum of frsum: {sum}");
-    let css = f.fs_contigsumsize;
+    // A negative size means no cluster summary, as 0 does.
+    let css = u32::try_from(f.fs_contigsumsize).unwrap_or(0);
     if css > 0 {
         for i in 1..css {
             if (i - 1) % 8 == 0 {
                 let _ = write!(s, "\nclusters {}-{}:", i, (css - 1).min(i + 7));
             }
-            let _ = write!(s, "\t{}", cg.cluster_sum(i as u32, g.endian).unwrap_or(0));
+            let _ = write!(s, "\t{}", cg.cluster_sum(i, g.endian).unwrap_or(0));
         }
         let _ = writeln!(
             s,
             "\nclusters size {} and over: {}",
             css,
-            cg.cluster_sum(css as u32, g.endian).unwrap_or(0)
+            cg.cluster_sum(css, g.endian).unwrap_or(0)
         );
         s.push_str("clusters free:\t");
         pbits(

@@ -143,7 +143,7 @@ fn digest(fs: &Ufs, inode: &Inode, max_holes: &mut u64) -> Result<FileDigest, uf
     let mut h = Sha256::new();
     let zeros = |h: &mut Sha256, mut n: u64| {
         while n > 0 {
-            let k = n.min(ZEROS.len() as u64) as usize;
+            let k = usize::try_from(n).unwrap_or(usize::MAX).min(ZEROS.len());
             h.update(&ZEROS[..k]);
             n -= k as u64;
         }
@@ -155,7 +155,9 @@ fn digest(fs: &Ufs, inode: &Inode, max_holes: &mut u64) -> Result<FileDigest, uf
         zeros(&mut h, start.saturating_sub(off));
         let mut at = start.max(off);
         while at < end {
-            let n = ((end - at) as usize).min(buf.len());
+            let n = usize::try_from(end - at)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
             let got = fs.read_at(inode, &extents, at, &mut buf[..n])?;
             if got == 0 {
                 break;

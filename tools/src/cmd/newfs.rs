@@ -475,9 +475,11 @@ fn erase(dev: &mut FileDevice, len: u64) -> std::io::Result<()> {
     let zeros = vec![0u8; 1 << 20];
     let mut done = 0u64;
     while done < len {
-        let n = (len - done).min(zeros.len() as u64);
-        ufskit::io::Device::write_at(dev, done, &zeros[..n as usize])?;
-        done += n;
+        let n = usize::try_from(len - done)
+            .unwrap_or(usize::MAX)
+            .min(zeros.len());
+        ufskit::io::Device::write_at(dev, done, &zeros[..n])?;
+        done += n as u64;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@
 //! references found"; every helper that adds or moves a reference or
 //! changes a di_nlink keeps that true, so phase 4 sees only real errors.
 
+use super::dirwalk::{DirWalk, OnBad};
 use super::problem::Problem;
 use super::report::Finding;
 use super::state::*;
@@ -261,61 +262,18 @@ impl<'a> Ctx<'a> {
         Some(ino)
     }
 
-    /// Reads a directory block through the overlay.
-    fn dir_block(&self, addr: u64, nf: u32) -> Option<Vec<u8>> {
-        if !self.geo.run_in_range(Frag(addr), u64::from(nf)) {
-            return None;
-        }
-        // In range on the device, and at most a block (nf <= frag).
-        #[allow(clippy::cast_possible_truncation)]
-        let mut buf = vec![0u8; (u64::from(nf) << self.geo.fshift) as usize];
-        crate::io::read_exact(self.dev, self.geo.frag_offset(Frag(addr)), &mut buf).ok()?;
-        Some(buf)
-    }
-
     /// Visits the well-formed entries of `dir` with their block and
     /// offset; `f` may change the block and returns (changed, stop).
     fn edit_dir(&mut self, dir: u32, f: &mut EntryEdit<'_, 'a>) -> bool {
-        let Some(ip) = self.inode(dir) else {
-            return false;
-        };
-        if !ip.is_dir() {
-            return false;
-        }
-        let size = ip.size().min(MAXDIRSIZE);
-        // At most MAXDIRSIZE.
-        #[allow(clippy::cast_possible_wrap)]
-        let mut filesize = size as i64;
-        for (_lbn, addr, nf) in self.dir_blocks(&ip, size) {
-            let Some(mut buf) = self.dir_block(addr, nf) else {
-                filesize -= i64::from(nf) << self.geo.fshift;
-                continue;
-            };
-            let mut loc = 0usize;
-            while filesize > 0 && loc < buf.len() {
-                let Some(e) = parse_ent(&buf, loc, self.geo.endian) else {
-                    break;
-                };
-                if !dircheck(&e, loc, filesize) {
-                    // Skip the rest of the chunk, as fsck_readdir does.
-                    let skip = DIRBLKSIZ - loc % DIRBLKSIZ;
-                    loc += skip;
-                    // At most DIRBLKSIZ (512).
-                    #[allow(clippy::cast_possible_wrap)]
-                    let skip_i = skip as i64;
-                    filesize -= skip_i;
-                    continue;
-                }
-                let (changed, stop) = f(self, &mut buf, loc, &e);
-                if changed {
-                    let off = self.geo.frag_offset(Frag(addr));
-                    self.put(off, &buf, WriteClass::Dir);
-                }
-                if stop {
-                    return true;
-                }
-                loc += usize::from(e.reclen);
-                filesize -= i64::from(e.reclen);
+        let mut walk = DirWalk::new(self, dir, OnBad::RestOfChunk);
+        while let Some((loc, e)) = walk.next(self) {
+            let (changed, stop) = f(self, walk.block(), loc, &e);
+            if changed {
+                let off = self.geo.frag_offset(Frag(walk.addr()));
+                self.put(off, walk.block(), WriteClass::Dir);
+            }
+            if stop {
+                return true;
             }
         }
         false

@@ -30,6 +30,7 @@ pub mod problem;
 pub mod report;
 pub(crate) mod state;
 
+mod dirwalk;
 mod fix;
 
 mod pass1;

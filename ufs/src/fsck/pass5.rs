@@ -47,13 +47,12 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
     // Offsets of the rebuilt group: validated with the superblock to fit
     // in the group's block.
     let crate::cg::CgLayout {
-        old_btotoff: btotoff,
-        old_boff: boff,
         iusedoff,
         freeoff,
         nextfreeoff,
         clustersumoff,
         clusteroff,
+        ..
     } = geo.cg_layout;
     let mapsize = nextfreeoff.saturating_sub(iusedoff) as usize;
     // The summary area.
@@ -103,16 +102,12 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             }
         }
         let dbase = geo.cgbase(CgIdx(c)).0;
-        let dmax = (dbase + geo.fpg).min(geo.size);
-        let ndblk = (dmax - dbase) as u32;
+        // pass5.c's `newcg`: a fresh header keeping the old one's times,
+        // unreferenced count, check hash and the rotors still in range.
+        let fresh = crate::cg::fresh_header(&geo, CgIdx(c), fs.fs_old_cpg);
+        let ndblk = fresh.cg_ndblk;
         let mut new = CgHeader {
-            cg_firstfield: 0,
-            cg_magic: CG_MAGIC,
             cg_old_time: h.cg_old_time,
-            cg_cgx: c,
-            cg_old_ncyl: 0,
-            cg_old_niblk: 0,
-            cg_ndblk: ndblk,
             cg_cs: [0, 0, geo.ipg as i32, 0],
             cg_rotor: if i32::try_from(h.cg_rotor).is_ok() && h.cg_rotor < ndblk {
                 h.cg_rotor
@@ -129,16 +124,6 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             } else {
                 0
             },
-            cg_frsum: [0; 8],
-            cg_old_btotoff: btotoff as i32,
-            cg_old_boff: boff as i32,
-            cg_iusedoff: iusedoff,
-            cg_freeoff: freeoff,
-            cg_nextfreeoff: nextfreeoff,
-            cg_clustersumoff: clustersumoff,
-            cg_clusteroff: clusteroff,
-            cg_nclusterblks: if contig > 0 { ndblk / geo.frag } else { 0 },
-            cg_niblk: if ufs1 { 0 } else { geo.ipg },
             cg_initediblk: if ufs1 {
                 0
             } else if let Some(&n) = ctx.cg_inited.get(&c) {
@@ -147,16 +132,10 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
                 h.cg_initediblk.min(geo.ipg)
             },
             cg_unrefs: h.cg_unrefs,
-            cg_sparecon32: [0],
             cg_ckhash: h.cg_ckhash,
             cg_time: h.cg_time,
-            cg_sparecon64: [0; 3],
+            ..fresh
         };
-        if ufs1 {
-            new.cg_old_ncyl =
-                crate::cg::ufs1_old_ncyl(&geo, fs.fs_old_cpg, CgIdx(c), u64::from(ndblk));
-            new.cg_old_niblk = geo.ipg as i16;
-        }
         let mut map = vec![0u8; mapsize];
         let setbit = |m: &mut Vec<u8>, off: u32, n: u64| {
             let byte = (off - iusedoff) as u64 + n / 8;
@@ -425,54 +404,27 @@ fn marked_free(claimed: &[u8], found: &[u8], first: u64, name: &str) -> Vec<Stri
 }
 
 /// The group as fsck_ffs's rebuild leaves it after `REBUILD CYLINDER
-/// GROUP` (fsutil.c `check_cgmagic()`): all zero but the magic, index,
-/// inode and fragment counts and map offsets; on UFS2 the initialized
-/// inodes that phase 1 settled on (two blocks, or as many as it found).
-// As in `pass5`: validated sizes, and UFS1's 16-bit fields keep the low
-// bits.
-#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+/// GROUP` (fsutil.c `check_cgmagic()`): a fresh header with empty maps,
+/// except that UFS1's `cg_old_ncyl` is `fs_old_cpg` for every group, the
+/// last one included, and UFS2's initialized inodes are those phase 1
+/// settled on when it found more.
 fn rebuilt(
     geo: &crate::superblock::Geometry,
     old_cpg: i32,
     c: CgIdx,
     inited: Option<u32>,
 ) -> CylGroup {
-    let ufs1 = geo.version == UfsVersion::Ufs1;
-    let l = geo.cg_layout;
-    let dbase = geo.cgbase(c).0;
-    let ndblk = ((dbase + geo.fpg).min(geo.size) - dbase) as u32;
-    let mut bytes = vec![0u8; (geo.cgsize as usize).max(CgHeader::SIZE)];
-    let Some(zero) = CgHeader::decode(&bytes, geo.endian) else {
-        return CylGroup::from_bytes(bytes, geo, c);
-    };
-    let h = CgHeader {
-        cg_magic: CG_MAGIC,
-        cg_cgx: c.0,
-        cg_ndblk: ndblk,
-        cg_niblk: if ufs1 { 0 } else { geo.ipg },
-        cg_initediblk: if ufs1 {
-            0
-        } else {
-            inited.unwrap_or(geo.ipg.min(2 * geo.inopb))
-        },
-        cg_old_ncyl: if ufs1 { old_cpg as i16 } else { 0 },
-        cg_old_niblk: if ufs1 { geo.ipg as i16 } else { 0 },
-        cg_old_btotoff: l.old_btotoff as i32,
-        cg_old_boff: l.old_boff as i32,
-        cg_iusedoff: l.iusedoff,
-        cg_freeoff: l.freeoff,
-        cg_nextfreeoff: l.nextfreeoff,
-        cg_clustersumoff: l.clustersumoff,
-        cg_clusteroff: l.clusteroff,
-        cg_nclusterblks: if geo.contigsumsize > 0 {
-            ndblk / geo.frag
-        } else {
-            0
-        },
-        ..zero
-    };
-    h.encode_into(&mut bytes, geo.endian);
-    CylGroup::from_bytes(bytes, geo, c)
+    let mut h = crate::cg::fresh_header(geo, c, old_cpg);
+    if geo.version == UfsVersion::Ufs1 {
+        // UFS1's 16-bit field keeps the low bits, as check_cgmagic's
+        // assignment does.
+        #[allow(clippy::cast_possible_truncation)]
+        let ncyl = old_cpg as i16;
+        h.cg_old_ncyl = ncyl;
+    } else if let Some(n) = inited {
+        h.cg_initediblk = n;
+    }
+    CylGroup::with_header(geo, c, &h)
 }
 
 fn yes_no(yes: bool) -> FixState {

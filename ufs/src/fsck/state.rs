@@ -14,7 +14,7 @@ use super::report::{Answer, Finding, Reporter};
 use super::FsckOptions;
 use crate::bmap::{self, BlockKind, BlockRef, Walk};
 use crate::inode::Inode;
-use crate::io::{self, Device};
+use crate::io::Device;
 use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR, NIADDR};
 use crate::superblock::{Geometry, Superblock, UfsVersion};
 use crate::units::{Frag, Ino};
@@ -681,40 +681,10 @@ impl<'a> Ctx<'a> {
     /// (`id_fix == IGNORE`): the rest of a block is skipped at the first
     /// bad entry. `f` returns false to stop.
     pub fn scan_dir_lenient(&self, dir: u32, f: &mut dyn FnMut(&DirEnt) -> bool) {
-        let Some(ip) = self.inode(dir) else { return };
-        if ip.mode() & mode::IFMT != mode::IFDIR {
-            return;
-        }
-        let size = ip.size().min(MAXDIRSIZE);
-        // At most MAXDIRSIZE.
-        #[allow(clippy::cast_possible_wrap)]
-        let mut filesize = size as i64;
-        for (lbn, addr, nfrags) in self.dir_blocks(&ip, size) {
-            let _ = lbn;
-            // At most one block (64 KiB): fits every type here.
-            let blksiz = nfrags << self.geo.fshift;
-            if !self.geo.run_in_range(Frag(addr), u64::from(nfrags)) {
-                filesize -= i64::from(blksiz);
-                continue;
-            }
-            let mut buf = vec![0u8; blksiz as usize];
-            if io::read_exact(self.dev, self.geo.frag_offset(Frag(addr)), &mut buf).is_err() {
-                filesize -= i64::from(blksiz);
-                continue;
-            }
-            let mut loc = 0usize;
-            while filesize > 0 && loc < buf.len() {
-                let Some(e) = parse_ent(&buf, loc, self.geo.endian) else {
-                    break;
-                };
-                if !dircheck(&e, loc, filesize) {
-                    break;
-                }
-                loc += usize::from(e.reclen);
-                filesize -= i64::from(e.reclen);
-                if !f(&e) {
-                    return;
-                }
+        let mut walk = super::dirwalk::DirWalk::new(self, dir, super::dirwalk::OnBad::RestOfBlock);
+        while let Some((_, e)) = walk.next(self) {
+            if !f(&e) {
+                return;
             }
         }
     }

@@ -270,35 +270,53 @@ impl<D: Device> Device for WriteBack<D> {
 mod tests {
     use super::*;
 
+    /// xorshift64 from `seed`: the tests' reproducible sequence.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    /// Step `step` against `model`: a read of `len` bytes at `off` that
+    /// must match it, or a write made to both.
+    fn model_step(
+        wb: &mut WriteBack<Vec<u8>>,
+        model: &mut [u8],
+        (off, len): (u64, usize),
+        read: bool,
+        step: u32,
+    ) {
+        let o = usize::try_from(off).expect("small");
+        if read {
+            let mut got = vec![0u8; len];
+            wb.read_at(off, &mut got).expect("read");
+            assert_eq!(got, model[o..o + len], "step {step}");
+        } else {
+            let data: Vec<u8> = (0..len)
+                .map(|i| i.to_le_bytes()[0] ^ step.to_le_bytes()[0])
+                .collect();
+            wb.write_at(off, &data).expect("write");
+            model[o..o + len].copy_from_slice(&data);
+        }
+    }
+
     /// Random writes and reads through the layer behave exactly like the
     /// same operations on a plain buffer, and flushing makes the device equal.
     #[test]
     fn behaves_like_the_device_itself() {
         let mut model = vec![0u8; 1 << 16];
         let mut wb = WriteBack::new(vec![0u8; 1 << 16]);
-        let mut x: u64 = 0x1234_5678;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x1234_5678);
         for step in 0..20_000u32 {
             let off = next() % 60_000;
             let o = usize::try_from(off).expect("small");
             let len = usize::try_from(next() % 3000).expect("small") + 1;
             let len = len.min(model.len() - o);
-            if next() % 3 == 0 {
-                let mut got = vec![0u8; len];
-                wb.read_at(off, &mut got).expect("read");
-                assert_eq!(got, model[o..o + len], "step {step}");
-            } else {
-                let data: Vec<u8> = (0..len)
-                    .map(|i| i.to_le_bytes()[0] ^ step.to_le_bytes()[0])
-                    .collect();
-                wb.write_at(off, &data).expect("write");
-                model[o..o + len].copy_from_slice(&data);
-            }
+            let read = next() % 3 == 0;
+            model_step(&mut wb, &mut model, (off, len), read, step);
         }
         wb.flush().expect("flush");
         assert_eq!(wb.into_inner().expect("inner"), model);
@@ -311,28 +329,12 @@ mod tests {
         for seed in 1..=8u64 {
             let mut model = vec![0u8; 1 << 18];
             let mut wb = WriteBack::new(vec![0u8; 1 << 18]);
-            let mut x: u64 = 0x9e37_79b9 ^ seed;
-            let mut next = || {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x
-            };
+            let mut next = xorshift(0x9e37_79b9 ^ seed);
             for step in 0..20_000u32 {
                 let off = (next() % 400) * 512;
-                let o = usize::try_from(off).expect("small");
                 let len = usize::try_from((next() % 8 + 1) * 512).expect("small");
-                if next() % 4 == 0 {
-                    let mut got = vec![0u8; len];
-                    wb.read_at(off, &mut got).expect("read");
-                    assert_eq!(got, model[o..o + len], "step {step}");
-                } else {
-                    let data: Vec<u8> = (0..len)
-                        .map(|i| i.to_le_bytes()[0] ^ step.to_le_bytes()[0])
-                        .collect();
-                    wb.write_at(off, &data).expect("write");
-                    model[o..o + len].copy_from_slice(&data);
-                }
+                let read = next() % 4 == 0;
+                model_step(&mut wb, &mut model, (off, len), read, step);
                 assert!(wb.runs.len() <= MAX_RUNS);
                 for (i, a) in wb.runs.iter().enumerate() {
                     for b in &wb.runs[i + 1..] {

@@ -8,6 +8,19 @@ pub fn images_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/images")
 }
 
+/// The FreeBSD 12.1 newfs images of `tests/images/freebsd/` (each
+/// `NAME.img.zst` with its `NAME.cmd` and `NAME.dumpfs.txt`).
+pub const FREEBSD_IMAGES: [&str; 8] = [
+    "ufs1-4m",
+    "ufs1-4m-R",
+    "ufs2-4m",
+    "ufs2-4m-R",
+    "ufs2-16m",
+    "ufs2-16m-R",
+    "ufs2-16m-U-j",
+    "ufs2-16m-U-j-R",
+];
+
 /// Decompresses a `.zst` image from tests/images into memory.
 pub fn load_zst(rel: &str) -> Vec<u8> {
     let path = images_dir().join(rel);

@@ -131,7 +131,8 @@ pub fn touch(a: TouchArgs) -> i32 {
     let now_year = {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
             .unwrap_or(0);
         crate::output::format_time(secs)[..4]
             .parse::<i64>()
