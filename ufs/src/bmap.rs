@@ -22,7 +22,7 @@
 //!   caller's [`TreeEdit`].
 
 use crate::error::{CorruptKind, Error, Location, Result};
-use crate::inode::Inode;
+use crate::inode::{Inode, InodeFields};
 use crate::io::{self, Device};
 use crate::ondisk::consts::{NDADDR, NIADDR};
 use crate::ondisk::wire;
@@ -82,28 +82,21 @@ pub fn size_blocks(geo: &Geometry, size: u64) -> u64 {
 /// Data blocks at or beyond `limit_lbn` are still reported (fsck wants to
 /// see them) unless `stop_at_limit` is set. Out-of-range pointers are
 /// reported with `in_range == false` and never followed.
-pub fn walk(
+pub fn walk<I: InodeFields + ?Sized>(
     dev: &dyn Device,
     geo: &Geometry,
-    inode: &Inode,
+    inode: &I,
     limit_lbn: Option<u64>,
     visit: &mut dyn FnMut(BlockRef) -> Result<Walk>,
 ) -> Result<()> {
-    let size = inode.size();
-    let mut budget = Budget::new(geo, inode.ino);
-    for i in 0..NDADDR {
-        let addr = inode.db(i);
-        if addr == 0 {
+    let mut budget = Budget::new(geo, inode.ino());
+    for r in direct_refs(geo, inode) {
+        let BlockKind::Data { lbn } = r.kind else {
             continue;
-        }
-        let lbn = i as u64;
+        };
         if limit_lbn.is_some_and(|l| lbn >= l) {
             break;
         }
-        // At most one block: frag (<= 8) fragments.
-        #[allow(clippy::cast_possible_truncation)]
-        let nfrags = (geo.blksize(size, lbn) >> geo.fshift) as u32;
-        let r = make_ref(geo, BlockKind::Data { lbn }, addr, nfrags.max(1));
         budget.data(&r)?;
         if visit(r)? == Walk::Stop {
             return Ok(());
@@ -120,7 +113,7 @@ pub fn walk(
         if walk_indirect(
             dev,
             geo,
-            inode.ino,
+            inode.ino(),
             lvl,
             first,
             addr,
@@ -133,6 +126,28 @@ pub fn walk(
         }
     }
     Ok(())
+}
+
+/// The non-zero direct pointers of `inode` in logical order, each with the
+/// fragments its block holds (the tail block of a small file may be a run
+/// of fragments): the first part of [`walk`], which a file with no
+/// indirect pointers needs alone.
+pub fn direct_refs<'a, I: InodeFields + ?Sized>(
+    geo: &'a Geometry,
+    inode: &'a I,
+) -> impl Iterator<Item = BlockRef> + 'a {
+    let size = inode.size();
+    (0..NDADDR).filter_map(move |i| {
+        let addr = inode.db(i);
+        if addr == 0 {
+            return None;
+        }
+        let lbn = i as u64;
+        // At most one block: frag (<= 8) fragments.
+        #[allow(clippy::cast_possible_truncation)]
+        let nfrags = (geo.blksize(size, lbn) >> geo.fshift) as u32;
+        Some(make_ref(geo, BlockKind::Data { lbn }, addr, nfrags.max(1)))
+    })
 }
 
 fn make_ref(geo: &Geometry, kind: BlockKind, addr: u64, nfrags: u32) -> BlockRef {
@@ -510,7 +525,7 @@ impl Spans {
 /// block of the area counts only the fragments its tail needs (`sblksize`
 /// of `di_extsize`); a pointer in a slot past the area counts a full block,
 /// as fsck_ffs's phase 1 counts it. Empty on UFS1 and for an empty area.
-pub fn ext_runs(geo: &Geometry, ip: &Inode) -> Vec<(usize, u64, u32)> {
+pub fn ext_runs<I: InodeFields + ?Sized>(geo: &Geometry, ip: &I) -> Vec<(usize, u64, u32)> {
     let mut out = Vec::new();
     if geo.version != UfsVersion::Ufs2 || ip.extsize() == 0 {
         return out;

@@ -185,14 +185,8 @@ impl Inode {
     /// or freshly initialized with only a generation number) is not checked.
     pub fn ckhash_mismatch(&self, bytes: &[u8], geo: &Geometry) -> Option<(u32, u32)> {
         match &self.raw {
-            RawInode::V2(d) if geo.has_ckhash(ckhash::CK_INODE) => {
-                if d.di_mode == 0 {
-                    return None;
-                }
-                let computed = checkhash::compute(bytes, DI_CKHASH_OFFSET);
-                (computed != d.di_ckhash).then_some((d.di_ckhash, computed))
-            }
-            _ => None,
+            RawInode::V2(d) => ckhash_check(geo, d.di_mode, d.di_ckhash, bytes),
+            RawInode::V1(_) => None,
         }
     }
 
@@ -402,6 +396,221 @@ impl Inode {
             // A dev_t is 32 bits: the low half of the 64-bit slot.
             RawInode::V2(d) => u32::try_from(d.di_db[0] & 0xffff_ffff).unwrap_or(0),
         }
+    }
+}
+
+/// The one rule for a UFS2 inode's check hash: `Some((stored, computed))`
+/// when hashes are on, the inode has a mode and the hash of `bytes` is not
+/// the one recorded.
+fn ckhash_check(geo: &Geometry, mode: u16, stored: u32, bytes: &[u8]) -> Option<(u32, u32)> {
+    if !geo.has_ckhash(ckhash::CK_INODE) || mode == 0 {
+        return None;
+    }
+    let computed = checkhash::compute(bytes, DI_CKHASH_OFFSET);
+    (computed != stored).then_some((stored, computed))
+}
+
+/// The fields of an inode that its checks read, decoded ([`Inode`]) or in
+/// place ([`InodeView`]): rules written once over this trait (the block
+/// walk, fsck's phase 1) take either.
+pub trait InodeFields {
+    /// Its number.
+    fn ino(&self) -> Ino;
+    /// `di_mode`.
+    fn mode(&self) -> u16;
+    /// `di_nlink`.
+    fn nlink(&self) -> i16;
+    /// `di_size`.
+    fn size(&self) -> u64;
+    /// `di_blocks`.
+    fn blocks(&self) -> u64;
+    /// `di_flags`.
+    fn flags(&self) -> u32;
+    /// Direct pointer `i` (< 12) as a fragment address (0 past the end).
+    fn db(&self, i: usize) -> u64;
+    /// Indirect pointer `level` (< 3).
+    fn ib(&self, level: usize) -> u64;
+    /// Bytes in the UFS2 extended-attribute area (0 on UFS1).
+    fn extsize(&self) -> u32;
+    /// Extended-attribute block pointer `i` (< 2).
+    fn extb(&self, i: usize) -> u64;
+    /// The whole inode, decoded (a copy to change and write back).
+    fn to_inode(&self) -> Inode;
+}
+
+impl InodeFields for Inode {
+    fn ino(&self) -> Ino {
+        self.ino
+    }
+    fn mode(&self) -> u16 {
+        Inode::mode(self)
+    }
+    fn nlink(&self) -> i16 {
+        Inode::nlink(self)
+    }
+    fn size(&self) -> u64 {
+        Inode::size(self)
+    }
+    fn blocks(&self) -> u64 {
+        Inode::blocks(self)
+    }
+    fn flags(&self) -> u32 {
+        Inode::flags(self)
+    }
+    fn db(&self, i: usize) -> u64 {
+        Inode::db(self, i)
+    }
+    fn ib(&self, level: usize) -> u64 {
+        Inode::ib(self, level)
+    }
+    fn extsize(&self) -> u32 {
+        Inode::extsize(self)
+    }
+    fn extb(&self, i: usize) -> u64 {
+        Inode::extb(self, i)
+    }
+    fn to_inode(&self) -> Inode {
+        self.clone()
+    }
+}
+
+/// An on-disk inode in borrowed bytes, with only the fields its checks
+/// read decoded (once, when the view is made; the rest stay in the bytes):
+/// fsck's phase 1 looks at a few fields of every inode in use, and
+/// decoding each in full into an [`Inode`] was a sixth of the check.
+/// [`InodeFields::to_inode`] gives the full inode when one is to be changed.
+#[derive(Clone, Copy)]
+pub struct InodeView<'a> {
+    ino: Ino,
+    bytes: &'a [u8],
+    raw: RawView<'a>,
+    mode: u16,
+    nlink: i16,
+    size: u64,
+    blocks: u64,
+    flags: u32,
+    extsize: u32,
+    /// The direct then the indirect pointers, by the one rule for pointers.
+    ptrs: [u64; NDADDR + NIADDR],
+}
+
+#[derive(Clone, Copy)]
+enum RawView<'a> {
+    V1(crate::ondisk::raw_dinode1::View<'a>),
+    V2(crate::ondisk::raw_dinode2::View<'a>),
+}
+
+impl<'a> InodeView<'a> {
+    /// A view of inode `ino` in `bytes`, its on-disk form (`None` when
+    /// the bytes are shorter than an inode).
+    pub fn new(ino: Ino, bytes: &'a [u8], geo: &Geometry) -> Option<InodeView<'a>> {
+        use crate::ondisk::{raw_dinode1, raw_dinode2};
+        let mut ptrs = [0u64; NDADDR + NIADDR];
+        Some(match geo.version {
+            UfsVersion::Ufs1 => {
+                let d = raw_dinode1::View::new(bytes, geo.endian)?;
+                let (db, ib) = (d.di_db(), d.di_ib());
+                for (p, &v) in ptrs.iter_mut().zip(db.iter().chain(ib.iter())) {
+                    *p = ptr(i64::from(v));
+                }
+                InodeView {
+                    ino,
+                    bytes,
+                    raw: RawView::V1(d),
+                    mode: d.di_mode(),
+                    nlink: d.di_nlink(),
+                    size: d.di_size(),
+                    blocks: u64::from(d.di_blocks()),
+                    flags: d.di_flags(),
+                    extsize: 0,
+                    ptrs,
+                }
+            }
+            UfsVersion::Ufs2 => {
+                let d = raw_dinode2::View::new(bytes, geo.endian)?;
+                let (db, ib) = (d.di_db(), d.di_ib());
+                for (p, &v) in ptrs.iter_mut().zip(db.iter().chain(ib.iter())) {
+                    *p = ptr(v);
+                }
+                InodeView {
+                    ino,
+                    bytes,
+                    raw: RawView::V2(d),
+                    mode: d.di_mode(),
+                    nlink: d.di_nlink(),
+                    size: d.di_size(),
+                    blocks: d.di_blocks(),
+                    flags: d.di_flags(),
+                    extsize: d.di_extsize(),
+                    ptrs,
+                }
+            }
+        })
+    }
+
+    /// The on-disk bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// [`Inode::ckhash_mismatch`] of these bytes.
+    pub fn ckhash_mismatch(&self, geo: &Geometry) -> Option<(u32, u32)> {
+        match &self.raw {
+            RawView::V2(d) => ckhash_check(geo, self.mode, d.di_ckhash(), self.bytes),
+            RawView::V1(_) => None,
+        }
+    }
+}
+
+impl InodeFields for InodeView<'_> {
+    #[inline]
+    fn ino(&self) -> Ino {
+        self.ino
+    }
+    #[inline]
+    fn mode(&self) -> u16 {
+        self.mode
+    }
+    #[inline]
+    fn nlink(&self) -> i16 {
+        self.nlink
+    }
+    #[inline]
+    fn size(&self) -> u64 {
+        self.size
+    }
+    #[inline]
+    fn blocks(&self) -> u64 {
+        self.blocks
+    }
+    #[inline]
+    fn flags(&self) -> u32 {
+        self.flags
+    }
+    #[inline]
+    fn db(&self, i: usize) -> u64 {
+        self.ptrs[..NDADDR].get(i).copied().unwrap_or(0)
+    }
+    #[inline]
+    fn ib(&self, level: usize) -> u64 {
+        self.ptrs[NDADDR..].get(level).copied().unwrap_or(0)
+    }
+    #[inline]
+    fn extsize(&self) -> u32 {
+        self.extsize
+    }
+    fn extb(&self, i: usize) -> u64 {
+        match &self.raw {
+            RawView::V1(_) => 0,
+            RawView::V2(d) => d.di_extb().get(i).map_or(0, |&v| ptr(v)),
+        }
+    }
+    fn to_inode(&self) -> Inode {
+        let raw = match &self.raw {
+            RawView::V1(d) => RawInode::V1(d.to_native()),
+            RawView::V2(d) => RawInode::V2(d.to_native()),
+        };
+        Inode { ino: self.ino, raw }
     }
 }
 
@@ -695,6 +904,60 @@ mod tests {
         for v in [UfsVersion::Ufs1, UfsVersion::Ufs2] {
             for e in [Endian::Little, Endian::Big] {
                 round_trip(v, e);
+            }
+        }
+    }
+
+    #[test]
+    fn a_view_reads_what_a_decode_gives() {
+        // Bytes with every field set (a negative pointer too: the one rule
+        // for pointers), in both versions and byte orders: the view's
+        // fields, its full decode and its hash check agree with `decode`.
+        for version in [UfsVersion::Ufs1, UfsVersion::Ufs2] {
+            for endian in [Endian::Little, Endian::Big] {
+                let mut geo = geometry(version);
+                geo.endian = endian;
+                let mut ip = sample(&geo);
+                ip.set_db(3, u64::MAX);
+                let mut bytes = ip.encode(&geo);
+                if version == UfsVersion::Ufs2 {
+                    // di_extsize and di_extb[1], which no setter reaches.
+                    bytes[92..96].copy_from_slice(&match endian {
+                        Endian::Little => 9000u32.to_le_bytes(),
+                        Endian::Big => 9000u32.to_be_bytes(),
+                    });
+                    bytes[104..112].copy_from_slice(&match endian {
+                        Endian::Little => 77i64.to_le_bytes(),
+                        Endian::Big => 77i64.to_be_bytes(),
+                    });
+                }
+                let full = Inode::decode(Ino(17), &bytes, &geo).unwrap();
+                let v = InodeView::new(Ino(17), &bytes, &geo).unwrap();
+                let what = format!("{version:?} {endian}");
+                assert_eq!(InodeFields::ino(&v), full.ino, "{what}");
+                assert_eq!(InodeFields::mode(&v), full.mode(), "{what}");
+                assert_eq!(InodeFields::nlink(&v), full.nlink(), "{what}");
+                assert_eq!(InodeFields::size(&v), full.size(), "{what}");
+                assert_eq!(InodeFields::blocks(&v), full.blocks(), "{what}");
+                assert_eq!(InodeFields::flags(&v), full.flags(), "{what}");
+                assert_eq!(InodeFields::extsize(&v), full.extsize(), "{what}");
+                for i in 0..NDADDR + 2 {
+                    assert_eq!(InodeFields::db(&v, i), full.db(i), "{what} db {i}");
+                }
+                for k in 0..NIADDR + 1 {
+                    assert_eq!(InodeFields::ib(&v, k), full.ib(k), "{what} ib {k}");
+                }
+                for k in 0..3 {
+                    assert_eq!(InodeFields::extb(&v, k), full.extb(k), "{what} extb {k}");
+                }
+                assert_eq!(InodeFields::db(&v, 3), u64::MAX, "{what}");
+                assert_eq!(v.to_inode(), full, "{what}");
+                assert_eq!(v.ckhash_mismatch(&geo), full.ckhash_mismatch(&bytes, &geo));
+                bytes[40] ^= 1;
+                let v = InodeView::new(Ino(17), &bytes, &geo).unwrap();
+                let full = Inode::decode(Ino(17), &bytes, &geo).unwrap();
+                assert_eq!(v.ckhash_mismatch(&geo), full.ckhash_mismatch(&bytes, &geo));
+                assert!(InodeView::new(Ino(17), &bytes[..bytes.len() - 1], &geo).is_none());
             }
         }
     }

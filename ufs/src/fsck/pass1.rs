@@ -21,7 +21,7 @@ use super::report::Finding;
 use super::state::*;
 use crate::bmap::Walk;
 use crate::cg::CylGroup;
-use crate::inode::{Inode, RawInode};
+use crate::inode::{Inode, InodeFields, InodeView};
 use crate::io;
 use crate::ondisk::consts::{ckhash, mode, NDADDR, NIADDR};
 use crate::superblock::UfsVersion;
@@ -137,7 +137,8 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
                     ctx.ino.set_state(ino, USTATE);
                     continue;
                 }
-                let Ok(ip) = Inode::decode(Ino(ino), bytes, &geo) else {
+                // Read in place: a full decode is made only for a repair.
+                let Some(ip) = InodeView::new(Ino(ino), bytes, &geo) else {
                     continue;
                 };
                 if let Some(floor) = floor {
@@ -155,7 +156,7 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
                 if ip.mode() & mode::IFMT != 0 {
                     last_used = i + k + 1;
                 }
-                checkinode(ctx, ino, &ip, bytes);
+                checkinode(ctx, ino, &ip);
                 if ctx.over_limit.is_some() {
                     return;
                 }
@@ -208,7 +209,7 @@ fn read_run(
 /// was ever initialized (inode.c `getnextinode()` with `rebuildcg`): a
 /// free inode is all zero where it matters, a used one has a known type
 /// and no block pointers past its size.
-fn looks_initialized(ip: &Inode, geo: &crate::superblock::Geometry) -> bool {
+fn looks_initialized(ip: &impl InodeFields, geo: &crate::superblock::Geometry) -> bool {
     let typ = ip.mode() & mode::IFMT;
     if typ == 0 {
         return cleared(ip);
@@ -228,7 +229,7 @@ fn looks_initialized(ip: &Inode, geo: &crate::superblock::Geometry) -> bool {
     clippy::cast_sign_loss,
     clippy::cast_possible_truncation
 )]
-fn pointers_past_size(ip: &Inode, geo: &crate::superblock::Geometry, typ: u16) -> bool {
+fn pointers_past_size(ip: &impl InodeFields, geo: &crate::superblock::Geometry, typ: u16) -> bool {
     let size = ip.size();
     let mut ndb = size.div_ceil(geo.bsize64()) as i64;
     if typ == mode::IFBLK || typ == mode::IFCHR {
@@ -261,33 +262,23 @@ fn pointers_past_size(ip: &Inode, geo: &crate::superblock::Geometry, typ: u16) -
 /// Whether any direct pointer from `db` on or indirect pointer from level
 /// `ib` on is set (one look at the format per inode, not one per pointer:
 /// this runs for every file).
-fn pointers_set_from(ip: &Inode, db: usize, ib: usize) -> bool {
-    let any = |p: Option<&[i64]>| p.is_some_and(|p| p.iter().any(|&b| b != 0));
-    match &ip.raw {
-        RawInode::V1(d) => {
-            let any32 = |p: Option<&[i32]>| p.is_some_and(|p| p.iter().any(|&b| b != 0));
-            any32(d.di_db.get(db..)) || any32(d.di_ib.get(ib..))
-        }
-        RawInode::V2(d) => any(d.di_db.get(db..)) || any(d.di_ib.get(ib..)),
-    }
+fn pointers_set_from(ip: &impl InodeFields, db: usize, ib: usize) -> bool {
+    (db..NDADDR).any(|i| ip.db(i) != 0) || (ib..NIADDR).any(|k| ip.ib(k) != 0)
 }
 
 /// A free inode as fsck_ffs wants it: no mode, no size, no pointers.
-fn cleared(ip: &Inode) -> bool {
+fn cleared(ip: &impl InodeFields) -> bool {
     zero_pointers(ip) && ip.mode() == 0 && ip.size() == 0
 }
 
-fn zero_pointers(ip: &Inode) -> bool {
+fn zero_pointers(ip: &impl InodeFields) -> bool {
     !pointers_set_from(ip, 0, 0)
 }
 
-fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
+fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &InodeView<'_>) {
     let geo = ctx.geo.clone();
     let mut rehash = false;
-    if geo.has_ckhash(ckhash::CK_INODE)
-        && ip.mode() != 0
-        && ip.ckhash_mismatch(bytes, &geo).is_some()
-    {
+    if geo.has_ckhash(ckhash::CK_INODE) && ip.mode() != 0 && ip.ckhash_mismatch(&geo).is_some() {
         let text = format!("INODE CHECK-HASH FAILED{}", ctx.pinode(ino));
         rehash = ctx.ask(Finding::new(Problem::InodeCheckHash, text).ino(ino));
     }
@@ -339,16 +330,16 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         return unknown(ctx);
     }
     ctx.n_files += 1;
-    ctx.ino.set_link(ino, i32::from(ip.nlink()));
+    let st = match typ {
+        mode::IFDIR if size == 0 => DCLEAR,
+        mode::IFDIR if ip.nlink() <= 0 => DZLINK,
+        mode::IFDIR => DSTATE,
+        _ if ip.nlink() <= 0 => FZLINK,
+        _ => FSTATE,
+    };
+    ctx.ino
+        .set_found(ino, st, (typ >> 12) as u8, i32::from(ip.nlink()));
     if typ == mode::IFDIR {
-        let st = if size == 0 {
-            DCLEAR
-        } else if ip.nlink() <= 0 {
-            DZLINK
-        } else {
-            DSTATE
-        };
-        ctx.ino.set_state(ino, st);
         let di = DirInfo {
             ino,
             parent: if ino == ROOTINO { ROOTINO } else { 0 },
@@ -363,22 +354,20 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         }
         ctx.dirs.push(di);
         ctx.countdirs += 1;
-    } else if ip.nlink() <= 0 {
-        ctx.ino.set_state(ino, FZLINK);
-    } else {
-        ctx.ino.set_state(ino, FSTATE);
     }
-    ctx.ino.set_dtype(ino, (typ >> 12) as u8);
 
-    let adjusted;
-    let ip = match tail_overrun(ctx, ino, ip) {
-        Some(a) => {
-            adjusted = a;
-            rehash = true;
-            &adjusted
-        }
-        None => ip,
-    };
+    match tail_overrun(ctx, ino, ip) {
+        Some(adjusted) => check_blocks(ctx, ino, &adjusted, true),
+        None => check_blocks(ctx, ino, ip, rehash),
+    }
+}
+
+/// The rest of `checkinode()` for an inode of a known type: its blocks
+/// (`ckinode()` with `pass1check()`), their count and the size against
+/// the last block held; writes the inode when `rehash` or a repair says so.
+fn check_blocks(ctx: &mut Ctx<'_>, ino: u32, ip: &impl InodeFields, mut rehash: bool) {
+    let geo = ctx.geo.clone();
+    let bsize = geo.bsize64();
     let size = ip.size();
     let snap = ip.flags() & SF_SNAPSHOT != 0;
     let mut c = Counters::default();
@@ -425,12 +414,14 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
             ip.blocks()
         );
         if ctx.ask(Finding::new(Problem::IncorrectBlockCount, text).ino(ino)) {
-            fixed.get_or_insert_with(|| ip.clone()).set_blocks(counted);
+            fixed
+                .get_or_insert_with(|| ip.to_inode())
+                .set_blocks(counted);
             rehash = true;
         } else {
             // fsck_ffs leaves the inode here when the count is refused.
             if rehash {
-                ctx.write_inode(fixed.get_or_insert_with(|| ip.clone()));
+                ctx.write_inode(fixed.get_or_insert_with(|| ip.to_inode()));
             }
             return;
         }
@@ -454,7 +445,7 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
             // fsck_ffs keeps the indirect blocks now past the end (they
             // map nothing), so its next run clears the whole file
             // (UNKNOWN FILE TYPE): they are given back here.
-            let fixed = fixed.get_or_insert_with(|| ip.clone());
+            let fixed = fixed.get_or_insert_with(|| ip.to_inode());
             let freed = ctx.cut_blocks(fixed, lballoc.map_or(0, |l| l + 1));
             let per_frag = u64::from(geo.fsize) / 512;
             fixed.set_blocks(fixed.blocks().saturating_sub(freed * per_frag));
@@ -463,7 +454,7 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
         }
     }
     if rehash {
-        ctx.write_inode(fixed.get_or_insert_with(|| ip.clone()));
+        ctx.write_inode(fixed.get_or_insert_with(|| ip.to_inode()));
     }
 }
 
@@ -474,7 +465,7 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode, bytes: &[u8]) {
 /// boundary, other files', as `DUP`); when repairing, ufskit instead cuts
 /// the size to what the block holds (`ADJUST`) and keeps the file. `-n`
 /// says what fsck_ffs says. Returns the inode with its new size.
-fn tail_overrun(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode) -> Option<Inode> {
+fn tail_overrun(ctx: &mut Ctx<'_>, ino: u32, ip: &InodeView<'_>) -> Option<Inode> {
     let geo = &ctx.geo;
     if ctx.mode == super::AnswerMode::No || ip.mode() & mode::IFMT != mode::IFREG {
         return None;
@@ -504,7 +495,7 @@ fn tail_overrun(ctx: &mut Ctx<'_>, ino: u32, ip: &Inode) -> Option<Inode> {
     if !ctx.ask(Finding::new(Problem::TailCrossesBlock, text).ino(ino)) {
         return None;
     }
-    let mut fixed = ip.clone();
+    let mut fixed = ip.to_inode();
     fixed.set_size(newsize);
     Some(fixed)
 }
@@ -541,6 +532,13 @@ fn pass1check(
         return Walk::Continue;
     }
     let anyout = !ctx.geo.run_in_range(Frag(blkno), u64::from(nfrags));
+    if !anyout && ctx.bmap.claim_run(blkno, nfrags) {
+        // The common case: a sound run nobody holds yet, marked at once
+        // (what the loop below does fragment by fragment).
+        ctx.n_blks += u64::from(nfrags);
+        c.entryno += u64::from(nfrags);
+        return Walk::Continue;
+    }
     if anyout {
         blkerror(ctx, Problem::BadBlock, ino, blkno, "BAD");
         ctx.no_clone.insert(ino);

@@ -13,11 +13,11 @@ use super::problem::Phase;
 use super::report::{Answer, Finding, Reporter};
 use super::FsckOptions;
 use crate::bmap::{self, BlockKind, BlockRef, Walk};
-use crate::inode::Inode;
+use crate::inode::{Inode, InodeFields};
 use crate::io::Device;
 use crate::ondisk::consts::{mode, DIRBLKSIZ, NDADDR, NIADDR};
 use crate::superblock::{Geometry, Superblock, UfsVersion};
-use crate::units::{Frag, Ino};
+use crate::units::Ino;
 use std::collections::HashMap;
 
 /// Inode not allocated.
@@ -107,6 +107,15 @@ impl InoTable {
     pub fn set_state(&mut self, ino: u32, s: u8) {
         if let Some(i) = self.idx(ino) {
             self.state[i] = s;
+        }
+    }
+    /// Sets the state, type and link count at once (phase 1, for every
+    /// inode in use: one lookup instead of three).
+    pub fn set_found(&mut self, ino: u32, s: u8, t: u8, link: i32) {
+        if let Some(i) = self.idx(ino) {
+            self.state[i] = s;
+            self.dtype[i] = t;
+            self.link[i] = link;
         }
     }
     /// `DT_*` type recorded in phase 1.
@@ -207,6 +216,26 @@ impl BlockMap {
         if f < self.size {
             self.bits[(f / 64) as usize] |= 1 << (f % 64);
         }
+    }
+    /// Marks the run `f..f + n` in use when none of it is yet and it lies
+    /// in one word of the map, and says whether it did; otherwise marks
+    /// nothing (the caller goes fragment by fragment). A run inside one
+    /// block is always in one word: a block's fragments (at most 8, a
+    /// power of two) are aligned to their count.
+    pub fn claim_run(&mut self, f: u64, n: u32) -> bool {
+        let end = f.saturating_add(u64::from(n));
+        if n == 0 || end > self.size || f / 64 != (end - 1) / 64 {
+            return false;
+        }
+        // n <= 64 here (the run is inside one word).
+        let ones = u64::MAX >> (64 - n);
+        let mask = ones << (f % 64);
+        let word = &mut self.bits[(f / 64) as usize];
+        if *word & mask != 0 {
+            return false;
+        }
+        *word |= mask;
+        true
     }
     /// Marks `f` free.
     pub fn clear(&mut self, f: u64) {
@@ -726,9 +755,9 @@ impl<'a> Ctx<'a> {
     /// `truncated` is given it is called once for them (`PARTIALLY
     /// TRUNCATED INODE`). Device and special files and short symlinks have
     /// no blocks.
-    pub fn ckinode_addr(
+    pub fn ckinode_addr<I: InodeFields + ?Sized>(
         &mut self,
-        ip: &Inode,
+        ip: &I,
         f: &mut dyn FnMut(&mut Ctx<'a>, u64, u32) -> Walk,
         truncated: Option<&mut dyn FnMut(&mut Ctx<'a>)>,
     ) -> Walk {
@@ -737,9 +766,9 @@ impl<'a> Ctx<'a> {
 
     /// [`Ctx::ckinode_addr`] with the whole [`BlockRef`] (what the pointer
     /// maps, so a caller can find where the pointer itself lives).
-    pub fn ckinode_refs(
+    pub fn ckinode_refs<I: InodeFields + ?Sized>(
         &mut self,
-        ip: &Inode,
+        ip: &I,
         f: &mut dyn FnMut(&mut Ctx<'a>, &BlockRef) -> Walk,
         mut truncated: Option<&mut dyn FnMut(&mut Ctx<'a>)>,
     ) -> Walk {
@@ -753,25 +782,12 @@ impl<'a> Ctx<'a> {
             return Walk::Continue;
         }
         if (0..NIADDR).all(|k| ip.ib(k) == 0) {
-            // Direct blocks only (most files): what `bmap::walk` would
-            // visit, without its spans, budget and second closure. None of
-            // them lies past the direct area, so none is "beyond" the size.
-            let size = ip.size();
-            for i in 0..NDADDR {
-                let addr = ip.db(i);
-                if addr == 0 {
-                    continue;
-                }
-                let lbn = i as u64;
-                // At most one block: frag (<= 8) fragments.
-                #[allow(clippy::cast_possible_truncation)]
-                let nfrags = ((self.geo.blksize(size, lbn) >> self.geo.fshift) as u32).max(1);
-                let r = BlockRef {
-                    kind: BlockKind::Data { lbn },
-                    addr: Frag(addr),
-                    nfrags,
-                    in_range: self.geo.frags_in_range(Frag(addr), u64::from(nfrags)),
-                };
+            // Direct blocks only (most files): the first part of
+            // `bmap::walk` alone, without its spans, budget and second
+            // closure. None of them lies past the direct area, so none is
+            // "beyond" the size.
+            let geo = self.geo.clone();
+            for r in bmap::direct_refs(&geo, ip) {
                 if f(self, &r) == Walk::Stop {
                     return Walk::Stop;
                 }

@@ -271,11 +271,7 @@ pub const DI_CKHASH_OFFSET: usize = 244;
 /// large part of fsck's phase 1.
 pub fn dinode_cleared(bytes: &[u8], ufs2: bool) -> bool {
     use core::mem::offset_of;
-    let zero = |at: usize, end: usize| {
-        bytes
-            .get(at..end)
-            .is_some_and(|b| b.iter().all(|&x| x == 0))
-    };
+    let zero = |at: usize, end: usize| bytes.get(at..end).is_some_and(all_zero);
     if ufs2 {
         type D = raw_dinode2::Le;
         zero(offset_of!(D, di_mode), offset_of!(D, di_nlink))
@@ -287,6 +283,19 @@ pub fn dinode_cleared(bytes: &[u8], ufs2: bool) -> bool {
             && zero(offset_of!(D, di_size), offset_of!(D, di_atime))
             && zero(offset_of!(D, di_db), offset_of!(D, di_flags))
     }
+}
+
+/// Whether every byte is zero, looked at eight at a time (a UFS1 group's
+/// inode table is read whole, and most of it is free inodes).
+fn all_zero(b: &[u8]) -> bool {
+    let mut words = b.chunks_exact(8);
+    let mut any = 0u64;
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        any |= u64::from_ne_bytes(a);
+    }
+    any == 0 && words.remainder().iter().all(|&x| x == 0)
 }
 
 wire_struct! {
@@ -360,6 +369,19 @@ mod tests {
             Fs::decode(&bytes, Endian::Little).map(|f| f.fs_magic),
             Some(0x1901_5419)
         );
+    }
+
+    #[test]
+    fn all_zero_sees_a_set_byte_anywhere() {
+        for len in 0..40usize {
+            let mut b = vec![0u8; len];
+            assert!(all_zero(&b), "len {len}");
+            for i in 0..len {
+                b[i] = 0x80;
+                assert!(!all_zero(&b), "len {len} byte {i}");
+                b[i] = 0;
+            }
+        }
     }
 
     #[test]
