@@ -207,7 +207,12 @@ fn worker(sh: &Shared<'_>, ncg: u32, tx: &mpsc::Sender<(u32, Option<Quiet1>)>) {
             gate.next += 1;
             gate.next - 1
         };
-        if tx.send((c, check_alone(sh, &geo, c))).is_err() {
+        // A panic must not leave the merge waiting for this group: it is
+        // then checked on the calling thread, which fails as one thread
+        // would.
+        let alone =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_alone(sh, &geo, c)));
+        if tx.send((c, alone.unwrap_or(None))).is_err() {
             return;
         }
     }
