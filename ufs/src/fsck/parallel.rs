@@ -20,8 +20,9 @@
 //!
 //! A worker's reads see the image as it was before phase 1; once a repair
 //! has staged a write, every later group is checked again on the calling
-//! thread, which reads through the repairs. Workers run at most a few
-//! groups ahead of the merge, so the extra memory is a few groups' tables.
+//! thread, which reads through the repairs. Workers run at most one group
+//! more than their number ahead of the merge, so the extra memory is that
+//! many groups' tables.
 
 use super::report::{Answer, Finding, Reporter};
 use super::state::{Ctx, DirInfo};
@@ -137,7 +138,9 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>, reader: &(dyn Device + Send + Sync), jobs
         },
         mode: ctx.mode,
         now: ctx.now,
-        window: u32::try_from(jobs.saturating_mul(2)).unwrap_or(u32::MAX),
+        // One group past the workers': enough to keep them busy while the
+        // merge takes the next, and each group held costs its tables.
+        window: u32::try_from(jobs.saturating_add(1)).unwrap_or(u32::MAX),
         gate: Mutex::new(Gate {
             next: 0,
             merged: 0,
@@ -245,13 +248,12 @@ fn check_alone(sh: &Shared<'_>, geo: &std::rc::Rc<Geometry>, c: u32) -> Option<Q
         && x.no_clone.is_empty()
         && x.partial.is_empty()
         && x.pending_zap.is_empty()
-        && x.rebuild_cg.is_empty()
-        && x.ino.count(c) as usize == x.ino.last_cg().0.len();
-    let (state, dtype, link) = x.ino.last_cg();
+        && x.rebuild_cg.is_empty();
+    let (state, dtype, link) = std::mem::take(&mut x.ino).into_last_cg();
     let r = Quiet1 {
-        state: state.to_vec(),
-        dtype: dtype.to_vec(),
-        link: link.to_vec(),
+        state,
+        dtype,
+        link,
         words: x.bmap.nonzero_words(),
         dirs: std::mem::take(&mut x.dirs),
         n_files: x.n_files,

@@ -879,10 +879,17 @@ impl Ctx<'_> {
 /// Handing one group's results from a worker's tables to the check's
 /// (`super::parallel`).
 impl InoTable {
-    /// The state, type and link-count slices of the last group pushed.
-    pub(crate) fn last_cg(&self) -> (&[u8], &[u8], &[i32]) {
-        let at = self.base.last().copied().unwrap_or(0);
-        (&self.state[at..], &self.dtype[at..], &self.link[at..])
+    /// The state, type and link-count tables of the last group pushed
+    /// (moved out, not copied, when it is the only group with inodes).
+    pub(crate) fn into_last_cg(mut self) -> (Vec<u8>, Vec<u8>, Vec<i32>) {
+        match self.base.last().copied().unwrap_or(0) {
+            0 => (self.state, self.dtype, self.link),
+            at => (
+                self.state.split_off(at),
+                self.dtype.split_off(at),
+                self.link.split_off(at),
+            ),
+        }
     }
     /// Adds the next group with the given slices (as [`InoTable::push_cg`]
     /// and the setters would leave them).
