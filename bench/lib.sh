@@ -40,6 +40,17 @@ warm_tree() {
     find "$1" -type f -print0 | xargs -0 cat > /dev/null 2>&1 || true
 }
 
+# The generators' common start (perl): the arguments, the fixed-seed
+# generator and the pool file contents are cut from.
+gen_prelude='
+    use strict; use warnings;
+    my ($dest, $nfiles, $ndirs, $seed, $links) = @ARGV;
+    my $s = $seed;
+    sub rnd { $s = ($s * 16807) % 2147483647; return $s; }
+    my $pool = "";
+    $pool .= pack("N", rnd()) for 1 .. 262144;
+'
+
 # gen_small_tree DIR NFILES NDIRS SEED [links]: NFILES files of 0-8 KiB in
 # NDIRS directories, contents and sizes from a fixed-seed generator, fixed
 # times and modes; with "links", every 1,000th file also gets a hard link
@@ -51,13 +62,8 @@ gen_small_tree() {
     rm -rf -- "$dir" "$dir.params"
     mkdir -p -- "$dir"
     echo "building $dir ($params) ..." >&2
-    perl -e '
-        use strict; use warnings;
-        my ($dir, $nfiles, $ndirs, $seed, $links) = @ARGV;
-        my $s = $seed;
-        sub rnd { $s = ($s * 16807) % 2147483647; return $s; }
-        my $pool = "";
-        $pool .= pack("N", rnd()) for 1 .. 262144;
+    perl -e "$gen_prelude"'
+        my $dir = $dest;
         mkdir sprintf("%s/d%03d", $dir, $_) or die "mkdir: $!" for 0 .. $ndirs - 1;
         for my $i (0 .. $nfiles - 1) {
             my $size = rnd() % 8193;
@@ -148,4 +154,53 @@ pairs() {
     WALL[$a]=$(median < "$outdir/$a.walls")
     WALL[$b]=$(median < "$outdir/$b.walls")
     RATIO[$a]=$(median < "$outdir/$a.ratios")
+}
+
+# gen_small_tar FILE NFILES NDIRS SEED [links]: the tree gen_small_tree
+# makes (same sizes, directory layout, links and times; contents from the
+# same kind of pool), written straight as a ustar archive instead of as
+# host files: for 1,000,000 files that is a minute or two of one core and
+# a 5-6 GB file, where creating the host tree took about an hour. `ufs
+# makefs IMAGE FILE` builds the image from it (the archive is read twice,
+# for metadata and for data, so it must be a file, not a pipe). Cached
+# like gen_small_tree.
+gen_small_tar() {
+    local tarf=$1 nfiles=$2 ndirs=$3 seed=$4 links=${5:-}
+    local params="tar nfiles=$nfiles ndirs=$ndirs seed=$seed links=$links"
+    if [ -f "$tarf.params" ] && [ "$(cat "$tarf.params")" = "$params" ]; then return; fi
+    rm -f -- "$tarf" "$tarf.params"
+    echo "building $tarf ($params) ..." >&2
+    perl -e "$gen_prelude"'
+        my $tarf = $dest;
+        open(my $out, ">", $tarf) or die "$tarf: $!";
+        binmode $out;
+        my $mtime = 1588334400;
+        # One ustar header: name, mode, size, type, link target.
+        sub hdr {
+            my ($name, $mode, $size, $type, $target) = @_;
+            my $h = pack("a100 a8 a8 a8 a12 a12 A8 a1 a100 a6 a2 a32 a32 a8 a8 a155 a12",
+                $name, sprintf("%07o", $mode), sprintf("%07o", 0), sprintf("%07o", 0),
+                sprintf("%011o", $size), sprintf("%011o", $mtime), " " x 8, $type,
+                $target, "ustar", "00", "root", "wheel", "", "", "", "");
+            my $sum = unpack("%32C*", $h);
+            substr($h, 148, 8) = sprintf("%06o\0 ", $sum);
+            return $h;
+        }
+        print $out hdr(sprintf("d%03d/", $_), 0755, 0, "5", "") for 0 .. $ndirs - 1;
+        for my $i (0 .. $nfiles - 1) {
+            my $size = rnd() % 8193;
+            my $off = rnd() % (length($pool) - 8192);
+            my $p = sprintf("d%03d/f%06d", $i % $ndirs, $i);
+            print $out hdr($p, 0644, $size, "0", "");
+            print $out substr($pool, $off, $size), "\0" x ((512 - $size % 512) % 512);
+            next unless $links eq "links";
+            print $out hdr(sprintf("d%03d/h%06d", ($i + 1) % $ndirs, $i), 0644, 0, "1", $p)
+                if $i % 1000 == 0;
+            print $out hdr(sprintf("d%03d/s%06d", ($i + 2) % $ndirs, $i), 0777, 0, "2",
+                sprintf("../d%03d/f%06d", $i % $ndirs, $i)) if $i % 500 == 0;
+        }
+        print $out "\0" x 1024;
+        close $out or die "$tarf: $!";
+    ' "$tarf" "$nfiles" "$ndirs" "$seed" "$links"
+    echo "$params" > "$tarf.params"
 }

@@ -33,6 +33,7 @@ pub(crate) mod state;
 mod dirwalk;
 mod fix;
 
+mod parallel;
 mod pass1;
 mod pass1b;
 mod pass2;
@@ -41,6 +42,7 @@ mod pass4;
 mod pass5;
 mod setup;
 
+pub use parallel::SharedDevice;
 pub use problem::{Phase, Preen, Problem};
 pub use report::{render, Answer, CollectingReporter, Finding, Reporter, TextReporter};
 
@@ -76,6 +78,16 @@ pub struct FsckOptions {
     /// Told how far the check is, pass by pass (see [`ProgressStep`]);
     /// the front end decides how to show it.
     pub progress: Option<ProgressFn>,
+    /// Threads checking phase 1's cylinder groups (`--jobs`): 1 checks
+    /// them on the calling thread, one after the other; N > 1 has N
+    /// workers check groups into per-group results that are merged in
+    /// group order, with the same output (see `parallel`); 0 chooses
+    /// ([`auto_jobs`]). More than one needs [`FsckOptions::reader`].
+    pub jobs: usize,
+    /// A second, thread-safe handle on the image checked (the same bytes
+    /// as the device given to [`check`] or [`repair`]), which phase 1's
+    /// workers read; without it the check runs on one thread.
+    pub reader: Option<SharedDevice>,
 }
 
 /// How far a check is: in pass `pass`, `current` of `max` units are done.
@@ -246,6 +258,9 @@ pub struct Outcome {
     pub repaired: bool,
     /// Sectors written by the repair.
     pub pages_written: usize,
+    /// Threads that checked phase 1's cylinder groups (1: the calling
+    /// thread alone; see [`FsckOptions::jobs`]).
+    pub jobs: usize,
 }
 
 impl Outcome {
@@ -261,6 +276,7 @@ impl Outcome {
             modified: false,
             repaired: false,
             pages_written: 0,
+            jobs: 1,
         }
     }
 }
@@ -353,6 +369,58 @@ fn primary_location(sb: &crate::Superblock) -> u64 {
             Ok(l) if l == SBLOCK_UFS1 || l == SBLOCK_UFS2 => l,
             _ => SBLOCK_UFS2,
         },
+    }
+}
+
+/// A check's state before phase 1: nothing found, nothing counted, no
+/// memory charged; `ov` is what it reads and stages its fixes in.
+fn new_ctx<'a>(
+    ov: &'a Overlay<'a>,
+    geo: std::rc::Rc<crate::superblock::Geometry>,
+    sb: crate::Superblock,
+    opts: &'a FsckOptions,
+    report: &'a mut dyn Reporter,
+    mode: AnswerMode,
+    now: i64,
+) -> Ctx<'a> {
+    let nfrags = geo.size.div_ceil(u64::from(geo.frag)) * u64::from(geo.frag);
+    Ctx {
+        dev: ov,
+        bmap: BlockMap::new(nfrags),
+        ino: InoTable::new(geo.ipg),
+        softdep: sb.fs.fs_flags & fsflags::FS_DOSOFTDEP != 0,
+        geo,
+        sb,
+        opts,
+        rep: report,
+        dirs: Vec::new(),
+        dir_index: HashMap::new(),
+        duplist: DupClaims::default(),
+        n_files: 0,
+        n_blks: 0,
+        countdirs: 0,
+        rerun: false,
+        nproblems: 0,
+        unresolved: 0,
+        ov,
+        mode,
+        cur_phase: Phase::Setup,
+        stopped: false,
+        write_failed: false,
+        sb_dirty: false,
+        freed: BlockMap::new(nfrags),
+        freed_ino: Default::default(),
+        no_clone: Default::default(),
+        partial: HashMap::new(),
+        pending_zap: Vec::new(),
+        mem_used: 0,
+        over_limit: None,
+        new_dirs: Default::default(),
+        new_frags: Vec::new(),
+        lfdir: 0,
+        rebuild_cg: Default::default(),
+        cg_inited: Default::default(),
+        now,
     }
 }
 
@@ -463,44 +531,10 @@ fn run(
             "the fragment maps of {nfrags} fragments need {maps} bytes, over the limit of {limit}"
         )));
     }
-    let mut ctx = Ctx {
-        dev,
-        bmap: BlockMap::new(nfrags),
-        ino: InoTable::new(geo.ipg),
-        geo: std::rc::Rc::new(geo),
-        sb,
-        opts,
-        rep: report,
-        softdep,
-        dirs: Vec::new(),
-        dir_index: HashMap::new(),
-        duplist: DupClaims::default(),
-        n_files: 0,
-        n_blks: 0,
-        countdirs: 0,
-        rerun: false,
-        nproblems: early,
-        unresolved: 0,
-        ov,
-        mode,
-        cur_phase: Phase::Setup,
-        stopped: false,
-        write_failed: false,
-        sb_dirty: sb_fix,
-        freed: BlockMap::new(nfrags),
-        freed_ino: Default::default(),
-        no_clone: Default::default(),
-        partial: HashMap::new(),
-        pending_zap: Vec::new(),
-        mem_used: maps,
-        over_limit: None,
-        new_dirs: Default::default(),
-        new_frags: Vec::new(),
-        lfdir: 0,
-        rebuild_cg: Default::default(),
-        cg_inited: Default::default(),
-        now,
-    };
+    let mut ctx = new_ctx(ov, std::rc::Rc::new(geo), sb, opts, report, mode, now);
+    ctx.sb_dirty = sb_fix;
+    ctx.nproblems = early;
+    ctx.mem_used = maps;
     // Setup problems answered no are unresolved (only the hash and the
     // disagreeing alternates can be answered yes and go on).
     ctx.unresolved = early.saturating_sub(u64::from(sb_fix) + u64::from(fix_alts));
@@ -511,7 +545,16 @@ fn run(
     let _ = early;
     let stopped = |ctx: &Ctx<'_>| ctx.stopped;
     ctx.phase(Phase::Pass1);
-    pass1::pass1(&mut ctx);
+    let jobs = match parallel::plan(&ctx) {
+        Some((reader, jobs)) => {
+            parallel::pass1(&mut ctx, reader, jobs);
+            jobs
+        }
+        None => {
+            pass1::pass1(&mut ctx);
+            1
+        }
+    };
     let ncg = u64::from(ctx.geo.ncg);
     ctx.progress(1, ncg, ncg);
     if let Some(msg) = ctx.over_limit.take() {
@@ -534,6 +577,7 @@ fn run(
     }
     if !ok && !ctx.stopped {
         let mut o = Outcome::new(Verdict::Stopped);
+        o.jobs = jobs;
         o.problems = ctx.nproblems;
         o.unresolved = ctx.unresolved.max(1);
         o.journal = journal;
@@ -559,6 +603,7 @@ fn run(
     if ctx.stopped {
         // Preen found something it must not fix: nothing is written.
         let mut o = Outcome::new(Verdict::Stopped);
+        o.jobs = jobs;
         o.problems = ctx.nproblems;
         o.unresolved = ctx.unresolved.max(1);
         o.journal = journal;
@@ -588,6 +633,7 @@ fn run(
     });
     o.summary = Some(s);
     o.journal = journal;
+    o.jobs = jobs;
     if mode == AnswerMode::No {
         if ctx.rerun {
             trailer.push("\n***** PLEASE RERUN FSCK *****\n".to_string());

@@ -28,6 +28,13 @@ use crate::superblock::UfsVersion;
 use crate::units::{CgIdx, Frag, Ino};
 
 pub(super) fn pass1(ctx: &mut Ctx<'_>) {
+    mark_metadata(ctx);
+    let ncg = ctx.geo.ncg;
+    pass1_groups(ctx, 0..ncg);
+}
+
+/// Marks the metadata areas (every group's and the summary area) in use.
+pub(super) fn mark_metadata(ctx: &mut Ctx<'_>) {
     let geo = ctx.geo.clone();
     // Metadata areas are in use.
     for c in 0..geo.ncg {
@@ -45,6 +52,12 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
     for f in geo.csaddr..geo.csaddr.saturating_add(cs_frags) {
         ctx.bmap.set(f);
     }
+}
+
+/// Checks the inodes of the cylinder groups in `groups`, in order (the
+/// parallel driver gives each worker one group at a time).
+pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
+    let geo = ctx.geo.clone();
     let isize = geo.version.inode_size() as usize;
     let ufs2 = geo.version == UfsVersion::Ufs2;
     let old_cpg = ctx.sb.fs.fs_old_cpg;
@@ -62,7 +75,7 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>) {
     #[allow(clippy::cast_possible_truncation)]
     let run_blocks = ((64 * 1024) / bsize).max(1) as u32;
     let mut run = Vec::new();
-    for c in 0..geo.ncg {
+    for c in groups {
         ctx.progress(1, u64::from(c), u64::from(geo.ncg));
         let cgx = CgIdx(c);
         let cg = CylGroup::read_unchecked(ctx.dev, &geo, cgx).ok();

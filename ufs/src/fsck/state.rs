@@ -862,6 +862,58 @@ impl Ctx<'_> {
     }
 }
 
+/// Handing one group's results from a worker's tables to the check's
+/// (`super::parallel`).
+impl InoTable {
+    /// The state, type and link-count tables of the last group pushed
+    /// (moved out, not copied, when it is the only group with inodes).
+    pub(crate) fn into_last_cg(mut self) -> (Vec<u8>, Vec<u8>, Vec<i32>) {
+        match self.base.last().copied().unwrap_or(0) {
+            0 => (self.state, self.dtype, self.link),
+            at => (
+                self.state.split_off(at),
+                self.dtype.split_off(at),
+                self.link.split_off(at),
+            ),
+        }
+    }
+    /// Adds the next group with the given slices (as [`InoTable::push_cg`]
+    /// and the setters would leave them).
+    pub(crate) fn push_cg_from(&mut self, state: &[u8], dtype: &[u8], link: &[i32]) {
+        self.base.push(self.state.len());
+        // A group's count of initialized inodes is a u32.
+        self.count
+            .push(u32::try_from(state.len()).unwrap_or(u32::MAX));
+        self.state.extend_from_slice(state);
+        self.dtype.extend_from_slice(dtype);
+        self.link.extend_from_slice(link);
+    }
+}
+
+impl BlockMap {
+    /// The words with a fragment set, as (index, word).
+    pub(crate) fn nonzero_words(&self) -> Vec<(usize, u64)> {
+        self.bits
+            .iter()
+            .enumerate()
+            .filter(|(_, &w)| w != 0)
+            .map(|(i, &w)| (i, w))
+            .collect()
+    }
+    /// Sets the fragments of `words` (from a map of the same size) unless
+    /// one of them is set already: returns false, changing nothing, then.
+    pub(crate) fn merge_words(&mut self, words: &[(usize, u64)]) -> bool {
+        let fits = |&(i, w): &(usize, u64)| self.bits.get(i).is_some_and(|b| b & w == 0);
+        if !words.iter().all(fits) {
+            return false;
+        }
+        for &(i, w) in words {
+            self.bits[i] |= w;
+        }
+        true
+    }
+}
+
 /// The word fsck_ffs -p prints after a fix it made (`(ADJUSTED)`).
 pub fn past_tense(q: &str) -> &'static str {
     match q {

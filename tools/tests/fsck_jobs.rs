@@ -1,0 +1,273 @@
+//! `ufs fsck --jobs N` (issue 18): phase 1's cylinder groups checked on
+//! several threads must change nothing but the time. For every fsck
+//! corpus case and for generated images of several groups with damage
+//! that crosses groups (a block claimed from two groups, a file claiming
+//! a group's metadata, a zeroed group header, link counts, modes), `-n`
+//! with 2 and 3 threads gives the output and exit status of `--jobs 1`
+//! byte for byte, and `-y` (through the library, with a fixed clock)
+//! gives the same output, outcome and repaired image. Each run must also
+//! have used the threads asked for whenever the image has several groups,
+//! so the comparison is never of the one-thread path with itself.
+
+#[allow(clippy::panic)]
+mod common;
+use common::damage::*;
+use common::*;
+use std::path::Path;
+use std::sync::Arc;
+use ufskit::fsck::{self, AnswerMode, CollectingReporter, FsckOptions, SharedDevice};
+use ufskit::io::FileDevice;
+
+const JOBS: [usize; 3] = [1, 2, 3];
+
+/// Cylinder groups of `img` as `ufs info` prints them (None when it
+/// cannot read the image).
+fn groups(img: &Path) -> Option<u32> {
+    let out = ufs([std::ffi::OsStr::new("info"), img.as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("cylinder groups:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// The threads a run used, from `--timings`.
+fn threads_used(stderr: &str) -> Option<usize> {
+    let rest = stderr.split("phase 1 on ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// `ufs fsck -n -f --jobs J` for every J must print and exit as J = 1
+/// does and leave the image alone. Returns the differences found.
+fn same_check(name: &str, img: &Path, several: bool) -> Vec<String> {
+    let before = std::fs::read(img).expect("read");
+    let mut first: Option<(Option<i32>, String)> = None;
+    let mut bad = Vec::new();
+    for j in JOBS {
+        let out = ufs([
+            "fsck",
+            "-n",
+            "-f",
+            "--timings",
+            "--jobs",
+            &j.to_string(),
+            &img.display().to_string(),
+        ]);
+        let got = (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        let used = threads_used(&err);
+        if several && got.1.contains("** Phase 1") && used != Some(j) {
+            bad.push(format!("{name}: -n --jobs {j} used {used:?} threads"));
+        }
+        match &first {
+            None => first = Some(got),
+            Some(want) if *want != got => bad.push(format!(
+                "{name}: -n --jobs {j} differs from --jobs 1 (exit {:?} vs {:?})\n{}",
+                got.0,
+                want.0,
+                diff(&want.1, &got.1).unwrap_or_default()
+            )),
+            Some(_) => {}
+        }
+    }
+    if std::fs::read(img).expect("read") != before {
+        bad.push(format!("{name}: fsck -n changed the image"));
+    }
+    bad
+}
+
+/// What a library repair with `jobs` threads of a copy of `img` said,
+/// returned and left, and how many threads it used.
+fn repair_with(img: &Path, jobs: usize) -> (String, Vec<u8>, usize) {
+    let copy = img.with_extension(format!("jobs{jobs}"));
+    std::fs::copy(img, &copy).expect("copy");
+    let reader = FileDevice::open_read_only(&copy).expect("open");
+    let opts = FsckOptions {
+        name: "img".into(),
+        force: true,
+        answer: AnswerMode::Yes,
+        now: Some(1_700_000_000),
+        jobs,
+        reader: Some(SharedDevice(Arc::new(reader))),
+        ..Default::default()
+    };
+    let mut rep = CollectingReporter::default();
+    let said = {
+        let mut dev = FileDevice::open_read_write(&copy).expect("open");
+        match fsck::repair(&mut dev, &opts, &mut rep) {
+            Ok(o) => {
+                let head = format!(
+                    "{:?} problems {} unresolved {} rerun {} modified {} repaired {} written {}\n",
+                    o.verdict,
+                    o.problems,
+                    o.unresolved,
+                    o.rerun,
+                    o.modified,
+                    o.repaired,
+                    o.pages_written
+                );
+                (head, o.jobs)
+            }
+            Err(e) => (format!("error: {e}\n"), 0),
+        }
+    };
+    let image = std::fs::read(&copy).expect("read");
+    std::fs::remove_file(&copy).expect("remove");
+    (format!("{}{}", said.0, rep.text), image, said.1)
+}
+
+/// A `-y` repair with 2 and 3 threads must say, return and write what one
+/// thread does. Returns the differences found.
+fn same_repair(name: &str, img: &Path, several: bool) -> Vec<String> {
+    let (want, want_img, _) = repair_with(img, 1);
+    let mut bad = Vec::new();
+    for j in &JOBS[1..] {
+        let (got, got_img, used) = repair_with(img, *j);
+        if several && want.contains("** Phase 1") && used != *j {
+            bad.push(format!("{name}: -y with {j} jobs used {used} threads"));
+        }
+        if got != want {
+            bad.push(format!(
+                "{name}: -y with {j} jobs differs from one thread\n{}",
+                diff(&want, &got).unwrap_or_default()
+            ));
+        }
+        if got_img != want_img {
+            bad.push(format!(
+                "{name}: -y with {j} jobs left another image than one thread"
+            ));
+        }
+    }
+    bad
+}
+
+#[test]
+fn corpus_output_and_repairs_do_not_depend_on_jobs() {
+    let mut bad = Vec::new();
+    let mut parallel = 0;
+    let cases = corpus_cases();
+    for case in &cases {
+        let Case { name, dir: _d, img } = build_case(case);
+        let several = groups(&img).is_some_and(|n| n > 1);
+        parallel += usize::from(several);
+        bad.extend(same_check(&name, &img, several));
+        bad.extend(same_repair(&name, &img, several));
+    }
+    eprintln!(
+        "{} corpus cases ({parallel} of several groups), {} differences",
+        cases.len(),
+        bad.len()
+    );
+    assert!(
+        parallel * 2 > cases.len(),
+        "most cases must run on several threads"
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// The first regular file of group `cg` with a first data block:
+/// (inode, that block), if the group holds one.
+fn file_in(img: &Path, geo: &ufskit::Geometry, cg: u32) -> Option<(u32, u64)> {
+    let first = (cg * geo.ipg).max(3);
+    // One `ufs debug` run for the group's first inodes; each print starts
+    // with di_mode.
+    let inos: Vec<u32> = (first..first + geo.ipg.min(256)).collect();
+    let mut a = vec!["debug".to_string(), img.display().to_string()];
+    a.extend(inos.iter().map(|i| format!("print inode {i}")));
+    let text = ufs_ok(a);
+    for (ino, rec) in inos.iter().zip(text.split("di_mode = ").skip(1)) {
+        let get = |name: &str| {
+            rec.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+                .unwrap_or_default()
+        };
+        let regular = rec
+            .lines()
+            .next()
+            .and_then(|m| m.trim().parse::<u32>().ok())
+            .is_some_and(|m| m & 0o170000 == 0o100000);
+        let b0: u64 = get("di_db")
+            .trim_start_matches('[')
+            .split(',')
+            .next()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        if regular && b0 != 0 {
+            return Some((*ino, b0));
+        }
+    }
+    None
+}
+
+/// `ufs debug` commands on `img`.
+fn damage(img: &Path, cmds: &[String]) {
+    let mut a = vec!["debug".to_string(), img.display().to_string()];
+    a.extend(cmds.iter().cloned());
+    ufs_ok(a);
+}
+
+fn generated(version: u32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 40, 60, 18);
+    let clean = dir.path().join("base.img");
+    makefs(&clean, &tree, version, &[]);
+    let geo = geometry(&clean);
+    assert!(geo.ncg >= 3, "several groups ({} here)", geo.ncg);
+    let held: Vec<(u32, (u32, u64))> = (0..geo.ncg)
+        .filter_map(|g| file_in(&clean, &geo, g).map(|f| (g, f)))
+        .collect();
+    assert!(held.len() >= 3, "files in several groups: {held:?}");
+    let (a, a_blk) = held[0].1;
+    let (c, _) = held[1].1;
+    let (b, b_blk) = held[held.len() - 1].1;
+    let meta = geo.cgtod(ufskit::CgIdx(1)).0;
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("clean", vec![]),
+        // The later group's file takes the earlier one's block: its group
+        // must be checked again in order (DUP there, phase 1b).
+        ("dup-later", vec![format!("set inode {b} di_db[0] {a_blk}")]),
+        // The earlier group's file takes the later one's block: the later
+        // group, quiet when checked alone, claims it second.
+        (
+            "dup-earlier",
+            vec![format!("set inode {a} di_db[0] {b_blk}")],
+        ),
+        // A file claiming group 1's header block (metadata).
+        ("metadata", vec![format!("set inode {b} di_db[0] {meta}")]),
+        ("cg-header", vec!["set cg 1 cg_magic 0".to_string()]),
+        (
+            "mixed",
+            vec![
+                format!("set inode {c} di_nlink 5"),
+                format!("set inode {b} di_blocks 1"),
+                format!("set inode {a} di_mode 0"),
+            ],
+        ),
+    ];
+    let mut bad = Vec::new();
+    for (name, cmds) in &cases {
+        let img = dir.path().join(format!("{name}.img"));
+        std::fs::copy(&clean, &img).expect("copy");
+        damage(&img, cmds);
+        let name = format!("UFS{version} {name}");
+        bad.extend(same_check(&name, &img, true));
+        bad.extend(same_repair(&name, &img, true));
+        if !cmds.is_empty() {
+            let (_, out) = fsck(&img, &["-n", "-f"]);
+            assert!(out.contains("? no"), "{name}: the damage is found:\n{out}");
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn damage_across_groups_ufs1() {
+    generated(1);
+}
+
+#[test]
+fn damage_across_groups_ufs2() {
+    generated(2);
+}
