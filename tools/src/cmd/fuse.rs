@@ -348,6 +348,51 @@ impl UfsFuse {
             }
         }));
     }
+
+    /// The shared prologue of the calls that make a node (mknod, mkdir,
+    /// create, symlink): a read-only mount refuses with EROFS, a name over
+    /// 255 bytes with ENAMETOOLONG, and the node gets Linux's owner rules
+    /// ([`new_node`]) with `perm`; `make` does the rest.
+    #[allow(clippy::too_many_arguments)]
+    fn run_new<R: ErrorReply + Send + 'static>(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        perm: u16,
+        dir: bool,
+        reply: R,
+        make: impl FnOnce(&mut Session, Ino, &[u8], NewNode, R) + Send + 'static,
+    ) {
+        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run_mut(move |fs| {
+            if too_long(&n) {
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            let node = new_node(fs, uid, gid, p, perm, dir);
+            make(fs, p, &n, node, reply)
+        });
+    }
+}
+
+/// The replies of the calls that make a node, which all can fail.
+trait ErrorReply {
+    fn error(self, e: Errno);
+}
+
+impl ErrorReply for ReplyEntry {
+    fn error(self, e: Errno) {
+        ReplyEntry::error(self, e)
+    }
+}
+
+impl ErrorReply for ReplyCreate {
+    fn error(self, e: Errno) {
+        ReplyCreate::error(self, e)
+    }
 }
 
 fn ufs_ino(i: INodeNo) -> Ino {
@@ -649,29 +694,30 @@ impl Filesystem for UfsFuse {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            if too_long(&n) {
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            let t = FileType::from_mode((mode & 0o170000) as u16);
-            let mut node = new_node(fs, uid, gid, p, (mode & !umask & 0o7777) as u16, false);
-            if matches!(t, FileType::CharDevice | FileType::BlockDevice) {
-                node.rdev = Some(linux_major_minor(rdev));
-            }
-            let t = if t == FileType::Unknown {
-                FileType::Regular
-            } else {
-                t
-            };
-            match fs.create(p, &n, t, &node) {
-                Ok(ino) => reply_entry(fs, ino, reply),
-                Err(e) => reply.error(errno(&e)),
-            }
-        });
+        let perm = (mode & !umask & 0o7777) as u16;
+        self.run_new(
+            req,
+            parent,
+            name,
+            perm,
+            false,
+            reply,
+            move |fs, p, n, mut node, reply| {
+                let t = FileType::from_mode((mode & 0o170000) as u16);
+                if matches!(t, FileType::CharDevice | FileType::BlockDevice) {
+                    node.rdev = Some(linux_major_minor(rdev));
+                }
+                let t = if t == FileType::Unknown {
+                    FileType::Regular
+                } else {
+                    t
+                };
+                match fs.create(p, n, t, &node) {
+                    Ok(ino) => reply_entry(fs, ino, reply),
+                    Err(e) => reply.error(errno(&e)),
+                }
+            },
+        );
     }
 
     fn mkdir(
@@ -683,20 +729,19 @@ impl Filesystem for UfsFuse {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            if too_long(&n) {
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            let node = new_node(fs, uid, gid, p, (mode & !umask & 0o7777) as u16, true);
-            match fs.mkdir(p, &n, &node) {
+        let perm = (mode & !umask & 0o7777) as u16;
+        self.run_new(
+            req,
+            parent,
+            name,
+            perm,
+            true,
+            reply,
+            |fs, p, n, node, reply| match fs.mkdir(p, n, &node) {
                 Ok(ino) => reply_entry(fs, ino, reply),
                 Err(e) => reply.error(errno(&e)),
-            }
-        });
+            },
+        );
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -734,29 +779,25 @@ impl Filesystem for UfsFuse {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let (p, n, t) = (
-            ufs_ino(parent),
-            name_bytes(link_name),
-            target.as_os_str().as_bytes().to_vec(),
+        let t = target.as_os_str().as_bytes().to_vec();
+        self.run_new(
+            req,
+            parent,
+            link_name,
+            0o777,
+            false,
+            reply,
+            move |fs, p, n, node, reply| {
+                if t.len() >= 1024 {
+                    // PATH_MAX, counting the NUL.
+                    return reply.error(Errno::ENAMETOOLONG);
+                }
+                match fs.symlink(p, n, &t, &node) {
+                    Ok(ino) => reply_entry(fs, ino, reply),
+                    Err(e) => reply.error(errno(&e)),
+                }
+            },
         );
-        let (uid, gid) = (req.uid(), req.gid());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            if too_long(&n) {
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            if t.len() >= 1024 {
-                // PATH_MAX, counting the NUL.
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            let node = new_node(fs, uid, gid, p, 0o777, false);
-            match fs.symlink(p, &n, &t, &node) {
-                Ok(ino) => reply_entry(fs, ino, reply),
-                Err(e) => reply.error(errno(&e)),
-            }
-        });
     }
 
     fn rename(
@@ -1109,32 +1150,33 @@ impl Filesystem for UfsFuse {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            if too_long(&n) {
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            let node = new_node(fs, uid, gid, p, (mode & !umask & 0o7777) as u16, false);
-            let r = fs
-                .create(p, &n, FileType::Regular, &node)
-                .and_then(|ino| fs.inode(ino));
-            match r {
-                Ok(i) => {
-                    fs.hold(i.ino);
-                    reply.created(
-                        &TTL,
-                        &attr(fs, &i),
-                        Generation(u64::from(i.gen())),
-                        FileHandle(0),
-                        FopenFlags::empty(),
-                    )
+        let perm = (mode & !umask & 0o7777) as u16;
+        self.run_new(
+            req,
+            parent,
+            name,
+            perm,
+            false,
+            reply,
+            |fs, p, n, node, reply| {
+                let r = fs
+                    .create(p, n, FileType::Regular, &node)
+                    .and_then(|ino| fs.inode(ino));
+                match r {
+                    Ok(i) => {
+                        fs.hold(i.ino);
+                        reply.created(
+                            &TTL,
+                            &attr(fs, &i),
+                            Generation(u64::from(i.gen())),
+                            FileHandle(0),
+                            FopenFlags::empty(),
+                        )
+                    }
+                    Err(e) => reply.error(errno(&e)),
                 }
-                Err(e) => reply.error(errno(&e)),
-            }
-        });
+            },
+        );
     }
 }
 
