@@ -1063,7 +1063,17 @@ impl Filesystem for UfsFuse {
         let i = ufs_ino(ino);
         self.send(Box::new(move |img| {
             if let Image::Writer(fs) = img {
-                fs.hold(i);
+                // The kernel opens by inode number, after a lookup: another
+                // program may have removed the name, and the inode been
+                // freed, in between (this server keeps an inode until its
+                // last name and last open are gone, not until the kernel
+                // forgets the number). Opening a freed inode fails as the
+                // lookup would now.
+                match fs.inode(i) {
+                    Ok(n) if !n.is_allocated() => return reply.error(Errno::ENOENT),
+                    Err(e) => return reply.error(errno(&e)),
+                    Ok(_) => fs.hold(i),
+                }
             }
             reply.opened(FileHandle(0), FopenFlags::empty());
         }));
