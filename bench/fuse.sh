@@ -13,6 +13,14 @@
 #               (caches dropped). ufs fuse on UFS2 and fuse2fs on ext4
 #               interleaved (A B A B), REPS repetitions (default 3), the
 #               median wall time of each and the FUSE server's peak RSS.
+#   readers     ufs fuse alone, `-o readers=0` (every request on the image's
+#               thread) against `-o readers=2` (reads on two reader
+#               threads), and BEFORE (another ufs binary, if given) with
+#               its defaults: ls -l of a 1,000-entry directory, tar cf
+#               /dev/null (metadata) and tar cf - | wc -c (data) of a
+#               FILES-file tree, two such tars of its two halves at once,
+#               one BIG MiB file read, and two read at once; caches
+#               dropped before each, REPS repetitions interleaved, medians.
 #
 # Needs root, fuse3, fuse2fs, e2fsprogs, perl's prove, and pjdfstest built
 # in PJDFSTEST (default /var/tmp/ufskit-pjdfstest; .ci/run builds it).
@@ -77,6 +85,60 @@ if [ "$what" = pjdfstest ] || [ "$what" = all ]; then
         files_line=$(grep '^Files=' "$work/prove-$kind.log" | cut -d, -f1-2)
         printf '%-9s %s: %d failed files in %d s: %s\n' "$kind" "$files_line" "$nfailed" $((SECONDS - t0)) "$(echo $failed)"
         cp -- "$work/prove-$kind.log" "/var/tmp/bench-fuse-prove-$kind.log"
+    done
+fi
+
+if [ "$what" = readers ]; then
+    echo "== readers: $files files, $big MiB files, median of $reps ($(date -u +%F\ %H:%M) UTC, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+    img=$work/r.img
+    make_image ufs2 "$img" $(( big * 3 + files * 16 / 1024 + 512 ))m
+    mount_fs ufs2 "$img"
+    mkdir "$work/mnt/t" "$work/mnt/ls"
+    for ((i = 0; i < files; i++)); do
+        d=$work/mnt/t/d$((i / 1000))
+        [ -d "$d" ] || mkdir "$d"
+        head -c $(( (i * 2654435761) % 8193 )) /dev/zero > "$d/f$i"
+    done
+    for i in $(seq 1000); do : > "$work/mnt/ls/f$i"; done
+    for f in big1 big2; do dd if=/dev/urandom of="$work/mnt/$f" bs=1M count="$big" status=none; done
+    unmount_fs
+    ndirs=$(( (files + 999) / 1000 ))
+    half() { # the directories of half $1 (0 or 1) of the tree
+        local k; for ((k = $1; k < ndirs; k += 2)); do echo "t/d$k"; done
+    }
+    declare -A runs=()
+    now() { date +%s.%N; }
+    timed() { # KEY COMMAND...: runs COMMAND with cold caches, adds its time to KEY
+        local key=$1 t; shift
+        echo 3 > /proc/sys/vm/drop_caches
+        t=$(now); "$@"; runs[$key]="${runs[$key]:-} $(echo "$(now) - $t" | bc)"
+    }
+    cfgs=(readers=0 readers=2)
+    [ -n "${BEFORE:-}" ] && cfgs+=(before)
+    for ((r = 0; r < reps; r++)); do
+        for cfg in "${cfgs[@]}"; do
+            if [ "$cfg" = before ]; then
+                "$BEFORE" fuse -o allow_other "$img" "$work/mnt" & srv=$!
+            else
+                "$ufs" fuse -o allow_other,"$cfg" "$img" "$work/mnt" & srv=$!
+            fi
+            for _ in $(seq 200); do mountpoint -q "$work/mnt" && break; sleep 0.05; done
+            cd "$work/mnt"
+            timed "$cfg.ls" sh -c 'ls -l ls > /dev/null'
+            timed "$cfg.tar" tar cf /dev/null t
+            timed "$cfg.tardata" sh -c 'tar cf - t | wc -c > /dev/null'
+            timed "$cfg.tar2" sh -c "tar cf - $(half 0 | tr '\n' ' ') | wc -c > /dev/null & tar cf - $(half 1 | tr '\n' ' ') | wc -c > /dev/null; wait"
+            timed "$cfg.read" dd if=big1 of=/dev/null bs=1M status=none
+            timed "$cfg.read2" sh -c 'dd if=big1 of=/dev/null bs=1M status=none & dd if=big2 of=/dev/null bs=1M status=none; wait'
+            cd /
+            unmount_fs
+        done
+    done
+    median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    for k in ls tar tardata tar2 read read2; do
+        printf '%-8s' "$k"
+        for cfg in "${cfgs[@]}"; do printf '  %s %.2f s' "$cfg" "$(median "${runs[$cfg.$k]}")"; done
+        echo
     done
 fi
 

@@ -3,7 +3,9 @@
 //!
 //! The `Ufs` handle is not shared between threads (it is not `Send`): it lives on one worker
 //! thread, and every FUSE request becomes a job queued to it (the reply
-//! travels with the job). So the library's write session, with its
+//! travels with the job); reads can also go to reader threads, each with
+//! its own read-only handle, behind a readers-writer gate (see
+//! [`UfsFuse::run_read`]). So the library's write session, with its
 //! crash-ordered writes and clean-flag policy, is used exactly as the
 //! editing commands use it: the first change marks the image not clean, an
 //! `fsync` writes everything out but leaves it so (a crash after it is
@@ -18,16 +20,16 @@ use crate::EXIT_FAILURE;
 use clap::Parser;
 use fuser::{
     Config, Errno, FileAttr, FileHandle, FileType as FType, Filesystem, FopenFlags, Generation,
-    INodeNo, MountOption, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
-    Request, SessionACL, TimeOrNow, WriteFlags,
+    INodeNo, InitFlags, KernelConfig, MountOption, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
+    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
+    ReplyWrite, ReplyXattr, Request, SessionACL, TimeOrNow, WriteFlags,
 };
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ufskit::inode::{dev_split, Timespec};
 use ufskit::write::{NewNode, SetAttr};
@@ -69,20 +71,60 @@ pub fn run(a: Args) -> i32 {
 /// replies, which carry the new attributes.
 const TTL: Duration = Duration::from_secs(1);
 
-type Job = Box<dyn FnOnce(&mut Owned) + Send>;
+/// A job for the image's thread, which owns the image.
+type Job = Box<dyn FnOnce(&mut Image) + Send>;
 
-/// What the image's thread owns: the image and the one directory listing
-/// it keeps (see [`Listing`]).
-struct Owned {
-    img: Image,
-    listing: Option<Listing>,
+/// A job that only reads: a reader thread serves it when there are reader
+/// threads and no change is queued, else the image's thread (see
+/// [`UfsFuse::run_read`]).
+type ReadJob = Box<dyn FnOnce(&Ufs, &Kept) + Send>;
+
+/// What the threads serving reads keep between requests, shared by all of
+/// them: the directory listing and the block map last made. It lives
+/// behind the gate (`RwLock<Kept>`): every read holds the gate shared, every
+/// change holds it exclusive and drops what the change may make stale, so
+/// no read overlaps a change or sees a listing or map from before it.
+#[derive(Default)]
+struct Kept {
+    listing: Mutex<Option<Arc<Listing>>>,
     /// The inode and block map of the file last read, kept until the next
     /// change, so a file read in many requests (the kernel asks for at
     /// most its read-ahead at a time) maps its blocks once.
-    mapped: Option<Mapped>,
+    mapped: Mutex<Option<Arc<Mapped>>>,
 }
 
-/// A regular file's inode and extents (see [`Owned::mapped`]).
+impl Kept {
+    fn listing(&self) -> Option<Arc<Listing>> {
+        lock(&self.listing).clone()
+    }
+
+    fn mapped(&self) -> Option<Arc<Mapped>> {
+        lock(&self.mapped).clone()
+    }
+
+    /// Drops what a change makes stale: the block map always, the listing
+    /// when the change may have touched a name.
+    fn drop_for(&mut self, names: bool) {
+        *self
+            .mapped
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        if names {
+            *self
+                .listing
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+}
+
+/// A lock that a panicked holder left is still good here: what it guards
+/// is a cache that is replaced whole, never left half made.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A regular file's inode and extents (see [`Kept::mapped`]).
 struct Mapped {
     inode: Inode,
     extents: Vec<ufskit::bmap::Extent>,
@@ -94,8 +136,8 @@ struct Mapped {
 /// names (what `tar`, `find` or `ls -l` do next) parse the directory once
 /// instead of once per call. One directory at a time: the memory is what
 /// listing that directory takes anyway. Every job that can change a name
-/// drops it (`run_mut`); opening and releasing files do not, as they change
-/// no directory (an orphan freed at its last release has no name).
+/// drops it (`run_mut`); opening and releasing files do not, as they
+/// change no directory (an orphan freed at its last release has no name).
 struct Listing {
     dir: Ino,
     entries: Vec<ufskit::fs::DirEntry>,
@@ -122,9 +164,27 @@ enum Image {
     Writer(Session),
 }
 
-/// The FUSE side: a queue to the thread that owns the image.
+impl Image {
+    fn ufs(&self) -> &Ufs {
+        match self {
+            Image::Reader(fs) => fs,
+            Image::Writer(s) => s,
+        }
+    }
+}
+
+/// The FUSE side: a queue to the thread that owns the image, and one to
+/// the reader threads, if any.
 struct UfsFuse {
     jobs: Mutex<mpsc::Sender<Job>>,
+    readers: Option<Mutex<mpsc::Sender<ReadJob>>>,
+    /// Jobs queued to the image's thread and not yet done.
+    queued: Arc<AtomicUsize>,
+    /// Changes among them. While there are any, reads queue behind them
+    /// on that thread, so a read the kernel sends after a change is served
+    /// after it, on the session.
+    changes: Arc<AtomicUsize>,
+    gate: Arc<RwLock<Kept>>,
     read_only: bool,
 }
 
@@ -139,10 +199,20 @@ fn mount(a: &Args) -> Result<(), String> {
     ];
     let mut acl = SessionACL::Owner;
     let mut shown = (None, None);
+    let mut readers = READERS;
     for o in a.options.iter().flat_map(|s| s.split(',')) {
         match o {
             "" | "rw" | "default_permissions" | "dev" | "suid" => {}
             "ro" => read_only = true,
+            o if o.starts_with("readers=") => {
+                readers = o["readers=".len()..]
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= MAX_READERS)
+                    .ok_or_else(|| {
+                        format!("{o}: the number of reader threads is 0 to {MAX_READERS}")
+                    })?
+            }
             "allow_other" => acl = SessionACL::All,
             "allow_root" => acl = SessionACL::RootAndOwner,
             o if o.starts_with("fsname=") => {
@@ -181,8 +251,13 @@ fn mount(a: &Args) -> Result<(), String> {
     }
     let (jobs, ready) = spawn_owner(a.image.clone(), read_only)?;
     ready?;
+    let gate = Arc::new(RwLock::new(Kept::default()));
     let fs = UfsFuse {
         jobs: Mutex::new(jobs),
+        readers: spawn_readers(&a.image, readers, &gate)?,
+        queued: Arc::new(AtomicUsize::new(0)),
+        changes: Arc::new(AtomicUsize::new(0)),
+        gate,
         read_only,
     };
     let mut cfg = Config::default();
@@ -279,13 +354,9 @@ fn spawn_owner(
                 }
             };
             let _ = otx.send(Ok(()));
-            let mut owned = Owned {
-                img,
-                listing: None,
-                mapped: None,
-            };
+            let mut img = img;
             while let Some(job) = next_job(&rx) {
-                job(&mut owned);
+                job(&mut img);
             }
         })
         .map_err(|e| format!("cannot start the image thread: {e}"))?;
@@ -293,6 +364,55 @@ fn spawn_owner(
         .recv()
         .unwrap_or_else(|_| Err("the image thread stopped".into()));
     Ok((tx, ready))
+}
+
+/// Reader threads by default (`-o readers=N`); see docs/fuse.md for what
+/// they gave on two cores.
+const READERS: usize = 2;
+/// The most reader threads `-o readers=` takes: each holds an open image
+/// file and a thread, nothing that grows with the image.
+const MAX_READERS: usize = 64;
+
+/// Starts `n` reader threads, each with its own read-only handle on the
+/// image (a handle cannot be shared between threads), taking jobs from one
+/// queue; returns the queue, or None for none.
+fn spawn_readers(
+    image: &Path,
+    n: usize,
+    gate: &Arc<RwLock<Kept>>,
+) -> Result<Option<Mutex<mpsc::Sender<ReadJob>>>, String> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let (tx, rx) = mpsc::channel::<ReadJob>();
+    let rx = Arc::new(Mutex::new(rx));
+    for k in 0..n {
+        let (image, rx, gate) = (image.to_path_buf(), rx.clone(), gate.clone());
+        let (otx, orx) = mpsc::channel::<Result<(), String>>();
+        std::thread::Builder::new()
+            .name(format!("ufs-reader-{k}"))
+            .spawn(move || {
+                let fs = match crate::image::open_ufs(&image, OpenOptions::read_only()) {
+                    Ok(fs) => fs,
+                    Err(e) => {
+                        let _ = otx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = otx.send(Ok(()));
+                loop {
+                    // One reader at a time waits on the queue; the lock is
+                    // let go (end of statement) before the job runs.
+                    let next = lock(&rx).recv();
+                    let Ok(job) = next else { return };
+                    job(&fs, &gate.read().unwrap_or_else(PoisonError::into_inner));
+                }
+            })
+            .map_err(|e| format!("cannot start a reader thread: {e}"))?;
+        orx.recv()
+            .unwrap_or_else(|_| Err("a reader thread stopped".into()))?;
+    }
+    Ok(Some(Mutex::new(tx)))
 }
 
 /// How long the image's thread polls for the next job before it sleeps.
@@ -317,36 +437,102 @@ fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
 
 impl UfsFuse {
     fn send(&self, job: Job) {
-        if let Ok(tx) = self.jobs.lock() {
-            let _ = tx.send(job);
-        }
-    }
-
-    /// Queues `f`, which reads, to the image's thread.
-    fn run(&self, f: impl FnOnce(&Ufs) + Send + 'static) {
-        self.run_listing(move |fs, _| f(fs));
-    }
-
-    /// Queues `f`, which reads, to the image's thread, with the kept
-    /// directory listing.
-    fn run_listing(&self, f: impl FnOnce(&Ufs, &mut Option<Listing>) + Send + 'static) {
-        self.send(Box::new(move |o| match &o.img {
-            Image::Reader(fs) => f(fs, &mut o.listing),
-            Image::Writer(s) => f(s, &mut o.listing),
+        let queued = self.queued.clone();
+        queued.fetch_add(1, Ordering::SeqCst);
+        let _ = lock(&self.jobs).send(Box::new(move |img| {
+            job(img);
+            queued.fetch_sub(1, Ordering::SeqCst);
         }));
     }
 
-    /// Queues `f`, which writes, to the image's thread. Callers refuse
+    /// Serves `f`, which only reads, holding the gate shared: on the
+    /// image's thread when it is idle (it polls for work, so that is the
+    /// quickest hand-off, and a program making one request after another
+    /// is served as without readers) or has a change queued (the read
+    /// waits behind it); else, when it is busy with reads, on a reader
+    /// thread, so reads in flight at once are served at once.
+    fn run_read(&self, f: impl FnOnce(&Ufs, &Kept) + Send + 'static) {
+        let mut job: ReadJob = Box::new(f);
+        if let Some(readers) = &self.readers {
+            if self.changes.load(Ordering::SeqCst) == 0 && self.queued.load(Ordering::SeqCst) > 0 {
+                match lock(readers).send(job) {
+                    Ok(()) => return,
+                    Err(mpsc::SendError(j)) => job = j,
+                }
+            }
+        }
+        let gate = self.gate.clone();
+        self.send(Box::new(move |img| {
+            job(
+                img.ufs(),
+                &gate.read().unwrap_or_else(PoisonError::into_inner),
+            )
+        }));
+    }
+
+    /// Queues `f`, which writes, to the image's thread. It runs holding
+    /// the gate exclusive, after dropping the kept listing and block map,
+    /// so no reader overlaps it or keeps what it made stale; reads sent
+    /// while it is queued wait behind it (`changes`). Callers refuse
     /// changes to a read-only mount first; were one queued anyway, its
     /// reply would be dropped, which FUSE answers with EIO.
     fn run_mut(&self, f: impl FnOnce(&mut Session) + Send + 'static) {
-        self.send(Box::new(move |o| {
-            o.listing = None;
-            o.mapped = None;
-            if let Image::Writer(s) = &mut o.img {
+        let (gate, changes) = (self.gate.clone(), self.changes.clone());
+        changes.fetch_add(1, Ordering::SeqCst);
+        self.send(Box::new(move |img| {
+            let mut kept = gate.write().unwrap_or_else(PoisonError::into_inner);
+            kept.drop_for(true);
+            if let Image::Writer(s) = img {
                 f(s)
             }
+            drop(kept);
+            changes.fetch_sub(1, Ordering::SeqCst);
         }));
+    }
+
+    /// The shared prologue of the calls that make a node (mknod, mkdir,
+    /// create, symlink): a read-only mount refuses with EROFS, a name over
+    /// 255 bytes with ENAMETOOLONG, and the node gets Linux's owner rules
+    /// ([`new_node`]) with `perm`; `make` does the rest.
+    #[allow(clippy::too_many_arguments)]
+    fn run_new<R: ErrorReply + Send + 'static>(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        perm: u16,
+        dir: bool,
+        reply: R,
+        make: impl FnOnce(&mut Session, Ino, &[u8], NewNode, R) + Send + 'static,
+    ) {
+        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run_mut(move |fs| {
+            if too_long(&n) {
+                return reply.error(Errno::ENAMETOOLONG);
+            }
+            let node = new_node(fs, uid, gid, p, perm, dir);
+            make(fs, p, &n, node, reply)
+        });
+    }
+}
+
+/// The replies of the calls that make a node, which all can fail.
+trait ErrorReply {
+    fn error(self, e: Errno);
+}
+
+impl ErrorReply for ReplyEntry {
+    fn error(self, e: Errno) {
+        ReplyEntry::error(self, e)
+    }
+}
+
+impl ErrorReply for ReplyCreate {
+    fn error(self, e: Errno) {
+        ReplyCreate::error(self, e)
     }
 }
 
@@ -511,6 +697,39 @@ fn new_node(fs: &Ufs, req_uid: u32, req_gid: u32, parent: Ino, perm: u16, dir: b
     n
 }
 
+/// The listing of directory `dir` for a `readdir` from `offset`: the kept
+/// one when it continues a listing of that directory, else (a listing
+/// starts at offset 0 with the directory as it is now) a new one, kept.
+fn listing(fs: &Ufs, kept: &Kept, dir: Ino, offset: u64) -> Result<Arc<Listing>, Error> {
+    match kept.listing() {
+        Some(l) if l.dir == dir && offset > 0 => Ok(l),
+        _ => {
+            let l = Arc::new(Listing::new(dir, fs.read_dir(dir)?));
+            *lock(&kept.listing) = Some(l.clone());
+            Ok(l)
+        }
+    }
+}
+
+/// Serves a `readdir` or `readdirplus` from `offset`: `add` adds an entry
+/// with the offset to hand back (the index of the entry after it) and says
+/// whether the reply is full.
+fn list_from(
+    fs: &Ufs,
+    kept: &Kept,
+    dir: Ino,
+    offset: u64,
+    mut add: impl FnMut(u64, &ufskit::fs::DirEntry) -> Result<bool, Error>,
+) -> Result<(), Error> {
+    let l = listing(fs, kept, dir, offset)?;
+    for (k, e) in l.entries.iter().enumerate().skip(offset as usize) {
+        if add(k as u64 + 1, e)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn reply_entry(fs: &Ufs, ino: Ino, reply: ReplyEntry) {
     match fs.inode(ino) {
         Ok(i) => reply.entry(&TTL, &attr(fs, &i), Generation(u64::from(i.gen()))),
@@ -533,12 +752,22 @@ fn xattr_name(name: &OsStr) -> Option<(Namespace, Vec<u8>)> {
 }
 
 impl Filesystem for UfsFuse {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // READDIRPLUS: a listing carries each entry's attributes, so `ls -l`
+        // or `tar` need no lookup per name afterwards; AUTO lets the kernel
+        // use plain readdir where nobody looks at the attributes. A kernel
+        // without it is served by plain readdir.
+        let _ = config
+            .add_capabilities(InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO);
+        Ok(())
+    }
+
     fn destroy(&mut self) {
         // The clean unmount: write everything out and mark the image clean,
         // then wait until the owner thread has done it.
         let (tx, rx) = mpsc::channel();
-        self.send(Box::new(move |o| {
-            let r = match &mut o.img {
+        self.send(Box::new(move |img| {
+            let r = match img {
                 Image::Reader(_) => Ok(()),
                 Image::Writer(fs) => fs.unhold_all().and_then(|()| fs.sync()),
             };
@@ -553,11 +782,11 @@ impl Filesystem for UfsFuse {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let (p, n) = (ufs_ino(parent), name_bytes(name));
-        self.run_listing(move |fs, listing| {
+        self.run_read(move |fs, kept| {
             if too_long(&n) {
                 return reply.error(Errno::ENAMETOOLONG);
             }
-            let found = match listing {
+            let found = match kept.listing() {
                 Some(l) if l.dir == p => Ok(l.by_name.get(&n).copied()),
                 _ => fs.dir_lookup(p, &n),
             };
@@ -571,7 +800,7 @@ impl Filesystem for UfsFuse {
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         let i = ufs_ino(ino);
-        self.run(move |fs| reply_attr(fs, i, reply));
+        self.run_read(move |fs, _| reply_attr(fs, i, reply));
     }
 
     fn setattr(
@@ -637,7 +866,7 @@ impl Filesystem for UfsFuse {
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         let i = ufs_ino(ino);
-        self.run(move |fs| match fs.readlink(i) {
+        self.run_read(move |fs, _| match fs.readlink(i) {
             Ok(t) => reply.data(&t),
             Err(e) => reply.error(errno(&e)),
         });
@@ -653,29 +882,30 @@ impl Filesystem for UfsFuse {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            if too_long(&n) {
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            let t = FileType::from_mode((mode & 0o170000) as u16);
-            let mut node = new_node(fs, uid, gid, p, (mode & !umask & 0o7777) as u16, false);
-            if matches!(t, FileType::CharDevice | FileType::BlockDevice) {
-                node.rdev = Some(linux_major_minor(rdev));
-            }
-            let t = if t == FileType::Unknown {
-                FileType::Regular
-            } else {
-                t
-            };
-            match fs.create(p, &n, t, &node) {
-                Ok(ino) => reply_entry(fs, ino, reply),
-                Err(e) => reply.error(errno(&e)),
-            }
-        });
+        let perm = (mode & !umask & 0o7777) as u16;
+        self.run_new(
+            req,
+            parent,
+            name,
+            perm,
+            false,
+            reply,
+            move |fs, p, n, mut node, reply| {
+                let t = FileType::from_mode((mode & 0o170000) as u16);
+                if matches!(t, FileType::CharDevice | FileType::BlockDevice) {
+                    node.rdev = Some(linux_major_minor(rdev));
+                }
+                let t = if t == FileType::Unknown {
+                    FileType::Regular
+                } else {
+                    t
+                };
+                match fs.create(p, n, t, &node) {
+                    Ok(ino) => reply_entry(fs, ino, reply),
+                    Err(e) => reply.error(errno(&e)),
+                }
+            },
+        );
     }
 
     fn mkdir(
@@ -687,20 +917,19 @@ impl Filesystem for UfsFuse {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            if too_long(&n) {
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            let node = new_node(fs, uid, gid, p, (mode & !umask & 0o7777) as u16, true);
-            match fs.mkdir(p, &n, &node) {
+        let perm = (mode & !umask & 0o7777) as u16;
+        self.run_new(
+            req,
+            parent,
+            name,
+            perm,
+            true,
+            reply,
+            |fs, p, n, node, reply| match fs.mkdir(p, n, &node) {
                 Ok(ino) => reply_entry(fs, ino, reply),
                 Err(e) => reply.error(errno(&e)),
-            }
-        });
+            },
+        );
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -738,29 +967,25 @@ impl Filesystem for UfsFuse {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let (p, n, t) = (
-            ufs_ino(parent),
-            name_bytes(link_name),
-            target.as_os_str().as_bytes().to_vec(),
+        let t = target.as_os_str().as_bytes().to_vec();
+        self.run_new(
+            req,
+            parent,
+            link_name,
+            0o777,
+            false,
+            reply,
+            move |fs, p, n, node, reply| {
+                if t.len() >= 1024 {
+                    // PATH_MAX, counting the NUL.
+                    return reply.error(Errno::ENAMETOOLONG);
+                }
+                match fs.symlink(p, n, &t, &node) {
+                    Ok(ino) => reply_entry(fs, ino, reply),
+                    Err(e) => reply.error(errno(&e)),
+                }
+            },
         );
-        let (uid, gid) = (req.uid(), req.gid());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            if too_long(&n) {
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            if t.len() >= 1024 {
-                // PATH_MAX, counting the NUL.
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            let node = new_node(fs, uid, gid, p, 0o777, false);
-            match fs.symlink(p, &n, &t, &node) {
-                Ok(ino) => reply_entry(fs, ino, reply),
-                Err(e) => reply.error(errno(&e)),
-            }
-        });
     }
 
     fn rename(
@@ -840,9 +1065,19 @@ impl Filesystem for UfsFuse {
         // An open file outlives its last name (POSIX): the hold keeps the
         // inode until release.
         let i = ufs_ino(ino);
-        self.send(Box::new(move |o| {
-            if let Image::Writer(fs) = &mut o.img {
-                fs.hold(i);
+        self.send(Box::new(move |img| {
+            if let Image::Writer(fs) = img {
+                // The kernel opens by inode number, after a lookup: another
+                // program may have removed the name, and the inode been
+                // freed, in between (this server keeps an inode until its
+                // last name and last open are gone, not until the kernel
+                // forgets the number). Opening a freed inode fails as the
+                // lookup would now.
+                match fs.inode(i) {
+                    Ok(n) if !n.is_allocated() => return reply.error(Errno::ENOENT),
+                    Err(e) => return reply.error(errno(&e)),
+                    Ok(_) => fs.hold(i),
+                }
             }
             reply.opened(FileHandle(0), FopenFlags::empty());
         }));
@@ -859,12 +1094,22 @@ impl Filesystem for UfsFuse {
         reply: ReplyEmpty,
     ) {
         let i = ufs_ino(ino);
-        self.send(Box::new(move |o| {
-            // The last release of an unlinked file frees its blocks.
-            o.mapped = None;
-            let r = match &mut o.img {
+        let gate = self.gate.clone();
+        self.send(Box::new(move |img| {
+            let r = match img {
                 Image::Reader(_) => Ok(()),
-                Image::Writer(fs) => fs.unhold(i),
+                // The last release of an unlinked file frees its blocks: a
+                // change (to no name), so made holding the gate exclusive.
+                // Any other release only counts the holds down: no gate, and
+                // reads need not wait for it (`changes`).
+                Image::Writer(fs) => match fs.inode(i) {
+                    Ok(n) if n.nlink() <= 0 => {
+                        let mut kept = gate.write().unwrap_or_else(PoisonError::into_inner);
+                        kept.drop_for(false);
+                        fs.unhold(i)
+                    }
+                    _ => fs.unhold(i),
+                },
             };
             match r {
                 Ok(()) => reply.ok(),
@@ -885,19 +1130,16 @@ impl Filesystem for UfsFuse {
         reply: ReplyData,
     ) {
         let i = ufs_ino(ino);
-        self.send(Box::new(move |o| {
-            let fs: &Ufs = match &o.img {
-                Image::Reader(fs) => fs,
-                Image::Writer(s) => s,
-            };
-            let mapped = &mut o.mapped;
+        self.run_read(move |fs, kept| {
             let r = (|| -> Result<Vec<u8>, Error> {
-                let m = match mapped {
+                let m = match kept.mapped() {
                     Some(m) if m.inode.ino == i => m,
                     _ => {
                         let inode = fs.inode(i)?;
                         let extents = fs.extents(&inode)?;
-                        mapped.insert(Mapped { inode, extents })
+                        let m = Arc::new(Mapped { inode, extents });
+                        *lock(&kept.mapped) = Some(m.clone());
+                        m
                     }
                 };
                 // Bounded by the kernel's request (max_read), not by the file.
@@ -910,7 +1152,7 @@ impl Filesystem for UfsFuse {
                 Ok(b) => reply.data(&b),
                 Err(e) => reply.error(errno(&e)),
             }
-        }));
+        });
     }
 
     fn write(
@@ -977,24 +1219,38 @@ impl Filesystem for UfsFuse {
         mut reply: ReplyDirectory,
     ) {
         let i = ufs_ino(ino);
-        self.run_listing(move |fs, listing| {
-            // A listing starts at offset 0 with the directory as it is now.
-            let kept = matches!(listing, Some(l) if l.dir == i && offset > 0);
-            if !kept {
-                match fs.read_dir(i) {
-                    Ok(e) => *listing = Some(Listing::new(i, e)),
-                    Err(e) => return reply.error(errno(&e)),
-                }
-            }
-            let entries = listing.as_ref().map_or(&[][..], |l| &l.entries[..]);
-            // The offset handed back is the index of the next entry.
-            for (k, e) in entries.iter().enumerate().skip(offset as usize) {
+        self.run_read(move |fs, kept| {
+            let r = list_from(fs, kept, i, offset, |next, e| {
                 let t = kind_dt(e.dtype);
-                if reply.add(fuse_ino(e.ino), k as u64 + 1, t, OsStr::from_bytes(&e.name)) {
-                    break;
-                }
+                Ok(reply.add(fuse_ino(e.ino), next, t, OsStr::from_bytes(&e.name)))
+            });
+            match r {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e)),
             }
-            reply.ok();
+        });
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let i = ufs_ino(ino);
+        self.run_read(move |fs, kept| {
+            let r = list_from(fs, kept, i, offset, |next, e| {
+                let inode = fs.inode(e.ino)?;
+                let (a, g) = (attr(fs, &inode), Generation(u64::from(inode.gen())));
+                let name = OsStr::from_bytes(&e.name);
+                Ok(reply.add(fuse_ino(e.ino), next, name, &TTL, &a, g))
+            });
+            match r {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e)),
+            }
         });
     }
 
@@ -1011,7 +1267,7 @@ impl Filesystem for UfsFuse {
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         // A session's own counts include changes not on disk yet.
-        self.send(Box::new(move |o| match &o.img {
+        self.send(Box::new(move |img| match img {
             Image::Reader(fs) => statfs_reply(fs.space(), fs, reply),
             Image::Writer(fs) => statfs_reply(fs.space(), fs, reply),
         }));
@@ -1061,7 +1317,7 @@ impl Filesystem for UfsFuse {
         let Some((ns, n)) = xattr_name(name) else {
             return reply.error(Errno::ENODATA);
         };
-        self.run(move |fs| {
+        self.run_read(move |fs, _| {
             let found = match fs.inode(i).and_then(|inode| fs.xattrs(&inode)) {
                 Ok(x) => x.into_iter().find(|x| x.namespace == ns && x.name == n),
                 Err(e) => return reply.error(errno(&e)),
@@ -1075,7 +1331,7 @@ impl Filesystem for UfsFuse {
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
         let i = ufs_ino(ino);
-        self.run(move |fs| {
+        self.run_read(move |fs, _| {
             let list = match fs.inode(i).and_then(|inode| fs.xattrs(&inode)) {
                 Ok(x) => x,
                 Err(e) => return reply.error(errno(&e)),
@@ -1115,32 +1371,33 @@ impl Filesystem for UfsFuse {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let (p, n, uid, gid) = (ufs_ino(parent), name_bytes(name), req.uid(), req.gid());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            if too_long(&n) {
-                return reply.error(Errno::ENAMETOOLONG);
-            }
-            let node = new_node(fs, uid, gid, p, (mode & !umask & 0o7777) as u16, false);
-            let r = fs
-                .create(p, &n, FileType::Regular, &node)
-                .and_then(|ino| fs.inode(ino));
-            match r {
-                Ok(i) => {
-                    fs.hold(i.ino);
-                    reply.created(
-                        &TTL,
-                        &attr(fs, &i),
-                        Generation(u64::from(i.gen())),
-                        FileHandle(0),
-                        FopenFlags::empty(),
-                    )
+        let perm = (mode & !umask & 0o7777) as u16;
+        self.run_new(
+            req,
+            parent,
+            name,
+            perm,
+            false,
+            reply,
+            |fs, p, n, node, reply| {
+                let r = fs
+                    .create(p, n, FileType::Regular, &node)
+                    .and_then(|ino| fs.inode(ino));
+                match r {
+                    Ok(i) => {
+                        fs.hold(i.ino);
+                        reply.created(
+                            &TTL,
+                            &attr(fs, &i),
+                            Generation(u64::from(i.gen())),
+                            FileHandle(0),
+                            FopenFlags::empty(),
+                        )
+                    }
+                    Err(e) => reply.error(errno(&e)),
                 }
-                Err(e) => reply.error(errno(&e)),
-            }
-        });
+            },
+        );
     }
 }
 
