@@ -52,6 +52,20 @@ pub struct Allocator {
     /// Leave `cg_time` alone on flush (libufs's `cgwrite`, which tunefs
     /// uses, does not set it; the kernel does).
     keep_cg_times: bool,
+    /// Where allocation must stay below (a shrink moving data out of the
+    /// groups it removes): nothing is taken from group `ncg` on, nor from
+    /// a block reaching past fragment `end`.
+    fence: Option<Fence>,
+}
+
+/// The part of the file system allocation may use: groups below `ncg`,
+/// blocks wholly below fragment `end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fence {
+    /// Groups allocation may use.
+    pub ncg: u32,
+    /// First fragment allocation may not use.
+    pub end: u64,
 }
 
 impl Allocator {
@@ -74,7 +88,19 @@ impl Allocator {
             frsum: HashMap::new(),
             rng: seed | 1,
             keep_cg_times: false,
+            fence: None,
         })
+    }
+
+    /// Keeps every later allocation inside `fence` (the groups a shrink
+    /// keeps); the blocks and inodes past it are never handed out again.
+    pub fn set_fence(&mut self, fence: Fence) {
+        self.fence = Some(fence);
+    }
+
+    /// Groups allocation may take from.
+    fn usable_groups(&self, geo: &Geometry) -> u32 {
+        self.fence.map_or(geo.ncg, |f| f.ncg.min(geo.ncg))
     }
 
     /// Makes [`Allocator::flush`] keep each group's `cg_time`, as libufs
@@ -150,9 +176,10 @@ impl Allocator {
         pref: u32,
         is_dir: bool,
     ) -> Result<Ino> {
+        let usable = self.usable_groups(geo);
         for i in 0..geo.ncg {
             let c = (pref + i) % geo.ncg;
-            if self.sums[c as usize].cs_nifree <= 0 {
+            if c >= usable || self.sums[c as usize].cs_nifree <= 0 {
                 continue;
             }
             if let Some(ino) = self.alloc_inode_in(dev, geo, c, is_dir)? {
@@ -406,8 +433,12 @@ impl Allocator {
             Frag(0)
         };
         let pc = geo.dtog(pref).0;
+        let usable = self.usable_groups(geo);
         for i in 0..geo.ncg {
             let c = (pc + i) % geo.ncg;
+            if c >= usable {
+                continue;
+            }
             let s = &self.sums[c as usize];
             let have_block = s.cs_nbfree > 0;
             let have_frags = n < geo.frag && i64::from(s.cs_nffree) >= i64::from(n);
@@ -435,7 +466,12 @@ impl Allocator {
         let f = u64::from(frag);
         let base = geo.cgbase(CgIdx(c)).0;
         let fh = self.frag_hint[c as usize][n.min(7) as usize];
-        let nblocks = self.cg_mut(dev, geo, c)?.nfrags() / f;
+        let mut nblocks = self.cg_mut(dev, geo, c)?.nfrags() / f;
+        // Behind a fence only the blocks wholly below its end count.
+        let fenced = self.fence.map(|fc| fc.end.saturating_sub(base) / f);
+        if let Some(limit) = fenced {
+            nblocks = nblocks.min(limit);
+        }
         let cg = self.cgs.get(&c).ok_or_else(|| {
             Error::InvalidInput(format!("cylinder group {c} vanished from the cache"))
         })?;
@@ -446,7 +482,8 @@ impl Allocator {
             .is_none_or(|sum| sum[n.min(7) as usize..].iter().any(|&k| k > 0));
         if n < frag && runs_exist {
             // The group's last block may be short; it can hold runs too.
-            let all_blocks = cg.nfrags().div_ceil(f);
+            let all_blocks =
+                fenced.map_or(cg.nfrags().div_ceil(f), |l| l.min(cg.nfrags().div_ceil(f)));
             let hit = Self::find_frag_run(cg, frag, fh, all_blocks, n);
             self.frag_hint[c as usize][n.min(7) as usize] = hit.map_or(all_blocks, |a| a / f);
             if let Some(a) = hit {
@@ -534,6 +571,12 @@ impl Allocator {
     ) -> Result<bool> {
         let f = u64::from(geo.frag);
         if new <= old || (geo.dtogd(addr) % f) + u64::from(new) > f {
+            return Ok(false);
+        }
+        if self
+            .fence
+            .is_some_and(|fc| addr.0 + u64::from(new) > fc.end || geo.dtog(addr).0 >= fc.ncg)
+        {
             return Ok(false);
         }
         let c = geo.dtog(addr).0;
