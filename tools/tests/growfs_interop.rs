@@ -489,8 +489,13 @@ fn shrink_moves_data_out_of_the_way() {
         );
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(out.contains("moved "), "{label}: {out}");
+        let space = ufskit::Ufs::open_path(&img, ufskit::OpenOptions::read_only())
+            .unwrap()
+            .space()
+            .unwrap();
         eprintln!(
-            "{label}: 32 MiB -> {smallest} bytes: {}",
+            "{label}: 32 MiB -> {smallest} bytes, {}% of the data fragments used: {}",
+            100 * (space.data_frags - space.free_frags) / space.data_frags,
             out.trim().replace('\n', "; ")
         );
         assert_eq!(std::fs::metadata(&img).unwrap().len(), smallest);
