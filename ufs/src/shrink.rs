@@ -424,9 +424,17 @@ pub struct ShrinkStats {
 }
 
 /// Carries out `plan` on `dev` (the whole old image; wrap it in an undo
-/// device). Truncating the file afterwards is the caller's. `now` goes
+/// device); refused while the plan has data to move ([`evacuate`] it and
+/// plan again). Truncating the file afterwards is the caller's. `now` goes
 /// into `fs_time` and the touched groups' times.
 pub fn apply(plan: &ShrinkPlan, dev: &mut dyn Device, now: i64) -> Result<ShrinkStats> {
+    if let Some(m) = plan.moves {
+        // Dropping groups that hold data would lose it: evacuate first.
+        return Err(Error::InvalidInput(format!(
+            "{} inode(s) and {} bytes of blocks lie past the new end; move them first",
+            m.inodes, m.bytes
+        )));
+    }
     let (og, ng) = (&plan.old_geo, &plan.new_geo);
     let mut st = ShrinkStats::default();
     let fsize = u64::from(og.fsize);

@@ -413,6 +413,11 @@ fn check_move_sweep(version: UfsVersion) {
     assert!(fsck_is_clean(&img), "{version}: populated image not clean");
     let want = tree(&img);
     let want_x = xattrs_of(&img);
+    // Dropping the groups without moving first is refused, unwritten.
+    let mut copy = img.clone();
+    let plan = shrink::plan(&copy, MOVE_SMALL, false).expect("plan");
+    assert!(shrink::apply(&plan, &mut copy, 1_600_000_400).is_err());
+    assert!(copy == img, "{version}: a refused apply wrote");
     let (full, ok, total, new_size) = move_shrink(&img, u64::MAX);
     assert!(ok, "{version}: uninterrupted moving shrink failed");
     let cut_off = full[..new_size as usize].to_vec();
