@@ -346,6 +346,21 @@ fn shrink_matches_freebsd_grow_to_the_smaller_size() {
     }
 }
 
+/// `img` holds the tree `before` (`ufs mtree`) and both fsck's find it
+/// clean.
+fn same_tree_and_clean(img: &Path, before: &str, label: &str) {
+    if let Some(d) = diff(before, &mtree(img)) {
+        panic!("{label}: the tree changed:\n{d}");
+    }
+    output_ok(
+        Command::new(BIN).args(["fsck", "-n", "-f"]).arg(img),
+        &format!("{label}: ufs fsck -n -f"),
+    );
+    if let Some(Err(e)) = fsck_clean(img) {
+        panic!("{label}: FreeBSD fsck_ffs: {e}");
+    }
+}
+
 /// A tree with hard links, short and long symlinks and a 3 MB file (with
 /// indirect blocks), as files on the host.
 fn generated_tree(root: &Path) {
@@ -499,16 +514,7 @@ fn shrink_moves_data_out_of_the_way() {
             out.trim().replace('\n', "; ")
         );
         assert_eq!(std::fs::metadata(&img).unwrap().len(), smallest);
-        if let Some(d) = diff(&before, &mtree(&img)) {
-            panic!("{label}: the tree changed:\n{d}");
-        }
-        output_ok(
-            Command::new(BIN).args(["fsck", "-n", "-f"]).arg(&img),
-            &format!("{label}: ufs fsck -n -f"),
-        );
-        if let Some(Err(e)) = fsck_clean(&img) {
-            panic!("{label}: FreeBSD fsck_ffs: {e}");
-        }
+        same_tree_and_clean(&img, &before, &label);
         let (got_x, got_links) = xattrs_and_links(&img, &want_x, &links);
         assert_eq!(got_x, want_x, "{label}: xattrs");
         assert_eq!(got_links[0], got_links[1], "{label}: hard link split");
@@ -533,6 +539,122 @@ fn shrink_moves_data_out_of_the_way() {
         assert_eq!(fs_bytes(&img), 32 * MIB);
         assert_eq!(mtree(&img), before, "{label}: undone shrink's tree");
         std::fs::remove_file(&undo).unwrap();
+    }
+}
+
+/// A grow that moved the summary area (64 MiB to 8 GiB, 4K blocks),
+/// shrunk to 100 MiB, puts it back at the start of group 0's data: dumpfs
+/// equals FreeBSD's growfs growing the 64 MiB original straight to 100
+/// MiB. With data written where the old summary was (freed by the grow;
+/// UFS2: an xattr block) it is moved out of the way first: the tree stays,
+/// both fsck's clean.
+#[test]
+fn shrink_puts_a_moved_summary_back() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for version in ["-O2", "-O1"] {
+        let base = newfs(
+            tmp.path(),
+            "base.img",
+            &[version, "-b", "4096", "-f", "512"],
+            64 * MIB,
+        );
+        let label = format!("{version} 64 MiB -> 8 GiB -> 100 MiB");
+        let (theirs, ours) = (tmp.path().join("theirs.img"), tmp.path().join("ours.img"));
+        copy_sparse(&base, &theirs);
+        set_len(&theirs, 100 * MIB);
+        output_ok(
+            command(&tool("growfs").unwrap()).arg("-y").arg(&theirs),
+            &format!("{label}: FreeBSD growfs"),
+        );
+        copy_sparse(&base, &ours);
+        output_ok(
+            Command::new(BIN)
+                .args(["growfs", "-y", "--no-undo", "-s", "8g"])
+                .arg(&ours),
+            &format!("{label}: ufs growfs"),
+        );
+        let grown = ours.with_extension("grown");
+        copy_sparse(&ours, &grown);
+        let csaddr = |img: &Path| {
+            let fs = ufskit::Ufs::open_path(img, ufskit::OpenOptions::read_only()).unwrap();
+            let g = fs.geometry();
+            (g.csaddr, g.cgdmin(ufskit::CgIdx(0)).0)
+        };
+        let (at, home) = csaddr(&ours);
+        assert_ne!(at, home, "{label}: the grow did not move the summary");
+        output_ok(
+            Command::new(BIN)
+                .args(["growfs", "-y", "--no-undo", "--shrink", "-s", "100m"])
+                .arg(&ours),
+            &format!("{label}: ufs growfs --shrink"),
+        );
+        assert_eq!(csaddr(&ours), (home, home), "{label}");
+        let before = mtree(&base);
+        same_as_freebsd(&theirs, &ours, &before, &label);
+
+        // Data where the summary was: moved out of its way (UFS2: an xattr
+        // block is the write path's way to put a whole block there).
+        if version == "-O1" {
+            continue;
+        }
+        let label = format!("{label}, data at the summary's place");
+        {
+            let mut fs =
+                ufskit::Session::open_path(&grown, ufskit::OpenOptions::read_write()).unwrap();
+            let n = ufskit::NewNode::default();
+            for k in 0..40u8 {
+                let f = fs
+                    .create(
+                        ufskit::Ino::ROOT,
+                        format!("t{k}").as_bytes(),
+                        ufskit::FileType::Regular,
+                        &n,
+                    )
+                    .unwrap();
+                fs.write_file(f, 0, &vec![k; 100 + usize::from(k) * 5])
+                    .unwrap();
+            }
+            let big = fs
+                .create(ufskit::Ino::ROOT, b"big", ufskit::FileType::Regular, &n)
+                .unwrap();
+            let data: Vec<u8> = (0..200_000u32).map(|j| (j % 249) as u8).collect();
+            fs.write_file(big, 0, &data).unwrap();
+            // A UFS2 extended-attribute area of more than a block: its
+            // first block is a whole one at the start of group 0's
+            // metadata zone, where the summary was.
+            fs.set_xattr(big, ufskit::Namespace::User, b"blob", &[7u8; 6000])
+                .unwrap();
+            fs.close().unwrap();
+        }
+        let used_at_home = {
+            let fs = ufskit::Ufs::open_path(&grown, ufskit::OpenOptions::read_only()).unwrap();
+            let cg = fs.cg(ufskit::CgIdx(0)).unwrap();
+            let base0 = fs.geometry().cgbase(ufskit::CgIdx(0)).0;
+            (home..home + 8)
+                .filter(|&f| !cg.frag_free(f - base0))
+                .count()
+        };
+        assert!(
+            used_at_home > 0,
+            "{label}: no file landed at the summary's place"
+        );
+        let before = mtree(&grown);
+        let o = output_ok(
+            Command::new(BIN)
+                .args(["growfs", "-y", "--no-undo", "--shrink", "-s", "100m"])
+                .arg(&grown),
+            &format!("{label}: ufs growfs --shrink"),
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("moved "), "{label}: {out}");
+        assert_eq!(csaddr(&grown), (home, home), "{label}");
+        same_tree_and_clean(&grown, &before, &label);
+        for p in [&base, &theirs, &ours, &grown] {
+            std::fs::remove_file(p).unwrap();
+        }
     }
 }
 

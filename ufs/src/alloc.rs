@@ -413,6 +413,26 @@ impl Allocator {
         self.set_frags(dev, geo, addr, n, true)
     }
 
+    /// Marks `n` free fragments at `addr` (inside one block) used without
+    /// searching: a place kept for something else (a shrink keeps where
+    /// the summary area goes free of moved data).
+    pub fn take(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag, n: u32) -> Result<()> {
+        if !geo.frags_in_range(addr, u64::from(n)) {
+            return Err(Error::InvalidInput(format!(
+                "taking fragments {}+{n} outside the file system",
+                addr.0
+            )));
+        }
+        self.set_frags(dev, geo, addr, n, false)
+    }
+
+    /// Whether fragment `addr` is free as the allocator knows it now.
+    pub fn is_free(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag) -> Result<bool> {
+        let c = geo.dtog(addr).0;
+        let rel = geo.dtogd(addr);
+        Ok(self.cg_mut(dev, geo, c)?.frag_free(rel))
+    }
+
     /// First fragment of the data area of group `c`; `meta` picks the
     /// metadata zone (directories, indirect blocks) over the data zone.
     pub fn zone_start(geo: &Geometry, metaspace: u64, c: u32, meta: bool) -> Frag {

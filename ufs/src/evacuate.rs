@@ -55,16 +55,31 @@ pub struct MoveStats {
 /// one, and the old runs to free once the new pointers are on disk.
 struct Mover {
     /// Copy every run (an inode getting a new number), not only those
-    /// reaching past the fence.
+    /// reaching past the fence or into the hole.
     all: bool,
-    end: u64,
+    keep: Keep,
     pref: Frag,
     freed: Vec<(Frag, u32)>,
 }
 
 impl Mover {
     fn moves(&self, addr: u64, nfrags: u32) -> bool {
-        addr != 0 && (self.all || addr + u64::from(nfrags) > self.end)
+        addr != 0 && (self.all || self.keep.must_leave(addr, nfrags))
+    }
+}
+
+/// What must be left: everything from fragment `end` on, and the `hole`
+/// (start, length), where the summary area is to go.
+#[derive(Clone, Copy, Debug)]
+struct Keep {
+    end: u64,
+    hole: Option<(u64, u64)>,
+}
+
+impl Keep {
+    fn must_leave(self, addr: u64, nfrags: u32) -> bool {
+        let stop = addr + u64::from(nfrags);
+        stop > self.end || self.hole.is_some_and(|(h, n)| addr < h + n && h < stop)
     }
 }
 
@@ -82,14 +97,33 @@ impl Session {
     /// Moves every block past `fence.end` and every inode of the groups
     /// from `fence.ncg` on into the kept part (see the module comment for
     /// the write order), then syncs. The caller has checked that it fits.
-    pub fn evacuate(&mut self, fence_ncg: u32, fence_end: u64) -> Result<MoveStats> {
+    ///
+    /// `hole` (first fragment, length) is emptied too and left free: the
+    /// fragments there are held back from the allocator while moving.
+    pub fn evacuate(
+        &mut self,
+        fence_ncg: u32,
+        fence_end: u64,
+        hole: Option<(u64, u64)>,
+    ) -> Result<MoveStats> {
         let fence = Fence {
             ncg: fence_ncg,
             end: fence_end,
         };
+        let keep = Keep {
+            end: fence_end,
+            hole,
+        };
         self.begin()?.alloc.set_fence(fence);
         let mut st = MoveStats::default();
         let geo = self.fs.geo.clone();
+        let hole_frags = hole.map_or(0..0, |(h, n)| h..h + n);
+        for f in hole_frags.clone() {
+            let (a, dev) = self.parts()?;
+            if a.is_free(dev.as_ref(), &geo, Frag(f))? {
+                a.take(dev.as_ref(), &geo, Frag(f), 1)?;
+            }
+        }
 
         // Every allocated inode: those in removed groups move, kept ones
         // with a run past the end get their blocks moved, and every
@@ -113,7 +147,7 @@ impl Session {
                 }
                 if c >= fence.ncg {
                     moving.push(ino);
-                } else if self.reaches_past(&ip, fence.end)? {
+                } else if self.must_leave(&ip, keep)? {
                     repoint.push(ino);
                 }
             }
@@ -124,7 +158,7 @@ impl Session {
             let pref = self.group_start(ino, fence);
             let mut m = Mover {
                 all: false,
-                end: fence.end,
+                keep,
                 pref,
                 freed: Vec::new(),
             };
@@ -133,7 +167,7 @@ impl Session {
                 self.flush_device()?;
                 self.write_inode(&mut new)?;
             }
-            self.free_runs(&m.freed, &mut st)?;
+            self.free_runs(&m.freed, keep, &mut st)?;
         }
 
         // Where each moving inode is named: (directory, offset of the
@@ -166,7 +200,7 @@ impl Session {
             };
             let mut m = Mover {
                 all: true,
-                end: fence.end,
+                keep,
                 pref: self.group_start(new_ino, fence),
                 freed: Vec::new(),
             };
@@ -216,21 +250,29 @@ impl Session {
                 let (a, dev) = self.parts()?;
                 a.free_inode(dev.as_ref(), &geo, old, is_dir)?;
             }
-            self.free_runs(&m.freed, &mut st)?;
+            self.free_runs(&m.freed, keep, &mut st)?;
             renamed.insert(old, new_ino);
             st.inodes += 1;
+        }
+        // The hole, held back while moving (its old occupants included),
+        // is given back empty.
+        for f in hole_frags {
+            let (a, dev) = self.parts()?;
+            if !a.is_free(dev.as_ref(), &geo, Frag(f))? {
+                a.free(dev.as_ref(), &geo, Frag(f), 1)?;
+            }
         }
         self.sync()?;
         Ok(st)
     }
 
-    /// Whether any run of `ip`'s tree (data, indirect, xattr) reaches past
-    /// fragment `end`.
-    fn reaches_past(&self, ip: &Inode, end: u64) -> Result<bool> {
+    /// Whether any run of `ip`'s tree (data, indirect, xattr) lies where
+    /// `keep` says nothing may stay.
+    fn must_leave(&self, ip: &Inode, keep: Keep) -> Result<bool> {
         let geo = &self.fs.geo;
         if bmap::ext_runs(geo, ip)
             .iter()
-            .any(|&(_, a, n)| a + u64::from(n) > end)
+            .any(|&(_, a, n)| keep.must_leave(a, n))
         {
             return Ok(true);
         }
@@ -239,7 +281,7 @@ impl Session {
         }
         let mut past = false;
         bmap::walk(self.fs.dev.as_ref(), geo, ip, None, &mut |r| {
-            if r.addr.0 + u64::from(r.nfrags) > end {
+            if keep.must_leave(r.addr.0, r.nfrags) {
                 past = true;
                 return Ok(bmap::Walk::Stop);
             }
@@ -396,13 +438,21 @@ impl Session {
         io::write_all(self.fs.dev.as_mut(), at, &chunk)
     }
 
-    /// Gives back runs whose last reference is gone from the disk.
-    fn free_runs(&mut self, runs: &[(Frag, u32)], st: &mut MoveStats) -> Result<()> {
+    /// Gives back runs whose last reference is gone from the disk, except
+    /// their fragments in the hole (held until the end).
+    fn free_runs(&mut self, runs: &[(Frag, u32)], keep: Keep, st: &mut MoveStats) -> Result<()> {
         let geo = self.fs.geo.clone();
         let (alloc, dev) = self.parts()?;
         for &(a, n) in runs {
-            alloc.free(dev.as_ref(), &geo, a, n)?;
             st.frags += u64::from(n);
+            match keep.hole {
+                Some((h, hn)) if a.0 < h + hn && h < a.0 + u64::from(n) => {
+                    for f in (a.0..a.0 + u64::from(n)).filter(|&f| f < h || f >= h + hn) {
+                        alloc.free(dev.as_ref(), &geo, Frag(f), 1)?;
+                    }
+                }
+                _ => alloc.free(dev.as_ref(), &geo, a, n)?,
+            }
         }
         Ok(())
     }

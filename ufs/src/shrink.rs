@@ -130,6 +130,9 @@ pub struct Moves {
     pub keep_groups: u32,
     /// The new end, in fragments.
     pub end: u64,
+    /// Where the summary area goes back to (first fragment, length), when
+    /// data lies there.
+    pub hole: Option<(u64, u64)>,
 }
 
 impl ShrinkPlan {
@@ -221,10 +224,20 @@ pub fn plan(
             min_bytes: (cg_data_start(&og, 0) + 1) * fsize,
         });
     }
-    // The summary area stays where it is.
+    // The summary area goes back to where newfs put it, the start of
+    // group 0's data (where FreeBSD's growfs keeps it when it need not
+    // grow), when a grow moved it and the place is in the kept part and
+    // clear of the old area; otherwise it stays where it is.
     let cs_end = og.csaddr + og.cssize.div_ceil(fsize);
     let (cs_lo, cs_hi) = (og.csaddr, cs_end);
-    if cs_end > frags {
+    let new_csfrags = (ncg * Csum::SIZE as u64).div_ceil(fsize);
+    let home = og.cgdmin(CgIdx(0)).0;
+    let home_end = home + new_csfrags;
+    let cs_home = og.csaddr != home
+        && home_end <= frags
+        && home_end <= og.cgbase(CgIdx(0)).0 + og.cg_frags(CgIdx(0))
+        && (home_end <= cs_lo || cs_hi <= home);
+    if cs_end > frags && !cs_home {
         let (need, _, _) = fit_groups(&og, cs_end);
         return Err(ShrinkError::SummaryInTheWay {
             at: og.frag_offset(Frag(og.csaddr)),
@@ -295,8 +308,21 @@ pub fn plan(
         }
         groups.insert(c, u);
     }
+    // What occupies the summary's home (only when it is to go there).
+    let (mut hole_frags, mut hole_blocks) = (0u64, 0u64);
+    if cs_home {
+        let cg = CylGroup::read(dev, &og, CgIdx(0))?;
+        let base = og.cgbase(CgIdx(0)).0;
+        let used: Vec<u64> = (home..home_end)
+            .filter(|&f| !cg.frag_free(f - base))
+            .collect();
+        hole_frags = used.len() as u64;
+        let mut blocks: Vec<u64> = used.iter().map(|f| (f - base) / frag).collect();
+        blocks.dedup();
+        hole_blocks = blocks.len() as u64;
+    }
     let mut moves = None;
-    if inodes > 0 || used_frags > 0 {
+    if inodes > 0 || used_frags > 0 || hole_frags > 0 {
         if old.fs.fs_snapinum[0] != 0 {
             return Err(ShrinkError::ActiveSnapshot);
         }
@@ -314,7 +340,9 @@ pub fn plan(
             let have_i: u64 = (0..k)
                 .map(|c| u64::try_from(sums[c as usize].cs_nifree).unwrap_or(0))
                 .sum();
-            let mut want = slack;
+            // The summary's home is held back while moving.
+            have = have.saturating_sub(new_csfrags.div_ceil(frag));
+            let mut want = slack + hole_blocks;
             let mut want_i = 0;
             if partial {
                 let u = &groups[&(k - 1)];
@@ -343,14 +371,21 @@ pub fn plan(
         }
         moves = Some(Moves {
             inodes,
-            bytes: used_frags * fsize,
+            bytes: (used_frags + hole_frags) * fsize,
             keep_groups: ncg32,
             end: frags,
+            hole: (hole_frags > 0).then_some((home, new_csfrags)),
         });
     }
     let ncg32 = u32::try_from(ncg)
         .map_err(|_| ShrinkError::Ufs(Error::InvalidInput(format!("{ncg} cylinder groups"))))?;
     let mut new = resized(&old, &og, frags, ncg32, dropped.is_some(), size);
+    if cs_home {
+        new.fs.fs_csaddr = i64::try_from(home).unwrap_or(i64::MAX);
+        if og.version == UfsVersion::Ufs1 {
+            new.fs.fs_old_csaddr = i32::try_from(home).unwrap_or(i32::MAX);
+        }
+    }
     // fs_dsize loses the removed groups' data fragments and the trimmed
     // tail of the last group, and gains the summary fragments given back.
     let last = CgIdx(ncg32 - 1);
@@ -413,7 +448,7 @@ pub fn evacuate(
     };
     let mut s = crate::Session::open(dev, &crate::OpenOptions::read_write())?;
     s.set_fixed_time(Some(crate::Timespec { sec: now, nsec: 0 }));
-    s.evacuate(m.keep_groups, m.end)
+    s.evacuate(m.keep_groups, m.end, m.hole)
 }
 
 /// What [`apply`] wrote.
@@ -474,11 +509,38 @@ pub fn apply(plan: &ShrinkPlan, dev: &mut dyn Device, now: i64) -> Result<Shrink
         changed.insert(last, cg);
     }
 
-    // A smaller summary gives its trailing fragments back to its group.
     let old_csfrags = og.cssize.div_ceil(fsize);
     let new_csfrags = ng.cssize / fsize;
-    if new_csfrags < old_csfrags {
-        release_summary(dev, og, ng, &mut changed, new_csfrags, now)?;
+    if ng.csaddr == og.csaddr {
+        // A smaller summary gives its trailing fragments back to its group.
+        if new_csfrags < old_csfrags {
+            release_summary(dev, og, ng, &mut changed, new_csfrags, now)?;
+        }
+    } else {
+        // Back home: the old area is given back when it is in a kept group
+        // (a removed one goes with it), the new one taken in group 0.
+        if og.dtog(Frag(og.csaddr)).0 < ng.ncg {
+            release_summary(dev, og, ng, &mut changed, 0, now)?;
+        }
+        let mut cg = match changed.remove(&0) {
+            Some(cg) => cg,
+            None => {
+                let mut c = CylGroup::read(dev, og, CgIdx(0))?;
+                CylGroup::from_bytes(c.encode(og).to_vec(), ng, CgIdx(0))
+            }
+        };
+        cg.hdr.cg_time = now;
+        let base = ng.cgbase(CgIdx(0)).0;
+        for f in ng.csaddr..ng.csaddr + new_csfrags {
+            if !cg.frag_free(f - base) {
+                return Err(Error::InvalidInput(format!(
+                    "fragment {f}, where the summary area goes, is in use; move it first"
+                )));
+            }
+            cg.set_frag_free(f - base, false);
+        }
+        recount(&mut cg, ng);
+        changed.insert(0, cg);
     }
     for (&c, cg) in &changed {
         cs[c as usize] = csum_of(cg);

@@ -190,6 +190,19 @@ fn check_shrink_sweep(version: UfsVersion) {
     assert!(fsck_is_clean(&full), "{version}: shrunk image not clean");
     assert_eq!(size_of(&full), new_size);
     assert!(new_size < NEW && new_size > OLD, "{new_size}");
+    // The grow moved the summary area; the shrink puts it back where
+    // newfs had it, the start of group 0's data.
+    let csaddr = |img: &[u8]| {
+        let fs = Ufs::open(Box::new(img.to_vec()), &OpenOptions::read_only()).unwrap();
+        let g = fs.geometry();
+        (g.csaddr, g.cgdmin(ufskit::CgIdx(0)).0)
+    };
+    assert_ne!(csaddr(&grown).0, csaddr(&grown).1);
+    assert_eq!(
+        csaddr(&full).0,
+        csaddr(&full).1,
+        "{version}: summary not home"
+    );
     // The file system must not need the removed part: cut it off.
     let cut_off = full[..new_size as usize].to_vec();
     assert!(
