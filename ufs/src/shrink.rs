@@ -13,9 +13,13 @@
 //! removed part), leaving a clean file system of the old size with
 //! nothing past the new end, and the shrink proper follows.
 //!
+//! A summary area a grow moved goes back to where newfs put it (group 0's
+//! `cgdmin`) when that place is kept and clear of it (data there is
+//! moved first), as FreeBSD's growfs lays it out for the smaller size.
+//!
 //! [`apply`] writes only inside the kept part, through one device (wrap it
 //! in an undo device): the summary area, the trimmed last group and the
-//! group whose summary fragments are freed, the backup superblocks, a
+//! groups whose summary fragments are freed or taken, the backup superblocks, a
 //! flush, then the primary superblock, the commit point. A crash before it
 //! leaves the old file system, which `ufs fsck -y` repairs (the groups
 //! written are consistent with the old one except for free space past the
