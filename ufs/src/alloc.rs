@@ -818,6 +818,37 @@ mod tests {
     }
 
     #[test]
+    fn a_fence_keeps_every_allocation_below_it() {
+        let (mut img, geo, mut a) = fresh();
+        // Keep groups 0 and 1, and of group 1 only its first 20 blocks
+        // past cgdmin, less 3 fragments (a block the end cuts is not used).
+        let end = geo.cgdmin(CgIdx(1)).0 + 20 * 8 - 3;
+        a.set_fence(Fence { ncg: 2, end });
+        let mut got = Vec::new();
+        // Whole blocks and tails, preferring the last group: all below.
+        while let Ok(f) = a.alloc(&img, &geo, Frag(geo.size - 1), 8) {
+            got.push((f, 8u32));
+        }
+        while let Ok(f) = a.alloc(&img, &geo, Frag(geo.size - 1), 3) {
+            got.push((f, 3));
+        }
+        assert!(!got.is_empty());
+        for (f, n) in &got {
+            assert!(f.0 + u64::from(*n) <= end, "{f:?}+{n} past {end}");
+        }
+        // Inodes: never from group 2 on, whatever the preference.
+        let ino = a.alloc_inode(&mut img, &geo, geo.ncg - 1, false).unwrap();
+        assert!(geo.ino_to_cg(ino).0 < 2, "{ino}");
+        // A place held back: taken without a search, and known as used.
+        let mut b = Allocator::new(&img, &geo, 1).unwrap();
+        let spot = Frag(geo.cgdmin(CgIdx(2)).0 + 5);
+        assert!(b.is_free(&img, &geo, spot).unwrap());
+        b.take(&img, &geo, spot, 1).unwrap();
+        assert!(!b.is_free(&img, &geo, spot).unwrap());
+        assert!(b.take(&img, &geo, spot, 1).is_err(), "taken twice");
+    }
+
+    #[test]
     fn inodes_go_to_the_preferred_group_and_directories_spread() {
         let (mut img, geo, mut a) = fresh();
         let before = a.summary(1).unwrap().clone();
