@@ -345,7 +345,9 @@ pub fn plan(
                 .map(|c| u64::try_from(sums[c as usize].cs_nifree).unwrap_or(0))
                 .sum();
             // The summary's home is held back while moving.
-            have = have.saturating_sub(new_csfrags.div_ceil(frag));
+            if cs_home {
+                have = have.saturating_sub(new_csfrags.div_ceil(frag));
+            }
             let mut want = slack + hole_blocks;
             let mut want_i = 0;
             if partial {
