@@ -5,9 +5,14 @@
 //! that is either the old one (old size) or the new one (new size); and
 //! every file must read as before. Without a cut the result is clean at
 //! the new size at once. The same sweep for a shrink (`ufskit::shrink`)
-//! of the grown image back to a size between the two. (A cut just before the primary superblock, with
-//! every backup already new, is taken to the new size by fsck, which then
-//! trusts the backups; every earlier cut comes back as the old one.)
+//! of the grown image back to a size between the two. (A cut just before
+//! the primary superblock, with every backup already new, is taken to the
+//! new size by fsck, which then trusts the backups; every earlier cut
+//! comes back as the old one.) And a shrink that moves inodes and blocks
+//! out of the groups it removes: after each cut and `fsck -y`, every
+//! file's content is still there and every path too, but for the one
+//! write per moved directory with subdirectories where they land in
+//! lost+found (docs/growfs.md says why).
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 

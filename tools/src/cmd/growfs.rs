@@ -33,8 +33,9 @@ pub struct Args {
     /// Do not write an undo file.
     #[arg(long)]
     pub no_undo: bool,
-    /// Shrink to the `-s` size (smaller than the file system), then
-    /// truncate the file: only when nothing is allocated past the new end.
+    /// Shrink to the `-s` size (smaller than the file system), moving
+    /// inodes and blocks out of the part removed first, then truncate the
+    /// file; refused, unwritten, when the data does not fit.
     #[arg(long, requires = "size")]
     pub shrink: bool,
     /// Ignored, as growfs ignores it (newfs compatibility).
@@ -248,9 +249,9 @@ fn confirm(verb: &str, name: &str, from: u64, to: u64) -> bool {
     false
 }
 
-/// `--shrink`: drop the groups past `target` (all free), then truncate.
-/// Exit 1 when the size is not smaller or data is in the way (nothing
-/// written), 2 refused, 3 I/O.
+/// `--shrink`: move what lies past `target` into the kept part, drop the
+/// groups past it, then truncate. Exit 1 when the size is not smaller or
+/// the data does not fit (nothing written), 2 refused, 3 I/O.
 fn shrink(a: &Args, target: u64) -> i32 {
     let name = a.image.display().to_string();
     let fail = |code: i32, msg: String| {
