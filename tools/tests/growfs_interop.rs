@@ -542,6 +542,45 @@ fn shrink_moves_data_out_of_the_way() {
     }
 }
 
+/// Journaled soft updates: a shrink that must move data is refused with
+/// exit 2 and writes nothing (the journal's blocks must not move).
+#[test]
+fn shrink_moving_data_under_a_journal_is_refused() {
+    if tool("newfs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let img = newfs(tmp.path(), "j.img", &["-O2"], 64 * MIB);
+    {
+        // A directory the write path puts in another group than the root.
+        let mut fs = ufskit::Session::open_path(&img, ufskit::OpenOptions::read_write()).unwrap();
+        let n = ufskit::NewNode::default();
+        let d = fs.mkdir(ufskit::Ino::ROOT, b"d", &n).unwrap();
+        let f = fs.create(d, b"f", ufskit::FileType::Regular, &n).unwrap();
+        fs.write_file(f, 0, &[1u8; 100_000]).unwrap();
+        fs.close().unwrap();
+    }
+    let o = output_ok(
+        Command::new(BIN).args(["tunefs", "-j", "enable"]).arg(&img),
+        "ufs tunefs -j enable",
+    );
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("journaling set"), "{said}");
+    let orig = std::fs::read(&img).unwrap();
+    let o = Command::new(BIN)
+        .args(["growfs", "-y", "--shrink", "-s", "8m"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("journaled soft updates"), "{err}");
+    assert!(
+        std::fs::read(&img).unwrap() == orig,
+        "a refused shrink wrote"
+    );
+}
+
 /// A grow that moved the summary area (64 MiB to 8 GiB, 4K blocks),
 /// shrunk to 100 MiB, puts it back at the start of group 0's data: dumpfs
 /// equals FreeBSD's growfs growing the 64 MiB original straight to 100
