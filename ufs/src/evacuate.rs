@@ -37,6 +37,7 @@ use crate::inode::{FileType, Inode};
 use crate::io::{self, Device};
 use crate::ondisk::consts::DIRBLKSIZ;
 use crate::session::Session;
+use crate::superblock::UfsVersion;
 use crate::units::{CgIdx, Frag, Ino};
 use std::collections::{HashMap, HashSet};
 
@@ -198,6 +199,7 @@ impl Session {
                 let (a, dev) = self.parts()?;
                 a.alloc_inode(dev.as_mut(), &geo, pref_cg, is_dir)?
             };
+            self.cover_initialized(new_ino)?;
             let mut m = Mover {
                 all: true,
                 keep,
@@ -264,6 +266,31 @@ impl Session {
         }
         self.sync()?;
         Ok(st)
+    }
+
+    /// Makes sure the group on disk counts `ino` among its initialized
+    /// inodes (UFS2's `cg_initediblk`, which the allocator raised): fsck
+    /// does not read inodes past it, so an entry naming one would be
+    /// dropped. Writes the allocator's groups and summary when needed (they
+    /// agree with the disk between two moves).
+    fn cover_initialized(&mut self, ino: Ino) -> Result<()> {
+        let geo = self.fs.geo.clone();
+        if geo.version != UfsVersion::Ufs2 {
+            return Ok(());
+        }
+        let c = geo.ino_to_cg(ino);
+        let on_disk = CylGroup::read(self.fs.dev.as_ref(), &geo, c)?
+            .hdr
+            .cg_initediblk;
+        if ino.0 % geo.ipg < on_disk {
+            return Ok(());
+        }
+        let now = self.now().sec;
+        self.begin()?;
+        let w = self.w.as_mut().ok_or(Error::ReadOnly)?;
+        w.alloc
+            .flush(self.fs.dev.as_mut(), &geo, &mut self.fs.sb, now)?;
+        self.flush_device()
     }
 
     /// Whether any run of `ip`'s tree (data, indirect, xattr) lies where
