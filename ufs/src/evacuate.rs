@@ -86,12 +86,36 @@ impl Keep {
 
 /// Whether the inode's pointer area holds block pointers (not a device
 /// number or a short symlink's target).
-fn has_tree(fs: &crate::Ufs, ip: &Inode) -> bool {
+pub(crate) fn has_tree(geo: &crate::Geometry, ip: &Inode) -> bool {
     match ip.file_type() {
         FileType::Regular | FileType::Directory => true,
-        FileType::Symlink => !ip.is_fast_symlink(&fs.geo),
+        FileType::Symlink => !ip.is_fast_symlink(geo),
         _ => false,
     }
+}
+
+/// Blocks (a run of tail fragments counts one) of `ip`'s tree below
+/// fragment `end`: what copying the inode whole needs on top of its runs
+/// past the end, until its old blocks are freed.
+pub(crate) fn blocks_below(
+    dev: &dyn Device,
+    geo: &crate::Geometry,
+    ip: &Inode,
+    end: u64,
+) -> Result<u64> {
+    let mut n = bmap::ext_runs(geo, ip)
+        .iter()
+        .filter(|&&(_, a, _)| a < end)
+        .count() as u64;
+    if has_tree(geo, ip) {
+        bmap::walk(dev, geo, ip, None, &mut |r| {
+            if r.addr.0 < end {
+                n += 1;
+            }
+            Ok(bmap::Walk::Continue)
+        })?;
+    }
+    Ok(n)
 }
 
 impl Session {
@@ -303,7 +327,7 @@ impl Session {
         {
             return Ok(true);
         }
-        if !has_tree(&self.fs, ip) {
+        if !has_tree(&self.fs.geo, ip) {
             return Ok(false);
         }
         let mut past = false;
@@ -331,7 +355,7 @@ impl Session {
     fn copy_tree(&mut self, ip: &Inode, m: &mut Mover) -> Result<Inode> {
         let geo = self.fs.geo.clone();
         let mut new = ip.clone();
-        if has_tree(&self.fs, ip) {
+        if has_tree(&self.fs.geo, ip) {
             let size = ip.size();
             for i in 0..crate::ondisk::consts::NDADDR {
                 let a = ip.db(i);

@@ -258,7 +258,7 @@ pub fn plan(
     let first = u32::try_from(ncg - 1).unwrap_or(u32::MAX);
     let frag = u64::from(og.frag);
     let mut groups: BTreeMap<u32, GroupUse> = BTreeMap::new();
-    let mut slack = 0u64;
+    let (mut slack, mut slack_any) = (0u64, 0u64);
     for c in (first..og.ncg).rev() {
         let cg = CylGroup::read(dev, &og, CgIdx(c))?;
         let base = og.cgbase(CgIdx(c)).0;
@@ -300,10 +300,13 @@ pub fn plan(
         if u64::from(c) >= ncg {
             inodes += in_use;
             // An inode that moves is copied whole before its old blocks
-            // are freed: room for the largest one on top.
+            // are freed: room on top for the largest part of one that lies
+            // in the kept part (its runs past the end are counted below).
             for &i in &used_inodes {
                 let ip = crate::inode::Inode::read(dev, &og, crate::Ino(c * og.ipg + i))?;
-                slack = slack.max((ip.blocks() * 512).div_ceil(og.bsize64()) + 1);
+                slack = slack.max(crate::evacuate::blocks_below(dev, &og, &ip, frags)?);
+                // For a larger size, more of it may lie in the kept part.
+                slack_any = slack_any.max((ip.blocks() * 512).div_ceil(og.bsize64()) + 1);
             }
         }
         if in_use > 0 || top.is_some() {
@@ -348,7 +351,7 @@ pub fn plan(
             if cs_home {
                 have = have.saturating_sub(new_csfrags.div_ceil(frag));
             }
-            let mut want = slack + hole_blocks;
+            let mut want = if partial { slack } else { slack_any } + hole_blocks;
             let mut want_i = 0;
             if partial {
                 let u = &groups[&(k - 1)];
