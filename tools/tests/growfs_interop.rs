@@ -346,58 +346,354 @@ fn shrink_matches_freebsd_grow_to_the_smaller_size() {
     }
 }
 
-/// A shrink into the data is refused with exit 1, names the smallest size
-/// that works, and writes nothing; that size then works.
+/// `img` holds the tree `before` (`ufs mtree`) and both fsck's find it
+/// clean.
+fn same_tree_and_clean(img: &Path, before: &str, label: &str) {
+    if let Some(d) = diff(before, &mtree(img)) {
+        panic!("{label}: the tree changed:\n{d}");
+    }
+    output_ok(
+        Command::new(BIN).args(["fsck", "-n", "-f"]).arg(img),
+        &format!("{label}: ufs fsck -n -f"),
+    );
+    if let Some(Err(e)) = fsck_clean(img) {
+        panic!("{label}: FreeBSD fsck_ffs: {e}");
+    }
+}
+
+/// A tree with hard links, short and long symlinks and a 3 MB file (with
+/// indirect blocks), as files on the host.
+fn generated_tree(root: &Path) {
+    for d in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+        let dir = root.join(d);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for i in 1..=5usize {
+            let data: Vec<u8> = (0..i * 3000).map(|j| (j * 7 + i + d.len()) as u8).collect();
+            std::fs::write(dir.join(format!("f{i}")), data).unwrap();
+        }
+        std::fs::hard_link(dir.join("f2"), dir.join("sub/hard")).unwrap();
+        std::os::unix::fs::symlink("../f1", dir.join("sub/short")).unwrap();
+        std::os::unix::fs::symlink("x".repeat(200), dir.join("sub/long")).unwrap();
+    }
+    let big: Vec<u8> = (0..3_000_000u32).map(|j| (j % 253) as u8).collect();
+    std::fs::write(root.join("c/big"), big).unwrap();
+}
+
+/// Directories added by ufskit's write path, which spreads them over the
+/// groups (FreeBSD makefs fills the first ones): files, a hard link to a
+/// makefs file and, on UFS2, extended attributes. Returns what the xattrs
+/// are, by path.
+fn add_spread_files(img: &Path, ufs2: bool) -> Vec<(String, Vec<ufskit::Xattr>)> {
+    let mut fs = ufskit::Session::open_path(img, ufskit::OpenOptions::read_write()).unwrap();
+    let n = ufskit::NewNode::default();
+    let target = fs.lookup("/a/f3", ufskit::Follow::Never).unwrap();
+    let mut xattrs = Vec::new();
+    for k in 0..12u8 {
+        let name = format!("x{k}");
+        let d = fs.mkdir(ufskit::Ino::ROOT, name.as_bytes(), &n).unwrap();
+        let sub = fs.mkdir(d, b"inner", &n).unwrap();
+        let f = fs
+            .create(sub, b"file", ufskit::FileType::Regular, &n)
+            .unwrap();
+        fs.write_file(f, 0, &vec![k; 9000 + usize::from(k) * 100])
+            .unwrap();
+        fs.link(d, b"link", target).unwrap();
+        if ufs2 {
+            let v = vec![k ^ 0x5a; 400];
+            fs.set_xattr(f, ufskit::Namespace::User, b"tag", &v)
+                .unwrap();
+            xattrs.push((
+                format!("{name}/inner/file"),
+                fs.xattrs(&fs.inode(f).unwrap()).unwrap(),
+            ));
+        }
+    }
+    fs.close().unwrap();
+    xattrs
+}
+
+/// The xattrs of `paths` and the inode numbers of `links` as `ufs` reads them.
+fn xattrs_and_links(
+    img: &Path,
+    paths: &[(String, Vec<ufskit::Xattr>)],
+    links: &[&str],
+) -> (Vec<(String, Vec<ufskit::Xattr>)>, Vec<ufskit::Ino>) {
+    let fs = ufskit::Ufs::open_path(img, ufskit::OpenOptions::read_only()).unwrap();
+    let ino = |p: &str| fs.lookup(p, ufskit::Follow::Never).unwrap();
+    let x = paths
+        .iter()
+        .map(|(p, _)| (p.clone(), fs.xattrs(&fs.inode(ino(p)).unwrap()).unwrap()))
+        .collect();
+    (x, links.iter().map(|p| ino(p)).collect())
+}
+
+/// Shrinking into the data: a size the data cannot fit in is refused with
+/// exit 1, nothing written (no undo file either), naming the smallest size
+/// it fits in; that size then works: inodes and blocks move out of the
+/// removed groups, every file reads as before (`ufs mtree`), hard links
+/// stay one inode, xattrs stay, both fsck's find it clean, and the undo
+/// file brings the old file system back.
 #[test]
-fn shrink_into_data_is_refused_unchanged() {
+fn shrink_moves_data_out_of_the_way() {
+    if !have_tools() || tool("makefs").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    generated_tree(&tree);
+    for version in [1u32, 2] {
+        let label = format!("UFS{version}");
+        let img = tmp.path().join(format!("m{version}.img"));
+        output_ok(
+            command(&tool("makefs").unwrap())
+                .args(["-t", "ffs", "-o"])
+                .arg(format!(
+                    "version={version},bsize=4096,fsize=512,maxbpcg=1024"
+                ))
+                .args(["-s", "32m"])
+                .arg(&img)
+                .arg(&tree),
+            &format!("{label}: FreeBSD makefs"),
+        );
+        let want_x = add_spread_files(&img, version == 2);
+        // Three paths of one file, two of another, and the files added.
+        let inner: Vec<String> = (0..12).map(|k| format!("/x{k}/inner/file")).collect();
+        let mut links = vec!["/a/f3", "/x0/link", "/x11/link", "/a/f2", "/a/sub/hard"];
+        links.extend(inner.iter().map(String::as_str));
+        let (_, want_links) = xattrs_and_links(&img, &want_x, &links);
+        let before = mtree(&img);
+        let orig = std::fs::read(&img).unwrap();
+        let o = Command::new(BIN)
+            .args(["growfs", "-y", "--shrink", "-s", "2m"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{label}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(
+            err.contains("the smallest size they fit in is"),
+            "{label}: {err}"
+        );
+        assert!(
+            std::fs::read(&img).unwrap() == orig,
+            "{label}: a refused shrink wrote"
+        );
+        assert!(!tmp
+            .path()
+            .join(format!("m{version}.img.growfs-undo"))
+            .exists());
+        let smallest: u64 = err
+            .split(" bytes)")
+            .next()
+            .and_then(|s| s.rsplit('(').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no byte size in {err}"));
+        assert!(
+            smallest > 2 * MIB && smallest < 32 * MIB,
+            "{label}: {smallest}"
+        );
+        let undo = tmp.path().join("m.undo");
+        let o = output_ok(
+            Command::new(BIN)
+                .args(["growfs", "-y", "--shrink", "-s"])
+                .arg(format!("{smallest}b"))
+                .arg("--undo")
+                .arg(&undo)
+                .arg(&img),
+            &format!("{label}: ufs growfs --shrink to {smallest}"),
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("moved "), "{label}: {out}");
+        let space = ufskit::Ufs::open_path(&img, ufskit::OpenOptions::read_only())
+            .unwrap()
+            .space()
+            .unwrap();
+        eprintln!(
+            "{label}: 32 MiB -> {smallest} bytes, {}% of the data fragments used: {}",
+            100 * (space.data_frags - space.free_frags) / space.data_frags,
+            out.trim().replace('\n', "; ")
+        );
+        assert_eq!(std::fs::metadata(&img).unwrap().len(), smallest);
+        same_tree_and_clean(&img, &before, &label);
+        let (got_x, got_links) = xattrs_and_links(&img, &want_x, &links);
+        assert_eq!(got_x, want_x, "{label}: xattrs");
+        assert_eq!(got_links[0], got_links[1], "{label}: hard link split");
+        assert_eq!(got_links[0], got_links[2], "{label}: hard link split");
+        assert_eq!(got_links[3], got_links[4], "{label}: hard link split");
+        assert!(
+            got_links[5..] != want_links[5..],
+            "{label}: no inode got a new number: {got_links:?}"
+        );
+        // Undo: the old file system back, at the old size.
+        set_len(&img, 32 * MIB);
+        output_ok(
+            Command::new(BIN)
+                .args(["undo", "--force"])
+                .arg(&undo)
+                .arg(&img),
+            &format!("{label}: ufs undo"),
+        );
+        if let Some(Err(e)) = fsck_clean(&img) {
+            panic!("{label}: undone shrink: {e}");
+        }
+        assert_eq!(fs_bytes(&img), 32 * MIB);
+        assert_eq!(mtree(&img), before, "{label}: undone shrink's tree");
+        std::fs::remove_file(&undo).unwrap();
+    }
+}
+
+/// Journaled soft updates: a shrink that must move data is refused with
+/// exit 2 and writes nothing (the journal's blocks must not move).
+#[test]
+fn shrink_moving_data_under_a_journal_is_refused() {
     if tool("newfs").is_none() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path().join("base.img");
-    unpack_to("populated/pop-ufs2-16m-b4096.img.zst", &base);
-    let orig = std::fs::read(&base).unwrap();
+    let img = newfs(tmp.path(), "j.img", &["-O2"], 64 * MIB);
+    {
+        // A directory the write path puts in another group than the root.
+        let mut fs = ufskit::Session::open_path(&img, ufskit::OpenOptions::read_write()).unwrap();
+        let n = ufskit::NewNode::default();
+        let d = fs.mkdir(ufskit::Ino::ROOT, b"d", &n).unwrap();
+        let f = fs.create(d, b"f", ufskit::FileType::Regular, &n).unwrap();
+        fs.write_file(f, 0, &[1u8; 100_000]).unwrap();
+        fs.close().unwrap();
+    }
+    let o = output_ok(
+        Command::new(BIN).args(["tunefs", "-j", "enable"]).arg(&img),
+        "ufs tunefs -j enable",
+    );
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("journaling set"), "{said}");
+    let orig = std::fs::read(&img).unwrap();
     let o = Command::new(BIN)
-        .args(["growfs", "-y", "--shrink", "-s", "6m"])
-        .arg(&base)
+        .args(["growfs", "-y", "--shrink", "-s", "8m"])
+        .arg(&img)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("journaled soft updates"), "{err}");
     assert!(
-        err.contains("the smallest size that needs no moving is"),
-        "{err}"
-    );
-    assert_eq!(
-        std::fs::read(&base).unwrap(),
-        orig,
+        std::fs::read(&img).unwrap() == orig,
         "a refused shrink wrote"
     );
-    assert!(!tmp.path().join("base.img.growfs-undo").exists());
-    let smallest: u64 = err
-        .split(" bytes)")
-        .next()
-        .and_then(|s| s.rsplit('(').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no byte size in {err}"));
-    assert!(
-        smallest > 2 * MIB && smallest <= orig.len() as u64,
-        "{smallest}"
-    );
-    let o = Command::new(BIN)
-        .args(["growfs", "-y", "--no-undo", "--shrink", "-s"])
-        .arg(format!("{smallest}b"))
-        .arg(&base)
-        .output()
-        .unwrap();
-    // Equal to the current size is "not smaller" (exit 1); else it works.
-    if smallest < orig.len() as u64 {
-        assert!(o.status.success(), "{o:?}");
-        if let Some(Err(e)) = fsck_clean(&base) {
-            panic!("shrunk to the smallest size: {e}");
+}
+
+/// A grow that moved the summary area (64 MiB to 8 GiB, 4K blocks),
+/// shrunk to 100 MiB, puts it back at the start of group 0's data: dumpfs
+/// equals FreeBSD's growfs growing the 64 MiB original straight to 100
+/// MiB. With data written where the old summary was (freed by the grow;
+/// UFS2: an xattr block) it is moved out of the way first: the tree stays,
+/// both fsck's clean.
+#[test]
+fn shrink_puts_a_moved_summary_back() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for version in ["-O2", "-O1"] {
+        let base = newfs(
+            tmp.path(),
+            "base.img",
+            &[version, "-b", "4096", "-f", "512"],
+            64 * MIB,
+        );
+        let label = format!("{version} 64 MiB -> 8 GiB -> 100 MiB");
+        let (theirs, ours) = (tmp.path().join("theirs.img"), tmp.path().join("ours.img"));
+        copy_sparse(&base, &theirs);
+        set_len(&theirs, 100 * MIB);
+        output_ok(
+            command(&tool("growfs").unwrap()).arg("-y").arg(&theirs),
+            &format!("{label}: FreeBSD growfs"),
+        );
+        copy_sparse(&base, &ours);
+        output_ok(
+            Command::new(BIN)
+                .args(["growfs", "-y", "--no-undo", "-s", "8g"])
+                .arg(&ours),
+            &format!("{label}: ufs growfs"),
+        );
+        let grown = ours.with_extension("grown");
+        copy_sparse(&ours, &grown);
+        let csaddr = |img: &Path| {
+            let fs = ufskit::Ufs::open_path(img, ufskit::OpenOptions::read_only()).unwrap();
+            let g = fs.geometry();
+            (g.csaddr, g.cgdmin(ufskit::CgIdx(0)).0)
+        };
+        let (at, home) = csaddr(&ours);
+        assert_ne!(at, home, "{label}: the grow did not move the summary");
+        output_ok(
+            Command::new(BIN)
+                .args(["growfs", "-y", "--no-undo", "--shrink", "-s", "100m"])
+                .arg(&ours),
+            &format!("{label}: ufs growfs --shrink"),
+        );
+        assert_eq!(csaddr(&ours), (home, home), "{label}");
+        let before = mtree(&base);
+        same_as_freebsd(&theirs, &ours, &before, &label);
+
+        // Data where the summary was: moved out of its way (UFS2: an xattr
+        // block is the write path's way to put a whole block there).
+        if version == "-O1" {
+            continue;
         }
-    } else {
-        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        let label = format!("{label}, data at the summary's place");
+        {
+            let mut fs =
+                ufskit::Session::open_path(&grown, ufskit::OpenOptions::read_write()).unwrap();
+            let n = ufskit::NewNode::default();
+            for k in 0..40u8 {
+                let f = fs
+                    .create(
+                        ufskit::Ino::ROOT,
+                        format!("t{k}").as_bytes(),
+                        ufskit::FileType::Regular,
+                        &n,
+                    )
+                    .unwrap();
+                fs.write_file(f, 0, &vec![k; 100 + usize::from(k) * 5])
+                    .unwrap();
+            }
+            let big = fs
+                .create(ufskit::Ino::ROOT, b"big", ufskit::FileType::Regular, &n)
+                .unwrap();
+            let data: Vec<u8> = (0..200_000u32).map(|j| (j % 249) as u8).collect();
+            fs.write_file(big, 0, &data).unwrap();
+            // A UFS2 extended-attribute area of more than a block: its
+            // first block is a whole one at the start of group 0's
+            // metadata zone, where the summary was.
+            fs.set_xattr(big, ufskit::Namespace::User, b"blob", &[7u8; 6000])
+                .unwrap();
+            fs.close().unwrap();
+        }
+        let used_at_home = {
+            let fs = ufskit::Ufs::open_path(&grown, ufskit::OpenOptions::read_only()).unwrap();
+            let cg = fs.cg(ufskit::CgIdx(0)).unwrap();
+            let base0 = fs.geometry().cgbase(ufskit::CgIdx(0)).0;
+            (home..home + 8)
+                .filter(|&f| !cg.frag_free(f - base0))
+                .count()
+        };
+        assert!(
+            used_at_home > 0,
+            "{label}: no file landed at the summary's place"
+        );
+        let before = mtree(&grown);
+        let o = output_ok(
+            Command::new(BIN)
+                .args(["growfs", "-y", "--no-undo", "--shrink", "-s", "100m"])
+                .arg(&grown),
+            &format!("{label}: ufs growfs --shrink"),
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("moved "), "{label}: {out}");
+        assert_eq!(csaddr(&grown), (home, home), "{label}");
+        same_tree_and_clean(&grown, &before, &label);
+        for p in [&base, &theirs, &ours, &grown] {
+            std::fs::remove_file(p).unwrap();
+        }
     }
 }
 

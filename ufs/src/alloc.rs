@@ -52,6 +52,20 @@ pub struct Allocator {
     /// Leave `cg_time` alone on flush (libufs's `cgwrite`, which tunefs
     /// uses, does not set it; the kernel does).
     keep_cg_times: bool,
+    /// Where allocation must stay below (a shrink moving data out of the
+    /// groups it removes): nothing is taken from group `ncg` on, nor from
+    /// a block reaching past fragment `end`.
+    fence: Option<Fence>,
+}
+
+/// The part of the file system allocation may use: groups below `ncg`,
+/// blocks wholly below fragment `end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fence {
+    /// Groups allocation may use.
+    pub ncg: u32,
+    /// First fragment allocation may not use.
+    pub end: u64,
 }
 
 impl Allocator {
@@ -74,7 +88,19 @@ impl Allocator {
             frsum: HashMap::new(),
             rng: seed | 1,
             keep_cg_times: false,
+            fence: None,
         })
+    }
+
+    /// Keeps every later allocation inside `fence` (the groups a shrink
+    /// keeps); the blocks and inodes past it are never handed out again.
+    pub fn set_fence(&mut self, fence: Fence) {
+        self.fence = Some(fence);
+    }
+
+    /// Groups allocation may take from.
+    fn usable_groups(&self, geo: &Geometry) -> u32 {
+        self.fence.map_or(geo.ncg, |f| f.ncg.min(geo.ncg))
     }
 
     /// Makes [`Allocator::flush`] keep each group's `cg_time`, as libufs
@@ -150,9 +176,10 @@ impl Allocator {
         pref: u32,
         is_dir: bool,
     ) -> Result<Ino> {
+        let usable = self.usable_groups(geo);
         for i in 0..geo.ncg {
             let c = (pref + i) % geo.ncg;
-            if self.sums[c as usize].cs_nifree <= 0 {
+            if c >= usable || self.sums[c as usize].cs_nifree <= 0 {
                 continue;
             }
             if let Some(ino) = self.alloc_inode_in(dev, geo, c, is_dir)? {
@@ -386,6 +413,26 @@ impl Allocator {
         self.set_frags(dev, geo, addr, n, true)
     }
 
+    /// Marks `n` free fragments at `addr` (inside one block) used without
+    /// searching: a place kept for something else (a shrink keeps where
+    /// the summary area goes free of moved data).
+    pub fn take(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag, n: u32) -> Result<()> {
+        if !geo.frags_in_range(addr, u64::from(n)) {
+            return Err(Error::InvalidInput(format!(
+                "taking fragments {}+{n} outside the file system",
+                addr.0
+            )));
+        }
+        self.set_frags(dev, geo, addr, n, false)
+    }
+
+    /// Whether fragment `addr` is free as the allocator knows it now.
+    pub fn is_free(&mut self, dev: &dyn Device, geo: &Geometry, addr: Frag) -> Result<bool> {
+        let c = geo.dtog(addr).0;
+        let rel = geo.dtogd(addr);
+        Ok(self.cg_mut(dev, geo, c)?.frag_free(rel))
+    }
+
     /// First fragment of the data area of group `c`; `meta` picks the
     /// metadata zone (directories, indirect blocks) over the data zone.
     pub fn zone_start(geo: &Geometry, metaspace: u64, c: u32, meta: bool) -> Frag {
@@ -406,8 +453,12 @@ impl Allocator {
             Frag(0)
         };
         let pc = geo.dtog(pref).0;
+        let usable = self.usable_groups(geo);
         for i in 0..geo.ncg {
             let c = (pc + i) % geo.ncg;
+            if c >= usable {
+                continue;
+            }
             let s = &self.sums[c as usize];
             let have_block = s.cs_nbfree > 0;
             let have_frags = n < geo.frag && i64::from(s.cs_nffree) >= i64::from(n);
@@ -435,7 +486,12 @@ impl Allocator {
         let f = u64::from(frag);
         let base = geo.cgbase(CgIdx(c)).0;
         let fh = self.frag_hint[c as usize][n.min(7) as usize];
-        let nblocks = self.cg_mut(dev, geo, c)?.nfrags() / f;
+        let mut nblocks = self.cg_mut(dev, geo, c)?.nfrags() / f;
+        // Behind a fence only the blocks wholly below its end count.
+        let fenced = self.fence.map(|fc| fc.end.saturating_sub(base) / f);
+        if let Some(limit) = fenced {
+            nblocks = nblocks.min(limit);
+        }
         let cg = self.cgs.get(&c).ok_or_else(|| {
             Error::InvalidInput(format!("cylinder group {c} vanished from the cache"))
         })?;
@@ -446,7 +502,8 @@ impl Allocator {
             .is_none_or(|sum| sum[n.min(7) as usize..].iter().any(|&k| k > 0));
         if n < frag && runs_exist {
             // The group's last block may be short; it can hold runs too.
-            let all_blocks = cg.nfrags().div_ceil(f);
+            let all_blocks =
+                fenced.map_or(cg.nfrags().div_ceil(f), |l| l.min(cg.nfrags().div_ceil(f)));
             let hit = Self::find_frag_run(cg, frag, fh, all_blocks, n);
             self.frag_hint[c as usize][n.min(7) as usize] = hit.map_or(all_blocks, |a| a / f);
             if let Some(a) = hit {
@@ -534,6 +591,12 @@ impl Allocator {
     ) -> Result<bool> {
         let f = u64::from(geo.frag);
         if new <= old || (geo.dtogd(addr) % f) + u64::from(new) > f {
+            return Ok(false);
+        }
+        if self
+            .fence
+            .is_some_and(|fc| addr.0 + u64::from(new) > fc.end || geo.dtog(addr).0 >= fc.ncg)
+        {
             return Ok(false);
         }
         let c = geo.dtog(addr).0;
@@ -752,6 +815,37 @@ mod tests {
         a.free(&img, &geo, t1, 2).unwrap();
         a.free(&img, &geo, t2, 6).unwrap();
         assert_eq!(nbfree_nffree(&a, 1), (nb, nf));
+    }
+
+    #[test]
+    fn a_fence_keeps_every_allocation_below_it() {
+        let (mut img, geo, mut a) = fresh();
+        // Keep groups 0 and 1, and of group 1 only its first 20 blocks
+        // past cgdmin, less 3 fragments (a block the end cuts is not used).
+        let end = geo.cgdmin(CgIdx(1)).0 + 20 * 8 - 3;
+        a.set_fence(Fence { ncg: 2, end });
+        let mut got = Vec::new();
+        // Whole blocks and tails, preferring the last group: all below.
+        while let Ok(f) = a.alloc(&img, &geo, Frag(geo.size - 1), 8) {
+            got.push((f, 8u32));
+        }
+        while let Ok(f) = a.alloc(&img, &geo, Frag(geo.size - 1), 3) {
+            got.push((f, 3));
+        }
+        assert!(!got.is_empty());
+        for (f, n) in &got {
+            assert!(f.0 + u64::from(*n) <= end, "{f:?}+{n} past {end}");
+        }
+        // Inodes: never from group 2 on, whatever the preference.
+        let ino = a.alloc_inode(&mut img, &geo, geo.ncg - 1, false).unwrap();
+        assert!(geo.ino_to_cg(ino).0 < 2, "{ino}");
+        // A place held back: taken without a search, and known as used.
+        let mut b = Allocator::new(&img, &geo, 1).unwrap();
+        let spot = Frag(geo.cgdmin(CgIdx(2)).0 + 5);
+        assert!(b.is_free(&img, &geo, spot).unwrap());
+        b.take(&img, &geo, spot, 1).unwrap();
+        assert!(!b.is_free(&img, &geo, spot).unwrap());
+        assert!(b.take(&img, &geo, spot, 1).is_err(), "taken twice");
     }
 
     #[test]

@@ -138,6 +138,7 @@ pub mod dir;
 pub mod disk;
 pub mod edit;
 pub mod error;
+pub mod evacuate;
 pub mod fs;
 pub mod fsck;
 pub mod geometry;

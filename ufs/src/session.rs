@@ -197,7 +197,7 @@ impl Session {
         self.w.as_mut().ok_or(Error::ReadOnly)
     }
 
-    fn flush_device(&mut self) -> Result<()> {
+    pub(crate) fn flush_device(&mut self) -> Result<()> {
         self.fs.dev.flush().map_err(|source| Error::Io {
             op: "syncing",
             offset: 0,

@@ -36,7 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "allocation and write session",
-        &["alloc", "session", "write", "populate"],
+        &["alloc", "session", "write", "populate", "evacuate"],
     ),
     (
         "newfs, fsck, growfs, shrink, tunefs, build",

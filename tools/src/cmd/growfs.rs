@@ -33,8 +33,9 @@ pub struct Args {
     /// Do not write an undo file.
     #[arg(long)]
     pub no_undo: bool,
-    /// Shrink to the `-s` size (smaller than the file system), then
-    /// truncate the file: only when nothing is allocated past the new end.
+    /// Shrink to the `-s` size (smaller than the file system), moving
+    /// inodes and blocks out of the part removed first, then truncate the
+    /// file; refused, unwritten, when the data does not fit.
     #[arg(long, requires = "size")]
     pub shrink: bool,
     /// Ignored, as growfs ignores it (newfs compatibility).
@@ -248,9 +249,9 @@ fn confirm(verb: &str, name: &str, from: u64, to: u64) -> bool {
     false
 }
 
-/// `--shrink`: drop the groups past `target` (all free), then truncate.
-/// Exit 1 when the size is not smaller or data is in the way (nothing
-/// written), 2 refused, 3 I/O.
+/// `--shrink`: move what lies past `target` into the kept part, drop the
+/// groups past it, then truncate. Exit 1 when the size is not smaller or
+/// the data does not fit (nothing written), 2 refused, 3 I/O.
 fn shrink(a: &Args, target: u64) -> i32 {
     let name = a.image.display().to_string();
     let fail = |code: i32, msg: String| {
@@ -266,7 +267,7 @@ fn shrink(a: &Args, target: u64) -> i32 {
         Err(
             e @ (ShrinkError::NotSmaller { .. }
             | ShrinkError::TooSmall { .. }
-            | ShrinkError::InTheWay { .. }
+            | ShrinkError::NoRoom { .. }
             | ShrinkError::SummaryInTheWay { .. }),
         ) => return fail(EXIT_NOT_LARGER, format!("{name}: {e}")),
         Err(ShrinkError::NotClean) => {
@@ -294,6 +295,13 @@ fn shrink(a: &Args, target: u64) -> i32 {
         plan.old_geo.ncg,
         plan.new_geo.ncg
     );
+    if let Some(m) = plan.moves {
+        println!(
+            "moving {} inode(s) and {} of blocks out of the part removed",
+            m.inodes,
+            growfs::humanize(m.bytes)
+        );
+    }
     if a.dry_run {
         return 0;
     }
@@ -305,15 +313,18 @@ fn shrink(a: &Args, target: u64) -> i32 {
     let undo = undo_path(a);
     let result = match &undo {
         Some(p) => match UndoDevice::create(dev, p) {
-            Ok(mut u) => keep_removed_metadata(&plan, &mut u)
-                .and_then(|()| shrink::apply(&plan, &mut u, t))
-                .and_then(|s| u.finish().map(|_| s)),
+            Ok(u) => {
+                let shared = Shared::new(u);
+                let r = keep_removed_metadata(&plan, &mut shared.clone())
+                    .and_then(|()| move_then_shrink(&plan, &shared, target, t));
+                match shared.into_inner() {
+                    Some(u) => r.and_then(|s| u.finish().map(|_| s)),
+                    None => r,
+                }
+            }
             Err(e) => return fail(EXIT_IO, format!("{}: {e}", p.display())),
         },
-        None => {
-            let mut dev = dev;
-            shrink::apply(&plan, &mut dev, t)
-        }
+        None => move_then_shrink(&plan, &Shared::new(dev), target, t),
     };
     if let Err(e) = result {
         return fail(EXIT_IO, format!("{name}: {e}"));
@@ -341,14 +352,73 @@ fn shrink(a: &Args, target: u64) -> i32 {
     0
 }
 
+/// One device for the write session that moves data (which owns a boxed
+/// device) and the shrink after it, so that an undo device sees both.
+struct Shared<D>(std::rc::Rc<std::cell::RefCell<D>>);
+
+impl<D> Clone for Shared<D> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<D: Device> Shared<D> {
+    fn new(d: D) -> Self {
+        Shared(std::rc::Rc::new(std::cell::RefCell::new(d)))
+    }
+    /// The device back, once every other handle is gone.
+    fn into_inner(self) -> Option<D> {
+        std::rc::Rc::try_unwrap(self.0)
+            .ok()
+            .map(std::cell::RefCell::into_inner)
+    }
+}
+
+impl<D: Device> Device for Shared<D> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.0.borrow().read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        self.0.borrow_mut().write_at(offset, buf)
+    }
+    fn len(&self) -> u64 {
+        self.0.borrow().len()
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
+/// Moves what is in the way (a write session; the file system is clean
+/// and of the old size after it), plans again and shrinks.
+fn move_then_shrink<D: Device + 'static>(
+    plan: &shrink::ShrinkPlan,
+    dev: &Shared<D>,
+    target: u64,
+    now: i64,
+) -> ufskit::Result<shrink::ShrinkStats> {
+    let mut plan = plan.clone();
+    if plan.moves.is_some() {
+        let moved = shrink::evacuate(&plan, Box::new(dev.clone()), now)?;
+        println!(
+            "moved {} inode(s), {} of blocks, {} directory entries rewritten",
+            moved.inodes,
+            growfs::humanize(moved.frags * u64::from(plan.old_geo.fsize)),
+            moved.entries
+        );
+        plan = shrink::plan(dev, target, true).map_err(|e| match e {
+            ShrinkError::Ufs(e) => e,
+            e => ufskit::Error::InvalidInput(format!("after moving: {e}")),
+        })?;
+    }
+    shrink::apply(&plan, &mut dev.clone(), now)
+}
+
 /// Rewrites the removed groups' metadata with itself through the undo
 /// device, so that the undo file holds it: the truncation removes it, and
 /// `ufs undo` after extending the file again must bring it back.
-fn keep_removed_metadata(
-    plan: &shrink::ShrinkPlan,
-    dev: &mut UndoDevice<FileDevice>,
-) -> ufskit::Result<()> {
-    for (off, len) in plan.removed_metadata() {
+fn keep_removed_metadata(plan: &shrink::ShrinkPlan, dev: &mut dyn Device) -> ufskit::Result<()> {
+    for (off, len) in plan.removed_ranges(dev)? {
         let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
         ufskit::io::read_exact(dev, off, &mut buf)?;
         ufskit::io::write_all(dev, off, &buf)?;
