@@ -753,16 +753,14 @@ fn chk2(
     }
     st.entryno += 1;
     if !ctx.ino_ok(*ino) {
-        let text = ctx.fileerror(dir, *ino, "I OUT OF RANGE");
-        let yes = ctx.ask(Finding::new(Problem::InoOutOfRange, text).ino(*ino));
+        let yes = ask_file(ctx, dir, *ino, Problem::InoOutOfRange, "I OUT OF RANGE");
         if yes {
             *ino = 0;
         }
         return yes;
     }
     if (*ino == WINO && *dtype != DT_WHT) || (*ino != WINO && *dtype == DT_WHT) {
-        let text = ctx.fileerror(dir, *ino, "BAD WHITEOUT ENTRY");
-        let yes = ctx.ask(Finding::new(Problem::BadWhiteout, text).ino(*ino));
+        let yes = ask_file(ctx, dir, *ino, Problem::BadWhiteout, "BAD WHITEOUT ENTRY");
         if yes {
             *ino = WINO;
             *dtype = DT_WHT;
@@ -778,8 +776,7 @@ fn chk2(
                 if st.entryno <= 2 {
                     return false;
                 }
-                let text = ctx.fileerror(dir, *ino, "UNALLOCATED");
-                let yes = ctx.ask(Finding::new(Problem::Unallocated, text).ino(*ino));
+                let yes = ask_file(ctx, dir, *ino, Problem::Unallocated, "UNALLOCATED");
                 if yes {
                     *ino = 0;
                 }
@@ -801,8 +798,7 @@ fn chk2(
                     *ino = 0;
                     return true;
                 };
-                let text = ctx.fileerror(dir, *ino, msg);
-                if ctx.ask(Finding::new(p, text).ino(*ino)) {
+                if ask_file(ctx, dir, *ino, p, msg) {
                     *ino = 0;
                     return true;
                 }
@@ -848,15 +844,25 @@ fn chk2(
     false
 }
 
+#[inline]
 fn file_entry(ctx: &mut Ctx<'_>, dir: u32, ino: u32, dtype: &mut u8) -> bool {
     let mut yes = false;
     if *dtype != ctx.ino.dtype(ino) {
-        let text = ctx.fileerror(dir, ino, "BAD TYPE VALUE");
-        yes = ctx.ask(Finding::new(Problem::BadTypeValue, text).ino(ino));
+        yes = ask_file(ctx, dir, ino, Problem::BadTypeValue, "BAD TYPE VALUE");
         if yes {
             *dtype = ctx.ino.dtype(ino);
         }
     }
     ctx.ino.add_link(ino, -1);
     yes
+}
+
+/// Asks about the entry of `dir` naming `ino` (fsck_ffs `fileerror()` and
+/// the question). Out of line: a clean directory never asks, and the
+/// message building kept the per-entry checks from staying small.
+#[cold]
+#[inline(never)]
+fn ask_file(ctx: &mut Ctx<'_>, dir: u32, ino: u32, problem: Problem, msg: &str) -> bool {
+    let text = ctx.fileerror(dir, ino, msg);
+    ctx.ask(Finding::new(problem, text).ino(ino))
 }
