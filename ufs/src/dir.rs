@@ -110,7 +110,7 @@ impl<'a> EntryHead<'a> {
     /// Whether the name is whole, terminated and free of NUL and `/`.
     fn name_ok(&self) -> bool {
         self.name.len() == usize::from(self.namlen)
-            && !self.name.iter().any(|&c| c == 0 || c == b'/')
+            && !has_nul_or_slash(self.name)
             && self.terminated
     }
 
@@ -139,6 +139,7 @@ impl<'a> EntryHead<'a> {
     /// the chunk; then, for an entry in use only, big enough for the name
     /// and inside the directory, a name of at least one byte, a type of at
     /// most [`DT_MAX`], and a whole NUL-terminated name without NUL or `/`.
+    #[inline]
     pub fn fsck_check(&self, room: usize, filesize: i64) -> std::result::Result<(), BadEntry> {
         let reclen = usize::from(self.reclen);
         if reclen == 0 || reclen > room || reclen % 4 != 0 {
@@ -164,6 +165,39 @@ impl<'a> EntryHead<'a> {
             return Err(BadEntry::Name);
         }
         Ok(())
+    }
+}
+
+/// Whether `name` holds a NUL or a `/`. A word at a time: fsck looks at
+/// the name of every entry it reads, and a loop over the bytes was a tenth
+/// of its directory phase.
+fn has_nul_or_slash(name: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const SLASHES: u64 = u64::from_ne_bytes([b'/'; 8]);
+    // Whether a byte of `x` is zero or `/`. A subtraction's borrow runs
+    // only upwards from a zero byte, so the test has no false answers for
+    // "any" (it may mark other bytes above the first zero; none is asked).
+    let bad = |x: u64| {
+        let y = x ^ SLASHES;
+        (x.wrapping_sub(ONES) & !x | y.wrapping_sub(ONES) & !y) & HIGHS != 0
+    };
+    if let Some(last) = name.last_chunk::<8>() {
+        // Whole words, then the last eight bytes (overlapping the words
+        // before them unless the length is a multiple of eight).
+        let mut words = name.chunks_exact(8);
+        words.any(|w| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            bad(u64::from_ne_bytes(b))
+        }) || bad(u64::from_ne_bytes(*last))
+    } else if let (Some(first), Some(last)) = (name.first_chunk::<4>(), name.last_chunk::<4>()) {
+        // Four to seven bytes: the first four and the last four, in one
+        // word.
+        let x = u64::from(u32::from_ne_bytes(*first)) | u64::from(u32::from_ne_bytes(*last)) << 32;
+        bad(x)
+    } else {
+        name.iter().any(|&c| c == 0 || c == b'/')
     }
 }
 
@@ -307,6 +341,40 @@ mod tests {
         c[4..6].copy_from_slice(&516u16.to_le_bytes());
         let (_, bad) = parse_chunk(&c, 0, Endian::Little);
         assert_eq!(bad, Some((0, BadEntry::RecLen(516))));
+    }
+
+    #[test]
+    fn nul_or_slash_found_at_every_place() {
+        // Bytes next to the ones looked for, in value and in bit pattern.
+        let others = [b'a', b'.', b'0', 0x01, 0x2e, 0x30, 0x7f, 0x80, 0xaf, 0xff];
+        for len in 0..20 {
+            for &fill in &others {
+                let clean = vec![fill; len];
+                assert!(!has_nul_or_slash(&clean), "{clean:?}");
+                for at in 0..len {
+                    for bad in [0u8, b'/'] {
+                        let mut n = clean.clone();
+                        n[at] = bad;
+                        assert!(has_nul_or_slash(&n), "{n:?}");
+                    }
+                }
+            }
+        }
+        // Mixed names against the byte-at-a-time rule.
+        let alphabet = [0u8, b'/', b'a', 0x01, 0x2e, 0x30, 0x80, 0xaf, 0xff];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..5000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let len = usize::try_from(seed >> 59).unwrap_or(0);
+            let name: Vec<u8> = (0..len)
+                .map(|k| {
+                    let pick = (seed >> (k * 2 % 56)) % 9;
+                    alphabet[usize::try_from(pick).unwrap_or(0)]
+                })
+                .collect();
+            let naive = name.iter().any(|&c| c == 0 || c == b'/');
+            assert_eq!(has_nul_or_slash(&name), naive, "{name:?}");
+        }
     }
 
     #[test]

@@ -280,6 +280,7 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
         fix: FixState::DontKnow,
     };
     let mut hole_told = false;
+    let mut buf = Vec::new();
     for (lbn, addr, nf) in ctx.dir_blocks(&ip, isize) {
         let blksiz = u64::from(nf) << ctx.geo.fshift;
         if addr == 0 {
@@ -305,16 +306,17 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
             st.filesize -= i64::from(nf) << ctx.geo.fshift;
             continue;
         }
-        // At most one block (64 KiB).
+        // At most one block (64 KiB). One buffer for the directory: the
+        // read fills it whole, so it is only resized, never cleared.
         #[allow(clippy::cast_possible_truncation)]
-        let mut buf = vec![0u8; blksiz as usize];
+        buf.resize(blksiz as usize, 0);
         if io::read_exact(ctx.dev, ctx.geo.frag_offset(Frag(addr)), &mut buf).is_err() {
             continue;
         }
         let mut loc = 0usize;
         let mut dirty = false;
-        while let Some((e, at)) = readdir(ctx, &mut st, &mut buf, &mut loc, ino, &mut dirty) {
-            pass2check(ctx, &mut st, ino, e, &mut buf, at, &mut dirty);
+        while let Some(f) = readdir(ctx, &mut st, &mut buf, &mut loc, ino, &mut dirty) {
+            pass2check(ctx, &mut st, ino, f, &mut buf, &mut dirty);
         }
         if dirty {
             let off = ctx.geo.frag_offset(Frag(addr));
@@ -332,11 +334,58 @@ fn dofix(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, problem: Problem, msg: &str
     st.fix == FixState::Fix
 }
 
-/// fsck_ffs `fsck_readdir()` (12.1): the next entry and where it starts,
-/// with a bad entry at the start of a chunk replaced by an empty entry
-/// covering the chunk, and a bad entry after a good one absorbed into the
-/// good one. The block is changed in memory either way (as fsck_ffs
-/// does); it is marked for writing only when the salvage was accepted.
+/// An entry as [`readdir`] gives it out: its header, with the record
+/// length as the salvage left it, and where it starts in the block. The
+/// name stays in the block: most entries are checked without a copy of it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Found {
+    at: usize,
+    ino: u32,
+    reclen: u16,
+    dtype: u8,
+    namlen: u8,
+}
+
+impl Found {
+    /// The header of the entry at `loc` (None if it does not fit).
+    fn at(buf: &[u8], loc: usize, endian: crate::Endian) -> Option<Found> {
+        let h = crate::ondisk::DirectHdr::decode(buf.get(loc..)?, endian)?;
+        Some(Found {
+            at: loc,
+            ino: h.d_ino,
+            reclen: h.d_reclen,
+            dtype: h.d_type,
+            namlen: h.d_namlen,
+        })
+    }
+
+    /// The name bytes present in `buf` (none if the name runs past it).
+    fn name<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
+        let start = self.at + 8;
+        buf.get(start..start + usize::from(self.namlen))
+            .unwrap_or_default()
+    }
+
+    /// The entry with its own copy of the name, for the checks that move
+    /// or rewrite it. The salvage in [`readdir`] changes nothing before
+    /// the entry's record length, so the name is as it was read.
+    fn owned(&self, buf: &[u8]) -> DirEnt {
+        DirEnt {
+            ino: self.ino,
+            reclen: self.reclen,
+            dtype: self.dtype,
+            namlen: self.namlen,
+            name: EntName::new(self.name(buf)),
+            nul: buf.get(self.at + 8 + usize::from(self.namlen)) == Some(&0),
+        }
+    }
+}
+
+/// fsck_ffs `fsck_readdir()` (12.1): the next entry, with a bad entry at
+/// the start of a chunk replaced by an empty entry covering the chunk, and
+/// a bad entry after a good one absorbed into the good one. The block is
+/// changed in memory either way (as fsck_ffs does); it is marked for
+/// writing only when the salvage was accepted.
 fn readdir(
     ctx: &mut Ctx<'_>,
     st: &mut Scan,
@@ -344,7 +393,7 @@ fn readdir(
     loc: &mut usize,
     dir: u32,
     dirty: &mut bool,
-) -> Option<(DirEnt, usize)> {
+) -> Option<Found> {
     let endian = ctx.geo.endian;
     let blksiz = buf.len();
     if *loc % 512 == 0 && st.filesize > 0 && *loc < blksiz {
@@ -354,21 +403,21 @@ fn readdir(
             let fix = dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
             *loc += 512;
             st.filesize -= 512;
-            let e = DirEnt {
-                reclen: 512,
-                ..Default::default()
-            };
             if let Some(chunk) = buf.get_mut(at..at + 512) {
                 super::fix::empty_chunk(chunk, endian);
                 *dirty |= fix;
             }
-            return Some((e, at));
+            return Some(Found {
+                at,
+                reclen: 512,
+                ..Default::default()
+            });
         }
     }
     if st.filesize <= 0 || *loc >= blksiz {
         return None;
     }
-    let mut e = parse_ent(buf, *loc, endian)?;
+    let mut e = Found::at(buf, *loc, endian)?;
     if e.reclen == 0 {
         return None;
     }
@@ -376,7 +425,7 @@ fn readdir(
     *loc += usize::from(e.reclen);
     st.filesize -= i64::from(e.reclen);
     if *loc % 512 == 0 {
-        return Some((e, at));
+        return Some(e);
     }
     if *loc < blksiz && st.filesize > 0 {
         let ok = entry_ok_at(buf, *loc, endian, st.filesize);
@@ -397,7 +446,7 @@ fn readdir(
             *dirty |= fix;
         }
     }
-    Some((e, at))
+    Some(e)
 }
 
 fn proto(ino: u32, name: &[u8], reclen: u16) -> DirEnt {
@@ -413,17 +462,43 @@ fn proto(ino: u32, name: &[u8], reclen: u16) -> DirEnt {
     }
 }
 
-/// fsck_ffs `pass2check()`. `e` is the entry at `at` of `buf`; every fix
-/// answered yes is put back into `buf` (and `dirty` set).
+/// fsck_ffs `pass2check()`. `f` is an entry of `buf`; every fix answered
+/// yes is put back into `buf` (and `dirty` set).
+#[inline]
 fn pass2check(
     ctx: &mut Ctx<'_>,
     st: &mut Scan,
     dir: u32,
-    mut e: DirEnt,
+    f: Found,
     buf: &mut [u8],
-    mut at: usize,
     dirty: &mut bool,
 ) {
+    if st.entryno < 2 {
+        dots(ctx, st, dir, f, buf, dirty);
+        return;
+    }
+    // Past `.` and `..` (every entry but two of a directory) only what the
+    // entry names is checked, and a fix changes its inode number or type
+    // in place: the name is read where it lies.
+    let (mut ino, mut dtype) = (f.ino, f.dtype);
+    if chk2(ctx, st, dir, &mut ino, &mut dtype, f.name(buf)) {
+        let e = DirEnt {
+            ino,
+            dtype,
+            ..f.owned(buf)
+        };
+        finish(ctx, buf, f.at, &e, None, true, dirty);
+    }
+}
+
+/// `pass2check()` for a directory's first two entries, where `.` and `..`
+/// belong: they may be moved, split or rewritten, so they are worked on
+/// in a copy. Kept out of line: it is most of the code and runs twice per
+/// directory.
+#[inline(never)]
+fn dots(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, f: Found, buf: &mut [u8], dirty: &mut bool) {
+    let mut e = f.owned(buf);
+    let mut at = f.at;
     let sfx = ctx.fatal_sfx();
     let mut altered = false;
     // The `.` entry shortened to make room for `..`: written only if what
@@ -536,7 +611,7 @@ fn pass2check(
                     e.dtype = DT_DIR;
                     altered |= ctx.ask(Finding::new(Problem::BadDotDotType, text).ino(dir));
                 }
-                altered |= chk2(ctx, st, dir, &mut e);
+                altered |= chk2(ctx, st, dir, &mut e.ino, &mut e.dtype, &e.name);
             } else {
                 if e.ino != 0 && !e.is(b".") {
                     let head = ctx.fileerror(parent, dir, "MISSING '..'");
@@ -570,7 +645,7 @@ fn pass2check(
                             write_ent(ctx, buf, at, &dd);
                             at += 12;
                             e.reclen -= 12;
-                            chk2(ctx, st, dir, &mut e);
+                            chk2(ctx, st, dir, &mut e.ino, &mut e.dtype, &e.name);
                         } else {
                             e = DirEnt {
                                 reclen: e.reclen,
@@ -613,7 +688,7 @@ fn pass2check(
         }
     }
     let first_dot = to_chk2 && st.entryno == 0 && e.is(b".");
-    altered |= chk2(ctx, st, dir, &mut e);
+    altered |= chk2(ctx, st, dir, &mut e.ino, &mut e.dtype, &e.name);
     if first_dot && e.ino == 0 {
         // `.` named an inode out of range and was removed; fsck_ffs leaves
         // the slot empty and only the next run puts `.` back.
@@ -650,55 +725,60 @@ fn finish(
     *dirty = true;
 }
 
-/// The second half of `pass2check()`: what the entry names. Returns
-/// whether the entry was changed (answered yes).
-fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: &mut DirEnt) -> bool {
-    if e.ino == 0 {
+/// The second half of `pass2check()`: what the entry named `name` (inode
+/// `ino`, type `dtype`) names. Returns whether the entry was changed
+/// (answered yes).
+fn chk2(
+    ctx: &mut Ctx<'_>,
+    st: &mut Scan,
+    dir: u32,
+    ino: &mut u32,
+    dtype: &mut u8,
+    name: &[u8],
+) -> bool {
+    if *ino == 0 {
         return false;
     }
-    if e.namlen <= 2 && e.name.first() == Some(&b'.') && st.entryno >= 2 {
-        if e.namlen == 1 {
+    if name.len() <= 2 && name.first() == Some(&b'.') && st.entryno >= 2 {
+        if name.len() == 1 {
             let text = ctx.direrror(dir, "EXTRA '.' ENTRY");
-            e.ino = 0;
+            *ino = 0;
             return ctx.ask(Finding::new(Problem::ExtraDot, text).ino(dir));
         }
-        if e.name.get(1) == Some(&b'.') {
+        if name.get(1) == Some(&b'.') {
             let text = ctx.direrror(dir, "EXTRA '..' ENTRY");
-            e.ino = 0;
+            *ino = 0;
             return ctx.ask(Finding::new(Problem::ExtraDotDot, text).ino(dir));
         }
     }
     st.entryno += 1;
-    if !ctx.ino_ok(e.ino) {
-        let text = ctx.fileerror(dir, e.ino, "I OUT OF RANGE");
-        let yes = ctx.ask(Finding::new(Problem::InoOutOfRange, text).ino(e.ino));
+    if !ctx.ino_ok(*ino) {
+        let yes = ask_file(ctx, dir, *ino, Problem::InoOutOfRange, "I OUT OF RANGE");
         if yes {
-            e.ino = 0;
+            *ino = 0;
         }
         return yes;
     }
-    if (e.ino == WINO && e.dtype != DT_WHT) || (e.ino != WINO && e.dtype == DT_WHT) {
-        let text = ctx.fileerror(dir, e.ino, "BAD WHITEOUT ENTRY");
-        let yes = ctx.ask(Finding::new(Problem::BadWhiteout, text).ino(e.ino));
+    if (*ino == WINO && *dtype != DT_WHT) || (*ino != WINO && *dtype == DT_WHT) {
+        let yes = ask_file(ctx, dir, *ino, Problem::BadWhiteout, "BAD WHITEOUT ENTRY");
         if yes {
-            e.ino = WINO;
-            e.dtype = DT_WHT;
+            *ino = WINO;
+            *dtype = DT_WHT;
         }
         return yes;
     }
     // At most two rounds: a "no" to REMOVE turns a cleared inode back into
     // an ordinary one.
     for _ in 0..2 {
-        let s = ctx.ino.state(e.ino);
+        let s = ctx.ino.state(*ino);
         match s {
             USTATE => {
                 if st.entryno <= 2 {
                     return false;
                 }
-                let text = ctx.fileerror(dir, e.ino, "UNALLOCATED");
-                let yes = ctx.ask(Finding::new(Problem::Unallocated, text).ino(e.ino));
+                let yes = ask_file(ctx, dir, *ino, Problem::Unallocated, "UNALLOCATED");
                 if yes {
-                    e.ino = 0;
+                    *ino = 0;
                 }
                 return yes;
             }
@@ -715,49 +795,48 @@ fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: &mut DirEnt) -> bool {
                     // soft updates (or preening) a cleared zero-length
                     // directory is an expected leftover, and keeping the
                     // entry would leave it naming an inode pass 4 frees.
-                    e.ino = 0;
+                    *ino = 0;
                     return true;
                 };
-                let text = ctx.fileerror(dir, e.ino, msg);
-                if ctx.ask(Finding::new(p, text).ino(e.ino)) {
-                    e.ino = 0;
+                if ask_file(ctx, dir, *ino, p, msg) {
+                    *ino = 0;
                     return true;
                 }
-                let Some(ip) = ctx.inode(e.ino) else {
+                let Some(ip) = ctx.inode(*ino) else {
                     return false;
                 };
                 ctx.ino
-                    .set_state(e.ino, if ip.is_dir() { DSTATE } else { FSTATE });
-                ctx.ino.set_link(e.ino, i32::from(ip.nlink()));
+                    .set_state(*ino, if ip.is_dir() { DSTATE } else { FSTATE });
+                ctx.ino.set_link(*ino, i32::from(ip.nlink()));
                 continue;
             }
             DSTATE | DZLINK | DFOUND => {
                 if s != DFOUND && ctx.ino.state(dir) == DFOUND {
-                    ctx.ino.set_state(e.ino, DFOUND);
+                    ctx.ino.set_state(*ino, DFOUND);
                 }
-                let parent = ctx.dir(e.ino).map_or(0, |d| d.parent);
+                let parent = ctx.dir(*ino).map_or(0, |d| d.parent);
                 if parent != 0 && st.entryno > 2 {
                     let pathbuf = ctx.pathname(dir, dir);
-                    let namebuf = ctx.pathname(e.ino, e.ino);
+                    let namebuf = ctx.pathname(*ino, *ino);
                     let sep = if pathbuf == "/" { "" } else { "/" };
                     let text = format!(
                         "{pathbuf}{sep}{} IS AN EXTRANEOUS HARD LINK TO DIRECTORY {namebuf}\n",
-                        e.name_str()
+                        String::from_utf8_lossy(name)
                     );
-                    if ctx.ask(Finding::new(Problem::ExtraneousHardLink, text).ino(e.ino)) {
-                        e.ino = 0;
+                    if ctx.ask(Finding::new(Problem::ExtraneousHardLink, text).ino(*ino)) {
+                        *ino = 0;
                         return true;
                     }
                 }
                 if st.entryno > 2 {
-                    if let Some(d) = ctx.dir_mut(e.ino) {
+                    if let Some(d) = ctx.dir_mut(*ino) {
                         d.parent = dir;
                     }
                 }
-                return file_entry(ctx, dir, e);
+                return file_entry(ctx, dir, *ino, dtype);
             }
             FSTATE | FZLINK => {
-                return file_entry(ctx, dir, e);
+                return file_entry(ctx, dir, *ino, dtype);
             }
             _ => return false,
         }
@@ -765,15 +844,25 @@ fn chk2(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, e: &mut DirEnt) -> bool {
     false
 }
 
-fn file_entry(ctx: &mut Ctx<'_>, dir: u32, e: &mut DirEnt) -> bool {
+#[inline]
+fn file_entry(ctx: &mut Ctx<'_>, dir: u32, ino: u32, dtype: &mut u8) -> bool {
     let mut yes = false;
-    if e.dtype != ctx.ino.dtype(e.ino) {
-        let text = ctx.fileerror(dir, e.ino, "BAD TYPE VALUE");
-        yes = ctx.ask(Finding::new(Problem::BadTypeValue, text).ino(e.ino));
+    if *dtype != ctx.ino.dtype(ino) {
+        yes = ask_file(ctx, dir, ino, Problem::BadTypeValue, "BAD TYPE VALUE");
         if yes {
-            e.dtype = ctx.ino.dtype(e.ino);
+            *dtype = ctx.ino.dtype(ino);
         }
     }
-    ctx.ino.add_link(e.ino, -1);
+    ctx.ino.add_link(ino, -1);
     yes
+}
+
+/// Asks about the entry of `dir` naming `ino` (fsck_ffs `fileerror()` and
+/// the question). Out of line: a clean directory never asks, and the
+/// message building kept the per-entry checks from staying small.
+#[cold]
+#[inline(never)]
+fn ask_file(ctx: &mut Ctx<'_>, dir: u32, ino: u32, problem: Problem, msg: &str) -> bool {
+    let text = ctx.fileerror(dir, ino, msg);
+    ctx.ask(Finding::new(problem, text).ino(ino))
 }
