@@ -303,8 +303,10 @@ fn numbered(i: usize) -> Vec<u8> {
 /// never see a change half done: every listing succeeds and every listed
 /// file reads back exactly what was written before its rename. The
 /// readers must have served requests (their threads woke), and the image
-/// is clean afterwards. (Nothing is removed: a name removed between a
-/// program's lookup and its open is a race of its own, see docs/fuse.md.)
+/// is clean afterwards. The writer also removes names and renames over
+/// them, so inode numbers are freed and taken again while the readers
+/// look names up and open them: a file opened is always the one its name
+/// named (the kernel's lookups keep a number, see docs/fuse.md).
 #[test]
 fn readers_never_see_a_change_half_done() {
     if !fuse_available() {
@@ -330,7 +332,12 @@ fn readers_never_see_a_change_half_done() {
                             .collect();
                         for n in names.iter().filter(|n| n.starts_with('f')) {
                             let i: usize = n[1..].parse().expect("index");
-                            let b = std::fs::read(d.join(n)).expect("a read fails");
+                            // A name removed since the listing is gone;
+                            // once opened, a file is the one it named.
+                            let b = match std::fs::read(d.join(n)) {
+                                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                                r => r.expect("a read fails"),
+                            };
                             assert!(b == numbered(i), "{n} read back differs");
                             checked += 1;
                         }
@@ -343,6 +350,17 @@ fn readers_never_see_a_change_half_done() {
             let t = d.join(format!(".t{i}"));
             std::fs::write(&t, numbered(i)).expect("write");
             std::fs::rename(&t, d.join(format!("f{i}"))).expect("rename");
+            // Names go too, and files are replaced by a rename over them
+            // (with the same contents), so freed inode numbers are taken
+            // again while readers may still hold the old ones.
+            if i >= 5 {
+                std::fs::remove_file(d.join(format!("f{}", i - 5))).expect("unlink");
+            }
+            if i % 3 == 0 && i >= 1 {
+                let u = d.join(format!(".u{i}"));
+                std::fs::write(&u, numbered(i - 1)).expect("write");
+                std::fs::rename(&u, d.join(format!("f{}", i - 1))).expect("rename over");
+            }
         }
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         readers
@@ -375,6 +393,143 @@ fn readers_never_see_a_change_half_done() {
     assert!(m.unmount().success());
     fsck_n_clean(&img);
     freebsd_clean(&img);
+}
+
+/// An inode whose last name goes while the kernel still knows its number
+/// keeps it until the kernel forgets it: a program between its lookup and
+/// its open (here an `O_PATH` descriptor, which holds the kernel's inode
+/// and sends no OPEN), or with an open file, reopens the file it named,
+/// never a new file that took the number. The image has 128 inodes, so
+/// every free one is taken and none of the held numbers may be among them.
+/// Twice: killed with SIGKILL while they are held (one `ufs fsck -y` frees
+/// the orphans and both checkers find the image clean), then closed so the
+/// kernel forgets them (they are freed: a create succeeds again with one
+/// of their numbers) and unmounted clean.
+#[test]
+fn a_removed_inode_the_kernel_still_knows_keeps_its_number() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    if !fuse_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let img = tmp.path().join("k.img");
+    ufs_ok([
+        "newfs".as_ref(),
+        "-s".as_ref(),
+        "8m".as_ref(),
+        "-i".as_ref(),
+        "65536".as_ref(),
+        img.as_os_str(),
+    ]);
+    for round in ["crash", "forget"] {
+        let mnt = tmp.path().join(format!("mnt-{round}"));
+        let m = Mount::new(&img, &mnt, &[]);
+        for e in std::fs::read_dir(&mnt).expect("list").flatten() {
+            if e.file_name() != ".snap" {
+                std::fs::remove_file(e.path()).expect("remove what the last round left");
+            }
+        }
+        for (k, n) in ["open", "path", "over", "new"].iter().enumerate() {
+            std::fs::write(mnt.join(n), numbered(101 + k)).expect("write");
+        }
+        std::fs::create_dir(mnt.join("dir")).expect("mkdir");
+        let by_number = |n: &str| -> std::fs::File {
+            let flags = rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC;
+            rustix::fs::open(mnt.join(n), flags, rustix::fs::Mode::empty())
+                .map(std::fs::File::from)
+                .expect("O_PATH open")
+        };
+        let open = std::fs::File::open(mnt.join("open")).expect("open");
+        let (path, over, dir) = (by_number("path"), by_number("over"), by_number("dir"));
+        let held: Vec<u64> = [&open, &path, &over, &dir]
+            .iter()
+            .map(|f| f.metadata().expect("fstat").ino())
+            .collect();
+        std::fs::remove_file(mnt.join("open")).expect("unlink");
+        std::fs::remove_file(mnt.join("path")).expect("unlink");
+        std::fs::rename(mnt.join("new"), mnt.join("over")).expect("rename over");
+        std::fs::remove_dir(mnt.join("dir")).expect("rmdir");
+        let mut made = Vec::new();
+        loop {
+            match std::fs::File::create(mnt.join(format!("fill{}", made.len()))) {
+                Ok(f) => made.push(f.metadata().expect("fstat").ino()),
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOSPC.raw_os_error()) => {
+                    break
+                }
+                Err(e) => panic!("{round}: create: {e}"),
+            }
+            assert!(made.len() < 1000, "{round}: the inodes never ran out");
+        }
+        assert!(made.len() > 100, "{round}: only {} files made", made.len());
+        for h in &held {
+            assert!(!made.contains(h), "{round}: held inode {h} was reused");
+        }
+        let proc_fd = |f: &std::fs::File| format!("/proc/self/fd/{}", f.as_raw_fd());
+        let mut b = Vec::new();
+        (&open).read_to_end(&mut b).expect("read the open file");
+        assert!(b == numbered(101), "{round}: the open file changed");
+        for (f, k) in [(&open, 101), (&path, 102), (&over, 103)] {
+            let b = std::fs::read(proc_fd(f)).expect("reopen by /proc/self/fd");
+            assert!(
+                b == numbered(k),
+                "{round}: reopened, file {k} is not itself"
+            );
+            assert_eq!(f.metadata().expect("fstat").nlink(), 0, "{round}: {k}");
+        }
+        if round == "crash" {
+            let _ = Command::new("kill")
+                .args(["-9", &m.pid().to_string()])
+                .status();
+            drop((open, path, over, dir));
+            drop(m);
+            // FreeBSD's fsck_ffs sees the same orphans left by the crash.
+            let copy = tmp.path().join("crashed.img");
+            std::fs::copy(&img, &copy).expect("copy");
+            if let Some(r) = ufskit_testkit::freebsd::fsck_clean(&copy) {
+                let text = r.expect_err("FreeBSD fsck_ffs calls the crashed image clean");
+                for h in &held {
+                    assert!(
+                        text.contains(&format!("I={h} ")),
+                        "FreeBSD: no {h}:\n{text}"
+                    );
+                }
+            }
+            let o = ufs(["fsck".as_ref(), "-y".as_ref(), img.as_os_str()]);
+            let text = String::from_utf8_lossy(&o.stdout);
+            eprintln!("fsck -y after the kill:\n{text}");
+            assert!(
+                matches!(o.status.code(), Some(0 | 1)),
+                "fsck -y exit {:?}:\n{text}",
+                o.status.code()
+            );
+            for h in &held {
+                assert!(
+                    text.contains(&format!("I={h} ")),
+                    "inode {h} not repaired:\n{text}"
+                );
+            }
+        } else {
+            drop((open, path, over, dir));
+            // FORGET (and RELEASE) come when the kernel drops its inodes.
+            let t = Instant::now();
+            let ino = loop {
+                match std::fs::File::create(mnt.join("after")) {
+                    Ok(f) => break f.metadata().expect("fstat").ino(),
+                    Err(e) if t.elapsed() < Duration::from_secs(10) => {
+                        let _ = e;
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Err(e) => panic!("no inode freed 10 s after the last close: {e}"),
+                }
+            };
+            assert!(held.contains(&ino), "{ino} is not one that was held");
+            assert!(m.unmount().success());
+        }
+        fsck_n_clean(&img);
+        freebsd_clean(&img);
+    }
 }
 
 /// util-linux mount(8) with type `fuse.ufskit` runs the

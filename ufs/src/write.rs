@@ -375,13 +375,15 @@ impl Session {
     pub(crate) fn free_orphan(&mut self, inode: &mut Inode) -> Result<()> {
         self.truncate_inode(inode, 0)?;
         self.clear_xattrs(inode)?;
-        self.free_inode(inode.ino, false)
+        // A held directory is an orphan too (see `rmdir`).
+        self.free_inode(inode.ino, inode.is_dir())
     }
 
     // ---- open files ------------------------------------------------------------
 
-    /// Keeps `ino` alive while something (an open file) uses it: removing
-    /// its last name then leaves it allocated with a link count of 0, and
+    /// Keeps `ino` alive while something (an open file, a FUSE kernel's
+    /// reference to its number) uses it: removing its last name (or, for
+    /// a directory, `rmdir`) then leaves it allocated with a link count of 0, and
     /// reads and writes go on working, as POSIX wants of an open file that
     /// was unlinked. Every hold needs an [`unhold`](Self::unhold).
     pub fn hold(&mut self, ino: Ino) {
@@ -518,7 +520,18 @@ impl Session {
         self.dir_remove(parent, name)?;
         self.truncate_inode(&mut inode, 0)?;
         self.clear_xattrs(&mut inode)?;
-        self.free_inode(ino, true)?;
+        if self.holds.contains_key(&ino) {
+            // Still in use (a FUSE kernel knows its number, or a process
+            // has it as its working directory): an empty orphan of link
+            // count 0 until its last hold goes, as `drop_link` leaves a
+            // file; a crash before that leaves it to fsck, which clears an
+            // unreferenced directory.
+            inode.set_nlink(0);
+            inode.set_ctime(self.now());
+            inode.write(self.fs.dev.as_mut(), &self.fs.geo)?;
+        } else {
+            self.free_inode(ino, true)?;
+        }
         let mut p = self.parent_dir(parent)?;
         p.set_nlink(p.nlink() - 1);
         let now = self.now();

@@ -16,6 +16,7 @@
 //! directory), so the two swap nothing else: FUSE inode 1 is UFS inode 2 and
 //! every other number is the same.
 
+use super::fuse_lookups::Lookups;
 use crate::EXIT_FAILURE;
 use clap::Parser;
 use fuser::{
@@ -185,6 +186,9 @@ struct UfsFuse {
     /// after it, on the session.
     changes: Arc<AtomicUsize>,
     gate: Arc<RwLock<Kept>>,
+    /// The kernel's lookup counts: an inode it still knows by number is
+    /// kept when its last name goes (see [`Lookups`]).
+    lookups: Arc<Lookups>,
     read_only: bool,
 }
 
@@ -258,6 +262,7 @@ fn mount(a: &Args) -> Result<(), String> {
         queued: Arc::new(AtomicUsize::new(0)),
         changes: Arc::new(AtomicUsize::new(0)),
         gate,
+        lookups: Arc::new(Lookups::new(read_only)),
         read_only,
     };
     let mut cfg = Config::default();
@@ -722,7 +727,9 @@ fn list_from(
     mut add: impl FnMut(u64, &ufskit::fs::DirEntry) -> Result<bool, Error>,
 ) -> Result<(), Error> {
     let l = listing(fs, kept, dir, offset)?;
-    for (k, e) in l.entries.iter().enumerate().skip(offset as usize) {
+    // An offset past the listing (none this server hands out) lists nothing.
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    for (k, e) in l.entries.iter().enumerate().skip(skip) {
         if add(k as u64 + 1, e)? {
             break;
         }
@@ -730,10 +737,46 @@ fn list_from(
     Ok(())
 }
 
-fn reply_entry(fs: &Ufs, ino: Ino, reply: ReplyEntry) {
+/// Replies with `ino`'s entry, which the kernel then holds: counted first
+/// (see [`Lookups`]).
+fn reply_entry(fs: &Ufs, lookups: &Lookups, ino: Ino, reply: ReplyEntry) {
     match fs.inode(ino) {
-        Ok(i) => reply.entry(&TTL, &attr(fs, &i), Generation(u64::from(i.gen()))),
+        Ok(i) => {
+            lookups.add(ino);
+            reply.entry(&TTL, &attr(fs, &i), Generation(u64::from(i.gen())))
+        }
         Err(e) => reply.error(errno(&e)),
+    }
+}
+
+/// Drops a hold of `i` (an open file's, or the kernel's lookups'). The
+/// last one of an inode with no name left frees it with its blocks: a
+/// change (to no name), so made holding the gate exclusive. Any other only
+/// counts the holds down: no gate, and reads need not wait for it
+/// (`changes`).
+fn unhold(img: &mut Image, gate: &RwLock<Kept>, i: Ino) -> Result<(), Error> {
+    match img {
+        Image::Reader(_) => Ok(()),
+        Image::Writer(fs) => match fs.inode(i) {
+            Ok(n) if n.nlink() <= 0 => {
+                let mut kept = gate.write().unwrap_or_else(PoisonError::into_inner);
+                kept.drop_for(false);
+                fs.unhold(i)
+            }
+            _ => fs.unhold(i),
+        },
+    }
+}
+
+/// Before a name in `parent` goes: when the kernel knows the inode it
+/// names, holds it for the kernel (once; [`Lookups::pin`]), so that its
+/// number goes on meaning this file, allocated, until the kernel forgets
+/// it, even when this was its last name.
+fn pin_known(fs: &mut Session, lookups: &Lookups, parent: Ino, name: &[u8]) {
+    if let Ok(Some(ino)) = fs.dir_lookup(parent, name) {
+        if lookups.pin(ino) {
+            fs.hold(ino);
+        }
     }
 }
 
@@ -781,7 +824,7 @@ impl Filesystem for UfsFuse {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let (p, n) = (ufs_ino(parent), name_bytes(name));
+        let (p, n, lookups) = (ufs_ino(parent), name_bytes(name), self.lookups.clone());
         self.run_read(move |fs, kept| {
             if too_long(&n) {
                 return reply.error(Errno::ENAMETOOLONG);
@@ -791,11 +834,27 @@ impl Filesystem for UfsFuse {
                 _ => fs.dir_lookup(p, &n),
             };
             match found {
-                Ok(Some(ino)) => reply_entry(fs, ino, reply),
+                Ok(Some(ino)) => reply_entry(fs, &lookups, ino, reply),
                 Ok(None) => reply.error(Errno::ENOENT),
                 Err(e) => reply.error(errno(&e)),
             }
         });
+    }
+
+    /// The kernel drops `nlookup` of a node's lookups (BATCH_FORGET comes
+    /// here one node at a time, fuser's default); at zero, a hold taken
+    /// for it when its last name went is dropped, which frees the orphan.
+    /// FORGET has no reply.
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        let i = ufs_ino(ino);
+        if self.lookups.forget(i, nlookup) {
+            let gate = self.gate.clone();
+            self.send(Box::new(move |img| {
+                if let Err(e) = unhold(img, &gate, i) {
+                    eprintln!("ufs fuse: freeing removed inode {i} failed: {e}");
+                }
+            }));
+        }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -882,7 +941,7 @@ impl Filesystem for UfsFuse {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        let perm = (mode & !umask & 0o7777) as u16;
+        let (perm, lookups) = ((mode & !umask & 0o7777) as u16, self.lookups.clone());
         self.run_new(
             req,
             parent,
@@ -901,7 +960,7 @@ impl Filesystem for UfsFuse {
                     t
                 };
                 match fs.create(p, n, t, &node) {
-                    Ok(ino) => reply_entry(fs, ino, reply),
+                    Ok(ino) => reply_entry(fs, &lookups, ino, reply),
                     Err(e) => reply.error(errno(&e)),
                 }
             },
@@ -917,7 +976,7 @@ impl Filesystem for UfsFuse {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let perm = (mode & !umask & 0o7777) as u16;
+        let (perm, lookups) = ((mode & !umask & 0o7777) as u16, self.lookups.clone());
         self.run_new(
             req,
             parent,
@@ -925,26 +984,29 @@ impl Filesystem for UfsFuse {
             perm,
             true,
             reply,
-            |fs, p, n, node, reply| match fs.mkdir(p, n, &node) {
-                Ok(ino) => reply_entry(fs, ino, reply),
+            move |fs, p, n, node, reply| match fs.mkdir(p, n, &node) {
+                Ok(ino) => reply_entry(fs, &lookups, ino, reply),
                 Err(e) => reply.error(errno(&e)),
             },
         );
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let (p, n) = (ufs_ino(parent), name_bytes(name));
+        let (p, n, lookups) = (ufs_ino(parent), name_bytes(name), self.lookups.clone());
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
-        self.run_mut(move |fs| match fs.unlink(p, &n) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
+        self.run_mut(move |fs| {
+            pin_known(fs, &lookups, p, &n);
+            match fs.unlink(p, &n) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e)),
+            }
         });
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let (p, n) = (ufs_ino(parent), name_bytes(name));
+        let (p, n, lookups) = (ufs_ino(parent), name_bytes(name), self.lookups.clone());
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
@@ -952,6 +1014,7 @@ impl Filesystem for UfsFuse {
             if n == b"." {
                 return reply.error(Errno::EINVAL);
             }
+            pin_known(fs, &lookups, p, &n);
             match fs.rmdir(p, &n) {
                 Ok(()) => reply.ok(),
                 Err(e) => reply.error(errno(&e)),
@@ -967,7 +1030,7 @@ impl Filesystem for UfsFuse {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let t = target.as_os_str().as_bytes().to_vec();
+        let (t, lookups) = (target.as_os_str().as_bytes().to_vec(), self.lookups.clone());
         self.run_new(
             req,
             parent,
@@ -981,7 +1044,7 @@ impl Filesystem for UfsFuse {
                     return reply.error(Errno::ENAMETOOLONG);
                 }
                 match fs.symlink(p, n, &t, &node) {
-                    Ok(ino) => reply_entry(fs, ino, reply),
+                    Ok(ino) => reply_entry(fs, &lookups, ino, reply),
                     Err(e) => reply.error(errno(&e)),
                 }
             },
@@ -1007,6 +1070,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
+        let lookups = self.lookups.clone();
         self.run_mut(move |fs| {
             if too_long(&dn) {
                 return reply.error(Errno::ENAMETOOLONG);
@@ -1022,7 +1086,9 @@ impl Filesystem for UfsFuse {
                 }
             }
             // A directory over a non-empty one is ENOTEMPTY (the library
-            // says so through rmdir).
+            // says so through rmdir). A target replaced may be known to
+            // the kernel.
+            pin_known(fs, &lookups, dp, &dn);
             match fs.rename(sp, &sn, dp, &dn) {
                 Ok(()) => reply.ok(),
                 Err(e) => reply.error(errno(&e)),
@@ -1042,6 +1108,7 @@ impl Filesystem for UfsFuse {
         if self.read_only {
             return reply.error(Errno::EROFS);
         }
+        let lookups = self.lookups.clone();
         self.run_mut(move |fs| {
             if too_long(&n) {
                 return reply.error(Errno::ENAMETOOLONG);
@@ -1051,7 +1118,7 @@ impl Filesystem for UfsFuse {
                 _ => {}
             }
             match fs.link(p, &n, i) {
-                Ok(()) => reply_entry(fs, i, reply),
+                Ok(()) => reply_entry(fs, &lookups, i, reply),
                 Err(e) => reply.error(errno(&e)),
             }
         });
@@ -1068,11 +1135,11 @@ impl Filesystem for UfsFuse {
         self.send(Box::new(move |img| {
             if let Image::Writer(fs) = img {
                 // The kernel opens by inode number, after a lookup: another
-                // program may have removed the name, and the inode been
-                // freed, in between (this server keeps an inode until its
-                // last name and last open are gone, not until the kernel
-                // forgets the number). Opening a freed inode fails as the
-                // lookup would now.
+                // program may have removed the last name in between, but
+                // then the inode is held for the kernel until it forgets
+                // the number (`pin_known`), so it is still this file.
+                // Should the kernel open a number it never had, a free
+                // inode is refused as a lookup would be.
                 match fs.inode(i) {
                     Ok(n) if !n.is_allocated() => return reply.error(Errno::ENOENT),
                     Err(e) => return reply.error(errno(&e)),
@@ -1095,26 +1162,9 @@ impl Filesystem for UfsFuse {
     ) {
         let i = ufs_ino(ino);
         let gate = self.gate.clone();
-        self.send(Box::new(move |img| {
-            let r = match img {
-                Image::Reader(_) => Ok(()),
-                // The last release of an unlinked file frees its blocks: a
-                // change (to no name), so made holding the gate exclusive.
-                // Any other release only counts the holds down: no gate, and
-                // reads need not wait for it (`changes`).
-                Image::Writer(fs) => match fs.inode(i) {
-                    Ok(n) if n.nlink() <= 0 => {
-                        let mut kept = gate.write().unwrap_or_else(PoisonError::into_inner);
-                        kept.drop_for(false);
-                        fs.unhold(i)
-                    }
-                    _ => fs.unhold(i),
-                },
-            };
-            match r {
-                Ok(()) => reply.ok(),
-                Err(e) => reply.error(errno(&e)),
-            }
+        self.send(Box::new(move |img| match unhold(img, &gate, i) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
         }));
     }
 
@@ -1239,16 +1289,26 @@ impl Filesystem for UfsFuse {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let i = ufs_ino(ino);
+        let (i, lookups) = (ufs_ino(ino), self.lookups.clone());
         self.run_read(move |fs, kept| {
+            // The kernel takes a lookup of every entry it is sent but `.`
+            // and `..`; they are counted once the reply is sure to go.
+            let mut handed = Vec::new();
             let r = list_from(fs, kept, i, offset, |next, e| {
                 let inode = fs.inode(e.ino)?;
                 let (a, g) = (attr(fs, &inode), Generation(u64::from(inode.gen())));
                 let name = OsStr::from_bytes(&e.name);
-                Ok(reply.add(fuse_ino(e.ino), next, name, &TTL, &a, g))
+                let full = reply.add(fuse_ino(e.ino), next, name, &TTL, &a, g);
+                if !full && e.name != b"." && e.name != b".." {
+                    handed.push(e.ino);
+                }
+                Ok(full)
             });
             match r {
-                Ok(()) => reply.ok(),
+                Ok(()) => {
+                    handed.iter().for_each(|&i| lookups.add(i));
+                    reply.ok()
+                }
                 Err(e) => reply.error(errno(&e)),
             }
         });
@@ -1371,7 +1431,7 @@ impl Filesystem for UfsFuse {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let perm = (mode & !umask & 0o7777) as u16;
+        let (perm, lookups) = ((mode & !umask & 0o7777) as u16, self.lookups.clone());
         self.run_new(
             req,
             parent,
@@ -1379,13 +1439,14 @@ impl Filesystem for UfsFuse {
             perm,
             false,
             reply,
-            |fs, p, n, node, reply| {
+            move |fs, p, n, node, reply| {
                 let r = fs
                     .create(p, n, FileType::Regular, &node)
                     .and_then(|ino| fs.inode(ino));
                 match r {
                     Ok(i) => {
                         fs.hold(i.ino);
+                        lookups.add(i.ino);
                         reply.created(
                             &TTL,
                             &attr(fs, &i),

@@ -9,6 +9,8 @@ pub mod fsck;
 pub mod fuse;
 #[cfg(target_os = "linux")]
 pub mod fuse_helper;
+#[cfg(target_os = "linux")]
+pub mod fuse_lookups;
 pub mod growfs;
 pub mod info;
 pub mod install;
