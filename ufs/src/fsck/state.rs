@@ -99,6 +99,15 @@ impl InoTable {
             ..Default::default()
         }
     }
+    /// Reserves room for `n` inodes in all: address space only, whose
+    /// pages are touched as groups are added. Growing by doubling instead
+    /// would hold the old and the new copy of each column at once. Too
+    /// large a request is left to growth.
+    pub fn reserve(&mut self, n: usize) {
+        let _ = self.state.try_reserve_exact(n);
+        let _ = self.dtype.try_reserve_exact(n);
+        let _ = self.link.try_reserve_exact(n);
+    }
     /// Adds the next group with `n` tracked inodes.
     pub fn push_cg(&mut self, n: u32) {
         self.base.push(self.state.len());
