@@ -57,13 +57,42 @@ pub const EXIT_USAGE: i32 = 2;
 #[derive(Parser, Debug)]
 #[command(name = "ufs", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Options every subcommand takes.
+#[derive(clap::Args, Debug)]
+pub struct Global {
     /// Work in partition N of a disk image (GPT/MBR index as in ada0p2 or
     /// ada0s2, BSD label entry as in 1a or a); also spelled IMAGE@N.
     #[arg(long, global = true, value_name = "N")]
     pub partition: Option<String>,
-    /// The subcommand.
+}
+
+/// `ufs fsck ...` alone: [`Cli`] with only the fsck subcommand, so that a
+/// check does not build (and fault in the code of) the argument
+/// definitions of thirty other subcommands it will not use. Its help,
+/// version and errors are the full tree's for `ufs fsck` (clap prints only
+/// the subcommand's own definitions there); a test holds them equal.
+#[derive(Parser, Debug)]
+#[command(name = "ufs", version, about, long_about = None, propagate_version = true)]
+struct FsckCli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
-    pub cmd: Cmd,
+    cmd: FsckOnly,
+}
+
+/// The one subcommand of [`FsckCli`].
+#[derive(Subcommand, Debug)]
+enum FsckOnly {
+    /// Check (and with -y or -p, repair) a file system.
+    Fsck(cmd::fsck::Args),
 }
 
 /// Subcommands of `ufs`.
@@ -150,7 +179,18 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         "mount.fuse.ufskit" => return cmd::fuse_helper::run_personality(&argv0, argv),
         _ => {}
     }
-    let cli = match Cli::try_parse_from(argv) {
+    let parsed = if argv.get(1).is_some_and(|a| a == "fsck") {
+        FsckCli::try_parse_from(argv).map(|c| {
+            let FsckOnly::Fsck(a) = c.cmd;
+            Cli {
+                global: c.global,
+                cmd: Cmd::Fsck(a),
+            }
+        })
+    } else {
+        Cli::try_parse_from(argv)
+    };
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
@@ -158,7 +198,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             return code;
         }
     };
-    if cli.partition.is_some() {
+    if cli.global.partition.is_some() {
         // umount takes a mount point; preflight reads many containers from
         // fstab (each may say `IMAGE@N` itself).
         let whole_only = match &cli.cmd {
@@ -171,7 +211,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             return EXIT_USAGE;
         }
     }
-    image::set_partition(cli.partition);
+    image::set_partition(cli.global.partition);
     match cli.cmd {
         Cmd::Info(a) => cmd::info::run(a),
         Cmd::Ls(a) => cmd::ls::run(a),
@@ -217,5 +257,43 @@ mod tests {
     #[test]
     fn every_subcommand_definition_is_valid() {
         super::Cli::command().debug_assert();
+    }
+
+    /// The fsck-only parser answers `ufs fsck` exactly as the full tree:
+    /// help, version, usage errors and what it parses.
+    #[test]
+    fn fsck_only_parser_matches_full_tree() {
+        use clap::Parser;
+        let cases: &[&[&str]] = &[
+            &["ufs", "fsck", "--help"],
+            &["ufs", "fsck", "-h"],
+            &["ufs", "fsck", "--version"],
+            &["ufs", "fsck"],
+            &["ufs", "fsck", "--no-such-flag", "x.img"],
+            &["ufs", "fsck", "-n", "-y", "x.img"],
+            &["ufs", "fsck", "--jobs", "many", "x.img"],
+            &["ufs", "fsck", "--partition"],
+            &["ufs", "fsck", "-n", "-f", "--partition", "2", "x.img"],
+            &["ufs", "fsck", "-p", "--jobs", "2", "x.img", "extra"],
+        ];
+        for argv in cases {
+            let full = super::Cli::try_parse_from(*argv);
+            let one = super::FsckCli::try_parse_from(*argv);
+            match (full, one) {
+                (Ok(f), Ok(o)) => {
+                    let super::FsckOnly::Fsck(a) = o.cmd;
+                    assert_eq!(
+                        format!("{:?} {:?}", f.global, f.cmd),
+                        format!("{:?} {:?}", o.global, super::Cmd::Fsck(a)),
+                        "{argv:?}"
+                    );
+                }
+                (Err(f), Err(o)) => {
+                    assert_eq!(f.kind(), o.kind(), "{argv:?}");
+                    assert_eq!(f.render().to_string(), o.render().to_string(), "{argv:?}");
+                }
+                (f, o) => panic!("{argv:?}: full {f:?}, fsck-only {o:?}"),
+            }
+        }
     }
 }

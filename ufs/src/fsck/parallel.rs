@@ -25,7 +25,7 @@
 //! many groups' tables.
 
 use super::report::{Answer, Finding, Reporter};
-use super::state::{Ctx, DirInfo};
+use super::state::{CgTables, Ctx, DirInfo};
 use super::{pass1, AnswerMode, FsckOptions, Phase};
 use crate::io::{Device, Overlay};
 use crate::superblock::Geometry;
@@ -86,9 +86,7 @@ impl Reporter for Quiet {
 
 /// What checking one group alone left, when it said and wrote nothing.
 struct Quiet1 {
-    state: Vec<u8>,
-    dtype: Vec<u8>,
-    link: Vec<i32>,
+    tables: CgTables,
     /// The fragments its inodes claim, as nonzero block-map words.
     words: Vec<(usize, u64)>,
     dirs: Vec<DirInfo>,
@@ -249,11 +247,8 @@ fn check_alone(sh: &Shared<'_>, geo: &std::rc::Rc<Geometry>, c: u32) -> Option<Q
         && x.partial.is_empty()
         && x.pending_zap.is_empty()
         && x.rebuild_cg.is_empty();
-    let (state, dtype, link) = std::mem::take(&mut x.ino).into_last_cg();
     let r = Quiet1 {
-        state,
-        dtype,
-        link,
+        tables: std::mem::take(&mut x.ino).into_last_cg(),
         words: x.bmap.nonzero_words(),
         dirs: std::mem::take(&mut x.dirs),
         n_files: x.n_files,
@@ -281,7 +276,7 @@ fn merge(ctx: &mut Ctx<'_>, c: u32, g: Quiet1) -> bool {
     let ncg = u64::from(ctx.geo.ncg);
     ctx.progress(1, u64::from(c), ncg);
     ctx.mem_used = used;
-    ctx.ino.push_cg_from(&g.state, &g.dtype, &g.link);
+    ctx.ino.push_cg_from(&g.tables);
     for d in g.dirs {
         ctx.dir_index.insert(d.ino, ctx.dirs.len());
         ctx.dirs.push(d);

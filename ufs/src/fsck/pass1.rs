@@ -115,7 +115,7 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
         // state, d_type and link count per inode initialized on disk
         if !ctx.charge(
             &format!("the inode table of cylinder group {c}"),
-            u64::from(inosused) * 6,
+            u64::from(inosused) * 4,
         ) {
             return;
         }

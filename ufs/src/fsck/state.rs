@@ -4,8 +4,8 @@
 //! duplicate list, fsck_ffs's message pieces (`pinode()`, `fileerror()`,
 //! `getpathname()` from utilities.c, inode.c and dir.c) and `ask()`.
 //!
-//! Memory: one byte of state, one byte of type and four bytes of link
-//! count per initialized inode (UFS2 groups count only `cg_initediblk`),
+//! Memory: one byte of state, one byte of type and two bytes of link
+//! count per initialized inode, as fsck_ffs (UFS2 groups count only `cg_initediblk`),
 //! one bit per fragment of `fs_size` (which the geometry bounds by the
 //! image length), and one small record per directory.
 
@@ -55,15 +55,40 @@ pub fn dvalid(s: u8) -> bool {
     dunfound(s) || s == DFOUND
 }
 
-/// Per-inode tables, one slice per cylinder group.
+/// Per-inode tables, one slice per cylinder group: four bytes per inode,
+/// as fsck.h's `struct inostat` (state, type, 16-bit link count).
+///
+/// The link count starts at `di_nlink` (16 bits) and moves by one per
+/// reference passes 2-4 find, so a damaged image (more entries naming an
+/// inode than its count says) can carry it past 16 bits. fsck_ffs's
+/// unsigned short would wrap there; this table keeps the exact count of
+/// such rare inodes in `wide`, so the reports stay what a 32-bit count
+/// gives.
 #[derive(Default, Debug)]
 pub struct InoTable {
     base: Vec<usize>,
     count: Vec<u32>,
     state: Vec<u8>,
     dtype: Vec<u8>,
-    link: Vec<i32>,
+    link: Vec<i16>,
+    /// Link counts that do not fit in 16 bits, by slot; their `link`
+    /// entry holds [`WIDE`].
+    wide: HashMap<usize, i32>,
     ipg: u32,
+}
+
+/// The `link` entry of a slot whose count lives in `InoTable::wide`.
+const WIDE: i16 = i16::MIN;
+
+/// One group's slices of an [`InoTable`], handed from a worker's table to
+/// the check's (`super::parallel`).
+#[derive(Debug, Default)]
+pub(crate) struct CgTables {
+    state: Vec<u8>,
+    dtype: Vec<u8>,
+    link: Vec<i16>,
+    /// `InoTable::wide` entries of the group, by offset in the group.
+    wide: Vec<(usize, i32)>,
 }
 
 impl InoTable {
@@ -73,6 +98,15 @@ impl InoTable {
             ipg,
             ..Default::default()
         }
+    }
+    /// Reserves room for `n` inodes in all: address space only, whose
+    /// pages are touched as groups are added. Growing by doubling instead
+    /// would hold the old and the new copy of each column at once. Too
+    /// large a request is left to growth.
+    pub fn reserve(&mut self, n: usize) {
+        let _ = self.state.try_reserve_exact(n);
+        let _ = self.dtype.try_reserve_exact(n);
+        let _ = self.link.try_reserve_exact(n);
     }
     /// Adds the next group with `n` tracked inodes.
     pub fn push_cg(&mut self, n: u32) {
@@ -115,7 +149,7 @@ impl InoTable {
         if let Some(i) = self.idx(ino) {
             self.state[i] = s;
             self.dtype[i] = t;
-            self.link[i] = link;
+            self.put_link(i, link);
         }
     }
     /// `DT_*` type recorded in phase 1.
@@ -130,18 +164,39 @@ impl InoTable {
     }
     /// Link count still unaccounted for.
     pub fn link(&self, ino: u32) -> i32 {
-        self.idx(ino).map_or(0, |i| self.link[i])
+        self.idx(ino).map_or(0, |i| self.get_link(i))
     }
     /// Sets the link count.
     pub fn set_link(&mut self, ino: u32, n: i32) {
         if let Some(i) = self.idx(ino) {
-            self.link[i] = n;
+            self.put_link(i, n);
         }
     }
     /// Adds `d` to the link count.
     pub fn add_link(&mut self, ino: u32, d: i32) {
         if let Some(i) = self.idx(ino) {
-            self.link[i] = self.link[i].saturating_add(d);
+            let n = self.get_link(i).saturating_add(d);
+            self.put_link(i, n);
+        }
+    }
+    fn get_link(&self, i: usize) -> i32 {
+        match self.link[i] {
+            WIDE => self.wide.get(&i).copied().unwrap_or(i32::from(WIDE)),
+            n => i32::from(n),
+        }
+    }
+    fn put_link(&mut self, i: usize, n: i32) {
+        match i16::try_from(n) {
+            Ok(v) if v != WIDE => {
+                if self.link[i] == WIDE {
+                    self.wide.remove(&i);
+                }
+                self.link[i] = v;
+            }
+            _ => {
+                self.link[i] = WIDE;
+                self.wide.insert(i, n);
+            }
         }
     }
 }
@@ -867,26 +922,42 @@ impl Ctx<'_> {
 impl InoTable {
     /// The state, type and link-count tables of the last group pushed
     /// (moved out, not copied, when it is the only group with inodes).
-    pub(crate) fn into_last_cg(mut self) -> (Vec<u8>, Vec<u8>, Vec<i32>) {
-        match self.base.last().copied().unwrap_or(0) {
-            0 => (self.state, self.dtype, self.link),
-            at => (
-                self.state.split_off(at),
-                self.dtype.split_off(at),
-                self.link.split_off(at),
-            ),
+    pub(crate) fn into_last_cg(mut self) -> CgTables {
+        let at = self.base.last().copied().unwrap_or(0);
+        let mut wide: Vec<(usize, i32)> = self
+            .wide
+            .iter()
+            .filter(|&(&i, _)| i >= at)
+            .map(|(&i, &n)| (i - at, n))
+            .collect();
+        wide.sort_unstable();
+        match at {
+            0 => CgTables {
+                state: self.state,
+                dtype: self.dtype,
+                link: self.link,
+                wide,
+            },
+            at => CgTables {
+                state: self.state.split_off(at),
+                dtype: self.dtype.split_off(at),
+                link: self.link.split_off(at),
+                wide,
+            },
         }
     }
-    /// Adds the next group with the given slices (as [`InoTable::push_cg`]
+    /// Adds the next group with the given tables (as [`InoTable::push_cg`]
     /// and the setters would leave them).
-    pub(crate) fn push_cg_from(&mut self, state: &[u8], dtype: &[u8], link: &[i32]) {
-        self.base.push(self.state.len());
+    pub(crate) fn push_cg_from(&mut self, g: &CgTables) {
+        let at = self.state.len();
+        self.base.push(at);
         // A group's count of initialized inodes is a u32.
         self.count
-            .push(u32::try_from(state.len()).unwrap_or(u32::MAX));
-        self.state.extend_from_slice(state);
-        self.dtype.extend_from_slice(dtype);
-        self.link.extend_from_slice(link);
+            .push(u32::try_from(g.state.len()).unwrap_or(u32::MAX));
+        self.state.extend_from_slice(&g.state);
+        self.dtype.extend_from_slice(&g.dtype);
+        self.link.extend_from_slice(&g.link);
+        self.wide.extend(g.wide.iter().map(|&(i, n)| (at + i, n)));
     }
 }
 
@@ -1031,5 +1102,33 @@ mod tests {
         assert_eq!(t.state(3), FSTATE);
         assert_eq!(t.state(5), USTATE);
         assert_eq!(t.state(100), USTATE);
+    }
+
+    /// Counts past 16 bits (more entries than `di_nlink` says) are kept
+    /// exactly, down and back up, and survive a group handoff.
+    #[test]
+    fn link_counts_past_16_bits_stay_exact() {
+        let mut t = InoTable::new(8);
+        t.push_cg(8);
+        t.push_cg(8);
+        t.set_found(9, FSTATE, 8, i32::from(i16::MIN));
+        assert_eq!(t.link(9), -32768);
+        t.set_link(10, 1);
+        for _ in 0..40_000 {
+            t.add_link(10, -1);
+        }
+        assert_eq!(t.link(10), -39_999);
+        t.add_link(9, 1);
+        assert_eq!(t.link(9), -32767);
+        let mut u = InoTable::new(8);
+        u.push_cg(8);
+        u.push_cg_from(&t.into_last_cg());
+        assert_eq!(u.link(10), -39_999);
+        assert_eq!(u.link(9), -32767);
+        for _ in 0..39_999 {
+            u.add_link(10, 1);
+        }
+        assert_eq!(u.link(10), 0);
+        assert!(u.wide.is_empty());
     }
 }
