@@ -151,7 +151,17 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
             }
             continue;
         }
-        let text = ctx.fileerror(d.parent, d.ino, "BAD INODE NUMBER FOR '..'");
+        // 12.1 prints this one plainly (no inode summary): the directory,
+        // where its `..` points and where it should.
+        let text = format!(
+            "BAD INODE NUMBER FOR '..' in DIR I={} ({})\nCURRENTLY POINTS TO I={} ({}), SHOULD POINT TO I={} ({})",
+            d.ino,
+            ctx.pathname(d.parent, d.ino),
+            d.dotdot,
+            ctx.pathname(d.dotdot, d.dotdot),
+            d.parent,
+            ctx.pathname(d.parent, d.parent)
+        );
         if ctx.ask(Finding::new(Problem::BadDotDotIno, text).ino(d.ino)) {
             ctx.ino.add_link(d.dotdot, 1);
             ctx.ino.add_link(d.parent, -1);
@@ -814,23 +824,15 @@ fn chk2(
                 if s != DFOUND && ctx.ino.state(dir) == DFOUND {
                     ctx.ino.set_state(*ino, DFOUND);
                 }
-                let parent = ctx.dir(*ino).map_or(0, |d| d.parent);
-                if parent != 0 && st.entryno > 2 {
-                    let pathbuf = ctx.pathname(dir, dir);
-                    let namebuf = ctx.pathname(*ino, *ino);
-                    let sep = if pathbuf == "/" { "" } else { "/" };
-                    let text = format!(
-                        "{pathbuf}{sep}{} IS AN EXTRANEOUS HARD LINK TO DIRECTORY {namebuf}\n",
-                        String::from_utf8_lossy(name)
-                    );
-                    if ctx.ask(Finding::new(Problem::ExtraneousHardLink, text).ino(*ino)) {
+                if st.entryno > 2 {
+                    let parent = ctx.dir(*ino).map_or(0, |d| d.parent);
+                    if parent == 0 {
+                        if let Some(d) = ctx.dir_mut(*ino) {
+                            d.parent = dir;
+                        }
+                    } else if fix_extraneous(ctx, dir, *ino, parent, name) {
                         *ino = 0;
                         return true;
-                    }
-                }
-                if st.entryno > 2 {
-                    if let Some(d) = ctx.dir_mut(*ino) {
-                        d.parent = dir;
                     }
                 }
                 return file_entry(ctx, dir, *ino, dtype);
@@ -841,6 +843,55 @@ fn chk2(
             _ => return false,
         }
     }
+    false
+}
+
+/// A directory met under a second name (fsck_ffs 12.1 `fix_extraneous()`):
+/// the name in the directory the subdirectory's own `..` names is kept.
+/// `old` is the parent that claimed it first, `dir` the one being scanned.
+/// Returns whether the entry being scanned goes; when instead the old name
+/// goes, `dir` becomes the parent and the old name's link is handed back.
+#[cold]
+#[inline(never)]
+fn fix_extraneous(ctx: &mut Ctx<'_>, dir: u32, ino: u32, old: u32, name: &[u8]) -> bool {
+    let mut dotdot = ctx.dir(ino).map_or(0, |d| d.dotdot);
+    if dotdot == 0 {
+        // Not scanned yet: ask the directory itself which parent it names.
+        if let Some(p) = ctx.find_ino(ino, b"..") {
+            dotdot = p;
+            if let Some(d) = ctx.dir_mut(ino) {
+                d.dotdot = p;
+            }
+        }
+    }
+    // The old name stays unless `..` names the new directory only (and the
+    // two names are not in the same directory).
+    let keep_old = dotdot == 0 || dir == old || dotdot != dir || dotdot == old;
+    let text = if keep_old {
+        let path = ctx.pathname(dir, dir);
+        let sep = if path == "/" { "" } else { "/" };
+        format!(
+            "{path}{sep}{} IS AN EXTRANEOUS HARD LINK TO DIRECTORY {}",
+            String::from_utf8_lossy(name),
+            ctx.pathname(ino, ino)
+        )
+    } else {
+        format!(
+            "{} IS AN EXTRANEOUS HARD LINK TO DIRECTORY {}",
+            ctx.pathname(old, ino),
+            ctx.pathname(ino, ino)
+        )
+    };
+    let yes = ctx.ask(Finding::new(Problem::ExtraneousHardLink, text).ino(ino));
+    if keep_old || !yes {
+        return keep_old && yes;
+    }
+    ctx.clearentry(old, ino);
+    if let Some(d) = ctx.dir_mut(ino) {
+        d.parent = dir;
+    }
+    // The removed name was already counted as a reference in its scan.
+    ctx.ino.add_link(ino, 1);
     false
 }
 

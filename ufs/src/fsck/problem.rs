@@ -188,7 +188,7 @@ problems! {
     /// `..` has the wrong d_type.
     BadDotDotType = ("bad-dotdot-type", Pass2, "BAD TYPE VALUE FOR '..'", Some("FIX"), Stop);
     /// `..` names an inode that is not the parent.
-    BadDotDotIno = ("bad-dotdot-ino", Pass2, "BAD INODE NUMBER FOR '..'", Some("FIX"), Stop);
+    BadDotDotIno = ("bad-dotdot-ino", Pass2, "BAD INODE NUMBER FOR '..' in DIR I=%ju (%s)", Some("FIX"), Stop);
     /// A second `.` entry.
     ExtraDot = ("extra-dot", Pass2, "EXTRA '.' ENTRY", Some("FIX"), Stop);
     /// A second `..` entry.

@@ -8,10 +8,8 @@ FILE=?/hello.txt
 
 FIX? yes
 
-BAD INODE NUMBER FOR '..'  I=6  OWNER=root MODE=40755
-SIZE=512 MTIME=May  1 12:00 2020 
-DIR=/files
-
+BAD INODE NUMBER FOR '..' in DIR I=6 (/files)
+CURRENTLY POINTS TO I=29 (?), SHOULD POINT TO I=2 (/)
 FIX? yes
 
 ** Phase 3 - Check Connectivity

@@ -8,10 +8,8 @@ FILE=?
 
 FIX? yes
 
-BAD INODE NUMBER FOR '..'  I=8  OWNER=root MODE=40755
-SIZE=512 MTIME=May  1 12:00 2020 
-DIR=/docs
-
+BAD INODE NUMBER FOR '..' in DIR I=8 (/docs)
+CURRENTLY POINTS TO I=40 (?), SHOULD POINT TO I=2 (/)
 FIX? yes
 
 ** Phase 3 - Check Connectivity
