@@ -5,9 +5,10 @@
 //! `getpathname()` from utilities.c, inode.c and dir.c) and `ask()`.
 //!
 //! Memory: one byte of state, one byte of type and two bytes of link
-//! count per initialized inode, as fsck_ffs (UFS2 groups count only `cg_initediblk`),
-//! one bit per fragment of `fs_size` (which the geometry bounds by the
-//! image length), and one small record per directory.
+//! count per initialized inode, as fsck_ffs (UFS2 groups count only
+//! `cg_initediblk`), one bit per fragment of `fs_size` (which the
+//! geometry bounds by the image length), and one small record per
+//! directory.
 
 use super::problem::Phase;
 use super::report::{Answer, Finding, Reporter};
