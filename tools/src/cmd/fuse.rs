@@ -495,6 +495,30 @@ impl UfsFuse {
         }));
     }
 
+    /// unlink and rmdir: the name loses its inode, which stays held while
+    /// the kernel still knows it (`pin_known`).
+    fn remove(&self, parent: INodeNo, name: &OsStr, reply: ReplyEmpty, dir: bool) {
+        let (p, n, lookups) = (ufs_ino(parent), name_bytes(name), self.lookups.clone());
+        if self.read_only {
+            return reply.error(Errno::EROFS);
+        }
+        self.run_mut(move |fs| {
+            if dir && n == b"." {
+                return reply.error(Errno::EINVAL);
+            }
+            pin_known(fs, &lookups, p, &n);
+            let done = if dir {
+                fs.rmdir(p, &n)
+            } else {
+                fs.unlink(p, &n)
+            };
+            match done {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
     /// The shared prologue of the calls that make a node (mknod, mkdir,
     /// create, symlink): a read-only mount refuses with EROFS, a name over
     /// 255 bytes with ENAMETOOLONG, and the node gets Linux's owner rules
@@ -992,34 +1016,11 @@ impl Filesystem for UfsFuse {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let (p, n, lookups) = (ufs_ino(parent), name_bytes(name), self.lookups.clone());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            pin_known(fs, &lookups, p, &n);
-            match fs.unlink(p, &n) {
-                Ok(()) => reply.ok(),
-                Err(e) => reply.error(errno(&e)),
-            }
-        });
+        self.remove(parent, name, reply, false);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let (p, n, lookups) = (ufs_ino(parent), name_bytes(name), self.lookups.clone());
-        if self.read_only {
-            return reply.error(Errno::EROFS);
-        }
-        self.run_mut(move |fs| {
-            if n == b"." {
-                return reply.error(Errno::EINVAL);
-            }
-            pin_known(fs, &lookups, p, &n);
-            match fs.rmdir(p, &n) {
-                Ok(()) => reply.ok(),
-                Err(e) => reply.error(errno(&e)),
-            }
-        });
+        self.remove(parent, name, reply, true);
     }
 
     fn symlink(
