@@ -7,7 +7,9 @@
 //! byte for byte, and `-y` (through the library, with a fixed clock)
 //! gives the same output, outcome and repaired image. Each run must also
 //! have used the threads asked for whenever the image has several groups,
-//! so the comparison is never of the one-thread path with itself.
+//! so the comparison is never of the one-thread path with itself. A
+//! worker that panics (every read of its handle panics) must change
+//! nothing either: its groups are checked again on the calling thread.
 
 #[allow(clippy::panic)]
 mod common;
@@ -80,16 +82,26 @@ fn same_check(name: &str, img: &Path, several: bool) -> Vec<String> {
 /// What a library repair with `jobs` threads of a copy of `img` said,
 /// returned and left, and how many threads it used.
 fn repair_with(img: &Path, jobs: usize) -> (String, Vec<u8>, usize) {
+    repair_through(img, jobs, |d| SharedDevice(Arc::new(d)))
+}
+
+/// As [`repair_with`], with the workers reading through what `reader`
+/// makes of a read-only handle on the copy.
+fn repair_through(
+    img: &Path,
+    jobs: usize,
+    reader: impl FnOnce(FileDevice) -> SharedDevice,
+) -> (String, Vec<u8>, usize) {
     let copy = img.with_extension(format!("jobs{jobs}"));
     std::fs::copy(img, &copy).expect("copy");
-    let reader = FileDevice::open_read_only(&copy).expect("open");
+    let reader = reader(FileDevice::open_read_only(&copy).expect("open"));
     let opts = FsckOptions {
         name: "img".into(),
         force: true,
         answer: AnswerMode::Yes,
         now: Some(1_700_000_000),
         jobs,
-        reader: Some(SharedDevice(Arc::new(reader))),
+        reader: Some(reader),
         ..Default::default()
     };
     let mut rep = CollectingReporter::default();
@@ -270,4 +282,50 @@ fn damage_across_groups_ufs1() {
 #[test]
 fn damage_across_groups_ufs2() {
     generated(2);
+}
+
+/// A reader whose every read panics: only phase 1's workers read through
+/// it, so each of their groups fails.
+struct PanickingReader(FileDevice);
+
+impl ufskit::io::Device for PanickingReader {
+    fn read_at(&self, offset: u64, _buf: &mut [u8]) -> std::io::Result<()> {
+        panic!("worker read at {offset} (planted by the test)");
+    }
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_at(offset, buf)
+    }
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// A worker that panics loses nothing: its group is checked again on the
+/// calling thread, so the repair says, returns and writes what one thread
+/// does, and the run still counts as the threads asked for.
+#[test]
+fn a_panicking_worker_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    make_tree(&tree, 40, 60, 18);
+    let img = dir.path().join("damaged.img");
+    makefs(&img, &tree, 2, &[]);
+    let geo = geometry(&img);
+    assert!(geo.ncg >= 3, "several groups ({} here)", geo.ncg);
+    let (a, _) = (0..geo.ncg)
+        .find_map(|g| file_in(&img, &geo, g))
+        .expect("a file");
+    damage(&img, &[format!("set inode {a} di_nlink 7")]);
+    let (want, want_img, _) = repair_with(&img, 1);
+    assert!(want.contains("LINK COUNT"), "the damage is found:\n{want}");
+    let (got, got_img, used) =
+        repair_through(&img, 2, |d| SharedDevice(Arc::new(PanickingReader(d))));
+    assert_eq!(used, 2, "the run went through the workers");
+    if let Some(d) = diff(&want, &got) {
+        panic!("a panicking worker changed the output:\n{d}");
+    }
+    assert!(got_img == want_img, "a panicking worker changed the repair");
 }
