@@ -100,6 +100,15 @@ pub fn clear_way(fs: &mut Session, parent: Ino, name: &[u8]) -> crate::Result<()
     Ok(())
 }
 
+/// Where one host path goes: the directory, the name in it, the path
+/// shown in events and failures, and how deep below the copy's top.
+struct Dest<'a> {
+    parent: Ino,
+    name: &'a [u8],
+    shown: &'a [u8],
+    depth: u32,
+}
+
 impl HostCopy {
     /// A copier with no files copied yet.
     pub fn new(opts: CopyOptions) -> HostCopy {
@@ -124,7 +133,13 @@ impl HostCopy {
         shown: &[u8],
         on: &mut dyn FnMut(CopyEvent<'_>),
     ) -> Vec<CopyFailure> {
-        if let Err(e) = self.put(fs, src, parent, name, shown, 0, on) {
+        let top = Dest {
+            parent,
+            name,
+            shown,
+            depth: 0,
+        };
+        if let Err(e) = self.put(fs, src, top, on) {
             self.errors.push(e);
         }
         std::mem::take(&mut self.errors)
@@ -176,17 +191,19 @@ impl HostCopy {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn put(
         &mut self,
         fs: &mut Session,
         src: &Path,
-        parent: Ino,
-        name: &[u8],
-        shown: &[u8],
-        depth: u32,
+        dest: Dest<'_>,
         on: &mut dyn FnMut(CopyEvent<'_>),
     ) -> Result<(), CopyFailure> {
+        let Dest {
+            parent,
+            name,
+            shown,
+            depth,
+        } = dest;
         let at = |e: CopyError| (shown.to_vec(), e);
         let img = |e: Error| (shown.to_vec(), CopyError::Image(e));
         let hosterr = |e: std::io::Error| (src.as_os_str().as_bytes().to_vec(), CopyError::Host(e));
@@ -217,15 +234,13 @@ impl HostCopy {
                 child_shown.push(b'/');
                 child_shown.extend_from_slice(e.as_bytes());
                 // One failing entry does not stop the rest of the tree.
-                if let Err(e) = self.put(
-                    fs,
-                    &src.join(&e),
-                    ino,
-                    e.as_bytes(),
-                    &child_shown,
-                    depth + 1,
-                    on,
-                ) {
+                let child = Dest {
+                    parent: ino,
+                    name: e.as_bytes(),
+                    shown: &child_shown,
+                    depth: depth + 1,
+                };
+                if let Err(e) = self.put(fs, &src.join(&e), child, on) {
                     self.errors.push(e);
                 }
             }
