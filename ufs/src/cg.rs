@@ -40,6 +40,13 @@ pub fn ufs1_old_ncyl(geo: &Geometry, old_cpg: i32, c: CgIdx, ndblk: u64) -> i16 
     }
 }
 
+/// Inodes a new UFS2 group starts with initialized on disk: two blocks of
+/// them, or all of a smaller group (newfs and growfs `initcg`; fsck_ffs
+/// resets a rebuilt group's `cg_initediblk` to the same).
+pub fn initial_inodes(ipg: u32, inopb: u32) -> u32 {
+    ipg.min(inopb.saturating_mul(2))
+}
+
 /// The header of a group as it is made afresh: magic, index, fragment
 /// count, inode count, map offsets and cluster block count, every count,
 /// rotor and time zero. UFS2 starts with two blocks of initialized inodes
@@ -60,7 +67,11 @@ pub fn fresh_header(geo: &Geometry, c: CgIdx, old_cpg: i32) -> CgHeader {
         cg_cgx: c.0,
         cg_ndblk: ndblk as u32,
         cg_niblk: if ufs1 { 0 } else { geo.ipg },
-        cg_initediblk: if ufs1 { 0 } else { geo.ipg.min(2 * geo.inopb) },
+        cg_initediblk: if ufs1 {
+            0
+        } else {
+            initial_inodes(geo.ipg, geo.inopb)
+        },
         cg_old_ncyl: if ufs1 {
             ufs1_old_ncyl(geo, old_cpg, c, ndblk)
         } else {

@@ -107,10 +107,10 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
         // (`-n`) reads what the damaged header says, as fsck_ffs does.
         let (inosused, floor) = match (geo.version, header_inited) {
             (UfsVersion::Ufs1, _) => (geo.ipg, None),
-            _ if rebuild => (geo.ipg, Some(geo.ipg.min(2 * geo.inopb))),
+            _ if rebuild => (geo.ipg, Some(crate::cg::initial_inodes(geo.ipg, geo.inopb))),
             (_, Some(n)) if hash_bad => (geo.ipg, Some(n)),
             (_, Some(n)) => (n, None),
-            (_, None) => (geo.ipg, Some(geo.ipg.min(2 * geo.inopb))),
+            (_, None) => (geo.ipg, Some(crate::cg::initial_inodes(geo.ipg, geo.inopb))),
         };
         // state, d_type and link count per inode initialized on disk
         if !ctx.charge(

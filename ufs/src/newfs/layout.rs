@@ -1029,12 +1029,9 @@ fn init_cg(
         let n = i16::try_from(ipg).map_err(|_| LayoutError::TooLarge("cg_old_niblk"))?;
         (0, 0, n, 1)
     } else {
-        (
-            u32c(ipg, "cg_niblk")?,
-            u32c(ipg.min(2 * g.inopb), "cg_initediblk")?,
-            0,
-            0,
-        )
+        let n = u32c(ipg, "cg_niblk")?;
+        let per_block = u32c(g.inopb, "inopb")?;
+        (n, crate::cg::initial_inodes(n, per_block), 0, 0)
     };
     Ok(CgPlan {
         cgx: u32c(c, "cg_cgx")?,
