@@ -530,7 +530,12 @@ impl<'a> Ctx<'a> {
                 d.parent = lf;
                 d.dotdot = lf;
             }
-            let mut s = format!("DIR I={orphan} CONNECTED. ");
+            // pwarn(): the image name first when preening.
+            let mut s = if self.mode == super::AnswerMode::Preen {
+                format!("{}: DIR I={orphan} CONNECTED. ", self.opts.name)
+            } else {
+                format!("DIR I={orphan} CONNECTED. ")
+            };
             if parentdir != u32::MAX && self.dir(parentdir).is_some() {
                 s.push_str(&format!("PARENT WAS I={parentdir}\n"));
             }

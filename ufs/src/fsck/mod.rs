@@ -718,18 +718,21 @@ fn run(
             ));
         }
         rerun = !markclean;
-    } else if !preen {
-        if markclean {
+    } else if markclean {
+        if !preen {
             trailer.push("\n***** FILE SYSTEM IS CLEAN *****\n".into());
-        } else {
-            trailer.push("\n***** FILE SYSTEM STILL DIRTY *****\n".into());
-            rerun = true;
         }
+    } else {
+        if !preen {
+            trailer.push("\n***** FILE SYSTEM STILL DIRTY *****\n".into());
+        }
+        rerun = true;
     }
     if modified && !preen {
         trailer.push("\n***** FILE SYSTEM WAS MODIFIED *****\n".into());
     }
-    if rerun && !preen {
+    // fsck_ffs prints this one when preening too (main.c).
+    if rerun {
         trailer.push("\n***** PLEASE RERUN FSCK *****\n".into());
     }
     // Marking dirty first: the superblock as read, with fs_clean = 0,

@@ -89,7 +89,8 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
                 // Pass 5 writes the whole group from what the check found.
                 ctx.rebuild_cg.insert(c);
                 rebuild = true;
-            } else {
+            } else if !ctx.stopped {
+                // (A preen stop has ended the run: pfatal() exits.)
                 ctx.note("YOU WILL NEED TO RERUN FSCK.\n");
                 ctx.rerun = true;
             }

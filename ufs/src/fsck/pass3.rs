@@ -25,6 +25,14 @@ pub(super) fn pass3(ctx: &mut Ctx<'_>) {
         if state == DCLEAR {
             continue;
         }
+        if ctx.preen_tosses_orphans() && dunfound(state) {
+            // Left unreached: phase 4 clears it (`UNREF DIR`); the
+            // reference its `..` made is handed back.
+            if d.dotdot >= ROOTINO && ctx.ino_ok(d.dotdot) {
+                ctx.ino.add_link(d.dotdot, 1);
+            }
+            continue;
+        }
         let mut inp = d.clone();
         let mut orphan;
         let mut loopcnt = 0u64;

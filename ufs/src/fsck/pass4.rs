@@ -74,6 +74,10 @@ fn adjust(ctx: &mut Ctx<'_>, ino: u32, lcnt: i32) {
     let nlink = i32::from(ip.nlink());
     let mut lcnt = lcnt;
     if nlink == lcnt {
+        if ctx.preen_tosses_orphans() {
+            clri(ctx, ino, "UNREF", true);
+            return;
+        }
         if !linkup(ctx, ino, 0) {
             clri(ctx, ino, "UNREF", false);
             return;
@@ -90,10 +94,17 @@ fn adjust(ctx: &mut Ctx<'_>, ino: u32, lcnt: i32) {
         ctx.pinode(ino),
         nlink - lcnt
     );
-    if ctx.softdep && lcnt < 0 {
+    // fsck_ffs says so (and pfatal()s) under soft updates or -p only.
+    let preen = ctx.mode == super::AnswerMode::Preen;
+    if (ctx.softdep || preen) && lcnt < 0 {
         text.push_str(&format!("\nLINK COUNT INCREASING{}", ctx.fatal_sfx()));
     }
-    if ctx.ask(Finding::new(Problem::LinkCount, text).ino(ino)) {
+    let problem = if lcnt < 0 {
+        Problem::LinkCountIncreasing
+    } else {
+        Problem::LinkCount
+    };
+    if ctx.ask(Finding::new(problem, text).ino(ino)) {
         if let Some(mut ip) = ctx.inode(ino) {
             let n = i32::from(ip.nlink()) - lcnt;
             ip.set_nlink(i16::try_from(n).unwrap_or(i16::MAX));

@@ -168,7 +168,9 @@ problems! {
     /// A hole in a directory.
     DirHole = ("dir-hole", Pass2, "DIRECTORY %s: CONTAINS EMPTY BLOCKS", Some("ADJUST LENGTH"), Stop);
     /// A malformed entry (record length, name length, NUL or `/` in a name, entry across a 512-byte chunk).
-    DirCorrupted = ("dir-corrupted", Pass2, "DIRECTORY CORRUPTED", Some("SALVAGE"), Fix);
+    /// Preen stops: fsck_ffs -p names the directory with `direrror()`,
+    /// whose `pfatal()` ends a preen run before `(SALVAGED)`.
+    DirCorrupted = ("dir-corrupted", Pass2, "DIRECTORY CORRUPTED", Some("SALVAGE"), Stop);
     /// `.` names another inode.
     BadDotIno = ("bad-dot-ino", Pass2, "BAD INODE NUMBER FOR '.'", Some("FIX"), Stop);
     /// `.` has the wrong d_type.
@@ -188,7 +190,8 @@ problems! {
     /// `..` has the wrong d_type.
     BadDotDotType = ("bad-dotdot-type", Pass2, "BAD TYPE VALUE FOR '..'", Some("FIX"), Stop);
     /// `..` names an inode that is not the parent.
-    BadDotDotIno = ("bad-dotdot-ino", Pass2, "BAD INODE NUMBER FOR '..' in DIR I=%ju (%s)", Some("FIX"), Stop);
+    /// Preen fixes it (`(FIXED)`), as fsck_ffs 12.1 -p does.
+    BadDotDotIno = ("bad-dotdot-ino", Pass2, "BAD INODE NUMBER FOR '..' in DIR I=%ju (%s)", Some("FIX"), Fix);
     /// A second `.` entry.
     ExtraDot = ("extra-dot", Pass2, "EXTRA '.' ENTRY", Some("FIX"), Stop);
     /// A second `..` entry.
@@ -217,6 +220,10 @@ problems! {
     UnrefClear = ("unref-clear", Pass4, "UNREF FILE/DIR I=%d", Some("CLEAR"), Fix);
     /// di_nlink differs from the number of entries.
     LinkCount = ("link-count", Pass4, "LINK COUNT FILE/DIR I=%d COUNT %d SHOULD BE %d", Some("ADJUST"), Fix);
+    /// di_nlink lower than the number of entries: raising it is no
+    /// preen-safe fix (fsck_ffs `adjust()`: `LINK COUNT INCREASING`, then
+    /// `pfatal()` under -p or soft updates).
+    LinkCountIncreasing = ("link-count-increasing", Pass4, "LINK COUNT FILE/DIR I=%d COUNT %d SHOULD BE %d\nLINK COUNT INCREASING", Some("ADJUST"), Stop);
     /// An unreferenced zero-length directory.
     ZeroLengthDir = ("zero-length-dir", Pass4, "ZERO LENGTH DIR I=%d", Some("CLEAR"), Fix);
     /// An unreferenced inode with bad or duplicate blocks.
@@ -247,6 +254,15 @@ problems! {
     BitMapsWrong = ("blks-missing-in-bit-maps", Pass5, "BLK(S) MISSING IN BIT MAPS", Some("SALVAGE"), Fix);
     /// The superblock's totals are wrong.
     SummaryBlkCountWrong = ("summary-blk-count-wrong", Pass5, "SUMMARY BLK COUNT(S) WRONG IN SUPERBLK", Some("SALVAGE"), Fix);
+}
+
+impl Problem {
+    /// Whether fsck_ffs -p puts the image name before each line of this
+    /// problem's text: its messages go through `pwarn()`/`pfatal()`, all
+    /// but the `..` check of pass 2, which prints with plain `printf()`.
+    pub fn preen_prefixed(self) -> bool {
+        !matches!(self, Problem::BadDotDotIno)
+    }
 }
 
 impl fmt::Display for Problem {

@@ -560,36 +560,60 @@ impl<'a> Ctx<'a> {
         answer == Some(Answer::Yes)
     }
 
-    /// Preen: fix silently what fsck_ffs -p fixes, saying what was done
-    /// (`NAME: MESSAGE (ADJUSTED)`), and stop on anything else.
+    /// Preen: fix silently what fsck_ffs -p fixes, saying what was done,
+    /// and stop on anything else. The words are fsck_ffs -p's: every line
+    /// its `pwarn()`, `pinode()` or `pfatal()` printed carries the image
+    /// name (`NAME: `), a fix ends the last line with what was done
+    /// (`(ADJUSTED)`), and a stop is `pfatal()`'s: the message, a newline
+    /// (plus the blank line of a message that ends in one, as
+    /// `fileerror()`'s `DIR=...` does), then `NAME: UNEXPECTED
+    /// [SOFT UPDATE ]INCONSISTENCY; RUN fsck MANUALLY.` and nothing more.
     fn ask_preen(&mut self, mut f: Finding) -> bool {
         use super::problem::Preen;
         self.nproblems += 1;
         let name = self.opts.name.clone();
-        let msg = f.text.trim_end_matches('\n').trim_end();
-        let msg = msg
-            .strip_suffix("UNEXPECTED SOFT UPDATE INCONSISTENCY")
-            .unwrap_or(msg)
-            .trim_end()
-            .to_string();
+        // pfatal()'s soft-updates line belongs to -n and -y only.
+        let body = f
+            .text
+            .replacen("\nUNEXPECTED SOFT UPDATE INCONSISTENCY\n", "", 1);
+        let q = f.question;
+        // A question follows the text after a newline of its own, so a
+        // text that still ends in one had it from fsck_ffs's format.
+        let own_newline = q.is_some() && body.ends_with('\n');
+        let lines: Vec<&str> = body.trim_end_matches('\n').split('\n').collect();
+        let prefixed = |lines: &[&str]| -> String {
+            let pfx = if f.problem.preen_prefixed() {
+                format!("{name}: ")
+            } else {
+                String::new()
+            };
+            lines
+                .iter()
+                .map(|l| {
+                    if l.is_empty() {
+                        (*l).to_string()
+                    } else {
+                        format!("{pfx}{l}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         let policy = match (f.problem, f.problem.preen()) {
             // fsck_ffs -p clears unreferenced zero-length files silently.
             (super::Problem::UnrefClear, _) => Preen::Fix,
             (_, p) => p,
         };
-        let q = f.question;
         match policy {
             Preen::Fix | Preen::Report if q.is_none() || policy == Preen::Fix => {
                 let past = q.map(past_tense).unwrap_or("");
-                if !msg.is_empty() {
-                    f.text = if past.is_empty() {
-                        format!("{name}: {msg}\n")
-                    } else {
-                        format!("{name}: {msg} ({past})\n")
-                    };
+                f.text = if body.trim_end_matches('\n').is_empty() {
+                    String::new()
+                } else if past.is_empty() {
+                    format!("{}\n", prefixed(&lines))
                 } else {
-                    f.text = String::new();
-                }
+                    format!("{} ({past})\n", prefixed(&lines))
+                };
                 f.question = None;
                 let yes = q.is_some();
                 self.rep
@@ -598,8 +622,10 @@ impl<'a> Ctx<'a> {
             }
             _ => {
                 let sfx = if self.softdep { " SOFT UPDATE " } else { " " };
+                let blank = if own_newline { "\n" } else { "" };
                 f.text = format!(
-                    "{name}: {msg}\n\n{name}: UNEXPECTED{sfx}INCONSISTENCY; RUN fsck MANUALLY.\n"
+                    "{}\n{blank}{name}: UNEXPECTED{sfx}INCONSISTENCY; RUN fsck MANUALLY.\n",
+                    prefixed(&lines)
                 );
                 f.question = None;
                 self.unresolved += 1;
@@ -608,6 +634,14 @@ impl<'a> Ctx<'a> {
                 false
             }
         }
+    }
+
+    /// Preen on soft updates, with nothing left unresolved, clears
+    /// unreferenced files and directories instead of reconnecting them
+    /// (fsck_ffs pass3.c and dir.c `adjust()`: soft updates leave such
+    /// inodes only as allocations a crash kept from being named).
+    pub fn preen_tosses_orphans(&self) -> bool {
+        self.mode == super::AnswerMode::Preen && self.softdep && self.unresolved == 0
     }
 
     /// What pfatal() adds on a soft-updates file system.
