@@ -87,6 +87,8 @@ impl std::ops::Deref for Mapped {
 /// bytes before it are not shown). The range must lie inside the file as
 /// it is now: a map past its end would fault (SIGBUS) where a read would
 /// have failed, so that is an `UnexpectedEof` error instead.
+// Used by `FileDevice` on Unix only (see its `mapped`).
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(super) fn map_range(file: &File, offset: u64, len: usize) -> std::io::Result<Mapped> {
     let size = file.metadata()?.len();
     if offset.checked_add(len as u64).is_none_or(|end| end > size) {
