@@ -108,6 +108,34 @@ impl DirWalk {
 }
 
 impl Ctx<'_> {
+    /// Asks the device to start reading (a cold cache) the first block of
+    /// the directories `dirs` of the scan list, in disk order: runs of
+    /// adjacent directories as one request each, so that the disk works
+    /// ahead of phase 2 (which reads one block at a time) for a few
+    /// syscalls.
+    pub(super) fn read_ahead_dirs(&self, dirs: std::ops::Range<usize>) {
+        let end = dirs.end.min(self.dirs.len());
+        let bsize = self.geo.bsize64();
+        let mut run: Option<(u64, u64)> = None;
+        for d in self.dirs.get(dirs.start..end).unwrap_or(&[]) {
+            if d.isize == 0 || !self.geo.run_in_range(Frag(d.blk0), 1) {
+                continue;
+            }
+            let (at, len) = (self.geo.frag_offset(Frag(d.blk0)), d.isize.min(bsize));
+            run = match run {
+                Some((s, e)) if at >= s && at <= e => Some((s, e.max(at + len))),
+                Some((s, e)) => {
+                    self.dev.will_need(s, e - s);
+                    Some((at, at + len))
+                }
+                None => Some((at, at + len)),
+            };
+        }
+        if let Some((s, e)) = run {
+            self.dev.will_need(s, e - s);
+        }
+    }
+
     /// Reads `nf` fragments of a directory at `addr` through the overlay;
     /// None when the run is out of range (fsck_ffs's chkrange) or
     /// unreadable.

@@ -73,8 +73,8 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
     // was a tenth of the pass; 64 KiB runs (fsck_ffs reads 56 KiB) keep
     // the reads few and the buffer small (128 KiB ran no faster).
     #[allow(clippy::cast_possible_truncation)]
-    let run_blocks = ((64 * 1024) / bsize).max(1) as u32;
-    let mut run = Vec::new();
+    let run_blocks = (RUN_BYTES / bsize).max(1) as u32;
+    let mut run = io::RunBuf::default();
     for c in groups {
         ctx.progress(1, u64::from(c), u64::from(geo.ncg));
         let cgx = CgIdx(c);
@@ -122,6 +122,7 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
         }
         ctx.ino.push_cg(inosused);
         let first = c * geo.ipg;
+        read_ahead(ctx, c);
         let (mut run_at, mut run_len) = (0u32, 0u32);
         // One past the last inode of the group with a file type.
         let mut last_used = 0u32;
@@ -137,7 +138,7 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
                 read_run(ctx.dev, &geo, first + i, run_len, per, &mut run);
             }
             let at = (i - run_at) as usize * isize;
-            let buf = &run[at..at + n as usize * isize];
+            let buf = &run.bytes()[at..at + n as usize * isize];
             for k in 0..n {
                 let ino = first + i + k;
                 if ino < ROOTINO {
@@ -191,23 +192,48 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
     }
 }
 
+/// Bytes of inode table looked at at once: a run of whole blocks. Read in
+/// place from a memory map ([`io::RunBuf`]), a larger run costs no more
+/// memory to copy into, only mapped pages, and fewer maps: 256 KiB.
+const RUN_BYTES: u64 = 256 * 1024;
+
+/// Asks the device to start reading (a cold cache) where the next group's
+/// check starts: its block and its first run of inodes, far from this
+/// group's, so that the disk has them by the time this group is checked.
+/// Within a group the kernel reads ahead by itself (the runs are read in
+/// order, and a mapped run says so); hinting a whole table ran no faster
+/// cold and cost a walk of its pages warm.
+fn read_ahead(ctx: &Ctx<'_>, c: u32) {
+    let geo = &ctx.geo;
+    if c + 1 >= geo.ncg {
+        return;
+    }
+    let next = CgIdx(c + 1);
+    let isize = u64::from(geo.version.inode_size());
+    let table = (u64::from(geo.ipg) * isize).min(RUN_BYTES);
+    ctx.dev
+        .will_need(geo.frag_offset(geo.cgtod(next)), u64::from(geo.cgsize));
+    ctx.dev.will_need(geo.frag_offset(geo.cgimin(next)), table);
+}
+
 /// Reads `n` inodes from `ino` on (all in one cylinder group, so adjacent
-/// on disk) into `buf` with one read; when that fails, block by block, so
-/// that an unreadable block reads as zeros without taking its neighbours
-/// with it.
+/// on disk) into `buf` with one read (in place when the device lends the
+/// bytes); when that fails, block by block, so that an unreadable block
+/// reads as zeros without taking its neighbours with it.
 fn read_run(
     dev: &dyn io::Device,
     geo: &crate::superblock::Geometry,
     ino: u32,
     n: u32,
     per: u32,
-    buf: &mut Vec<u8>,
+    run: &mut io::RunBuf,
 ) {
     let isize = geo.version.inode_size() as usize;
-    buf.resize(n as usize * isize, 0);
-    if io::read_exact(dev, geo.inode_offset(Ino(ino)), buf).is_ok() {
+    let len = n as usize * isize;
+    if run.read(dev, geo.inode_offset(Ino(ino)), len).is_ok() {
         return;
     }
+    let buf = run.fill(len);
     let mut i = 0u32;
     while i < n {
         let m = per.min(n - i);

@@ -103,6 +103,7 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
     for i in 0..ctx.dirs.len() {
         if i % 64 == 0 {
             ctx.progress(2, i as u64, ndirs);
+            ctx.read_ahead_dirs(if i == 0 { 0..128 } else { i + 64..i + 128 });
         }
         let ino = ctx.dirs[i].ino;
         let mut isize = ctx.dirs[i].isize;

@@ -3,6 +3,11 @@
 //! One small trait, [`Device`], so the rest of the crate does not care whether
 //! the image is a file, an mmap, a buffer in memory, or a test double that
 //! fails on purpose ([`FaultyDevice`]). Errors carry the offset and length.
+//!
+//! A device over an image file can also lend bytes in place
+//! ([`Device::mapped`]: a memory map of just them, no copy) and be told
+//! what is about to be read ([`Device::will_need`]); [`RunBuf`] is how a
+//! reader uses the first with a fallback to reads.
 
 mod mmap;
 pub mod overlay;
@@ -10,7 +15,7 @@ mod undo;
 mod writeback;
 pub use undo::{restore as undo_restore, UndoDevice, UndoSummary};
 
-pub use mmap::MmapDevice;
+pub use mmap::{Mapped, MmapDevice};
 pub use overlay::{Overlay, WriteClass};
 pub use writeback::WriteBack;
 
@@ -35,6 +40,65 @@ pub trait Device {
     /// Whether the image is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// The `len` bytes from byte `offset`, looked at in place (a memory map
+    /// of them: no copy into a buffer, which for fsck's inode tables was a
+    /// quarter of the check) when the device can lend them as they are;
+    /// `None` when it cannot (the default: memory, pipes, test doubles, or
+    /// a layer holding changes of its own over them), and the caller reads
+    /// them with [`Device::read_at`].
+    fn mapped(&self, offset: u64, len: usize) -> Option<std::io::Result<Mapped>> {
+        let _ = (offset, len);
+        None
+    }
+    /// A hint that the `len` bytes from byte `offset` are read soon: an
+    /// image file asks the kernel to start reading them (so that a check
+    /// with a cold cache waits for the disk less). Does nothing by default.
+    fn will_need(&self, offset: u64, len: u64) {
+        let _ = (offset, len);
+    }
+}
+
+/// A buffer for reading runs of an image, one run at a time: the bytes in
+/// place when the device lends them ([`Device::mapped`]), otherwise read
+/// into memory this keeps for the next run. Holds one run's map at most:
+/// reading the next unmaps the last.
+#[derive(Debug, Default)]
+pub struct RunBuf {
+    map: Option<Mapped>,
+    buf: Vec<u8>,
+}
+
+impl RunBuf {
+    /// Reads `len` bytes from `offset` (errors as [`read_exact`] gives
+    /// them); [`RunBuf::bytes`] then has them.
+    pub fn read(&mut self, dev: &dyn Device, offset: u64, len: usize) -> Result<()> {
+        self.map = None;
+        match dev.mapped(offset, len) {
+            Some(Ok(m)) if m.len() == len => {
+                self.map = Some(m);
+                Ok(())
+            }
+            // A map that cannot be made is read the ordinary way, which
+            // gives the error if there is one.
+            _ => read_exact(dev, offset, self.fill(len)),
+        }
+    }
+
+    /// The buffer of `len` bytes, the map dropped, for a caller filling it
+    /// by reads of its own (e.g. piece by piece after a failed read).
+    pub fn fill(&mut self, len: usize) -> &mut [u8] {
+        self.map = None;
+        self.buf.resize(len, 0);
+        &mut self.buf
+    }
+
+    /// The last run read.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => m,
+            None => &self.buf,
+        }
     }
 }
 
@@ -130,6 +194,12 @@ impl<D: Device> Device for ReadOnly<D> {
     }
     fn is_read_only(&self) -> bool {
         true
+    }
+    fn mapped(&self, offset: u64, len: usize) -> Option<std::io::Result<Mapped>> {
+        self.0.mapped(offset, len)
+    }
+    fn will_need(&self, offset: u64, len: u64) {
+        self.0.will_need(offset, len);
     }
 }
 
@@ -314,6 +384,28 @@ impl Device for FileDevice {
     fn is_read_only(&self) -> bool {
         !self.writable
     }
+    // Unix only: there writes through `file` and the map share one page
+    // cache, so a map sees every write made before or while it exists.
+    #[cfg(unix)]
+    fn mapped(&self, offset: u64, len: usize) -> Option<std::io::Result<Mapped>> {
+        Some(
+            self.file_offset(offset, len)
+                .and_then(|at| mmap::map_range(&self.file, at, len)),
+        )
+    }
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    fn will_need(&self, offset: u64, len: u64) {
+        let Ok(at) = self.file_offset(offset, 0) else {
+            return;
+        };
+        // A hint: if the kernel declines it, the reads wait for the disk.
+        let _ = rustix::fs::fadvise(
+            &self.file,
+            at,
+            std::num::NonZeroU64::new(len),
+            rustix::fs::Advice::WillNeed,
+        );
+    }
 }
 
 /// A device that forwards to another but fails every write after the first
@@ -385,6 +477,12 @@ impl<D: Device + ?Sized> Device for Box<D> {
     fn is_read_only(&self) -> bool {
         (**self).is_read_only()
     }
+    fn mapped(&self, offset: u64, len: usize) -> Option<std::io::Result<Mapped>> {
+        (**self).mapped(offset, len)
+    }
+    fn will_need(&self, offset: u64, len: u64) {
+        (**self).will_need(offset, len);
+    }
 }
 
 #[cfg(test)]
@@ -429,6 +527,108 @@ mod tests {
             .unwrap()
             .window(0, 1)
             .is_err());
+    }
+
+    /// An image file of `n` bytes, each its offset's low byte.
+    #[cfg(unix)]
+    fn numbered_file(n: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
+        let data: Vec<u8> = (0..n).map(|i| u8::try_from(i % 251).unwrap()).collect();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, &data).unwrap();
+        (f, data)
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_file_lends_any_range_in_place_and_nothing_past_its_end() {
+        let (f, data) = numbered_file(3 * 4096 + 100);
+        let d = FileDevice::open_read_only(f.path()).unwrap();
+        // Unaligned start, across page boundaries, to the last byte.
+        for (off, len) in [
+            (0, 1),
+            (4095, 2),
+            (1000, 9000),
+            (0, data.len()),
+            (12_000, 388),
+        ] {
+            let m = d.mapped(off as u64, len).unwrap().unwrap();
+            assert_eq!(&m[..], &data[off..off + len], "{off}+{len}");
+        }
+        assert!(d.mapped(5, 0).unwrap().unwrap().is_empty());
+        // Past the end: an error, not a fault.
+        for (off, len) in [(12_000, 389), (u64::MAX - 1, 4), (1 << 40, 1)] {
+            let e = d.mapped(off, len).unwrap().unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{off}+{len}");
+        }
+        let mut rb = RunBuf::default();
+        rb.read(&d, 4090, 20).unwrap();
+        assert_eq!(rb.bytes(), &data[4090..4110]);
+        let e = rb.read(&d, 12_000, 400).unwrap_err().to_string();
+        assert!(e.contains("byte offset 12000"), "{e}");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_file_cut_short_after_opening_is_an_error_not_a_fault() {
+        let (f, data) = numbered_file(5 * 4096);
+        let d = FileDevice::open_read_only(f.path()).unwrap();
+        assert_eq!(d.len(), data.len() as u64);
+        f.as_file().set_len(4096 + 10).unwrap();
+        let e = d.mapped(0, 3 * 4096).unwrap().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        // What is still there is lent as before.
+        assert_eq!(
+            &d.mapped(4000, 106).unwrap().unwrap()[..],
+            &data[4000..4106]
+        );
+        let mut rb = RunBuf::default();
+        assert!(rb.read(&d, 4096, 4096).is_err());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_partition_lends_only_its_own_bytes() {
+        let (f, data) = numbered_file(3 * 4096);
+        let d = FileDevice::open_read_only(f.path())
+            .unwrap()
+            .window(5000, 2000)
+            .unwrap();
+        assert_eq!(&d.mapped(0, 2000).unwrap().unwrap()[..], &data[5000..7000]);
+        assert!(d.mapped(1999, 2).unwrap().is_err());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_map_sees_writes_through_the_same_file() {
+        let (f, _) = numbered_file(8192);
+        let mut d = FileDevice::open_read_write(f.path()).unwrap();
+        let before = d.mapped(4096, 8).unwrap().unwrap();
+        write_all(&mut d, 4096, &[9; 8]).unwrap();
+        assert_eq!(&before[..], &[9; 8]);
+        assert_eq!(&d.mapped(4096, 8).unwrap().unwrap()[..], &[9; 8]);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn an_overlay_lends_only_unchanged_ranges() {
+        let (f, data) = numbered_file(8192);
+        let d = FileDevice::open_read_only(f.path()).unwrap();
+        let ov = Overlay::new(&d);
+        assert!(ov.mapped(0, 8192).is_some());
+        ov.put(5000, &[1, 2], WriteClass::Inode).unwrap();
+        assert!(ov.mapped(0, 4096).is_some());
+        assert!(ov.mapped(4096, 1024).is_none());
+        // The reader falls back to a read, which shows the change.
+        let mut rb = RunBuf::default();
+        rb.read(&ov, 4990, 20).unwrap();
+        assert_eq!(rb.bytes()[..10], data[4990..5000]);
+        assert_eq!(rb.bytes()[10..12], [1, 2]);
+        assert_eq!(rb.bytes()[12..], data[5002..5010]);
+        // Devices that cannot lend are read.
+        assert!(data.mapped(0, 1).is_none());
+        assert!(FaultyDevice::new(data.clone(), 0).mapped(0, 1).is_none());
+        rb.read(&data, 3, 4).unwrap();
+        assert_eq!(rb.bytes(), &data[3..7]);
     }
 
     #[test]

@@ -222,6 +222,24 @@ impl Device for Overlay<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+    /// The image's bytes in place when no change lies over them; a range
+    /// with a change is read (and merged) by `read_at`.
+    fn mapped(&self, offset: u64, len: usize) -> Option<std::io::Result<super::Mapped>> {
+        let end = offset.checked_add(len as u64)?;
+        let changed = self
+            .pages
+            .borrow()
+            .range(offset / PAGE..end.div_ceil(PAGE))
+            .next()
+            .is_some();
+        if changed {
+            return None;
+        }
+        self.base().mapped(offset, len)
+    }
+    fn will_need(&self, offset: u64, len: u64) {
+        self.base().will_need(offset, len);
+    }
 }
 
 #[cfg(test)]

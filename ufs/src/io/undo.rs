@@ -192,6 +192,13 @@ impl<D: Device> Device for UndoDevice<D> {
     fn is_read_only(&self) -> bool {
         self.inner.is_read_only()
     }
+    // The undo file only adds to writes; reads are the image's own.
+    fn mapped(&self, offset: u64, len: usize) -> Option<std::io::Result<super::Mapped>> {
+        self.inner.mapped(offset, len)
+    }
+    fn will_need(&self, offset: u64, len: u64) {
+        self.inner.will_need(offset, len);
+    }
 }
 
 /// What [`restore`] did.
