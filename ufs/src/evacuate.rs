@@ -544,8 +544,9 @@ type Refs = HashMap<Ino, Vec<(bool, Ino, u64)>>;
 /// left out: (whether it is a `..`, directory, offset of the entry), `..`
 /// entries last, so that a directory's parent entry is switched before its
 /// children's. `strict` makes a malformed directory an error (a move
-/// starts from a clean file system); otherwise its bad chunks are skipped
-/// (finishing a move on a crashed one, before fsck looks at them).
+/// starts from a clean file system); otherwise bad chunks and unreadable
+/// directories are skipped (finishing a move on a crashed one, before fsck
+/// looks at them).
 fn refs_to(
     dev: &dyn Device,
     geo: &crate::Geometry,
@@ -555,37 +556,64 @@ fn refs_to(
 ) -> Result<Refs> {
     let mut refs = Refs::new();
     let bsize = geo.bsize64();
+    let mut buf = Vec::new();
     for &d in dirs {
-        let ip = Inode::read(dev, geo, d)?;
-        for e in bmap::extents(dev, geo, &ip)? {
-            // At most one block per chunk of the extent read at a time.
-            #[allow(clippy::cast_possible_truncation)]
-            let mut buf = vec![0u8; e.len as usize];
-            io::read_exact(dev, geo.frag_offset(e.addr), &mut buf)?;
-            for (i, chunk) in buf.chunks(DIRBLKSIZ).enumerate() {
-                let base = e.lbn * bsize + (i * DIRBLKSIZ) as u64;
-                let (entries, bad) = dir::parse_chunk(chunk, base, geo.endian);
-                if let (true, Some((offset, why))) = (strict, bad) {
-                    return Err(Error::corrupt(
-                        crate::error::CorruptKind::BadDirEntry,
-                        crate::error::Location::DirEntry { dir: d, offset },
-                        why.to_string(),
-                    ));
-                }
-                for e in entries {
-                    if wanted.contains(&e.ino) && e.name != b"." {
-                        refs.entry(e.ino)
-                            .or_default()
-                            .push((e.name == b"..", d, e.offset));
-                    }
+        let mut scan = |refs: &mut Refs| -> Result<()> {
+            let ip = Inode::read(dev, geo, d)?;
+            for e in bmap::extents(dev, geo, &ip)? {
+                // One block at a time: a damaged directory's size bounds
+                // nothing here.
+                for at in (0..e.len).step_by(usize::try_from(bsize).unwrap_or(usize::MAX)) {
+                    // At most one block.
+                    #[allow(clippy::cast_possible_truncation)]
+                    buf.resize((e.len - at).min(bsize) as usize, 0);
+                    io::read_exact(dev, geo.frag_offset(e.addr) + at, &mut buf)?;
+                    scan_block(&buf, d, e.lbn * bsize + at, geo, wanted, strict, refs)?;
                 }
             }
+            Ok(())
+        };
+        match scan(&mut refs) {
+            // A directory fsck will judge: what it names is its business.
+            Err(_) if !strict => {}
+            r => r?,
         }
     }
     for v in refs.values_mut() {
         v.sort();
     }
     Ok(refs)
+}
+
+/// [`refs_to`] for one block of directory `d` at directory offset `base`.
+fn scan_block(
+    buf: &[u8],
+    d: Ino,
+    base: u64,
+    geo: &crate::Geometry,
+    wanted: &HashSet<Ino>,
+    strict: bool,
+    refs: &mut Refs,
+) -> Result<()> {
+    for (i, chunk) in buf.chunks(DIRBLKSIZ).enumerate() {
+        let base = base + (i * DIRBLKSIZ) as u64;
+        let (entries, bad) = dir::parse_chunk(chunk, base, geo.endian);
+        if let (true, Some((offset, why))) = (strict, bad) {
+            return Err(Error::corrupt(
+                crate::error::CorruptKind::BadDirEntry,
+                crate::error::Location::DirEntry { dir: d, offset },
+                why.to_string(),
+            ));
+        }
+        for e in entries {
+            if wanted.contains(&e.ino) && e.name != b"." {
+                refs.entry(e.ino)
+                    .or_default()
+                    .push((e.name == b"..", d, e.offset));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What [`finish_move`] did with an interrupted move.
