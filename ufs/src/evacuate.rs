@@ -560,15 +560,21 @@ fn refs_to(
     for &d in dirs {
         let mut scan = |refs: &mut Refs| -> Result<()> {
             let ip = Inode::read(dev, geo, d)?;
+            let size = ip.size();
             for e in bmap::extents(dev, geo, &ip)? {
-                // One block at a time: a damaged directory's size bounds
-                // nothing here.
+                // One block at a time (a damaged directory's size bounds
+                // nothing here), and nothing past the size: the last
+                // fragment may hold more than the directory.
                 for at in (0..e.len).step_by(usize::try_from(bsize).unwrap_or(usize::MAX)) {
+                    let off = e.lbn * bsize + at;
+                    if off >= size {
+                        break;
+                    }
                     // At most one block.
                     #[allow(clippy::cast_possible_truncation)]
-                    buf.resize((e.len - at).min(bsize) as usize, 0);
+                    buf.resize((e.len - at).min(bsize).min(size - off) as usize, 0);
                     io::read_exact(dev, geo.frag_offset(e.addr) + at, &mut buf)?;
-                    scan_block(&buf, d, e.lbn * bsize + at, geo, wanted, strict, refs)?;
+                    scan_block(&buf, d, off, geo, wanted, strict, refs)?;
                 }
             }
             Ok(())
