@@ -482,7 +482,13 @@ fn check_move_sweep_of(version: UfsVersion, img: Vec<u8>, coverage: bool) {
         "{version}: the shrink should move a hard link across directories ({split_link}), \
          a directory with subdirectories ({parent_dir}) and a deep one ({deep_dir})"
     );
-    let scratch = ufskit_testkit::artifacts_dir().join(format!("growfs_fault_move_{version}.img"));
+    // One file per sweep: the sweeps run in parallel.
+    let fsize = Ufs::open(Box::new(img.clone()), &OpenOptions::read_only())
+        .unwrap()
+        .geometry()
+        .fsize;
+    let scratch =
+        ufskit_testkit::artifacts_dir().join(format!("growfs_fault_move_{version}_{fsize}.img"));
     let mut outcomes = [0u32; 2];
     let mut freebsd_checked = 0;
     for n in 0..total {
