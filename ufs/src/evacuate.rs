@@ -18,15 +18,17 @@
 //! free (and the old block is never reused: it lies past the fence, or
 //! belongs to an inode cleared before its blocks are freed); a flush; then
 //! the one write that switches a pointer, after which the old block is
-//! merely unreferenced. A moved file's new inode is written with link
-//! count 0 (unreferenced, fsck clears it), the old one's count is set to
-//! 0 (fsck counts its remaining entries), the entries are switched one
-//! write each, then the new inode gets the real count and the old one is
-//! cleared. A directory cannot hide that way (fsck reconnects an
-//! unreferenced directory to `lost+found`): between writing its new inode
-//! and switching its parent's entry, and between that and clearing the old
-//! one, a crash leaves an extra directory in `lost+found`; see
-//! docs/growfs.md.
+//! merely unreferenced. A renumbered inode's move is announced first: an
+//! intent record "OLD is moving to NEW" ([`MoveIntent`]) is written into
+//! the superblock and flushed before the new inode is; the new inode is
+//! written (a file's with link count 0), the old one's count set to 0, the
+//! entries switched one write each, the new inode given the real count,
+//! the old one cleared; the next move's record (or the final sync)
+//! replaces the record after a flush. No write order makes the halves of
+//! a move acceptable to fsck's generic rules (a hard link split in two, a
+//! directory copy in `lost+found`); with the record, fsck finishes the
+//! move first ([`finish_move`]): back to the old inode when the new one
+//! was not written yet, else forward. See docs/growfs.md.
 
 use crate::alloc::{Allocator, Fence};
 use crate::bmap::{self, PtrFormat};
@@ -34,6 +36,7 @@ use crate::cg::CylGroup;
 use crate::dir;
 use crate::error::{Error, Result};
 use crate::inode::{FileType, Inode};
+use crate::intent::MoveIntent;
 use crate::io::{self, Device};
 use crate::ondisk::consts::DIRBLKSIZ;
 use crate::session::Session;
@@ -199,20 +202,7 @@ impl Session {
         // entry), `..` entries last so that a directory's parent entry is
         // switched before its children's.
         let set: HashSet<Ino> = moving.iter().copied().collect();
-        let mut refs: HashMap<Ino, Vec<(bool, Ino, u64)>> = HashMap::new();
-        for &d in &dirs {
-            let data = self.fs.read_all(d)?;
-            for e in dir::parse_all(d, &data, geo.endian)? {
-                if set.contains(&e.ino) && e.name != b"." {
-                    refs.entry(e.ino)
-                        .or_default()
-                        .push((e.name == b"..", d, e.offset));
-                }
-            }
-        }
-        for v in refs.values_mut() {
-            v.sort();
-        }
+        let mut refs = refs_to(self.fs.dev.as_ref(), &geo, &dirs, &set, true)?;
 
         let mut renamed: HashMap<Ino, Ino> = HashMap::new();
         for old in moving {
@@ -238,6 +228,20 @@ impl Session {
                 self.set_entry(&new, 0, old, new_ino)?;
             }
             let links = ip.nlink();
+            // The copy, and the previous move's last writes, are on disk
+            // before the record (which replaces the previous one) says
+            // this move has begun, and the record before the new inode.
+            self.flush_device()?;
+            let rec = MoveIntent::new(
+                &self.fs.sb.fs,
+                old,
+                new_ino,
+                ip.gen(),
+                ip.mode(),
+                u16::try_from(links).unwrap_or(0),
+            );
+            rec.store(&mut self.fs.sb.fs);
+            self.write_primary_superblock()?;
             self.flush_device()?;
             if !is_dir {
                 new.set_nlink(0);
@@ -288,6 +292,10 @@ impl Session {
                 a.free(dev.as_ref(), &geo, Frag(f), 1)?;
             }
         }
+        // The last move is on disk before its record goes (with the
+        // superblock the sync writes).
+        self.flush_device()?;
+        MoveIntent::clear(&mut self.fs.sb.fs);
         self.sync()?;
         Ok(st)
     }
@@ -450,43 +458,9 @@ impl Session {
     }
 
     /// Points the entry at byte `off` of directory `d` (which must name
-    /// `old`) at `new`: one write of its `DIRBLKSIZ` chunk.
+    /// `old`) at `new` ([`rename_entry`]).
     fn set_entry(&mut self, d: &Inode, off: u64, old: Ino, new: Ino) -> Result<()> {
-        let geo = self.fs.geo.clone();
-        let chunk_off = off - off % DIRBLKSIZ as u64;
-        let extents = self.fs.extents(d)?;
-        let bsize = geo.bsize64();
-        let Some(e) = extents
-            .iter()
-            .find(|e| e.lbn * bsize <= chunk_off && chunk_off < e.lbn * bsize + e.len)
-        else {
-            return Err(Error::InvalidInput(format!(
-                "directory {}: no block holds offset {off}",
-                d.ino
-            )));
-        };
-        let at = geo.frag_offset(e.addr) + (chunk_off - e.lbn * bsize);
-        let mut chunk = vec![0u8; DIRBLKSIZ];
-        io::read_exact(self.fs.dev.as_ref(), at, &mut chunk)?;
-        let (entries, _) = dir::parse_chunk(&chunk, chunk_off, geo.endian);
-        let Some(ent) = entries.iter().find(|x| x.offset == off && x.ino == old) else {
-            return Err(Error::InvalidInput(format!(
-                "directory {}: the entry at offset {off} does not name inode {old}",
-                d.ino
-            )));
-        };
-        // An offset inside the chunk.
-        #[allow(clippy::cast_possible_truncation)]
-        let pos = (off - chunk_off) as usize;
-        dir::encode_entry(
-            &mut chunk[pos..],
-            new,
-            ent.reclen,
-            ent.dtype,
-            &ent.name,
-            geo.endian,
-        );
-        io::write_all(self.fs.dev.as_mut(), at, &chunk)
+        rename_entry(self.fs.dev.as_mut(), &self.fs.geo, d, off, old, new)
     }
 
     /// Gives back runs whose last reference is gone from the disk, except
@@ -514,4 +488,220 @@ impl Session {
         let w = self.w.as_mut().ok_or(Error::ReadOnly)?;
         Ok((&mut w.alloc, &mut self.fs.dev))
     }
+}
+
+/// Points the entry at byte `off` of directory `d` (which must name
+/// `old`) at `new`: one write of its `DIRBLKSIZ` chunk.
+pub(crate) fn rename_entry(
+    dev: &mut dyn Device,
+    geo: &crate::Geometry,
+    d: &Inode,
+    off: u64,
+    old: Ino,
+    new: Ino,
+) -> Result<()> {
+    let chunk_off = off - off % DIRBLKSIZ as u64;
+    let extents = bmap::extents(dev, geo, d)?;
+    let bsize = geo.bsize64();
+    let Some(e) = extents
+        .iter()
+        .find(|e| e.lbn * bsize <= chunk_off && chunk_off < e.lbn * bsize + e.len)
+    else {
+        return Err(Error::InvalidInput(format!(
+            "directory {}: no block holds offset {off}",
+            d.ino
+        )));
+    };
+    let at = geo.frag_offset(e.addr) + (chunk_off - e.lbn * bsize);
+    let mut chunk = vec![0u8; DIRBLKSIZ];
+    io::read_exact(dev, at, &mut chunk)?;
+    let (entries, _) = dir::parse_chunk(&chunk, chunk_off, geo.endian);
+    let Some(ent) = entries.iter().find(|x| x.offset == off && x.ino == old) else {
+        return Err(Error::InvalidInput(format!(
+            "directory {}: the entry at offset {off} does not name inode {old}",
+            d.ino
+        )));
+    };
+    // An offset inside the chunk.
+    #[allow(clippy::cast_possible_truncation)]
+    let pos = (off - chunk_off) as usize;
+    dir::encode_entry(
+        &mut chunk[pos..],
+        new,
+        ent.reclen,
+        ent.dtype,
+        &ent.name,
+        geo.endian,
+    );
+    io::write_all(dev, at, &chunk)
+}
+
+/// Where an inode is named: (whether the entry is a `..`, the directory,
+/// the entry's offset in it).
+type Refs = HashMap<Ino, Vec<(bool, Ino, u64)>>;
+
+/// Where each inode of `wanted` is named in the directories `dirs`, `.`
+/// left out: (whether it is a `..`, directory, offset of the entry), `..`
+/// entries last, so that a directory's parent entry is switched before its
+/// children's. `strict` makes a malformed directory an error (a move
+/// starts from a clean file system); otherwise bad chunks and unreadable
+/// directories are skipped (finishing a move on a crashed one, before fsck
+/// looks at them).
+fn refs_to(
+    dev: &dyn Device,
+    geo: &crate::Geometry,
+    dirs: &[Ino],
+    wanted: &HashSet<Ino>,
+    strict: bool,
+) -> Result<Refs> {
+    let mut refs = Refs::new();
+    let bsize = geo.bsize64();
+    let mut buf = Vec::new();
+    for &d in dirs {
+        let mut scan = |refs: &mut Refs| -> Result<()> {
+            let ip = Inode::read(dev, geo, d)?;
+            let size = ip.size();
+            for e in bmap::extents(dev, geo, &ip)? {
+                // One block at a time (a damaged directory's size bounds
+                // nothing here), and nothing past the size: the last
+                // fragment may hold more than the directory.
+                for at in (0..e.len).step_by(usize::try_from(bsize).unwrap_or(usize::MAX)) {
+                    let off = e.lbn * bsize + at;
+                    if off >= size {
+                        break;
+                    }
+                    // At most one block.
+                    #[allow(clippy::cast_possible_truncation)]
+                    buf.resize((e.len - at).min(bsize).min(size - off) as usize, 0);
+                    io::read_exact(dev, geo.frag_offset(e.addr) + at, &mut buf)?;
+                    scan_block(&buf, d, off, geo, wanted, strict, refs)?;
+                }
+            }
+            Ok(())
+        };
+        match scan(&mut refs) {
+            // A directory fsck will judge: what it names is its business.
+            Err(_) if !strict => {}
+            r => r?,
+        }
+    }
+    for v in refs.values_mut() {
+        v.sort();
+    }
+    Ok(refs)
+}
+
+/// [`refs_to`] for one block of directory `d` at directory offset `base`.
+fn scan_block(
+    buf: &[u8],
+    d: Ino,
+    base: u64,
+    geo: &crate::Geometry,
+    wanted: &HashSet<Ino>,
+    strict: bool,
+    refs: &mut Refs,
+) -> Result<()> {
+    for (i, chunk) in buf.chunks(DIRBLKSIZ).enumerate() {
+        let base = base + (i * DIRBLKSIZ) as u64;
+        let (entries, bad) = dir::parse_chunk(chunk, base, geo.endian);
+        if let (true, Some((offset, why))) = (strict, bad) {
+            return Err(Error::corrupt(
+                crate::error::CorruptKind::BadDirEntry,
+                crate::error::Location::DirEntry { dir: d, offset },
+                why.to_string(),
+            ));
+        }
+        for e in entries {
+            if wanted.contains(&e.ino) && e.name != b"." {
+                refs.entry(e.ino)
+                    .or_default()
+                    .push((e.name == b"..", d, e.offset));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What [`finish_move`] did with an interrupted move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// The new inode was not written yet: the old one is untouched and
+    /// stays (the copied blocks are merely unreferenced).
+    RolledBack,
+    /// Every entry naming the old inode now names the new one, which has
+    /// its link count; the old one is cleared. `entries` were switched
+    /// here (the rest were before the crash).
+    Completed {
+        /// Directory entries rewritten.
+        entries: u64,
+    },
+}
+
+/// Finishes the move `rec` describes on a file system a crash left in
+/// the middle of [`Session::evacuate`]: fsck's first step when it finds
+/// the record ([`MoveIntent::pending`]). The caller erases the record
+/// afterwards; cylinder-group maps and counts are left to fsck.
+///
+/// The move's writes, in order: the copy's blocks; the record; the new
+/// inode (a file's with link count 0); the old one's count 0; each entry;
+/// the new inode's count; the old inode cleared (for a directory, before
+/// its subdirectories' `..` switch). So the new inode, when it is ours
+/// (mode and generation of the record), is whole, and going forward is
+/// right at every later cut: entries still naming the old number are
+/// switched, the count set, the old inode cleared if it is still ours.
+/// Before it is written nothing of the old inode has changed. Running it
+/// again (a crash while fsck writes) finds less to do and ends the same.
+pub fn finish_move(
+    dev: &mut dyn Device,
+    geo: &crate::Geometry,
+    rec: &MoveIntent,
+) -> Result<Finished> {
+    let mut new = Inode::read(dev, geo, rec.new)?;
+    if !rec.is_ours(new.mode(), new.gen()) {
+        return Ok(Finished::RolledBack);
+    }
+    let old = Inode::read(dev, geo, rec.old)?;
+    let old_is_ours = rec.is_ours(old.mode(), old.gen());
+    // Every directory on disk but the old inode (whose blocks go with
+    // it): fsck's view, by mode, up to each group's initialized inodes,
+    // since a directory moved earlier in this run may not be in its
+    // group's map yet.
+    let mut dirs = Vec::new();
+    for c in 0..geo.ncg {
+        let inited = match geo.version {
+            UfsVersion::Ufs2 => CylGroup::read_unchecked(dev, geo, CgIdx(c))?
+                .hdr
+                .cg_initediblk
+                .min(geo.ipg),
+            UfsVersion::Ufs1 => geo.ipg,
+        };
+        for i in 0..inited {
+            let ino = Ino(c * geo.ipg + i);
+            if ino.0 < crate::ondisk::consts::ROOTINO || (ino == rec.old && old_is_ours) {
+                continue;
+            }
+            // An unreadable inode is fsck's to judge, not a directory here.
+            if Inode::read(dev, geo, ino).is_ok_and(|ip| ip.is_dir()) {
+                dirs.push(ino);
+            }
+        }
+    }
+    let wanted: HashSet<Ino> = [rec.old].into_iter().collect();
+    let refs = refs_to(dev, geo, &dirs, &wanted, false)?;
+    let mut entries = 0;
+    for (_, d, off) in refs.get(&rec.old).map_or(&[][..], Vec::as_slice) {
+        let dip = Inode::read(dev, geo, *d)?;
+        rename_entry(dev, geo, &dip, *off, rec.old, rec.new)?;
+        entries += 1;
+    }
+    if new.nlink() != i16::try_from(rec.nlink).unwrap_or(i16::MAX) {
+        new.set_nlink(i16::try_from(rec.nlink).unwrap_or(i16::MAX));
+        new.write(dev, geo)?;
+    }
+    if old_is_ours {
+        let mut cleared = Inode::empty(rec.old, geo);
+        cleared.set_gen(old.gen());
+        cleared.write(dev, geo)?;
+    }
+    Ok(Finished::Completed { entries })
 }

@@ -39,6 +39,18 @@ pub enum GrowError {
     /// or the clean flag clear).
     #[error("file system is not clean - run fsck")]
     NotClean,
+    /// A shrink was interrupted while renumbering an inode (its record
+    /// is in the superblock, [`crate::intent::MoveIntent`]): only fsck
+    /// may finish it.
+    #[error(
+        "a shrink was interrupted while moving inode {old} to {new} - run `ufs fsck -y` first"
+    )]
+    InterruptedShrink {
+        /// The inode being moved.
+        old: u32,
+        /// Its new number.
+        new: u32,
+    },
     /// The requested size is not larger than the file system (FreeBSD
     /// 12.1's words and exit status 1; later growfs tells equal from
     /// smaller).
@@ -241,6 +253,12 @@ pub fn plan(
 ) -> std::result::Result<GrowPlan, GrowError> {
     let (old, old_geo) = Superblock::find(dev)?;
     let fs = &old.fs;
+    if let Some(r) = crate::intent::MoveIntent::pending(&old.fs) {
+        return Err(GrowError::InterruptedShrink {
+            old: r.old.0,
+            new: r.new.0,
+        });
+    }
     if !old.is_clean() {
         return Err(GrowError::NotClean);
     }

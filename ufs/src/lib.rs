@@ -144,6 +144,7 @@ pub mod fsck;
 pub mod geometry;
 pub mod growfs;
 pub mod inode;
+pub mod intent;
 pub mod io;
 pub mod newfs;
 pub mod ondisk;

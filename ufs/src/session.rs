@@ -97,13 +97,18 @@ impl Session {
         Self::start(fs, true)
     }
 
-    fn start(fs: Ufs, force: bool) -> Result<Session> {
+    fn start(mut fs: Ufs, force: bool) -> Result<Session> {
         if fs.dev.is_read_only() {
             return Err(Error::ReadOnly);
         }
         let unclean = fs.sb.needs_fsck();
         if unclean && !force {
             return Err(Error::Unclean);
+        }
+        if !unclean {
+            // A shrink's move record on a clean image is stale (a tool
+            // finished since): it goes with the first superblock written.
+            crate::intent::MoveIntent::clear(&mut fs.sb.fs);
         }
         Ok(Session {
             fs,
@@ -206,7 +211,7 @@ impl Session {
         })
     }
 
-    fn write_primary_superblock(&mut self) -> Result<()> {
+    pub(crate) fn write_primary_superblock(&mut self) -> Result<()> {
         // The pointer area is undefined on disk; FreeBSD 13+ writes zeros.
         self.fs.sb.fs.fs_ocsp = [0u8; 128];
         let bytes = self.fs.sb.encode();

@@ -45,6 +45,18 @@ pub enum ShrinkError {
     /// The file system was not cleanly unmounted.
     #[error("file system is not clean - run fsck")]
     NotClean,
+    /// A shrink was interrupted while renumbering an inode (its record
+    /// is in the superblock, [`crate::intent::MoveIntent`]): only fsck
+    /// may finish it.
+    #[error(
+        "a shrink was interrupted while moving inode {old} to {new} - run `ufs fsck -y` first"
+    )]
+    InterruptedShrink {
+        /// The inode being moved.
+        old: u32,
+        /// Its new number.
+        new: u32,
+    },
     /// The requested size is not smaller than the file system.
     #[error("requested size {new} is not smaller than the current filesystem size {old}")]
     NotSmaller {
@@ -207,6 +219,12 @@ pub fn plan(
     allow_snapshots: bool,
 ) -> std::result::Result<ShrinkPlan, ShrinkError> {
     let (old, og) = Superblock::find(dev)?;
+    if let Some(r) = crate::intent::MoveIntent::pending(&old.fs) {
+        return Err(ShrinkError::InterruptedShrink {
+            old: r.old.0,
+            new: r.new.0,
+        });
+    }
     if !old.is_clean() {
         return Err(ShrinkError::NotClean);
     }

@@ -9,10 +9,10 @@
 //! the primary superblock, with every backup already new, is taken to the
 //! new size by fsck, which then trusts the backups; every earlier cut
 //! comes back as the old one.) And a shrink that moves inodes and blocks
-//! out of the groups it removes: after each cut and `fsck -y`, every
-//! file's content is still there and every path too, but for the one
-//! write per moved directory with subdirectories where they land in
-//! lost+found (docs/growfs.md says why).
+//! out of the groups it removes: after each cut and one `fsck -y` (which
+//! finishes the inode move the shrink's intent record names), the tree is
+//! exactly as before: every path, link count and byte, hard links one
+//! inode, nothing in lost+found; FreeBSD's fsck_ffs finds it clean too.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
@@ -76,10 +76,15 @@ const NEW: u64 = 16 << 20;
 /// blocks, 512-byte fragments, at most 1000 fragments a group), stamping
 /// a fixed time.
 fn fresh_session(version: UfsVersion, size: u64) -> Session {
+    fresh_session_with(version, size, 4096, 512)
+}
+
+/// [`fresh_session`] with other block and fragment sizes.
+fn fresh_session_with(version: UfsVersion, size: u64, bsize: u32, fsize: u32) -> Session {
     let opts = NewfsOptions {
         version,
-        bsize: Some(4096),
-        fsize: Some(512),
+        bsize: Some(bsize),
+        fsize: Some(fsize),
         maxfpg: Some(1000),
         time: Some(1_600_000_000),
         random_id: Some(1),
@@ -308,7 +313,12 @@ const MOVE_SMALL: u64 = 6 << 20;
 /// symlinks, a file with indirect blocks and, on UFS2, extended
 /// attributes.
 fn populated(version: UfsVersion) -> Vec<u8> {
-    let mut fs = fresh_session(version, MOVE_OLD);
+    populated_with(version, 4096, 512)
+}
+
+/// [`populated`] with other block and fragment sizes.
+fn populated_with(version: UfsVersion, bsize: u32, fsize: u32) -> Vec<u8> {
+    let mut fs = fresh_session_with(version, MOVE_OLD, bsize, fsize);
     let n = NewNode::default();
     let mut first_file = None;
     for d in 0..8usize {
@@ -335,6 +345,15 @@ fn populated(version: UfsVersion) -> Vec<u8> {
         fs.symlink(sub, b"short", b"../f1", &n).expect("symlink");
         let long = vec![b'x'; 200];
         fs.symlink(sub, b"long", &long, &n).expect("symlink");
+        if d % 3 == 1 {
+            // A deep directory, which moves with its parent's group.
+            let deep = fs.mkdir(sub, b"deep", &n).expect("mkdir deep");
+            let er = fs.mkdir(deep, b"er", &n).expect("mkdir er");
+            let f = fs
+                .create(er, b"leaf", FileType::Regular, &n)
+                .expect("create leaf");
+            fs.write_file(f, 0, &[d as u8; 3000]).expect("write leaf");
+        }
         if d == 5 {
             // 12 direct blocks of 4 KiB are 48 KiB: the rest is mapped
             // through an indirect block.
@@ -349,23 +368,6 @@ fn populated(version: UfsVersion) -> Vec<u8> {
     fs.link(Ino::ROOT, b"rootlink", first_file.unwrap())
         .expect("link");
     image_of(fs)
-}
-
-/// The manifest without what `fsck -y` may add: `lost+found` and the
-/// link counts (which count what it holds).
-fn tree_sans_lost(img: &[u8]) -> (String, bool) {
-    let t = tree(img);
-    let lost = t.lines().any(|l| l.starts_with("lost+found"));
-    let kept: Vec<String> = t
-        .lines()
-        .filter(|l| !l.starts_with("lost+found"))
-        .map(|l| {
-            let mut f: Vec<&str> = l.split('\t').collect();
-            f[5] = "-";
-            f.join("\t")
-        })
-        .collect();
-    (kept.join("\n"), lost)
 }
 
 /// Every extended attribute of every path.
@@ -427,7 +429,12 @@ fn same_inode(img: &[u8], a: &str, b: &str) -> bool {
 }
 
 fn check_move_sweep(version: UfsVersion) {
-    let img = populated(version);
+    check_move_sweep_of(version, populated(version), true);
+}
+
+/// The sweep on `img`; `coverage` asks that the shrink move each kind of
+/// inode a move without its record got wrong.
+fn check_move_sweep_of(version: UfsVersion, img: Vec<u8>, coverage: bool) {
     assert!(fsck_is_clean(&img), "{version}: populated image not clean");
     let want = tree(&img);
     let want_x = xattrs_of(&img);
@@ -444,79 +451,98 @@ fn check_move_sweep(version: UfsVersion) {
     same_tree(&tree(&cut_off), &want, &format!("{version}: shrunk"));
     assert_eq!(xattrs_of(&cut_off), want_x, "{version}: xattrs changed");
     assert!(same_inode(&cut_off, "/d2/f2", "/d2/sub/hard2"));
-    // A directory with subdirectories has one write (its new inode
-    // written, its parent's entry not yet switched) where a crash makes
-    // fsck put its subdirectories in lost+found: no data lost, but paths
-    // changed. Count those directories: the sweep may see that many.
-    let windows = {
+    // What moves (inodes of the removed groups), to make sure the sweep
+    // covers the cases a move without its record got wrong: a file with
+    // names in different directories, a directory with subdirectories, a
+    // deep directory.
+    let links = hard_links(&img);
+    let (split_link, parent_dir, deep_dir) = {
         let fs = Ufs::open(Box::new(img.clone()), &OpenOptions::read_only()).unwrap();
-        let keep = u32::try_from(new_size / u64::from(fs.geometry().fsize)).unwrap();
-        let keep_cg = fs.geometry().dtog(ufskit::Frag(u64::from(keep) - 1)).0 + 1;
-        let mut n = 0;
-        fs.walk(Ino::ROOT, &mut |_p, e, inode| {
-            if inode.is_dir() && inode.nlink() > 2 && fs.geometry().ino_to_cg(e.ino).0 >= keep_cg {
-                n += 1;
+        let keep = new_size / u64::from(fs.geometry().fsize);
+        let keep_cg = fs.geometry().dtog(ufskit::Frag(keep - 1)).0 + 1;
+        let moves = |ino: Ino| fs.geometry().ino_to_cg(ino).0 >= keep_cg;
+        let split = links.iter().any(|names| {
+            let parents: std::collections::BTreeSet<&str> =
+                names.iter().map(|p| &p[..p.rfind('/').unwrap()]).collect();
+            moves(fs.lookup(&names[0], ufskit::Follow::Never).unwrap()) && parents.len() > 1
+        });
+        let (mut parent, mut deep) = (false, false);
+        fs.walk(Ino::ROOT, &mut |p, e, inode| {
+            if inode.is_dir() && moves(e.ino) {
+                parent |= inode.nlink() > 2;
+                deep |= p.iter().filter(|&&c| c == b'/').count() >= 3;
             }
             Ok(())
         })
         .unwrap();
-        n
+        (split, parent, deep)
     };
-    let contents = |t: &str| -> std::collections::BTreeSet<String> {
-        t.lines()
-            .filter(|l| !l.contains("\tdir\t"))
-            .map(|l| l.split('\t').skip(1).collect::<Vec<_>>())
-            .map(|f| format!("{} {} {}", f[0], f[5], f[7]))
-            .collect()
-    };
-    let all_contents = contents(&want);
-    let mut outcomes = [0u32; 4];
+    assert!(
+        !coverage || (split_link && parent_dir && deep_dir),
+        "{version}: the shrink should move a hard link across directories ({split_link}), \
+         a directory with subdirectories ({parent_dir}) and a deep one ({deep_dir})"
+    );
+    // One file per sweep: the sweeps run in parallel.
+    let fsize = Ufs::open(Box::new(img.clone()), &OpenOptions::read_only())
+        .unwrap()
+        .geometry()
+        .fsize;
+    let scratch =
+        ufskit_testkit::artifacts_dir().join(format!("growfs_fault_move_{version}_{fsize}.img"));
+    let mut outcomes = [0u32; 2];
+    let mut freebsd_checked = 0;
     for n in 0..total {
         let (mut cut, ok, _, _) = move_shrink(&img, n);
         assert!(!ok, "{version}: moving shrink cut at {n} claimed success");
-        repair_yes(
-            &mut cut,
-            &format!("{version}: moving shrink cut at {n} of {total}"),
-        );
+        let what = format!("{version}: moving shrink cut at {n} of {total}");
+        repair_yes(&mut cut, &what);
         let size = size_of(&cut);
-        assert!(
-            size == MOVE_OLD || size == new_size,
-            "{version}: size {size} after a cut at {n}"
-        );
-        let (got, lost) = tree_sans_lost(&cut);
-        // Every file's content is somewhere, lost+found included.
-        let now = tree(&cut);
-        assert!(
-            contents(&now).is_superset(&all_contents),
-            "{version}: cut at {n}: file contents lost"
-        );
-        let xs = xattrs_of(&cut);
-        for (p, x) in &want_x {
-            if let Some((_, found)) = xs.iter().find(|(q, _)| q == p) {
-                assert_eq!(found, x, "{version}: cut at {n}: xattrs of {p}");
+        assert!(size == MOVE_OLD || size == new_size, "{what}: size {size}");
+        // Every path, type, link count and content as before; nothing new
+        // in lost+found.
+        same_tree(&tree(&cut), &want, &what);
+        assert_eq!(xattrs_of(&cut), want_x, "{what}: xattrs changed");
+        for names in &links {
+            for other in &names[1..] {
+                assert!(
+                    same_inode(&cut, &names[0], other),
+                    "{what}: {} and {other} are no longer one file",
+                    names[0]
+                );
             }
         }
-        if got != tree_sans_lost(&img).0 {
-            // A path moved to lost+found: only in a directory's window.
-            assert!(lost, "{version}: cut at {n}: a path is gone");
-            outcomes[3] += 1;
-        } else if now != want {
-            // Link counts differ: an extra copy in lost+found, or a hard
-            // link split in two equal files while its entries switched.
-            outcomes[2] += 1;
+        std::fs::write(&scratch, &cut).unwrap();
+        if let Some(r) = ufskit_testkit::freebsd::fsck_clean(&scratch) {
+            r.unwrap_or_else(|e| panic!("{what}: FreeBSD fsck_ffs after fsck -y:\n{e}"));
+            freebsd_checked += 1;
         }
         outcomes[usize::from(size == new_size)] += 1;
     }
+    let _ = std::fs::remove_file(&scratch);
     eprintln!(
-        "{version}: moving shrink, {total} writes; after a cut and fsck -y: {} old size, {} new; \
-         every path as before but link counts in {} (lost+found, split hard links), {} with a \
-         path moved to lost+found ({windows} directories with subdirectories moved)",
-        outcomes[0], outcomes[1], outcomes[2], outcomes[3]
+        "{version}: moving shrink, {total} writes; after a cut and one fsck -y: {} old size, {} \
+         new, every tree exactly as before; FreeBSD fsck_ffs clean on {freebsd_checked}",
+        outcomes[0], outcomes[1]
     );
-    assert!(
-        outcomes[3] <= windows,
-        "{version}: more misplaced paths than windows"
-    );
+}
+
+/// The paths of each file with more than one name (sorted).
+fn hard_links(img: &[u8]) -> Vec<Vec<String>> {
+    let fs = Ufs::open(Box::new(img.to_vec()), &OpenOptions::read_only()).expect("open");
+    let mut by_ino: std::collections::BTreeMap<Ino, Vec<String>> = Default::default();
+    fs.walk(Ino::ROOT, &mut |p, e, inode| {
+        if !inode.is_dir() && inode.nlink() > 1 {
+            by_ino
+                .entry(e.ino)
+                .or_default()
+                .push(format!("/{}", String::from_utf8_lossy(p)));
+        }
+        Ok(())
+    })
+    .expect("walk");
+    let out: Vec<Vec<String>> = by_ino.into_values().filter(|v| v.len() > 1).collect();
+    assert!(!out.is_empty(), "the image has hard links");
+    out
 }
 
 #[test]
@@ -527,4 +553,130 @@ fn interrupted_moving_shrink_keeps_every_file_ufs2() {
 #[test]
 fn interrupted_moving_shrink_keeps_every_file_ufs1() {
     check_move_sweep(UfsVersion::Ufs1);
+}
+
+/// 4096-byte fragments: a directory's last fragment holds more than its
+/// size (chunks past it are not entries), which the 512-byte ones of the
+/// sweeps above never show.
+#[test]
+fn interrupted_moving_shrink_with_large_fragments() {
+    for version in [UfsVersion::Ufs2, UfsVersion::Ufs1] {
+        check_move_sweep_of(version, populated_with(version, 32768, 4096), false);
+    }
+}
+
+/// The superblock's move record of `img`, if one is pending.
+fn pending_move(img: &[u8]) -> Option<ufskit::intent::MoveIntent> {
+    let (sb, _) = ufskit::Superblock::find(&img.to_vec()).expect("superblock");
+    ufskit::intent::MoveIntent::pending(&sb.fs)
+}
+
+/// `img` with its primary superblock's fields changed by `edit`,
+/// re-encoded (check hash included).
+fn edit_sb(img: &[u8], edit: impl FnOnce(&mut ufskit::ondisk::Fs)) -> Vec<u8> {
+    let mut out = img.to_vec();
+    let (mut sb, _) = ufskit::Superblock::find(&out).expect("superblock");
+    edit(&mut sb.fs);
+    let bytes = sb.encode();
+    let at = sb.location as usize;
+    out[at..at + bytes.len()].copy_from_slice(&bytes);
+    out
+}
+
+/// A cut that leaves a move half done (its record pending, the new inode
+/// written): `fsck -n` names it and writes nothing, growfs and shrink
+/// refuse it, FreeBSD's fsck_ffs says exactly what it says without the
+/// record, and on a clean image a record is ignored by both fscks.
+#[test]
+fn an_interrupted_move_is_named_and_refused() {
+    let img = populated(UfsVersion::Ufs2);
+    // The first cut after which some entry names the new inode: the record
+    // is pending and going forward is needed.
+    let (cut, rec) = (1..)
+        .find_map(|n| {
+            let (cut, ok, _, _) = move_shrink(&img, n);
+            assert!(!ok, "no cut left the move half done");
+            let rec = pending_move(&cut)?;
+            let fs = Ufs::open(Box::new(cut.clone()), &OpenOptions::read_only()).ok()?;
+            let named = fs
+                .inode(rec.new)
+                .is_ok_and(|i| i.is_allocated() && i.nlink() == 0);
+            named.then_some((cut, rec))
+        })
+        .unwrap();
+    let line = format!(
+        "INTERRUPTED SHRINK: INODE {} MOVING TO {}",
+        rec.old, rec.new
+    );
+    let opts = FsckOptions {
+        name: "img".into(),
+        force: true,
+        ..Default::default()
+    };
+    let mut rep = CollectingReporter::default();
+    let before = cut.clone();
+    let o = ufskit::fsck::check(&cut, &opts, &mut rep).expect("fsck -n");
+    assert!(rep.text.contains(&line), "fsck -n:\n{}", rep.text);
+    assert!(o.unresolved > 0 && cut == before, "fsck -n");
+    assert!(matches!(
+        growfs::plan(&cut, 2 * MOVE_OLD, 2 * MOVE_OLD, true),
+        Err(growfs::GrowError::InterruptedShrink { .. })
+    ));
+    let refused = shrink::plan(&cut, MOVE_SMALL, true)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("run `ufs fsck -y` first"),
+        "{refused}"
+    );
+    // fsck -y: the line, the move finished, the image clean in one run.
+    let mut fixed = cut.clone();
+    let mut rep = CollectingReporter::default();
+    let yes = FsckOptions {
+        answer: AnswerMode::Yes,
+        now: Some(1_600_000_300),
+        ..opts.clone()
+    };
+    let o = repair(&mut fixed, &yes, &mut rep).expect("fsck -y");
+    assert!(
+        rep.text.contains(&line) && o.repaired,
+        "fsck -y:\n{}",
+        rep.text
+    );
+    assert!(pending_move(&fixed).is_none() && fsck_is_clean(&fixed));
+    // A record on a clean image is stale: ignored.
+    let stale = edit_sb(&img, |fs| {
+        ufskit::intent::MoveIntent::new(fs, rec.old, rec.new, 1, 0o100_644, 1).store(fs)
+    });
+    assert!(fsck_is_clean(&stale), "ufs fsck on a stale record");
+    // FreeBSD's fsck_ffs ignores the record: clean on the clean image,
+    // word for word the same report on the cut one.
+    let Some(fsck_ffs) = ufskit_testkit::freebsd::tool("fsck_ffs") else {
+        return;
+    };
+    let dir = ufskit_testkit::artifacts_dir();
+    let with = dir.join("growfs_fault_record.img");
+    std::fs::write(&with, &stale).unwrap();
+    let r = ufskit_testkit::freebsd::fsck_clean(&with).expect("fsck_ffs_check");
+    r.unwrap_or_else(|e| panic!("FreeBSD fsck_ffs on a clean image with a record:\n{e}"));
+    let report = |img: &[u8]| {
+        std::fs::write(&with, img).unwrap();
+        let o = ufskit_testkit::freebsd::command(&fsck_ffs)
+            .arg("-n")
+            .arg(&with)
+            .output()
+            .expect("fsck_ffs -n");
+        format!(
+            "{}{}{:?}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+            o.status.code()
+        )
+    };
+    let erased = edit_sb(&cut, ufskit::intent::MoveIntent::clear);
+    let (a, b) = (report(&cut), report(&erased));
+    let _ = std::fs::remove_file(&with);
+    assert_eq!(a, b, "FreeBSD fsck_ffs -n sees the record");
+    eprintln!("FreeBSD fsck_ffs -n on the cut image, the same with or without the record:\n{a}");
+    assert!(a.contains("UNREF") || a.contains("LINK COUNT"), "{a}");
 }

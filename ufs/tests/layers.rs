@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "cg",
             "counts",
             "inode",
+            "intent",
             "bmap",
             "dir",
             "xattr",

@@ -440,7 +440,7 @@ fn run(
         AnswerMode::Preen => {}
         _ => report.note(&format!("** {}\n", opts.name)),
     }
-    let (sb, geo, mut early, from_alt, sb_fix, fix_alts) =
+    let (mut sb, geo, mut early, from_alt, sb_fix, fix_alts) =
         match setup::setup(dev, opts, mode, report) {
             setup::Setup::Ready {
                 sb,
@@ -459,6 +459,8 @@ fn run(
             ),
             setup::Setup::Failed(o) => return Ok(ended(o)),
         };
+    let (shrink_found, shrink_done) = setup::interrupted_move(ov, &mut sb, &geo, mode, report);
+    early += u64::from(shrink_found);
     let flags = sb.fs.fs_flags;
     let softdep = flags & fsflags::FS_DOSOFTDEP != 0;
     let totals = setup::cstotal(&sb);
@@ -532,12 +534,14 @@ fn run(
         )));
     }
     let mut ctx = new_ctx(ov, std::rc::Rc::new(geo), sb, opts, report, mode, now);
-    ctx.sb_dirty = sb_fix;
+    ctx.sb_dirty = sb_fix || shrink_done;
     ctx.nproblems = early;
     ctx.mem_used = maps;
-    // Setup problems answered no are unresolved (only the hash and the
-    // disagreeing alternates can be answered yes and go on).
-    ctx.unresolved = early.saturating_sub(u64::from(sb_fix) + u64::from(fix_alts));
+    // Setup problems answered no are unresolved (only the hash, the
+    // disagreeing alternates and an interrupted shrink can be answered yes
+    // and go on).
+    ctx.unresolved =
+        early.saturating_sub(u64::from(sb_fix) + u64::from(fix_alts) + u64::from(shrink_done));
     if mode == AnswerMode::No {
         ctx.unresolved = early;
     }

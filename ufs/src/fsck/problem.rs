@@ -117,6 +117,10 @@ problems! {
     SuperblockCheckHash = ("superblock-ckhash", Setup, "Superblock check-hash failed: recorded check-hash 0x%x != computed check-hash 0x%x", Some("CORRECT CHECK HASH"), Fix);
     /// The primary superblock disagrees with the last alternate.
     SuperblockDisagrees = ("superblock-disagrees", Setup, "VALUES IN SUPER BLOCK LSB=%d DISAGREE WITH THOSE IN\nLAST ALTERNATE LSB=%d", Some("IGNORE ALTERNATE SUPER BLOCK"), Stop);
+    /// A `ufs growfs --shrink` was interrupted while renumbering an inode
+    /// (its intent record is in the superblock): finished before phase 1
+    /// (ufskit; FreeBSD's fsck_ffs ignores the record).
+    InterruptedShrink = ("interrupted-shrink", Setup, "INTERRUPTED SHRINK: INODE %d MOVING TO %d", Some("FINISH THE MOVE"), Fix);
     /// An SU+J journal is present; -n does not replay it.
     JournalPresent = ("journal", Setup, "** SU+J Recovering %s", Some("USE JOURNAL"), Report);
     /// Read-only check of a soft-updates file system that is not clean.

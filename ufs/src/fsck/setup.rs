@@ -14,6 +14,9 @@
 use super::problem::Problem;
 use super::report::{Answer, Finding, Reporter};
 use super::{AnswerMode, FsckOptions, Outcome, Verdict};
+use crate::evacuate::Finished;
+use crate::intent::MoveIntent;
+use crate::io::overlay::{Overlay, WriteClass};
 use crate::io::{self, Device};
 use crate::ondisk::consts::{ckhash, FS_UFS1_MAGIC, FS_UFS2_MAGIC, SBLOCKSEARCH, SBLOCK_UFS2};
 use crate::ondisk::{Fs, FsRecovery};
@@ -207,6 +210,77 @@ pub(super) fn setup(
         from_alternate: opts.alt_sector.is_some(),
         fix_hash,
         fix_alternates,
+    }
+}
+
+/// A shrink interrupted while renumbering an inode (its record in the
+/// superblock, [`MoveIntent::pending`]): reported, and under an answer of
+/// yes finished ([`crate::evacuate::finish_move`]) through the overlay,
+/// before phase 1, so that the passes see the file system as the move
+/// left it when whole and only repair counts and maps. Returns whether
+/// a record was found and whether the move was finished (the record is
+/// then erased from `sb`, which the end of the run writes).
+pub(super) fn interrupted_move(
+    ov: &Overlay<'_>,
+    sb: &mut Superblock,
+    geo: &Geometry,
+    mode: AnswerMode,
+    rep: &mut dyn Reporter,
+) -> (bool, bool) {
+    let Some(rec) = MoveIntent::pending(&sb.fs) else {
+        return (false, false);
+    };
+    let f = Finding::new(
+        Problem::InterruptedShrink,
+        format!(
+            "INTERRUPTED SHRINK: INODE {} MOVING TO {}\n",
+            rec.old, rec.new
+        ),
+    );
+    let a = decide(mode, rep, &f);
+    rep.finding(&f, Some(a));
+    if a != Answer::Yes {
+        return (true, false);
+    }
+    match crate::evacuate::finish_move(&mut Staged(ov), geo, &rec) {
+        Ok(done) => {
+            rep.note(&match done {
+                Finished::RolledBack => format!(
+                    "INODE {} WAS NOT WRITTEN YET: INODE {} STAYS\n",
+                    rec.new, rec.old
+                ),
+                Finished::Completed { entries } => format!(
+                    "INODE {} MOVED TO {} ({entries} ENTRIES SWITCHED NOW)\n",
+                    rec.old, rec.new
+                ),
+            });
+            MoveIntent::clear(&mut sb.fs);
+            (true, true)
+        }
+        Err(e) => {
+            rep.note(&format!("CANNOT FINISH THE MOVE: {e}\n"));
+            (true, false)
+        }
+    }
+}
+
+/// The overlay as a device whose writes are staged with the repair's
+/// other fixes (committed with the directory blocks: finishing a move
+/// again after a crash while committing is harmless).
+struct Staged<'a, 'b>(&'a Overlay<'b>);
+
+impl Device for Staged<'_, '_> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.0.read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        self.0.put(offset, buf, WriteClass::Dir)
+    }
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
