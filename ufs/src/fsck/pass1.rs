@@ -156,7 +156,7 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
                 };
                 if let Some(floor) = floor {
                     let rel = i + k;
-                    if rel > floor && rel % chunk == 0 && !looks_initialized(&ip, &geo) {
+                    if rel > floor && rel.is_multiple_of(chunk) && !looks_initialized(&ip, &geo) {
                         // Past the inodes that must be there, garbage at
                         // the start of a buffer is taken for never
                         // initialized inodes: the rest is not read. (Below
