@@ -176,6 +176,9 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
             }
             i += n;
         }
+        // The group's inodes past its last one in use are free: their
+        // table slots are given back (fsck_ffs trims its arrays too).
+        ctx.ino.trim_last_cg(last_used);
         if let (UfsVersion::Ufs2, Some(floor)) = (geo.version, floor) {
             // Initialized inodes as far as the last one in use, in whole
             // blocks, so that the kernel never initializes (zeroes) an
