@@ -10,7 +10,11 @@
 // and a 256-byte inode is too short for the folding that makes long inputs
 // fast: it is one chain of 32 dependent CRC instructions, bound by their
 // latency (docs/performance.md, issue 18). An inode is therefore hashed as
-// two independent halves whose chains overlap, joined by CRC linearity.
+// two independent halves whose chains overlap, joined by CRC linearity,
+// and the hash field's own bytes are taken out the same way (a copy with
+// the field zeroed cost a fifth more).
+
+use crate::ondisk::DI_CKHASH_OFFSET;
 
 /// Length of the records hashed in two halves: a UFS2 inode.
 const HALVES_LEN: usize = 256;
@@ -53,12 +57,28 @@ static AFTER_HALF: [[u32; 256]; 4] = zero_bytes_table(HALF);
 /// from zero does not.
 const ONES_AFTER_HALF: u32 = shift_zero_bits(!0, 8 * HALF);
 
-fn after_half(x: u32) -> u32 {
+/// What a UFS2 inode's 4 hash-field bytes add to the register at the end
+/// of the inode: the register they make from zero (the field read as a
+/// little-endian word) moved past the field and the bytes after it.
+static FIELD_TO_END: [[u32; 256]; 4] = zero_bytes_table(HALVES_LEN - DI_CKHASH_OFFSET);
+
+fn apply(table: &[[u32; 256]; 4], x: u32) -> u32 {
     let [a, b, c, d] = x.to_le_bytes();
-    AFTER_HALF[0][usize::from(a)]
-        ^ AFTER_HALF[1][usize::from(b)]
-        ^ AFTER_HALF[2][usize::from(c)]
-        ^ AFTER_HALF[3][usize::from(d)]
+    table[0][usize::from(a)]
+        ^ table[1][usize::from(b)]
+        ^ table[2][usize::from(c)]
+        ^ table[3][usize::from(d)]
+}
+
+/// The register over a 256-byte record's two halves, as one chain.
+fn halves(record: &[u8; HALVES_LEN]) -> u32 {
+    let (first, second) = record.split_at(HALF);
+    // The register over the whole is the first half's register moved past
+    // the second half's bytes, XOR the second half's register started
+    // from zero.
+    let first = !crc_fast::crc32_iscsi(first);
+    let second = !crc_fast::crc32_iscsi(second) ^ ONES_AFTER_HALF;
+    apply(&AFTER_HALF, first) ^ second
 }
 
 /// CRC-32C of `bytes` with the 4 bytes at `hash_offset` taken as zero.
@@ -69,18 +89,17 @@ fn after_half(x: u32) -> u32 {
 pub fn compute(bytes: &[u8], hash_offset: usize) -> u32 {
     let end = hash_offset.saturating_add(4).min(bytes.len());
     let start = hash_offset.min(bytes.len());
-    if bytes.len() == HALVES_LEN {
-        // A copy with the field zeroed costs less than hashing around it.
-        let mut copy = [0u8; HALVES_LEN];
-        copy.copy_from_slice(bytes);
+    if let Ok(record) = <&[u8; HALVES_LEN]>::try_from(bytes) {
+        if hash_offset == DI_CKHASH_OFFSET {
+            // A UFS2 inode: the field's bytes are hashed with the rest
+            // and their part taken out again.
+            let [a, b, c, d] = [0, 1, 2, 3].map(|k| record[DI_CKHASH_OFFSET + k]);
+            let field = u32::from_le_bytes([a, b, c, d]);
+            return halves(record) ^ apply(&FIELD_TO_END, field);
+        }
+        let mut copy = *record;
         copy[start..end].fill(0);
-        let (first, second) = copy.split_at(HALF);
-        // The register over the whole is the first half's register moved
-        // past the second half's bytes, XOR the second half's register
-        // started from zero.
-        let first = !crc_fast::crc32_iscsi(first);
-        let second = !crc_fast::crc32_iscsi(second) ^ ONES_AFTER_HALF;
-        return after_half(first) ^ second;
+        return halves(&copy);
     }
     let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
     digest.update(&bytes[..start]);
