@@ -157,6 +157,7 @@ impl InoTable {
         self.count.get(cg as usize).copied().unwrap_or(0)
     }
     /// The slot of `ino`, when its group holds one.
+    #[inline]
     fn idx(&self, ino: u32) -> Option<usize> {
         if self.ipg == 0 {
             return None;
@@ -175,6 +176,7 @@ impl InoTable {
     }
     /// A tracked inode past its group's held slots: what it holds.
     #[cold]
+    #[inline(never)]
     fn past(&self, ino: u32) -> PastSlot {
         if self.past.is_empty() {
             return PastSlot::FREE;
@@ -184,16 +186,19 @@ impl InoTable {
     /// A tracked inode past its group's held slots, to be written; `None`
     /// for an inode not tracked (writes to it are ignored).
     #[cold]
+    #[inline(never)]
     fn past_mut(&mut self, ino: u32) -> Option<&mut PastSlot> {
         self.tracked(ino)
             .then(|| self.past.entry(ino).or_insert(PastSlot::FREE))
     }
     /// State of `ino` (`USTATE` for inodes not tracked).
+    #[inline]
     pub fn state(&self, ino: u32) -> u8 {
         self.idx(ino)
             .map_or_else(|| self.past(ino).state, |i| self.state[i])
     }
     /// Sets the state (ignored for untracked inodes).
+    #[inline]
     pub fn set_state(&mut self, ino: u32, s: u8) {
         if let Some(i) = self.idx(ino) {
             self.state[i] = s;
@@ -203,6 +208,7 @@ impl InoTable {
     }
     /// Sets the state, type and link count at once (phase 1, for every
     /// inode in use: one lookup instead of three).
+    #[inline]
     pub fn set_found(&mut self, ino: u32, s: u8, t: u8, link: i32) {
         if let Some(i) = self.idx(ino) {
             self.state[i] = s;
@@ -217,6 +223,7 @@ impl InoTable {
         }
     }
     /// `DT_*` type recorded in phase 1.
+    #[inline]
     pub fn dtype(&self, ino: u32) -> u8 {
         self.idx(ino)
             .map_or_else(|| self.past(ino).dtype, |i| self.dtype[i])
@@ -230,6 +237,7 @@ impl InoTable {
         }
     }
     /// Link count still unaccounted for.
+    #[inline]
     pub fn link(&self, ino: u32) -> i32 {
         self.idx(ino)
             .map_or_else(|| self.past(ino).link, |i| self.get_link(i))
@@ -1100,6 +1108,19 @@ impl BlockMap {
             .filter(|(_, &w)| w != 0)
             .map(|(i, &w)| (i, w))
             .collect()
+    }
+    /// Clears the words `nonzero_words` gave: the map is empty again, at
+    /// the cost of the words that were set, not of the whole map.
+    pub(crate) fn clear_words(&mut self, words: &[(usize, u64)]) {
+        for &(i, _) in words {
+            if let Some(b) = self.bits.get_mut(i) {
+                *b = 0;
+            }
+        }
+    }
+    /// Fragments the map covers.
+    pub(crate) fn frags(&self) -> u64 {
+        self.size
     }
     /// Sets the fragments of `words` (from a map of the same size) unless
     /// one of them is set already: returns false, changing nothing, then.
