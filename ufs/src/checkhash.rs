@@ -101,13 +101,12 @@ pub fn compute(bytes: &[u8], hash_offset: usize) -> u32 {
         copy[start..end].fill(0);
         return halves(&copy);
     }
-    let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
-    digest.update(&bytes[..start]);
-    digest.update(&[0u8; 4][..end - start]);
-    digest.update(&bytes[end..]);
-    // A CRC-32 fills the low 32 bits of the crate's 64-bit result.
-    let [a, b, c, d, ..] = digest.finalize().to_le_bytes();
-    !u32::from_le_bytes([a, b, c, d])
+    // Superblocks and cylinder groups, a few per check: a copy. (The
+    // crate's streaming digest would serve any of its algorithms, and
+    // keeps the tables of all of them in the binary: 650 KB.)
+    let mut copy = bytes.to_vec();
+    copy[start..end].fill(0);
+    !crc_fast::crc32_iscsi(&copy)
 }
 
 #[cfg(test)]
