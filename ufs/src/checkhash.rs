@@ -5,10 +5,81 @@
 //! ffs_alloc.c, `ffs_update_dinode_ckhash`). Which hashes apply is given by
 //! `fs_metackhash` (`CK_SUPERBLOCK`, `CK_CYLGRP`, `CK_INODE`).
 
-// Hardware CRC-32C (SSE 4.2 / ARMv8 CRC, chosen at run time, with a
-// table fallback): fsck hashes every inode in use, and with slice-by-16
-// tables that was still a third of a full check's instructions, more than
-// FreeBSD's fsck_ffs spent on the whole check.
+// Hardware CRC-32C through the crc-fast crate (SSE 4.2 / ARMv8 CRC, chosen
+// at run time, with a table fallback). fsck hashes every UFS2 inode in use,
+// and a 256-byte inode is too short for the folding that makes long inputs
+// fast: it is one chain of 32 dependent CRC instructions, bound by their
+// latency (docs/performance.md, issue 18). An inode is therefore hashed as
+// two independent halves whose chains overlap, joined by CRC linearity,
+// and the hash field's own bytes are taken out the same way (a copy with
+// the field zeroed cost a fifth more).
+
+use crate::ondisk::DI_CKHASH_OFFSET;
+
+/// Length of the records hashed in two halves: a UFS2 inode.
+const HALVES_LEN: usize = 256;
+const HALF: usize = HALVES_LEN / 2;
+
+/// The reflected CRC-32C polynomial.
+const POLY: u32 = 0x82F6_3B78;
+
+/// The CRC register `x` after `bits` zero bits (no init, no final inversion).
+const fn shift_zero_bits(mut x: u32, bits: usize) -> u32 {
+    let mut i = 0;
+    while i < bits {
+        x = if x & 1 != 0 { (x >> 1) ^ POLY } else { x >> 1 };
+        i += 1;
+    }
+    x
+}
+
+/// Byte tables of the linear map "register after `n` zero bytes": the
+/// register's image is the XOR of its four bytes' images.
+const fn zero_bytes_table(n: usize) -> [[u32; 256]; 4] {
+    let mut t = [[0u32; 256]; 4];
+    let mut k = 0;
+    while k < 4 {
+        let mut v = 0u32;
+        while v < 256 {
+            t[k][v as usize] = shift_zero_bits(v << (8 * k), 8 * n);
+            v += 1;
+        }
+        k += 1;
+    }
+    t
+}
+
+/// The register after `HALF` zero bytes, as byte tables (4 KiB).
+static AFTER_HALF: [[u32; 256]; 4] = zero_bytes_table(HALF);
+
+/// The register a CRC-32C that starts from all ones has after `HALF` zero
+/// bytes: what the second half's standard CRC carries that a CRC started
+/// from zero does not.
+const ONES_AFTER_HALF: u32 = shift_zero_bits(!0, 8 * HALF);
+
+/// What a UFS2 inode's 4 hash-field bytes add to the register at the end
+/// of the inode: the register they make from zero (the field read as a
+/// little-endian word) moved past the field and the bytes after it.
+static FIELD_TO_END: [[u32; 256]; 4] = zero_bytes_table(HALVES_LEN - DI_CKHASH_OFFSET);
+
+fn apply(table: &[[u32; 256]; 4], x: u32) -> u32 {
+    let [a, b, c, d] = x.to_le_bytes();
+    table[0][usize::from(a)]
+        ^ table[1][usize::from(b)]
+        ^ table[2][usize::from(c)]
+        ^ table[3][usize::from(d)]
+}
+
+/// The register over a 256-byte record's two halves, as one chain.
+fn halves(record: &[u8; HALVES_LEN]) -> u32 {
+    let (first, second) = record.split_at(HALF);
+    // The register over the whole is the first half's register moved past
+    // the second half's bytes, XOR the second half's register started
+    // from zero.
+    let first = !crc_fast::crc32_iscsi(first);
+    let second = !crc_fast::crc32_iscsi(second) ^ ONES_AFTER_HALF;
+    apply(&AFTER_HALF, first) ^ second
+}
 
 /// CRC-32C of `bytes` with the 4 bytes at `hash_offset` taken as zero.
 ///
@@ -16,21 +87,26 @@
 /// the register without the final inversion, so the standard (inverted)
 /// CRC-32C is inverted back here.
 pub fn compute(bytes: &[u8], hash_offset: usize) -> u32 {
-    // An inode is hashed in one call from a copy with the field zeroed:
-    // three calls cost more than the copy.
-    let mut copy = [0u8; 256];
-    if let Some(c) = copy.get_mut(..bytes.len()) {
-        c.copy_from_slice(bytes);
-        if let Some(f) = c.get_mut(hash_offset..hash_offset.saturating_add(4).min(bytes.len())) {
-            f.fill(0);
-        }
-        return !crc32c::crc32c(c);
-    }
     let end = hash_offset.saturating_add(4).min(bytes.len());
     let start = hash_offset.min(bytes.len());
-    let crc = crc32c::crc32c(&bytes[..start]);
-    let crc = crc32c::crc32c_append(crc, &[0u8; 4][..end - start]);
-    !crc32c::crc32c_append(crc, &bytes[end..])
+    if let Ok(record) = <&[u8; HALVES_LEN]>::try_from(bytes) {
+        if hash_offset == DI_CKHASH_OFFSET {
+            // A UFS2 inode: the field's bytes are hashed with the rest
+            // and their part taken out again.
+            let [a, b, c, d] = [0, 1, 2, 3].map(|k| record[DI_CKHASH_OFFSET + k]);
+            let field = u32::from_le_bytes([a, b, c, d]);
+            return halves(record) ^ apply(&FIELD_TO_END, field);
+        }
+        let mut copy = *record;
+        copy[start..end].fill(0);
+        return halves(&copy);
+    }
+    // Superblocks and cylinder groups, a few per check: a copy. (The
+    // crate's streaming digest would serve any of its algorithms, and
+    // keeps the tables of all of them in the binary: 650 KB.)
+    let mut copy = bytes.to_vec();
+    copy[start..end].fill(0);
+    !crc_fast::crc32_iscsi(&copy)
 }
 
 #[cfg(test)]
@@ -61,11 +137,12 @@ mod tests {
         // The table-driven CRC-32C of the `crc` crate, with the hash field
         // zeroed by hand, is the independent reference; every length up to
         // a UFS2 inode and every field position meets the hardware path's
-        // 8-byte steps and its tails.
+        // 8-byte steps and its tails; at 256 bytes the field also lies
+        // across and on either side of the two halves' boundary.
         let table = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
         let data: Vec<u8> = (0..256u32).map(|i| ((i * 151 + 7) & 0xff) as u8).collect();
         for len in [0usize, 1, 5, 8, 13, 64, 100, 255, 256] {
-            for off in [0usize, 3, 8, 60, 120, 252, 300] {
+            for off in [0usize, 3, 8, 60, 120, 126, 128, 244, 252, 300] {
                 let mut z = data[..len].to_vec();
                 let s = off.min(len);
                 let e = (off + 4).min(len);

@@ -219,7 +219,8 @@ impl Geometry {
         if n == 0 || f.0 == 0 || !self.frags_in_range(f, n) {
             return false;
         }
-        if n > frag || f.0 % frag + n > frag {
+        // `frag` is a power of two (`from_superblock` checks it).
+        if n > frag || (f.0 & (frag - 1)) + n > frag {
             return false;
         }
         let end = f.0 + n;
@@ -239,7 +240,9 @@ impl Geometry {
             bsize
         } else {
             let rem = size & (bsize - 1);
-            rem.div_ceil(u64::from(self.fsize)) * u64::from(self.fsize)
+            // Rounded up to whole fragments; `fsize` is a power of two.
+            let mask = u64::from(self.fsize) - 1;
+            (rem + mask) & !mask
         }
     }
 

@@ -170,7 +170,7 @@ pub(crate) fn cg_data_start(g: &Geometry, c: u64) -> u64 {
 pub(crate) fn fit_groups(g: &Geometry, frags: u64) -> (u64, u64, Option<u64>) {
     let fpg = g.fpg;
     let mut ncg = frags.div_ceil(fpg);
-    if frags % fpg != 0 && frags <= cg_data_start(g, ncg - 1) {
+    if !frags.is_multiple_of(fpg) && frags <= cg_data_start(g, ncg - 1) {
         let dropped = (frags % fpg) * u64::from(g.fsize);
         ncg -= 1;
         return (ncg * fpg, ncg, Some(dropped));

@@ -510,7 +510,7 @@ impl Geometry {
         if ncg == 0 {
             return bad("fs_ncg is 0".into());
         }
-        if ipg == 0 || ipg % inopb != 0 {
+        if ipg == 0 || !ipg.is_multiple_of(inopb) {
             return bad(format!(
                 "fs_ipg {ipg} is not a positive multiple of {inopb} inodes per block"
             ));

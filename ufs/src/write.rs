@@ -1257,7 +1257,7 @@ impl Session {
             }
         }
         self.free_trees_from(inode, keep, size)?;
-        if keep > 0 && keep > NDADDR as u64 && size % bsize != 0 {
+        if keep > 0 && keep > NDADDR as u64 && !size.is_multiple_of(bsize) {
             // Zero the tail of the last (indirect-mapped) block.
             let lbn = keep - 1;
             let ext = self.extents(inode)?;

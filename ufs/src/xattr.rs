@@ -86,7 +86,10 @@ pub fn parse(ino: Ino, area: &[u8], endian: Endian) -> Result<Vec<Xattr>> {
             break;
         }
         let base = base_length(usize::from(h.ea_namelength));
-        if len % 8 != 0 || len < base + usize::from(h.ea_contentpadlen) || len > area.len() - pos {
+        if !len.is_multiple_of(8)
+            || len < base + usize::from(h.ea_contentpadlen)
+            || len > area.len() - pos
+        {
             return bad(format!("record length {len} is invalid"));
         }
         let name = area

@@ -611,7 +611,7 @@ fn dumpfs(fs: &Ufs, only: Option<u32>) -> Result<String, String> {
     }
     s.push('\n');
     let fssize = g.size;
-    if fssize % g.fpg != 0 {
+    if !fssize.is_multiple_of(g.fpg) {
         if !ufs2 {
             let per = (i64::from(f.fs_old_spc) / i64::from(f.fs_old_nspf.max(1))).max(1);
             // Less than fs_fpg, a 32-bit field.

@@ -76,7 +76,7 @@ pub fn from_pax<'a>(
                     .filter(|w| !w.is_empty())
                     .map(num)
                     .collect::<Result<_, _>>()?;
-                if n.len() % 2 != 0 {
+                if !n.len().is_multiple_of(2) {
                     return Err("GNU.sparse.map has an odd count of numbers".into());
                 }
                 s.map = Some(n.chunks_exact(2).map(|c| (c[0], c[1])).collect());

@@ -374,6 +374,9 @@ fn primary_location(sb: &crate::Superblock) -> u64 {
 
 /// A check's state before phase 1: nothing found, nothing counted, no
 /// memory charged; `ov` is what it reads and stages its fixes in.
+// Two callers, each passing what it has in hand: a struct for the eighth
+// argument would only rename them.
+#[allow(clippy::too_many_arguments)]
 fn new_ctx<'a>(
     ov: &'a Overlay<'a>,
     geo: std::rc::Rc<crate::superblock::Geometry>,
@@ -382,11 +385,17 @@ fn new_ctx<'a>(
     report: &'a mut dyn Reporter,
     mode: AnswerMode,
     now: i64,
+    maps: Option<(BlockMap, BlockMap)>,
 ) -> Ctx<'a> {
     let nfrags = geo.size.div_ceil(u64::from(geo.frag)) * u64::from(geo.frag);
+    // The block-used and freed maps, empty: given by a phase 1 worker that
+    // reuses its own from group to group.
+    let (bmap, freed) = maps
+        .filter(|(b, f)| b.frags() == nfrags && f.frags() == nfrags)
+        .unwrap_or_else(|| (BlockMap::new(nfrags), BlockMap::new(nfrags)));
     Ctx {
         dev: ov,
-        bmap: BlockMap::new(nfrags),
+        bmap,
         ino: InoTable::new(geo.ipg),
         softdep: sb.fs.fs_flags & fsflags::FS_DOSOFTDEP != 0,
         geo,
@@ -408,7 +417,7 @@ fn new_ctx<'a>(
         stopped: false,
         write_failed: false,
         sb_dirty: false,
-        freed: BlockMap::new(nfrags),
+        freed,
         freed_ino: Default::default(),
         no_clone: Default::default(),
         partial: HashMap::new(),
@@ -533,7 +542,7 @@ fn run(
             "the fragment maps of {nfrags} fragments need {maps} bytes, over the limit of {limit}"
         )));
     }
-    let mut ctx = new_ctx(ov, std::rc::Rc::new(geo), sb, opts, report, mode, now);
+    let mut ctx = new_ctx(ov, std::rc::Rc::new(geo), sb, opts, report, mode, now, None);
     ctx.sb_dirty = sb_fix || shrink_done;
     ctx.nproblems = early;
     ctx.mem_used = maps;

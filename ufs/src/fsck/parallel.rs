@@ -25,7 +25,7 @@
 //! many groups' tables.
 
 use super::report::{Answer, Finding, Reporter};
-use super::state::{CgTables, Ctx, DirInfo};
+use super::state::{BlockMap, CgTables, Ctx, DirInfo};
 use super::{pass1, AnswerMode, FsckOptions, Phase};
 use crate::io::{Device, Overlay};
 use crate::superblock::Geometry;
@@ -193,6 +193,10 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>, reader: &(dyn Device + Send + Sync), jobs
 /// what checking each alone found.
 fn worker(sh: &Shared<'_>, ncg: u32, tx: &mpsc::Sender<(u32, Option<Quiet1>)>) {
     let geo = std::rc::Rc::new(sh.geo.clone());
+    // The block maps, cleared and reused from group to group: a fresh
+    // pair per group cost two whole-file-system maps each time (zeroed
+    // by the allocator, and resident once it reuses freed memory).
+    let mut maps = None;
     loop {
         let c = {
             let mut gate = sh.gate.lock().unwrap_or_else(PoisonError::into_inner);
@@ -211,8 +215,9 @@ fn worker(sh: &Shared<'_>, ncg: u32, tx: &mpsc::Sender<(u32, Option<Quiet1>)>) {
         // A panic must not leave the merge waiting for this group: it is
         // then checked on the calling thread, which fails as one thread
         // would.
-        let alone =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_alone(sh, &geo, c)));
+        let alone = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check_alone(sh, &geo, c, &mut maps)
+        }));
         if tx.send((c, alone.unwrap_or(None))).is_err() {
             return;
         }
@@ -221,7 +226,14 @@ fn worker(sh: &Shared<'_>, ncg: u32, tx: &mpsc::Sender<(u32, Option<Quiet1>)>) {
 
 /// Checks group `c` in a scratch context; `None` when it said or wrote
 /// anything (the merge then checks it again, in order).
-fn check_alone(sh: &Shared<'_>, geo: &std::rc::Rc<Geometry>, c: u32) -> Option<Quiet1> {
+/// `maps`: the worker's empty block maps to use, and where they are left
+/// empty again for the next group.
+fn check_alone(
+    sh: &Shared<'_>,
+    geo: &std::rc::Rc<Geometry>,
+    c: u32,
+    maps: &mut Option<(BlockMap, BlockMap)>,
+) -> Option<Quiet1> {
     let ov = Overlay::new(sh.reader);
     let mut quiet = Quiet::default();
     let mut x = super::new_ctx(
@@ -232,6 +244,7 @@ fn check_alone(sh: &Shared<'_>, geo: &std::rc::Rc<Geometry>, c: u32) -> Option<Q
         &mut quiet,
         sh.mode,
         sh.now,
+        maps.take(),
     );
     x.cur_phase = Phase::Pass1;
     for _ in 0..c {
@@ -247,9 +260,13 @@ fn check_alone(sh: &Shared<'_>, geo: &std::rc::Rc<Geometry>, c: u32) -> Option<Q
         && x.partial.is_empty()
         && x.pending_zap.is_empty()
         && x.rebuild_cg.is_empty();
+    let words = x.bmap.nonzero_words();
+    let freed = x.freed.nonzero_words();
+    x.bmap.clear_words(&words);
+    x.freed.clear_words(&freed);
     let r = Quiet1 {
         tables: std::mem::take(&mut x.ino).into_last_cg(),
-        words: x.bmap.nonzero_words(),
+        words,
         dirs: std::mem::take(&mut x.dirs),
         n_files: x.n_files,
         n_blks: x.n_blks,
@@ -257,6 +274,10 @@ fn check_alone(sh: &Shared<'_>, geo: &std::rc::Rc<Geometry>, c: u32) -> Option<Q
         mem_used: x.mem_used,
         cg_inited: x.cg_inited.get(&c).copied(),
     };
+    *maps = Some((
+        std::mem::replace(&mut x.bmap, BlockMap::new(0)),
+        std::mem::replace(&mut x.freed, BlockMap::new(0)),
+    ));
     drop(x);
     (silent && !quiet.spoke && ov.is_clean()).then_some(r)
 }

@@ -158,7 +158,7 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
                 };
                 if let Some(floor) = floor {
                     let rel = i + k;
-                    if rel > floor && rel % chunk == 0 && !looks_initialized(&ip, &geo) {
+                    if rel > floor && rel.is_multiple_of(chunk) && !looks_initialized(&ip, &geo) {
                         // Past the inodes that must be there, garbage at
                         // the start of a buffer is taken for never
                         // initialized inodes: the rest is not read. (Below
@@ -178,6 +178,9 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
             }
             i += n;
         }
+        // The group's inodes past its last one in use are free: their
+        // table slots are given back (fsck_ffs trims its arrays too).
+        ctx.ino.trim_last_cg(last_used);
         if let (UfsVersion::Ufs2, Some(floor)) = (geo.version, floor) {
             // Initialized inodes as far as the last one in use, in whole
             // blocks, so that the kernel never initializes (zeroes) an

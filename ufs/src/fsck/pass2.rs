@@ -117,7 +117,7 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
             if ctx.ask(Finding::new(Problem::DirTooShort, text).ino(ino)) {
                 set_size(ctx, ino, isize);
             }
-        } else if isize % 512 != 0 {
+        } else if !isize.is_multiple_of(512) {
             let path = ctx.pathname(ino, ino);
             let sfx = ctx.fatal_sfx();
             let text = format!("DIRECTORY {path}: LENGTH {isize} NOT MULTIPLE OF 512{sfx}");
@@ -407,7 +407,7 @@ fn readdir(
 ) -> Option<Found> {
     let endian = ctx.geo.endian;
     let blksiz = buf.len();
-    if *loc % 512 == 0 && st.filesize > 0 && *loc < blksiz {
+    if loc.is_multiple_of(512) && st.filesize > 0 && *loc < blksiz {
         let ok = entry_ok_at(buf, *loc, endian, st.filesize);
         if !ok {
             let at = *loc;
@@ -435,7 +435,7 @@ fn readdir(
     let at = *loc;
     *loc += usize::from(e.reclen);
     st.filesize -= i64::from(e.reclen);
-    if *loc % 512 == 0 {
+    if loc.is_multiple_of(512) {
         return Some(e);
     }
     if *loc < blksiz && st.filesize > 0 {

@@ -59,6 +59,12 @@ pub fn dvalid(s: u8) -> bool {
 /// Per-inode tables, one slice per cylinder group: four bytes per inode,
 /// as fsck.h's `struct inostat` (state, type, 16-bit link count).
 ///
+/// A group's slice ends, once phase 1 has read the group, at its last
+/// inode in use, as fsck_ffs trims its `inostat` arrays (pass1.c): the
+/// inodes past it are free, and reading one gives what a free inode's
+/// slot would hold. They are still tracked (initialized on disk); the
+/// rare later write to one (a new lost+found) is kept in `past`.
+///
 /// The link count starts at `di_nlink` (16 bits) and moves by one per
 /// reference passes 2-4 find, so a damaged image (more entries naming an
 /// inode than its count says) can carry it past 16 bits. fsck_ffs's
@@ -68,14 +74,37 @@ pub fn dvalid(s: u8) -> bool {
 #[derive(Default, Debug)]
 pub struct InoTable {
     base: Vec<usize>,
+    /// Inodes tracked (initialized on disk) per group.
     count: Vec<u32>,
+    /// Slots held per group: `count`, or fewer once trimmed.
+    held: Vec<u32>,
     state: Vec<u8>,
     dtype: Vec<u8>,
     link: Vec<i16>,
     /// Link counts that do not fit in 16 bits, by slot; their `link`
     /// entry holds [`WIDE`].
     wide: HashMap<usize, i32>,
+    /// Tracked inodes past their group's held slots that were written
+    /// after the trim, by inode number.
+    past: HashMap<u32, PastSlot>,
     ipg: u32,
+}
+
+/// What a slot holds, for an inode past its group's held slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PastSlot {
+    state: u8,
+    dtype: u8,
+    link: i32,
+}
+
+impl PastSlot {
+    /// A free inode's slot, as [`InoTable::push_cg`] fills it.
+    const FREE: PastSlot = PastSlot {
+        state: USTATE,
+        dtype: 0,
+        link: 0,
+    };
 }
 
 /// The `link` entry of a slot whose count lives in `InoTable::wide`.
@@ -90,6 +119,10 @@ pub(crate) struct CgTables {
     link: Vec<i16>,
     /// `InoTable::wide` entries of the group, by offset in the group.
     wide: Vec<(usize, i32)>,
+    /// Inodes tracked in the group (its slices may hold fewer).
+    count: u32,
+    /// `InoTable::past` entries of the group, by offset in the group.
+    past: Vec<(u32, PastSlot)>,
 }
 
 impl InoTable {
@@ -113,6 +146,7 @@ impl InoTable {
     pub fn push_cg(&mut self, n: u32) {
         self.base.push(self.state.len());
         self.count.push(n);
+        self.held.push(n);
         let new = self.state.len() + n as usize;
         self.state.resize(new, USTATE);
         self.dtype.resize(new, 0);
@@ -122,55 +156,98 @@ impl InoTable {
     pub fn count(&self, cg: u32) -> u32 {
         self.count.get(cg as usize).copied().unwrap_or(0)
     }
+    /// The slot of `ino`, when its group holds one.
+    #[inline]
     fn idx(&self, ino: u32) -> Option<usize> {
         if self.ipg == 0 {
             return None;
         }
         let cg = (ino / self.ipg) as usize;
         let i = ino % self.ipg;
-        (i < *self.count.get(cg)?).then(|| self.base[cg] + i as usize)
+        (i < *self.held.get(cg)?).then(|| self.base[cg] + i as usize)
     }
-    /// Whether `ino` has a slot (initialized on disk).
+    /// Whether `ino` is tracked (initialized on disk).
     pub fn tracked(&self, ino: u32) -> bool {
-        self.idx(ino).is_some()
+        self.ipg != 0
+            && self
+                .count
+                .get((ino / self.ipg) as usize)
+                .is_some_and(|&n| ino % self.ipg < n)
+    }
+    /// A tracked inode past its group's held slots: what it holds.
+    #[cold]
+    #[inline(never)]
+    fn past(&self, ino: u32) -> PastSlot {
+        if self.past.is_empty() {
+            return PastSlot::FREE;
+        }
+        self.past.get(&ino).copied().unwrap_or(PastSlot::FREE)
+    }
+    /// A tracked inode past its group's held slots, to be written; `None`
+    /// for an inode not tracked (writes to it are ignored).
+    #[cold]
+    #[inline(never)]
+    fn past_mut(&mut self, ino: u32) -> Option<&mut PastSlot> {
+        self.tracked(ino)
+            .then(|| self.past.entry(ino).or_insert(PastSlot::FREE))
     }
     /// State of `ino` (`USTATE` for inodes not tracked).
+    #[inline]
     pub fn state(&self, ino: u32) -> u8 {
-        self.idx(ino).map_or(USTATE, |i| self.state[i])
+        self.idx(ino)
+            .map_or_else(|| self.past(ino).state, |i| self.state[i])
     }
     /// Sets the state (ignored for untracked inodes).
+    #[inline]
     pub fn set_state(&mut self, ino: u32, s: u8) {
         if let Some(i) = self.idx(ino) {
             self.state[i] = s;
+        } else if let Some(p) = self.past_mut(ino) {
+            p.state = s;
         }
     }
     /// Sets the state, type and link count at once (phase 1, for every
     /// inode in use: one lookup instead of three).
+    #[inline]
     pub fn set_found(&mut self, ino: u32, s: u8, t: u8, link: i32) {
         if let Some(i) = self.idx(ino) {
             self.state[i] = s;
             self.dtype[i] = t;
             self.put_link(i, link);
+        } else if let Some(p) = self.past_mut(ino) {
+            *p = PastSlot {
+                state: s,
+                dtype: t,
+                link,
+            };
         }
     }
     /// `DT_*` type recorded in phase 1.
+    #[inline]
     pub fn dtype(&self, ino: u32) -> u8 {
-        self.idx(ino).map_or(0, |i| self.dtype[i])
+        self.idx(ino)
+            .map_or_else(|| self.past(ino).dtype, |i| self.dtype[i])
     }
     /// Sets the type.
     pub fn set_dtype(&mut self, ino: u32, t: u8) {
         if let Some(i) = self.idx(ino) {
             self.dtype[i] = t;
+        } else if let Some(p) = self.past_mut(ino) {
+            p.dtype = t;
         }
     }
     /// Link count still unaccounted for.
+    #[inline]
     pub fn link(&self, ino: u32) -> i32 {
-        self.idx(ino).map_or(0, |i| self.get_link(i))
+        self.idx(ino)
+            .map_or_else(|| self.past(ino).link, |i| self.get_link(i))
     }
     /// Sets the link count.
     pub fn set_link(&mut self, ino: u32, n: i32) {
         if let Some(i) = self.idx(ino) {
             self.put_link(i, n);
+        } else if let Some(p) = self.past_mut(ino) {
+            p.link = n;
         }
     }
     /// Adds `d` to the link count.
@@ -178,7 +255,46 @@ impl InoTable {
         if let Some(i) = self.idx(ino) {
             let n = self.get_link(i).saturating_add(d);
             self.put_link(i, n);
+        } else if let Some(p) = self.past_mut(ino) {
+            p.link = p.link.saturating_add(d);
         }
+    }
+    /// Ends the last group's slices after its first `keep` inodes (phase
+    /// 1, once the group is read: `keep` is one past its last inode in
+    /// use). A slot past `keep` that holds anything but a free inode's
+    /// values moves to `past`, so nothing read later changes.
+    pub fn trim_last_cg(&mut self, keep: u32) {
+        let (Some(&base), Some(held)) = (self.base.last(), self.held.last_mut()) else {
+            return;
+        };
+        if keep >= *held {
+            return;
+        }
+        *held = keep;
+        let cg = u32::try_from(self.base.len() - 1).unwrap_or(u32::MAX);
+        let at = base + keep as usize;
+        let free = self.state[at..].iter().all(|&s| s == USTATE)
+            && self.dtype[at..].iter().all(|&t| t == 0)
+            && self.link[at..].iter().all(|&n| n == 0);
+        if !free {
+            for i in at..self.state.len() {
+                let slot = PastSlot {
+                    state: self.state[i],
+                    dtype: self.dtype[i],
+                    link: self.get_link(i),
+                };
+                if slot != PastSlot::FREE {
+                    // The offset is below the group's count, a u32.
+                    let off = u32::try_from(i - base).unwrap_or(u32::MAX);
+                    let ino = cg.saturating_mul(self.ipg).saturating_add(off);
+                    self.past.insert(ino, slot);
+                }
+            }
+            self.wide.retain(|&i, _| i < at);
+        }
+        self.state.truncate(at);
+        self.dtype.truncate(at);
+        self.link.truncate(at);
     }
     fn get_link(&self, i: usize) -> i32 {
         match self.link[i] {
@@ -959,6 +1075,17 @@ impl InoTable {
     /// (moved out, not copied, when it is the only group with inodes).
     pub(crate) fn into_last_cg(mut self) -> CgTables {
         let at = self.base.last().copied().unwrap_or(0);
+        let count = self.count.last().copied().unwrap_or(0);
+        let first = u32::try_from(self.base.len().saturating_sub(1))
+            .unwrap_or(u32::MAX)
+            .saturating_mul(self.ipg);
+        let mut past: Vec<(u32, PastSlot)> = self
+            .past
+            .iter()
+            .filter(|&(&ino, _)| ino >= first)
+            .map(|(&ino, &p)| (ino - first, p))
+            .collect();
+        past.sort_unstable_by_key(|&(off, _)| off);
         let mut wide: Vec<(usize, i32)> = self
             .wide
             .iter()
@@ -972,12 +1099,16 @@ impl InoTable {
                 dtype: self.dtype,
                 link: self.link,
                 wide,
+                count,
+                past,
             },
             at => CgTables {
                 state: self.state.split_off(at),
                 dtype: self.dtype.split_off(at),
                 link: self.link.split_off(at),
                 wide,
+                count,
+                past,
             },
         }
     }
@@ -985,10 +1116,16 @@ impl InoTable {
     /// and the setters would leave them).
     pub(crate) fn push_cg_from(&mut self, g: &CgTables) {
         let at = self.state.len();
+        let first = u32::try_from(self.base.len())
+            .unwrap_or(u32::MAX)
+            .saturating_mul(self.ipg);
         self.base.push(at);
-        // A group's count of initialized inodes is a u32.
-        self.count
+        self.count.push(g.count);
+        // A group's slots are at most its count, a u32.
+        self.held
             .push(u32::try_from(g.state.len()).unwrap_or(u32::MAX));
+        self.past
+            .extend(g.past.iter().map(|&(off, p)| (first + off, p)));
         self.state.extend_from_slice(&g.state);
         self.dtype.extend_from_slice(&g.dtype);
         self.link.extend_from_slice(&g.link);
@@ -1005,6 +1142,19 @@ impl BlockMap {
             .filter(|(_, &w)| w != 0)
             .map(|(i, &w)| (i, w))
             .collect()
+    }
+    /// Clears the words `nonzero_words` gave: the map is empty again, at
+    /// the cost of the words that were set, not of the whole map.
+    pub(crate) fn clear_words(&mut self, words: &[(usize, u64)]) {
+        for &(i, _) in words {
+            if let Some(b) = self.bits.get_mut(i) {
+                *b = 0;
+            }
+        }
+    }
+    /// Fragments the map covers.
+    pub(crate) fn frags(&self) -> u64 {
+        self.size
     }
     /// Sets the fragments of `words` (from a map of the same size) unless
     /// one of them is set already: returns false, changing nothing, then.
@@ -1137,6 +1287,46 @@ mod tests {
         assert_eq!(t.state(3), FSTATE);
         assert_eq!(t.state(5), USTATE);
         assert_eq!(t.state(100), USTATE);
+    }
+
+    /// A group trimmed after its last inode in use reads as before, keeps
+    /// later writes to its trimmed inodes, and hands them over with the
+    /// group.
+    #[test]
+    fn trimmed_groups_read_and_write_as_before() {
+        let mut t = InoTable::new(8);
+        t.push_cg(8);
+        t.set_found(3, FSTATE, 8, 2);
+        // Past the last inode in use but not a free inode's values.
+        t.set_state(6, DCLEAR);
+        t.trim_last_cg(4);
+        assert!(t.tracked(5) && t.tracked(7) && !t.tracked(8));
+        assert_eq!((t.state(3), t.dtype(3), t.link(3)), (FSTATE, 8, 2));
+        assert_eq!((t.state(5), t.dtype(5), t.link(5)), (USTATE, 0, 0));
+        assert_eq!(t.state(6), DCLEAR);
+        t.push_cg(8);
+        // A new directory in a trimmed slot, and the groups after it.
+        t.set_found(5, DSTATE, 4, 2);
+        t.add_link(5, -1);
+        assert_eq!((t.state(5), t.dtype(5), t.link(5)), (DSTATE, 4, 1));
+        t.set_state(12, FSTATE);
+        assert_eq!(t.state(12), FSTATE);
+        t.set_state(20, FSTATE);
+        assert_eq!(t.state(20), USTATE);
+        let mut w = InoTable::new(8);
+        w.push_cg(0);
+        w.push_cg(8);
+        w.set_found(9, FSTATE, 8, 1);
+        w.set_state(14, FZLINK);
+        w.trim_last_cg(2);
+        let mut u = InoTable::new(8);
+        u.push_cg(8);
+        u.push_cg_from(&w.into_last_cg());
+        assert_eq!(u.count(1), 8);
+        assert_eq!((u.state(9), u.link(9)), (FSTATE, 1));
+        assert_eq!(u.state(14), FZLINK);
+        assert!(u.tracked(15) && !u.tracked(16));
+        assert_eq!(u.state(15), USTATE);
     }
 
     /// Counts past 16 bits (more entries than `di_nlink` says) are kept

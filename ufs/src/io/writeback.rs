@@ -315,7 +315,7 @@ mod tests {
             let o = usize::try_from(off).expect("small");
             let len = usize::try_from(next() % 3000).expect("small") + 1;
             let len = len.min(model.len() - o);
-            let read = next() % 3 == 0;
+            let read = next().is_multiple_of(3);
             model_step(&mut wb, &mut model, (off, len), read, step);
         }
         wb.flush().expect("flush");
@@ -333,7 +333,7 @@ mod tests {
             for step in 0..20_000u32 {
                 let off = (next() % 400) * 512;
                 let len = usize::try_from((next() % 8 + 1) * 512).expect("small");
-                let read = next() % 4 == 0;
+                let read = next().is_multiple_of(4);
                 model_step(&mut wb, &mut model, (off, len), read, step);
                 assert!(wb.runs.len() <= MAX_RUNS);
                 for (i, a) in wb.runs.iter().enumerate() {
