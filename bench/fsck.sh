@@ -28,7 +28,7 @@
 #      checks cold: the page cache dropped before every run, CPAIRS runs
 #      each, against the floor bench/metaread.py measures (the byte ranges
 #      `ufs fsck --jobs 1` reads, from strace, read again with one pread
-#      per run of adjacent ranges).
+#      per run of adjacent ranges; the ranges it maps count too).
 #
 # Environment: REPS (3), NFILES (200000), NDIRS (NFILES / 1000, at least
 # 1), MAKER (ufs|netbsd), PAIRS (7), FSCK_FFS (path; "" skips the peer),
@@ -182,7 +182,7 @@ if [ -n "$COLD" ] && [ -n "$FSCK_FFS" ] && [ -x "$FSCK_FFS" ]; then
     printf '\n| files | format | reader | cold wall s (median of %s) |\n|---|---|---|---|\n' "$CPAIRS"
     for v in 1 2; do
         img=$out/ufs$v-ffs.img
-        strace -e trace=pread64 -o "$out/preads-ufs$v.txt" "$ufs" fsck -n -f --jobs 1 "$img" > /dev/null || true
+        strace -e trace=pread64,mmap -o "$out/preads-ufs$v.txt" "$ufs" fsck -n -f --jobs 1 "$img" > /dev/null || true
         for who in metaread $(for j in $JOBS; do echo "ufs-j$j"; done) fsck_ffs; do
             : > "$out/cold-$who-$v.txt"
             for ((i = 0; i < CPAIRS; i++)); do

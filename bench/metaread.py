@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """bench/metaread.py IMAGE TRACE: the floor for a cold-cache check.
 
-TRACE is `strace -e trace=pread64` output of a check of IMAGE (what the
-checker read: superblocks, cylinder groups, inode tables, directories,
-indirect blocks). This reads the same byte ranges from IMAGE again, merged
+TRACE is `strace -e trace=pread64,mmap` output of a check of IMAGE (what
+the checker read: superblocks, cylinder groups, inode tables, directories,
+indirect blocks), counting both the ranges read with pread and the ranges
+of the image file mapped shared (fsck looks at inode tables in place). This reads the same byte ranges from IMAGE again, merged
 into runs of adjacent (or overlapping) ranges, with one pread per run, in
 disk order, and prints the run count, the bytes and the wall time. Run it
 after `echo 3 > /proc/sys/vm/drop_caches` for the cold-cache floor the
@@ -17,11 +18,23 @@ import time
 
 def ranges(trace):
     # pread64(3, "..."..., 65536, 1234567) = 65536
-    pat = re.compile(r"pread64\(\d+, .*, (\d+), (\d+)\) = (\d+)")
-    for line in trace:
+    pat = re.compile(r"pread64\((\d+), .*, (\d+), (\d+)\) = (\d+)")
+    # mmap(NULL, 262144, PROT_READ, MAP_SHARED, 3, 0x12340000) = 0x7f...
+    # (shared read-only maps of the image's descriptor; the loader's maps
+    # of libraries are private)
+    mpat = re.compile(r"mmap\(NULL, (\d+), PROT_READ, MAP_SHARED, (\d+), (0x[0-9a-f]+|\d+)\) = 0x")
+    lines = list(trace)
+    fds = set()
+    for line in lines:
         m = pat.search(line)
-        if m and int(m.group(3)) > 0:
-            yield int(m.group(2)), int(m.group(3))
+        if m:
+            fds.add(m.group(1))
+            if int(m.group(4)) > 0:
+                yield int(m.group(3)), int(m.group(4))
+    for line in lines:
+        m = mpat.search(line)
+        if m and m.group(2) in fds:
+            yield int(m.group(3), 0), int(m.group(1))
 
 
 def runs(spans):
