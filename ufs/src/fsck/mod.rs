@@ -372,6 +372,12 @@ fn primary_location(sb: &crate::Superblock) -> u64 {
     }
 }
 
+/// Fragments a check's block maps cover: the file system's, rounded up to
+/// a whole block. The memory check and the maps themselves both use it.
+fn map_frags(geo: &crate::superblock::Geometry) -> u64 {
+    geo.size.div_ceil(u64::from(geo.frag)) * u64::from(geo.frag)
+}
+
 /// A check's state before phase 1: nothing found, nothing counted, no
 /// memory charged; `ov` is what it reads and stages its fixes in.
 // Two callers, each passing what it has in hand: a struct for the eighth
@@ -387,7 +393,7 @@ fn new_ctx<'a>(
     now: i64,
     maps: Option<(BlockMap, BlockMap)>,
 ) -> Ctx<'a> {
-    let nfrags = geo.size.div_ceil(u64::from(geo.frag)) * u64::from(geo.frag);
+    let nfrags = map_frags(&geo);
     // The block-used and freed maps, empty: given by a phase 1 worker that
     // reuses its own from group to group.
     let (bmap, freed) = maps
@@ -534,7 +540,7 @@ fn run(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
     });
-    let nfrags = geo.size.div_ceil(u64::from(geo.frag)) * u64::from(geo.frag);
+    let nfrags = map_frags(&geo);
     // Two fragment maps (in use, freed by this run), one bit per fragment.
     let maps = nfrags.div_ceil(8).saturating_mul(2);
     if let Some(limit) = opts.max_memory.filter(|&l| maps > l) {
