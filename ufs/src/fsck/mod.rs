@@ -564,9 +564,6 @@ fn run(
     let _ = early;
     let stopped = |ctx: &Ctx<'_>| ctx.stopped;
     ctx.phase(Phase::Pass1);
-    // Phase 1 adds each group's inodes to the tables, at most ipg * ncg.
-    let most = u64::from(ctx.geo.ipg) * u64::from(ctx.geo.ncg);
-    ctx.ino.reserve(usize::try_from(most).unwrap_or(usize::MAX));
     let jobs = match parallel::plan(&ctx) {
         Some((reader, jobs)) => {
             parallel::pass1(&mut ctx, reader, jobs);

@@ -21,8 +21,9 @@
 //! A worker's reads see the image as it was before phase 1; once a repair
 //! has staged a write, every later group is checked again on the calling
 //! thread, which reads through the repairs. Workers run at most one group
-//! more than their number ahead of the merge, so the extra memory is that
-//! many groups' tables.
+//! more than their number ahead of the merge. A merged group's inode
+//! table is the vector its worker filled, taken over, not copied: a group
+//! in flight costs only what it will cost in the check's tables anyway.
 
 use super::report::{Answer, Finding, Reporter};
 use super::state::{BlockMap, CgTables, Ctx, DirInfo};
@@ -297,7 +298,7 @@ fn merge(ctx: &mut Ctx<'_>, c: u32, g: Quiet1) -> bool {
     let ncg = u64::from(ctx.geo.ncg);
     ctx.progress(1, u64::from(c), ncg);
     ctx.mem_used = used;
-    ctx.ino.push_cg_from(&g.tables);
+    ctx.ino.push_cg_from(g.tables);
     for d in g.dirs {
         ctx.dir_index.insert(d.ino, ctx.dirs.len());
         ctx.dirs.push(d);

@@ -56,14 +56,20 @@ pub fn dvalid(s: u8) -> bool {
     dunfound(s) || s == DFOUND
 }
 
-/// Per-inode tables, one slice per cylinder group: four bytes per inode,
+/// Per-inode tables, one vector per cylinder group: four bytes per inode,
 /// as fsck.h's `struct inostat` (state, type, 16-bit link count).
 ///
-/// A group's slice ends, once phase 1 has read the group, at its last
-/// inode in use, as fsck_ffs trims its `inostat` arrays (pass1.c): the
-/// inodes past it are free, and reading one gives what a free inode's
-/// slot would hold. They are still tracked (initialized on disk); the
-/// rare later write to one (a new lost+found) is kept in `past`.
+/// A group's vector holds its first inodes only, as far as the last one
+/// written with anything but a free inode's values; the tracked inodes
+/// past it read as free. It is reserved for the group's count when the
+/// group is added and filled as phase 1 reads the group, so the pages past
+/// the last inode in use are never touched (fsck_ffs trims its `inostat`
+/// arrays the same way, pass1.c). The rare later write past the end (a
+/// new lost+found) extends it.
+///
+/// One vector per group instead of one for the whole table: a phase 1
+/// worker ([`super::parallel`]) fills a group's vector and the check
+/// takes it over as it is, so the groups in flight are not held twice.
 ///
 /// The link count starts at `di_nlink` (16 bits) and moves by one per
 /// reference passes 2-4 find, so a damaged image (more entries naming an
@@ -73,56 +79,114 @@ pub fn dvalid(s: u8) -> bool {
 /// gives.
 #[derive(Default, Debug)]
 pub struct InoTable {
-    base: Vec<usize>,
-    /// Inodes tracked (initialized on disk) per group.
-    count: Vec<u32>,
-    /// Slots held per group: `count`, or fewer once trimmed.
-    held: Vec<u32>,
-    state: Vec<u8>,
-    dtype: Vec<u8>,
-    link: Vec<i16>,
-    /// Link counts that do not fit in 16 bits, by slot; their `link`
-    /// entry holds [`WIDE`].
-    wide: HashMap<usize, i32>,
-    /// Tracked inodes past their group's held slots that were written
-    /// after the trim, by inode number.
-    past: HashMap<u32, PastSlot>,
+    groups: Vec<CgSlots>,
+    /// Link counts that do not fit in 16 bits, by inode; their slot's
+    /// `link` holds [`WIDE`].
+    wide: HashMap<u32, i32>,
     ipg: u32,
 }
 
-/// What a slot holds, for an inode past its group's held slots.
+/// What the table holds per inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PastSlot {
+struct Slot {
     state: u8,
     dtype: u8,
-    link: i32,
+    link: i16,
 }
 
-impl PastSlot {
-    /// A free inode's slot, as [`InoTable::push_cg`] fills it.
-    const FREE: PastSlot = PastSlot {
-        state: USTATE,
-        dtype: 0,
-        link: 0,
-    };
-}
+/// A free inode's slot: what a tracked inode past its group's vector
+/// reads as.
+const FREE: Slot = Slot {
+    state: USTATE,
+    dtype: 0,
+    link: 0,
+};
 
 /// The `link` entry of a slot whose count lives in `InoTable::wide`.
 const WIDE: i16 = i16::MIN;
 
-/// One group's slices of an [`InoTable`], handed from a worker's table to
-/// the check's (`super::parallel`).
+/// One group's slots.
+#[derive(Debug, Default)]
+struct CgSlots {
+    slots: Vec<Slot>,
+    /// Inodes tracked (initialized on disk): the slots may be fewer.
+    count: u32,
+}
+
+/// One group of an [`InoTable`], handed from a worker's table to the
+/// check's (`super::parallel`).
 #[derive(Debug, Default)]
 pub(crate) struct CgTables {
-    state: Vec<u8>,
-    dtype: Vec<u8>,
-    link: Vec<i16>,
+    cg: CgSlots,
     /// `InoTable::wide` entries of the group, by offset in the group.
-    wide: Vec<(usize, i32)>,
-    /// Inodes tracked in the group (its slices may hold fewer).
-    count: u32,
-    /// `InoTable::past` entries of the group, by offset in the group.
-    past: Vec<(u32, PastSlot)>,
+    wide: Vec<(u32, i32)>,
+}
+
+/// The slot of offset `i` of group `g` to write, the vector extended to it
+/// with free slots (never past the group's count).
+#[cold]
+#[inline(never)]
+fn grow(g: &mut CgSlots, i: usize) -> Option<&mut Slot> {
+    if i >= g.count as usize {
+        return None;
+    }
+    g.slots.resize(i + 1, FREE);
+    g.slots.get_mut(i)
+}
+
+/// Applies `f` to the slot of `ino` when it is tracked. A slot past its
+/// group's vector is extended to only when `f` leaves it other than free.
+/// Returns whether `ino` is tracked.
+#[inline]
+fn update(groups: &mut [CgSlots], ipg: u32, ino: u32, f: impl FnOnce(&mut Slot)) -> bool {
+    if ipg == 0 {
+        return false;
+    }
+    let Some(g) = groups.get_mut((ino / ipg) as usize) else {
+        return false;
+    };
+    let i = (ino % ipg) as usize;
+    if let Some(s) = g.slots.get_mut(i) {
+        f(s);
+        return true;
+    }
+    if i >= g.count as usize {
+        return false;
+    }
+    let mut s = FREE;
+    f(&mut s);
+    if s != FREE {
+        if let Some(at) = grow(g, i) {
+            *at = s;
+        }
+    }
+    true
+}
+
+/// The link count of `ino` whose slot holds `link`.
+#[inline]
+fn link_of(wide: &HashMap<u32, i32>, ino: u32, link: i16) -> i32 {
+    match link {
+        WIDE => wide.get(&ino).copied().unwrap_or(i32::from(WIDE)),
+        n => i32::from(n),
+    }
+}
+
+/// Stores link count `n` of `ino` in its slot `s` (and `wide`).
+#[inline]
+fn put_link(wide: &mut HashMap<u32, i32>, ino: u32, s: &mut Slot, n: i32) {
+    match i16::try_from(n) {
+        Ok(v) if v != WIDE => {
+            if s.link == WIDE {
+                wide.remove(&ino);
+            }
+            s.link = v;
+        }
+        _ => {
+            s.link = WIDE;
+            wide.insert(ino, n);
+        }
+    }
 }
 
 impl InoTable {
@@ -133,188 +197,107 @@ impl InoTable {
             ..Default::default()
         }
     }
-    /// Reserves room for `n` inodes in all: address space only, whose
-    /// pages are touched as groups are added. Growing by doubling instead
-    /// would hold the old and the new copy of each column at once. Too
-    /// large a request is left to growth.
-    pub fn reserve(&mut self, n: usize) {
-        let _ = self.state.try_reserve_exact(n);
-        let _ = self.dtype.try_reserve_exact(n);
-        let _ = self.link.try_reserve_exact(n);
-    }
-    /// Adds the next group with `n` tracked inodes.
+    /// Adds the next group with `n` tracked inodes: its vector is
+    /// reserved (address space only) and filled as it is written.
     pub fn push_cg(&mut self, n: u32) {
-        self.base.push(self.state.len());
-        self.count.push(n);
-        self.held.push(n);
-        let new = self.state.len() + n as usize;
-        self.state.resize(new, USTATE);
-        self.dtype.resize(new, 0);
-        self.link.resize(new, 0);
+        self.groups.push(CgSlots {
+            slots: Vec::with_capacity(n as usize),
+            count: n,
+        });
     }
     /// Inodes tracked in group `cg`.
     pub fn count(&self, cg: u32) -> u32 {
-        self.count.get(cg as usize).copied().unwrap_or(0)
+        self.groups.get(cg as usize).map_or(0, |g| g.count)
     }
-    /// The slot of `ino`, when its group holds one.
+    /// What the table holds for `ino` (a free inode's slot for inodes
+    /// not tracked or past their group's vector).
     #[inline]
-    fn idx(&self, ino: u32) -> Option<usize> {
+    fn slot(&self, ino: u32) -> Slot {
         if self.ipg == 0 {
-            return None;
+            return FREE;
         }
-        let cg = (ino / self.ipg) as usize;
-        let i = ino % self.ipg;
-        (i < *self.held.get(cg)?).then(|| self.base[cg] + i as usize)
+        self.groups
+            .get((ino / self.ipg) as usize)
+            .and_then(|g| g.slots.get((ino % self.ipg) as usize))
+            .copied()
+            .unwrap_or(FREE)
     }
     /// Whether `ino` is tracked (initialized on disk).
     pub fn tracked(&self, ino: u32) -> bool {
         self.ipg != 0
             && self
-                .count
+                .groups
                 .get((ino / self.ipg) as usize)
-                .is_some_and(|&n| ino % self.ipg < n)
-    }
-    /// A tracked inode past its group's held slots: what it holds.
-    #[cold]
-    #[inline(never)]
-    fn past(&self, ino: u32) -> PastSlot {
-        if self.past.is_empty() {
-            return PastSlot::FREE;
-        }
-        self.past.get(&ino).copied().unwrap_or(PastSlot::FREE)
-    }
-    /// A tracked inode past its group's held slots, to be written; `None`
-    /// for an inode not tracked (writes to it are ignored).
-    #[cold]
-    #[inline(never)]
-    fn past_mut(&mut self, ino: u32) -> Option<&mut PastSlot> {
-        self.tracked(ino)
-            .then(|| self.past.entry(ino).or_insert(PastSlot::FREE))
+                .is_some_and(|g| ino % self.ipg < g.count)
     }
     /// State of `ino` (`USTATE` for inodes not tracked).
     #[inline]
     pub fn state(&self, ino: u32) -> u8 {
-        self.idx(ino)
-            .map_or_else(|| self.past(ino).state, |i| self.state[i])
+        self.slot(ino).state
     }
     /// Sets the state (ignored for untracked inodes).
     #[inline]
     pub fn set_state(&mut self, ino: u32, s: u8) {
-        if let Some(i) = self.idx(ino) {
-            self.state[i] = s;
-        } else if let Some(p) = self.past_mut(ino) {
-            p.state = s;
-        }
+        update(&mut self.groups, self.ipg, ino, |x| x.state = s);
     }
     /// Sets the state, type and link count at once (phase 1, for every
     /// inode in use: one lookup instead of three).
     #[inline]
     pub fn set_found(&mut self, ino: u32, s: u8, t: u8, link: i32) {
-        if let Some(i) = self.idx(ino) {
-            self.state[i] = s;
-            self.dtype[i] = t;
-            self.put_link(i, link);
-        } else if let Some(p) = self.past_mut(ino) {
-            *p = PastSlot {
-                state: s,
-                dtype: t,
-                link,
-            };
-        }
+        let wide = &mut self.wide;
+        update(&mut self.groups, self.ipg, ino, |x| {
+            x.state = s;
+            x.dtype = t;
+            put_link(wide, ino, x, link);
+        });
     }
     /// `DT_*` type recorded in phase 1.
     #[inline]
     pub fn dtype(&self, ino: u32) -> u8 {
-        self.idx(ino)
-            .map_or_else(|| self.past(ino).dtype, |i| self.dtype[i])
+        self.slot(ino).dtype
     }
     /// Sets the type.
     pub fn set_dtype(&mut self, ino: u32, t: u8) {
-        if let Some(i) = self.idx(ino) {
-            self.dtype[i] = t;
-        } else if let Some(p) = self.past_mut(ino) {
-            p.dtype = t;
-        }
+        update(&mut self.groups, self.ipg, ino, |x| x.dtype = t);
     }
     /// Link count still unaccounted for.
     #[inline]
     pub fn link(&self, ino: u32) -> i32 {
-        self.idx(ino)
-            .map_or_else(|| self.past(ino).link, |i| self.get_link(i))
+        link_of(&self.wide, ino, self.slot(ino).link)
     }
     /// Sets the link count.
     pub fn set_link(&mut self, ino: u32, n: i32) {
-        if let Some(i) = self.idx(ino) {
-            self.put_link(i, n);
-        } else if let Some(p) = self.past_mut(ino) {
-            p.link = n;
-        }
+        let wide = &mut self.wide;
+        update(&mut self.groups, self.ipg, ino, |x| {
+            put_link(wide, ino, x, n)
+        });
     }
     /// Adds `d` to the link count.
     pub fn add_link(&mut self, ino: u32, d: i32) {
-        if let Some(i) = self.idx(ino) {
-            let n = self.get_link(i).saturating_add(d);
-            self.put_link(i, n);
-        } else if let Some(p) = self.past_mut(ino) {
-            p.link = p.link.saturating_add(d);
-        }
+        let wide = &mut self.wide;
+        update(&mut self.groups, self.ipg, ino, |x| {
+            let n = link_of(wide, ino, x.link).saturating_add(d);
+            put_link(wide, ino, x, n);
+        });
     }
-    /// Ends the last group's slices after its first `keep` inodes (phase
+    /// Ends the last group's vector after its first `keep` inodes (phase
     /// 1, once the group is read: `keep` is one past its last inode in
-    /// use). A slot past `keep` that holds anything but a free inode's
-    /// values moves to `past`, so nothing read later changes.
+    /// use), or after the last slot past `keep` that holds anything but a
+    /// free inode's values, so nothing read later changes.
     pub fn trim_last_cg(&mut self, keep: u32) {
-        let (Some(&base), Some(held)) = (self.base.last(), self.held.last_mut()) else {
+        let Some(g) = self.groups.last_mut() else {
             return;
         };
-        if keep >= *held {
-            return;
-        }
-        *held = keep;
-        let cg = u32::try_from(self.base.len() - 1).unwrap_or(u32::MAX);
-        let at = base + keep as usize;
-        let free = self.state[at..].iter().all(|&s| s == USTATE)
-            && self.dtype[at..].iter().all(|&t| t == 0)
-            && self.link[at..].iter().all(|&n| n == 0);
-        if !free {
-            for i in at..self.state.len() {
-                let slot = PastSlot {
-                    state: self.state[i],
-                    dtype: self.dtype[i],
-                    link: self.get_link(i),
-                };
-                if slot != PastSlot::FREE {
-                    // The offset is below the group's count, a u32.
-                    let off = u32::try_from(i - base).unwrap_or(u32::MAX);
-                    let ino = cg.saturating_mul(self.ipg).saturating_add(off);
-                    self.past.insert(ino, slot);
-                }
-            }
-            self.wide.retain(|&i, _| i < at);
-        }
-        self.state.truncate(at);
-        self.dtype.truncate(at);
-        self.link.truncate(at);
-    }
-    fn get_link(&self, i: usize) -> i32 {
-        match self.link[i] {
-            WIDE => self.wide.get(&i).copied().unwrap_or(i32::from(WIDE)),
-            n => i32::from(n),
-        }
-    }
-    fn put_link(&mut self, i: usize, n: i32) {
-        match i16::try_from(n) {
-            Ok(v) if v != WIDE => {
-                if self.link[i] == WIDE {
-                    self.wide.remove(&i);
-                }
-                self.link[i] = v;
-            }
-            _ => {
-                self.link[i] = WIDE;
-                self.wide.insert(i, n);
-            }
-        }
+        let keep = (keep as usize).min(g.slots.len());
+        let end = g.slots[keep..]
+            .iter()
+            .rposition(|&s| s != FREE)
+            .map_or(keep, |p| keep + p + 1);
+        g.slots.truncate(end);
+        // The reserved room past the end was never touched; given back,
+        // the next group's vector can start right after this one instead
+        // of a page further on (each group wasted half a page on average).
+        g.slots.shrink_to_fit();
     }
 }
 
@@ -1071,65 +1054,31 @@ impl Ctx<'_> {
 /// Handing one group's results from a worker's tables to the check's
 /// (`super::parallel`).
 impl InoTable {
-    /// The state, type and link-count tables of the last group pushed
-    /// (moved out, not copied, when it is the only group with inodes).
+    /// The last group pushed, its vector moved out.
     pub(crate) fn into_last_cg(mut self) -> CgTables {
-        let at = self.base.last().copied().unwrap_or(0);
-        let count = self.count.last().copied().unwrap_or(0);
-        let first = u32::try_from(self.base.len().saturating_sub(1))
+        let first = u32::try_from(self.groups.len().saturating_sub(1))
             .unwrap_or(u32::MAX)
             .saturating_mul(self.ipg);
-        let mut past: Vec<(u32, PastSlot)> = self
-            .past
-            .iter()
-            .filter(|&(&ino, _)| ino >= first)
-            .map(|(&ino, &p)| (ino - first, p))
-            .collect();
-        past.sort_unstable_by_key(|&(off, _)| off);
-        let mut wide: Vec<(usize, i32)> = self
+        let wide = self
             .wide
             .iter()
-            .filter(|&(&i, _)| i >= at)
-            .map(|(&i, &n)| (i - at, n))
+            .filter(|&(&ino, _)| ino >= first)
+            .map(|(&ino, &n)| (ino - first, n))
             .collect();
-        wide.sort_unstable();
-        match at {
-            0 => CgTables {
-                state: self.state,
-                dtype: self.dtype,
-                link: self.link,
-                wide,
-                count,
-                past,
-            },
-            at => CgTables {
-                state: self.state.split_off(at),
-                dtype: self.dtype.split_off(at),
-                link: self.link.split_off(at),
-                wide,
-                count,
-                past,
-            },
+        CgTables {
+            cg: self.groups.pop().unwrap_or_default(),
+            wide,
         }
     }
     /// Adds the next group with the given tables (as [`InoTable::push_cg`]
-    /// and the setters would leave them).
-    pub(crate) fn push_cg_from(&mut self, g: &CgTables) {
-        let at = self.state.len();
-        let first = u32::try_from(self.base.len())
+    /// and the setters would leave them), taking over its vector.
+    pub(crate) fn push_cg_from(&mut self, g: CgTables) {
+        let first = u32::try_from(self.groups.len())
             .unwrap_or(u32::MAX)
             .saturating_mul(self.ipg);
-        self.base.push(at);
-        self.count.push(g.count);
-        // A group's slots are at most its count, a u32.
-        self.held
-            .push(u32::try_from(g.state.len()).unwrap_or(u32::MAX));
-        self.past
-            .extend(g.past.iter().map(|&(off, p)| (first + off, p)));
-        self.state.extend_from_slice(&g.state);
-        self.dtype.extend_from_slice(&g.dtype);
-        self.link.extend_from_slice(&g.link);
-        self.wide.extend(g.wide.iter().map(|&(i, n)| (at + i, n)));
+        self.groups.push(g.cg);
+        self.wide
+            .extend(g.wide.iter().map(|&(off, n)| (first + off, n)));
     }
 }
 
@@ -1321,7 +1270,7 @@ mod tests {
         w.trim_last_cg(2);
         let mut u = InoTable::new(8);
         u.push_cg(8);
-        u.push_cg_from(&w.into_last_cg());
+        u.push_cg_from(w.into_last_cg());
         assert_eq!(u.count(1), 8);
         assert_eq!((u.state(9), u.link(9)), (FSTATE, 1));
         assert_eq!(u.state(14), FZLINK);
@@ -1347,7 +1296,7 @@ mod tests {
         assert_eq!(t.link(9), -32767);
         let mut u = InoTable::new(8);
         u.push_cg(8);
-        u.push_cg_from(&t.into_last_cg());
+        u.push_cg_from(t.into_last_cg());
         assert_eq!(u.link(10), -39_999);
         assert_eq!(u.link(9), -32767);
         for _ in 0..39_999 {
