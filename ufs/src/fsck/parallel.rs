@@ -194,9 +194,10 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>, reader: &(dyn Device + Send + Sync), jobs
 /// what checking each alone found.
 fn worker(sh: &Shared<'_>, ncg: u32, tx: &mpsc::Sender<(u32, Option<Quiet1>)>) {
     let geo = std::rc::Rc::new(sh.geo.clone());
-    // The block maps, cleared and reused from group to group: a fresh
-    // pair per group cost two whole-file-system maps each time (zeroed
-    // by the allocator, and resident once it reuses freed memory).
+    // The block maps, reused from group to group: sparse, they hold only
+    // the pages of the group being checked (a whole-file-system pair per
+    // worker ended up resident: each worker's groups claim fragments all
+    // over the image over a run).
     let mut maps = None;
     loop {
         let c = {
@@ -237,6 +238,10 @@ fn check_alone(
 ) -> Option<Quiet1> {
     let ov = Overlay::new(sh.reader);
     let mut quiet = Quiet::default();
+    let empty = maps.take().unwrap_or_else(|| {
+        let n = super::map_frags(geo);
+        (BlockMap::sparse(n), BlockMap::sparse(n))
+    });
     let mut x = super::new_ctx(
         &ov,
         geo.clone(),
@@ -245,7 +250,7 @@ fn check_alone(
         &mut quiet,
         sh.mode,
         sh.now,
-        maps.take(),
+        Some(empty),
     );
     x.cur_phase = Phase::Pass1;
     for _ in 0..c {

@@ -347,9 +347,17 @@ impl DupClaims {
 /// One bit per fragment: set when some inode (or the metadata) holds it.
 #[derive(Debug)]
 pub struct BlockMap {
+    /// Every word of the map, or none in a sparse map.
     bits: Vec<u64>,
     size: u64,
+    /// A sparse map's words, in pages allocated as they are written (see
+    /// [`BlockMap::sparse`]); empty in a whole map.
+    pages: Vec<Option<Box<Page>>>,
 }
+
+/// Words per page of a sparse [`BlockMap`]: 4,096 fragments.
+const PAGE_WORDS: usize = 64;
+type Page = [u64; PAGE_WORDS];
 
 impl BlockMap {
     /// A map for `size` fragments.
@@ -360,16 +368,39 @@ impl BlockMap {
         BlockMap {
             bits: vec![0; words],
             size,
+            pages: Vec::new(),
         }
+    }
+    /// The word holding `f` (below `size`).
+    #[inline]
+    fn word(&self, f: u64) -> u64 {
+        let w = (f / 64) as usize;
+        match self.bits.get(w) {
+            Some(&x) => x,
+            None => self
+                .pages
+                .get(w / PAGE_WORDS)
+                .and_then(Option::as_ref)
+                .map_or(0, |p| p[w % PAGE_WORDS]),
+        }
+    }
+    /// The word holding `f` (below `size`), to write.
+    #[inline]
+    fn word_mut(&mut self, f: u64) -> &mut u64 {
+        let w = (f / 64) as usize;
+        if w < self.bits.len() {
+            return &mut self.bits[w];
+        }
+        page_word_mut(&mut self.pages, w)
     }
     /// Whether `f` is in use; fragments past the end count as used.
     pub fn test(&self, f: u64) -> bool {
-        f >= self.size || self.bits[(f / 64) as usize] & (1 << (f % 64)) != 0
+        f >= self.size || self.word(f) & (1 << (f % 64)) != 0
     }
     /// Marks `f` in use.
     pub fn set(&mut self, f: u64) {
         if f < self.size {
-            self.bits[(f / 64) as usize] |= 1 << (f % 64);
+            *self.word_mut(f) |= 1 << (f % 64);
         }
     }
     /// Marks the run `f..f + n` in use when none of it is yet and it lies
@@ -385,7 +416,7 @@ impl BlockMap {
         // n <= 64 here (the run is inside one word).
         let ones = u64::MAX >> (64 - n);
         let mask = ones << (f % 64);
-        let word = &mut self.bits[(f / 64) as usize];
+        let word = self.word_mut(f);
         if *word & mask != 0 {
             return false;
         }
@@ -395,9 +426,21 @@ impl BlockMap {
     /// Marks `f` free.
     pub fn clear(&mut self, f: u64) {
         if f < self.size {
-            self.bits[(f / 64) as usize] &= !(1 << (f % 64));
+            *self.word_mut(f) &= !(1 << (f % 64));
         }
     }
+}
+
+/// Word `w` of a sparse map, its page allocated when missing (a page
+/// past the map's words would be a caller's error: one is added rather
+/// than panicking).
+#[inline]
+fn page_word_mut(pages: &mut Vec<Option<Box<Page>>>, w: usize) -> &mut u64 {
+    let at = w / PAGE_WORDS;
+    if at >= pages.len() {
+        pages.resize_with(at + 1, || None);
+    }
+    &mut pages[at].get_or_insert_with(|| Box::new([0; PAGE_WORDS]))[w % PAGE_WORDS]
 }
 
 /// What fsck_ffs keeps per directory (`struct inoinfo`).
@@ -1083,22 +1126,43 @@ impl InoTable {
 }
 
 impl BlockMap {
+    /// A map for `size` fragments that allocates its words a page at a
+    /// time as they are written: a phase 1 worker's, which sees one
+    /// group's files at a time. A whole map per worker would end up
+    /// resident (each worker's groups claim fragments all over the file
+    /// system over the run); this one holds the pages of one group's
+    /// claims, given back between groups ([`BlockMap::clear_words`]).
+    pub(crate) fn sparse(size: u64) -> Self {
+        let words = usize::try_from(size.div_ceil(64)).unwrap_or(usize::MAX);
+        BlockMap {
+            bits: Vec::new(),
+            size,
+            pages: std::iter::repeat_with(|| None)
+                .take(words.div_ceil(PAGE_WORDS))
+                .collect(),
+        }
+    }
     /// The words with a fragment set, as (index, word).
     pub(crate) fn nonzero_words(&self) -> Vec<(usize, u64)> {
-        self.bits
-            .iter()
-            .enumerate()
-            .filter(|(_, &w)| w != 0)
-            .map(|(i, &w)| (i, w))
-            .collect()
+        let whole = self.bits.iter().copied().enumerate();
+        let paged = self.pages.iter().enumerate().flat_map(|(at, p)| {
+            p.iter()
+                .flat_map(|p| p.iter().copied().enumerate())
+                .map(move |(i, w)| (at * PAGE_WORDS + i, w))
+        });
+        whole.chain(paged).filter(|&(_, w)| w != 0).collect()
     }
     /// Clears the words `nonzero_words` gave: the map is empty again, at
-    /// the cost of the words that were set, not of the whole map.
+    /// the cost of the words that were set, not of the whole map; a
+    /// sparse map gives its pages back.
     pub(crate) fn clear_words(&mut self, words: &[(usize, u64)]) {
         for &(i, _) in words {
             if let Some(b) = self.bits.get_mut(i) {
                 *b = 0;
             }
+        }
+        for p in &mut self.pages {
+            *p = None;
         }
     }
     /// Fragments the map covers.
@@ -1108,12 +1172,14 @@ impl BlockMap {
     /// Sets the fragments of `words` (from a map of the same size) unless
     /// one of them is set already: returns false, changing nothing, then.
     pub(crate) fn merge_words(&mut self, words: &[(usize, u64)]) -> bool {
-        let fits = |&(i, w): &(usize, u64)| self.bits.get(i).is_some_and(|b| b & w == 0);
+        let nwords = self.size.div_ceil(64);
+        let fits =
+            |&(i, w): &(usize, u64)| (i as u64) < nwords && self.word(i as u64 * 64) & w == 0;
         if !words.iter().all(fits) {
             return false;
         }
         for &(i, w) in words {
-            self.bits[i] |= w;
+            *self.word_mut(i as u64 * 64) |= w;
         }
         true
     }
@@ -1276,6 +1342,34 @@ mod tests {
         assert_eq!(u.state(14), FZLINK);
         assert!(u.tracked(15) && !u.tracked(16));
         assert_eq!(u.state(15), USTATE);
+    }
+
+    /// A sparse map reads, writes and hands over its fragments as a
+    /// whole map does, and is empty again once its words are cleared.
+    #[test]
+    fn sparse_maps_read_and_write_as_whole_maps() {
+        let mut w = BlockMap::sparse(9000);
+        let mut whole = BlockMap::new(9000);
+        for f in [3, 300, 4095, 4096, 7000, 8999] {
+            assert!(!w.test(f));
+            w.set(f);
+            whole.set(f);
+        }
+        assert!(w.claim_run(640, 8) && whole.claim_run(640, 8));
+        assert!(!w.claim_run(644, 2));
+        assert!(w.test(9000) && w.test(647) && !w.test(648));
+        w.clear(7000);
+        whole.clear(7000);
+        let words = w.nonzero_words();
+        assert_eq!(words, whole.nonzero_words());
+        let mut main = BlockMap::new(9000);
+        main.set(2);
+        assert!(main.merge_words(&words));
+        assert!(main.test(3) && main.test(8999) && !main.test(7000));
+        assert!(!main.merge_words(&words));
+        w.clear_words(&words);
+        assert!(w.nonzero_words().is_empty() && !w.test(300));
+        assert!(w.pages.iter().all(Option::is_none));
     }
 
     /// Counts past 16 bits (more entries than `di_nlink` says) are kept
