@@ -1,6 +1,9 @@
 #!/bin/bash
 # bench/fsck.sh WORKDIR [UFS-BINARY]
 #
+# UFS-BINARY: by default the shipped build (`cargo dist`) when it exists,
+# else the release build (bench/lib.sh default_ufs).
+#
 # Check benchmark: `ufs fsck -n -f` against e2fsck -fn and xfs_repair -n on
 # the same tree, warm cache, with peak memory; then `ufs fsck -fy` on a
 # damaged copy against `e2fsck -fy` on an equally damaged ext4 image.
@@ -48,6 +51,8 @@ export LC_ALL=C
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 bench_args "$@"
+# A `cargo dist` binary whose code order file went stale shows here.
+"$here/symorder.sh" --check "$ufs" >&2 || true
 REPS=${REPS:-3}
 NFILES=${NFILES:-200000}
 NDIRS=${NDIRS:-$(( NFILES / 1000 > 0 ? NFILES / 1000 : 1 ))}

@@ -84,14 +84,27 @@ gen_small_tree() {
     echo "$params" > "$dir.params"
 }
 
+# default_ufs: the binary a bench measures unless told: the shipped build
+# (`cargo dist`: static, whole-program optimized) when it has been built,
+# else the release build the tests use.
+default_ufs() {
+    local t=${CARGO_TARGET_DIR:-$here/../target}
+    if [ -x "$t/x86_64-unknown-linux-gnu/dist/ufs" ]; then
+        echo "$t/x86_64-unknown-linux-gnu/dist/ufs"
+    else
+        echo "$t/release/ufs"
+    fi
+}
+
 # bench_args WORKDIR [UFS-BINARY]: sets `work` (created, absolute) and
-# `ufs` (default: the workspace's release build), or prints the usage.
+# `ufs` (default: default_ufs), or prints the usage.
 bench_args() {
     [ "$#" -ge 1 ] || { echo "usage: $0 WORKDIR [UFS-BINARY]" >&2; exit 2; }
     mkdir -p -- "$1"
     work=$(cd -- "$1" && pwd)
-    ufs=${2:-${CARGO_TARGET_DIR:-$here/../target}/release/ufs}
-    [ -x "$ufs" ] || die "ufs binary not found: $ufs (cargo build --release -p ufskit-tools)"
+    ufs=${2:-$(default_ufs)}
+    [ -x "$ufs" ] || die "ufs binary not found: $ufs (cargo dist, or cargo build --release -p ufskit-tools)"
+    echo "measuring $ufs" >&2
 }
 
 # now_ns: a monotonic-enough clock in nanoseconds (GNU date).
