@@ -1170,6 +1170,59 @@ impl BlockMap {
     }
 }
 
+/// Whole-group scans (phases 4 and 5), which look at every inode of a
+/// group and skip runs of them a word at a time.
+impl InoTable {
+    /// Group `cg`'s held slots: their states and link entries (an entry is
+    /// nonzero exactly when its link count is). The group's tracked inodes
+    /// past these read as free, except those [`InoTable::past_in_cg`]
+    /// lists.
+    pub(crate) fn held_slots(&self, cg: u32) -> (&[u8], &[i16]) {
+        let (Some(&at), Some(&n)) = (self.base.get(cg as usize), self.held.get(cg as usize)) else {
+            return (&[], &[]);
+        };
+        let end = at + n as usize;
+        (&self.state[at..end], &self.link[at..end])
+    }
+    /// The offsets in group `cg` of its tracked inodes past the held slots
+    /// that were written since the trim, in order (almost always none).
+    pub(crate) fn past_in_cg(&self, cg: u32) -> Vec<u32> {
+        if self.past.is_empty() || self.ipg == 0 {
+            return Vec::new();
+        }
+        let mut v: Vec<u32> = self
+            .past
+            .keys()
+            .filter(|&&ino| ino / self.ipg == cg)
+            .map(|&ino| ino % self.ipg)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+impl BlockMap {
+    /// Fragments `f..f + 64` as one word, bit `i` for fragment `f + i`, set
+    /// when in use; fragments past the end count as used, as in
+    /// [`BlockMap::test`].
+    pub(crate) fn word_at(&self, f: u64) -> u64 {
+        let i = usize::try_from(f / 64).unwrap_or(usize::MAX);
+        let s = f % 64;
+        let lo = self.bits.get(i).copied().unwrap_or(u64::MAX);
+        let mut w = if s == 0 {
+            lo
+        } else {
+            let hi = self.bits.get(i + 1).copied().unwrap_or(u64::MAX);
+            (lo >> s) | (hi << (64 - s))
+        };
+        let inside = self.size.saturating_sub(f);
+        if inside < 64 {
+            w |= u64::MAX << inside;
+        }
+        w
+    }
+}
+
 /// The word fsck_ffs -p prints after a fix it made (`(ADJUSTED)`).
 pub fn past_tense(q: &str) -> &'static str {
     match q {
@@ -1327,6 +1380,35 @@ mod tests {
         assert_eq!(u.state(14), FZLINK);
         assert!(u.tracked(15) && !u.tracked(16));
         assert_eq!(u.state(15), USTATE);
+    }
+
+    /// The whole-group scans see what the per-inode lookups see: the held
+    /// slots, then the trimmed slots written since; and a block-map word
+    /// is `test` bit by bit, at any alignment and past the end.
+    #[test]
+    fn group_scans_agree_with_the_lookups() {
+        let mut t = InoTable::new(8);
+        t.push_cg(8);
+        t.set_found(3, FSTATE, 8, 2);
+        t.set_state(6, DCLEAR);
+        t.trim_last_cg(4);
+        t.push_cg(8);
+        t.set_state(5, DFOUND);
+        let (states, links) = t.held_slots(0);
+        assert_eq!(states.len(), 4);
+        assert_eq!((states[3], links[3]), (FSTATE, 2));
+        assert_eq!(t.past_in_cg(0), vec![5, 6]);
+        assert!(t.past_in_cg(1).is_empty() && t.held_slots(2).0.is_empty());
+        let mut m = BlockMap::new(200);
+        for f in [0, 1, 63, 64, 65, 130, 199] {
+            m.set(f);
+        }
+        for f in [0, 1, 5, 63, 64, 100, 136, 150, 199, 260] {
+            let w = m.word_at(f);
+            for i in 0..64 {
+                assert_eq!(w & (1 << i) != 0, m.test(f + i), "fragment {f} + {i}");
+            }
+        }
     }
 
     /// Counts past 16 bits (more entries than `di_nlink` says) are kept
