@@ -219,6 +219,37 @@ fn read_ahead(ctx: &Ctx<'_>, c: u32) {
     ctx.dev.will_need(geo.frag_offset(geo.cgimin(next)), table);
 }
 
+/// Asks the device to start reading (a cold cache) the direct blocks of a
+/// directory just found, so that they come in while phase 1 goes on and
+/// phase 2 finds them read; adjacent blocks go as one request. Only
+/// blocks in range: a damaged inode's pointers are phase 1's to report.
+fn read_ahead_dir(ctx: &Ctx<'_>, ip: &impl InodeFields, size: u64) {
+    let geo = &ctx.geo;
+    let nblocks = size.div_ceil(geo.bsize64()).min(NDADDR as u64);
+    let mut run: Option<(u64, u64)> = None;
+    for lbn in 0..nblocks {
+        // lbn < NDADDR.
+        #[allow(clippy::cast_possible_truncation)]
+        let addr = ip.db(lbn as usize);
+        let len = geo.blksize(size, lbn);
+        if !geo.run_in_range(Frag(addr), len >> geo.fshift) {
+            continue;
+        }
+        let at = geo.frag_offset(Frag(addr));
+        run = match run {
+            Some((s, e)) if at == e => Some((s, e + len)),
+            Some((s, e)) => {
+                ctx.dev.will_need(s, e - s);
+                Some((at, at + len))
+            }
+            None => Some((at, at + len)),
+        };
+    }
+    if let Some((s, e)) = run {
+        ctx.dev.will_need(s, e - s);
+    }
+}
+
 /// Reads `n` inodes from `ino` on (all in one cylinder group, so adjacent
 /// on disk) into `buf` with one read (in place when the device lends the
 /// bytes); when that fails, block by block, so that an unreadable block
@@ -397,6 +428,7 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &InodeView<'_>) {
         }
         ctx.dirs.push(di);
         ctx.countdirs += 1;
+        read_ahead_dir(ctx, ip, size);
     }
 
     match tail_overrun(ctx, ino, ip) {

@@ -17,7 +17,9 @@ pub(super) fn pass4(ctx: &mut Ctx<'_>) {
     let ipg = ctx.geo.ipg;
     for cg in 0..ctx.geo.ncg {
         let first = cg * ipg;
-        for i in 0..ctx.ino.count(cg) {
+        let mut from = 0;
+        while let Some(i) = next_to_check(&ctx.ino, cg, from) {
+            from = i + 1;
             let ino = first + i;
             if ino < ROOTINO {
                 continue;
@@ -43,6 +45,48 @@ pub(super) fn pass4(ctx: &mut Ctx<'_>) {
             }
         }
     }
+}
+
+/// Whether phase 4 has nothing to do with an inode of this state and link
+/// entry: free, or a file or reached directory whose references all were
+/// found.
+fn settled(state: u8, links: bool) -> bool {
+    !links && matches!(state, USTATE | FSTATE | DFOUND)
+        || !matches!(
+            state,
+            FSTATE | FZLINK | DSTATE | DZLINK | DFOUND | DCLEAR | FCLEAR
+        )
+}
+
+/// The first inode of group `cg`, from offset `from` on, that phase 4 may
+/// have to do something with; runs of sixteen settled inodes (nearly every
+/// run of a clean check) are passed over at once. Called again after
+/// each inode is dealt with, so it sees the states as the check left
+/// them, as a visit of every inode in turn would.
+fn next_to_check(ino: &InoTable, cg: u32, from: u32) -> Option<u32> {
+    const RUN: usize = 16;
+    let slots = ino.group_slots(cg);
+    let mut i = from as usize;
+    while i < slots.len() {
+        if i.is_multiple_of(RUN) && i + RUN <= slots.len() {
+            // Folded without branches, so the compiler compares the run
+            // as vectors.
+            let quiet = slots[i..i + RUN].iter().fold(true, |a, &s| {
+                a & !s.has_links() & matches!(s.state(), USTATE | FSTATE | DFOUND)
+            });
+            if quiet {
+                i += RUN;
+                continue;
+            }
+        }
+        if !settled(slots[i].state(), slots[i].has_links()) {
+            // Below the group's slot count, a u32.
+            return u32::try_from(i).ok();
+        }
+        i += 1;
+    }
+    // The slots past the stored ones read as free: settled.
+    None
 }
 
 /// inode.c `clri()`: offers to clear an inode; with `flag` the inode is

@@ -137,46 +137,31 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
             ..fresh
         };
         let mut map = vec![0u8; mapsize];
-        let setbit = |m: &mut Vec<u8>, off: u32, n: u64| {
-            let byte = (off - iusedoff) as u64 + n / 8;
-            if let Some(b) = m.get_mut(byte as usize) {
-                *b |= 1 << (n % 8);
-            }
-        };
-        let first = c * geo.ipg;
-        for i in 0..ctx.ino.count(c) {
-            let s = ctx.ino.state(first + i);
-            match s {
-                DSTATE | DCLEAR | DFOUND | DZLINK | FSTATE | FCLEAR | FZLINK => {
-                    if matches!(s, DSTATE | DCLEAR | DFOUND | DZLINK) {
-                        new.cg_cs[0] += 1;
-                    }
-                    new.cg_cs[2] -= 1;
-                    setbit(&mut map, iusedoff, u64::from(i));
-                }
-                _ => {}
-            }
-        }
+        let (ndir, nused) = inode_map(ctx, c, &mut map);
+        new.cg_cs[0] += ndir;
+        new.cg_cs[2] -= nused;
         if c == 0 {
-            for i in 0..u64::from(ROOTINO) {
-                setbit(&mut map, iusedoff, i);
+            for i in 0..ROOTINO as usize {
+                if let Some(b) = map.get_mut(i / 8) {
+                    *b |= 1 << (i % 8);
+                }
                 new.cg_cs[2] -= 1;
             }
         }
-        // The fragment map from the block-used map, then every count from
-        // the fragment map.
-        for i in 0..u64::from(ndblk) {
-            if !ctx.bmap.test(dbase + i) {
-                setbit(&mut map, freeoff, i);
+        // The fragment map from the block-used map, a word at a time, then
+        // every count from the fragment map.
+        let free_at = (freeoff - iusedoff) as usize;
+        for i in (0..u64::from(ndblk)).step_by(64) {
+            let n = (u64::from(ndblk) - i).min(64);
+            let mut free = !ctx.bmap.word_at(dbase + i);
+            if n < 64 {
+                free &= (1u64 << n) - 1;
             }
+            let at = free_at + (i / 8) as usize;
+            or_bytes(&mut map, at, &free.to_le_bytes()[..n.div_ceil(8) as usize]);
         }
-        let bit = |m: &[u8], off: u32, n: u64| {
-            let byte = (off - iusedoff) as u64 + n / 8;
-            m.get(byte as usize)
-                .is_some_and(|x| x & (1 << (n % 8)) != 0)
-        };
-        let got = counts::group_counts(
-            |i| bit(&map, freeoff, i),
+        let got = counts::group_counts_map(
+            map.get(free_at..).unwrap_or(&[]),
             u64::from(ndblk),
             geo.frag,
             contig,
@@ -185,11 +170,15 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
         new.cg_cs[3] = counts::cs_count(got.nffree);
         new.cg_frsum = got.frsum;
         if contig > 0 {
-            for b in 0..u64::from(new.cg_nclusterblks) {
-                if got.block_free(b) {
-                    setbit(&mut map, clusteroff, b);
-                }
+            // The wholly free blocks' map, cut to the group's cluster
+            // blocks.
+            let ncb = new.cg_nclusterblks as usize;
+            let mut clusters = got.clusters;
+            clusters.resize(ncb.div_ceil(8), 0);
+            if let (Some(last), r @ 1..) = (clusters.last_mut(), ncb % 8) {
+                *last &= (1u8 << r) - 1;
             }
+            or_bytes(&mut map, (clusteroff - iusedoff) as usize, &clusters);
             // Entry 0 is never counted and overlaps the end of the free map.
             for (k, v) in got.clustersum.iter().enumerate().skip(1) {
                 let off = (clustersumoff - iusedoff) as usize + k * 4;
@@ -303,6 +292,55 @@ pub(super) fn pass5(ctx: &mut Ctx<'_>) {
         ctx.sb.set_totals(crate::superblock::Totals::from_array(v));
         ctx.sb_dirty = true;
     }
+}
+
+/// Sets the bits of `bytes` in `map` from byte `at` on (those falling past
+/// its end are dropped).
+fn or_bytes(map: &mut [u8], at: usize, bytes: &[u8]) {
+    for (d, b) in map.iter_mut().skip(at).zip(bytes) {
+        *d |= b;
+    }
+}
+
+/// Group `c`'s inode map, from the states phases 1-4 left, into the start
+/// of `map`; returns the directories and the inodes in use. Runs of eight
+/// inodes all in use as files or all free (nearly every run) take one
+/// comparison each.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+fn inode_map(ctx: &Ctx<'_>, c: u32, map: &mut [u8]) -> (i32, i32) {
+    let used = |s: u8| {
+        matches!(
+            s,
+            DSTATE | DCLEAR | DFOUND | DZLINK | FSTATE | FCLEAR | FZLINK
+        )
+    };
+    let dir = |s: u8| matches!(s, DSTATE | DCLEAR | DFOUND | DZLINK);
+    // The inodes past the group's stored slots are free.
+    let slots = ctx.ino.group_slots(c);
+    let (mut ndir, mut nused) = (0u32, 0u32);
+    for (byte, eight) in map.iter_mut().zip(slots.chunks(8)) {
+        // Runs of eight files or eight free inodes, nearly every run of
+        // a clean check, take one test each.
+        if eight.len() == 8 {
+            if eight.iter().all(|s| s.state() == FSTATE) {
+                *byte |= 0xff;
+                nused += 8;
+                continue;
+            }
+            if eight.iter().all(|s| s.state() == USTATE) {
+                continue;
+            }
+        }
+        for (j, s) in eight.iter().enumerate() {
+            if used(s.state()) {
+                *byte |= 1 << j;
+                nused += 1;
+                ndir += u32::from(dir(s.state()));
+            }
+        }
+    }
+    // At most ipg, an i32 on disk.
+    (ndir as i32, nused as i32)
 }
 
 /// fsck_ffs pass5.c `update_maps()`, which runs on soft-updates file

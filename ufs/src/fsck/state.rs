@@ -88,7 +88,7 @@ pub struct InoTable {
 
 /// What the table holds per inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Slot {
+pub(crate) struct Slot {
     state: u8,
     dtype: u8,
     link: i16,
@@ -1185,6 +1185,59 @@ impl BlockMap {
     }
 }
 
+/// Whole-group scans (phases 4 and 5), which look at every inode of a
+/// group and skip runs of them at once.
+impl InoTable {
+    /// Group `cg`'s stored slots, in inode order; its tracked inodes past
+    /// them read as free (a slot is stored once anything is written to it).
+    pub(crate) fn group_slots(&self, cg: u32) -> &[Slot] {
+        self.groups
+            .get(cg as usize)
+            .map_or(&[][..], |g| g.slots.as_slice())
+    }
+}
+
+impl Slot {
+    /// The inode's state.
+    #[inline]
+    pub(crate) fn state(self) -> u8 {
+        self.state
+    }
+    /// Whether its link count is nonzero (a count kept in
+    /// `InoTable::wide` is).
+    #[inline]
+    pub(crate) fn has_links(self) -> bool {
+        self.link != 0
+    }
+}
+
+impl BlockMap {
+    /// Fragments `f..f + 64` as one word, bit `i` for fragment `f + i`, set
+    /// when in use; fragments past the end count as used, as in
+    /// [`BlockMap::test`].
+    pub(crate) fn word_at(&self, f: u64) -> u64 {
+        // Word `i` of the map, whole or sparse; past the end, all used.
+        let at = |i: u64| {
+            i.checked_mul(64)
+                .filter(|&g| g < self.size)
+                .map_or(u64::MAX, |g| self.word(g))
+        };
+        let i = f / 64;
+        let s = f % 64;
+        let lo = at(i);
+        let mut w = if s == 0 {
+            lo
+        } else {
+            (lo >> s) | (at(i + 1) << (64 - s))
+        };
+        let inside = self.size.saturating_sub(f);
+        if inside < 64 {
+            w |= u64::MAX << inside;
+        }
+        w
+    }
+}
+
 /// The word fsck_ffs -p prints after a fix it made (`(ADJUSTED)`).
 pub fn past_tense(q: &str) -> &'static str {
     match q {
@@ -1370,6 +1423,36 @@ mod tests {
         w.clear_words(&words);
         assert!(w.nonzero_words().is_empty() && !w.test(300));
         assert!(w.pages.iter().all(Option::is_none));
+    }
+
+    /// The whole-group scans see what the per-inode lookups see: the held
+    /// slots, including slots written after the trim; and a block-map word
+    /// is `test` bit by bit, at any alignment and past the end.
+    #[test]
+    fn group_scans_agree_with_the_lookups() {
+        let mut t = InoTable::new(8);
+        t.push_cg(8);
+        t.set_found(3, FSTATE, 8, 2);
+        t.set_state(6, DCLEAR);
+        t.trim_last_cg(4);
+        t.push_cg(8);
+        t.set_state(5, DFOUND);
+        let slots = t.group_slots(0);
+        assert_eq!(slots.len(), 7);
+        assert_eq!((slots[3].state(), slots[3].has_links()), (FSTATE, true));
+        assert_eq!((slots[5].state(), slots[6].state()), (DFOUND, DCLEAR));
+        assert!(t.group_slots(1).is_empty() && t.group_slots(2).is_empty());
+        for mut m in [BlockMap::new(200), BlockMap::sparse(200)] {
+            for f in [0, 1, 63, 64, 65, 130, 199] {
+                m.set(f);
+            }
+            for f in [0, 1, 5, 63, 64, 100, 136, 150, 199, 260] {
+                let w = m.word_at(f);
+                for i in 0..64 {
+                    assert_eq!(w & (1 << i) != 0, m.test(f + i), "fragment {f} + {i}");
+                }
+            }
+        }
     }
 
     /// Counts past 16 bits (more entries than `di_nlink` says) are kept
