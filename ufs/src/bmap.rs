@@ -73,8 +73,11 @@ pub enum Walk {
 }
 
 /// Number of logical blocks the file's size covers.
+#[inline]
 pub fn size_blocks(geo: &Geometry, size: u64) -> u64 {
-    size.div_ceil(geo.bsize64())
+    // `bsize` is a power of two: a shift, not a division (this runs for
+    // every file fsck checks).
+    (size >> geo.bshift) + u64::from(size & (geo.bsize64() - 1) != 0)
 }
 
 /// Visits every non-zero pointer of `inode`'s data tree in logical order.
@@ -137,19 +140,26 @@ pub fn direct_refs<'a, I: InodeFields + ?Sized>(
     inode: &'a I,
 ) -> impl Iterator<Item = BlockRef> + 'a {
     let size = inode.size();
-    (0..NDADDR).filter_map(move |i| {
-        let addr = inode.db(i);
-        if addr == 0 {
-            return None;
-        }
-        let lbn = i as u64;
-        // At most one block: frag (<= 8) fragments.
-        #[allow(clippy::cast_possible_truncation)]
-        let nfrags = (geo.blksize(size, lbn) >> geo.fshift) as u32;
-        Some(make_ref(geo, BlockKind::Data { lbn }, addr, nfrags.max(1)))
-    })
+    (0..NDADDR).filter_map(move |i| direct_ref(geo, size, i, inode.db(i)))
 }
 
+/// The block direct pointer `i` of a file of `size` bytes maps, holding
+/// `addr` (`None` for a hole): what [`direct_refs`] gives for it, for a
+/// loop that is to be compiled into its caller (fsck's phase 1 runs one
+/// for every file).
+#[inline]
+pub fn direct_ref(geo: &Geometry, size: u64, i: usize, addr: u64) -> Option<BlockRef> {
+    if addr == 0 {
+        return None;
+    }
+    let lbn = i as u64;
+    // At most one block: frag (<= 8) fragments.
+    #[allow(clippy::cast_possible_truncation)]
+    let nfrags = (geo.blksize(size, lbn) >> geo.fshift) as u32;
+    Some(make_ref(geo, BlockKind::Data { lbn }, addr, nfrags.max(1)))
+}
+
+#[inline]
 fn make_ref(geo: &Geometry, kind: BlockKind, addr: u64, nfrags: u32) -> BlockRef {
     BlockRef {
         kind,
@@ -815,6 +825,29 @@ mod tests {
         let wide = Spans::new(1 << 32);
         assert_eq!(wide.covers(3), u64::MAX);
         assert_eq!(wide.end(), Lbn(u64::MAX));
+    }
+
+    /// The shift in `size_blocks` counts what a division rounding up does,
+    /// at block edges and at the largest sizes.
+    #[test]
+    fn size_blocks_rounds_up() {
+        let mut o = crate::newfs::NewfsOptions::freebsd_12_1();
+        o.bsize = Some(8192);
+        o.fsize = Some(1024);
+        let img = crate::newfs::in_memory(4 << 20, &o).unwrap();
+        let geo = crate::superblock::Superblock::find(&img).unwrap().1;
+        for size in [
+            0,
+            1,
+            8191,
+            8192,
+            8193,
+            12 * 8192 + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(size_blocks(&geo, size), size.div_ceil(8192), "{size}");
+        }
     }
 
     /// FreeBSD's `fs_maxfilesize` is one less than the bytes the tree can

@@ -215,25 +215,25 @@ impl Geometry {
     /// start). Applied to single fragments too, it tells which fragments of
     /// a bad run a checker may mark or give back: never metadata.
     pub fn run_in_range(&self, f: Frag, n: u64) -> bool {
+        self.run_shape_ok(f, n) && GroupBounds::of(self, self.dtog(f)).holds(f.0, n)
+    }
+
+    /// The part of [`Geometry::run_in_range`] that needs no group: not
+    /// empty, past fragment 0, inside the file system, within one block.
+    #[inline(always)]
+    fn run_shape_ok(&self, f: Frag, n: u64) -> bool {
         let frag = u64::from(self.frag);
-        if n == 0 || f.0 == 0 || !self.frags_in_range(f, n) {
-            return false;
-        }
         // `frag` is a power of two (`from_superblock` checks it).
-        if n > frag || (f.0 & (frag - 1)) + n > frag {
-            return false;
-        }
-        let end = f.0 + n;
-        let cg = self.dtog(f);
-        if f.0 < self.cgdmin(cg).0 {
-            end <= self.cgsblock(cg).0
-        } else {
-            end <= self.cgbase(cg).0.saturating_add(self.fpg)
-        }
+        n != 0
+            && f.0 != 0
+            && self.frags_in_range(f, n)
+            && n <= frag
+            && (f.0 & (frag - 1)) + n <= frag
     }
 
     /// Bytes of data in logical block `lbn` of a file of `size` bytes
     /// (`sblksize`): a full block, or the fragments of the tail.
+    #[inline]
     pub fn blksize(&self, size: u64, lbn: u64) -> u64 {
         let bsize = u64::from(self.bsize);
         if lbn >= consts::NDADDR as u64 || size >= (lbn + 1).saturating_mul(bsize) {
@@ -269,6 +269,89 @@ impl Geometry {
         (0..self.ncg)
             .map(|c| self.frag_offset(self.cgsblock(CgIdx(c))))
             .collect()
+    }
+}
+
+/// What [`Geometry::run_in_range`] checks a run against in one group: the
+/// group's first fragment, its superblock copy, its first data fragment
+/// and its end.
+#[derive(Clone, Copy, Debug)]
+struct GroupBounds {
+    base: u64,
+    sblock: u64,
+    dmin: u64,
+    end: u64,
+}
+
+impl GroupBounds {
+    fn of(geo: &Geometry, cg: CgIdx) -> GroupBounds {
+        let base = geo.cgbase(cg).0;
+        let start = geo.cgstart(cg).0;
+        GroupBounds {
+            base,
+            sblock: start + geo.sblkno,
+            dmin: start + geo.dblkno,
+            end: base.saturating_add(geo.fpg),
+        }
+    }
+
+    /// Whether fragment `f` is in this group.
+    #[inline(always)]
+    fn contains(&self, f: u64) -> bool {
+        self.base <= f && f < self.end
+    }
+
+    /// Whether a run of `n` fragments from `f`, a fragment of this group,
+    /// stays clear of its metadata and inside it.
+    #[inline(always)]
+    fn holds(&self, f: u64, n: u64) -> bool {
+        let end = f + n;
+        if f < self.dmin {
+            end <= self.sblock
+        } else {
+            end <= self.end
+        }
+    }
+}
+
+/// [`Geometry::run_in_range`] for a stream of runs that mostly stay in one
+/// group (a file's blocks, the files of one directory, which the allocator
+/// keeps together): the last group's bounds are kept, so a run in that
+/// group costs a few compares instead of a division and the group's
+/// addresses (fsck's phase 1 checks every block pointer of the file system).
+#[derive(Debug)]
+pub struct RunRanges<'g> {
+    geo: &'g Geometry,
+    last: GroupBounds,
+}
+
+impl<'g> RunRanges<'g> {
+    /// Checks against `geo`, no group known yet.
+    pub fn new(geo: &'g Geometry) -> Self {
+        let none = GroupBounds {
+            base: u64::MAX,
+            sblock: 0,
+            dmin: 0,
+            end: 0,
+        };
+        RunRanges { geo, last: none }
+    }
+
+    /// The geometry checked against.
+    pub fn geometry(&self) -> &'g Geometry {
+        self.geo
+    }
+
+    /// [`Geometry::run_in_range`].
+    #[inline(always)]
+    pub fn run_in_range(&mut self, f: Frag, n: u64) -> bool {
+        if !self.geo.run_shape_ok(f, n) {
+            return false;
+        }
+        if !self.last.contains(f.0) {
+            self.last = GroupBounds::of(self.geo, self.geo.dtog(f));
+        }
+        self.last.holds(f.0, n)
     }
 }
 
@@ -340,5 +423,105 @@ impl CgLayout {
             clustersumoff: c(clustersumoff)?,
             clusteroff: c(clusteroff)?,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::newfs::NewfsOptions;
+
+    /// A file system of several small groups (4 KiB blocks of 8 fragments).
+    fn geometry(version: UfsVersion) -> Geometry {
+        let o = NewfsOptions {
+            version,
+            bsize: Some(4096),
+            fsize: Some(512),
+            ..NewfsOptions::freebsd_12_1()
+        };
+        let img = crate::newfs::in_memory(8 << 20, &o).unwrap();
+        crate::superblock::Superblock::find(&img).unwrap().1
+    }
+
+    /// Every run of 0 to `frag + 1` fragments from every fragment (and a
+    /// few past the end), visited out of order so that the kept group
+    /// changes often, gets `run_in_range`'s answer.
+    fn same_as_run_in_range(geo: &Geometry) {
+        let frag = u64::from(geo.frag);
+        let total = geo.size + 2 * frag;
+        let mut rr = RunRanges::new(geo);
+        // A stride prime to `total` visits every fragment once.
+        let stride = (1..)
+            .map(|k| 7919 * k)
+            .find(|s| gcd(*s, total) == 1)
+            .unwrap();
+        let mut f = 0u64;
+        for _ in 0..total {
+            for n in 0..=frag + 1 {
+                let want = geo.run_in_range(Frag(f), n);
+                assert_eq!(rr.run_in_range(Frag(f), n), want, "run {f}+{n}");
+            }
+            f = (f + stride) % total;
+        }
+        // Far outside, and wrapping.
+        for f in [u64::MAX, u64::MAX - 3, geo.size, geo.size - 1] {
+            assert_eq!(rr.run_in_range(Frag(f), 4), geo.run_in_range(Frag(f), 4));
+        }
+    }
+
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+
+    #[test]
+    fn kept_group_bounds_answer_as_run_in_range() {
+        for version in [UfsVersion::Ufs1, UfsVersion::Ufs2] {
+            let geo = geometry(version);
+            assert!(geo.ncg >= 3, "{version:?}: {} groups", geo.ncg);
+            same_as_run_in_range(&geo);
+            if version == UfsVersion::Ufs1 {
+                // UFS1 groups whose metadata rotates (old file systems).
+                let mut rot = geo.clone();
+                rot.old_cgoffset = 2 * u64::from(rot.frag);
+                rot.old_cgmask = !3;
+                assert_ne!(rot.cgstart(CgIdx(2)), rot.cgbase(CgIdx(2)));
+                same_as_run_in_range(&rot);
+            }
+        }
+    }
+
+    /// What the rule says, at a group's edges.
+    #[test]
+    fn runs_at_group_edges() {
+        let geo = geometry(UfsVersion::Ufs2);
+        let frag = u64::from(geo.frag);
+        let mut rr = RunRanges::new(&geo);
+        let g1 = CgIdx(1);
+        let (base, sblock, dmin) = (geo.cgbase(g1).0, geo.cgsblock(g1).0, geo.cgdmin(g1).0);
+        let end = geo.cgbase(CgIdx(2)).0;
+        // The last block of group 0 is data; a run from it into group 1's
+        // superblock copy is not.
+        assert!(rr.run_in_range(Frag(base - frag), frag));
+        assert!(!rr.run_in_range(Frag(base - frag / 2), frag));
+        // Group 1's metadata (what lies before its superblock copy is
+        // not), then its first data block.
+        assert_eq!(rr.run_in_range(Frag(base), 1), base < sblock);
+        assert!(!rr.run_in_range(Frag(sblock), 1));
+        assert!(!rr.run_in_range(Frag(sblock - 1), 2));
+        assert!(!rr.run_in_range(Frag(dmin - 1), 1));
+        assert!(rr.run_in_range(Frag(dmin), frag));
+        // Its last block, and a run crossing into group 2.
+        assert!(rr.run_in_range(Frag(end - frag), frag));
+        assert!(!rr.run_in_range(Frag(end - 1), 2));
+        // Empty runs, fragment 0, longer than a block, past the end.
+        assert!(!rr.run_in_range(Frag(dmin), 0));
+        assert!(!rr.run_in_range(Frag(0), 1));
+        assert!(!rr.run_in_range(Frag(dmin), frag + 1));
+        assert!(!rr.run_in_range(Frag(geo.size), 1));
     }
 }

@@ -21,6 +21,7 @@ use super::report::Finding;
 use super::state::*;
 use crate::bmap::Walk;
 use crate::cg::CylGroup;
+use crate::geometry::RunRanges;
 use crate::inode::{Inode, InodeFields, InodeView};
 use crate::io;
 use crate::ondisk::consts::{ckhash, mode, NDADDR, NIADDR};
@@ -75,6 +76,7 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
     #[allow(clippy::cast_possible_truncation)]
     let run_blocks = (RUN_BYTES / bsize).max(1) as u32;
     let mut run = io::RunBuf::default();
+    let mut ranges = RunRanges::new(&geo);
     for c in groups {
         ctx.progress(1, u64::from(c), u64::from(geo.ncg));
         let cgx = CgIdx(c);
@@ -148,8 +150,9 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
                 if crate::ondisk::dinode_cleared(bytes, ufs2) {
                     // A free inode: what checkinode() would conclude
                     // without decoding it (no check hash to verify at mode
-                    // 0, and it looks initialized to the floor test).
-                    ctx.ino.set_state(ino, USTATE);
+                    // 0, and it looks initialized to the floor test). Its
+                    // slot, new with the group, reads USTATE already.
+                    debug_assert_eq!(ctx.ino.state(ino), USTATE);
                     continue;
                 }
                 // Read in place: a full decode is made only for a repair.
@@ -171,7 +174,7 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
                 if ip.mode() & mode::IFMT != 0 {
                     last_used = i + k + 1;
                 }
-                checkinode(ctx, ino, &ip);
+                checkinode(ctx, ino, &ip, &mut ranges);
                 if ctx.over_limit.is_some() {
                     return;
                 }
@@ -305,7 +308,7 @@ fn looks_initialized(ip: &impl InodeFields, geo: &crate::superblock::Geometry) -
 )]
 fn pointers_past_size(ip: &impl InodeFields, geo: &crate::superblock::Geometry, typ: u16) -> bool {
     let size = ip.size();
-    let mut ndb = size.div_ceil(geo.bsize64()) as i64;
+    let mut ndb = crate::bmap::size_blocks(geo, size) as i64;
     if typ == mode::IFBLK || typ == mode::IFCHR {
         ndb += 1;
     }
@@ -335,9 +338,13 @@ fn pointers_past_size(ip: &impl InodeFields, geo: &crate::superblock::Geometry, 
 
 /// Whether any direct pointer from `db` on or indirect pointer from level
 /// `ib` on is set (one look at the format per inode, not one per pointer:
-/// this runs for every file).
+/// this runs for every file). The pointers are or-ed together rather than
+/// tested one by one: most files have all of them zero past the first.
+#[inline]
 fn pointers_set_from(ip: &impl InodeFields, db: usize, ib: usize) -> bool {
-    (db..NDADDR).any(|i| ip.db(i) != 0) || (ib..NIADDR).any(|k| ip.ib(k) != 0)
+    let direct = (db..NDADDR).fold(0, |any, i| any | ip.db(i));
+    let indirect = (ib..NIADDR).fold(0, |any, k| any | ip.ib(k));
+    direct | indirect != 0
 }
 
 /// A free inode as fsck_ffs wants it: no mode, no size, no pointers.
@@ -349,10 +356,12 @@ fn zero_pointers(ip: &impl InodeFields) -> bool {
     !pointers_set_from(ip, 0, 0)
 }
 
-fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &InodeView<'_>) {
-    let geo = ctx.geo.clone();
+fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &InodeView<'_>, ranges: &mut RunRanges<'_>) {
+    // (Borrowed from `ranges`: a clone of the context's per inode cost
+    // a count up and down.)
+    let geo = ranges.geometry();
     let mut rehash = false;
-    if geo.has_ckhash(ckhash::CK_INODE) && ip.mode() != 0 && ip.ckhash_mismatch(&geo).is_some() {
+    if geo.has_ckhash(ckhash::CK_INODE) && ip.mode() != 0 && ip.ckhash_mismatch(geo).is_some() {
         let text = format!("INODE CHECK-HASH FAILED{}", ctx.pinode(ino));
         rehash = ctx.ask(Finding::new(Problem::InodeCheckHash, text).ino(ino));
     }
@@ -397,7 +406,7 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &InodeView<'_>) {
     if special && size != 0 {
         return unknown(ctx);
     }
-    if pointers_past_size(ip, &geo, typ) {
+    if pointers_past_size(ip, geo, typ) {
         return unknown(ctx);
     }
     if !ftypeok(typ) {
@@ -432,16 +441,22 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &InodeView<'_>) {
     }
 
     match tail_overrun(ctx, ino, ip) {
-        Some(adjusted) => check_blocks(ctx, ino, &adjusted, true),
-        None => check_blocks(ctx, ino, ip, rehash),
+        Some(adjusted) => check_blocks(ctx, ino, &adjusted, true, ranges),
+        None => check_blocks(ctx, ino, ip, rehash, ranges),
     }
 }
 
 /// The rest of `checkinode()` for an inode of a known type: its blocks
 /// (`ckinode()` with `pass1check()`), their count and the size against
 /// the last block held; writes the inode when `rehash` or a repair says so.
-fn check_blocks(ctx: &mut Ctx<'_>, ino: u32, ip: &impl InodeFields, mut rehash: bool) {
-    let geo = ctx.geo.clone();
+fn check_blocks(
+    ctx: &mut Ctx<'_>,
+    ino: u32,
+    ip: &impl InodeFields,
+    mut rehash: bool,
+    ranges: &mut RunRanges<'_>,
+) {
+    let geo = ranges.geometry();
     let bsize = geo.bsize64();
     let size = ip.size();
     let snap = ip.flags() & SF_SNAPSHOT != 0;
@@ -449,7 +464,7 @@ fn check_blocks(ctx: &mut Ctx<'_>, ino: u32, ip: &impl InodeFields, mut rehash: 
     // The last logical block with a data block (fsck_ffs `id_lballoc`).
     let mut lballoc: Option<u64> = None;
     let mut visit = |ctx: &mut Ctx<'_>, r: &crate::bmap::BlockRef| {
-        let w = pass1check(ctx, ino, r.addr.0, r.nfrags, snap, &mut c);
+        let w = pass1check(ctx, ino, r.addr.0, r.nfrags, snap, &mut c, ranges);
         if let (crate::bmap::BlockKind::Data { lbn }, true) = (r.kind, w != Walk::Stop) {
             lballoc = lballoc.max(Some(lbn));
         }
@@ -473,9 +488,10 @@ fn check_blocks(ctx: &mut Ctx<'_>, ino: u32, ip: &impl InodeFields, mut rehash: 
         // be written before that file has been given its own copy.
         ctx.pending_zap.push(ino);
     }
-    if w != Walk::Stop {
-        for (_, a, nf) in crate::bmap::ext_runs(&geo, ip) {
-            if pass1check(ctx, ino, a, nf, false, &mut c) == Walk::Stop {
+    // (Most inodes have no extended attributes: no list to make.)
+    if w != Walk::Stop && ip.extsize() != 0 {
+        for (_, a, nf) in crate::bmap::ext_runs(geo, ip) {
+            if pass1check(ctx, ino, a, nf, false, &mut c, ranges) == Walk::Stop {
                 break;
             }
         }
@@ -510,7 +526,7 @@ fn check_blocks(ctx: &mut Ctx<'_>, ino: u32, ip: &impl InodeFields, mut rehash: 
     // says nothing (fsck_ffs asks anyway). A file sharing blocks is asked:
     // phase 1b may keep it with copies.
     let whole = w != Walk::Stop && !ctx.no_clone.contains(&ino);
-    let last = size.saturating_sub(1) / bsize;
+    let last = size.saturating_sub(1) >> geo.bshift;
     if whole && size > NDADDR as u64 * bsize && lballoc.is_none_or(|l| l < last) {
         let fixsize = lballoc.map_or(0, |l| (l + 1) * bsize);
         let text = format!(
@@ -595,6 +611,12 @@ pub(super) fn blkerror(ctx: &mut Ctx<'_>, problem: Problem, ino: u32, blk: u64, 
     }
 }
 
+/// fsck_ffs `pass1check()` for a run of `nfrags` fragments from `blkno`.
+/// Called for every block of every file: the common case (a sound run
+/// nobody holds yet, outside a snapshot's special blocks) is marked here
+/// at once, with the group's bounds kept from the last run; everything
+/// else goes the long way, fragment by fragment.
+#[inline(always)]
 fn pass1check(
     ctx: &mut Ctx<'_>,
     ino: u32,
@@ -602,18 +624,27 @@ fn pass1check(
     nfrags: u32,
     snap: bool,
     c: &mut Counters,
+    ranges: &mut RunRanges<'_>,
 ) -> Walk {
     if snap && (blkno == 1 || blkno == 2) {
         return Walk::Continue;
     }
-    let anyout = !ctx.geo.run_in_range(Frag(blkno), u64::from(nfrags));
-    if !anyout && ctx.bmap.claim_run(blkno, nfrags) {
-        // The common case: a sound run nobody holds yet, marked at once
-        // (what the loop below does fragment by fragment).
+    if ranges.run_in_range(Frag(blkno), u64::from(nfrags)) && ctx.bmap.claim_run(blkno, nfrags) {
         ctx.n_blks += u64::from(nfrags);
         c.entryno += u64::from(nfrags);
         return Walk::Continue;
     }
+    pass1check_slow(ctx, ino, blkno, nfrags, c)
+}
+
+/// [`pass1check`] for a run out of range or one that could not be marked
+/// at once.
+#[inline(never)]
+fn pass1check_slow(ctx: &mut Ctx<'_>, ino: u32, blkno: u64, nfrags: u32, c: &mut Counters) -> Walk {
+    // Out of range, or in range but not to be marked at once (some
+    // fragment is held, or the run spans two words of the map): fragment
+    // by fragment.
+    let anyout = !ctx.geo.run_in_range(Frag(blkno), u64::from(nfrags));
     if anyout {
         blkerror(ctx, Problem::BadBlock, ino, blkno, "BAD");
         ctx.no_clone.insert(ino);

@@ -998,12 +998,18 @@ impl<'a> Ctx<'a> {
 
     /// [`Ctx::ckinode_addr`] with the whole [`BlockRef`] (what the pointer
     /// maps, so a caller can find where the pointer itself lives).
-    pub fn ckinode_refs<I: InodeFields + ?Sized>(
+    /// Generic over `f` so that phase 1's per-block check is inlined into
+    /// the loop over a file's direct blocks (it runs for every file).
+    pub fn ckinode_refs<I, F>(
         &mut self,
         ip: &I,
-        f: &mut dyn FnMut(&mut Ctx<'a>, &BlockRef) -> Walk,
+        f: &mut F,
         mut truncated: Option<&mut dyn FnMut(&mut Ctx<'a>)>,
-    ) -> Walk {
+    ) -> Walk
+    where
+        I: InodeFields + ?Sized,
+        F: FnMut(&mut Ctx<'a>, &BlockRef) -> Walk + ?Sized,
+    {
         let typ = ip.mode() & mode::IFMT;
         if typ == mode::IFBLK
             || typ == mode::IFCHR
@@ -1019,9 +1025,12 @@ impl<'a> Ctx<'a> {
             // closure. None of them lies past the direct area, so none is
             // "beyond" the size.
             let geo = self.geo.clone();
-            for r in bmap::direct_refs(&geo, ip) {
-                if f(self, &r) == Walk::Stop {
-                    return Walk::Stop;
+            let size = ip.size();
+            for i in 0..NDADDR {
+                if let Some(r) = bmap::direct_ref(&geo, size, i, ip.db(i)) {
+                    if f(self, &r) == Walk::Stop {
+                        return Walk::Stop;
+                    }
                 }
             }
             return Walk::Continue;
