@@ -382,18 +382,17 @@ fn dir_entries(img: &Path, geo: &ufskit::Geometry, dir: u32) -> Vec<RawEnt> {
     out
 }
 
-/// Phase 2 on several threads (workers walking directories ahead, the
-/// calling thread checking what their entries name) must say, return and
-/// write what one thread does, for directories damaged in their blocks
-/// (a bad record length, a `/` in a name), in `.` and `..` (wrong `..`,
-/// `.` naming another inode), and in what entries name (unallocated and
-/// out-of-range inodes, wrong types, an extra `.`, a second name for a
-/// directory), alone and together. Each `-n` run with several threads
-/// must have taken some directories from the workers.
+/// Several threads must say, return and write what one thread does for
+/// directories damaged in their blocks (a bad record length, a `/` in a
+/// name), in `.` and `..` (wrong `..`, `.` naming another inode), and in
+/// what entries name (unallocated and out-of-range inodes, wrong types,
+/// an extra `.`, a second name for a directory), alone and together: the
+/// guard for phase 2 work split across threads (issue 18), and for phase
+/// 1's merge on images whose damage phase 2 finds.
 fn damaged_directories(version: u32) {
     let dir = tempfile::tempdir().expect("tempdir");
     let tree = dir.path().join("tree");
-    // Enough directory bytes for several batches of walking ahead.
+    // Many directories of a few KiB, in several groups.
     for d in 0..48 {
         let sub = tree.join(format!("dir{d:02}"));
         std::fs::create_dir_all(sub.join("child")).expect("mkdir");
@@ -458,18 +457,6 @@ fn damaged_directories(version: u32) {
         bad.extend(same_check(&name, &img, true));
         bad.extend(same_repair(&name, &img, true));
         let out = fsck_n(img.as_path(), 2);
-        let err = String::from_utf8_lossy(&out.stderr);
-        let ahead: u64 = err
-            .split("phase 2 took ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        if ahead == 0 {
-            bad.push(format!(
-                "{name}: phase 2 took no directory from the walk ahead\n{err}"
-            ));
-        }
         let text = String::from_utf8_lossy(&out.stdout);
         if !edits.is_empty() && !text.contains("? no") {
             bad.push(format!("{name}: the damage is not found:\n{text}"));

@@ -310,10 +310,7 @@ fn run_styled(a: Args, style: Style) -> i32 {
         };
         status |= c;
         if let (true, Ok(o)) = (a.timings, &r) {
-            eprintln!(
-                "fsck timings: phase 1 on {} thread(s), phase 2 took {} directories walked ahead",
-                o.jobs, o.dirs_ahead
-            );
+            eprintln!("fsck timings: phase 1 on {} thread(s)", o.jobs);
         }
         if a.json {
             // The collecting reporter is the only boxed one with text.

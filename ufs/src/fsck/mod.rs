@@ -34,7 +34,6 @@ mod dirwalk;
 mod fix;
 
 mod parallel;
-mod parallel2;
 mod pass1;
 mod pass1b;
 mod pass2;
@@ -262,9 +261,6 @@ pub struct Outcome {
     /// Threads that checked phase 1's cylinder groups (1: the calling
     /// thread alone; see [`FsckOptions::jobs`]).
     pub jobs: usize,
-    /// Directories whose entries phase 2 took from the walk ahead of the
-    /// checks (several threads; 0 on one thread).
-    pub dirs_ahead: u64,
 }
 
 impl Outcome {
@@ -281,7 +277,6 @@ impl Outcome {
             repaired: false,
             pages_written: 0,
             jobs: 1,
-            dirs_ahead: 0,
         }
     }
 }
@@ -596,10 +591,9 @@ fn run(
     }
     ctx.zap_pending();
     let mut ok = !stopped(&ctx);
-    let mut dirs_ahead = 0;
     if ok {
         ctx.phase(Phase::Pass2);
-        ok = pass2::pass2(&mut ctx, &mut dirs_ahead);
+        ok = pass2::pass2(&mut ctx);
         let n = ctx.dirs.len() as u64;
         ctx.progress(2, n, n);
     }
@@ -662,7 +656,6 @@ fn run(
     o.summary = Some(s);
     o.journal = journal;
     o.jobs = jobs;
-    o.dirs_ahead = dirs_ahead;
     if mode == AnswerMode::No {
         if ctx.rerun {
             trailer.push("\n***** PLEASE RERUN FSCK *****\n".to_string());

@@ -47,10 +47,8 @@ impl Scan {
     }
 }
 
-/// Returns false when the check cannot go on (no usable root). `ahead`:
-/// how many directories' entries came from the walk ahead
-/// ([`super::parallel2`]).
-pub(super) fn pass2(ctx: &mut Ctx<'_>, ahead: &mut u64) -> bool {
+/// Returns false when the check cannot go on (no usable root).
+pub(super) fn pass2(ctx: &mut Ctx<'_>) -> bool {
     let sfx = ctx.fatal_sfx();
     match ctx.ino.state(ROOTINO) {
         USTATE => {
@@ -117,13 +115,38 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>, ahead: &mut u64) -> bool {
         .enumerate()
         .map(|(i, d)| (d.ino, i))
         .collect();
-    let par = super::parallel::plan(ctx).filter(|_| ctx.ov.is_clean());
-    let stopped = match par {
-        Some((reader, jobs)) => super::parallel2::check_dirs(ctx, reader, jobs, ahead),
-        None => (0..ctx.dirs.len()).any(|i| check_dir(ctx, i, None, ahead)),
-    };
-    if stopped {
-        return true;
+    let ndirs = ctx.dirs.len() as u64;
+    for i in 0..ctx.dirs.len() {
+        if i % 64 == 0 {
+            ctx.progress(2, i as u64, ndirs);
+            ctx.read_ahead_dirs(if i == 0 { 0..128 } else { i + 64..i + 128 });
+        }
+        let ino = ctx.dirs[i].ino;
+        let mut isize = ctx.dirs[i].isize;
+        if isize == 0 || skip_cleared(ctx, ino) {
+            continue;
+        }
+        if isize < crate::dir::MINDIRSIZE as u64 {
+            let text = ctx.direrror(ino, "DIRECTORY TOO SHORT");
+            isize = 512;
+            ctx.dirs[i].isize = isize;
+            if ctx.ask(Finding::new(Problem::DirTooShort, text).ino(ino)) {
+                set_size(ctx, ino, isize);
+            }
+        } else if !isize.is_multiple_of(512) {
+            let path = ctx.pathname(ino, ino);
+            let sfx = ctx.fatal_sfx();
+            let text = format!("DIRECTORY {path}: LENGTH {isize} NOT MULTIPLE OF 512{sfx}");
+            isize = isize.div_ceil(512) * 512;
+            ctx.dirs[i].isize = isize;
+            if ctx.ask(Finding::new(Problem::DirLength, text).ino(ino)) {
+                set_size(ctx, ino, isize);
+            }
+        }
+        scan_dir(ctx, ino, isize);
+        if ctx.stopped {
+            return true;
+        }
     }
     for i in 0..ctx.dirs.len() {
         let d = ctx.dirs[i].clone();
@@ -167,48 +190,6 @@ pub(super) fn pass2(ctx: &mut Ctx<'_>, ahead: &mut u64) -> bool {
     }
     propagate(ctx);
     true
-}
-
-/// Directory `i` of the scan list: its size, then its entries, walked
-/// here or, from `pre`, as a worker walked them (when it found them well
-/// formed and nothing was written since it read them). Returns whether
-/// the run stopped.
-/// `ahead` counts the directories taken from `pre`.
-pub(super) fn check_dir(ctx: &mut Ctx<'_>, i: usize, pre: Option<&Clean>, ahead: &mut u64) -> bool {
-    if i.is_multiple_of(64) {
-        ctx.progress(2, i as u64, ctx.dirs.len() as u64);
-        ctx.read_ahead_dirs(if i == 0 { 0..128 } else { i + 64..i + 128 });
-    }
-    let ino = ctx.dirs[i].ino;
-    let mut isize = ctx.dirs[i].isize;
-    if isize == 0 || skip_cleared(ctx, ino) {
-        return false;
-    }
-    if isize < crate::dir::MINDIRSIZE as u64 {
-        let text = ctx.direrror(ino, "DIRECTORY TOO SHORT");
-        isize = 512;
-        ctx.dirs[i].isize = isize;
-        if ctx.ask(Finding::new(Problem::DirTooShort, text).ino(ino)) {
-            set_size(ctx, ino, isize);
-        }
-    } else if !isize.is_multiple_of(512) {
-        let path = ctx.pathname(ino, ino);
-        let sfx = ctx.fatal_sfx();
-        let text = format!("DIRECTORY {path}: LENGTH {isize} NOT MULTIPLE OF 512{sfx}");
-        isize = isize.div_ceil(512) * 512;
-        ctx.dirs[i].isize = isize;
-        if ctx.ask(Finding::new(Problem::DirLength, text).ino(ino)) {
-            set_size(ctx, ino, isize);
-        }
-    }
-    match pre {
-        Some(c) if c.isize == isize && ctx.ov.is_clean() => {
-            *ahead += 1;
-            apply(ctx, ino, c);
-        }
-        _ => scan_dir(ctx, ino, isize),
-    }
-    ctx.stopped
 }
 
 /// Root REALLOCATE: the old root is freed and a new one made in its
@@ -372,207 +353,6 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
             let off = ctx.geo.frag_offset(Frag(addr));
             ctx.put(off, &buf, WriteClass::Dir);
         }
-    }
-}
-
-/// A directory as a phase 2 worker walked it ([`prescan`]): well formed
-/// throughout, so that [`scan_dir`] would give out exactly these entries
-/// and ask nothing before [`chk2`]'s checks of what they name.
-pub(super) struct Clean {
-    /// The size walked.
-    isize: u64,
-    /// Its entries naming an inode, in order, `.` and `..` first.
-    ents: Vec<Ent>,
-    /// Their names, one after the other.
-    names: Vec<u8>,
-}
-
-/// One entry of a [`Clean`] directory.
-struct Ent {
-    ino: u32,
-    /// Where it starts in the directory (for a repair of it).
-    at: u32,
-    dtype: u8,
-    namlen: u8,
-}
-
-/// The largest directory a worker walks: what it hands back is about
-/// its size, and the window of directories in flight bounds the memory.
-const PRESCAN_MAX: u64 = 256 * 1024;
-
-/// [`scan_dir`]'s reading half for directory `dir` of `isize` bytes, on
-/// `dev` as it was before phase 2 wrote anything: its entries when its
-/// size, blocks and entries are all sound and `.` and `..` need neither
-/// moving nor asking about (`pass2check()`'s first two cases), else None
-/// (the directory is then walked by [`scan_dir`], in order). Reads no
-/// inode table. `buf` is the block buffer, reused.
-pub(super) fn prescan(
-    dev: &dyn io::Device,
-    geo: &crate::superblock::Geometry,
-    dir: u32,
-    isize: u64,
-    buf: &mut Vec<u8>,
-) -> Option<Clean> {
-    if isize < crate::dir::MINDIRSIZE as u64 || !isize.is_multiple_of(512) || isize > PRESCAN_MAX {
-        return None;
-    }
-    let bytes = crate::inode::Inode::read_bytes(dev, geo, crate::units::Ino(dir)).ok()?;
-    let ip = crate::inode::Inode::decode(crate::units::Ino(dir), &bytes, geo).ok()?;
-    let mut st = Scan::new(isize);
-    let mut c = Clean {
-        isize,
-        ents: Vec::new(),
-        names: Vec::new(),
-    };
-    let mut spoke = false;
-    for (lbn, addr, nf) in dir_blocks_on(dev, geo, &ip, isize) {
-        if addr == 0 || !geo.run_in_range(Frag(addr), u64::from(nf)) {
-            return None;
-        }
-        // At most one block (64 KiB).
-        #[allow(clippy::cast_possible_truncation)]
-        buf.resize((u64::from(nf) << geo.fshift) as usize, 0);
-        io::read_exact(dev, geo.frag_offset(Frag(addr)), buf).ok()?;
-        let (mut loc, mut dirty) = (0usize, false);
-        st.ahead = None;
-        loop {
-            let corrupted = &mut |_: &mut Scan| {
-                spoke = true;
-                false
-            };
-            let Some(f) = readdir(geo.endian, &mut st, buf, &mut loc, &mut dirty, corrupted) else {
-                break;
-            };
-            if spoke {
-                return None;
-            }
-            let name = f.name(buf);
-            let sound = match c.ents.len() {
-                // `.` naming the directory, with no room for `..` inside
-                // (pass2check() would split it).
-                0 => {
-                    f.ino == dir && name == b"." && f.dtype == DT_DIR && {
-                        let e = f.owned(buf);
-                        e.reclen < e.dirsiz() + 12
-                    }
-                }
-                1 => {
-                    f.ino != 0
-                        && u64::from(f.ino) < geo.ninodes
-                        && name == b".."
-                        && f.dtype == DT_DIR
-                }
-                // An empty slot: chk2() passes it by.
-                _ if f.ino == 0 => continue,
-                _ => true,
-            };
-            if !sound {
-                return None;
-            }
-            c.names.extend_from_slice(name);
-            c.ents.push(Ent {
-                ino: f.ino,
-                at: u32::try_from(lbn * geo.bsize64() + f.at as u64).ok()?,
-                dtype: f.dtype,
-                namlen: u8::try_from(name.len()).ok()?,
-            });
-        }
-    }
-    Some(c)
-}
-
-/// [`scan_dir`] for a directory a worker found [`Clean`]: what
-/// `pass2check()` does with each of its entries, `..` recorded as the
-/// directory's. A fix answered yes is written to the entry's block, which
-/// is read then and written when the entries move past it, as
-/// [`scan_dir`] writes each block after its entries.
-fn apply(ctx: &mut Ctx<'_>, dir: u32, c: &Clean) {
-    let mut st = Scan::new(c.isize);
-    let mut held: Option<Held> = None;
-    let mut name_at = 0usize;
-    for (k, e) in c.ents.iter().enumerate() {
-        let name = c
-            .names
-            .get(name_at..name_at + usize::from(e.namlen))
-            .unwrap_or_default();
-        name_at += usize::from(e.namlen);
-        if held
-            .as_ref()
-            .is_some_and(|h| u64::from(e.at) / ctx.geo.bsize64() != h.lbn)
-        {
-            put_held(ctx, held.take());
-        }
-        if k == 1 {
-            if let Some(d) = ctx.dir_mut(dir) {
-                d.dotdot = e.ino;
-            }
-        }
-        let (mut ino, mut dtype) = (e.ino, e.dtype);
-        if chk2(ctx, &mut st, dir, &mut ino, &mut dtype, name) && ctx.writing() {
-            rewrite(ctx, dir, c.isize, e.at, ino, dtype, &mut held);
-        }
-    }
-    put_held(ctx, held);
-}
-
-/// A block of a [`Clean`] directory read to be fixed.
-struct Held {
-    lbn: u64,
-    addr: u64,
-    buf: Vec<u8>,
-    dirty: bool,
-}
-
-/// Puts the entry at `at` back with inode `ino` and type `dtype`, as
-/// [`pass2check`] does after [`chk2`] changed it.
-#[cold]
-#[inline(never)]
-fn rewrite(
-    ctx: &mut Ctx<'_>,
-    dir: u32,
-    isize: u64,
-    at: u32,
-    ino: u32,
-    dtype: u8,
-    held: &mut Option<Held>,
-) {
-    let bsize = ctx.geo.bsize64();
-    let lbn = u64::from(at) / bsize;
-    if held.is_none() {
-        let Some(ip) = ctx.inode(dir) else { return };
-        let blocks = ctx.dir_blocks(&ip, isize);
-        let Some(&(_, addr, nf)) = blocks.iter().find(|b| b.0 == lbn) else {
-            return;
-        };
-        let Some(buf) = ctx.dir_block(addr, nf) else {
-            return;
-        };
-        *held = Some(Held {
-            lbn,
-            addr,
-            buf,
-            dirty: false,
-        });
-    }
-    let Some(h) = held.as_mut() else { return };
-    // Below the block size.
-    #[allow(clippy::cast_possible_truncation)]
-    let loc = (u64::from(at) % bsize) as usize;
-    let Some(f) = Found::at(&h.buf, loc, ctx.geo.endian) else {
-        return;
-    };
-    let e = DirEnt {
-        ino,
-        dtype,
-        ..f.owned(&h.buf)
-    };
-    finish(ctx, &mut h.buf, loc, &e, None, true, &mut h.dirty);
-}
-
-fn put_held(ctx: &mut Ctx<'_>, held: Option<Held>) {
-    if let Some(h) = held.filter(|h| h.dirty) {
-        let off = ctx.geo.frag_offset(Frag(h.addr));
-        ctx.put(off, &h.buf, WriteClass::Dir);
     }
 }
 

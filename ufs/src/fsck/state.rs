@@ -947,7 +947,30 @@ impl<'a> Ctx<'a> {
     /// The data blocks of a directory of `size` bytes in logical order, as
     /// (lbn, address or 0 for a hole, fragments), bounded by the size.
     pub fn dir_blocks(&self, ip: &Inode, size: u64) -> Vec<(u64, u64, u32)> {
-        dir_blocks_on(self.dev, &self.geo, ip, size)
+        let ndb = size.div_ceil(self.geo.bsize64());
+        let mut found: Vec<(u64, u64, u32)> = Vec::new();
+        let _ = bmap::walk(self.dev, &self.geo, ip, Some(ndb), &mut |r: BlockRef| {
+            if let BlockKind::Data { lbn } = r.kind {
+                found.push((lbn, r.addr.0, r.nfrags));
+            }
+            Ok(Walk::Continue)
+        });
+        // Only a hint: a count too large for usize just starts empty.
+        let mut out = Vec::with_capacity(usize::try_from(ndb).unwrap_or(0));
+        let mut it = found.into_iter().peekable();
+        for lbn in 0..ndb {
+            // At most one block's fragments (8).
+            #[allow(clippy::cast_possible_truncation)]
+            let nf = (self.geo.blksize(size, lbn) >> self.geo.fshift) as u32;
+            match it.peek() {
+                Some(&(l, a, _)) if l == lbn => {
+                    out.push((lbn, a, nf.max(1)));
+                    it.next();
+                }
+                _ => out.push((lbn, 0, nf.max(1))),
+            }
+        }
+        out
     }
 
     /// fsck_ffs `ckinode()` for block addresses: calls `f(addr, nfrags)`
@@ -1209,40 +1232,6 @@ pub fn dircheck(e: &DirEnt, loc: usize, filesize: i64) -> bool {
     e.head()
         .fsck_check(DIRBLKSIZ - (loc % DIRBLKSIZ), filesize)
         .is_ok()
-}
-
-/// [`Ctx::dir_blocks`] on any device (phase 2's workers read their own
-/// handle on the image).
-pub fn dir_blocks_on(
-    dev: &dyn Device,
-    geo: &Geometry,
-    ip: &Inode,
-    size: u64,
-) -> Vec<(u64, u64, u32)> {
-    let ndb = size.div_ceil(geo.bsize64());
-    let mut found: Vec<(u64, u64, u32)> = Vec::new();
-    let _ = bmap::walk(dev, geo, ip, Some(ndb), &mut |r: BlockRef| {
-        if let BlockKind::Data { lbn } = r.kind {
-            found.push((lbn, r.addr.0, r.nfrags));
-        }
-        Ok(Walk::Continue)
-    });
-    // Only a hint: a count too large for usize just starts empty.
-    let mut out = Vec::with_capacity(usize::try_from(ndb).unwrap_or(0));
-    let mut it = found.into_iter().peekable();
-    for lbn in 0..ndb {
-        // At most one block's fragments (8).
-        #[allow(clippy::cast_possible_truncation)]
-        let nf = (geo.blksize(size, lbn) >> geo.fshift) as u32;
-        match it.peek() {
-            Some(&(l, a, _)) if l == lbn => {
-                out.push((lbn, a, nf.max(1)));
-                it.next();
-            }
-            _ => out.push((lbn, 0, nf.max(1))),
-        }
-    }
-    out
 }
 
 /// fsck_ffs `ftypeok()`.
