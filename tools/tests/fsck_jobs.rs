@@ -37,6 +37,19 @@ fn threads_used(stderr: &str) -> Option<usize> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
+/// `ufs fsck -n -f --timings --jobs J`.
+fn fsck_n(img: &Path, j: usize) -> std::process::Output {
+    ufs([
+        "fsck",
+        "-n",
+        "-f",
+        "--timings",
+        "--jobs",
+        &j.to_string(),
+        &img.display().to_string(),
+    ])
+}
+
 /// `ufs fsck -n -f --jobs J` for every J must print and exit as J = 1
 /// does and leave the image alone. Returns the differences found.
 fn same_check(name: &str, img: &Path, several: bool) -> Vec<String> {
@@ -44,15 +57,7 @@ fn same_check(name: &str, img: &Path, several: bool) -> Vec<String> {
     let mut first: Option<(Option<i32>, String)> = None;
     let mut bad = Vec::new();
     for j in JOBS {
-        let out = ufs([
-            "fsck",
-            "-n",
-            "-f",
-            "--timings",
-            "--jobs",
-            &j.to_string(),
-            &img.display().to_string(),
-        ]);
+        let out = fsck_n(img, j);
         let got = (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -328,4 +333,144 @@ fn a_panicking_worker_changes_nothing() {
         panic!("a panicking worker changed the output:\n{d}");
     }
     assert!(got_img == want_img, "a panicking worker changed the repair");
+}
+
+/// An entry of a directory block as the test damages it: where it starts
+/// in the image, its inode number and name.
+struct RawEnt {
+    off: u64,
+    ino: u32,
+    name: Vec<u8>,
+}
+
+/// Bytes written over an image: where, and what.
+type Edits = Vec<(u64, Vec<u8>)>;
+
+/// The entries of directory `dir`'s first block (little-endian images).
+fn dir_entries(img: &Path, geo: &ufskit::Geometry, dir: u32) -> Vec<RawEnt> {
+    let text = ufs_ok([
+        "debug".to_string(),
+        img.display().to_string(),
+        format!("print inode {dir}"),
+    ]);
+    let db0: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("di_db = "))
+        .and_then(|v| v.trim_start_matches('[').split(',').next())
+        .and_then(|s| s.trim().parse().ok())
+        .expect("a first block");
+    let at = geo.frag_offset(ufskit::Frag(db0));
+    let bytes = std::fs::read(img).expect("read");
+    let end = (at as usize + geo.bsize as usize).min(bytes.len());
+    let block = &bytes[at as usize..end];
+    let mut out = Vec::new();
+    let mut loc = 0usize;
+    while loc + 8 <= block.len() {
+        let ino = u32::from_le_bytes(block[loc..loc + 4].try_into().expect("4 bytes"));
+        let reclen = u16::from_le_bytes([block[loc + 4], block[loc + 5]]);
+        let namlen = usize::from(block[loc + 7]);
+        if reclen == 0 {
+            break;
+        }
+        out.push(RawEnt {
+            off: at + loc as u64,
+            ino,
+            name: block[loc + 8..loc + 8 + namlen].to_vec(),
+        });
+        loc += usize::from(reclen);
+    }
+    out
+}
+
+/// Several threads must say, return and write what one thread does for
+/// directories damaged in their blocks (a bad record length, a `/` in a
+/// name), in `.` and `..` (wrong `..`, `.` naming another inode), and in
+/// what entries name (unallocated and out-of-range inodes, wrong types,
+/// an extra `.`, a second name for a directory), alone and together: the
+/// guard for phase 2 work split across threads (issue 18), and for phase
+/// 1's merge on images whose damage phase 2 finds.
+fn damaged_directories(version: u32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    // Many directories of a few KiB, in several groups.
+    for d in 0..48 {
+        let sub = tree.join(format!("dir{d:02}"));
+        std::fs::create_dir_all(sub.join("child")).expect("mkdir");
+        for f in 0..150 {
+            // Some data, so that the image has several groups.
+            let data = vec![b'x'; if f == 0 { 200_000 } else { 1 }];
+            std::fs::write(sub.join(format!("a-longer-file-name-{f:04}")), data).expect("write");
+        }
+    }
+    let clean = dir.path().join("base.img");
+    makefs(&clean, &tree, version, &[]);
+    let geo = geometry(&clean);
+    let root = dir_entries(&clean, &geo, 2);
+    let sub: Vec<&RawEnt> = root.iter().filter(|e| e.name.starts_with(b"dir")).collect();
+    assert!(sub.len() >= 40, "the subdirectories: {}", sub.len());
+    let pick = |k: usize| dir_entries(&clean, &geo, sub[k].ino);
+    let set_ino = |e: &RawEnt, ino: u32| (e.off, ino.to_le_bytes().to_vec());
+    let free_ino = u32::try_from(geo.ninodes - 2).expect("fits");
+    let (early, mid, late) = (pick(1), pick(20), pick(sub.len() - 2));
+    let child = |es: &[RawEnt]| {
+        es.iter()
+            .find(|e| e.name == b"child")
+            .map(|e| e.ino)
+            .expect("child")
+    };
+    let cases: Vec<(&str, Edits)> = vec![
+        ("clean", vec![]),
+        (
+            "bad-reclen",
+            vec![(mid[5].off + 4, 3u16.to_le_bytes().to_vec())],
+        ),
+        ("slash-in-name", vec![(mid[7].off + 8, b"/".to_vec())]),
+        ("wrong-dotdot", vec![set_ino(&late[1], sub[3].ino)]),
+        ("wrong-dot", vec![set_ino(&early[0], sub[4].ino)]),
+        ("unallocated", vec![set_ino(&mid[9], free_ino)]),
+        ("out-of-range", vec![set_ino(&late[12], u32::MAX - 5)]),
+        ("bad-type", vec![(early[20].off + 6, vec![4])]),
+        (
+            "extra-dot",
+            vec![
+                (mid[30].off + 7, vec![1]),
+                (mid[30].off + 8, b".\0".to_vec()),
+            ],
+        ),
+        (
+            "dir-hard-link",
+            vec![
+                set_ino(&late[40], child(&early)),
+                (late[40].off + 6, vec![4]),
+            ],
+        ),
+    ];
+    let all: Edits = cases.iter().flat_map(|c| c.1.clone()).collect();
+    let mut bad = Vec::new();
+    for (name, edits) in cases.iter().chain([("all", all)].iter()) {
+        let img = dir.path().join(format!("{name}.img"));
+        std::fs::copy(&clean, &img).expect("copy");
+        for (off, bytes) in edits {
+            overwrite(&img, *off, bytes);
+        }
+        let name = format!("UFS{version} {name}");
+        bad.extend(same_check(&name, &img, true));
+        bad.extend(same_repair(&name, &img, true));
+        let out = fsck_n(img.as_path(), 2);
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !edits.is_empty() && !text.contains("? no") {
+            bad.push(format!("{name}: the damage is not found:\n{text}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn damaged_directories_ufs1() {
+    damaged_directories(1);
+}
+
+#[test]
+fn damaged_directories_ufs2() {
+    damaged_directories(2);
 }

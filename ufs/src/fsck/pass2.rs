@@ -25,10 +25,26 @@ use crate::units::Frag;
 
 use crate::ondisk::consts::dt::{DT_DIR, DT_WHT};
 
-struct Scan {
+pub(super) struct Scan {
     entryno: u32,
     filesize: i64,
     fix: FixState,
+    /// The entry the look-ahead of [`readdir`] found well formed, so that
+    /// its header is decoded once (None at each block's start).
+    ahead: Option<Found>,
+}
+
+impl Scan {
+    /// A scan of a directory of `isize` bytes, before its first entry.
+    pub(super) fn new(isize: u64) -> Scan {
+        Scan {
+            entryno: 0,
+            // Signed like fsck_ffs's `id_filesize` (an off_t), bit for bit.
+            filesize: i64::from_ne_bytes(isize.to_ne_bytes()),
+            fix: FixState::DontKnow,
+            ahead: None,
+        }
+    }
 }
 
 /// Returns false when the check cannot go on (no usable root).
@@ -284,12 +300,7 @@ pub(super) fn propagate(ctx: &mut Ctx<'_>) {
 
 fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
     let Some(ip) = ctx.inode(ino) else { return };
-    let mut st = Scan {
-        entryno: 0,
-        // Signed like fsck_ffs's `id_filesize` (an off_t), bit for bit.
-        filesize: i64::from_ne_bytes(isize.to_ne_bytes()),
-        fix: FixState::DontKnow,
-    };
+    let mut st = Scan::new(isize);
     let mut hole_told = false;
     let mut buf = Vec::new();
     for (lbn, addr, nf) in ctx.dir_blocks(&ip, isize) {
@@ -326,7 +337,16 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
         }
         let mut loc = 0usize;
         let mut dirty = false;
-        while let Some(f) = readdir(ctx, &mut st, &mut buf, &mut loc, ino, &mut dirty) {
+        st.ahead = None;
+        let endian = ctx.geo.endian;
+        loop {
+            let corrupted = &mut |st: &mut Scan| {
+                dofix(ctx, st, ino, Problem::DirCorrupted, "DIRECTORY CORRUPTED")
+            };
+            let Some(f) = readdir(endian, &mut st, &mut buf, &mut loc, &mut dirty, corrupted)
+            else {
+                break;
+            };
             pass2check(ctx, &mut st, ino, f, &mut buf, &mut dirty);
         }
         if dirty {
@@ -349,7 +369,7 @@ fn dofix(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, problem: Problem, msg: &str
 /// length as the salvage left it, and where it starts in the block. The
 /// name stays in the block: most entries are checked without a copy of it.
 #[derive(Clone, Copy, Debug, Default)]
-struct Found {
+pub(super) struct Found {
     at: usize,
     ino: u32,
     reclen: u16,
@@ -368,6 +388,25 @@ impl Found {
             dtype: h.d_type,
             namlen: h.d_namlen,
         })
+    }
+
+    /// The header at `loc` when the entry there is well formed, with
+    /// `filesize` bytes of the directory left (fsck_ffs 12.1
+    /// `dircheck()`, [`crate::dir::EntryHead::fsck_check`]).
+    fn checked(buf: &[u8], loc: usize, endian: crate::Endian, filesize: i64) -> Option<Found> {
+        let f = Found::at(buf, loc, endian)?;
+        let end = loc + 8 + usize::from(f.namlen);
+        let head = crate::dir::EntryHead {
+            ino: f.ino,
+            reclen: f.reclen,
+            dtype: f.dtype,
+            namlen: f.namlen,
+            name: buf.get(loc + 8..end).unwrap_or_default(),
+            terminated: buf.get(end) == Some(&0),
+        };
+        head.fsck_check(DIRBLKSIZ - (loc % DIRBLKSIZ), filesize)
+            .is_ok()
+            .then_some(f)
     }
 
     /// The name bytes present in `buf` (none if the name runs past it).
@@ -396,22 +435,23 @@ impl Found {
 /// the start of a chunk replaced by an empty entry covering the chunk, and
 /// a bad entry after a good one absorbed into the good one. The block is
 /// changed in memory either way (as fsck_ffs does); it is marked for
-/// writing only when the salvage was accepted.
-fn readdir(
-    ctx: &mut Ctx<'_>,
+/// writing only when the salvage was accepted (`corrupted` asks, once per
+/// directory: `DIRECTORY CORRUPTED`). Each header is decoded once: the
+/// check of the entry ahead keeps it in `st.ahead` for the next call.
+pub(super) fn readdir(
+    endian: crate::Endian,
     st: &mut Scan,
     buf: &mut [u8],
     loc: &mut usize,
-    dir: u32,
     dirty: &mut bool,
+    corrupted: &mut dyn FnMut(&mut Scan) -> bool,
 ) -> Option<Found> {
-    let endian = ctx.geo.endian;
     let blksiz = buf.len();
     if loc.is_multiple_of(512) && st.filesize > 0 && *loc < blksiz {
-        let ok = entry_ok_at(buf, *loc, endian, st.filesize);
-        if !ok {
+        st.ahead = Found::checked(buf, *loc, endian, st.filesize);
+        if st.ahead.is_none() {
             let at = *loc;
-            let fix = dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
+            let fix = corrupted(st);
             *loc += 512;
             st.filesize -= 512;
             if let Some(chunk) = buf.get_mut(at..at + 512) {
@@ -428,7 +468,10 @@ fn readdir(
     if st.filesize <= 0 || *loc >= blksiz {
         return None;
     }
-    let mut e = Found::at(buf, *loc, endian)?;
+    let mut e = match st.ahead.take() {
+        Some(a) if a.at == *loc => a,
+        _ => Found::at(buf, *loc, endian)?,
+    };
     if e.reclen == 0 {
         return None;
     }
@@ -439,8 +482,8 @@ fn readdir(
         return Some(e);
     }
     if *loc < blksiz && st.filesize > 0 {
-        let ok = entry_ok_at(buf, *loc, endian, st.filesize);
-        if !ok {
+        st.ahead = Found::checked(buf, *loc, endian, st.filesize);
+        if st.ahead.is_none() {
             // At most 512.
             #[allow(clippy::cast_possible_truncation)]
             let size16 = (512 - *loc % 512) as u16;
@@ -448,7 +491,7 @@ fn readdir(
             let bad = *loc;
             *loc += size;
             st.filesize -= i64::from(size16);
-            let fix = dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
+            let fix = corrupted(st);
             e.reclen = e.reclen.saturating_add(size16);
             if let Some(b) = buf.get_mut(bad..bad + size) {
                 b.fill(0);
@@ -777,6 +820,10 @@ fn chk2(
             *dtype = DT_WHT;
         }
         return yes;
+    }
+    // Most entries: a file of the type the entry says.
+    if ctx.ino.ref_file(*ino, *dtype) {
+        return false;
     }
     // At most two rounds: a "no" to REMOVE turns a cleared inode back into
     // an ordinary one.

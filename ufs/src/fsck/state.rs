@@ -272,6 +272,37 @@ impl InoTable {
             put_link(wide, ino, x, n)
         });
     }
+    /// Phase 2's commonest entry in one lookup: when `ino` is a file
+    /// (`FSTATE` or `FZLINK`) whose recorded type is `t`, its link count
+    /// loses the entry's reference and true is returned; anything else
+    /// changes nothing (the caller takes the full checks).
+    #[inline]
+    pub fn ref_file(&mut self, ino: u32, t: u8) -> bool {
+        if self.ipg == 0 {
+            return false;
+        }
+        let wide = &mut self.wide;
+        // A file's slot is stored: phase 1 wrote its state.
+        let Some(x) = self
+            .groups
+            .get_mut((ino / self.ipg) as usize)
+            .and_then(|g| g.slots.get_mut((ino % self.ipg) as usize))
+        else {
+            return false;
+        };
+        if !matches!(x.state, FSTATE | FZLINK) || x.dtype != t {
+            return false;
+        }
+        match x.link {
+            // Stays in 16 bits and off the `WIDE` mark.
+            n if n > WIDE + 1 => x.link = n - 1,
+            _ => {
+                let n = link_of(wide, ino, x.link).saturating_sub(1);
+                put_link(wide, ino, x, n);
+            }
+        }
+        true
+    }
     /// Adds `d` to the link count.
     pub fn add_link(&mut self, ino: u32, d: i32) {
         let wide = &mut self.wide;
@@ -1283,29 +1314,6 @@ pub fn parse_ent(buf: &[u8], loc: usize, endian: crate::Endian) -> Option<DirEnt
     })
 }
 
-/// [`parse_ent`] and [`dircheck`] at once, without copying the name: the
-/// look-ahead at the entry after each one (`fsck_readdir()`) wants only
-/// the verdict.
-pub fn entry_ok_at(buf: &[u8], loc: usize, endian: crate::Endian, filesize: i64) -> bool {
-    let Some(h) = buf
-        .get(loc..)
-        .and_then(|b| crate::ondisk::DirectHdr::decode(b, endian))
-    else {
-        return false;
-    };
-    let end = loc + 8 + usize::from(h.d_namlen);
-    let head = crate::dir::EntryHead {
-        ino: h.d_ino,
-        reclen: h.d_reclen,
-        dtype: h.d_type,
-        namlen: h.d_namlen,
-        name: buf.get(loc + 8..end).unwrap_or_default(),
-        terminated: buf.get(end) == Some(&0),
-    };
-    head.fsck_check(DIRBLKSIZ - (loc % DIRBLKSIZ), filesize)
-        .is_ok()
-}
-
 /// fsck_ffs 12.1 `dircheck()`: whether the entry at `loc` (with `filesize`
 /// bytes of the directory left) is well formed ([`crate::dir::EntryHead::fsck_check`]).
 pub fn dircheck(e: &DirEnt, loc: usize, filesize: i64) -> bool {
@@ -1490,5 +1498,16 @@ mod tests {
         }
         assert_eq!(u.link(10), 0);
         assert!(u.wide.is_empty());
+        // Phase 2's one-lookup reference takes the same path past 16 bits,
+        // and only from files of the type named.
+        u.set_found(11, FSTATE, 8, -32_766);
+        for _ in 0..3 {
+            assert!(u.ref_file(11, 8));
+        }
+        assert_eq!(u.link(11), -32_769);
+        assert!(!u.ref_file(11, 4) && !u.ref_file(12, 0));
+        u.set_state(11, DSTATE);
+        assert!(!u.ref_file(11, 8));
+        assert_eq!(u.link(11), -32_769);
     }
 }
