@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/fsck.sh WORKDIR [UFS-BINARY]
 #
-# UFS-BINARY: by default the shipped build (`cargo dist`) when it exists,
+# UFS-BINARY: by default the shipped build (`cargo build-dist`) when it exists,
 # else the release build (bench/lib.sh default_ufs).
 #
 # Check benchmark: `ufs fsck -n -f` against e2fsck -fn and xfs_repair -n on
@@ -51,7 +51,7 @@ export LC_ALL=C
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 bench_args "$@"
-# A `cargo dist` binary whose code order file went stale shows here.
+# A `cargo build-dist` binary whose code order file went stale shows here.
 "$here/symorder.sh" --check "$ufs" >&2 || true
 REPS=${REPS:-3}
 NFILES=${NFILES:-200000}

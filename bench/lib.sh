@@ -85,7 +85,7 @@ gen_small_tree() {
 }
 
 # default_ufs: the binary a bench measures unless told: the shipped build
-# (`cargo dist`: static, whole-program optimized) when it has been built,
+# (`cargo build-dist`: static, whole-program optimized) when it has been built,
 # else the release build the tests use.
 default_ufs() {
     local t=${CARGO_TARGET_DIR:-$here/../target}
@@ -103,7 +103,7 @@ bench_args() {
     mkdir -p -- "$1"
     work=$(cd -- "$1" && pwd)
     ufs=${2:-$(default_ufs)}
-    [ -x "$ufs" ] || die "ufs binary not found: $ufs (cargo dist, or cargo build --release -p ufskit-tools)"
+    [ -x "$ufs" ] || die "ufs binary not found: $ufs (cargo build-dist, or cargo build --release -p ufskit-tools)"
     echo "measuring $ufs" >&2
 }
 

@@ -2,7 +2,7 @@
 # bench/symorder.sh UFS-BINARY IMAGE... > tools/ufs.order
 # bench/symorder.sh --check UFS-BINARY [ORDER-FILE]
 #
-# The symbol ordering file `cargo dist` links with (.cargo/config.toml):
+# The symbol ordering file `cargo build-dist` links with (.cargo/config.toml):
 # the functions `ufs --version`, `ufs fsck -n -f --jobs 1` and `--jobs 2`
 # and its helper names `fsck_ffs -n -f` and `fsck.ufs -n -f` on each IMAGE
 # run, as valgrind's callgrind saw them, one mangled name a line. The linker puts them together at the start of
@@ -11,12 +11,12 @@
 # binary's resident pages in a check drop by about 1 MiB
 # (docs/performance.md, fsck, "Start-up and the binary's own memory").
 #
-# Make it from a `cargo dist` binary (its names carry the hashes of that
+# Make it from a `cargo build-dist` binary (its names carry the hashes of that
 # build: another target, toolchain or dependency set names the same
 # functions differently) on the 100,000-file bench images, e.g.
 #   bench/symorder.sh target/x86_64-unknown-linux-gnu/dist/ufs \
 #       /tmp/bench/out-100000-tar/ufs{1,2}-ffs.img > tools/ufs.order
-# then relink (touch tools/src/main.rs; cargo dist): cargo does not watch
+# then relink (touch tools/src/main.rs; cargo build-dist): cargo does not watch
 # the file. Names the binary no longer has are skipped by the linker
 # without a word; --check says how many of the file's names a binary
 # still has (bench/fsck.sh prints it), so a stale file shows.
