@@ -116,24 +116,17 @@ impl Ctx<'_> {
     pub(super) fn read_ahead_dirs(&self, dirs: std::ops::Range<usize>) {
         let end = dirs.end.min(self.dirs.len());
         let bsize = self.geo.bsize64();
-        let mut run: Option<(u64, u64)> = None;
+        let mut hints = crate::io::Hints::default();
         for d in self.dirs.get(dirs.start..end).unwrap_or(&[]) {
-            if d.isize == 0 || !self.geo.run_in_range(Frag(d.blk0), 1) {
-                continue;
+            if d.isize != 0 && self.geo.run_in_range(Frag(d.blk0), 1) {
+                hints.add(
+                    self.dev,
+                    self.geo.frag_offset(Frag(d.blk0)),
+                    d.isize.min(bsize),
+                );
             }
-            let (at, len) = (self.geo.frag_offset(Frag(d.blk0)), d.isize.min(bsize));
-            run = match run {
-                Some((s, e)) if at >= s && at <= e => Some((s, e.max(at + len))),
-                Some((s, e)) => {
-                    self.dev.will_need(s, e - s);
-                    Some((at, at + len))
-                }
-                None => Some((at, at + len)),
-            };
         }
-        if let Some((s, e)) = run {
-            self.dev.will_need(s, e - s);
-        }
+        hints.finish(self.dev);
     }
 
     /// Reads `nf` fragments of a directory at `addr` through the overlay;

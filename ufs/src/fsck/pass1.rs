@@ -229,28 +229,17 @@ fn read_ahead(ctx: &Ctx<'_>, c: u32) {
 fn read_ahead_dir(ctx: &Ctx<'_>, ip: &impl InodeFields, size: u64) {
     let geo = &ctx.geo;
     let nblocks = size.div_ceil(geo.bsize64()).min(NDADDR as u64);
-    let mut run: Option<(u64, u64)> = None;
+    let mut hints = io::Hints::default();
     for lbn in 0..nblocks {
         // lbn < NDADDR.
         #[allow(clippy::cast_possible_truncation)]
         let addr = ip.db(lbn as usize);
         let len = geo.blksize(size, lbn);
-        if !geo.run_in_range(Frag(addr), len >> geo.fshift) {
-            continue;
+        if geo.run_in_range(Frag(addr), len >> geo.fshift) {
+            hints.add(ctx.dev, geo.frag_offset(Frag(addr)), len);
         }
-        let at = geo.frag_offset(Frag(addr));
-        run = match run {
-            Some((s, e)) if at == e => Some((s, e + len)),
-            Some((s, e)) => {
-                ctx.dev.will_need(s, e - s);
-                Some((at, at + len))
-            }
-            None => Some((at, at + len)),
-        };
     }
-    if let Some((s, e)) = run {
-        ctx.dev.will_need(s, e - s);
-    }
+    hints.finish(ctx.dev);
 }
 
 /// Reads `n` inodes from `ino` on (all in one cylinder group, so adjacent

@@ -59,6 +59,37 @@ pub trait Device {
     }
 }
 
+/// Read-ahead hints ([`Device::will_need`]) gathered into runs: byte ranges
+/// given in ascending order that touch or overlap the run being built
+/// join it, so adjacent blocks cost one request. [`Hints::finish`] sends
+/// the last run.
+#[derive(Debug, Default)]
+pub struct Hints {
+    run: Option<(u64, u64)>,
+}
+
+impl Hints {
+    /// Adds the `len` bytes at `at`; sends the run built so far when they
+    /// do not join it.
+    pub fn add(&mut self, dev: &(impl Device + ?Sized), at: u64, len: u64) {
+        let end = at.saturating_add(len);
+        self.run = match self.run {
+            Some((s, e)) if at >= s && at <= e => Some((s, e.max(end))),
+            Some((s, e)) => {
+                dev.will_need(s, e - s);
+                Some((at, end))
+            }
+            None => Some((at, end)),
+        };
+    }
+    /// Sends the run being built, if any.
+    pub fn finish(self, dev: &(impl Device + ?Sized)) {
+        if let Some((s, e)) = self.run {
+            dev.will_need(s, e - s);
+        }
+    }
+}
+
 /// A buffer for reading runs of an image, one run at a time: the bytes in
 /// place when the device lends them ([`Device::mapped`]), otherwise read
 /// into memory this keeps for the next run. Holds one run's map at most:
@@ -488,6 +519,49 @@ impl<D: Device + ?Sized> Device for Box<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A device that only records the hints it is given.
+    #[derive(Default)]
+    struct Hinted(std::cell::RefCell<Vec<(u64, u64)>>);
+
+    impl Device for Hinted {
+        fn read_at(&self, _: u64, _: &mut [u8]) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_at(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn len(&self) -> u64 {
+            u64::MAX
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn will_need(&self, offset: u64, len: u64) {
+            self.0.borrow_mut().push((offset, len));
+        }
+    }
+
+    /// Touching and overlapping ranges join one request; a gap or a step
+    /// back starts the next; nothing is sent for no ranges.
+    #[test]
+    fn hints_join_adjacent_ranges() {
+        let dev = Hinted::default();
+        Hints::default().finish(&dev);
+        assert!(dev.0.borrow().is_empty());
+        let mut h = Hints::default();
+        for (at, len) in [
+            (0, 4096),
+            (4096, 4096),
+            (6000, 4096),
+            (20480, 512),
+            (8192, 100),
+        ] {
+            h.add(&dev, at, len);
+        }
+        h.finish(&dev);
+        assert_eq!(*dev.0.borrow(), [(0, 10096), (20480, 512), (8192, 100)]);
+    }
 
     #[test]
     fn reads_past_the_end_name_the_offset() {
