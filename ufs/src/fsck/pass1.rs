@@ -200,8 +200,12 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
 
 /// Bytes of inode table looked at at once: a run of whole blocks. Read in
 /// place from a memory map ([`io::RunBuf`]), a larger run costs no more
-/// memory to copy into, only mapped pages, and fewer maps: 256 KiB.
-const RUN_BYTES: u64 = 256 * 1024;
+/// memory to copy into, only mapped pages, and fewer maps: 1 MiB. Each
+/// unmap is a TLB flush, and with two threads a flush of the other core
+/// too (an interrupt, and a VM exit under a hypervisor): against 256 KiB
+/// runs, 1 MiB took 10-15% off the CPU and wall time of two threads and
+/// 2-7% off one's, for 0.6-1.5 MiB more resident (docs/performance.md).
+const RUN_BYTES: u64 = 1024 * 1024;
 
 /// Asks the device to start reading (a cold cache) where the next group's
 /// check starts: its block and its first run of inodes, far from this
