@@ -25,7 +25,7 @@ use crate::units::Frag;
 
 use crate::ondisk::consts::dt::{DT_DIR, DT_WHT};
 
-pub(super) struct Scan {
+struct Scan {
     entryno: u32,
     filesize: i64,
     fix: FixState,
@@ -36,7 +36,7 @@ pub(super) struct Scan {
 
 impl Scan {
     /// A scan of a directory of `isize` bytes, before its first entry.
-    pub(super) fn new(isize: u64) -> Scan {
+    fn new(isize: u64) -> Scan {
         Scan {
             entryno: 0,
             // Signed like fsck_ffs's `id_filesize` (an off_t), bit for bit.
@@ -338,15 +338,7 @@ fn scan_dir(ctx: &mut Ctx<'_>, ino: u32, isize: u64) {
         let mut loc = 0usize;
         let mut dirty = false;
         st.ahead = None;
-        let endian = ctx.geo.endian;
-        loop {
-            let corrupted = &mut |st: &mut Scan| {
-                dofix(ctx, st, ino, Problem::DirCorrupted, "DIRECTORY CORRUPTED")
-            };
-            let Some(f) = readdir(endian, &mut st, &mut buf, &mut loc, &mut dirty, corrupted)
-            else {
-                break;
-            };
+        while let Some(f) = readdir(ctx, &mut st, &mut buf, &mut loc, ino, &mut dirty) {
             pass2check(ctx, &mut st, ino, f, &mut buf, &mut dirty);
         }
         if dirty {
@@ -369,7 +361,7 @@ fn dofix(ctx: &mut Ctx<'_>, st: &mut Scan, dir: u32, problem: Problem, msg: &str
 /// length as the salvage left it, and where it starts in the block. The
 /// name stays in the block: most entries are checked without a copy of it.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Found {
+struct Found {
     at: usize,
     ino: u32,
     reclen: u16,
@@ -435,23 +427,24 @@ impl Found {
 /// the start of a chunk replaced by an empty entry covering the chunk, and
 /// a bad entry after a good one absorbed into the good one. The block is
 /// changed in memory either way (as fsck_ffs does); it is marked for
-/// writing only when the salvage was accepted (`corrupted` asks, once per
-/// directory: `DIRECTORY CORRUPTED`). Each header is decoded once: the
-/// check of the entry ahead keeps it in `st.ahead` for the next call.
-pub(super) fn readdir(
-    endian: crate::Endian,
+/// writing only when the salvage was accepted. Each header is decoded
+/// once: the check of the entry ahead keeps it in `st.ahead` for the next
+/// call.
+fn readdir(
+    ctx: &mut Ctx<'_>,
     st: &mut Scan,
     buf: &mut [u8],
     loc: &mut usize,
+    dir: u32,
     dirty: &mut bool,
-    corrupted: &mut dyn FnMut(&mut Scan) -> bool,
 ) -> Option<Found> {
+    let endian = ctx.geo.endian;
     let blksiz = buf.len();
     if loc.is_multiple_of(512) && st.filesize > 0 && *loc < blksiz {
         st.ahead = Found::checked(buf, *loc, endian, st.filesize);
         if st.ahead.is_none() {
             let at = *loc;
-            let fix = corrupted(st);
+            let fix = dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
             *loc += 512;
             st.filesize -= 512;
             if let Some(chunk) = buf.get_mut(at..at + 512) {
@@ -491,7 +484,7 @@ pub(super) fn readdir(
             let bad = *loc;
             *loc += size;
             st.filesize -= i64::from(size16);
-            let fix = corrupted(st);
+            let fix = dofix(ctx, st, dir, Problem::DirCorrupted, "DIRECTORY CORRUPTED");
             e.reclen = e.reclen.saturating_add(size16);
             if let Some(b) = buf.get_mut(bad..bad + size) {
                 b.fill(0);
