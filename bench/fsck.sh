@@ -24,7 +24,9 @@
 #      or FSCK_FFS), makes a UFS1 and a UFS2 image of the tree with ufs
 #      makefs and runs `ufs fsck -n -f --jobs J` (for each J in JOBS) and
 #      `fsck_ffs -n -f` interleaved (A B A B ...) PAIRS times on each,
-#      printing every pair's ratio and then the medians and the peak RSS;
+#      printing every pair's ratio and then the medians and the peak RSS
+#      (each run timed by testkit's `timed` runner, built on first use:
+#      wall, CPU and peak RSS of the tool alone, no wrapper in the span);
 #      `ufs fsck -f -y` on the clean UFS2 image is paired with `-n` the
 #      same way (the issue wants it within 10%).
 #   5. with COLD=1 (root: it writes /proc/sys/vm/drop_caches), the same
@@ -53,6 +55,7 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 bench_args "$@"
 # A `cargo build-dist` binary whose code order file went stale shows here.
 "$here/symorder.sh" --check "$ufs" >&2 || true
+timed_bin
 REPS=${REPS:-3}
 NFILES=${NFILES:-200000}
 NDIRS=${NDIRS:-$(( NFILES / 1000 > 0 ? NFILES / 1000 : 1 ))}

@@ -2,6 +2,9 @@
 
 die() { echo "$(basename -- "$0"): $*" >&2; exit 1; }
 
+# This file's folder, for the helper scripts beside it.
+bench_lib=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+
 declare -A WALL RSS
 
 # measure NAME REPS OUTDIR PREP... ::: CMD...: runs PREP (untimed), then CMD
@@ -107,26 +110,27 @@ bench_args() {
     echo "measuring $ufs" >&2
 }
 
-# now_ns: a monotonic-enough clock in nanoseconds (GNU date).
-now_ns() { date +%s%N; }
+# timed_bin: the runner run_once measures with (testkit/src/bin/timed.rs,
+# which says why the benches have one of their own), built on first use.
+timed=
+timed_bin() {
+    [ -z "$timed" ] || return 0
+    (cd -- "$bench_lib/.." && cargo build --quiet --release -p ufskit-testkit --bin timed) ||
+        die "cannot build the bench runner (cargo build --release -p ufskit-testkit --bin timed)"
+    timed=${CARGO_TARGET_DIR:-$bench_lib/../target}/release/timed
+}
 
-# run_once OUTDIR NAME CMD...: runs CMD once under /usr/bin/time (peak RSS
-# only; its wall clock has 10 ms steps, too coarse here) and sets T (wall
-# seconds, from the nanosecond clock around it) and R (peak RSS, KiB). The
+# run_once OUTDIR NAME CMD...: runs CMD once under the runner and sets T
+# (wall seconds), C (CPU time, user + system, ms) and R (peak RSS, KiB),
+# all of CMD alone: no wrapper program starts inside the timed span. The
 # exit status is not judged: fsck_ffs -n exits 0 on damage and ufs fsck 4.
-# With perf present, C is the CPU time (task-clock, ms), which the other
-# engineers' builds on the same cores disturb far less than the wall clock.
 run_once() {
-    local outdir=$1 name=$2 t0 t1 pre=()
+    local outdir=$1 name=$2 line
     shift 2
-    command -v perf > /dev/null && pre=(perf stat -x, -e task-clock -o "$outdir/$name.cpu")
-    t0=$(now_ns)
-    "${pre[@]}" /usr/bin/time -f '%M' -o "$outdir/$name.rss" "$@" > "$outdir/$name.log" 2>&1 || true
-    t1=$(now_ns)
-    T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
-    R=$(tail -n 1 "$outdir/$name.rss")
-    C=$(awk -F, '/task-clock/ { printf "%.1f", $1 }' "$outdir/$name.cpu" 2> /dev/null)
-    C=${C:-0}
+    timed_bin
+    line=$("$timed" "$outdir/$name.log" "$@") || die "cannot run $1"
+    read -r T C R _ <<< "$line"
+    echo "$line" > "$outdir/$name.cost"
 }
 
 # median: the median of the numbers on standard input.
