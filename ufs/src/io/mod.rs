@@ -57,6 +57,13 @@ pub trait Device {
     fn will_need(&self, offset: u64, len: u64) {
         let _ = (offset, len);
     }
+    /// Whether reading the byte at `offset` would be served from memory (an
+    /// image file's page in the kernel's cache) without waiting for the
+    /// disk: `None` when the device cannot tell, the default.
+    fn cached(&self, offset: u64) -> Option<bool> {
+        let _ = offset;
+        None
+    }
 }
 
 /// Read-ahead hints ([`Device::will_need`]) gathered into runs: byte ranges
@@ -231,6 +238,9 @@ impl<D: Device> Device for ReadOnly<D> {
     }
     fn will_need(&self, offset: u64, len: u64) {
         self.0.will_need(offset, len);
+    }
+    fn cached(&self, offset: u64) -> Option<bool> {
+        self.0.cached(offset)
     }
 }
 
@@ -437,6 +447,25 @@ impl Device for FileDevice {
             rustix::fs::Advice::WillNeed,
         );
     }
+    // A one-byte read that must not wait (RWF_NOWAIT, Linux 4.14 on): it
+    // fails with EAGAIN exactly when the page is not in the cache, and
+    // starts no read of its own.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn cached(&self, offset: u64) -> Option<bool> {
+        let at = self.file_offset(offset, 1).ok()?;
+        let mut b = [0u8; 1];
+        match rustix::io::preadv2(
+            &self.file,
+            &mut [std::io::IoSliceMut::new(&mut b)],
+            at,
+            rustix::io::ReadWriteFlags::NOWAIT,
+        ) {
+            Ok(_) => Some(true),
+            Err(rustix::io::Errno::AGAIN) => Some(false),
+            // Older kernels refuse the flag (EOPNOTSUPP): cannot tell.
+            Err(_) => None,
+        }
+    }
 }
 
 /// A device that forwards to another but fails every write after the first
@@ -514,6 +543,9 @@ impl<D: Device + ?Sized> Device for Box<D> {
     fn will_need(&self, offset: u64, len: u64) {
         (**self).will_need(offset, len);
     }
+    fn cached(&self, offset: u64) -> Option<bool> {
+        (**self).cached(offset)
+    }
 }
 
 #[cfg(test)]
@@ -539,6 +571,31 @@ mod tests {
         }
         fn will_need(&self, offset: u64, len: u64) {
             self.0.borrow_mut().push((offset, len));
+        }
+    }
+
+    /// A file just written is in the page cache; dropped from it, it is
+    /// not (where the file system can drop pages: tmpfs cannot).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn cached_says_what_the_page_cache_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("img");
+        std::fs::write(&path, vec![7u8; 1 << 20]).unwrap();
+        let dev = FileDevice::open_read_only(&path).unwrap();
+        assert_eq!(dev.cached(0), Some(true));
+        assert_eq!(dev.cached((1 << 20) - 1), Some(true));
+        dev.file().sync_all().unwrap();
+        rustix::fs::fadvise(dev.file(), 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        match dev.cached(4096) {
+            Some(false) => {
+                // A check reads it again: in the cache once more.
+                let mut b = [0u8; 1];
+                dev.read_at(4096, &mut b).unwrap();
+                assert_eq!((b[0], dev.cached(4096)), (7, Some(true)));
+            }
+            other => eprintln!("SKIPPED: pages not dropped here ({other:?}): tmpfs?"),
         }
     }
 

@@ -240,6 +240,9 @@ impl Device for Overlay<'_> {
     fn will_need(&self, offset: u64, len: u64) {
         self.base().will_need(offset, len);
     }
+    fn cached(&self, offset: u64) -> Option<bool> {
+        self.base().cached(offset)
+    }
 }
 
 #[cfg(test)]

@@ -199,6 +199,9 @@ impl<D: Device> Device for UndoDevice<D> {
     fn will_need(&self, offset: u64, len: u64) {
         self.inner.will_need(offset, len);
     }
+    fn cached(&self, offset: u64) -> Option<bool> {
+        self.inner.cached(offset)
+    }
 }
 
 /// What [`restore`] did.
