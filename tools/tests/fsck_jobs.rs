@@ -10,6 +10,9 @@
 //! so the comparison is never of the one-thread path with itself. A
 //! worker that panics (every read of its handle panics) must change
 //! nothing either: its groups are checked again on the calling thread.
+//! With the image's pages dropped from the page cache first, a check reads
+//! its inode tables ahead on a thread of its own: it must say so and,
+//! again, change nothing but the time.
 
 #[allow(clippy::panic)]
 mod common;
@@ -87,7 +90,8 @@ fn same_check(name: &str, img: &Path, several: bool) -> Vec<String> {
 /// What a library repair with `jobs` threads of a copy of `img` said,
 /// returned and left, and how many threads it used.
 fn repair_with(img: &Path, jobs: usize) -> (String, Vec<u8>, usize) {
-    repair_through(img, jobs, |d| SharedDevice(Arc::new(d)))
+    let (said, image, used, _) = repair_through(img, jobs, |d| SharedDevice(Arc::new(d)));
+    (said, image, used)
 }
 
 /// As [`repair_with`], with the workers reading through what `reader`
@@ -96,7 +100,7 @@ fn repair_through(
     img: &Path,
     jobs: usize,
     reader: impl FnOnce(FileDevice) -> SharedDevice,
-) -> (String, Vec<u8>, usize) {
+) -> (String, Vec<u8>, usize, bool) {
     let copy = img.with_extension(format!("jobs{jobs}"));
     std::fs::copy(img, &copy).expect("copy");
     let reader = reader(FileDevice::open_read_only(&copy).expect("open"));
@@ -124,14 +128,75 @@ fn repair_through(
                     o.repaired,
                     o.pages_written
                 );
-                (head, o.jobs)
+                (head, o.jobs, o.read_ahead)
             }
-            Err(e) => (format!("error: {e}\n"), 0),
+            Err(e) => (format!("error: {e}\n"), 0, false),
         }
     };
     let image = std::fs::read(&copy).expect("read");
     std::fs::remove_file(&copy).expect("remove");
-    (format!("{}{}", said.0, rep.text), image, said.1)
+    (format!("{}{}", said.0, rep.text), image, said.1, said.2)
+}
+
+/// Drops `path`'s pages from the page cache (written out first: dirty
+/// pages stay). Whether that took: a file system that keeps its files
+/// only in memory (tmpfs) cannot drop them.
+fn evict(path: &Path) -> bool {
+    use ufskit::io::Device;
+    let f = std::fs::File::open(path).expect("open");
+    f.sync_all().expect("sync");
+    let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed);
+    let dev = FileDevice::open_read_only(path).expect("open");
+    dev.cached(0) == Some(false)
+}
+
+/// `-n` (1 and 2 threads) and `-y` (1 and 2 threads, through the library)
+/// of `img` with its pages dropped from the cache must print, return and
+/// write what the same runs print with the cache warm, and must have read
+/// ahead. Returns the differences found; None when pages cannot be dropped
+/// here.
+fn same_cold(name: &str, img: &Path) -> Option<Vec<String>> {
+    let warm = fsck_n(img, 1);
+    let (want, want_img, _) = repair_with(img, 1);
+    let mut bad = Vec::new();
+    for j in [1, 2] {
+        if !evict(img) {
+            return None;
+        }
+        let out = fsck_n(img, j);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if !err.contains("read ahead") {
+            bad.push(format!(
+                "{name}: cold -n --jobs {j} did not read ahead:\n{err}"
+            ));
+        }
+        if (out.status.code(), &out.stdout) != (warm.status.code(), &warm.stdout) {
+            bad.push(format!(
+                "{name}: cold -n --jobs {j} differs from a warm run\n{}",
+                diff(
+                    &String::from_utf8_lossy(&warm.stdout),
+                    &String::from_utf8_lossy(&out.stdout)
+                )
+                .unwrap_or_default()
+            ));
+        }
+        let mut dropped = true;
+        let (got, got_img, _, ahead) = repair_through(img, j, |d| {
+            let copy = img.with_extension(format!("jobs{j}"));
+            dropped = evict(&copy);
+            SharedDevice(Arc::new(d))
+        });
+        if dropped && !ahead {
+            bad.push(format!("{name}: cold -y with {j} jobs did not read ahead"));
+        }
+        if got != want || got_img != want_img {
+            bad.push(format!(
+                "{name}: cold -y with {j} jobs differs from a warm run\n{}",
+                diff(&want, &got).unwrap_or_default()
+            ));
+        }
+    }
+    Some(bad)
 }
 
 /// A `-y` repair with 2 and 3 threads must say, return and write what one
@@ -271,6 +336,14 @@ fn generated(version: u32) {
         let name = format!("UFS{version} {name}");
         bad.extend(same_check(&name, &img, true));
         bad.extend(same_repair(&name, &img, true));
+        match same_cold(&name, &img) {
+            Some(b) => bad.extend(b),
+            None => {
+                ufskit_testkit::skip(&format!(
+                    "{name}: cold-cache runs (this file system keeps its pages: tmpfs?)"
+                ));
+            }
+        }
         if !cmds.is_empty() {
             let (_, out) = fsck(&img, &["-n", "-f"]);
             assert!(out.contains("? no"), "{name}: the damage is found:\n{out}");
@@ -326,7 +399,7 @@ fn a_panicking_worker_changes_nothing() {
     damage(&img, &[format!("set inode {a} di_nlink 7")]);
     let (want, want_img, _) = repair_with(&img, 1);
     assert!(want.contains("LINK COUNT"), "the damage is found:\n{want}");
-    let (got, got_img, used) =
+    let (got, got_img, used, _) =
         repair_through(&img, 2, |d| SharedDevice(Arc::new(PanickingReader(d))));
     assert_eq!(used, 2, "the run went through the workers");
     if let Some(d) = diff(&want, &got) {

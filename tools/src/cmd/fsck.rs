@@ -248,12 +248,11 @@ fn run_styled(a: Args, style: Style) -> i32 {
         opts.preen = a.preen;
         opts.max_memory = a.max_memory;
         opts.jobs = a.jobs.unwrap_or(0);
-        if opts.jobs != 1 {
-            // The workers' own read-only handle; without one, one thread.
-            opts.reader = crate::image::open_device(img, false)
-                .ok()
-                .map(|d| ufskit::fsck::SharedDevice(std::sync::Arc::new(d)));
-        }
+        // The workers' and the read-ahead's own read-only handle; without
+        // one, one thread and no read-ahead thread.
+        opts.reader = crate::image::open_device(img, false)
+            .ok()
+            .map(|d| ufskit::fsck::SharedDevice(std::sync::Arc::new(d)));
         // No bar under questions or JSON; -C FD lines are always written.
         let progress = match a.progress_fd {
             Some(_) => crate::progress::fsck(&opts.name, a.progress_fd),
@@ -310,7 +309,12 @@ fn run_styled(a: Args, style: Style) -> i32 {
         };
         status |= c;
         if let (true, Ok(o)) = (a.timings, &r) {
-            eprintln!("fsck timings: phase 1 on {} thread(s)", o.jobs);
+            let ahead = if o.read_ahead {
+                ", inode tables read ahead (cold cache)"
+            } else {
+                ""
+            };
+            eprintln!("fsck timings: phase 1 on {} thread(s){ahead}", o.jobs);
         }
         if a.json {
             // The collecting reporter is the only boxed one with text.

@@ -40,6 +40,7 @@ mod pass2;
 mod pass3;
 mod pass4;
 mod pass5;
+mod readahead;
 mod setup;
 
 pub use parallel::SharedDevice;
@@ -86,7 +87,9 @@ pub struct FsckOptions {
     pub jobs: usize,
     /// A second, thread-safe handle on the image checked (the same bytes
     /// as the device given to [`check`] or [`repair`]), which phase 1's
-    /// workers read; without it the check runs on one thread.
+    /// workers read and, with a cold cache, a thread reading the inode
+    /// tables ahead of phase 1; without it the check runs on one thread
+    /// and hints its reads as it goes (slower on a cold cache).
     pub reader: Option<SharedDevice>,
 }
 
@@ -261,6 +264,9 @@ pub struct Outcome {
     /// Threads that checked phase 1's cylinder groups (1: the calling
     /// thread alone; see [`FsckOptions::jobs`]).
     pub jobs: usize,
+    /// A thread of its own read phase 1's inode tables ahead: the cache
+    /// was cold and [`FsckOptions::reader`] was given.
+    pub read_ahead: bool,
 }
 
 impl Outcome {
@@ -277,6 +283,7 @@ impl Outcome {
             repaired: false,
             pages_written: 0,
             jobs: 1,
+            read_ahead: false,
         }
     }
 }
@@ -436,6 +443,7 @@ fn new_ctx<'a>(
         rebuild_cg: Default::default(),
         cg_inited: Default::default(),
         now,
+        hint_reads: true,
     }
 }
 
@@ -564,6 +572,12 @@ fn run(
     let _ = early;
     let stopped = |ctx: &Ctx<'_>| ctx.stopped;
     ctx.phase(Phase::Pass1);
+    // Read ahead on a cold cache; hinted by phase 1 itself only when no
+    // thread can (readahead.rs says why).
+    let reader = opts.reader.as_ref().filter(|r| r.0.len() == dev.len());
+    let ahead = readahead::start(reader.map(|r| r.0.clone()), &ctx.geo);
+    ctx.hint_reads = ahead.phase1_hints();
+    let read_ahead = ahead.running();
     let jobs = match parallel::plan(&ctx) {
         Some((reader, jobs)) => {
             parallel::pass1(&mut ctx, reader, jobs);
@@ -574,6 +588,7 @@ fn run(
             1
         }
     };
+    ahead.finish();
     let ncg = u64::from(ctx.geo.ncg);
     ctx.progress(1, ncg, ncg);
     if let Some(msg) = ctx.over_limit.take() {
@@ -597,6 +612,7 @@ fn run(
     if !ok && !ctx.stopped {
         let mut o = Outcome::new(Verdict::Stopped);
         o.jobs = jobs;
+        o.read_ahead = read_ahead;
         o.problems = ctx.nproblems;
         o.unresolved = ctx.unresolved.max(1);
         o.journal = journal;
@@ -623,6 +639,7 @@ fn run(
         // Preen found something it must not fix: nothing is written.
         let mut o = Outcome::new(Verdict::Stopped);
         o.jobs = jobs;
+        o.read_ahead = read_ahead;
         o.problems = ctx.nproblems;
         o.unresolved = ctx.unresolved.max(1);
         o.journal = journal;
@@ -653,6 +670,7 @@ fn run(
     o.summary = Some(s);
     o.journal = journal;
     o.jobs = jobs;
+    o.read_ahead = read_ahead;
     if mode == AnswerMode::No {
         if ctx.rerun {
             trailer.push("\n***** PLEASE RERUN FSCK *****\n".to_string());

@@ -113,6 +113,7 @@ struct Shared<'a> {
     opts: FsckOptions,
     mode: AnswerMode,
     now: i64,
+    hint_reads: bool,
     window: u32,
     gate: Mutex<Gate>,
     turn: Condvar,
@@ -137,6 +138,7 @@ pub(super) fn pass1(ctx: &mut Ctx<'_>, reader: &(dyn Device + Send + Sync), jobs
         },
         mode: ctx.mode,
         now: ctx.now,
+        hint_reads: ctx.hint_reads,
         // One group past the workers': enough to keep them busy while the
         // merge takes the next, and each group held costs its tables.
         window: u32::try_from(jobs.saturating_add(1)).unwrap_or(u32::MAX),
@@ -253,6 +255,7 @@ fn check_alone(
         Some(empty),
     );
     x.cur_phase = Phase::Pass1;
+    x.hint_reads = sh.hint_reads;
     for _ in 0..c {
         x.ino.push_cg(0);
     }

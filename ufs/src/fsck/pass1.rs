@@ -124,7 +124,9 @@ pub(super) fn pass1_groups(ctx: &mut Ctx<'_>, groups: std::ops::Range<u32>) {
         }
         ctx.ino.push_cg(inosused);
         let first = c * geo.ipg;
-        read_ahead(ctx, c);
+        if ctx.hint_reads {
+            read_ahead(ctx, c);
+        }
         let (mut run_at, mut run_len) = (0u32, 0u32);
         // One past the last inode of the group with a file type.
         let mut last_used = 0u32;
@@ -430,7 +432,9 @@ fn checkinode(ctx: &mut Ctx<'_>, ino: u32, ip: &InodeView<'_>, ranges: &mut RunR
         }
         ctx.dirs.push(di);
         ctx.countdirs += 1;
-        read_ahead_dir(ctx, ip, size);
+        if ctx.hint_reads {
+            read_ahead_dir(ctx, ip, size);
+        }
     }
 
     match tail_overrun(ctx, ino, ip) {

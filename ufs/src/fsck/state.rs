@@ -672,6 +672,9 @@ pub struct Ctx<'a> {
     pub cg_inited: HashMap<u32, u32>,
     /// Time stamp for inodes this run creates.
     pub now: i64,
+    /// Phase 1 asks the device to read ahead where it goes next (on a cold
+    /// cache with no read-ahead thread: see readahead.rs).
+    pub hint_reads: bool,
 }
 
 impl<'a> Ctx<'a> {
