@@ -547,3 +547,31 @@ fn damaged_directories_ufs1() {
 fn damaged_directories_ufs2() {
     damaged_directories(2);
 }
+
+/// Without `--jobs`, a check of a file system of 65,536 inodes or more
+/// uses the cores (at most four) with the cache warm, and one fewer with
+/// it cold, where a thread of its own reads the inode tables ahead.
+#[test]
+fn default_threads_leave_a_core_to_the_read_ahead() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let img = dir.path().join("inodes.img");
+    let path = img.display().to_string();
+    ufs_ok([
+        "newfs", "-s", "64m", "-i", "1024", "-f", "1024", "-b", "8192", &path,
+    ]);
+    let geo = geometry(&img);
+    assert!(u64::from(geo.ncg) * u64::from(geo.ipg) >= 65_536 && geo.ncg > 1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let run = || {
+        let out = ufs(["fsck", "-n", "-f", "--timings", &path]);
+        assert_eq!(out.status.code(), Some(0), "a fresh file system is clean");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (threads_used(&err), err.contains("read ahead"))
+    };
+    assert_eq!(run(), (Some(cores), false), "warm");
+    if !evict(&img) {
+        ufskit_testkit::skip("cold-cache runs (this file system keeps its pages: tmpfs?)");
+        return;
+    }
+    assert_eq!(run(), (Some(cores.saturating_sub(1).max(1)), true), "cold");
+}

@@ -55,8 +55,9 @@ pub struct Args {
     pub max_memory: Option<u64>,
     /// Threads for phase 1: N workers check cylinder groups, merged in
     /// group order (same output as one thread); 1 checks on one thread
-    /// as before. Default: the cores, at most 4; 1 for a file system of
-    /// under 65,536 inodes.
+    /// as before. Default: the cores, at most 4, one fewer on a cold cache
+    /// (a thread then reads ahead); 1 for a file system of under 65,536
+    /// inodes.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Progress as e2fsck's `-C FD`: lines `PASS CURRENT MAX IMAGE` written

@@ -83,7 +83,8 @@ pub struct FsckOptions {
     /// them on the calling thread, one after the other; N > 1 has N
     /// workers check groups into per-group results that are merged in
     /// group order, with the same output (see `parallel`); 0 chooses
-    /// ([`auto_jobs`]). More than one needs [`FsckOptions::reader`].
+    /// ([`auto_jobs`], one fewer when a thread reads ahead on a cold
+    /// cache). More than one needs [`FsckOptions::reader`].
     pub jobs: usize,
     /// A second, thread-safe handle on the image checked (the same bytes
     /// as the device given to [`check`] or [`repair`]), which phase 1's
@@ -578,7 +579,7 @@ fn run(
     let ahead = readahead::start(reader.map(|r| r.0.clone()), &ctx.geo);
     ctx.hint_reads = ahead.phase1_hints();
     let read_ahead = ahead.running();
-    let jobs = match parallel::plan(&ctx) {
+    let jobs = match parallel::plan(&ctx, read_ahead) {
         Some((reader, jobs)) => {
             parallel::pass1(&mut ctx, reader, jobs);
             jobs
