@@ -91,18 +91,36 @@ impl Start {
     }
 }
 
+/// Groups whose first inode block [`start`] asks about at most.
+const PROBES: u32 = 64;
+
 /// Starts reading the inode tables of `geo` ahead through `dev`, unless
-/// they are in memory already (the first and the last group's tables both
-/// are: a check run again, or an image just written).
+/// they are in memory already: the first inode block of every group (of
+/// [`PROBES`] groups spread over a larger file system) is, as after a
+/// check run again or an image just written. Not one group alone: the
+/// check's setup may have read group 0's first block (the root inode),
+/// and a block never written (a hole in a sparse image) reads without the
+/// disk, so either says little about the rest.
 pub(super) fn start(dev: Option<Arc<dyn Device + Send + Sync>>, geo: &Geometry) -> Start {
     let Some(dev) = dev else {
         return Start::Off;
     };
-    let table = |c: u32| geo.inode_offset(Ino(c * geo.ipg));
-    match (dev.cached(table(0)), dev.cached(table(geo.ncg - 1))) {
-        (Some(true), Some(true)) => return Start::Warm,
-        (Some(_), Some(_)) => {}
-        _ => return Start::Off,
+    let step = geo.ncg.div_ceil(PROBES).max(1);
+    let mut warm = true;
+    // The last group too, when the steps pass it by.
+    let last = (!(geo.ncg - 1).is_multiple_of(step)).then_some(geo.ncg - 1);
+    for c in (0..geo.ncg).step_by(step as usize).chain(last) {
+        match dev.cached(geo.inode_offset(Ino(c * geo.ipg))) {
+            Some(true) => {}
+            Some(false) => {
+                warm = false;
+                break;
+            }
+            None => return Start::Off,
+        }
+    }
+    if warm {
+        return Start::Warm;
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

@@ -58,8 +58,9 @@ pub trait Device {
         let _ = (offset, len);
     }
     /// Whether reading the byte at `offset` would be served from memory (an
-    /// image file's page in the kernel's cache) without waiting for the
-    /// disk: `None` when the device cannot tell, the default.
+    /// image file's page in the kernel's cache, or a hole in a sparse file,
+    /// which needs no disk either) without waiting for the disk: `None`
+    /// when the device cannot tell, the default.
     fn cached(&self, offset: u64) -> Option<bool> {
         let _ = offset;
         None
