@@ -40,6 +40,9 @@ const CHUNK: u64 = 4 << 20;
 /// figures).
 const DEPTH: usize = 8;
 
+/// Bytes of group blocks asked for ahead of the group whose table is next.
+const CG_AHEAD: u64 = 8 << 20;
+
 /// The thread reading ahead; dropping it stops the thread (after the
 /// request it is making) and waits for it.
 pub(super) struct ReadAhead {
@@ -137,24 +140,34 @@ pub(super) fn start(dev: Option<Arc<dyn Device + Send + Sync>>, geo: &Geometry) 
     }
 }
 
-/// Hints every group's block, then every group's inode table as far as
-/// phase 1 reads it, in order, [`DEPTH`] requests of [`CHUNK`] ahead of the
-/// disk.
+/// Hints every group's inode table as far as phase 1 reads it, in order,
+/// [`DEPTH`] requests of [`CHUNK`] ahead of the disk, and each group's
+/// block [`CG_AHEAD`] bytes of group blocks before its table.
 fn read_tables(dev: &dyn Device, geo: &Geometry, stop: &AtomicBool) {
     read_tables_in(dev, geo, stop, CHUNK, DEPTH);
 }
 
 /// [`read_tables`] in requests of `chunk` bytes, `depth` of them in flight.
 fn read_tables_in(dev: &dyn Device, geo: &Geometry, stop: &AtomicBool, chunk: u64, depth: usize) {
-    // The group blocks first: small, and each tells how much of its table
-    // is worth reading.
-    for c in 0..geo.ncg {
-        dev.will_need(geo.frag_offset(geo.cgtod(CgIdx(c))), u64::from(geo.cgsize));
-    }
+    // A group's block tells how much of its table is worth reading, and
+    // this thread waits for it: asked for [`CG_AHEAD`] bytes of them
+    // ahead (every group of the bench images: asking only a few groups
+    // ahead left the 59-group one 15% slower cold), not all at once (a
+    // 1.5 TiB file system has 98,000 of them, 3 GiB of group blocks).
+    let cg_ahead = u32::try_from(CG_AHEAD / u64::from(geo.cgsize.max(1)))
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let hint_cg = |c: u32| {
+        if c < geo.ncg {
+            dev.will_need(geo.frag_offset(geo.cgtod(CgIdx(c))), u64::from(geo.cgsize));
+        }
+    };
+    (0..cg_ahead).for_each(hint_cg);
     let isize = u64::from(geo.version.inode_size());
     // The last byte of each request in flight, oldest first.
     let mut flight = std::collections::VecDeque::with_capacity(depth);
     for c in 0..geo.ncg {
+        hint_cg(c.saturating_add(cg_ahead));
         // As phase 1 does: a UFS2 group's table as far as its header says
         // inodes were initialized, every UFS1 inode. A header that cannot
         // be read or believed costs at most a table read for nothing.
@@ -264,14 +277,26 @@ mod tests {
             let (chunk, depth) = (16 << 10, 3);
             read_tables_in(&*dev, &geo, &AtomicBool::new(false), chunk, depth);
             let log = dev.log.lock().unwrap().clone();
-            let ncg = geo.ncg as usize;
-            for (c, &(off, len, hint)) in (0..geo.ncg).zip(&log[..ncg]) {
-                let at = geo.frag_offset(geo.cgtod(CgIdx(c)));
-                assert_eq!((off, len, hint), (at, u64::from(geo.cgsize), true));
-            }
+            // Group blocks: each hinted, in order, before it is read.
+            let cgsize = u64::from(geo.cgsize);
+            let cg_at = |c: u32| geo.frag_offset(geo.cgtod(CgIdx(c)));
+            let hinted: Vec<usize> = (0..geo.ncg)
+                .map(|c| {
+                    let at = cg_at(c);
+                    let pos = |h: bool| log.iter().position(|e| *e == (at, cgsize, h));
+                    let (h, r) = (pos(true).unwrap(), pos(false).unwrap());
+                    assert!(h < r, "group {c}'s block hinted before it is read");
+                    h
+                })
+                .collect();
+            assert!(hinted.windows(2).all(|w| w[0] < w[1]), "in order");
             let mut flight = std::collections::VecDeque::new();
             let mut asked: Vec<(u64, u64)> = Vec::new();
-            for &(off, len, hint) in &log[ncg..] {
+            let cgs: Vec<u64> = (0..geo.ncg).map(cg_at).collect();
+            for &(off, len, hint) in &log {
+                if len == cgsize && cgs.contains(&off) {
+                    continue;
+                }
                 match (hint, len) {
                     (true, _) => {
                         assert!(len <= chunk && len > 0, "request of {len}");
@@ -283,8 +308,7 @@ mod tests {
                         }
                     }
                     (false, 1) => assert_eq!(Some(off), flight.pop_front(), "waits for the oldest"),
-                    // The group blocks, read for their count of inodes.
-                    (false, _) => assert_eq!(len, u64::from(geo.cgsize)),
+                    other => panic!("unexpected request {other:?} at {off}"),
                 }
             }
             // Tables that touch on disk join into one range: compare
@@ -306,7 +330,11 @@ mod tests {
         let (dev, geo) = image(UfsVersion::Ufs2, Some(false));
         read_tables_in(&*dev, &geo, &AtomicBool::new(true), CHUNK, DEPTH);
         let log = dev.log.lock().unwrap();
-        assert_eq!(log.iter().filter(|e| e.2).count(), geo.ncg as usize);
+        // The first groups' blocks (all of them, in so small a file
+        // system), no table.
+        let cgs = geo.ncg as usize;
+        assert!(log.iter().all(|e| e.1 == u64::from(geo.cgsize)));
+        assert_eq!(log.iter().filter(|e| e.2).count(), cgs);
     }
 
     /// A thread starts only when the tables are known not to be in memory,
