@@ -573,13 +573,15 @@ fn run(
     let _ = early;
     let stopped = |ctx: &Ctx<'_>| ctx.stopped;
     ctx.phase(Phase::Pass1);
+    // The second handle, for phase 1's workers and the read-ahead: a
+    // handle on some other image would check or read that one, refused.
+    let reader = opts.reader.as_ref().filter(|r| r.0.len() == dev.len());
     // Read ahead on a cold cache; hinted by phase 1 itself only when no
     // thread can (readahead.rs says why).
-    let reader = opts.reader.as_ref().filter(|r| r.0.len() == dev.len());
     let ahead = readahead::start(reader.map(|r| r.0.clone()), &ctx.geo);
     ctx.hint_reads = ahead.phase1_hints();
     let read_ahead = ahead.running();
-    let jobs = match parallel::plan(&ctx, read_ahead) {
+    let jobs = match parallel::plan(&ctx, reader, read_ahead) {
         Some((reader, jobs)) => {
             parallel::pass1(&mut ctx, reader, jobs);
             jobs

@@ -58,6 +58,7 @@ pub fn auto_jobs(geo: &Geometry) -> usize {
 }
 
 /// Whether phase 1 runs on several threads, reading what, with how many.
+/// `reader`: the check's second handle on the same image, if any.
 /// `reading_ahead`: a thread reads the inode tables ahead (a cold cache).
 /// It holds a core of its own, and phase 1 then waits for the disk more
 /// than for the CPU: `jobs: 0` leaves that core to it (on two cores, one
@@ -65,17 +66,16 @@ pub fn auto_jobs(geo: &Geometry) -> usize {
 /// bench run, docs/performance.md).
 pub(super) fn plan<'a>(
     ctx: &Ctx<'a>,
+    reader: Option<&'a SharedDevice>,
     reading_ahead: bool,
 ) -> Option<(&'a (dyn Device + Send + Sync), usize)> {
-    let opts: &'a FsckOptions = ctx.opts;
-    let reader = opts.reader.as_ref()?;
-    let jobs = match opts.jobs {
+    let reader = reader?;
+    let jobs = match ctx.opts.jobs {
         0 if reading_ahead => auto_jobs(&ctx.geo).saturating_sub(1).max(1),
         0 => auto_jobs(&ctx.geo),
         n => n,
     };
-    // A handle on some other image would check that one: refused.
-    (jobs > 1 && ctx.geo.ncg > 1 && reader.0.len() == ctx.dev.len()).then_some((&*reader.0, jobs))
+    (jobs > 1 && ctx.geo.ncg > 1).then_some((&*reader.0, jobs))
 }
 
 /// A worker's reporter: remembers only that something was said.
